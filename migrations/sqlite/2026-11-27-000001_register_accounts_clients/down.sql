@@ -1,0 +1,3 @@
+DROP TABLE clients;
+DROP TABLE accounts;
+DROP TABLE citizens;

@@ -1,0 +1,6 @@
+//! Proving who the person is: passwords (Argon2id), login sessions, and the login
+//! decision that combines the account with the population register.
+
+pub mod login;
+pub mod password;
+pub mod session;

@@ -1,0 +1,260 @@
+//! The command line: `serve` (the default), `migrate`, `keys`, `clients`, `population`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::domain::client::ClientKind;
+use crate::registration::{self, NewClient};
+use crate::registry::seed;
+use crate::startup::{self, StartupError};
+use crate::storage::{clients, migrations};
+use crate::tokens::keys::{self, KeySet, SigningAlg};
+
+#[derive(Parser)]
+#[command(name = "citizen-idp", version, about = "National electronic-identity server (OpenID Connect provider)")]
+struct Cli {
+    /// A TOML file layered over the built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve {
+        /// Listen address, overriding server.listen.
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations.
+    Migrate {
+        /// Revert every migration and apply them again (for testing down migrations).
+        #[arg(long)]
+        redo: bool,
+    },
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage relying parties.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Manage the population register.
+    #[command(subcommand)]
+    Population(PopulationCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a new RSA (RS256) and a new P-256 (ES256) signing key.
+    Generate,
+    /// List the signing keys.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Register a relying party; prints its id, and its secret once.
+    Create(CreateClient),
+    /// List the relying parties.
+    List,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("kind").required(true).args(["public", "confidential"]))]
+struct CreateClient {
+    /// Display name shown to citizens on the login page.
+    #[arg(long)]
+    name: String,
+    /// A redirect URI; repeat for several.
+    #[arg(long = "redirect-uri", required = true)]
+    redirect_uris: Vec<String>,
+    /// A client that cannot keep a secret (mobile app): PKCE, no secret.
+    #[arg(long)]
+    public: bool,
+    /// A server-side client (portal): authenticates with a secret.
+    #[arg(long)]
+    confidential: bool,
+    /// Scopes the client may request; repeat or separate with spaces.
+    #[arg(long = "scope", default_value = "openid profile")]
+    scopes: Vec<String>,
+    /// ID token signing algorithm: RS256 or ES256.
+    #[arg(long, default_value = "RS256")]
+    id_token_alg: String,
+    /// A chosen client id instead of a random one.
+    #[arg(long)]
+    id: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum PopulationCommand {
+    /// Write N synthetic but realistic citizens into the register.
+    Generate {
+        #[arg(long)]
+        count: u64,
+        /// Seed of the generator; the same seed gives the same citizens.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("citizen-idp: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("citizen-idp: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve { listen: None });
+    if let Command::Serve { listen: Some(listen) } = &command {
+        settings.server.listen = listen.clone();
+    }
+    let result = runtime.block_on(run(command, settings));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("citizen-idp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        Command::Serve { .. } => serve(settings, clock).await,
+        Command::Migrate { redo } => {
+            let db = startup::connect_database(&settings).await?;
+            if redo {
+                db.run(migrations::redo_all).await?;
+                println!("migrations reverted and applied again");
+            } else {
+                println!("database is up to date");
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Generate) => {
+            let dir = settings.keys.dir.clone();
+            for alg in SigningAlg::ALL {
+                let dir = dir.clone();
+                let (_, file) = tokio::task::spawn_blocking(move || keys::generate_into(&dir, alg))
+                    .await
+                    .map_err(|e| StartupError::Other(e.to_string()))??;
+                println!("{}\t{}\t{}", file.alg.as_str(), file.kid, file.path.display());
+            }
+            println!("restart the server to sign with the new keys");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => {
+            let dir = settings.keys.dir.clone();
+            let (keys, _) = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir))
+                .await
+                .map_err(|e| StartupError::Other(e.to_string()))??;
+            println!("ALG\tKID\tSTATE");
+            for alg in SigningAlg::ALL {
+                let active = keys.signing_key(alg)?.kid().to_owned();
+                for key in keys.iter().filter(|k| k.alg() == alg) {
+                    let state = if key.kid() == active { "active" } else { "published" };
+                    println!("{}\t{}\t{state}", alg.as_str(), key.kid());
+                }
+            }
+            Ok(())
+        }
+        Command::Clients(ClientsCommand::Create(args)) => create_client(&settings, args, clock.as_ref()).await,
+        Command::Clients(ClientsCommand::List) => {
+            let db = startup::connect_database(&settings).await?;
+            let list = db.run(clients::list).await?;
+            println!("CLIENT_ID\tKIND\tSCOPES\tNAME\tREDIRECT_URIS");
+            for c in list {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.id,
+                    c.kind.as_str(),
+                    c.scopes,
+                    c.name,
+                    c.redirect_uris.join(" ")
+                );
+            }
+            Ok(())
+        }
+        Command::Population(PopulationCommand::Generate { count, seed: rng_seed }) => {
+            let db = startup::connect_database(&settings).await?;
+            let now = clock.now();
+            let started = std::time::Instant::now();
+            let show_progress = std::io::stderr().is_terminal();
+            let written = db
+                .run(move |conn| {
+                    seed::generate_population(conn, count, rng_seed, now.date_naive(), now.naive_utc(), |done| {
+                        if show_progress && done % 100_000 < 1000 {
+                            eprint!("\r{done} / {count}");
+                            let _ = std::io::stderr().flush();
+                        }
+                    })
+                })
+                .await?;
+            let secs = started.elapsed().as_secs_f64();
+            if show_progress {
+                eprintln!();
+            }
+            println!(
+                "wrote {written} citizens in {secs:.1} s ({:.0} rows/s)",
+                written as f64 / secs.max(1e-9)
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> Result<(), StartupError> {
+    let app = startup::build(settings, clock).await?;
+    let issuer = app.issuer().to_owned();
+    tracing::info!(%issuer, "citizen-idp is listening");
+    println!("citizen-idp is listening on {issuer}");
+    println!("  discovery: {issuer}/.well-known/openid-configuration");
+    if app.demo_enabled {
+        println!("  demo:      {issuer}/demo");
+    }
+    app.run_until_stopped()
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))
+}
+
+async fn create_client(settings: &Settings, args: CreateClient, clock: &dyn Clock) -> Result<(), StartupError> {
+    let kind = if args.public { ClientKind::Public } else { ClientKind::Confidential };
+    let (client, secret) = registration::register(NewClient {
+        id: args.id,
+        name: args.name,
+        kind,
+        redirect_uris: args.redirect_uris,
+        scopes: args.scopes.join(" "),
+        id_token_alg: args.id_token_alg,
+    })
+    .map_err(|e| StartupError::Other(e.to_string()))?;
+    let db = startup::connect_database(settings).await?;
+    let now = clock.now().naive_utc();
+    let stored = client.clone();
+    db.run(move |conn| clients::insert(conn, &stored, now)).await?;
+    println!("client_id: {}", client.id);
+    if let Some(secret) = secret {
+        println!("client_secret: {}", secret.expose());
+        println!("(the secret is shown only now; only its hash is stored)");
+    }
+    Ok(())
+}

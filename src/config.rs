@@ -1,0 +1,252 @@
+//! Typed settings, layered: the built-in `config/default.toml`, then an optional file
+//! given with `--config`, then `CITIZEN_IDP__SECTION__KEY` environment variables.
+//!
+//! Every setting is checked once at start-up; a bad one stops the process with a
+//! message naming the key and the reason, so a misconfigured instance never serves.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use url::Url;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+const ENV_PREFIX: &str = "CITIZEN_IDP";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub keys: KeySettings,
+    pub tokens: TokenSettings,
+    pub session: SessionSettings,
+    pub password: PasswordSettings,
+    pub demo: DemoSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: String,
+    pub issuer: String,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub response_timeout_ms: u64,
+    pub connection_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub code_ttl_secs: u64,
+    pub id_token_ttl_secs: u64,
+    pub access_token_ttl_secs: u64,
+    pub access_token_alg: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    pub ttl_secs: u64,
+    pub cookie_name: String,
+    pub login_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    pub enabled: bool,
+    pub population: u64,
+    pub citizen_id: String,
+    pub citizen_password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: String,
+}
+
+impl Settings {
+    /// Loads the layers and validates the result. `overlay` is the `--config` file.
+    pub fn load(overlay: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = overlay {
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        let settings: Settings = builder
+            .add_source(
+                Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The built-in defaults alone; tests layer their own values on top.
+    pub fn defaults() -> Result<Self, SettingsError> {
+        let settings: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.listen_addr()?;
+        self.issuer()?;
+        if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 1024 * 1024 {
+            return Err(invalid(
+                "server.max_body_bytes",
+                "must be between 1024 and 1048576",
+            ));
+        }
+        if self.database.pool_size == 0 {
+            return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        crate::storage::Backend::from_url(&self.database.url)
+            .map_err(|reason| invalid("database.url", reason))?;
+        if !self.redis.url.is_empty() {
+            let url = Url::parse(&self.redis.url)
+                .map_err(|e| invalid("redis.url", format!("not a URL: {e}")))?;
+            if !matches!(url.scheme(), "redis" | "rediss") {
+                return Err(invalid("redis.url", "scheme must be redis or rediss"));
+            }
+        }
+        if !(1..=60).contains(&self.tokens.code_ttl_secs) {
+            return Err(invalid(
+                "tokens.code_ttl_secs",
+                "must be between 1 and 60 seconds",
+            ));
+        }
+        if self.tokens.id_token_ttl_secs == 0 || self.tokens.access_token_ttl_secs == 0 {
+            return Err(invalid("tokens", "token lifetimes must be positive"));
+        }
+        crate::tokens::keys::SigningAlg::parse(&self.tokens.access_token_alg).ok_or_else(
+            || invalid("tokens.access_token_alg", "must be ES256 or RS256"),
+        )?;
+        if self.session.ttl_secs == 0 || self.session.login_ttl_secs == 0 {
+            return Err(invalid("session", "lifetimes must be positive"));
+        }
+        let cookie_ok = !self.session.cookie_name.is_empty()
+            && self
+                .session
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !cookie_ok {
+            return Err(invalid(
+                "session.cookie_name",
+                "must be letters, digits, '_' or '-'",
+            ));
+        }
+        // OWASP's floor for Argon2id; weaker settings would make stolen hashes cheap to crack.
+        if self.password.memory_kib < 19456 || self.password.iterations < 2 {
+            return Err(invalid(
+                "password",
+                "Argon2id cost below OWASP's minimum (memory_kib >= 19456, iterations >= 2)",
+            ));
+        }
+        if self.password.parallelism == 0 {
+            return Err(invalid("password.parallelism", "must be at least 1"));
+        }
+        if self.demo.enabled {
+            crate::domain::national_id::NationalId::parse(&self.demo.citizen_id)
+                .map_err(|e| invalid("demo.citizen_id", e.to_string()))?;
+            if self.demo.citizen_password.chars().count() < 8 {
+                return Err(invalid(
+                    "demo.citizen_password",
+                    "must be at least 8 characters",
+                ));
+            }
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(invalid("log.format", "must be text or json"));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|_| invalid("server.listen", "must be HOST:PORT with an IP address"))
+    }
+
+    /// The issuer URL without a trailing slash: configured, or derived from `listen`.
+    pub fn issuer(&self) -> Result<Url, SettingsError> {
+        let raw = if self.server.issuer.is_empty() {
+            format!("http://{}", self.listen_addr()?)
+        } else {
+            self.server.issuer.clone()
+        };
+        let url =
+            Url::parse(&raw).map_err(|e| invalid("server.issuer", format!("not a URL: {e}")))?;
+        // OIDC Discovery §3: the issuer is an https URL with no query or fragment.
+        // Plain http is accepted so that the embedded default runs on a laptop.
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(invalid("server.issuer", "scheme must be https (or http)"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid(
+                "server.issuer",
+                "must not have a query or a fragment",
+            ));
+        }
+        Ok(url)
+    }
+}

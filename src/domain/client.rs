@@ -1,0 +1,219 @@
+//! Relying parties (OAuth clients) and the rules for their redirect URIs.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::scope::ScopeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// Runs on a device the citizen holds (mobile app, SPA): cannot keep a secret.
+    Public,
+    /// Runs on a server (a public-service portal): authenticates with a secret.
+    Confidential,
+}
+
+impl ClientKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Public => "public",
+            ClientKind::Confidential => "confidential",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(ClientKind::Public),
+            "confidential" => Some(ClientKind::Confidential),
+            _ => None,
+        }
+    }
+}
+
+/// How a client authenticates at the token endpoint (OIDC Core §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenEndpointAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl TokenEndpointAuthMethod {
+    pub const SUPPORTED: [&'static str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenEndpointAuthMethod::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client_secret_basic" => Some(TokenEndpointAuthMethod::ClientSecretBasic),
+            "client_secret_post" => Some(TokenEndpointAuthMethod::ClientSecretPost),
+            "none" => Some(TokenEndpointAuthMethod::None),
+            _ => None,
+        }
+    }
+}
+
+/// A registered relying party.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub kind: ClientKind,
+    /// SHA-256 of the secret, for confidential clients.
+    pub secret_hash: Option<Vec<u8>>,
+    pub redirect_uris: Vec<String>,
+    /// The scopes this client may request.
+    pub scopes: ScopeSet,
+    /// `RS256` (the OIDC default) or `ES256`.
+    pub id_token_alg: String,
+    pub auth_method: TokenEndpointAuthMethod,
+}
+
+impl Client {
+    /// Finds the registered redirect URI that `requested` designates.
+    ///
+    /// Matching is exact, byte for byte, with one exception required by RFC 8252 §7.3:
+    /// a loopback IP redirect URI (`http://127.0.0.1/...` or `http://[::1]/...`) matches
+    /// the same URI on any port, because native apps bind an ephemeral port.
+    pub fn find_redirect_uri(&self, requested: &str) -> Option<&str> {
+        self.redirect_uris
+            .iter()
+            .find(|registered| {
+                registered.as_str() == requested || loopback_matches(registered, requested)
+            })
+            .map(String::as_str)
+    }
+}
+
+const LOOPBACK_ORIGINS: [&str; 2] = ["http://127.0.0.1", "http://[::1]"];
+
+fn loopback_matches(registered: &str, requested: &str) -> bool {
+    LOOPBACK_ORIGINS.iter().any(|origin| {
+        let (Some(registered_rest), Some(requested_rest)) = (
+            registered.strip_prefix(origin),
+            requested.strip_prefix(origin),
+        ) else {
+            return false;
+        };
+        matches!(
+            (strip_port(registered_rest), strip_port(requested_rest)),
+            (Some(a), Some(b)) if a == b
+        )
+    })
+}
+
+/// Removes a leading `:port` (digits only), leaving the path, query and so on.
+fn strip_port(rest: &str) -> Option<&str> {
+    match rest.strip_prefix(':') {
+        None if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') => Some(rest),
+        None => None,
+        Some(after_colon) => {
+            let digits = after_colon.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            let rest = &after_colon[digits..];
+            (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')).then_some(rest)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectUriError {
+    #[error("not an absolute URI: {0}")]
+    NotAbsolute(String),
+    #[error("must not contain a fragment (RFC 6749 §3.1.2)")]
+    Fragment,
+    #[error("plain http is only allowed for loopback addresses (RFC 8252 §7.3)")]
+    InsecureHttp,
+    #[error("a private-use scheme must be a reverse domain name such as vn.gov.app (RFC 8252 §7.1)")]
+    PrivateUseScheme,
+}
+
+/// Checks a redirect URI at registration time.
+pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
+    let parsed = Url::parse(uri).map_err(|e| RedirectUriError::NotAbsolute(e.to_string()))?;
+    if parsed.fragment().is_some() || uri.contains('#') {
+        return Err(RedirectUriError::Fragment);
+    }
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => match parsed.host_str() {
+            Some("127.0.0.1" | "[::1]" | "localhost") => Ok(()),
+            _ => Err(RedirectUriError::InsecureHttp),
+        },
+        scheme if scheme.contains('.') => Ok(()),
+        _ => Err(RedirectUriError::PrivateUseScheme),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn client(uris: &[&str]) -> Client {
+        Client {
+            id: "c".into(),
+            name: "c".into(),
+            kind: ClientKind::Public,
+            secret_hash: None,
+            redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+            scopes: ScopeSet::default(),
+            id_token_alg: "RS256".into(),
+            auth_method: TokenEndpointAuthMethod::None,
+        }
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let c = client(&["https://portal.gov.vn/cb", "vn.gov.portal.app:/callback"]);
+        assert!(c.find_redirect_uri("https://portal.gov.vn/cb").is_some());
+        assert!(c.find_redirect_uri("vn.gov.portal.app:/callback").is_some());
+        assert!(c.find_redirect_uri("https://portal.gov.vn/cb/").is_none());
+        assert!(c.find_redirect_uri("https://portal.gov.vn/cb?x=1").is_none());
+        assert!(c.find_redirect_uri("https://PORTAL.gov.vn/cb").is_none());
+        assert!(c.find_redirect_uri("https://portal.gov.vn:443/cb").is_none());
+    }
+
+    #[test]
+    fn loopback_redirect_uris_match_on_any_port_and_nothing_else() {
+        let c = client(&["http://127.0.0.1/callback", "http://[::1]/cb"]);
+        assert!(c.find_redirect_uri("http://127.0.0.1/callback").is_some());
+        assert!(c.find_redirect_uri("http://127.0.0.1:51234/callback").is_some());
+        assert!(c.find_redirect_uri("http://[::1]:8000/cb").is_some());
+        assert!(c.find_redirect_uri("http://127.0.0.1:51234/callback2").is_none());
+        assert!(c.find_redirect_uri("http://127.0.0.1:51234/other").is_none());
+        assert!(c.find_redirect_uri("http://127.0.0.1:x/callback").is_none());
+        assert!(c.find_redirect_uri("http://127.0.0.1.evil.com/callback").is_none());
+        assert!(c.find_redirect_uri("http://127.0.0.1@evil.com/callback").is_none());
+        assert!(c.find_redirect_uri("http://localhost:5000/callback").is_none());
+        assert!(c.find_redirect_uri("https://127.0.0.1:5000/callback").is_none());
+    }
+
+    #[test]
+    fn registration_rejects_fragments_and_plain_http() {
+        assert!(validate_redirect_uri("https://a.gov.vn/cb").is_ok());
+        assert!(validate_redirect_uri("vn.gov.portal.app:/callback").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1/callback").is_ok());
+        assert_eq!(
+            validate_redirect_uri("https://a.gov.vn/cb#x"),
+            Err(RedirectUriError::Fragment)
+        );
+        assert_eq!(
+            validate_redirect_uri("http://a.gov.vn/cb"),
+            Err(RedirectUriError::InsecureHttp)
+        );
+        assert_eq!(
+            validate_redirect_uri("myapp:/cb"),
+            Err(RedirectUriError::PrivateUseScheme)
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! Pure types and rules of the identity domain. Nothing here performs I/O or
+//! knows about HTTP, the database or the store, so every rule can be tested alone.
+
+pub mod acr;
+pub mod citizen;
+pub mod client;
+pub mod national_id;
+pub mod province;
+pub mod scope;
+pub mod secret;

@@ -1,0 +1,44 @@
+//! One log event per request: matched route (never the raw URL, which carries codes),
+//! method, status, duration and request id. The request id is also returned in
+//! `X-Request-Id`, and every event logged while handling the request carries it.
+
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "<unmatched>".to_owned());
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(
+            target: "access",
+            %method,
+            route,
+            status,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(response)
+}

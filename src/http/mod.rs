@@ -1,0 +1,6 @@
+//! HTTP plumbing shared by every endpoint: security headers, the access log with
+//! request ids, health checks, and the fallback page.
+
+pub mod access_log;
+pub mod health;
+pub mod security_headers;

@@ -1,0 +1,19 @@
+//! citizen-idp: a national electronic-identity server. An OpenID Connect provider that
+//! checks every citizen against the population register before it issues a token.
+
+pub mod authn;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod oidc;
+pub mod pages;
+pub mod registration;
+pub mod registry;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

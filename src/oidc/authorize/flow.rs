@@ -1,0 +1,82 @@
+//! A pending login: the checked authorization request, kept in the store while the
+//! citizen fills in the login page.
+//!
+//! The flow is bound to the browser that started it by a cookie whose SHA-256 the flow
+//! keeps, and the login form carries a CSRF token. A login form posted from another
+//! site, or with another browser's flow id, is refused (no login CSRF).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::request::AuthorizationRequest;
+use crate::store::{Store, StoreError};
+use crate::tokens::random;
+
+pub const COOKIE: &str = "cidp_login";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginFlow {
+    pub request: AuthorizationRequest,
+    pub csrf_token: String,
+    pub browser_binding: String,
+    pub expires_at: i64,
+}
+
+pub struct StartedFlow {
+    pub id: String,
+    /// The cookie value that binds the flow to this browser.
+    pub browser_secret: String,
+}
+
+fn key(flow_id: &str) -> String {
+    format!("login:{}", random::sha256_b64(flow_id))
+}
+
+pub async fn start(
+    store: &dyn Store,
+    request: AuthorizationRequest,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<StartedFlow, StoreError> {
+    let id = random::token();
+    let browser_secret = random::token();
+    let flow = LoginFlow {
+        request,
+        csrf_token: random::token(),
+        browser_binding: random::sha256_b64(&browser_secret),
+        expires_at: now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+    };
+    let value = serde_json::to_vec(&flow).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    store.put(&key(&id), value, ttl).await?;
+    Ok(StartedFlow { id, browser_secret })
+}
+
+pub async fn find(store: &dyn Store, flow_id: &str, now: DateTime<Utc>) -> Result<Option<LoginFlow>, StoreError> {
+    let Some(bytes) = store.get(&key(flow_id)).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice::<LoginFlow>(&bytes)
+        .ok()
+        .filter(|flow| flow.expires_at > now.timestamp()))
+}
+
+pub async fn finish(store: &dyn Store, flow_id: &str) -> Result<(), StoreError> {
+    store.delete(&key(flow_id)).await
+}
+
+impl LoginFlow {
+    /// Both the browser cookie and the form's CSRF token must match, in constant time.
+    pub fn accepts(&self, browser_secret: Option<&str>, csrf_token: Option<&str>) -> bool {
+        let (Some(secret), Some(csrf)) = (browser_secret, csrf_token) else {
+            return false;
+        };
+        let binding_ok = random::constant_time_eq(
+            random::sha256_b64(secret).as_bytes(),
+            self.browser_binding.as_bytes(),
+        );
+        let csrf_ok = random::constant_time_eq(csrf.as_bytes(), self.csrf_token.as_bytes());
+        binding_ok & csrf_ok
+    }
+}

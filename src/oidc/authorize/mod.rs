@@ -1,0 +1,195 @@
+//! The authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2): checks the request,
+//! then either answers at once from a live session (SSO) or sends the citizen to the
+//! login page.
+
+pub mod flow;
+pub mod grant;
+pub mod request;
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use chrono::{DateTime, Utc};
+
+use crate::authn::session::{self, Session};
+use crate::domain::secret::SessionToken;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::pages::PageError;
+use crate::pages::i18n::Lang;
+use crate::registry;
+use crate::state::AppState;
+use crate::storage::clients;
+use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
+
+pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string());
+    respond(&req, &state, pairs.ok()).await
+}
+
+/// OIDC Core §3.1.2.1: the endpoint must also accept form-encoded POST.
+pub async fn authorize_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> HttpResponse {
+    let pairs = body
+        .ok()
+        .and_then(|b| serde_urlencoded::from_bytes::<Vec<(String, String)>>(&b).ok());
+    respond(&req, &state, pairs).await
+}
+
+async fn respond(req: &HttpRequest, state: &AppState, pairs: Option<Vec<(String, String)>>) -> HttpResponse {
+    let lang = page_lang(req, None);
+    let Some(pairs) = pairs else {
+        return PageError::bad_request().in_lang(lang).error_response();
+    };
+    match authorize(req, state, AuthorizeParams::from_pairs(pairs)).await {
+        Ok(response) => response,
+        Err(AuthorizeError::Page(page)) => page.in_lang(lang).error_response(),
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state: client_state,
+            error,
+        }) => redirect(
+            &grant::error_url(&redirect_uri, client_state.as_deref(), &error, &state.issuer),
+            false,
+        ),
+    }
+}
+
+async fn authorize(
+    req: &HttpRequest,
+    state: &AppState,
+    params: AuthorizeParams,
+) -> Result<HttpResponse, AuthorizeError> {
+    let client_id = request::client_id(&params)?;
+    let client = state
+        .db
+        .run(move |conn| clients::find(conn, &client_id))
+        .await
+        .map_err(|e| AuthorizeError::Page(e.into()))?
+        .ok_or_else(|| AuthorizeError::Page(PageError::unknown_client()))?;
+    let request = request::check(&params, &client)?;
+    let now = state.clock.now();
+    let (redirect_uri, client_state) = (request.redirect_uri.clone(), request.state.clone());
+    let redirect_error = |error: OAuthError| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: client_state.clone(),
+        error,
+    };
+
+    let session = live_session(req, state, now).await.map_err(redirect_error)?;
+    match (session, request.prompt) {
+        (Some(session), _) if !needs_login(&request, &session, now) => {
+            let url = grant::issue_code(
+                state.store.as_ref(),
+                &state.issuer,
+                &request,
+                &session,
+                code_ttl(state),
+                now,
+            )
+            .await
+            .map_err(|e| redirect_error(e.into()))?;
+            Ok(redirect(&url, false))
+        }
+        // OIDC Core §3.1.2.6: with prompt=none the provider must not show a page.
+        (_, Prompt::None) => Err(redirect_error(OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the citizen must log in",
+        ))),
+        _ => start_login(state, request, now).await.map_err(redirect_error),
+    }
+}
+
+fn code_ttl(state: &AppState) -> Duration {
+    Duration::from_secs(state.settings.tokens.code_ttl_secs)
+}
+
+/// Whether the request demands a fresh login despite a live session.
+fn needs_login(request: &AuthorizationRequest, session: &Session, now: DateTime<Utc>) -> bool {
+    if request.prompt == Prompt::Login {
+        return true;
+    }
+    // OIDC Core §3.1.2.1 max_age: the citizen must have authenticated within it.
+    request
+        .max_age
+        .is_some_and(|max_age| now.timestamp() - session.auth_time > max_age)
+}
+
+/// The browser's session, if it is live and its citizen may still sign in.
+async fn live_session(req: &HttpRequest, state: &AppState, now: DateTime<Utc>) -> Result<Option<Session>, OAuthError> {
+    let Some(cookie) = req.cookie(&state.settings.session.cookie_name) else {
+        return Ok(None);
+    };
+    let token = SessionToken::new(cookie.value().to_owned());
+    let Some(session) = session::find(state.store.as_ref(), &token, now).await? else {
+        return Ok(None);
+    };
+    // The register may have changed since the login: re-check before SSO.
+    let eligible = registry::identity_by_account(&state.db, session.account_id.clone())
+        .await?
+        .is_some_and(|(account, citizen)| registry::check_eligible(&account, &citizen).is_ok());
+    if !eligible {
+        session::end(state.store.as_ref(), &token).await?;
+        return Ok(None);
+    }
+    Ok(Some(session))
+}
+
+async fn start_login(
+    state: &AppState,
+    request: AuthorizationRequest,
+    now: DateTime<Utc>,
+) -> Result<HttpResponse, OAuthError> {
+    let lang = Lang::negotiate(request.ui_locales.as_deref());
+    let ttl = Duration::from_secs(state.settings.session.login_ttl_secs);
+    let started = flow::start(state.store.as_ref(), request, ttl, now).await?;
+    let cookie = Cookie::build(flow::COOKIE, started.browser_secret)
+        .path("/login")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            i64::try_from(ttl.as_secs()).unwrap_or(600),
+        ))
+        .finish();
+    let location = format!("/login?flow={}&lang={}", started.id, lang.code());
+    let mut response = redirect(&location, false);
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| OAuthError::internal(&e, false))?;
+    Ok(response)
+}
+
+/// 302 for GET flows; 303 after a form POST so the browser follows with GET.
+pub fn redirect(location: &str, after_post: bool) -> HttpResponse {
+    let mut builder = if after_post {
+        HttpResponse::SeeOther()
+    } else {
+        HttpResponse::Found()
+    };
+    builder
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// The page language: an explicit `lang`, else `ui_locales`, else Accept-Language.
+pub fn page_lang(req: &HttpRequest, ui_locales: Option<&str>) -> Lang {
+    let query_lang = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .ok()
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == "lang" || k == "ui_locales")
+                .map(|(_, v)| v)
+        });
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::negotiate(query_lang.as_deref().or(ui_locales).or(accept))
+}

@@ -1,0 +1,236 @@
+//! Parsing and checking an authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1),
+//! as a fixed, ordered list of small checks.
+//!
+//! The client and its redirect URI come first: until both are trusted, every error is
+//! an HTML page, because redirecting to an unverified URI would make citizen-idp an
+//! open redirector. After that, errors go back to the client's redirect URI.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::client::{Client, ClientKind};
+use crate::domain::scope::ScopeSet;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::pages::PageError;
+use crate::tokens::pkce;
+
+/// Parameters as received, not yet checked. Repeated parameters are kept so that they
+/// can be refused (RFC 6749 §3.1).
+#[derive(Debug, Default)]
+pub struct AuthorizeParams {
+    pairs: Vec<(String, String)>,
+}
+
+// Bounds on untrusted values, generous for any honest client.
+const MAX_PARAM_LEN: usize = 2048;
+const MAX_PARAMS: usize = 40;
+
+impl AuthorizeParams {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        AuthorizeParams { pairs }
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The single value of `name`; an empty value counts as absent (RFC 6749 §3.1).
+    fn single(&self, name: &'static str) -> Result<Option<&str>, &'static str> {
+        let mut values = self.all(name).filter(|v| !v.is_empty());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(name);
+        }
+        match first {
+            Some(v) if v.len() > MAX_PARAM_LEN => Err(name),
+            other => Ok(other),
+        }
+    }
+}
+
+/// A checked authorization request. It is stored while the citizen logs in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub ui_locales: Option<String>,
+}
+
+/// OIDC Core §3.1.2.1 `prompt`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Prompt {
+    #[default]
+    Default,
+    /// Never show a page; fail with `login_required` instead.
+    None,
+    /// Always ask for the password again.
+    Login,
+}
+
+/// Where an error must go.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// Client or redirect URI not trusted: show a page.
+    Page(PageError),
+    /// Send the error to the client's registered redirect URI.
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+/// Step 1: the client, looked up by the caller with the id this returns.
+pub fn client_id(params: &AuthorizeParams) -> Result<String, AuthorizeError> {
+    if params.pairs.len() > MAX_PARAMS {
+        return Err(AuthorizeError::Page(PageError::bad_request()));
+    }
+    match params.single("client_id") {
+        Ok(Some(id)) => Ok(id.to_owned()),
+        Ok(None) | Err(_) => Err(AuthorizeError::Page(PageError::unknown_client())),
+    }
+}
+
+/// Steps 2 onwards, once the client is known.
+pub fn check(params: &AuthorizeParams, client: &Client) -> Result<AuthorizationRequest, AuthorizeError> {
+    let redirect_uri = check_redirect_uri(params, client)?;
+    // From here on, errors can be redirected. `state` is echoed back when it is usable.
+    let state = params.single("state").ok().flatten().map(str::to_owned);
+    let fail = |code: ErrorCode, description: &'static str| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error: OAuthError::new(code, description),
+    };
+    let single = |name: &'static str| {
+        params
+            .single(name)
+            .map_err(|_| fail(ErrorCode::InvalidRequest, "a parameter is repeated or too long"))
+    };
+    single("state")?;
+
+    // RFC 6749 §4.1.1: response_type is required; only the code flow is offered.
+    match single("response_type")? {
+        None => return Err(fail(ErrorCode::InvalidRequest, "response_type is required")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if !matches!(single("response_mode")?, None | Some("query")) {
+        return Err(fail(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+    }
+    // OIDC Core §6: request objects are not supported, and must not be ignored silently.
+    if single("request")?.is_some() {
+        return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    if single("request_uri")?.is_some() {
+        return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+    }
+
+    let scope = check_scope(single("scope")?, client).map_err(|(code, why)| fail(code, why))?;
+    let code_challenge = check_pkce(single("code_challenge")?, single("code_challenge_method")?, client)
+        .map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
+    let prompt = check_prompt(single("prompt")?).map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
+    let max_age = match single("max_age")? {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<u32>()
+                .map(i64::from)
+                .map_err(|_| fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?,
+        ),
+    };
+
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        client_name: client.name.clone(),
+        redirect_uri: redirect_uri.clone(),
+        scope: scope.to_string(),
+        state: state.clone(),
+        nonce: single("nonce")?.map(str::to_owned),
+        code_challenge,
+        prompt,
+        max_age,
+        ui_locales: single("ui_locales")?.map(str::to_owned),
+    })
+}
+
+/// OIDC Core §3.1.2.1: redirect_uri is required and must match a registered URI
+/// exactly (RFC 8252 §7.3 loopback ports aside).
+fn check_redirect_uri(params: &AuthorizeParams, client: &Client) -> Result<String, AuthorizeError> {
+    let requested = params
+        .single("redirect_uri")
+        .map_err(|_| AuthorizeError::Page(PageError::bad_redirect_uri()))?
+        .ok_or_else(|| AuthorizeError::Page(PageError::bad_redirect_uri()))?;
+    client
+        .find_redirect_uri(requested)
+        .map(|_| requested.to_owned())
+        .ok_or_else(|| AuthorizeError::Page(PageError::bad_redirect_uri()))
+}
+
+fn check_scope(raw: Option<&str>, client: &Client) -> Result<ScopeSet, (ErrorCode, &'static str)> {
+    let requested = ScopeSet::parse(raw.unwrap_or(""))
+        .map_err(|_| (ErrorCode::InvalidScope, "scope is malformed"))?
+        .supported_only();
+    if !requested.contains("openid") {
+        return Err((ErrorCode::InvalidScope, "the openid scope is required"));
+    }
+    if !requested.is_subset(&client.scopes) {
+        return Err((ErrorCode::InvalidScope, "the client is not registered for this scope"));
+    }
+    Ok(requested)
+}
+
+/// RFC 7636 with RFC 9700 §2.1.1: public clients must use PKCE, and only S256.
+fn check_pkce(
+    challenge: Option<&str>,
+    method: Option<&str>,
+    client: &Client,
+) -> Result<Option<String>, &'static str> {
+    match (challenge, method) {
+        (None, Some(_)) => Err("code_challenge_method without code_challenge"),
+        (None, None) if client.kind == ClientKind::Public => {
+            Err("public clients must use PKCE (code_challenge with S256)")
+        }
+        (None, None) => Ok(None),
+        // RFC 7636 §4.3 defaults a missing method to `plain`, which is refused.
+        (Some(_), None | Some("plain")) => Err("code_challenge_method must be S256; plain is not allowed"),
+        (Some(_), Some(m)) if m != "S256" => Err("code_challenge_method must be S256"),
+        (Some(c), Some(_)) if !pkce::is_valid_s256_challenge(c) => Err("code_challenge is malformed"),
+        (Some(c), Some(_)) => Ok(Some(c.to_owned())),
+    }
+}
+
+fn check_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
+    let Some(raw) = raw else { return Ok(Prompt::Default) };
+    let values: Vec<&str> = raw.split(' ').filter(|v| !v.is_empty()).collect();
+    // OIDC Core §3.1.2.1: `none` must not be combined with any other value.
+    if values.contains(&"none") {
+        return if values.len() == 1 {
+            Ok(Prompt::None)
+        } else {
+            Err("prompt=none cannot be combined with other values")
+        };
+    }
+    let mut prompt = Prompt::Default;
+    for value in values {
+        match value {
+            "login" => prompt = Prompt::Login,
+            // Consent and account selection have no page yet; the login page serves.
+            "consent" | "select_account" => {}
+            _ => return Err("unknown prompt value"),
+        }
+    }
+    Ok(prompt)
+}

@@ -1,0 +1,61 @@
+//! OpenID Provider metadata (OIDC Discovery 1.0 §3), listing exactly what is supported.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::domain::acr::AssuranceLevel;
+use crate::domain::client::TokenEndpointAuthMethod;
+use crate::domain::scope;
+use crate::state::{AppState, Endpoints};
+use crate::tokens::keys::SigningAlg;
+
+/// Claims that userinfo can release, by the scopes listed in `scope::SUPPORTED`.
+pub const CLAIMS_SUPPORTED: [&str; 23] = [
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
+    "name", "family_name", "middle_name", "given_name", "birthdate", "gender", "nationalities",
+    "place_of_origin", "updated_at", "address", "national_id", "id_card",
+];
+
+pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": endpoints.authorization,
+        "token_endpoint": endpoints.token,
+        "userinfo_endpoint": endpoints.userinfo,
+        "jwks_uri": endpoints.jwks,
+        "scopes_supported": scope::SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": AssuranceLevel::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),
+        "claims_supported": CLAIMS_SUPPORTED,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "ui_locales_supported": ["vi", "en"],
+        "claim_types_supported": ["normal"],
+    })
+}
+
+pub async fn discovery_get(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .content_type("application/json")
+        .body(state.discovery_json.clone())
+}
+
+pub async fn jwks_get(state: web::Data<AppState>) -> HttpResponse {
+    // Short enough that relying parties pick up a rotated key within minutes.
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/jwk-set+json")
+        .body(state.jwks_json.clone())
+}

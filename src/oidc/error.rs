@@ -1,0 +1,223 @@
+//! Protocol errors, and which type to use where.
+//!
+//! - [`OAuthError`] is the one protocol error: its code is the RFC string
+//!   (`invalid_grant`, `invalid_client`, ...). The token endpoint renders it as RFC 6749
+//!   §5.2 JSON; the authorization endpoint sends it back to the client's registered
+//!   redirect URI (RFC 6749 §4.1.2.1); userinfo renders it as an RFC 6750 §3 Bearer
+//!   challenge.
+//! - [`crate::pages::PageError`] is for people: an HTML page, used whenever the
+//!   authorization endpoint cannot trust where to send the browser.
+//!
+//! Internal causes (database, store, signing) become `server_error` or
+//! `temporarily_unavailable`; the cause goes to the log with the request id, never to
+//! the client.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::authn::password::PasswordError;
+use crate::storage::StorageError;
+use crate::store::StoreError;
+use crate::tokens::TokenError;
+
+/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and OIDC Core §3.1.2.6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is missing a parameter, repeats one, or is otherwise malformed.
+    InvalidRequest,
+    /// Client authentication failed (unknown client, wrong secret, wrong method).
+    InvalidClient,
+    /// The code is invalid, expired, used, or was issued to another client or URI.
+    InvalidGrant,
+    /// The client may not use this grant or response type.
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    /// The scope is invalid, unknown, or more than the client may ask for.
+    InvalidScope,
+    /// The citizen or the server refused.
+    AccessDenied,
+    /// `prompt=none` but the citizen must log in (OIDC Core §3.1.2.6).
+    LoginRequired,
+    /// The access token is expired, revoked, malformed or otherwise invalid (RFC 6750).
+    InvalidToken,
+    /// The access token lacks the scope the resource needs (RFC 6750).
+    InsufficientScope,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    /// An unexpected condition; the cause is logged, not returned.
+    ServerError,
+    /// A dependency (database, store) is unavailable; try again later.
+    TemporarilyUnavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Option<&'static str>,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: &'static str) -> Self {
+        OAuthError {
+            code,
+            description: Some(description),
+        }
+    }
+
+    pub fn code_str(&self) -> &'static str {
+        match self.code {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// Logs an internal cause and hides it behind a generic protocol error.
+    pub fn internal(cause: &dyn std::fmt::Display, unavailable: bool) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        if unavailable {
+            OAuthError::new(ErrorCode::TemporarilyUnavailable, "a dependency is unavailable; try again")
+        } else {
+            OAuthError::new(ErrorCode::ServerError, "unexpected error")
+        }
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code_str())
+    }
+}
+
+impl From<StorageError> for OAuthError {
+    fn from(e: StorageError) -> Self {
+        let unavailable = matches!(e, StorageError::Unavailable(_));
+        OAuthError::internal(&e, unavailable)
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        OAuthError::internal(&e, true)
+    }
+}
+
+impl From<TokenError> for OAuthError {
+    fn from(e: TokenError) -> Self {
+        OAuthError::internal(&e, false)
+    }
+}
+
+impl From<PasswordError> for OAuthError {
+    fn from(e: PasswordError) -> Self {
+        OAuthError::internal(&e, false)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<&'a str>,
+}
+
+/// RFC 6749 §5.2 rendering, used by the token endpoint.
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        match self.code {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        if self.code == ErrorCode::InvalidClient {
+            // RFC 6749 §5.2: a 401 must carry the challenge of the scheme the client used.
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"citizen-idp\""),
+            ));
+        }
+        response.json(ErrorBody {
+            error: self.code_str(),
+            error_description: self.description,
+        })
+    }
+}
+
+/// An [`OAuthError`] rendered as an RFC 6750 §3 Bearer challenge (userinfo).
+#[derive(Debug)]
+pub struct BearerError(pub OAuthError);
+
+impl std::fmt::Display for BearerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for BearerError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let error = &self.0;
+        let challenge = match error.code {
+            // RFC 6750 §3.1: a request without any token gets a bare challenge.
+            ErrorCode::InvalidRequest if error.description == Some(MISSING_TOKEN) => {
+                "Bearer realm=\"citizen-idp\"".to_owned()
+            }
+            _ => format!(
+                "Bearer realm=\"citizen-idp\", error=\"{}\"{}",
+                error.code_str(),
+                error
+                    .description
+                    .map(|d| format!(", error_description=\"{d}\""))
+                    .unwrap_or_default()
+            ),
+        };
+        let status = if error.description == Some(MISSING_TOKEN) {
+            StatusCode::UNAUTHORIZED
+        } else {
+            error.status_code()
+        };
+        HttpResponse::build(status)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::WWW_AUTHENTICATE, challenge))
+            .json(ErrorBody {
+                error: error.code_str(),
+                error_description: error.description,
+            })
+    }
+}
+
+pub const MISSING_TOKEN: &str = "no access token in the request";
+
+impl<E: Into<OAuthError>> From<E> for BearerError {
+    fn from(e: E) -> Self {
+        BearerError(e.into())
+    }
+}

@@ -1,0 +1,174 @@
+//! The token endpoint (RFC 6749 §3.2): authenticates the client, redeems the code, and
+//! issues an ID token and a JWT access token.
+
+pub mod client_auth;
+pub mod request;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::client::Client;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::registry;
+use crate::state::AppState;
+use crate::storage::clients;
+use crate::tokens::access_token::{self, AccessTokenClaims};
+use crate::tokens::code::{self, CodeGrant};
+use crate::tokens::id_token::{IdTokenClaims, at_hash};
+use crate::tokens::keys::SigningAlg;
+use crate::tokens::{jwt, pkce, random};
+use request::TokenRequest;
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    id_token: String,
+    scope: String,
+}
+
+pub async fn token_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, OAuthError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let body = body.map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is too large or unreadable"))?;
+    let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+        .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is not a valid form"))?;
+    let form = request::parse(pairs)?;
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("<non-ascii>"));
+    let credentials = client_auth::credentials(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
+
+    let client_id = credentials.client_id.clone();
+    let client = state
+        .db
+        .run(move |conn| clients::find(conn, &client_id))
+        .await?
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidClient, "client authentication failed"))?;
+    client_auth::authenticate(&client, &credentials).inspect_err(|_| {
+        tracing::info!(target: "security", "token request with failed client authentication");
+    })?;
+
+    let now = state.clock.now();
+    let response = match form.request {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            let grant = code::redeem(state.store.as_ref(), &code, now)
+                .await?
+                .ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
+            check_grant(&grant, &client, &redirect_uri, code_verifier.as_deref())?;
+            issue_tokens(&state, &client, &grant, now).await?
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(response))
+}
+
+fn invalid_grant(why: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidGrant, why)
+}
+
+/// RFC 6749 §4.1.3 and RFC 7636 §4.6.
+fn check_grant(
+    grant: &CodeGrant,
+    client: &Client,
+    redirect_uri: &str,
+    code_verifier: Option<&str>,
+) -> Result<(), OAuthError> {
+    if grant.client_id != client.id {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err(invalid_grant("redirect_uri differs from the authorization request"));
+    }
+    match (&grant.code_challenge, code_verifier) {
+        (Some(challenge), Some(verifier)) if pkce::verify_s256(challenge, verifier) => Ok(()),
+        (Some(_), Some(_)) => Err(invalid_grant("code_verifier does not match the code_challenge")),
+        (Some(_), None) => Err(invalid_grant("code_verifier is required")),
+        // RFC 9700 §2.1.1: a verifier without a challenge would allow a PKCE downgrade.
+        (None, Some(_)) => Err(invalid_grant("code_verifier sent but no code_challenge was")),
+        (None, None) => Ok(()),
+    }
+}
+
+async fn issue_tokens(
+    state: &AppState,
+    client: &Client,
+    grant: &CodeGrant,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    // The register is asked again: a death or a suspension since the login ends it here.
+    let (account, citizen) = registry::identity_by_account(&state.db, grant.account_id.clone())
+        .await?
+        .ok_or_else(|| invalid_grant("the account no longer exists"))?;
+    registry::check_eligible(&account, &citizen).map_err(|reason| {
+        tracing::info!(target: "security", %reason, "token refused by the register");
+        invalid_grant("the citizen can no longer sign in")
+    })?;
+
+    let tokens = &state.settings.tokens;
+    let iat = now.timestamp();
+    let access_claims = AccessTokenClaims {
+        iss: state.issuer.clone(),
+        sub: account.id.clone(),
+        aud: state.issuer.clone(),
+        client_id: client.id.clone(),
+        scope: grant.scope.clone(),
+        jti: random::token(),
+        exp: iat + secs(tokens.access_token_ttl_secs),
+        iat,
+        auth_time: grant.auth_time,
+        acr: grant.acr.clone(),
+    };
+    let access_key = state.keys.signing_key(state.access_token_alg)?;
+    let access_token = jwt::sign(access_key, access_token::TYP, &access_claims)?;
+
+    let id_alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
+    let id_claims = IdTokenClaims {
+        iss: state.issuer.clone(),
+        sub: account.id,
+        aud: client.id.clone(),
+        azp: client.id.clone(),
+        exp: iat + secs(tokens.id_token_ttl_secs),
+        iat,
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.clone(),
+        at_hash: at_hash(&access_token),
+        acr: grant.acr.clone(),
+        amr: grant.amr.clone(),
+    };
+    let id_token = jwt::sign(state.keys.signing_key(id_alg)?, "JWT", &id_claims)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: tokens.access_token_ttl_secs,
+        id_token,
+        scope: grant.scope.clone(),
+    })
+}
+
+fn secs(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX / 4)
+}

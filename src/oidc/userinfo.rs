@@ -1,0 +1,89 @@
+//! The userinfo endpoint (OIDC Core §5.3): the claims the access token's scopes allow,
+//! read from the population register at the time of the call.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::domain::scope::ScopeSet;
+use crate::oidc::error::{BearerError, ErrorCode, MISSING_TOKEN, OAuthError};
+use crate::registry::{self, claims};
+use crate::state::AppState;
+use crate::tokens::access_token::{self, AccessTokenClaims};
+use crate::tokens::jwt;
+
+fn invalid_token(why: &'static str) -> BearerError {
+    BearerError(OAuthError::new(ErrorCode::InvalidToken, why))
+}
+
+pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BearerError> {
+    let token = bearer_token(&req, None)?;
+    userinfo(&state, &token).await
+}
+
+/// RFC 6750 §2.2 also allows the token in a form body of a POST.
+pub async fn userinfo_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, BearerError> {
+    let form_token = body.ok().and_then(|b| {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&b)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v)
+    });
+    let token = bearer_token(&req, form_token)?;
+    userinfo(&state, &token).await
+}
+
+fn bearer_token(req: &HttpRequest, form_token: Option<String>) -> Result<String, BearerError> {
+    let header_token = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value.to_str().map_err(|_| invalid_request("malformed Authorization header"))?;
+            let (scheme, token) = value
+                .split_once(' ')
+                .ok_or_else(|| invalid_request("malformed Authorization header"))?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(invalid_request("the Bearer scheme is required"));
+            }
+            Some(token.trim().to_owned())
+        }
+    };
+    match (header_token, form_token) {
+        // RFC 6750 §2: a client must not use more than one method.
+        (Some(_), Some(_)) => Err(invalid_request("the access token is sent more than once")),
+        (Some(t), None) | (None, Some(t)) if !t.is_empty() && t.len() <= 8192 => Ok(t),
+        (Some(_), None) | (None, Some(_)) => Err(invalid_token("malformed access token")),
+        (None, None) => Err(BearerError(OAuthError::new(ErrorCode::InvalidRequest, MISSING_TOKEN))),
+    }
+}
+
+fn invalid_request(why: &'static str) -> BearerError {
+    BearerError(OAuthError::new(ErrorCode::InvalidRequest, why))
+}
+
+async fn userinfo(state: &AppState, token: &str) -> Result<HttpResponse, BearerError> {
+    let claims: AccessTokenClaims = jwt::verify(&state.keys, token, access_token::TYP, &state.issuer)
+        .map_err(|_| invalid_token("the access token is invalid"))?;
+    let now = state.clock.now().timestamp();
+    if claims.exp <= now {
+        return Err(invalid_token("the access token has expired"));
+    }
+    let scopes = ScopeSet::parse(&claims.scope).map_err(|_| invalid_token("the access token is invalid"))?;
+    if !scopes.contains("openid") {
+        return Err(BearerError(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "the openid scope is required",
+        )));
+    }
+    // Read now, not at login: a correction or a death in the register shows at once.
+    let (account, citizen) = registry::identity_by_account(&state.db, claims.sub.clone())
+        .await?
+        .ok_or_else(|| invalid_token("the access token is invalid"))?;
+    registry::check_eligible(&account, &citizen).map_err(|_| invalid_token("the citizen can no longer sign in"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(claims::for_scopes(&account.id, &citizen, &scopes)))
+}

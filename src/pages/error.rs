@@ -1,0 +1,148 @@
+//! HTML error pages: for citizens, in their language, never with internal details.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use super::i18n::{Lang, Texts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageMessage {
+    UnknownClient,
+    BadRedirectUri,
+    BadRequest,
+    LoginExpired,
+    CsrfFailed,
+    Unavailable,
+    Internal,
+    NotFound,
+}
+
+#[derive(Debug, Clone)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub message: PageMessage,
+    pub lang: Lang,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'a Texts,
+    lang: &'a str,
+    message: &'a str,
+}
+
+impl PageError {
+    fn new(status: StatusCode, message: PageMessage) -> Self {
+        PageError {
+            status,
+            message,
+            lang: Lang::Vi,
+        }
+    }
+
+    pub fn unknown_client() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, PageMessage::UnknownClient)
+    }
+
+    pub fn bad_redirect_uri() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, PageMessage::BadRedirectUri)
+    }
+
+    pub fn bad_request() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, PageMessage::BadRequest)
+    }
+
+    pub fn login_expired() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, PageMessage::LoginExpired)
+    }
+
+    pub fn csrf_failed() -> Self {
+        Self::new(StatusCode::FORBIDDEN, PageMessage::CsrfFailed)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, PageMessage::NotFound)
+    }
+
+    /// Logs an internal cause and shows a generic page.
+    pub fn internal(cause: &dyn std::fmt::Display, unavailable: bool) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        if unavailable {
+            Self::new(StatusCode::SERVICE_UNAVAILABLE, PageMessage::Unavailable)
+        } else {
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, PageMessage::Internal)
+        }
+    }
+
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        self.lang = lang;
+        self
+    }
+
+    fn text(&self, t: &'static Texts) -> &'static str {
+        match self.message {
+            PageMessage::UnknownClient => t.unknown_client,
+            PageMessage::BadRedirectUri => t.bad_redirect_uri,
+            PageMessage::BadRequest => t.bad_request,
+            PageMessage::LoginExpired => t.login_expired,
+            PageMessage::CsrfFailed => t.csrf_failed,
+            PageMessage::Unavailable => t.unavailable,
+            PageMessage::Internal => t.internal,
+            PageMessage::NotFound => t.not_found,
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.message)
+    }
+}
+
+impl From<crate::storage::StorageError> for PageError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        let unavailable = matches!(e, crate::storage::StorageError::Unavailable(_));
+        PageError::internal(&e, unavailable)
+    }
+}
+
+impl From<crate::store::StoreError> for PageError {
+    fn from(e: crate::store::StoreError) -> Self {
+        PageError::internal(&e, true)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let t = self.lang.texts();
+        let page = ErrorPage {
+            t,
+            lang: self.lang.code(),
+            message: self.text(t),
+        };
+        html(self.status, page.render())
+    }
+}
+
+/// A rendered page as a response, with caching off: pages carry per-user state.
+pub fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> HttpResponse {
+    match rendered {
+        Ok(body) => HttpResponse::build(status)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("internal error")
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The login page: personal identification number and password, CSRF-protected.
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::error::{PageError, html};
+use super::i18n::{Lang, Texts};
+use crate::authn::login::{self, LoginError};
+use crate::authn::session::{self, Session};
+use crate::domain::acr::{AssuranceLevel, AuthMethod};
+use crate::domain::secret::Password;
+use crate::oidc::authorize::{flow, grant, page_lang, redirect};
+use crate::state::AppState;
+use crate::storage::accounts::Account;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    t: &'a Texts,
+    lang: &'a str,
+    other_lang: &'a str,
+    client_name: &'a str,
+    flow: &'a str,
+    csrf_token: &'a str,
+    national_id: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    flow: Option<String>,
+}
+
+/// Fields of the login form; all optional so that a missing one gets a page, not a
+/// bare 400.
+#[derive(Deserialize, Default)]
+pub struct LoginForm {
+    flow: Option<String>,
+    csrf_token: Option<String>,
+    national_id: Option<String>,
+    password: Option<String>,
+    lang: Option<String>,
+}
+
+// No honest form value comes near these.
+const MAX_PASSWORD_LEN: usize = 256;
+const MAX_FIELD_LEN: usize = 128;
+
+fn render(
+    lang: Lang,
+    status: StatusCode,
+    flow_id: &str,
+    flow: &flow::LoginFlow,
+    national_id: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
+    let page = LoginPage {
+        t: lang.texts(),
+        lang: lang.code(),
+        other_lang: other.code(),
+        client_name: &flow.request.client_name,
+        flow: flow_id,
+        csrf_token: &flow.csrf_token,
+        national_id,
+        error,
+    };
+    html(status, page.render())
+}
+
+pub async fn login_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Option<web::Query<LoginQuery>>,
+) -> Result<HttpResponse, PageError> {
+    let lang = page_lang(&req, None);
+    let flow_id = query
+        .and_then(|q| q.into_inner().flow)
+        .filter(|f| f.len() <= MAX_FIELD_LEN)
+        .ok_or_else(|| PageError::login_expired().in_lang(lang))?;
+    let now = state.clock.now();
+    let flow = flow::find(state.store.as_ref(), &flow_id, now)
+        .await
+        .map_err(|e| PageError::from(e).in_lang(lang))?
+        .ok_or_else(|| PageError::login_expired().in_lang(lang))?;
+    Ok(render(lang, StatusCode::OK, &flow_id, &flow, "", None))
+}
+
+pub async fn login_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let form: LoginForm = body
+        .ok()
+        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
+        .unwrap_or_default();
+    let lang = Lang::negotiate(form.lang.as_deref());
+    let fail = |e: PageError| e.in_lang(lang);
+
+    let flow_id = form
+        .flow
+        .as_deref()
+        .filter(|f| f.len() <= MAX_FIELD_LEN)
+        .ok_or_else(|| fail(PageError::login_expired()))?;
+    let now = state.clock.now();
+    let flow = flow::find(state.store.as_ref(), flow_id, now)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| fail(PageError::login_expired()))?;
+    let browser_secret = req.cookie(flow::COOKIE).map(|c| c.value().to_owned());
+    if !flow.accepts(browser_secret.as_deref(), form.csrf_token.as_deref()) {
+        tracing::warn!(target: "security", "login form rejected: CSRF token or browser binding mismatch");
+        return Err(fail(PageError::csrf_failed()));
+    }
+
+    let national_id = form.national_id.as_deref().unwrap_or("").trim();
+    let password = form.password.unwrap_or_default();
+    let t = lang.texts();
+    // Echo the number back only if it looks like one, so the page never reflects junk.
+    let echo = if national_id.len() == 12 && national_id.bytes().all(|b| b.is_ascii_digit()) {
+        national_id
+    } else {
+        ""
+    };
+    if national_id.len() > MAX_FIELD_LEN || password.is_empty() || password.len() > MAX_PASSWORD_LEN {
+        return Ok(render(lang, StatusCode::UNAUTHORIZED, flow_id, &flow, echo, Some(t.invalid_credentials)));
+    }
+
+    let account = match login::authenticate(&state.db, &state.hasher, national_id, Password::new(password)).await {
+        Ok(account) => account,
+        Err(LoginError::InvalidCredentials) => {
+            tracing::info!(target: "security", outcome = "invalid_credentials", "login failed");
+            return Ok(render(lang, StatusCode::UNAUTHORIZED, flow_id, &flow, echo, Some(t.invalid_credentials)));
+        }
+        Err(LoginError::NotPermitted(reason)) => {
+            tracing::info!(target: "security", outcome = "not_permitted", %reason, "login refused");
+            return Ok(render(lang, StatusCode::FORBIDDEN, flow_id, &flow, echo, Some(t.not_permitted)));
+        }
+        Err(LoginError::Storage(e)) => return Err(fail(e.into())),
+        Err(LoginError::Password(e)) => return Err(fail(PageError::internal(&e, false))),
+    };
+    tracing::info!(target: "security", outcome = "success", "login succeeded");
+
+    let (session, token) = start_session(&state, &account, now.timestamp()).await.map_err(fail)?;
+    flow::finish(state.store.as_ref(), flow_id).await.map_err(|e| fail(e.into()))?;
+    let url = grant::issue_code(
+        state.store.as_ref(),
+        &state.issuer,
+        &flow.request,
+        &session,
+        Duration::from_secs(state.settings.tokens.code_ttl_secs),
+        now,
+    )
+    .await
+    .map_err(|e| fail(e.into()))?;
+
+    let mut response = redirect(&url, true);
+    let session_cookie = Cookie::build(state.settings.session.cookie_name.clone(), token)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .finish();
+    let mut spent_flow_cookie = Cookie::build(flow::COOKIE, "").path("/login").finish();
+    spent_flow_cookie.make_removal();
+    for cookie in [&session_cookie, &spent_flow_cookie] {
+        response
+            .add_cookie(cookie)
+            .map_err(|e| fail(PageError::internal(&e, false)))?;
+    }
+    Ok(response)
+}
+
+/// A new session for every login, so a session id planted before login is useless.
+async fn start_session(state: &AppState, account: &Account, now: i64) -> Result<(Session, String), PageError> {
+    let ttl = state.settings.session.ttl_secs;
+    let session = Session {
+        account_id: account.id.clone(),
+        auth_time: now,
+        // A password alone proves level 1, whatever level the account could reach.
+        acr: AssuranceLevel::Level1.acr().to_owned(),
+        amr: vec![AuthMethod::Pwd.as_str().to_owned()],
+        expires_at: now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
+    };
+    let token = session::create(state.store.as_ref(), &session, Duration::from_secs(ttl)).await?;
+    Ok((session, token.expose().to_owned()))
+}

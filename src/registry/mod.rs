@@ -1,0 +1,62 @@
+//! The population register as a service: who a citizen is, and whether their e-ID may
+//! be used right now. Every login, token exchange and userinfo call asks it again, so
+//! a death recorded or an account suspended takes effect at once.
+
+pub mod claims;
+pub mod generate;
+pub mod seed;
+
+use crate::domain::citizen::{AccountStatus, Citizen};
+use crate::domain::national_id::NationalId;
+use crate::storage::accounts::{self, Account};
+use crate::storage::{Db, StorageError, citizens};
+
+/// Why an identity may not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Ineligible {
+    #[error("the citizen is recorded as deceased")]
+    Deceased,
+    #[error("the account is locked")]
+    Locked,
+    #[error("the account is suspended")]
+    Suspended,
+}
+
+pub fn check_eligible(account: &Account, citizen: &Citizen) -> Result<(), Ineligible> {
+    if !citizen.is_living() {
+        return Err(Ineligible::Deceased);
+    }
+    match account.status {
+        AccountStatus::Active => Ok(()),
+        AccountStatus::Locked => Err(Ineligible::Locked),
+        AccountStatus::Suspended => Err(Ineligible::Suspended),
+    }
+}
+
+/// The account of a number and the citizen's register record, in one database trip.
+pub async fn identity_by_national_id(
+    db: &Db,
+    id: NationalId,
+) -> Result<Option<(Account, Citizen)>, StorageError> {
+    db.run(move |conn| {
+        let Some(account) = accounts::find_by_national_id(conn, &id)? else {
+            return Ok(None);
+        };
+        Ok(citizens::find(conn, &id)?.map(|citizen| (account, citizen)))
+    })
+    .await
+}
+
+/// The account with `account_id` (the subject) and the citizen's register record.
+pub async fn identity_by_account(
+    db: &Db,
+    account_id: String,
+) -> Result<Option<(Account, Citizen)>, StorageError> {
+    db.run(move |conn| {
+        let Some(account) = accounts::find(conn, &account_id)? else {
+            return Ok(None);
+        };
+        Ok(citizens::find(conn, &account.national_id)?.map(|citizen| (account, citizen)))
+    })
+    .await
+}

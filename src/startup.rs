@@ -1,0 +1,252 @@
+//! Building the application from settings: database and migrations, keys, store, demo
+//! seeding, then the HTTP server with every route.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpServer, web};
+
+use crate::authn::password::{PasswordError, PasswordHasher};
+use crate::clock::Clock;
+use crate::config::{Settings, SettingsError};
+use crate::domain::national_id::NationalId;
+use crate::http::{access_log, health, security_headers};
+use crate::oidc::{authorize, discovery, token, userinfo};
+use crate::pages::{self, PageError, demo::DemoRelyingParty};
+use crate::registry::seed::{self, DemoSeed};
+use crate::state::{AppState, Endpoints};
+use crate::storage::{Db, StorageError, migrations};
+use crate::store::memory::MemoryStore;
+use crate::store::redis::{RedisOptions, RedisStore};
+use crate::store::{Store, StoreError};
+use crate::tokens::TokenError;
+use crate::tokens::keys::{KeySet, SigningAlg};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("database: {0}")]
+    Storage(#[from] StorageError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("keys: {0}")]
+    Keys(#[from] TokenError),
+    #[error("password hashing: {0}")]
+    Password(#[from] PasswordError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A built server, bound but not yet running.
+pub struct Application {
+    server: Server,
+    issuer: String,
+    port: u16,
+    pub demo_enabled: bool,
+}
+
+impl Application {
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Runs until SIGINT/SIGTERM; in-flight requests are drained first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+pub async fn connect_database(settings: &Settings) -> Result<Db, StartupError> {
+    let db = Db::connect(
+        &settings.database.url,
+        settings.database.pool_size,
+        Duration::from_secs(settings.database.acquire_timeout_secs),
+    )?;
+    let applied = db.run(migrations::run_pending).await?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(db)
+}
+
+pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
+    if settings.redis.url.is_empty() {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    let store = RedisStore::connect(RedisOptions {
+        url: &settings.redis.url,
+        key_prefix: &settings.redis.key_prefix,
+        response_timeout: Duration::from_millis(settings.redis.response_timeout_ms),
+        connection_timeout: Duration::from_millis(settings.redis.connection_timeout_ms),
+    })
+    .await?;
+    Ok(Arc::new(store))
+}
+
+pub async fn load_keys(settings: &Settings) -> Result<KeySet, StartupError> {
+    let dir = settings.keys.dir.clone();
+    let (keys, generated) = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir))
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))??;
+    for file in generated {
+        tracing::info!(kid = %file.kid, alg = file.alg.as_str(), path = %file.path.display(), "generated a signing key");
+    }
+    Ok(keys)
+}
+
+pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Application, StartupError> {
+    settings.validate()?;
+    let listen = settings.listen_addr()?;
+    let listener = TcpListener::bind(listen).map_err(|source| StartupError::Listen { addr: listen, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartupError::Listen { addr: listen, source })?;
+    // With no configured issuer, the issuer follows the address actually bound (port 0
+    // in tests becomes a real port).
+    let issuer = if settings.server.issuer.is_empty() {
+        format!("http://{bound}")
+    } else {
+        settings.issuer()?.as_str().trim_end_matches('/').to_owned()
+    };
+
+    let db = connect_database(&settings).await?;
+    let keys = Arc::new(load_keys(&settings).await?);
+    let store = connect_store(&settings).await?;
+    let hasher = {
+        let password = settings.password.clone();
+        tokio::task::spawn_blocking(move || PasswordHasher::new(&password))
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))??
+    };
+
+    let demo = if settings.demo.enabled {
+        Some(seed_demo(&settings, &db, &hasher, &issuer, clock.as_ref()).await?)
+    } else {
+        None
+    };
+
+    let endpoints = Endpoints::new(&issuer);
+    let access_token_alg = SigningAlg::parse(&settings.tokens.access_token_alg)
+        .ok_or_else(|| StartupError::Other("tokens.access_token_alg".into()))?;
+    let state = web::Data::new(AppState {
+        discovery_json: discovery::document(&issuer, &endpoints).to_string(),
+        jwks_json: keys.jwks().to_string(),
+        secure_cookies: issuer.starts_with("https://"),
+        issuer: issuer.clone(),
+        endpoints,
+        db,
+        store,
+        keys,
+        clock,
+        hasher,
+        access_token_alg,
+        demo,
+        settings: settings.clone(),
+    });
+
+    let https = issuer.starts_with("https://");
+    let max_body = settings.server.max_body_bytes;
+    let demo_enabled = settings.demo.enabled;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .wrap(security_headers::headers(https))
+            .wrap(from_fn(access_log::access_log))
+            .configure(routes)
+    })
+    .shutdown_timeout(30);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    let server = server
+        .listen(listener)
+        .map_err(|source| StartupError::Listen { addr: listen, source })?
+        .run();
+    Ok(Application {
+        server,
+        issuer,
+        port: bound.port(),
+        demo_enabled,
+    })
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/.well-known/openid-configuration", web::get().to(discovery::discovery_get))
+        .route("/jwks.json", web::get().to(discovery::jwks_get))
+        .route("/authorize", web::get().to(authorize::authorize_get))
+        .route("/authorize", web::post().to(authorize::authorize_post))
+        .route("/login", web::get().to(pages::login::login_get))
+        .route("/login", web::post().to(pages::login::login_post))
+        .route("/token", web::post().to(token::token_post))
+        .route("/userinfo", web::get().to(userinfo::userinfo_get))
+        .route("/userinfo", web::post().to(userinfo::userinfo_post))
+        .route("/demo", web::get().to(pages::demo::demo_get))
+        .route("/demo/login", web::get().to(pages::demo::demo_login_get))
+        .route("/demo/callback", web::get().to(pages::demo::demo_callback_get))
+        .route("/static/style.css", web::get().to(pages::static_files::style_get))
+        .route("/healthz", web::get().to(health::healthz_get))
+        .route("/readyz", web::get().to(health::readyz_get))
+        .route("/", web::get().to(home_get))
+        .default_service(web::to(not_found));
+}
+
+async fn home_get(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    let target = if state.demo.is_some() { "/demo" } else { "/.well-known/openid-configuration" };
+    authorize::redirect(target, false)
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, PageError> {
+    Err(PageError::not_found().in_lang(authorize::page_lang(&req, None)))
+}
+
+async fn seed_demo(
+    settings: &Settings,
+    db: &Db,
+    hasher: &PasswordHasher,
+    issuer: &str,
+    clock: &dyn Clock,
+) -> Result<DemoRelyingParty, StartupError> {
+    let citizen_id = NationalId::parse(&settings.demo.citizen_id)
+        .map_err(|e| StartupError::Other(format!("demo.citizen_id: {e}")))?;
+    let password_hash = hasher
+        .hash(crate::domain::secret::Password::new(settings.demo.citizen_password.clone()))
+        .await?;
+    let now = clock.now();
+    let population = settings.demo.population;
+    let issuer_owned = issuer.to_owned();
+    let (seeded, secret) = db
+        .run(move |conn| {
+            seed::seed_demo(
+                conn,
+                DemoSeed {
+                    population,
+                    citizen_id,
+                    password_hash: &password_hash,
+                    issuer: &issuer_owned,
+                },
+                now.date_naive(),
+                now.naive_utc(),
+            )
+        })
+        .await?;
+    if seeded > 0 {
+        tracing::info!(citizens = seeded, "seeded the demo population, account and clients");
+    }
+    DemoRelyingParty::new(seed::DEMO_PORTAL_ID.into(), secret.expose().to_owned(), issuer)
+        .map_err(|e| StartupError::Other(e.to_string()))
+}

@@ -1,0 +1,51 @@
+//! The application state handed to every handler. No globals: everything a request
+//! needs is here, built once by `startup`.
+
+use std::sync::Arc;
+
+use crate::authn::password::PasswordHasher;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::storage::Db;
+use crate::store::Store;
+use crate::tokens::keys::{KeySet, SigningAlg};
+
+pub struct AppState {
+    pub settings: Settings,
+    /// The issuer URL, without a trailing slash.
+    pub issuer: String,
+    pub endpoints: Endpoints,
+    pub db: Db,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeySet>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: PasswordHasher,
+    pub access_token_alg: SigningAlg,
+    /// Whether the issuer is https, which decides the cookies' Secure attribute.
+    pub secure_cookies: bool,
+    /// The discovery and JWKS documents, serialised once: they change only at restart.
+    pub discovery_json: String,
+    pub jwks_json: String,
+    /// The demo relying party, when `demo.enabled`.
+    pub demo: Option<crate::pages::demo::DemoRelyingParty>,
+}
+
+/// Absolute URLs of the endpoints, derived from the issuer.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub authorization: String,
+    pub token: String,
+    pub userinfo: String,
+    pub jwks: String,
+}
+
+impl Endpoints {
+    pub fn new(issuer: &str) -> Self {
+        Endpoints {
+            authorization: format!("{issuer}/authorize"),
+            token: format!("{issuer}/token"),
+            userinfo: format!("{issuer}/userinfo"),
+            jwks: format!("{issuer}/jwks.json"),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The `accounts` table: e-ID accounts, one per living citizen.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::accounts;
+use super::{DbConnection, StorageError};
+use crate::domain::acr::AssuranceLevel;
+use crate::domain::citizen::AccountStatus;
+use crate::domain::national_id::NationalId;
+
+/// An e-ID account. `id` is also the citizen's subject identifier: it is random, so
+/// it reveals nothing about the citizen, unlike the personal identification number.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub national_id: NationalId,
+    pub password_hash: String,
+    pub status: AccountStatus,
+    pub assurance_level: AssuranceLevel,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = accounts)]
+struct AccountRow {
+    id: String,
+    national_id: String,
+    password_hash: String,
+    status: String,
+    assurance_level: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StorageError;
+
+    fn try_from(row: AccountRow) -> Result<Self, StorageError> {
+        let corrupt = |what: &str| StorageError::Corrupt(format!("accounts.{what}"));
+        Ok(Account {
+            national_id: NationalId::parse(&row.national_id).map_err(|_| corrupt("national_id"))?,
+            status: AccountStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            assurance_level: AssuranceLevel::from_number(row.assurance_level)
+                .ok_or_else(|| corrupt("assurance_level"))?,
+            id: row.id,
+            password_hash: row.password_hash,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+pub fn find_by_national_id(
+    conn: &mut DbConnection,
+    id: &NationalId,
+) -> Result<Option<Account>, StorageError> {
+    accounts::table
+        .filter(accounts::national_id.eq(id.expose()))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Account::try_from)
+        .transpose()
+}
+
+pub fn find(conn: &mut DbConnection, account_id: &str) -> Result<Option<Account>, StorageError> {
+    accounts::table
+        .find(account_id)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Account::try_from)
+        .transpose()
+}
+
+pub fn insert(conn: &mut DbConnection, account: &Account) -> Result<(), StorageError> {
+    let row = AccountRow {
+        id: account.id.clone(),
+        national_id: account.national_id.expose().to_owned(),
+        password_hash: account.password_hash.clone(),
+        status: account.status.as_str().to_owned(),
+        assurance_level: account.assurance_level.number(),
+        created_at: account.created_at,
+        updated_at: account.updated_at,
+    };
+    diesel::insert_into(accounts::table).values(&row).execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The `citizens` table: the population register.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::citizens;
+use super::connection::per_backend;
+use super::{DbConnection, StorageError};
+use crate::domain::citizen::{Address, Citizen, LifeStatus, Sex};
+use crate::domain::national_id::NationalId;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = citizens)]
+struct CitizenRow {
+    national_id: String,
+    full_name: String,
+    family_name: String,
+    middle_name: String,
+    given_name: String,
+    birth_date: NaiveDate,
+    sex: String,
+    nationality: String,
+    place_of_origin: String,
+    address_street: String,
+    address_ward: String,
+    address_district: String,
+    address_province: String,
+    address_country: String,
+    id_card_number: String,
+    id_card_issued_on: NaiveDate,
+    id_card_expires_on: Option<NaiveDate>,
+    life_status: String,
+    updated_at: NaiveDateTime,
+}
+
+impl From<&Citizen> for CitizenRow {
+    fn from(c: &Citizen) -> Self {
+        CitizenRow {
+            national_id: c.national_id.expose().to_owned(),
+            full_name: c.full_name.clone(),
+            family_name: c.family_name.clone(),
+            middle_name: c.middle_name.clone(),
+            given_name: c.given_name.clone(),
+            birth_date: c.birth_date,
+            sex: c.sex.as_str().to_owned(),
+            nationality: c.nationality.clone(),
+            place_of_origin: c.place_of_origin.clone(),
+            address_street: c.address.street.clone(),
+            address_ward: c.address.ward.clone(),
+            address_district: c.address.district.clone(),
+            address_province: c.address.province.clone(),
+            address_country: c.address.country.clone(),
+            id_card_number: c.id_card_number.clone(),
+            id_card_issued_on: c.id_card_issued_on,
+            id_card_expires_on: c.id_card_expires_on,
+            life_status: c.life_status.as_str().to_owned(),
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl TryFrom<CitizenRow> for Citizen {
+    type Error = StorageError;
+
+    fn try_from(row: CitizenRow) -> Result<Self, StorageError> {
+        let corrupt = |what: &str| StorageError::Corrupt(format!("citizens.{what}"));
+        Ok(Citizen {
+            national_id: NationalId::parse(&row.national_id).map_err(|_| corrupt("national_id"))?,
+            full_name: row.full_name,
+            family_name: row.family_name,
+            middle_name: row.middle_name,
+            given_name: row.given_name,
+            birth_date: row.birth_date,
+            sex: Sex::parse(&row.sex).ok_or_else(|| corrupt("sex"))?,
+            nationality: row.nationality,
+            place_of_origin: row.place_of_origin,
+            address: Address {
+                street: row.address_street,
+                ward: row.address_ward,
+                district: row.address_district,
+                province: row.address_province,
+                country: row.address_country,
+            },
+            id_card_number: row.id_card_number,
+            id_card_issued_on: row.id_card_issued_on,
+            id_card_expires_on: row.id_card_expires_on,
+            life_status: LifeStatus::parse(&row.life_status).ok_or_else(|| corrupt("life_status"))?,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+pub fn find(conn: &mut DbConnection, id: &NationalId) -> Result<Option<Citizen>, StorageError> {
+    citizens::table
+        .find(id.expose())
+        .select(CitizenRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Citizen::try_from)
+        .transpose()
+}
+
+/// Inserts new citizens in one statement; fails if any number already exists.
+pub fn insert_batch(conn: &mut DbConnection, batch: &[Citizen]) -> Result<usize, StorageError> {
+    let rows: Vec<CitizenRow> = batch.iter().map(CitizenRow::from).collect();
+    Ok(per_backend!(conn, |c| diesel::insert_into(citizens::table)
+        .values(&rows)
+        .execute(c))?)
+}
+
+pub fn exists(conn: &mut DbConnection, id: &NationalId) -> Result<bool, StorageError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        citizens::table.find(id.expose()),
+    ))
+    .get_result(conn)?)
+}
+
+pub fn count(conn: &mut DbConnection) -> Result<i64, StorageError> {
+    Ok(citizens::table.count().get_result(conn)?)
+}

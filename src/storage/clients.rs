@@ -1,0 +1,102 @@
+//! The `clients` table: registered relying parties.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::clients;
+use super::{DbConnection, StorageError};
+use crate::domain::client::{Client, ClientKind, TokenEndpointAuthMethod};
+use crate::domain::scope::ScopeSet;
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+struct ClientRow {
+    client_id: String,
+    name: String,
+    kind: String,
+    secret_hash: Option<Vec<u8>>,
+    redirect_uris: String,
+    scopes: String,
+    id_token_alg: String,
+    auth_method: String,
+    created_at: NaiveDateTime,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StorageError;
+
+    fn try_from(row: ClientRow) -> Result<Self, StorageError> {
+        let corrupt = |what: &str| StorageError::Corrupt(format!("clients.{what}"));
+        Ok(Client {
+            kind: ClientKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?,
+            redirect_uris: serde_json::from_str(&row.redirect_uris)
+                .map_err(|_| corrupt("redirect_uris"))?,
+            scopes: ScopeSet::parse(&row.scopes).map_err(|_| corrupt("scopes"))?,
+            auth_method: TokenEndpointAuthMethod::parse(&row.auth_method)
+                .ok_or_else(|| corrupt("auth_method"))?,
+            id: row.client_id,
+            name: row.name,
+            secret_hash: row.secret_hash,
+            id_token_alg: row.id_token_alg,
+        })
+    }
+}
+
+pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, StorageError> {
+    clients::table
+        .find(client_id)
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Client::try_from)
+        .transpose()
+}
+
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, StorageError> {
+    clients::table
+        .order(clients::created_at.asc())
+        .select(ClientRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Client::try_from)
+        .collect()
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    client: &Client,
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    let redirect_uris = serde_json::to_string(&client.redirect_uris)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let row = ClientRow {
+        client_id: client.id.clone(),
+        name: client.name.clone(),
+        kind: client.kind.as_str().to_owned(),
+        secret_hash: client.secret_hash.clone(),
+        redirect_uris,
+        scopes: client.scopes.to_string(),
+        id_token_alg: client.id_token_alg.clone(),
+        auth_method: client.auth_method.as_str().to_owned(),
+        created_at: now,
+    };
+    diesel::insert_into(clients::table).values(&row).execute(conn)?;
+    Ok(())
+}
+
+/// Replaces the redirect URIs and secret hash of an existing client.
+pub fn update_credentials(
+    conn: &mut DbConnection,
+    client_id: &str,
+    redirect_uris: &[String],
+    secret_hash: Option<Vec<u8>>,
+) -> Result<usize, StorageError> {
+    let redirect_uris =
+        serde_json::to_string(redirect_uris).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    Ok(diesel::update(clients::table.find(client_id))
+        .set((
+            clients::redirect_uris.eq(redirect_uris),
+            clients::secret_hash.eq(secret_hash),
+        ))
+        .execute(conn)?)
+}

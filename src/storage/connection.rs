@@ -1,0 +1,82 @@
+//! One connection type for both backends, and the pool manager that opens it.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+
+use super::{sqlite_path, Backend};
+
+/// A connection to whichever database is configured. Queries are written once against
+/// this type; diesel's `MultiConnection` dispatches them to the right backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs the same diesel expression against the concrete connection of each backend.
+/// For the few statements `MultiConnection` cannot dispatch (multi-row inserts, upserts);
+/// everything else is written against [`DbConnection`] directly.
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::storage::DbConnection::Postgres($c) => $body,
+            $crate::storage::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
+/// Opens connections of the configured backend only. diesel's own r2d2 manager tries
+/// each backend in turn, which would turn an unreachable PostgreSQL URL into a SQLite
+/// file named after it.
+pub struct ConnectionManager {
+    backend: Backend,
+    url: String,
+}
+
+impl ConnectionManager {
+    pub fn new(backend: Backend, url: String) -> Self {
+        ConnectionManager { backend, url }
+    }
+}
+
+// WAL lets readers proceed while one writer commits; busy_timeout makes concurrent
+// writers wait instead of failing with SQLITE_BUSY; SQLite leaves foreign keys off by
+// default.
+// busy_timeout comes first so that the journal-mode switch of concurrently opened
+// connections waits for the lock too.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+     PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON;";
+
+impl diesel::r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(DbConnection::Postgres)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(sqlite_path(&self.url))
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}

@@ -1,0 +1,125 @@
+//! The only module that knows diesel. It owns the connection pool, the SQLite /
+//! PostgreSQL split (here and in `migrations`, nowhere else), and one file per table.
+//!
+//! Every query runs on tokio's blocking pool through [`Db::run`], never on an actix
+//! worker thread: a slow disk or a slow PostgreSQL must not stall other requests.
+
+pub mod accounts;
+pub mod citizens;
+pub mod clients;
+mod connection;
+pub mod migrations;
+pub mod schema;
+
+use std::time::Duration;
+
+pub use connection::DbConnection;
+use connection::ConnectionManager;
+
+/// Which database a URL designates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.contains("://") && !url.starts_with("sqlite://") {
+            Err("must be a postgres:// URL, a sqlite:// URL, or a file path".into())
+        } else if sqlite_path(url).is_empty() {
+            Err("the SQLite file path is empty".into())
+        } else {
+            Ok(Backend::Sqlite)
+        }
+    }
+}
+
+/// The file path of a `sqlite://` URL (or of a plain path).
+pub(crate) fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("no database connection available: {0}")]
+    Unavailable(String),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+}
+
+pub type Pool = diesel::r2d2::Pool<ConnectionManager>;
+
+/// A bounded pool of connections to one database.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Db {
+    pub fn connect(url: &str, pool_size: u32, acquire_timeout: Duration) -> Result<Self, StorageError> {
+        let backend = Backend::from_url(url).map_err(StorageError::Unavailable)?;
+        if backend == Backend::Sqlite {
+            let path = std::path::Path::new(sqlite_path(url));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StorageError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let manager = ConnectionManager::new(backend, url.to_owned());
+        let pool = diesel::r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(acquire_timeout)
+            .build(manager)
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` on the calling thread; for the CLI and start-up, never for requests.
+    pub fn run_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        f(&mut conn)
+    }
+}
+
+/// A trivial query, to check that the database answers.
+pub fn ping(conn: &mut DbConnection) -> Result<(), StorageError> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}

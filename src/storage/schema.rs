@@ -1,0 +1,54 @@
+//! Table definitions shared by both backends; the migrations keep them identical.
+
+diesel::table! {
+    citizens (national_id) {
+        national_id -> Text,
+        full_name -> Text,
+        family_name -> Text,
+        middle_name -> Text,
+        given_name -> Text,
+        birth_date -> Date,
+        sex -> Text,
+        nationality -> Text,
+        place_of_origin -> Text,
+        address_street -> Text,
+        address_ward -> Text,
+        address_district -> Text,
+        address_province -> Text,
+        address_country -> Text,
+        id_card_number -> Text,
+        id_card_issued_on -> Date,
+        id_card_expires_on -> Nullable<Date>,
+        life_status -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        national_id -> Text,
+        password_hash -> Text,
+        status -> Text,
+        assurance_level -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        name -> Text,
+        kind -> Text,
+        secret_hash -> Nullable<Binary>,
+        redirect_uris -> Text,
+        scopes -> Text,
+        id_token_alg -> Text,
+        auth_method -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(accounts -> citizens (national_id));
+diesel::allow_tables_to_appear_in_same_query!(citizens, accounts, clients);

@@ -1,0 +1,39 @@
+//! Short-lived shared state: login sessions, pending logins and authorization codes
+//! (later also revocation lists). The only module that knows redis.
+//!
+//! [`Store`] has two implementations: [`redis::RedisStore`] for deployments of several
+//! instances, and [`memory::MemoryStore`], the embedded default for a single instance.
+//! Both honour the same contract, checked by one behavioural test suite:
+//! values expire after their TTL, and [`Store::take`] is atomic, so a value can be
+//! taken once only (this is what makes authorization codes single-use).
+
+pub mod memory;
+pub mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Sets `key` to `value`, replacing any value, for `ttl`.
+    async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError>;
+
+    /// Reads `key` unless it has expired.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Reads and deletes `key` in one atomic step: of several concurrent callers, one at
+    /// most receives the value.
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Checks that the store answers (for readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

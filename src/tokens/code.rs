@@ -1,0 +1,56 @@
+//! Authorization codes (RFC 6749 §4.1.2): random, single-use, short-lived.
+//!
+//! The code itself is only a handle; what it grants lives in the store under the
+//! code's SHA-256, and is taken (read and deleted atomically) on redemption, so a code
+//! works once even when two token requests race.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::random;
+use crate::domain::secret::AuthCode;
+use crate::store::{Store, StoreError};
+
+/// What a code grants, fixed at the moment the citizen was sent back to the client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub account_id: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+}
+
+fn key(code: &str) -> String {
+    format!("code:{}", random::sha256_b64(code))
+}
+
+pub async fn issue(store: &dyn Store, grant: &CodeGrant, ttl: Duration) -> Result<AuthCode, StoreError> {
+    let code = random::token();
+    let value = serde_json::to_vec(grant).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    store.put(&key(&code), value, ttl).await?;
+    Ok(AuthCode::new(code))
+}
+
+/// Takes the grant of `code` if it exists and has not expired at `now`.
+pub async fn redeem(
+    store: &dyn Store,
+    code: &AuthCode,
+    now: DateTime<Utc>,
+) -> Result<Option<CodeGrant>, StoreError> {
+    let Some(bytes) = store.take(&key(code.expose())).await? else {
+        return Ok(None);
+    };
+    // A value that no longer parses (e.g. written by an older version) is treated as
+    // absent: the client gets invalid_grant and starts again.
+    Ok(serde_json::from_slice::<CodeGrant>(&bytes)
+        .ok()
+        .filter(|grant| grant.expires_at > now.timestamp()))
+}

@@ -1,0 +1,20 @@
+//! Signing keys and the tokens citizen-idp issues. Nothing here knows HTTP: every
+//! function takes plain values (the issuer, `now`, the client) and returns tokens.
+
+pub mod access_token;
+pub mod code;
+pub mod id_token;
+pub mod jwt;
+pub mod keys;
+pub mod pkce;
+pub mod random;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("signing failed")]
+    Signing,
+    #[error("token encoding failed: {0}")]
+    Encoding(String),
+    #[error("key error: {0}")]
+    Key(String),
+}
