@@ -118,3 +118,19 @@ pub fn exists(conn: &mut DbConnection, id: &NationalId) -> Result<bool, StorageE
 pub fn count(conn: &mut DbConnection) -> Result<i64, StorageError> {
     Ok(citizens::table.count().get_result(conn)?)
 }
+
+/// Records a life event; returns whether the citizen exists.
+pub fn set_life_status(
+    conn: &mut DbConnection,
+    id: &NationalId,
+    status: LifeStatus,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let updated = diesel::update(citizens::table.find(id.expose()))
+        .set((
+            citizens::life_status.eq(status.as_str()),
+            citizens::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}

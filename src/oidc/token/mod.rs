@@ -19,7 +19,7 @@ use crate::tokens::code::{self, CodeGrant};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
 use crate::tokens::keys::SigningAlg;
 use crate::tokens::{jwt, pkce, random};
-use request::TokenRequest;
+use request::{TokenForm, TokenRequest};
 
 #[derive(Serialize)]
 pub struct TokenResponse {
@@ -49,12 +49,12 @@ pub async fn token_post(
     let body = body.map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is too large or unreadable"))?;
     let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
         .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is not a valid form"))?;
-    let form = request::parse(pairs)?;
+    let form = TokenForm::parse(pairs)?;
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("<non-ascii>"));
-    let credentials = client_auth::credentials(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
+    let credentials = client_auth::credentials(authorization, form.get("client_id"), form.get("client_secret"))?;
 
     let client_id = credentials.client_id.clone();
     let client = state
@@ -67,7 +67,7 @@ pub async fn token_post(
     })?;
 
     let now = state.clock.now();
-    let response = match form.request {
+    let response = match form.grant()? {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,

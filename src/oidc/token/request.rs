@@ -13,12 +13,11 @@ pub enum TokenRequest {
     },
 }
 
-/// The form, with client credentials separated from the grant.
+/// The form after its shape is checked: client credentials are read first, so that
+/// an unauthenticated caller learns nothing about its grant.
 #[derive(Debug)]
-pub struct ParsedForm {
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub request: TokenRequest,
+pub struct TokenForm {
+    pairs: Vec<(String, String)>,
 }
 
 const MAX_VALUE_LEN: usize = 4096;
@@ -27,39 +26,43 @@ fn invalid(why: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRequest, why)
 }
 
-pub fn parse(pairs: Vec<(String, String)>) -> Result<ParsedForm, OAuthError> {
-    let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    names.sort_unstable();
-    // RFC 6749 §3.2: parameters must not be repeated.
-    if names.windows(2).any(|w| w[0] == w[1]) {
-        return Err(invalid("a parameter is repeated"));
+impl TokenForm {
+    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, OAuthError> {
+        let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        // RFC 6749 §3.2: parameters must not be repeated.
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(invalid("a parameter is repeated"));
+        }
+        if pairs.iter().any(|(_, v)| v.len() > MAX_VALUE_LEN) {
+            return Err(invalid("a parameter is too long"));
+        }
+        Ok(TokenForm { pairs })
     }
-    if pairs.iter().any(|(_, v)| v.len() > MAX_VALUE_LEN) {
-        return Err(invalid("a parameter is too long"));
-    }
-    let get = |name: &str| {
-        pairs
+
+    /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
-    let request = match get("grant_type").as_deref() {
-        None => return Err(invalid("grant_type is required")),
-        Some("authorization_code") => TokenRequest::AuthorizationCode {
-            code: AuthCode::new(get("code").ok_or_else(|| invalid("code is required"))?),
-            redirect_uri: get("redirect_uri").ok_or_else(|| invalid("redirect_uri is required"))?,
-            code_verifier: get("code_verifier"),
-        },
-        Some(_) => {
-            return Err(OAuthError::new(
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn grant(&self) -> Result<TokenRequest, OAuthError> {
+        let required = |name: &'static str, why: &'static str| {
+            self.get(name).map(str::to_owned).ok_or_else(|| invalid(why))
+        };
+        match self.get("grant_type") {
+            None => Err(invalid("grant_type is required")),
+            Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
+                code: AuthCode::new(required("code", "code is required")?),
+                redirect_uri: required("redirect_uri", "redirect_uri is required")?,
+                code_verifier: self.get("code_verifier").map(str::to_owned),
+            }),
+            Some(_) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 "only authorization_code is supported",
-            ));
+            )),
         }
-    };
-    Ok(ParsedForm {
-        client_id: get("client_id"),
-        client_secret: get("client_secret"),
-        request,
-    })
+    }
 }

@@ -1,0 +1,438 @@
+//! `TestApp`: a real citizen-idp on port 0 with a fresh database per test (a SQLite
+//! file, or a PostgreSQL database when TEST_DATABASE_URL is set), a fresh store (the
+//! in-process one, or a per-test key prefix in Redis when TEST_REDIS_URL is set), and a
+//! fixed clock. Fixtures read like the domain.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{Duration, NaiveDate, Utc};
+use citizen_idp::authn::password::PasswordHasher;
+use citizen_idp::clock::FixedClock;
+use citizen_idp::config::Settings;
+use citizen_idp::domain::acr::AssuranceLevel;
+use citizen_idp::domain::citizen::{AccountStatus, Citizen, LifeStatus};
+use citizen_idp::domain::client::ClientKind;
+use citizen_idp::registration::{self, NewClient};
+use citizen_idp::registry::generate::PopulationGenerator;
+use citizen_idp::startup;
+use citizen_idp::storage::accounts::{self, Account};
+use citizen_idp::storage::{Db, citizens, clients};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreTokenResponse,
+};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
+};
+use reqwest::StatusCode;
+use reqwest::header::LOCATION;
+
+pub const PASSWORD: &str = "mật-khẩu-an-toàn-2026";
+
+/// Keys are generated once per test run: RSA generation is slow and the keys are not
+/// what these tests are about.
+fn shared_keys_dir() -> PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path().to_owned()
+}
+
+fn hasher() -> &'static PasswordHasher {
+    static HASHER: OnceLock<PasswordHasher> = OnceLock::new();
+    HASHER.get_or_init(|| PasswordHasher::new(&Settings::defaults().unwrap().password).unwrap())
+}
+
+fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hasher().hash_now(PASSWORD).unwrap())
+}
+
+pub struct TestApp {
+    pub issuer: String,
+    pub clock: Arc<FixedClock>,
+    pub db: Db,
+    /// A browser: keeps cookies, never follows redirects.
+    pub browser: reqwest::Client,
+    /// A server-side HTTP client without cookies (relying parties, resource servers).
+    pub http: reqwest::Client,
+    _data: tempfile::TempDir,
+    /// Dropped with the app: the per-test PostgreSQL database.
+    _postgres: Option<PostgresDatabase>,
+}
+
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut conn);
+        }
+    }
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+pub fn http_client(cookies: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(cookies)
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = Settings::defaults().unwrap();
+        settings.server.listen = "127.0.0.1:0".into();
+        settings.server.workers = 1;
+        settings.keys.dir = shared_keys_dir();
+        settings.demo.enabled = false;
+        settings.log.filter = "warn".into();
+
+        let postgres = non_empty_env("TEST_DATABASE_URL").map(|admin_url| {
+            let name = format!("cidp_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = PgConnection::establish(&admin_url)
+                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).unwrap();
+            PostgresDatabase { admin_url, name }
+        });
+        settings.database.url = match &postgres {
+            Some(pg) => with_database(&pg.admin_url, &pg.name),
+            None => format!("sqlite://{}", data.path().join("test.sqlite").display()),
+        };
+        settings.database.pool_size = 4;
+        if let Some(redis_url) = non_empty_env("TEST_REDIS_URL") {
+            settings.redis.url = redis_url;
+            settings.redis.key_prefix = format!("cidp-test:{}:", uuid::Uuid::new_v4().simple());
+        }
+        configure(&mut settings);
+
+        #[allow(clippy::disallowed_methods, reason = "the fixed clock starts at real time so that relying parties accept our tokens")]
+        let clock = Arc::new(FixedClock::new(Utc::now()));
+        let app = startup::build(settings.clone(), clock.clone()).await.expect("server starts");
+        let issuer = app.issuer().to_owned();
+        tokio::spawn(app.run_until_stopped());
+        let db = Db::connect(&settings.database.url, 2, std::time::Duration::from_secs(5)).unwrap();
+        TestApp {
+            issuer,
+            clock,
+            db,
+            browser: http_client(true),
+            http: http_client(false),
+            _data: data,
+            _postgres: postgres,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// A living citizen in the register with an active level-1 account.
+    pub fn citizen(&self) -> TestCitizen {
+        self.citizen_with(LifeStatus::Living, AccountStatus::Active)
+    }
+
+    pub fn citizen_with(&self, life: LifeStatus, status: AccountStatus) -> TestCitizen {
+        let mut record = TestCitizen::generate();
+        record.life_status = life;
+        let account = Account {
+            id: uuid::Uuid::new_v4().to_string(),
+            national_id: record.national_id.clone(),
+            password_hash: password_hash().to_owned(),
+            status,
+            assurance_level: AssuranceLevel::Level1,
+            created_at: record.updated_at,
+            updated_at: record.updated_at,
+        };
+        let (stored_citizen, stored_account) = (record.clone(), account.clone());
+        self.db
+            .run_blocking(move |conn| {
+                citizens::insert_batch(conn, &[stored_citizen])?;
+                accounts::insert(conn, &stored_account)
+            })
+            .unwrap();
+        TestCitizen {
+            number: record.national_id.expose().to_owned(),
+            subject: account.id,
+            record,
+        }
+    }
+
+    pub fn register_client(&self, new: NewClient) -> TestClient {
+        let (client, secret) = registration::register(new).unwrap();
+        let stored = client.clone();
+        #[allow(clippy::disallowed_methods, reason = "creation time of a fixture")]
+        let now = Utc::now().naive_utc();
+        self.db.run_blocking(move |conn| clients::insert(conn, &stored, now)).unwrap();
+        TestClient {
+            id: client.id,
+            secret: secret.map(|s| s.expose().to_owned()),
+            redirect_uri: client.redirect_uris[0].clone(),
+            alg: client.id_token_alg,
+        }
+    }
+
+    /// A public-service portal: confidential, RS256, `https` redirect URI.
+    pub fn confidential_client(&self) -> TestClient {
+        self.register_client(TestClient::portal())
+    }
+
+    /// A mobile app: public, PKCE, ES256, loopback redirect URI (RFC 8252).
+    pub fn public_client(&self) -> TestClient {
+        self.register_client(NewClient {
+            id: None,
+            name: "Ứng dụng VNeID thử nghiệm".into(),
+            kind: ClientKind::Public,
+            redirect_uris: vec!["http://127.0.0.1/callback".into(), "vn.gov.portal.app:/callback".into()],
+            scopes: "openid profile".into(),
+            id_token_alg: "ES256".into(),
+        })
+    }
+
+    pub async fn discover(&self) -> CoreProviderMetadata {
+        CoreProviderMetadata::discover_async(IssuerUrl::new(self.issuer.clone()).unwrap(), &self.http)
+            .await
+            .unwrap()
+    }
+
+    /// An openidconnect relying party for `client`, set up from discovery.
+    pub async fn relying_party(&self, client: &TestClient) -> RelyingParty {
+        let metadata = self.discover().await;
+        let rp = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(client.id.clone()),
+            client.secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(RedirectUrl::new(client.redirect_uri.clone()).unwrap());
+        RelyingParty {
+            client: rp,
+            alg: client.alg.clone(),
+        }
+    }
+
+    /// GET `url` in the browser; returns the status and the Location header.
+    pub async fn browse(&self, url: &str) -> (StatusCode, Option<String>, String) {
+        let response = self.browser.get(url).send().await.unwrap();
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, location, response.text().await.unwrap())
+    }
+
+    /// Follows an authorization request to the login page, fills it in, and returns
+    /// the final redirect to the client. With a live session (SSO) there is no login
+    /// page, and the redirect to the client comes at once.
+    pub async fn log_in(&self, authorize_url: &str, number: &str, password: &str) -> String {
+        let (status, location, _) = self.browse(authorize_url).await;
+        assert_eq!(status, StatusCode::FOUND, "authorize should redirect");
+        let location = location.unwrap();
+        if !location.starts_with("/login?") {
+            return location;
+        }
+        let login_page = self.url(&location);
+        let (status, _, html) = self.browse(&login_page).await;
+        assert_eq!(status, StatusCode::OK);
+        let response = self.submit_login(&html, number, password).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login should succeed");
+        location_of(&response)
+    }
+
+    pub async fn submit_login(&self, login_html: &str, number: &str, password: &str) -> reqwest::Response {
+        let form = [
+            ("flow", hidden_field(login_html, "flow")),
+            ("csrf_token", hidden_field(login_html, "csrf_token")),
+            ("national_id", number.to_owned()),
+            ("password", password.to_owned()),
+        ];
+        self.browser.post(self.url("/login")).form(&form).send().await.unwrap()
+    }
+
+    pub fn set_life_status(&self, citizen: &TestCitizen, status: LifeStatus) {
+        let id = citizen.record.national_id.clone();
+        #[allow(clippy::disallowed_methods, reason = "time of a register change made by the test")]
+        let now = Utc::now().naive_utc();
+        self.db
+            .run_blocking(move |conn| citizens::set_life_status(conn, &id, status, now))
+            .unwrap();
+    }
+
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+fn with_database(admin_url: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin_url).unwrap();
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+pub fn location_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The value of a hidden input in a rendered form.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in the page")) + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub struct TestCitizen {
+    pub number: String,
+    pub subject: String,
+    pub record: Citizen,
+}
+
+impl TestCitizen {
+    /// A fresh synthetic citizen with a number no other test uses.
+    pub fn generate() -> Citizen {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEED: AtomicU64 = AtomicU64::new(0);
+        let seed = SEED.fetch_add(1, Ordering::Relaxed) ^ u64::from(std::process::id()) << 32;
+        let mut generator = PopulationGenerator::new(seed);
+        #[allow(clippy::disallowed_methods, reason = "fixture timestamps")]
+        let now = Utc::now();
+        let today: NaiveDate = now.date_naive();
+        loop {
+            let citizen = generator.next_citizen(today, now.naive_utc());
+            // Adults only: children cannot hold an e-ID account of their own.
+            if citizen.is_living() && (today - citizen.birth_date).num_days() > 20 * 366 {
+                return citizen;
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+    pub alg: String,
+}
+
+impl TestClient {
+    pub fn portal() -> NewClient {
+        NewClient {
+            id: None,
+            name: "Cổng dịch vụ công thử nghiệm".into(),
+            kind: ClientKind::Confidential,
+            redirect_uris: vec!["https://portal.example.gov.vn/callback".into()],
+            scopes: "openid profile address".into(),
+            id_token_alg: "RS256".into(),
+        }
+    }
+}
+
+pub type OidcClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+pub struct RelyingParty {
+    pub client: OidcClient,
+    alg: String,
+}
+
+pub struct AuthorizationStart {
+    pub url: String,
+    pub state: CsrfToken,
+    pub nonce: Nonce,
+    pub verifier: PkceCodeVerifier,
+}
+
+impl RelyingParty {
+    pub fn authorize_url(&self, scopes: &[&str]) -> AuthorizationStart {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = self
+            .client
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .set_pkce_challenge(challenge);
+        for scope in scopes {
+            request = request.add_scope(Scope::new((*scope).to_owned()));
+        }
+        let (url, state, nonce) = request.url();
+        AuthorizationStart {
+            url: url.to_string(),
+            state,
+            nonce,
+            verifier,
+        }
+    }
+
+    pub async fn exchange(
+        &self,
+        http: &reqwest::Client,
+        code: &str,
+        verifier: PkceCodeVerifier,
+    ) -> Result<CoreTokenResponse, String> {
+        self.client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(http)
+            .await
+            .map_err(|e| match e {
+                openidconnect::RequestTokenError::ServerResponse(body) => body.error().to_string(),
+                other => other.to_string(),
+            })
+    }
+
+    /// Verifies the ID token against the JWKS (signature, iss, aud, exp, nonce) and the
+    /// access token against its `at_hash`.
+    pub fn verify(&self, tokens: &CoreTokenResponse, nonce: &Nonce) -> CoreIdTokenClaims {
+        let alg = match self.alg.as_str() {
+            "ES256" => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            _ => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        };
+        let verifier = self.client.id_token_verifier().set_allowed_algs([alg]);
+        let id_token = tokens.id_token().expect("an ID token");
+        let claims = id_token.claims(&verifier, nonce).expect("a valid ID token").clone();
+        let expected = claims.access_token_hash().expect("at_hash");
+        let actual = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg().unwrap(),
+            id_token.signing_key(&verifier).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(&actual, expected, "at_hash must match the access token");
+        claims
+    }
+}

@@ -1,0 +1,143 @@
+//! The login page: CSRF protection, no user enumeration, and the register's verdict.
+
+use citizen_idp::domain::citizen::{AccountStatus, LifeStatus};
+use reqwest::StatusCode;
+
+use crate::helpers::{PASSWORD, TestApp, hidden_field, http_client};
+
+/// Starts an authorization request and returns the login page's HTML.
+async fn login_page(app: &TestApp) -> String {
+    let client = app.confidential_client();
+    let rp = app.relying_party(&client).await;
+    let (status, location, _) = app.browse(&rp.authorize_url(&[]).url).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let (status, _, html) = app.browse(&app.url(&location.unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    html
+}
+
+#[tokio::test]
+async fn the_login_page_is_vietnamese_by_default_and_english_on_request() {
+    let app = TestApp::spawn().await;
+    let html = login_page(&app).await;
+    assert!(html.contains("lang=\"vi\"") && html.contains("Số định danh cá nhân"));
+    let flow = hidden_field(&html, "flow");
+    let (_, _, english) = app.browse(&app.url(&format!("/login?flow={flow}&lang=en"))).await;
+    assert!(english.contains("Personal identification number"));
+}
+
+#[tokio::test]
+async fn an_unknown_number_and_a_wrong_password_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let html = login_page(&app).await;
+
+    let wrong_password = app.submit_login(&html, &citizen.number, "not-the-password").await;
+    let status_a = wrong_password.status();
+    let body_a = wrong_password.text().await.unwrap();
+    let unknown = app.submit_login(&html, "001099999999", PASSWORD).await;
+    let status_b = unknown.status();
+    let body_b = unknown.text().await.unwrap();
+    let malformed = app.submit_login(&html, "12345", PASSWORD).await;
+    let status_c = malformed.status();
+    let body_c = malformed.text().await.unwrap();
+
+    assert_eq!(status_a, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_a, status_b);
+    assert_eq!(status_b, status_c);
+    let message = "Số định danh hoặc mật khẩu không đúng.";
+    for body in [&body_a, &body_b, &body_c] {
+        assert!(body.contains(message));
+    }
+    // The pages differ only in the echoed number, never in what they reveal.
+    assert_eq!(
+        body_a.replace(&citizen.number, "N"),
+        body_b.replace("001099999999", "N")
+    );
+}
+
+#[tokio::test]
+async fn a_deceased_citizen_or_a_locked_or_suspended_account_cannot_log_in() {
+    let app = TestApp::spawn().await;
+    for citizen in [
+        app.citizen_with(LifeStatus::Deceased, AccountStatus::Active),
+        app.citizen_with(LifeStatus::Living, AccountStatus::Locked),
+        app.citizen_with(LifeStatus::Living, AccountStatus::Suspended),
+    ] {
+        let html = login_page(&app).await;
+        let response = app.submit_login(&html, &citizen.number, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(response.headers().get("location").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_login_form_without_its_csrf_token_is_refused() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let html = login_page(&app).await;
+    let flow = hidden_field(&html, "flow");
+    for form in [
+        vec![("flow", flow.as_str()), ("national_id", citizen.number.as_str()), ("password", PASSWORD)],
+        vec![
+            ("flow", flow.as_str()),
+            ("csrf_token", "forged"),
+            ("national_id", citizen.number.as_str()),
+            ("password", PASSWORD),
+        ],
+    ] {
+        let response = app.browser.post(app.url("/login")).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(response.headers().get("location").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_login_form_posted_from_another_browser_is_refused() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let html = login_page(&app).await;
+    // An attacker's page posting a flow it started itself, from the victim's browser:
+    // the victim's browser lacks the cookie that binds the flow.
+    let victim = http_client(true);
+    let form = [
+        ("flow", hidden_field(&html, "flow")),
+        ("csrf_token", hidden_field(&html, "csrf_token")),
+        ("national_id", citizen.number.clone()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let response = victim.post(app.url("/login")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_unknown_or_expired_login_flow_gets_an_html_page() {
+    let app = TestApp::spawn().await;
+    let (status, location, body) = app.browse(&app.url("/login?flow=nonsense")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(location.is_none());
+    assert!(body.contains("<html"));
+    let (status, _, _) = app.browse(&app.url("/login")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let response = app.browser.post(app.url("/login")).body("%%%").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site_lax() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let html = login_page(&app).await;
+    let response = app.submit_login(&html, &citizen.number, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("cidp_session="))
+        .expect("a session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http issuer: no Secure flag expected ({cookie})");
+}

@@ -1,0 +1,16 @@
+//! Integration tests: the real server on a random port, driven over HTTP, with the
+//! openidconnect crate as the relying party. With TEST_DATABASE_URL and TEST_REDIS_URL
+//! set, every test runs against PostgreSQL and Redis instead of SQLite and the
+//! in-process store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod authorize;
+mod cli;
+mod discovery;
+mod flow;
+mod helpers;
+mod login;
+mod store;
+mod token;
+mod userinfo;

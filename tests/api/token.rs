@@ -1,0 +1,228 @@
+//! Bad token requests get RFC 6749 §5.2 JSON errors.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Duration;
+use citizen_idp::domain::citizen::LifeStatus;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{AuthorizationStart, PASSWORD, RelyingParty, TestApp, TestCitizen, TestClient, query_param};
+
+struct Issued {
+    rp: RelyingParty,
+    start: AuthorizationStart,
+    code: String,
+    citizen: TestCitizen,
+}
+
+async fn code_for(app: &TestApp, client: &TestClient) -> Issued {
+    let citizen = app.citizen();
+    let rp = app.relying_party(client).await;
+    let start = rp.authorize_url(&["profile"]);
+    let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
+    let code = query_param(&redirect, "code").unwrap();
+    Issued { rp, start, code, citizen }
+}
+
+fn verifier(issued: &Issued) -> String {
+    issued.start.verifier.secret().clone()
+}
+
+/// Posts a raw token request and returns the status, the JSON body and the challenge.
+async fn token_request(
+    app: &TestApp,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = app.http.post(app.url("/token")).form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, response.json().await.unwrap(), challenge)
+}
+
+fn redeem_form<'a>(issued: &'a Issued, redirect_uri: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", issued.code.as_str()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ]
+}
+
+#[tokio::test]
+async fn client_secret_post_is_accepted_as_well_as_basic() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let issued = code_for(&app, &client).await;
+    let v = verifier(&issued);
+    let mut form = redeem_form(&issued, &client.redirect_uri, &v);
+    let secret = client.secret.clone().unwrap();
+    form.extend([("client_id", client.id.as_str()), ("client_secret", secret.as_str())]);
+    let (status, body, _) = token_request(&app, None, &form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["id_token"].as_str().is_some());
+    assert_eq!(body["expires_in"], 300);
+}
+
+#[tokio::test]
+async fn reused_authorization_code_is_rejected_with_invalid_grant() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let issued = code_for(&app, &client).await;
+    let v = verifier(&issued);
+    let secret = client.secret.clone().unwrap();
+    let form = redeem_form(&issued, &client.redirect_uri, &v);
+    let (status, _, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn an_expired_code_is_rejected_with_invalid_grant() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let issued = code_for(&app, &client).await;
+    app.advance_clock(Duration::seconds(61));
+    let err = issued.rp.exchange(&app.http, &issued.code, issued.start.verifier).await.unwrap_err();
+    assert_eq!(err, "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_pkce_mismatch_or_a_missing_verifier_is_rejected_with_invalid_grant() {
+    let app = TestApp::spawn().await;
+    let client = app.public_client();
+    let issued = code_for(&app, &client).await;
+    let wrong = "x".repeat(64);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", issued.code.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("client_id", client.id.as_str()),
+        ("code_verifier", wrong.as_str()),
+    ];
+    let (status, body, _) = token_request(&app, None, &form).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+
+    let issued = code_for(&app, &client).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", issued.code.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("client_id", client.id.as_str()),
+    ];
+    let (status, body, _) = token_request(&app, None, &form).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_or_an_unknown_client_gets_401_invalid_client_with_a_challenge() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let issued = code_for(&app, &client).await;
+    let v = verifier(&issued);
+    let form = redeem_form(&issued, &client.redirect_uri, &v);
+    for (id, secret) in [(client.id.as_str(), "wrong-secret"), ("no-such-client", "whatever")] {
+        let (status, body, challenge) = token_request(&app, Some((id, secret)), &form).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"], "invalid_client");
+        assert!(challenge.unwrap().starts_with("Basic"));
+    }
+    // A confidential client that does not authenticate at all.
+    let mut form = form.clone();
+    form.push(("client_id", client.id.as_str()));
+    let (status, body, _) = token_request(&app, None, &form).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+}
+
+#[tokio::test]
+async fn a_code_is_bound_to_its_client_and_redirect_uri() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let other = app.confidential_client();
+    let issued = code_for(&app, &client).await;
+    let v = verifier(&issued);
+    let secret = other.secret.clone().unwrap();
+    let form = redeem_form(&issued, &client.redirect_uri, &v);
+    let (_, body, _) = token_request(&app, Some((&other.id, &secret)), &form).await;
+    assert_eq!(body["error"], "invalid_grant", "a code issued to another client");
+
+    let issued = code_for(&app, &client).await;
+    let v = verifier(&issued);
+    let secret = client.secret.clone().unwrap();
+    let form = redeem_form(&issued, "https://portal.example.gov.vn/elsewhere", &v);
+    let (_, body, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
+    assert_eq!(body["error"], "invalid_grant", "a different redirect_uri");
+}
+
+#[tokio::test]
+async fn malformed_token_requests_get_json_errors() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let secret = client.secret.clone().unwrap();
+    let basic = Some((client.id.as_str(), secret.as_str()));
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![], "invalid_request"),
+        (vec![("grant_type", "password"), ("username", "x")], "unsupported_grant_type"),
+        (vec![("grant_type", "authorization_code")], "invalid_request"),
+        (vec![("grant_type", "authorization_code"), ("code", "garbage"), ("redirect_uri", "https://portal.example.gov.vn/callback")], "invalid_grant"),
+        (vec![("grant_type", "authorization_code"), ("grant_type", "authorization_code")], "invalid_request"),
+    ];
+    for (form, expected) in cases {
+        let (status, body, _) = token_request(&app, basic, &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}");
+        assert_eq!(body["error"], expected, "{form:?}");
+    }
+    // Two authentication methods at once.
+    let form = [("grant_type", "authorization_code"), ("client_secret", secret.as_str())];
+    let (_, body, _) = token_request(&app, basic, &form).await;
+    assert_eq!(body["error"], "invalid_request");
+    // Garbage Authorization header.
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .header("authorization", format!("Basic {}", STANDARD.encode("no-colon")))
+        .form(&[("grant_type", "authorization_code")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Not a form.
+    let response = app.http.post(app.url("/token")).json(&serde_json::json!({"grant_type": "x"})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    // An oversized body.
+    let huge = "a".repeat(64 * 1024);
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .form(&[("grant_type", "authorization_code"), ("code", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn a_citizen_recorded_deceased_after_login_gets_no_tokens() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let issued = code_for(&app, &client).await;
+    app.set_life_status(&issued.citizen, LifeStatus::Deceased);
+    let err = issued.rp.exchange(&app.http, &issued.code, issued.start.verifier).await.unwrap_err();
+    assert_eq!(err, "invalid_grant");
+}
