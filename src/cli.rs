@@ -17,7 +17,11 @@ use crate::storage::{clients, migrations};
 use crate::tokens::keys::{self, KeySet, SigningAlg};
 
 #[derive(Parser)]
-#[command(name = "citizen-idp", version, about = "National electronic-identity server (OpenID Connect provider)")]
+#[command(
+    name = "citizen-idp",
+    version,
+    about = "National electronic-identity server (OpenID Connect provider)"
+)]
 struct Cli {
     /// A TOML file layered over the built-in defaults.
     #[arg(long, global = true, value_name = "FILE")]
@@ -115,7 +119,10 @@ pub fn main() -> ExitCode {
         }
     };
     crate::telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("citizen-idp: cannot start the runtime: {e}");
@@ -123,7 +130,10 @@ pub fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve { listen: None });
-    if let Command::Serve { listen: Some(listen) } = &command {
+    if let Command::Serve {
+        listen: Some(listen),
+    } = &command
+    {
         settings.server.listen = listen.clone();
     }
     let result = runtime.block_on(run(command, settings));
@@ -157,7 +167,12 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
                 let (_, file) = tokio::task::spawn_blocking(move || keys::generate_into(&dir, alg))
                     .await
                     .map_err(|e| StartupError::Other(e.to_string()))??;
-                println!("{}\t{}\t{}", file.alg.as_str(), file.kid, file.path.display());
+                println!(
+                    "{}\t{}\t{}",
+                    file.alg.as_str(),
+                    file.kid,
+                    file.path.display()
+                );
             }
             println!("restart the server to sign with the new keys");
             Ok(())
@@ -171,13 +186,19 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             for alg in SigningAlg::ALL {
                 let active = keys.signing_key(alg)?.kid().to_owned();
                 for key in keys.iter().filter(|k| k.alg() == alg) {
-                    let state = if key.kid() == active { "active" } else { "published" };
+                    let state = if key.kid() == active {
+                        "active"
+                    } else {
+                        "published"
+                    };
                     println!("{}\t{}\t{state}", alg.as_str(), key.kid());
                 }
             }
             Ok(())
         }
-        Command::Clients(ClientsCommand::Create(args)) => create_client(&settings, args, clock.as_ref()).await,
+        Command::Clients(ClientsCommand::Create(args)) => {
+            create_client(&settings, args, clock.as_ref()).await
+        }
         Command::Clients(ClientsCommand::List) => {
             let db = startup::connect_database(&settings).await?;
             let list = db.run(clients::list).await?;
@@ -194,19 +215,29 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             }
             Ok(())
         }
-        Command::Population(PopulationCommand::Generate { count, seed: rng_seed }) => {
+        Command::Population(PopulationCommand::Generate {
+            count,
+            seed: rng_seed,
+        }) => {
             let db = startup::connect_database(&settings).await?;
             let now = clock.now();
             let started = std::time::Instant::now();
             let show_progress = std::io::stderr().is_terminal();
             let written = db
                 .run(move |conn| {
-                    seed::generate_population(conn, count, rng_seed, now.date_naive(), now.naive_utc(), |done| {
-                        if show_progress && done % 100_000 < 1000 {
-                            eprint!("\r{done} / {count}");
-                            let _ = std::io::stderr().flush();
-                        }
-                    })
+                    seed::generate_population(
+                        conn,
+                        count,
+                        rng_seed,
+                        now.date_naive(),
+                        now.naive_utc(),
+                        |done| {
+                            if show_progress && done % 100_000 < 1000 {
+                                eprint!("\r{done} / {count}");
+                                let _ = std::io::stderr().flush();
+                            }
+                        },
+                    )
                 })
                 .await?;
             let secs = started.elapsed().as_secs_f64();
@@ -236,8 +267,16 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> Result<(), StartupE
         .map_err(|e| StartupError::Other(e.to_string()))
 }
 
-async fn create_client(settings: &Settings, args: CreateClient, clock: &dyn Clock) -> Result<(), StartupError> {
-    let kind = if args.public { ClientKind::Public } else { ClientKind::Confidential };
+async fn create_client(
+    settings: &Settings,
+    args: CreateClient,
+    clock: &dyn Clock,
+) -> Result<(), StartupError> {
+    let kind = if args.public {
+        ClientKind::Public
+    } else {
+        ClientKind::Confidential
+    };
     let (client, secret) = registration::register(NewClient {
         id: args.id,
         name: args.name,
@@ -250,7 +289,8 @@ async fn create_client(settings: &Settings, args: CreateClient, clock: &dyn Cloc
     let db = startup::connect_database(settings).await?;
     let now = clock.now().naive_utc();
     let stored = client.clone();
-    db.run(move |conn| clients::insert(conn, &stored, now)).await?;
+    db.run(move |conn| clients::insert(conn, &stored, now))
+        .await?;
     println!("client_id: {}", client.id);
     if let Some(secret) = secret {
         println!("client_secret: {}", secret.expose());

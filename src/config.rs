@@ -119,8 +119,7 @@ pub struct LogSettings {
 impl Settings {
     /// Loads the layers and validates the result. `overlay` is the `--config` file.
     pub fn load(overlay: Option<&Path>) -> Result<Self, SettingsError> {
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(path) = overlay {
             builder = builder.add_source(File::from(path).required(true));
         }
@@ -176,9 +175,8 @@ impl Settings {
         if self.tokens.id_token_ttl_secs == 0 || self.tokens.access_token_ttl_secs == 0 {
             return Err(invalid("tokens", "token lifetimes must be positive"));
         }
-        crate::tokens::keys::SigningAlg::parse(&self.tokens.access_token_alg).ok_or_else(
-            || invalid("tokens.access_token_alg", "must be ES256 or RS256"),
-        )?;
+        crate::tokens::keys::SigningAlg::parse(&self.tokens.access_token_alg)
+            .ok_or_else(|| invalid("tokens.access_token_alg", "must be ES256 or RS256"))?;
         if self.session.ttl_secs == 0 || self.session.login_ttl_secs == 0 {
             return Err(invalid("session", "lifetimes must be positive"));
         }

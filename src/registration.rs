@@ -43,7 +43,9 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
     let id = match new.id {
         Some(id) => {
             let valid = (3..=64).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
             if !valid {
                 return Err(RegistrationError::ClientId);
             }
@@ -70,7 +72,11 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         ClientKind::Confidential => {
             let secret = ClientSecret::new(random::token());
             let hash = random::sha256(secret.expose().as_bytes());
-            (Some(secret), Some(hash), TokenEndpointAuthMethod::ClientSecretBasic)
+            (
+                Some(secret),
+                Some(hash),
+                TokenEndpointAuthMethod::ClientSecretBasic,
+            )
         }
     };
     let client = Client {
@@ -93,7 +99,6 @@ fn scope_error() -> RegistrationError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -112,17 +117,26 @@ mod tests {
     fn a_confidential_client_gets_a_secret_and_only_its_hash_is_kept() {
         let (client, secret) = register(portal()).unwrap();
         let secret = secret.unwrap();
-        assert_eq!(client.secret_hash.unwrap(), random::sha256(secret.expose().as_bytes()));
+        assert_eq!(
+            client.secret_hash.unwrap(),
+            random::sha256(secret.expose().as_bytes())
+        );
     }
 
     #[test]
     fn bad_registrations_are_refused_with_a_reason() {
         let mut bad = portal();
         bad.redirect_uris = vec!["http://portal.gov.vn/cb".into()];
-        assert!(matches!(register(bad), Err(RegistrationError::RedirectUri { .. })));
+        assert!(matches!(
+            register(bad),
+            Err(RegistrationError::RedirectUri { .. })
+        ));
         let mut bad = portal();
         bad.scopes = "profile".into();
-        assert!(matches!(register(bad), Err(RegistrationError::Scope { .. })));
+        assert!(matches!(
+            register(bad),
+            Err(RegistrationError::Scope { .. })
+        ));
         let mut bad = portal();
         bad.id_token_alg = "none".into();
         assert_eq!(register(bad).unwrap_err(), RegistrationError::Alg);

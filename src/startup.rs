@@ -38,7 +38,10 @@ pub enum StartupError {
     #[error("password hashing: {0}")]
     Password(#[from] PasswordError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -111,10 +114,16 @@ pub async fn load_keys(settings: &Settings) -> Result<KeySet, StartupError> {
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Application, StartupError> {
     settings.validate()?;
     let listen = settings.listen_addr()?;
-    let listener = TcpListener::bind(listen).map_err(|source| StartupError::Listen { addr: listen, source })?;
+    let listener = TcpListener::bind(listen).map_err(|source| StartupError::Listen {
+        addr: listen,
+        source,
+    })?;
     let bound = listener
         .local_addr()
-        .map_err(|source| StartupError::Listen { addr: listen, source })?;
+        .map_err(|source| StartupError::Listen {
+            addr: listen,
+            source,
+        })?;
     // With no configured issuer, the issuer follows the address actually bound (port 0
     // in tests becomes a real port).
     let issuer = if settings.server.issuer.is_empty() {
@@ -175,7 +184,10 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
     }
     let server = server
         .listen(listener)
-        .map_err(|source| StartupError::Listen { addr: listen, source })?
+        .map_err(|source| StartupError::Listen {
+            addr: listen,
+            source,
+        })?
         .run();
     Ok(Application {
         server,
@@ -186,27 +198,40 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/.well-known/openid-configuration", web::get().to(discovery::discovery_get))
-        .route("/jwks.json", web::get().to(discovery::jwks_get))
-        .route("/authorize", web::get().to(authorize::authorize_get))
-        .route("/authorize", web::post().to(authorize::authorize_post))
-        .route("/login", web::get().to(pages::login::login_get))
-        .route("/login", web::post().to(pages::login::login_post))
-        .route("/token", web::post().to(token::token_post))
-        .route("/userinfo", web::get().to(userinfo::userinfo_get))
-        .route("/userinfo", web::post().to(userinfo::userinfo_post))
-        .route("/demo", web::get().to(pages::demo::demo_get))
-        .route("/demo/login", web::get().to(pages::demo::demo_login_get))
-        .route("/demo/callback", web::get().to(pages::demo::demo_callback_get))
-        .route("/static/style.css", web::get().to(pages::static_files::style_get))
-        .route("/healthz", web::get().to(health::healthz_get))
-        .route("/readyz", web::get().to(health::readyz_get))
-        .route("/", web::get().to(home_get))
-        .default_service(web::to(not_found));
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(discovery::discovery_get),
+    )
+    .route("/jwks.json", web::get().to(discovery::jwks_get))
+    .route("/authorize", web::get().to(authorize::authorize_get))
+    .route("/authorize", web::post().to(authorize::authorize_post))
+    .route("/login", web::get().to(pages::login::login_get))
+    .route("/login", web::post().to(pages::login::login_post))
+    .route("/token", web::post().to(token::token_post))
+    .route("/userinfo", web::get().to(userinfo::userinfo_get))
+    .route("/userinfo", web::post().to(userinfo::userinfo_post))
+    .route("/demo", web::get().to(pages::demo::demo_get))
+    .route("/demo/login", web::get().to(pages::demo::demo_login_get))
+    .route(
+        "/demo/callback",
+        web::get().to(pages::demo::demo_callback_get),
+    )
+    .route(
+        "/static/style.css",
+        web::get().to(pages::static_files::style_get),
+    )
+    .route("/healthz", web::get().to(health::healthz_get))
+    .route("/readyz", web::get().to(health::readyz_get))
+    .route("/", web::get().to(home_get))
+    .default_service(web::to(not_found));
 }
 
 async fn home_get(state: web::Data<AppState>) -> actix_web::HttpResponse {
-    let target = if state.demo.is_some() { "/demo" } else { "/.well-known/openid-configuration" };
+    let target = if state.demo.is_some() {
+        "/demo"
+    } else {
+        "/.well-known/openid-configuration"
+    };
     authorize::redirect(target, false)
 }
 
@@ -224,7 +249,9 @@ async fn seed_demo(
     let citizen_id = NationalId::parse(&settings.demo.citizen_id)
         .map_err(|e| StartupError::Other(format!("demo.citizen_id: {e}")))?;
     let password_hash = hasher
-        .hash(crate::domain::secret::Password::new(settings.demo.citizen_password.clone()))
+        .hash(crate::domain::secret::Password::new(
+            settings.demo.citizen_password.clone(),
+        ))
         .await?;
     let now = clock.now();
     let population = settings.demo.population;
@@ -245,8 +272,15 @@ async fn seed_demo(
         })
         .await?;
     if seeded > 0 {
-        tracing::info!(citizens = seeded, "seeded the demo population, account and clients");
+        tracing::info!(
+            citizens = seeded,
+            "seeded the demo population, account and clients"
+        );
     }
-    DemoRelyingParty::new(seed::DEMO_PORTAL_ID.into(), secret.expose().to_owned(), issuer)
-        .map_err(|e| StartupError::Other(e.to_string()))
+    DemoRelyingParty::new(
+        seed::DEMO_PORTAL_ID.into(),
+        secret.expose().to_owned(),
+        issuer,
+    )
+    .map_err(|e| StartupError::Other(e.to_string()))
 }

@@ -33,7 +33,9 @@ pub async fn authenticate(
         Ok(id) => registry::identity_by_national_id(db, id).await?,
         Err(_) => None,
     };
-    let stored_hash = identity.as_ref().map(|(account, _)| account.password_hash.clone());
+    let stored_hash = identity
+        .as_ref()
+        .map(|(account, _)| account.password_hash.clone());
     // Always verify, against a dummy hash when there is no account, so that both
     // answers take the same time.
     if !hasher.verify(password, stored_hash).await? {

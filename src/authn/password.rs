@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version};
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
+};
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::Semaphore;
 
@@ -30,8 +32,13 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(settings: &PasswordSettings) -> Result<Self, PasswordError> {
-        let params = Params::new(settings.memory_kib, settings.iterations, settings.parallelism, None)
-            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        let params = Params::new(
+            settings.memory_kib,
+            settings.iterations,
+            settings.parallelism,
+            None,
+        )
+        .map_err(|e| PasswordError::Hashing(e.to_string()))?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let mut hasher = PasswordHasher {
             params,
@@ -59,7 +66,11 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
         let hasher = self.clone();
         tokio::task::spawn_blocking(move || hasher.hash_now(password.expose()))
             .await
@@ -68,14 +79,27 @@ impl PasswordHasher {
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is
     /// no stored hash, so both paths take the same time. Malformed hashes never match.
-    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|e| PasswordError::Hashing(e.to_string()))?;
+    pub async fn verify(
+        &self,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<bool, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
         let hasher = self.clone();
         tokio::task::spawn_blocking(move || {
             let is_real = stored.is_some();
             let hash_text = stored.unwrap_or_else(|| hasher.dummy_hash.to_string());
             let matches = PasswordHash::new(&hash_text)
-                .map(|hash| hasher.argon2().verify_password(password.expose().as_bytes(), &hash).is_ok())
+                .map(|hash| {
+                    hasher
+                        .argon2()
+                        .verify_password(password.expose().as_bytes(), &hash)
+                        .is_ok()
+                })
                 .unwrap_or(false);
             is_real && matches
         })
@@ -85,21 +109,42 @@ impl PasswordHasher {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
     fn settings() -> PasswordSettings {
-        PasswordSettings { memory_kib: 19456, iterations: 2, parallelism: 1 }
+        PasswordSettings {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_nothing_else() {
         let hasher = PasswordHasher::new(&settings()).unwrap();
-        let hash = hasher.hash(Password::new("correct horse".into())).await.unwrap();
+        let hash = hasher
+            .hash(Password::new("correct horse".into()))
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify(Password::new("correct horse".into()), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify(Password::new("wrong horse".into()), Some(hash)).await.unwrap());
-        assert!(!hasher.verify(Password::new("anything".into()), None).await.unwrap());
+        assert!(
+            hasher
+                .verify(Password::new("correct horse".into()), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(Password::new("wrong horse".into()), Some(hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(Password::new("anything".into()), None)
+                .await
+                .unwrap()
+        );
     }
 }

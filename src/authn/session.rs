@@ -25,7 +25,11 @@ fn key(token: &str) -> String {
     format!("session:{}", random::sha256_b64(token))
 }
 
-pub async fn create(store: &dyn Store, session: &Session, ttl: Duration) -> Result<SessionToken, StoreError> {
+pub async fn create(
+    store: &dyn Store,
+    session: &Session,
+    ttl: Duration,
+) -> Result<SessionToken, StoreError> {
     let token = random::token();
     let value = serde_json::to_vec(session).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     store.put(&key(&token), value, ttl).await?;

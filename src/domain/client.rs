@@ -133,7 +133,9 @@ pub enum RedirectUriError {
     Fragment,
     #[error("plain http is only allowed for loopback addresses (RFC 8252 §7.3)")]
     InsecureHttp,
-    #[error("a private-use scheme must be a reverse domain name such as vn.gov.app (RFC 8252 §7.1)")]
+    #[error(
+        "a private-use scheme must be a reverse domain name such as vn.gov.app (RFC 8252 §7.1)"
+    )]
     PrivateUseScheme,
 }
 
@@ -155,7 +157,6 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -178,24 +179,51 @@ mod tests {
         assert!(c.find_redirect_uri("https://portal.gov.vn/cb").is_some());
         assert!(c.find_redirect_uri("vn.gov.portal.app:/callback").is_some());
         assert!(c.find_redirect_uri("https://portal.gov.vn/cb/").is_none());
-        assert!(c.find_redirect_uri("https://portal.gov.vn/cb?x=1").is_none());
+        assert!(
+            c.find_redirect_uri("https://portal.gov.vn/cb?x=1")
+                .is_none()
+        );
         assert!(c.find_redirect_uri("https://PORTAL.gov.vn/cb").is_none());
-        assert!(c.find_redirect_uri("https://portal.gov.vn:443/cb").is_none());
+        assert!(
+            c.find_redirect_uri("https://portal.gov.vn:443/cb")
+                .is_none()
+        );
     }
 
     #[test]
     fn loopback_redirect_uris_match_on_any_port_and_nothing_else() {
         let c = client(&["http://127.0.0.1/callback", "http://[::1]/cb"]);
         assert!(c.find_redirect_uri("http://127.0.0.1/callback").is_some());
-        assert!(c.find_redirect_uri("http://127.0.0.1:51234/callback").is_some());
+        assert!(
+            c.find_redirect_uri("http://127.0.0.1:51234/callback")
+                .is_some()
+        );
         assert!(c.find_redirect_uri("http://[::1]:8000/cb").is_some());
-        assert!(c.find_redirect_uri("http://127.0.0.1:51234/callback2").is_none());
-        assert!(c.find_redirect_uri("http://127.0.0.1:51234/other").is_none());
+        assert!(
+            c.find_redirect_uri("http://127.0.0.1:51234/callback2")
+                .is_none()
+        );
+        assert!(
+            c.find_redirect_uri("http://127.0.0.1:51234/other")
+                .is_none()
+        );
         assert!(c.find_redirect_uri("http://127.0.0.1:x/callback").is_none());
-        assert!(c.find_redirect_uri("http://127.0.0.1.evil.com/callback").is_none());
-        assert!(c.find_redirect_uri("http://127.0.0.1@evil.com/callback").is_none());
-        assert!(c.find_redirect_uri("http://localhost:5000/callback").is_none());
-        assert!(c.find_redirect_uri("https://127.0.0.1:5000/callback").is_none());
+        assert!(
+            c.find_redirect_uri("http://127.0.0.1.evil.com/callback")
+                .is_none()
+        );
+        assert!(
+            c.find_redirect_uri("http://127.0.0.1@evil.com/callback")
+                .is_none()
+        );
+        assert!(
+            c.find_redirect_uri("http://localhost:5000/callback")
+                .is_none()
+        );
+        assert!(
+            c.find_redirect_uri("https://127.0.0.1:5000/callback")
+                .is_none()
+        );
     }
 
     #[test]

@@ -59,7 +59,11 @@ impl NationalId {
     /// The sex encoded by the century/sex digit.
     pub fn sex(&self) -> Sex {
         let digit = self.0.as_bytes()[3] - b'0';
-        if digit % 2 == 0 { Sex::Male } else { Sex::Female }
+        if digit.is_multiple_of(2) {
+            Sex::Male
+        } else {
+            Sex::Female
+        }
     }
 
     /// The birth year encoded by the century/sex digit and the two year digits.
@@ -110,10 +114,22 @@ mod tests {
 
     #[test]
     fn malformed_numbers_are_rejected() {
-        assert_eq!(NationalId::parse("00109012345"), Err(NationalIdError::Format));
-        assert_eq!(NationalId::parse("00109012345a"), Err(NationalIdError::Format));
-        assert_eq!(NationalId::parse("0010901234567"), Err(NationalIdError::Format));
-        assert_eq!(NationalId::parse("003090123456"), Err(NationalIdError::Province));
+        assert_eq!(
+            NationalId::parse("00109012345"),
+            Err(NationalIdError::Format)
+        );
+        assert_eq!(
+            NationalId::parse("00109012345a"),
+            Err(NationalIdError::Format)
+        );
+        assert_eq!(
+            NationalId::parse("0010901234567"),
+            Err(NationalIdError::Format)
+        );
+        assert_eq!(
+            NationalId::parse("003090123456"),
+            Err(NationalIdError::Province)
+        );
     }
 
     #[test]

@@ -100,7 +100,6 @@ pub fn name(code: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use std::collections::HashSet;
 

@@ -80,7 +80,6 @@ impl fmt::Display for ScopeSet {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

@@ -12,9 +12,29 @@ use crate::tokens::keys::SigningAlg;
 
 /// Claims that userinfo can release, by the scopes listed in `scope::SUPPORTED`.
 pub const CLAIMS_SUPPORTED: [&str; 23] = [
-    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-    "name", "family_name", "middle_name", "given_name", "birthdate", "gender", "nationalities",
-    "place_of_origin", "updated_at", "address", "national_id", "id_card",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "name",
+    "family_name",
+    "middle_name",
+    "given_name",
+    "birthdate",
+    "gender",
+    "nationalities",
+    "place_of_origin",
+    "updated_at",
+    "address",
+    "national_id",
+    "id_card",
 ];
 
 pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {

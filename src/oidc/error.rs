@@ -92,7 +92,10 @@ impl OAuthError {
     pub fn internal(cause: &dyn std::fmt::Display, unavailable: bool) -> Self {
         tracing::error!(error = %cause, "internal error");
         if unavailable {
-            OAuthError::new(ErrorCode::TemporarilyUnavailable, "a dependency is unavailable; try again")
+            OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "a dependency is unavailable; try again",
+            )
         } else {
             OAuthError::new(ErrorCode::ServerError, "unexpected error")
         }

@@ -15,7 +15,10 @@ fn invalid_token(why: &'static str) -> BearerError {
     BearerError(OAuthError::new(ErrorCode::InvalidToken, why))
 }
 
-pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, BearerError> {
+pub async fn userinfo_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, BearerError> {
     let token = bearer_token(&req, None)?;
     userinfo(&state, &token).await
 }
@@ -41,7 +44,9 @@ fn bearer_token(req: &HttpRequest, form_token: Option<String>) -> Result<String,
     let header_token = match req.headers().get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {
-            let value = value.to_str().map_err(|_| invalid_request("malformed Authorization header"))?;
+            let value = value
+                .to_str()
+                .map_err(|_| invalid_request("malformed Authorization header"))?;
             let (scheme, token) = value
                 .split_once(' ')
                 .ok_or_else(|| invalid_request("malformed Authorization header"))?;
@@ -56,7 +61,10 @@ fn bearer_token(req: &HttpRequest, form_token: Option<String>) -> Result<String,
         (Some(_), Some(_)) => Err(invalid_request("the access token is sent more than once")),
         (Some(t), None) | (None, Some(t)) if !t.is_empty() && t.len() <= 8192 => Ok(t),
         (Some(_), None) | (None, Some(_)) => Err(invalid_token("malformed access token")),
-        (None, None) => Err(BearerError(OAuthError::new(ErrorCode::InvalidRequest, MISSING_TOKEN))),
+        (None, None) => Err(BearerError(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            MISSING_TOKEN,
+        ))),
     }
 }
 
@@ -65,13 +73,15 @@ fn invalid_request(why: &'static str) -> BearerError {
 }
 
 async fn userinfo(state: &AppState, token: &str) -> Result<HttpResponse, BearerError> {
-    let claims: AccessTokenClaims = jwt::verify(&state.keys, token, access_token::TYP, &state.issuer)
-        .map_err(|_| invalid_token("the access token is invalid"))?;
+    let claims: AccessTokenClaims =
+        jwt::verify(&state.keys, token, access_token::TYP, &state.issuer)
+            .map_err(|_| invalid_token("the access token is invalid"))?;
     let now = state.clock.now().timestamp();
     if claims.exp <= now {
         return Err(invalid_token("the access token has expired"));
     }
-    let scopes = ScopeSet::parse(&claims.scope).map_err(|_| invalid_token("the access token is invalid"))?;
+    let scopes =
+        ScopeSet::parse(&claims.scope).map_err(|_| invalid_token("the access token is invalid"))?;
     if !scopes.contains("openid") {
         return Err(BearerError(OAuthError::new(
             ErrorCode::InsufficientScope,
@@ -82,7 +92,8 @@ async fn userinfo(state: &AppState, token: &str) -> Result<HttpResponse, BearerE
     let (account, citizen) = registry::identity_by_account(&state.db, claims.sub.clone())
         .await?
         .ok_or_else(|| invalid_token("the access token is invalid"))?;
-    registry::check_eligible(&account, &citizen).map_err(|_| invalid_token("the citizen can no longer sign in"))?;
+    registry::check_eligible(&account, &citizen)
+        .map_err(|_| invalid_token("the citizen can no longer sign in"))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(claims::for_scopes(&account.id, &citizen, &scopes)))

@@ -11,11 +11,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +35,11 @@ pub struct DemoRelyingParty {
 }
 
 impl DemoRelyingParty {
-    pub fn new(client_id: String, client_secret: String, issuer: &str) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        client_id: String,
+        client_secret: String,
+        issuer: &str,
+    ) -> Result<Self, reqwest::Error> {
         // No redirects: an OIDC client must not follow them (SSRF), and we never need to.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -84,7 +89,10 @@ fn other(lang: Lang) -> Lang {
     if lang == Lang::Vi { Lang::En } else { Lang::Vi }
 }
 
-pub async fn demo_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn demo_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
     demo(&state).map_err(|e| e.in_lang(lang))?;
     let page = DemoPage {
@@ -106,7 +114,10 @@ async fn discover(state: &AppState, rp: &DemoRelyingParty) -> Result<CoreProvide
         .map_err(|e| format!("discovery failed: {e}"))
 }
 
-pub async fn demo_login_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn demo_login_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
     let rp = demo(&state).map_err(|e| e.in_lang(lang))?;
     let metadata = discover(&state, rp).await.map_err(|e| failed(&e, lang))?;
@@ -120,7 +131,11 @@ pub async fn demo_login_get(req: HttpRequest, state: web::Data<AppState>) -> Res
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let force_login = req.query_string().contains("prompt=login");
     let mut request = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("address".into()))
         .set_pkce_challenge(challenge)
@@ -138,7 +153,11 @@ pub async fn demo_login_get(req: HttpRequest, state: web::Data<AppState>) -> Res
     let value = serde_json::to_vec(&pending).map_err(|e| failed(&e, lang))?;
     state
         .store
-        .put(&format!("demo:{}", csrf_state.secret()), value, Duration::from_secs(600))
+        .put(
+            &format!("demo:{}", csrf_state.secret()),
+            value,
+            Duration::from_secs(600),
+        )
         .await
         .map_err(|e| PageError::from(e).in_lang(lang))?;
     let cookie = Cookie::build(DEMO_COOKIE, csrf_state.secret().clone())
@@ -166,7 +185,9 @@ pub async fn demo_callback_get(
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
     let rp = demo(&state).map_err(|e| e.in_lang(lang))?;
-    let query = query.ok_or_else(|| PageError::bad_request().in_lang(lang))?.into_inner();
+    let query = query
+        .ok_or_else(|| PageError::bad_request().in_lang(lang))?
+        .into_inner();
     if query.error.is_some() {
         return Err(PageError::bad_request().in_lang(lang));
     }
@@ -205,16 +226,20 @@ pub async fn demo_callback_get(
     let id_token = tokens
         .id_token()
         .ok_or_else(|| failed(&"no ID token in the token response", lang))?;
-    let verifier = client
-        .id_token_verifier()
-        .set_allowed_algs([CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    let verifier = client.id_token_verifier().set_allowed_algs([
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    ]);
     let claims = id_token
         .claims(&verifier, &Nonce::new(pending.nonce))
         .map_err(|e| failed(&format!("ID token rejected: {e}"), lang))?;
     if let Some(expected) = claims.access_token_hash() {
         let alg = id_token.signing_alg().map_err(|e| failed(&e, lang))?;
-        let key = id_token.signing_key(&verifier).map_err(|e| failed(&e, lang))?;
-        let actual = AccessTokenHash::from_token(tokens.access_token(), alg, key).map_err(|e| failed(&e, lang))?;
+        let key = id_token
+            .signing_key(&verifier)
+            .map_err(|e| failed(&e, lang))?;
+        let actual = AccessTokenHash::from_token(tokens.access_token(), alg, key)
+            .map_err(|e| failed(&e, lang))?;
         if actual != *expected {
             return Err(failed(&"at_hash does not match the access token", lang));
         }

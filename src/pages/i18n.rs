@@ -22,7 +22,13 @@ impl Lang {
         preferences
             .into_iter()
             .flat_map(|p| p.split([' ', ',']))
-            .map(|tag| tag.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|tag| {
+                tag.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .find_map(|tag| match tag.split('-').next() {
                 Some("vi") => Some(Lang::Vi),
                 Some("en") => Some(Lang::En),

@@ -128,27 +128,60 @@ pub async fn login_post(
     } else {
         ""
     };
-    if national_id.len() > MAX_FIELD_LEN || password.is_empty() || password.len() > MAX_PASSWORD_LEN {
-        return Ok(render(lang, StatusCode::UNAUTHORIZED, flow_id, &flow, echo, Some(t.invalid_credentials)));
+    if national_id.len() > MAX_FIELD_LEN || password.is_empty() || password.len() > MAX_PASSWORD_LEN
+    {
+        return Ok(render(
+            lang,
+            StatusCode::UNAUTHORIZED,
+            flow_id,
+            &flow,
+            echo,
+            Some(t.invalid_credentials),
+        ));
     }
 
-    let account = match login::authenticate(&state.db, &state.hasher, national_id, Password::new(password)).await {
+    let account = match login::authenticate(
+        &state.db,
+        &state.hasher,
+        national_id,
+        Password::new(password),
+    )
+    .await
+    {
         Ok(account) => account,
         Err(LoginError::InvalidCredentials) => {
             tracing::info!(target: "security", outcome = "invalid_credentials", "login failed");
-            return Ok(render(lang, StatusCode::UNAUTHORIZED, flow_id, &flow, echo, Some(t.invalid_credentials)));
+            return Ok(render(
+                lang,
+                StatusCode::UNAUTHORIZED,
+                flow_id,
+                &flow,
+                echo,
+                Some(t.invalid_credentials),
+            ));
         }
         Err(LoginError::NotPermitted(reason)) => {
             tracing::info!(target: "security", outcome = "not_permitted", %reason, "login refused");
-            return Ok(render(lang, StatusCode::FORBIDDEN, flow_id, &flow, echo, Some(t.not_permitted)));
+            return Ok(render(
+                lang,
+                StatusCode::FORBIDDEN,
+                flow_id,
+                &flow,
+                echo,
+                Some(t.not_permitted),
+            ));
         }
         Err(LoginError::Storage(e)) => return Err(fail(e.into())),
         Err(LoginError::Password(e)) => return Err(fail(PageError::internal(&e, false))),
     };
     tracing::info!(target: "security", outcome = "success", "login succeeded");
 
-    let (session, token) = start_session(&state, &account, now.timestamp()).await.map_err(fail)?;
-    flow::finish(state.store.as_ref(), flow_id).await.map_err(|e| fail(e.into()))?;
+    let (session, token) = start_session(&state, &account, now.timestamp())
+        .await
+        .map_err(fail)?;
+    flow::finish(state.store.as_ref(), flow_id)
+        .await
+        .map_err(|e| fail(e.into()))?;
     let url = grant::issue_code(
         state.store.as_ref(),
         &state.issuer,
@@ -178,7 +211,11 @@ pub async fn login_post(
 }
 
 /// A new session for every login, so a session id planted before login is useless.
-async fn start_session(state: &AppState, account: &Account, now: i64) -> Result<(Session, String), PageError> {
+async fn start_session(
+    state: &AppState,
+    account: &Account,
+    now: i64,
+) -> Result<(Session, String), PageError> {
     let ttl = state.settings.session.ttl_secs;
     let session = Session {
         account_id: account.id.clone(),

@@ -21,12 +21,18 @@ pub fn for_scopes(subject: &str, citizen: &Citizen, scopes: &ScopeSet) -> Map<St
             claims.insert("middle_name".into(), json!(citizen.middle_name));
         }
         claims.insert("given_name".into(), json!(citizen.given_name));
-        claims.insert("birthdate".into(), json!(citizen.birth_date.format("%Y-%m-%d").to_string()));
+        claims.insert(
+            "birthdate".into(),
+            json!(citizen.birth_date.format("%Y-%m-%d").to_string()),
+        );
         claims.insert("gender".into(), json!(citizen.sex.as_str()));
         // OpenID Connect for Identity Assurance names this claim; ISO 3166-1 alpha-2.
         claims.insert("nationalities".into(), json!([citizen.nationality]));
         claims.insert("place_of_origin".into(), json!(citizen.place_of_origin));
-        claims.insert("updated_at".into(), json!(citizen.updated_at.and_utc().timestamp()));
+        claims.insert(
+            "updated_at".into(),
+            json!(citizen.updated_at.and_utc().timestamp()),
+        );
     }
     if scopes.contains("address") {
         let a = &citizen.address;

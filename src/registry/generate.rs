@@ -1363,7 +1363,6 @@ const FEMALE_GIVEN: &[&str] = &[
 ];
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use std::collections::HashSet;
 

@@ -125,7 +125,11 @@ pub fn seed_demo(
     Ok((seeded, secret))
 }
 
-fn ensure_demo_clients(conn: &mut DbConnection, issuer: &str, now: NaiveDateTime) -> Result<ClientSecret, StorageError> {
+fn ensure_demo_clients(
+    conn: &mut DbConnection,
+    issuer: &str,
+    now: NaiveDateTime,
+) -> Result<ClientSecret, StorageError> {
     let portal = NewClient {
         id: Some(DEMO_PORTAL_ID.into()),
         name: "Cổng dịch vụ công (demo)".into(),
@@ -138,11 +142,15 @@ fn ensure_demo_clients(conn: &mut DbConnection, issuer: &str, now: NaiveDateTime
         id: Some(DEMO_APP_ID.into()),
         name: "Ứng dụng công dân (demo)".into(),
         kind: ClientKind::Public,
-        redirect_uris: vec!["vn.gov.citizenidp.demo:/callback".into(), "http://127.0.0.1/callback".into()],
+        redirect_uris: vec![
+            "vn.gov.citizenidp.demo:/callback".into(),
+            "http://127.0.0.1/callback".into(),
+        ],
         scopes: "openid profile".into(),
         id_token_alg: "ES256".into(),
     };
-    let invalid = |e: registration::RegistrationError| StorageError::Corrupt(format!("demo client: {e}"));
+    let invalid =
+        |e: registration::RegistrationError| StorageError::Corrupt(format!("demo client: {e}"));
     let (portal, secret) = registration::register(portal).map_err(invalid)?;
     let secret = secret.ok_or_else(|| StorageError::Corrupt("demo portal has no secret".into()))?;
     let (app, _) = registration::register(app).map_err(invalid)?;
@@ -150,7 +158,12 @@ fn ensure_demo_clients(conn: &mut DbConnection, issuer: &str, now: NaiveDateTime
         if clients::find(conn, &client.id)?.is_none() {
             clients::insert(conn, client, now)?;
         } else {
-            clients::update_credentials(conn, &client.id, &client.redirect_uris, client.secret_hash.clone())?;
+            clients::update_credentials(
+                conn,
+                &client.id,
+                &client.redirect_uris,
+                client.secret_hash.clone(),
+            )?;
         }
     }
     Ok(secret)

@@ -85,6 +85,8 @@ pub fn insert(conn: &mut DbConnection, account: &Account) -> Result<(), StorageE
         created_at: account.created_at,
         updated_at: account.updated_at,
     };
-    diesel::insert_into(accounts::table).values(&row).execute(conn)?;
+    diesel::insert_into(accounts::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::citizens;
 use super::connection::per_backend;
+use super::schema::citizens;
 use super::{DbConnection, StorageError};
 use crate::domain::citizen::{Address, Citizen, LifeStatus, Sex};
 use crate::domain::national_id::NationalId;
@@ -84,7 +84,8 @@ impl TryFrom<CitizenRow> for Citizen {
             id_card_number: row.id_card_number,
             id_card_issued_on: row.id_card_issued_on,
             id_card_expires_on: row.id_card_expires_on,
-            life_status: LifeStatus::parse(&row.life_status).ok_or_else(|| corrupt("life_status"))?,
+            life_status: LifeStatus::parse(&row.life_status)
+                .ok_or_else(|| corrupt("life_status"))?,
             updated_at: row.updated_at,
         })
     }
@@ -103,16 +104,15 @@ pub fn find(conn: &mut DbConnection, id: &NationalId) -> Result<Option<Citizen>,
 /// Inserts new citizens in one statement; fails if any number already exists.
 pub fn insert_batch(conn: &mut DbConnection, batch: &[Citizen]) -> Result<usize, StorageError> {
     let rows: Vec<CitizenRow> = batch.iter().map(CitizenRow::from).collect();
-    Ok(per_backend!(conn, |c| diesel::insert_into(citizens::table)
-        .values(&rows)
-        .execute(c))?)
+    Ok(per_backend!(conn, |c| diesel::insert_into(
+        citizens::table
+    )
+    .values(&rows)
+    .execute(c))?)
 }
 
 pub fn exists(conn: &mut DbConnection, id: &NationalId) -> Result<bool, StorageError> {
-    Ok(diesel::select(diesel::dsl::exists(
-        citizens::table.find(id.expose()),
-    ))
-    .get_result(conn)?)
+    Ok(diesel::select(diesel::dsl::exists(citizens::table.find(id.expose()))).get_result(conn)?)
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, StorageError> {

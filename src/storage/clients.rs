@@ -80,7 +80,9 @@ pub fn insert(
         auth_method: client.auth_method.as_str().to_owned(),
         created_at: now,
     };
-    diesel::insert_into(clients::table).values(&row).execute(conn)?;
+    diesel::insert_into(clients::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(())
 }
 

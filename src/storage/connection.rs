@@ -3,7 +3,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
-use super::{sqlite_path, Backend};
+use super::{Backend, sqlite_path};
 
 /// A connection to whichever database is configured. Queries are written once against
 /// this type; diesel's `MultiConnection` dispatches them to the right backend.

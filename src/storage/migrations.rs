@@ -18,7 +18,8 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<usize, StorageError> {
 
 /// Reverts every migration, then applies them again: CI proves each `down.sql`.
 pub fn redo_all(conn: &mut DbConnection) -> Result<(), StorageError> {
-    let boxed_error = |e: Box<dyn std::error::Error + Send + Sync>| StorageError::Migration(e.to_string());
+    let boxed_error =
+        |e: Box<dyn std::error::Error + Send + Sync>| StorageError::Migration(e.to_string());
     match conn {
         DbConnection::Postgres(pg) => {
             pg.revert_all_migrations(POSTGRES).map_err(boxed_error)?;

@@ -13,8 +13,8 @@ pub mod schema;
 
 use std::time::Duration;
 
-pub use connection::DbConnection;
 use connection::ConnectionManager;
+pub use connection::DbConnection;
 
 /// Which database a URL designates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,11 @@ pub struct Db {
 }
 
 impl Db {
-    pub fn connect(url: &str, pool_size: u32, acquire_timeout: Duration) -> Result<Self, StorageError> {
+    pub fn connect(
+        url: &str,
+        pool_size: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StorageError> {
         let backend = Backend::from_url(url).map_err(StorageError::Unavailable)?;
         if backend == Backend::Sqlite {
             let path = std::path::Path::new(sqlite_path(url));

@@ -45,7 +45,9 @@ impl MemoryStore {
 // A panic while the lock is held cannot leave an entry half-written (each operation
 // is a single map call), so a poisoned lock is safe to keep using.
 fn lock(entries: &Mutex<HashMap<String, Entry>>) -> MutexGuard<'_, HashMap<String, Entry>> {
-    entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    entries
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[async_trait]

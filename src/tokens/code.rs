@@ -32,7 +32,11 @@ fn key(code: &str) -> String {
     format!("code:{}", random::sha256_b64(code))
 }
 
-pub async fn issue(store: &dyn Store, grant: &CodeGrant, ttl: Duration) -> Result<AuthCode, StoreError> {
+pub async fn issue(
+    store: &dyn Store,
+    grant: &CodeGrant,
+    ttl: Duration,
+) -> Result<AuthCode, StoreError> {
     let code = random::token();
     let value = serde_json::to_vec(grant).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     store.put(&key(&code), value, ttl).await?;

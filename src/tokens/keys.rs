@@ -12,8 +12,8 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256,
-    RsaKeyPair, RsaPublicKeyComponents,
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    RsaPublicKeyComponents,
 };
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -88,7 +88,8 @@ impl SigningKey {
             SigningAlg::Rs256 => {
                 let pair = RsaKeyPair::from_pkcs8(der).map_err(key_error)?;
                 let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-                let decoding = jsonwebtoken::DecodingKey::from_rsa_raw_components(&public.n, &public.e);
+                let decoding =
+                    jsonwebtoken::DecodingKey::from_rsa_raw_components(&public.n, &public.e);
                 // RFC 7638 §3.2: the thumbprint covers the required members in
                 // lexicographic order.
                 let members = json!({
@@ -170,8 +171,13 @@ impl SigningKey {
         match &self.material {
             KeyMaterial::Rsa(pair) => {
                 let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
-                    .map_err(|_| TokenError::Signing)?;
+                pair.sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| TokenError::Signing)?;
                 Ok(signature)
             }
             KeyMaterial::Ec(pair) => pair
@@ -270,11 +276,7 @@ fn load_dir(dir: &Path) -> Result<Vec<SigningKey>, TokenError> {
         })
         .collect();
     // Oldest first, so that `signing_key` (which takes the last) picks the newest.
-    files.sort_by_key(|(path, _)| {
-        std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-    });
+    files.sort_by_key(|(path, _)| std::fs::metadata(path).and_then(|m| m.modified()).ok());
     files
         .into_iter()
         .map(|(path, alg)| {
@@ -334,7 +336,6 @@ fn write_private(path: &Path, contents: &str) -> Result<(), TokenError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -342,9 +343,13 @@ mod tests {
     fn generated_keys_round_trip_through_pem_with_a_stable_kid() {
         for alg in SigningAlg::ALL {
             let (key, der) = SigningKey::generate(alg).unwrap();
-            let reloaded = SigningKey::from_pkcs8(alg, &pem_decode(&pem_encode(&der)).unwrap()).unwrap();
+            let reloaded =
+                SigningKey::from_pkcs8(alg, &pem_decode(&pem_encode(&der)).unwrap()).unwrap();
             assert_eq!(key.kid(), reloaded.kid());
-            assert!(key.public_jwk().get("d").is_none(), "JWK must be public only");
+            assert!(
+                key.public_jwk().get("d").is_none(),
+                "JWK must be public only"
+            );
         }
     }
 }

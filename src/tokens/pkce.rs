@@ -41,7 +41,10 @@ mod tests {
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(is_valid_s256_challenge(challenge));
         assert!(verify_s256(challenge, verifier));
-        assert!(!verify_s256(challenge, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX"));
+        assert!(!verify_s256(
+            challenge,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX"
+        ));
         assert!(!verify_s256(challenge, "short"));
     }
 }

@@ -6,7 +6,10 @@ fn citizen_idp(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_citizen-idp"));
     command
         .current_dir(dir)
-        .env("CITIZEN_IDP__DATABASE__URL", format!("sqlite://{}", dir.join("cli.sqlite").display()))
+        .env(
+            "CITIZEN_IDP__DATABASE__URL",
+            format!("sqlite://{}", dir.join("cli.sqlite").display()),
+        )
         .env("CITIZEN_IDP__KEYS__DIR", dir.join("keys"))
         .env("CITIZEN_IDP__LOG__FILTER", "warn");
     command
@@ -17,22 +20,40 @@ fn a_bad_setting_stops_start_up_naming_the_key_and_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     for (var, value, key) in [
         ("CITIZEN_IDP__SERVER__WORKERS", "many", "server.workers"),
-        ("CITIZEN_IDP__TOKENS__CODE_TTL_SECS", "600", "tokens.code_ttl_secs"),
+        (
+            "CITIZEN_IDP__TOKENS__CODE_TTL_SECS",
+            "600",
+            "tokens.code_ttl_secs",
+        ),
         ("CITIZEN_IDP__DATABASE__URL", "mysql://x", "database.url"),
         ("CITIZEN_IDP__PASSWORD__MEMORY_KIB", "1024", "password"),
     ] {
-        let output = citizen_idp(dir.path()).env(var, value).arg("migrate").output().unwrap();
+        let output = citizen_idp(dir.path())
+            .env(var, value)
+            .arg("migrate")
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(2), "{var}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(key), "{var}: {stderr}");
     }
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "[server]\nlisten = \"not an address\"\n").unwrap();
-    let output = citizen_idp(dir.path()).arg("--config").arg(&config).arg("migrate").output().unwrap();
+    let output = citizen_idp(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("server.listen"));
     std::fs::write(&config, "[server]\nlisten_typo = \"127.0.0.1:1\"\n").unwrap();
-    let output = citizen_idp(dir.path()).arg("--config").arg(&config).arg("migrate").output().unwrap();
+    let output = citizen_idp(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2), "unknown keys are refused");
 }
 
@@ -41,22 +62,53 @@ fn clients_are_created_with_a_secret_shown_once_and_listed() {
     let dir = tempfile::tempdir().unwrap();
     let output = citizen_idp(dir.path())
         .args(["clients", "create", "--name", "Cổng thuế", "--confidential"])
-        .args(["--redirect-uri", "https://thue.example.gov.vn/cb", "--scope", "openid profile"])
+        .args([
+            "--redirect-uri",
+            "https://thue.example.gov.vn/cb",
+            "--scope",
+            "openid profile",
+        ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let client_id = stdout.lines().find_map(|l| l.strip_prefix("client_id: ")).unwrap().to_owned();
-    let secret = stdout.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_owned();
+    let client_id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: "))
+        .unwrap()
+        .to_owned();
+    let secret = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .to_owned();
     assert!(secret.len() >= 43);
 
-    let output = citizen_idp(dir.path()).args(["clients", "list"]).output().unwrap();
+    let output = citizen_idp(dir.path())
+        .args(["clients", "list"])
+        .output()
+        .unwrap();
     let listing = String::from_utf8_lossy(&output.stdout);
     assert!(listing.contains(&client_id) && listing.contains("Cổng thuế"));
-    assert!(!listing.contains(&secret), "the secret is never shown again");
+    assert!(
+        !listing.contains(&secret),
+        "the secret is never shown again"
+    );
 
     let output = citizen_idp(dir.path())
-        .args(["clients", "create", "--name", "Bad", "--public", "--redirect-uri", "http://evil.example/cb"])
+        .args([
+            "clients",
+            "create",
+            "--name",
+            "Bad",
+            "--public",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -70,19 +122,45 @@ fn population_generate_writes_the_requested_number_of_citizens() {
         .args(["population", "generate", "--count", "2500"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("wrote 2500 citizens"));
 }
 
 #[test]
 fn keys_generate_and_list_show_each_key_with_its_state() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(citizen_idp(dir.path()).args(["keys", "generate"]).status().unwrap().success());
-    assert!(citizen_idp(dir.path()).args(["keys", "generate"]).status().unwrap().success());
-    let output = citizen_idp(dir.path()).args(["keys", "list"]).output().unwrap();
+    assert!(
+        citizen_idp(dir.path())
+            .args(["keys", "generate"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        citizen_idp(dir.path())
+            .args(["keys", "generate"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = citizen_idp(dir.path())
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
     let listing = String::from_utf8_lossy(&output.stdout);
     assert_eq!(listing.matches("\tactive").count(), 2, "{listing}");
     assert_eq!(listing.matches("\tpublished").count(), 2, "{listing}");
-    let migrate = citizen_idp(dir.path()).args(["migrate", "--redo"]).output().unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let migrate = citizen_idp(dir.path())
+        .args(["migrate", "--redo"])
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
 }

@@ -6,16 +6,27 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn discovery_document_lists_exactly_what_is_supported() {
     let app = TestApp::spawn().await;
-    let response = app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["issuer"], app.issuer);
     assert_eq!(doc["authorization_endpoint"], app.url("/authorize"));
     assert_eq!(doc["token_endpoint"], app.url("/token"));
     assert_eq!(doc["jwks_uri"], app.url("/jwks.json"));
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(doc["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256"])
+    );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
@@ -30,16 +41,28 @@ async fn jwks_publishes_only_public_keys_with_a_kid_each() {
     let app = TestApp::spawn().await;
     let response = app.http.get(app.url("/jwks.json")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let cache = response.headers()["cache-control"].to_str().unwrap().to_owned();
-    assert!(cache.contains("max-age"), "JWKS should be cacheable: {cache}");
+    let cache = response.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cache.contains("max-age"),
+        "JWKS should be cacheable: {cache}"
+    );
     let jwks: Value = response.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
-    assert!(algs.contains(&"RS256") && algs.contains(&"ES256"), "{algs:?}");
+    assert!(
+        algs.contains(&"RS256") && algs.contains(&"ES256"),
+        "{algs:?}"
+    );
     for key in keys {
         assert!(key["kid"].as_str().is_some_and(|kid| !kid.is_empty()));
         for private in ["d", "p", "q", "dp", "dq", "qi"] {
-            assert!(key.get(private).is_none(), "private member {private} published");
+            assert!(
+                key.get(private).is_none(),
+                "private member {private} published"
+            );
         }
     }
 }
@@ -62,5 +85,10 @@ async fn unknown_paths_get_an_html_not_found_page() {
     let app = TestApp::spawn().await;
     let response = app.http.get(app.url("/no/such/page")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }

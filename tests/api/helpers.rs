@@ -20,13 +20,13 @@ use citizen_idp::storage::accounts::{self, Account};
 use citizen_idp::storage::{Db, citizens, clients};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-    CoreTokenResponse,
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata, CoreTokenResponse,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
@@ -37,7 +37,9 @@ pub const PASSWORD: &str = "mật-khẩu-an-toàn-2026";
 /// what these tests are about.
 fn shared_keys_dir() -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path().to_owned()
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .to_owned()
 }
 
 fn hasher() -> &'static PasswordHasher {
@@ -71,7 +73,11 @@ struct PostgresDatabase {
 impl Drop for PostgresDatabase {
     fn drop(&mut self) {
         if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut conn);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
         }
     }
 }
@@ -104,9 +110,12 @@ impl TestApp {
 
         let postgres = non_empty_env("TEST_DATABASE_URL").map(|admin_url| {
             let name = format!("cidp_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = PgConnection::establish(&admin_url)
-                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
-            diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).unwrap();
+            let mut conn = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+            });
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .unwrap();
             PostgresDatabase { admin_url, name }
         });
         settings.database.url = match &postgres {
@@ -120,9 +129,14 @@ impl TestApp {
         }
         configure(&mut settings);
 
-        #[allow(clippy::disallowed_methods, reason = "the fixed clock starts at real time so that relying parties accept our tokens")]
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the fixed clock starts at real time so that relying parties accept our tokens"
+        )]
         let clock = Arc::new(FixedClock::new(Utc::now()));
-        let app = startup::build(settings.clone(), clock.clone()).await.expect("server starts");
+        let app = startup::build(settings.clone(), clock.clone())
+            .await
+            .expect("server starts");
         let issuer = app.issuer().to_owned();
         tokio::spawn(app.run_until_stopped());
         let db = Db::connect(&settings.database.url, 2, std::time::Duration::from_secs(5)).unwrap();
@@ -177,7 +191,9 @@ impl TestApp {
         let stored = client.clone();
         #[allow(clippy::disallowed_methods, reason = "creation time of a fixture")]
         let now = Utc::now().naive_utc();
-        self.db.run_blocking(move |conn| clients::insert(conn, &stored, now)).unwrap();
+        self.db
+            .run_blocking(move |conn| clients::insert(conn, &stored, now))
+            .unwrap();
         TestClient {
             id: client.id,
             secret: secret.map(|s| s.expose().to_owned()),
@@ -197,16 +213,22 @@ impl TestApp {
             id: None,
             name: "Ứng dụng VNeID thử nghiệm".into(),
             kind: ClientKind::Public,
-            redirect_uris: vec!["http://127.0.0.1/callback".into(), "vn.gov.portal.app:/callback".into()],
+            redirect_uris: vec![
+                "http://127.0.0.1/callback".into(),
+                "vn.gov.portal.app:/callback".into(),
+            ],
             scopes: "openid profile".into(),
             id_token_alg: "ES256".into(),
         })
     }
 
     pub async fn discover(&self) -> CoreProviderMetadata {
-        CoreProviderMetadata::discover_async(IssuerUrl::new(self.issuer.clone()).unwrap(), &self.http)
-            .await
-            .unwrap()
+        CoreProviderMetadata::discover_async(
+            IssuerUrl::new(self.issuer.clone()).unwrap(),
+            &self.http,
+        )
+        .await
+        .unwrap()
     }
 
     /// An openidconnect relying party for `client`, set up from discovery.
@@ -249,23 +271,40 @@ impl TestApp {
         let (status, _, html) = self.browse(&login_page).await;
         assert_eq!(status, StatusCode::OK);
         let response = self.submit_login(&html, number, password).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login should succeed");
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "login should succeed"
+        );
         location_of(&response)
     }
 
-    pub async fn submit_login(&self, login_html: &str, number: &str, password: &str) -> reqwest::Response {
+    pub async fn submit_login(
+        &self,
+        login_html: &str,
+        number: &str,
+        password: &str,
+    ) -> reqwest::Response {
         let form = [
             ("flow", hidden_field(login_html, "flow")),
             ("csrf_token", hidden_field(login_html, "csrf_token")),
             ("national_id", number.to_owned()),
             ("password", password.to_owned()),
         ];
-        self.browser.post(self.url("/login")).form(&form).send().await.unwrap()
+        self.browser
+            .post(self.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn set_life_status(&self, citizen: &TestCitizen, status: LifeStatus) {
         let id = citizen.record.national_id.clone();
-        #[allow(clippy::disallowed_methods, reason = "time of a register change made by the test")]
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "time of a register change made by the test"
+        )]
         let now = Utc::now().naive_utc();
         self.db
             .run_blocking(move |conn| citizens::set_life_status(conn, &id, status, now))
@@ -296,7 +335,10 @@ pub fn location_of(response: &reqwest::Response) -> String {
 /// The value of a hidden input in a rendered form.
 pub fn hidden_field(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in the page")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in the page"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
 }
@@ -383,7 +425,11 @@ impl RelyingParty {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = self
             .client
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
             .set_pkce_challenge(challenge);
         for scope in scopes {
             request = request.add_scope(Scope::new((*scope).to_owned()));
@@ -424,7 +470,10 @@ impl RelyingParty {
         };
         let verifier = self.client.id_token_verifier().set_allowed_algs([alg]);
         let id_token = tokens.id_token().expect("an ID token");
-        let claims = id_token.claims(&verifier, nonce).expect("a valid ID token").clone();
+        let claims = id_token
+            .claims(&verifier, nonce)
+            .expect("a valid ID token")
+            .clone();
         let expected = claims.access_token_hash().expect("at_hash");
         let actual = AccessTokenHash::from_token(
             tokens.access_token(),

@@ -22,7 +22,9 @@ async fn the_login_page_is_vietnamese_by_default_and_english_on_request() {
     let html = login_page(&app).await;
     assert!(html.contains("lang=\"vi\"") && html.contains("Số định danh cá nhân"));
     let flow = hidden_field(&html, "flow");
-    let (_, _, english) = app.browse(&app.url(&format!("/login?flow={flow}&lang=en"))).await;
+    let (_, _, english) = app
+        .browse(&app.url(&format!("/login?flow={flow}&lang=en")))
+        .await;
     assert!(english.contains("Personal identification number"));
 }
 
@@ -32,7 +34,9 @@ async fn an_unknown_number_and_a_wrong_password_get_the_same_answer() {
     let citizen = app.citizen();
     let html = login_page(&app).await;
 
-    let wrong_password = app.submit_login(&html, &citizen.number, "not-the-password").await;
+    let wrong_password = app
+        .submit_login(&html, &citizen.number, "not-the-password")
+        .await;
     let status_a = wrong_password.status();
     let body_a = wrong_password.text().await.unwrap();
     let unknown = app.submit_login(&html, "001099999999", PASSWORD).await;
@@ -78,7 +82,11 @@ async fn a_login_form_without_its_csrf_token_is_refused() {
     let html = login_page(&app).await;
     let flow = hidden_field(&html, "flow");
     for form in [
-        vec![("flow", flow.as_str()), ("national_id", citizen.number.as_str()), ("password", PASSWORD)],
+        vec![
+            ("flow", flow.as_str()),
+            ("national_id", citizen.number.as_str()),
+            ("password", PASSWORD),
+        ],
         vec![
             ("flow", flow.as_str()),
             ("csrf_token", "forged"),
@@ -86,7 +94,13 @@ async fn a_login_form_without_its_csrf_token_is_refused() {
             ("password", PASSWORD),
         ],
     ] {
-        let response = app.browser.post(app.url("/login")).form(&form).send().await.unwrap();
+        let response = app
+            .browser
+            .post(app.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert!(response.headers().get("location").is_none());
     }
@@ -106,7 +120,12 @@ async fn a_login_form_posted_from_another_browser_is_refused() {
         ("national_id", citizen.number.clone()),
         ("password", PASSWORD.to_owned()),
     ];
-    let response = victim.post(app.url("/login")).form(&form).send().await.unwrap();
+    let response = victim
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
@@ -119,7 +138,13 @@ async fn an_unknown_or_expired_login_flow_gets_an_html_page() {
     assert!(body.contains("<html"));
     let (status, _, _) = app.browse(&app.url("/login")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let response = app.browser.post(app.url("/login")).body("%%%").send().await.unwrap();
+    let response = app
+        .browser
+        .post(app.url("/login"))
+        .body("%%%")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -139,5 +164,8 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
         .expect("a session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain http issuer: no Secure flag expected ({cookie})");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http issuer: no Secure flag expected ({cookie})"
+    );
 }

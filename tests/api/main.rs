@@ -3,7 +3,12 @@
 //! set, every test runs against PostgreSQL and Redis instead of SQLite and the
 //! in-process store.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 mod authorize;
 mod cli;

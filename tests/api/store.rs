@@ -9,8 +9,12 @@ use citizen_idp::store::memory::MemoryStore;
 use citizen_idp::store::redis::{RedisOptions, RedisStore};
 
 async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
-    let mut stores: Vec<(&'static str, Arc<dyn Store>)> = vec![("memory", Arc::new(MemoryStore::new()))];
-    if let Some(url) = std::env::var("TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) {
+    let mut stores: Vec<(&'static str, Arc<dyn Store>)> =
+        vec![("memory", Arc::new(MemoryStore::new()))];
+    if let Some(url) = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
         let prefix = format!("cidp-test:{}:", uuid::Uuid::new_v4().simple());
         let redis = RedisStore::connect(RedisOptions {
             url: &url,
@@ -28,10 +32,24 @@ async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
 #[tokio::test]
 async fn values_can_be_read_until_deleted() {
     for (name, store) in stores().await {
-        store.put("k", b"v1".to_vec(), Duration::from_secs(60)).await.unwrap();
-        assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]), "{name}");
-        store.put("k", b"v2".to_vec(), Duration::from_secs(60)).await.unwrap();
-        assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]), "{name}");
+        store
+            .put("k", b"v1".to_vec(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("k").await.unwrap().as_deref(),
+            Some(&b"v1"[..]),
+            "{name}"
+        );
+        store
+            .put("k", b"v2".to_vec(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("k").await.unwrap().as_deref(),
+            Some(&b"v2"[..]),
+            "{name}"
+        );
         store.delete("k").await.unwrap();
         assert_eq!(store.get("k").await.unwrap(), None, "{name}");
         assert_eq!(store.get("never-set").await.unwrap(), None, "{name}");
@@ -42,8 +60,15 @@ async fn values_can_be_read_until_deleted() {
 #[tokio::test]
 async fn a_value_can_be_taken_only_once() {
     for (name, store) in stores().await {
-        store.put("code", b"grant".to_vec(), Duration::from_secs(60)).await.unwrap();
-        assert_eq!(store.take("code").await.unwrap().as_deref(), Some(&b"grant"[..]), "{name}");
+        store
+            .put("code", b"grant".to_vec(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.take("code").await.unwrap().as_deref(),
+            Some(&b"grant"[..]),
+            "{name}"
+        );
         assert_eq!(store.take("code").await.unwrap(), None, "{name}");
         assert_eq!(store.get("code").await.unwrap(), None, "{name}");
     }
@@ -52,7 +77,10 @@ async fn a_value_can_be_taken_only_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_many_concurrent_takers_exactly_one_wins() {
     for (name, store) in stores().await {
-        store.put("race", b"once".to_vec(), Duration::from_secs(60)).await.unwrap();
+        store
+            .put("race", b"once".to_vec(), Duration::from_secs(60))
+            .await
+            .unwrap();
         let tasks: Vec<_> = (0..32)
             .map(|_| {
                 let store = store.clone();
@@ -70,7 +98,10 @@ async fn of_many_concurrent_takers_exactly_one_wins() {
 #[tokio::test]
 async fn values_expire_after_their_ttl() {
     for (name, store) in stores().await {
-        store.put("short", b"x".to_vec(), Duration::from_millis(150)).await.unwrap();
+        store
+            .put("short", b"x".to_vec(), Duration::from_millis(150))
+            .await
+            .unwrap();
         assert!(store.get("short").await.unwrap().is_some(), "{name}");
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(store.get("short").await.unwrap(), None, "{name}");

@@ -7,7 +7,9 @@ use citizen_idp::domain::citizen::LifeStatus;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{AuthorizationStart, PASSWORD, RelyingParty, TestApp, TestCitizen, TestClient, query_param};
+use crate::helpers::{
+    AuthorizationStart, PASSWORD, RelyingParty, TestApp, TestCitizen, TestClient, query_param,
+};
 
 struct Issued {
     rp: RelyingParty,
@@ -22,7 +24,12 @@ async fn code_for(app: &TestApp, client: &TestClient) -> Issued {
     let start = rp.authorize_url(&["profile"]);
     let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
     let code = query_param(&redirect, "code").unwrap();
-    Issued { rp, start, code, citizen }
+    Issued {
+        rp,
+        start,
+        code,
+        citizen,
+    }
 }
 
 fn verifier(issued: &Issued) -> String {
@@ -49,7 +56,11 @@ async fn token_request(
     (status, response.json().await.unwrap(), challenge)
 }
 
-fn redeem_form<'a>(issued: &'a Issued, redirect_uri: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a str)> {
+fn redeem_form<'a>(
+    issued: &'a Issued,
+    redirect_uri: &'a str,
+    verifier: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("grant_type", "authorization_code"),
         ("code", issued.code.as_str()),
@@ -66,7 +77,10 @@ async fn client_secret_post_is_accepted_as_well_as_basic() {
     let v = verifier(&issued);
     let mut form = redeem_form(&issued, &client.redirect_uri, &v);
     let secret = client.secret.clone().unwrap();
-    form.extend([("client_id", client.id.as_str()), ("client_secret", secret.as_str())]);
+    form.extend([
+        ("client_id", client.id.as_str()),
+        ("client_secret", secret.as_str()),
+    ]);
     let (status, body, _) = token_request(&app, None, &form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
@@ -95,7 +109,11 @@ async fn an_expired_code_is_rejected_with_invalid_grant() {
     let client = app.confidential_client();
     let issued = code_for(&app, &client).await;
     app.advance_clock(Duration::seconds(61));
-    let err = issued.rp.exchange(&app.http, &issued.code, issued.start.verifier).await.unwrap_err();
+    let err = issued
+        .rp
+        .exchange(&app.http, &issued.code, issued.start.verifier)
+        .await
+        .unwrap_err();
     assert_eq!(err, "invalid_grant");
 }
 
@@ -113,7 +131,10 @@ async fn a_pkce_mismatch_or_a_missing_verifier_is_rejected_with_invalid_grant() 
         ("code_verifier", wrong.as_str()),
     ];
     let (status, body, _) = token_request(&app, None, &form).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 
     let issued = code_for(&app, &client).await;
     let form = [
@@ -123,7 +144,10 @@ async fn a_pkce_mismatch_or_a_missing_verifier_is_rejected_with_invalid_grant() 
         ("client_id", client.id.as_str()),
     ];
     let (status, body, _) = token_request(&app, None, &form).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 }
 
 #[tokio::test]
@@ -133,7 +157,10 @@ async fn a_wrong_secret_or_an_unknown_client_gets_401_invalid_client_with_a_chal
     let issued = code_for(&app, &client).await;
     let v = verifier(&issued);
     let form = redeem_form(&issued, &client.redirect_uri, &v);
-    for (id, secret) in [(client.id.as_str(), "wrong-secret"), ("no-such-client", "whatever")] {
+    for (id, secret) in [
+        (client.id.as_str(), "wrong-secret"),
+        ("no-such-client", "whatever"),
+    ] {
         let (status, body, challenge) = token_request(&app, Some((id, secret)), &form).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["error"], "invalid_client");
@@ -143,7 +170,10 @@ async fn a_wrong_secret_or_an_unknown_client_gets_401_invalid_client_with_a_chal
     let mut form = form.clone();
     form.push(("client_id", client.id.as_str()));
     let (status, body, _) = token_request(&app, None, &form).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
 }
 
 #[tokio::test]
@@ -156,7 +186,10 @@ async fn a_code_is_bound_to_its_client_and_redirect_uri() {
     let secret = other.secret.clone().unwrap();
     let form = redeem_form(&issued, &client.redirect_uri, &v);
     let (_, body, _) = token_request(&app, Some((&other.id, &secret)), &form).await;
-    assert_eq!(body["error"], "invalid_grant", "a code issued to another client");
+    assert_eq!(
+        body["error"], "invalid_grant",
+        "a code issued to another client"
+    );
 
     let issued = code_for(&app, &client).await;
     let v = verifier(&issued);
@@ -174,10 +207,29 @@ async fn malformed_token_requests_get_json_errors() {
     let basic = Some((client.id.as_str(), secret.as_str()));
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![], "invalid_request"),
-        (vec![("grant_type", "password"), ("username", "x")], "unsupported_grant_type"),
-        (vec![("grant_type", "authorization_code")], "invalid_request"),
-        (vec![("grant_type", "authorization_code"), ("code", "garbage"), ("redirect_uri", "https://portal.example.gov.vn/callback")], "invalid_grant"),
-        (vec![("grant_type", "authorization_code"), ("grant_type", "authorization_code")], "invalid_request"),
+        (
+            vec![("grant_type", "password"), ("username", "x")],
+            "unsupported_grant_type",
+        ),
+        (
+            vec![("grant_type", "authorization_code")],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "garbage"),
+                ("redirect_uri", "https://portal.example.gov.vn/callback"),
+            ],
+            "invalid_grant",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("grant_type", "authorization_code"),
+            ],
+            "invalid_request",
+        ),
     ];
     for (form, expected) in cases {
         let (status, body, _) = token_request(&app, basic, &form).await;
@@ -185,21 +237,33 @@ async fn malformed_token_requests_get_json_errors() {
         assert_eq!(body["error"], expected, "{form:?}");
     }
     // Two authentication methods at once.
-    let form = [("grant_type", "authorization_code"), ("client_secret", secret.as_str())];
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_secret", secret.as_str()),
+    ];
     let (_, body, _) = token_request(&app, basic, &form).await;
     assert_eq!(body["error"], "invalid_request");
     // Garbage Authorization header.
     let response = app
         .http
         .post(app.url("/token"))
-        .header("authorization", format!("Basic {}", STANDARD.encode("no-colon")))
+        .header(
+            "authorization",
+            format!("Basic {}", STANDARD.encode("no-colon")),
+        )
         .form(&[("grant_type", "authorization_code")])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // Not a form.
-    let response = app.http.post(app.url("/token")).json(&serde_json::json!({"grant_type": "x"})).send().await.unwrap();
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .json(&serde_json::json!({"grant_type": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
@@ -208,7 +272,10 @@ async fn malformed_token_requests_get_json_errors() {
     let response = app
         .http
         .post(app.url("/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", huge.as_str())])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", huge.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -223,6 +290,10 @@ async fn a_citizen_recorded_deceased_after_login_gets_no_tokens() {
     let client = app.confidential_client();
     let issued = code_for(&app, &client).await;
     app.set_life_status(&issued.citizen, LifeStatus::Deceased);
-    let err = issued.rp.exchange(&app.http, &issued.code, issued.start.verifier).await.unwrap_err();
+    let err = issued
+        .rp
+        .exchange(&app.http, &issued.code, issued.start.verifier)
+        .await
+        .unwrap_err();
     assert_eq!(err, "invalid_grant");
 }

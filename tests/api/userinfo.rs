@@ -14,10 +14,16 @@ async fn access_token_for(app: &TestApp) -> (String, TestCitizen) {
     let start = rp.authorize_url(&["profile"]);
     let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
     let tokens = rp
-        .exchange(&app.http, &query_param(&redirect, "code").unwrap(), start.verifier)
+        .exchange(
+            &app.http,
+            &query_param(&redirect, "code").unwrap(),
+            start.verifier,
+        )
         .await
         .unwrap();
-    let token = openidconnect::OAuth2TokenResponse::access_token(&tokens).secret().clone();
+    let token = openidconnect::OAuth2TokenResponse::access_token(&tokens)
+        .secret()
+        .clone();
     (token, citizen)
 }
 
@@ -25,7 +31,10 @@ async fn challenge_for(app: &TestApp, request: reqwest::RequestBuilder) -> (Stat
     let _ = app;
     let response = request.send().await.unwrap();
     let status = response.status();
-    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     (status, challenge)
 }
 
@@ -58,28 +67,42 @@ async fn garbage_missing_or_expired_tokens_get_a_bearer_challenge() {
     assert_eq!(challenge, "Bearer realm=\"citizen-idp\"");
 
     for garbage in ["garbage", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."] {
-        let (status, challenge) =
-            challenge_for(&app, app.http.get(app.url("/userinfo")).bearer_auth(garbage)).await;
+        let (status, challenge) = challenge_for(
+            &app,
+            app.http.get(app.url("/userinfo")).bearer_auth(garbage),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{garbage}");
         assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     }
     // A token whose signature does not match its content.
     let payload_at = token.find('.').unwrap() + 10;
-    let flipped = if &token[payload_at..=payload_at] == "A" { "B" } else { "A" };
+    let flipped = if &token[payload_at..=payload_at] == "A" {
+        "B"
+    } else {
+        "A"
+    };
     let mut tampered = token.clone();
     tampered.replace_range(payload_at..=payload_at, flipped);
-    let (status, _) = challenge_for(&app, app.http.get(app.url("/userinfo")).bearer_auth(&tampered)).await;
+    let (status, _) = challenge_for(
+        &app,
+        app.http.get(app.url("/userinfo")).bearer_auth(&tampered),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let (status, _) = challenge_for(
         &app,
-        app.http.get(app.url("/userinfo")).header("authorization", format!("Basic {token}")),
+        app.http
+            .get(app.url("/userinfo"))
+            .header("authorization", format!("Basic {token}")),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     app.advance_clock(Duration::seconds(301));
-    let (status, challenge) = challenge_for(&app, app.http.get(app.url("/userinfo")).bearer_auth(&token)).await;
+    let (status, challenge) =
+        challenge_for(&app, app.http.get(app.url("/userinfo")).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.contains("invalid_token"));
 }
@@ -88,9 +111,21 @@ async fn garbage_missing_or_expired_tokens_get_a_bearer_challenge() {
 async fn a_death_recorded_in_the_register_stops_userinfo_at_once() {
     let app = TestApp::spawn().await;
     let (token, citizen) = access_token_for(&app).await;
-    let ok = app.http.get(app.url("/userinfo")).bearer_auth(&token).send().await.unwrap();
+    let ok = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     app.set_life_status(&citizen, LifeStatus::Deceased);
-    let refused = app.http.get(app.url("/userinfo")).bearer_auth(&token).send().await.unwrap();
+    let refused = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }

@@ -53,7 +53,11 @@ pub async fn start(
     Ok(StartedFlow { id, browser_secret })
 }
 
-pub async fn find(store: &dyn Store, flow_id: &str, now: DateTime<Utc>) -> Result<Option<LoginFlow>, StoreError> {
+pub async fn find(
+    store: &dyn Store,
+    flow_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<LoginFlow>, StoreError> {
     let Some(bytes) = store.get(&key(flow_id)).await? else {
         return Ok(None);
     };

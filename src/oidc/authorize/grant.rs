@@ -45,7 +45,12 @@ pub async fn issue_code(
 }
 
 /// The error response URL (RFC 6749 §4.1.2.1), for a redirect URI already verified.
-pub fn error_url(redirect_uri: &str, state: Option<&str>, error: &OAuthError, issuer: &str) -> String {
+pub fn error_url(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &OAuthError,
+    issuer: &str,
+) -> String {
     response_url(
         redirect_uri,
         &[

@@ -40,7 +40,11 @@ pub async fn authorize_post(
     respond(&req, &state, pairs).await
 }
 
-async fn respond(req: &HttpRequest, state: &AppState, pairs: Option<Vec<(String, String)>>) -> HttpResponse {
+async fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    pairs: Option<Vec<(String, String)>>,
+) -> HttpResponse {
     let lang = page_lang(req, None);
     let Some(pairs) = pairs else {
         return PageError::bad_request().in_lang(lang).error_response();
@@ -53,7 +57,12 @@ async fn respond(req: &HttpRequest, state: &AppState, pairs: Option<Vec<(String,
             state: client_state,
             error,
         }) => redirect(
-            &grant::error_url(&redirect_uri, client_state.as_deref(), &error, &state.issuer),
+            &grant::error_url(
+                &redirect_uri,
+                client_state.as_deref(),
+                &error,
+                &state.issuer,
+            ),
             false,
         ),
     }
@@ -80,7 +89,9 @@ async fn authorize(
         error,
     };
 
-    let session = live_session(req, state, now).await.map_err(redirect_error)?;
+    let session = live_session(req, state, now)
+        .await
+        .map_err(redirect_error)?;
     match (session, request.prompt) {
         (Some(session), _) if !needs_login(&request, &session, now) => {
             let url = grant::issue_code(
@@ -100,7 +111,9 @@ async fn authorize(
             ErrorCode::LoginRequired,
             "the citizen must log in",
         ))),
-        _ => start_login(state, request, now).await.map_err(redirect_error),
+        _ => start_login(state, request, now)
+            .await
+            .map_err(redirect_error),
     }
 }
 
@@ -120,7 +133,11 @@ fn needs_login(request: &AuthorizationRequest, session: &Session, now: DateTime<
 }
 
 /// The browser's session, if it is live and its citizen may still sign in.
-async fn live_session(req: &HttpRequest, state: &AppState, now: DateTime<Utc>) -> Result<Option<Session>, OAuthError> {
+async fn live_session(
+    req: &HttpRequest,
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, OAuthError> {
     let Some(cookie) = req.cookie(&state.settings.session.cookie_name) else {
         return Ok(None);
     };

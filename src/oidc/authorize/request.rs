@@ -101,7 +101,10 @@ pub fn client_id(params: &AuthorizeParams) -> Result<String, AuthorizeError> {
 }
 
 /// Steps 2 onwards, once the client is known.
-pub fn check(params: &AuthorizeParams, client: &Client) -> Result<AuthorizationRequest, AuthorizeError> {
+pub fn check(
+    params: &AuthorizeParams,
+    client: &Client,
+) -> Result<AuthorizationRequest, AuthorizeError> {
     let redirect_uri = check_redirect_uri(params, client)?;
     // From here on, errors can be redirected. `state` is echoed back when it is usable.
     let state = params.single("state").ok().flatten().map(str::to_owned);
@@ -111,9 +114,12 @@ pub fn check(params: &AuthorizeParams, client: &Client) -> Result<AuthorizationR
         error: OAuthError::new(code, description),
     };
     let single = |name: &'static str| {
-        params
-            .single(name)
-            .map_err(|_| fail(ErrorCode::InvalidRequest, "a parameter is repeated or too long"))
+        params.single(name).map_err(|_| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "a parameter is repeated or too long",
+            )
+        })
     };
     single("state")?;
 
@@ -129,27 +135,42 @@ pub fn check(params: &AuthorizeParams, client: &Client) -> Result<AuthorizationR
         }
     }
     if !matches!(single("response_mode")?, None | Some("query")) {
-        return Err(fail(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
     }
     // OIDC Core §6: request objects are not supported, and must not be ignored silently.
     if single("request")?.is_some() {
-        return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if single("request_uri")?.is_some() {
-        return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
 
     let scope = check_scope(single("scope")?, client).map_err(|(code, why)| fail(code, why))?;
-    let code_challenge = check_pkce(single("code_challenge")?, single("code_challenge_method")?, client)
-        .map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
-    let prompt = check_prompt(single("prompt")?).map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
+    let code_challenge = check_pkce(
+        single("code_challenge")?,
+        single("code_challenge_method")?,
+        client,
+    )
+    .map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
+    let prompt =
+        check_prompt(single("prompt")?).map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
     let max_age = match single("max_age")? {
         None => None,
-        Some(raw) => Some(
-            raw.parse::<u32>()
-                .map(i64::from)
-                .map_err(|_| fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer"))?,
-        ),
+        Some(raw) => Some(raw.parse::<u32>().map(i64::from).map_err(|_| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative integer",
+            )
+        })?),
     };
 
     Ok(AuthorizationRequest {
@@ -187,7 +208,10 @@ fn check_scope(raw: Option<&str>, client: &Client) -> Result<ScopeSet, (ErrorCod
         return Err((ErrorCode::InvalidScope, "the openid scope is required"));
     }
     if !requested.is_subset(&client.scopes) {
-        return Err((ErrorCode::InvalidScope, "the client is not registered for this scope"));
+        return Err((
+            ErrorCode::InvalidScope,
+            "the client is not registered for this scope",
+        ));
     }
     Ok(requested)
 }
@@ -205,15 +229,21 @@ fn check_pkce(
         }
         (None, None) => Ok(None),
         // RFC 7636 §4.3 defaults a missing method to `plain`, which is refused.
-        (Some(_), None | Some("plain")) => Err("code_challenge_method must be S256; plain is not allowed"),
+        (Some(_), None | Some("plain")) => {
+            Err("code_challenge_method must be S256; plain is not allowed")
+        }
         (Some(_), Some(m)) if m != "S256" => Err("code_challenge_method must be S256"),
-        (Some(c), Some(_)) if !pkce::is_valid_s256_challenge(c) => Err("code_challenge is malformed"),
+        (Some(c), Some(_)) if !pkce::is_valid_s256_challenge(c) => {
+            Err("code_challenge is malformed")
+        }
         (Some(c), Some(_)) => Ok(Some(c.to_owned())),
     }
 }
 
 fn check_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
-    let Some(raw) = raw else { return Ok(Prompt::Default) };
+    let Some(raw) = raw else {
+        return Ok(Prompt::Default);
+    };
     let values: Vec<&str> = raw.split(' ').filter(|v| !v.is_empty()).collect();
     // OIDC Core §3.1.2.1: `none` must not be combined with any other value.
     if values.contains(&"none") {

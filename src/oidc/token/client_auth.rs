@@ -33,14 +33,16 @@ pub fn credentials(
             "use one client authentication method only",
         )),
         (Some(header), None) => {
-            let basic = parse_basic(header).ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+            let basic =
+                parse_basic(header).ok_or_else(|| invalid_client("malformed Basic credentials"))?;
             if form_client_id.is_some_and(|id| id != basic.client_id) {
                 return Err(invalid_client("client_id does not match the credentials"));
             }
             Ok(basic)
         }
         (None, secret) => {
-            let client_id = form_client_id.ok_or_else(|| invalid_client("client authentication is required"))?;
+            let client_id = form_client_id
+                .ok_or_else(|| invalid_client("client authentication is required"))?;
             Ok(UnverifiedClientCredentials {
                 client_id: client_id.to_owned(),
                 secret: secret.map(|s| ClientSecret::new(s.to_owned())),
@@ -73,12 +75,21 @@ fn parse_basic(header: &str) -> Option<UnverifiedClientCredentials> {
 }
 
 /// Checks the credentials against the registered client.
-pub fn authenticate(client: &Client, credentials: &UnverifiedClientCredentials) -> Result<(), OAuthError> {
+pub fn authenticate(
+    client: &Client,
+    credentials: &UnverifiedClientCredentials,
+) -> Result<(), OAuthError> {
     match (client.kind, &credentials.secret, &client.secret_hash) {
         (ClientKind::Public, None, _) => Ok(()),
-        (ClientKind::Public, Some(_), _) => Err(invalid_client("public clients do not authenticate with a secret")),
-        (ClientKind::Confidential, None, _) => Err(invalid_client("client authentication is required")),
-        (ClientKind::Confidential, Some(_), None) => Err(invalid_client("the client has no secret")),
+        (ClientKind::Public, Some(_), _) => Err(invalid_client(
+            "public clients do not authenticate with a secret",
+        )),
+        (ClientKind::Confidential, None, _) => {
+            Err(invalid_client("client authentication is required"))
+        }
+        (ClientKind::Confidential, Some(_), None) => {
+            Err(invalid_client("the client has no secret"))
+        }
         (ClientKind::Confidential, Some(secret), Some(expected)) => {
             // Client secrets are 256-bit random values, so a single SHA-256 is as strong
             // as a slow hash here, and keeps the token endpoint fast.
@@ -93,7 +104,6 @@ pub fn authenticate(client: &Client, credentials: &UnverifiedClientCredentials) 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -114,7 +124,12 @@ mod tests {
 
     #[test]
     fn malformed_basic_headers_are_invalid_client() {
-        for header in ["Basic !!!", "Bearer abc", "Basic", &format!("Basic {}", STANDARD.encode("nocolon"))] {
+        for header in [
+            "Basic !!!",
+            "Bearer abc",
+            "Basic",
+            &format!("Basic {}", STANDARD.encode("nocolon")),
+        ] {
             let err = credentials(Some(header), None, None).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidClient, "{header}");
         }

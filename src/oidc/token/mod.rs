@@ -39,14 +39,23 @@ pub async fn token_post(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !is_form {
         return Err(OAuthError::new(
             ErrorCode::InvalidRequest,
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let body = body.map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is too large or unreadable"))?;
+    let body = body.map_err(|_| {
+        OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the body is too large or unreadable",
+        )
+    })?;
     let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
         .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is not a valid form"))?;
     let form = TokenForm::parse(pairs)?;
@@ -54,7 +63,11 @@ pub async fn token_post(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("<non-ascii>"));
-    let credentials = client_auth::credentials(authorization, form.get("client_id"), form.get("client_secret"))?;
+    let credentials = client_auth::credentials(
+        authorization,
+        form.get("client_id"),
+        form.get("client_secret"),
+    )?;
 
     let client_id = credentials.client_id.clone();
     let client = state
@@ -101,14 +114,20 @@ fn check_grant(
         return Err(invalid_grant("the code was issued to another client"));
     }
     if grant.redirect_uri != redirect_uri {
-        return Err(invalid_grant("redirect_uri differs from the authorization request"));
+        return Err(invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
     }
     match (&grant.code_challenge, code_verifier) {
         (Some(challenge), Some(verifier)) if pkce::verify_s256(challenge, verifier) => Ok(()),
-        (Some(_), Some(_)) => Err(invalid_grant("code_verifier does not match the code_challenge")),
+        (Some(_), Some(_)) => Err(invalid_grant(
+            "code_verifier does not match the code_challenge",
+        )),
         (Some(_), None) => Err(invalid_grant("code_verifier is required")),
         // RFC 9700 §2.1.1: a verifier without a challenge would allow a PKCE downgrade.
-        (None, Some(_)) => Err(invalid_grant("code_verifier sent but no code_challenge was")),
+        (None, Some(_)) => Err(invalid_grant(
+            "code_verifier sent but no code_challenge was",
+        )),
         (None, None) => Ok(()),
     }
 }

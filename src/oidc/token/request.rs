@@ -50,7 +50,9 @@ impl TokenForm {
 
     pub fn grant(&self) -> Result<TokenRequest, OAuthError> {
         let required = |name: &'static str, why: &'static str| {
-            self.get(name).map(str::to_owned).ok_or_else(|| invalid(why))
+            self.get(name)
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(why))
         };
         match self.get("grant_type") {
             None => Err(invalid("grant_type is required")),
