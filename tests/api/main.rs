@@ -11,6 +11,7 @@
 )]
 
 mod authorize;
+mod browser;
 mod cli;
 mod discovery;
 mod flow;

@@ -1,0 +1,259 @@
+//! The pages in a real browser: headless Chromium driven over WebDriver (chromedriver).
+//!
+//! Runs when TEST_CHROMEDRIVER names a chromedriver binary (`.ci/run` installs
+//! Debian's chromium and chromium-driver and sets it). Under CI it must not be skipped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Browser {
+    driver: Child,
+    base: String,
+    http: reqwest::Client,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// A headless Chromium, or `None` when browser tests are not configured here.
+    async fn launch() -> Option<Browser> {
+        let Some(chromedriver) = std::env::var("TEST_CHROMEDRIVER")
+            .ok()
+            .filter(|p| !p.is_empty())
+        else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must run the browser tests: set TEST_CHROMEDRIVER"
+            );
+            eprintln!("browser test skipped: TEST_CHROMEDRIVER is not set");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let binary = std::env::var("TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        // Flags that keep Chromium off the network and quiet on a closed machine.
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--lang=vi",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": binary, "args": args }
+        }}});
+        let response: Value = http
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = response["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {response}"))
+            .to_owned();
+        Some(Browser {
+            driver,
+            base,
+            http,
+            session,
+            _profile: profile,
+        })
+    }
+
+    async fn command(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method, url);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response: Value = request.send().await.unwrap().json().await.unwrap();
+        response["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", json!({ "url": url }))
+            .await;
+    }
+
+    async fn current_url(&self) -> String {
+        self.command(reqwest::Method::GET, "/url", Value::Null)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.command(reqwest::Method::GET, "/source", Value::Null)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        for _ in 0..50 {
+            let found = self
+                .command(
+                    reqwest::Method::POST,
+                    "/element",
+                    json!({ "using": "css selector", "value": css }),
+                )
+                .await;
+            if let Some(id) = found[ELEMENT_KEY].as_str() {
+                return id.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no element {css} in {}", self.source().await);
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+
+    async fn wait_for_url(&self, prefix: &str) -> String {
+        for _ in 0..100 {
+            let url = self.current_url().await;
+            if url.starts_with(prefix) {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never reached {prefix}: at {}", self.current_url().await);
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn demo_app() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.demo.enabled = true;
+        s.demo.population = 10;
+        s.server.workers = 2;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_logs_in_through_the_demo_portal_in_a_real_browser() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = demo_app().await;
+    browser.open(&app.url("/demo?lang=vi")).await;
+    assert!(
+        browser
+            .source()
+            .await
+            .contains("Đăng nhập bằng định danh công dân")
+    );
+    browser.click("#demo-login").await;
+    browser.wait_for_url(&app.url("/login?")).await;
+    assert!(
+        browser.source().await.contains("Cổng dịch vụ công (demo)"),
+        "the login page names the service"
+    );
+
+    browser.type_into("#national_id", "001090000001").await;
+    browser.type_into("#password", "not-the-password").await;
+    browser.click("button[type=submit]").await;
+    let page = browser.source().await;
+    assert!(
+        page.contains("Số định danh hoặc mật khẩu không đúng."),
+        "{page}"
+    );
+
+    browser.type_into("#password", "demo-password-2026").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(&app.url("/demo/callback")).await;
+    browser.find("#id-token-claims").await;
+    let result = browser.source().await;
+    assert!(result.contains("Đăng nhập thành công"), "{result}");
+    assert!(result.contains("urn:citizen-idp:loa:1"));
+    assert!(result.contains("Nguyễn Văn An"));
+
+    // SSO: a second login goes straight through, without the password page.
+    browser.open(&app.url("/demo/login?lang=vi")).await;
+    browser.wait_for_url(&app.url("/demo/callback")).await;
+    browser.find("#id-token-claims").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_page_switches_to_english_in_a_real_browser() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = demo_app().await;
+    browser.open(&app.url("/demo?lang=en")).await;
+    browser.click("#demo-login").await;
+    browser.wait_for_url(&app.url("/login?")).await;
+    let page = browser.source().await;
+    assert!(page.contains("Personal identification number"), "{page}");
+    browser.click(".lang a").await;
+    for _ in 0..50 {
+        if browser.source().await.contains("Số định danh cá nhân") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the language link did not switch to Vietnamese");
+}
