@@ -51,7 +51,6 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": AssuranceLevel::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),

@@ -13,7 +13,7 @@ use super::i18n::{Lang, Texts};
 use crate::authn::login::{self, LoginError};
 use crate::authn::session::{self, Session};
 use crate::domain::acr::{AssuranceLevel, AuthMethod};
-use crate::domain::secret::Password;
+use crate::domain::secret::{Password, SessionToken};
 use crate::oidc::authorize::{flow, grant, page_lang, redirect};
 use crate::state::AppState;
 use crate::storage::accounts::Account;
@@ -176,6 +176,13 @@ pub async fn login_post(
     };
     tracing::info!(target: "security", outcome = "success", "login succeeded");
 
+    // A fresh session for every login; the browser's previous one, if any, ends.
+    if let Some(old) = req.cookie(&state.settings.session.cookie_name) {
+        let old = SessionToken::new(old.value().to_owned());
+        session::end(state.store.as_ref(), &old)
+            .await
+            .map_err(|e| fail(e.into()))?;
+    }
     let (session, token) = start_session(&state, &account, now.timestamp())
         .await
         .map_err(fail)?;

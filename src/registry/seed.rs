@@ -18,7 +18,7 @@ pub const DEMO_PORTAL_ID: &str = "demo-portal";
 pub const DEMO_APP_ID: &str = "demo-mobile-app";
 const BATCH: usize = 1000;
 
-/// Writes `count` generated citizens in batched transactions, skipping numbers that
+/// Writes `count` generated citizens in multi-row inserts, skipping numbers that
 /// already exist, and reports progress after each batch. Returns how many were written.
 pub fn generate_population(
     conn: &mut DbConnection,
@@ -30,7 +30,7 @@ pub fn generate_population(
 ) -> Result<u64, StorageError> {
     let mut generator = PopulationGenerator::new(seed);
     let mut written = 0u64;
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Citizen> = Vec::with_capacity(BATCH);
     while written < count {
         batch.clear();
         let want = usize::try_from((count - written).min(BATCH as u64)).unwrap_or(BATCH);
@@ -39,18 +39,9 @@ pub fn generate_population(
         }
         // Numbers already present (an earlier run with the same seed, or the demo
         // citizen) are skipped rather than failing the whole batch.
-        let fresh: Vec<Citizen> = conn.transaction(|conn| {
-            let mut fresh = Vec::with_capacity(batch.len());
-            for citizen in batch.drain(..) {
-                if !citizens::exists(conn, &citizen.national_id)? {
-                    fresh.push(citizen);
-                }
-            }
-            citizens::insert_batch(conn, &fresh)?;
-            Ok::<_, StorageError>(fresh)
-        })?;
-        written += fresh.len() as u64;
-        if fresh.is_empty() {
+        let inserted = citizens::insert_new_batch(conn, &batch)?;
+        written += inserted as u64;
+        if inserted == 0 {
             break;
         }
         progress(written);

@@ -111,8 +111,21 @@ pub fn insert_batch(conn: &mut DbConnection, batch: &[Citizen]) -> Result<usize,
     .execute(c))?)
 }
 
-pub fn exists(conn: &mut DbConnection, id: &NationalId) -> Result<bool, StorageError> {
-    Ok(diesel::select(diesel::dsl::exists(citizens::table.find(id.expose()))).get_result(conn)?)
+/// Inserts the citizens whose numbers are not yet in the register, in one statement;
+/// returns how many were inserted.
+pub fn insert_new_batch(conn: &mut DbConnection, batch: &[Citizen]) -> Result<usize, StorageError> {
+    let rows: Vec<CitizenRow> = batch.iter().map(CitizenRow::from).collect();
+    // diesel offers a multi-row upsert on SQLite only in its `INSERT OR IGNORE` form.
+    let inserted = match conn {
+        DbConnection::Postgres(pg) => diesel::insert_into(citizens::table)
+            .values(&rows)
+            .on_conflict_do_nothing()
+            .execute(pg),
+        DbConnection::Sqlite(sqlite) => diesel::insert_or_ignore_into(citizens::table)
+            .values(&rows)
+            .execute(sqlite),
+    };
+    Ok(inserted?)
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, StorageError> {
