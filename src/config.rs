@@ -248,3 +248,29 @@ impl Settings {
         Ok(url)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_the_issuer_follows_the_listen_address() {
+        let settings = Settings::defaults().unwrap();
+        settings.validate().unwrap();
+        assert_eq!(
+            settings.issuer().unwrap().as_str(),
+            "http://127.0.0.1:8080/"
+        );
+    }
+
+    #[test]
+    fn the_production_example_turns_the_demo_off_and_uses_https() {
+        let settings = Settings::load(Some(Path::new("config/production.toml"))).unwrap();
+        assert!(!settings.demo.enabled);
+        assert_eq!(settings.issuer().unwrap().scheme(), "https");
+        assert_eq!(
+            crate::storage::Backend::from_url(&settings.database.url),
+            Ok(crate::storage::Backend::Postgres)
+        );
+    }
+}
