@@ -165,6 +165,17 @@ impl Browser {
         .await;
     }
 
+    /// Waits until the page shows `text` (a click's navigation may still be running).
+    async fn wait_for_text(&self, text: &str) {
+        for _ in 0..100 {
+            if self.source().await.contains(text) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {text:?}: {}", self.source().await);
+    }
+
     async fn wait_for_url(&self, prefix: &str) -> String {
         for _ in 0..100 {
             let url = self.current_url().await;
@@ -200,41 +211,33 @@ async fn a_newcomer_logs_in_through_the_demo_portal_in_a_real_browser() {
     };
     let app = demo_app().await;
     browser.open(&app.url("/demo?lang=vi")).await;
-    assert!(
-        browser
-            .source()
-            .await
-            .contains("Đăng nhập bằng định danh công dân")
-    );
+    browser
+        .wait_for_text("Đăng nhập bằng định danh công dân")
+        .await;
     browser.click("#demo-login").await;
     browser.wait_for_url(&app.url("/login?")).await;
-    assert!(
-        browser.source().await.contains("Cổng dịch vụ công (demo)"),
-        "the login page names the service"
-    );
+    // The login page names the service the citizen is logging in to.
+    browser.wait_for_text("Cổng dịch vụ công (demo)").await;
 
     browser.type_into("#national_id", "001090000001").await;
     browser.type_into("#password", "not-the-password").await;
     browser.click("button[type=submit]").await;
-    let page = browser.source().await;
-    assert!(
-        page.contains("Số định danh hoặc mật khẩu không đúng."),
-        "{page}"
-    );
+    browser
+        .wait_for_text("Số định danh hoặc mật khẩu không đúng.")
+        .await;
 
     browser.type_into("#password", "demo-password-2026").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_url(&app.url("/demo/callback")).await;
-    browser.find("#id-token-claims").await;
+    browser.wait_for_text("Đăng nhập thành công").await;
     let result = browser.source().await;
-    assert!(result.contains("Đăng nhập thành công"), "{result}");
-    assert!(result.contains("urn:citizen-idp:loa:1"));
-    assert!(result.contains("Nguyễn Văn An"));
+    assert!(result.contains("urn:citizen-idp:loa:1"), "{result}");
+    assert!(result.contains("Nguyễn Văn An"), "{result}");
 
     // SSO: a second login goes straight through, without the password page.
     browser.open(&app.url("/demo/login?lang=vi")).await;
     browser.wait_for_url(&app.url("/demo/callback")).await;
-    browser.find("#id-token-claims").await;
+    browser.wait_for_text("Đăng nhập thành công").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,14 +249,9 @@ async fn the_login_page_switches_to_english_in_a_real_browser() {
     browser.open(&app.url("/demo?lang=en")).await;
     browser.click("#demo-login").await;
     browser.wait_for_url(&app.url("/login?")).await;
-    let page = browser.source().await;
-    assert!(page.contains("Personal identification number"), "{page}");
+    browser
+        .wait_for_text("Personal identification number")
+        .await;
     browser.click(".lang a").await;
-    for _ in 0..50 {
-        if browser.source().await.contains("Số định danh cá nhân") {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the language link did not switch to Vietnamese");
+    browser.wait_for_text("Số định danh cá nhân").await;
 }
