@@ -54,6 +54,8 @@ fn password_hash() -> &'static str {
 
 pub struct TestApp {
     pub issuer: String,
+    /// Where the server listens; the same as the issuer unless one is configured.
+    pub address: String,
     pub clock: Arc<FixedClock>,
     pub db: Db,
     /// A browser: keeps cookies, never follows redirects.
@@ -138,10 +140,12 @@ impl TestApp {
             .await
             .expect("server starts");
         let issuer = app.issuer().to_owned();
+        let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         let db = Db::connect(&settings.database.url, 2, std::time::Duration::from_secs(5)).unwrap();
         TestApp {
             issuer,
+            address,
             clock,
             db,
             browser: http_client(true),
@@ -152,7 +156,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
+        format!("{}{path}", self.address)
     }
 
     /// A living citizen in the register with an active level-1 account.

@@ -169,3 +169,33 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
         "plain http issuer: no Secure flag expected ({cookie})"
     );
 }
+
+#[tokio::test]
+async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
+    let app = TestApp::spawn_with(|s| s.server.issuer = "https://id.example.gov.vn".into()).await;
+    let client = app.confidential_client();
+    let query = serde_urlencoded::to_string([
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ])
+    .unwrap();
+    let response = app.http.get(app.url(&format!("/authorize?{query}"))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let hsts = response.headers()["strict-transport-security"].to_str().unwrap();
+    assert!(hsts.contains("max-age="), "{hsts}");
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("cidp_login="), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let discovery: serde_json::Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], "https://id.example.gov.vn");
+}
