@@ -114,7 +114,9 @@ pub fn insert_batch(conn: &mut DbConnection, batch: &[Citizen]) -> Result<usize,
 /// Inserts the citizens whose numbers are not yet in the register, in one statement;
 /// returns how many were inserted.
 pub fn insert_new_batch(conn: &mut DbConnection, batch: &[Citizen]) -> Result<usize, StorageError> {
-    let rows: Vec<CitizenRow> = batch.iter().map(CitizenRow::from).collect();
+    let mut rows: Vec<CitizenRow> = batch.iter().map(CitizenRow::from).collect();
+    // Key order keeps the B-tree inserts local: far fewer page splits and cache misses.
+    rows.sort_unstable_by(|a, b| a.national_id.cmp(&b.national_id));
     // diesel offers a multi-row upsert on SQLite only in its `INSERT OR IGNORE` form.
     let inserted = match conn {
         DbConnection::Postgres(pg) => diesel::insert_into(citizens::table)

@@ -181,13 +181,23 @@ async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
         ("scope", "openid"),
     ])
     .unwrap();
-    let response = app.http.get(app.url(&format!("/authorize?{query}"))).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url(&format!("/authorize?{query}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
-    let hsts = response.headers()["strict-transport-security"].to_str().unwrap();
+    let hsts = response.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap();
     assert!(hsts.contains("max-age="), "{hsts}");
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("cidp_login="), "{cookie}");
-    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
     let discovery: serde_json::Value = app
         .http
         .get(app.url("/.well-known/openid-configuration"))
