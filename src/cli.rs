@@ -5,15 +5,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use chrono::NaiveDateTime;
 use clap::{Args, Parser, Subcommand};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+
+use crate::domain::citizen::LifeStatus;
 use crate::domain::client::ClientKind;
+use crate::domain::national_id::NationalId;
 use crate::registration::{self, NewClient};
+use crate::registry::lifecycle::{self, AccountAction, Actor};
 use crate::registry::seed;
 use crate::startup::{self, StartupError};
-use crate::storage::{clients, migrations};
+use crate::storage::{StorageError, audit_events, clients, migrations};
 use crate::tokens::keys::{self, KeySet, SigningAlg};
 
 #[derive(Parser)]
@@ -53,6 +58,27 @@ enum Command {
     /// Manage the population register.
     #[command(subcommand)]
     Population(PopulationCommand),
+    /// Suspend, reinstate, lock or unlock an e-ID account.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Print the audit trail of one citizen.
+    Audit {
+        /// The citizen's personal identification number.
+        #[arg(long)]
+        citizen: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Suspend the account (an authority's decision): sessions and tokens stop working.
+    Suspend { national_id: String },
+    /// Lift a suspension.
+    Reinstate { national_id: String },
+    /// Lock the account (e.g. reported stolen credentials).
+    Lock { national_id: String },
+    /// Unlock a locked account.
+    Unlock { national_id: String },
 }
 
 #[derive(Subcommand)]
@@ -106,6 +132,13 @@ enum PopulationCommand {
         /// Seed of the generator; the same seed gives the same citizens.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Record a life event: `living` or `deceased`. A deceased citizen's sessions and
+    /// tokens stop working at once.
+    SetStatus {
+        national_id: String,
+        #[arg(value_parser = ["living", "deceased"])]
+        status: String,
     },
 }
 
@@ -215,6 +248,14 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             }
             Ok(())
         }
+        Command::Population(PopulationCommand::SetStatus {
+            national_id,
+            status,
+        }) => set_life_status(&settings, &national_id, &status, clock.now().naive_utc()).await,
+        Command::Accounts(command) => {
+            change_account(&settings, command, clock.now().naive_utc()).await
+        }
+        Command::Audit { citizen } => print_audit(&settings, &citizen).await,
         Command::Population(PopulationCommand::Generate {
             count,
             seed: rng_seed,
@@ -251,6 +292,89 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             Ok(())
         }
     }
+}
+
+fn parse_id(raw: &str) -> Result<NationalId, StartupError> {
+    NationalId::parse(raw)
+        .map_err(|e| StartupError::Other(format!("personal identification number: {e}")))
+}
+
+/// Lifecycle refusals travel as `StorageError::Corrupt` through `Db::run`; show their text.
+fn lifecycle_message(e: StorageError) -> String {
+    match e {
+        StorageError::Corrupt(reason) => reason,
+        other => other.to_string(),
+    }
+}
+
+async fn set_life_status(
+    settings: &Settings,
+    raw_id: &str,
+    status: &str,
+    now: NaiveDateTime,
+) -> Result<(), StartupError> {
+    let id = parse_id(raw_id)?;
+    let status = LifeStatus::parse(status)
+        .ok_or_else(|| StartupError::Other("status must be living or deceased".into()))?;
+    let db = startup::connect_database(settings).await?;
+    let masked = id.masked();
+    db.run(move |conn| {
+        lifecycle::set_life_status(conn, &id, status, Actor("cli"), now)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))
+    })
+    .await
+    .map_err(|e| StartupError::Other(lifecycle_message(e)))?;
+    println!("{masked}: life status is now {}", status.as_str());
+    Ok(())
+}
+
+async fn change_account(
+    settings: &Settings,
+    command: AccountsCommand,
+    now: NaiveDateTime,
+) -> Result<(), StartupError> {
+    let (raw_id, action) = match &command {
+        AccountsCommand::Suspend { national_id } => (national_id, AccountAction::Suspend),
+        AccountsCommand::Reinstate { national_id } => (national_id, AccountAction::Reinstate),
+        AccountsCommand::Lock { national_id } => (national_id, AccountAction::Lock),
+        AccountsCommand::Unlock { national_id } => (national_id, AccountAction::Unlock),
+    };
+    let id = parse_id(raw_id)?;
+    let db = startup::connect_database(settings).await?;
+    let masked = id.masked();
+    let status = db
+        .run(move |conn| {
+            lifecycle::change_account(conn, &id, action, Actor("cli"), now)
+                .map_err(|e| StorageError::Corrupt(e.to_string()))
+        })
+        .await
+        .map_err(|e| StartupError::Other(lifecycle_message(e)))?;
+    println!("{masked}: account is now {}", status.as_str());
+    Ok(())
+}
+
+async fn print_audit(settings: &Settings, raw_id: &str) -> Result<(), StartupError> {
+    let id = parse_id(raw_id)?;
+    let db = startup::connect_database(settings).await?;
+    let number = id.expose().to_owned();
+    let events = db
+        .run(move |conn| audit_events::for_citizen(conn, &number))
+        .await?;
+    println!("AT\tKIND\tOUTCOME\tCLIENT\tCLAIMS\tREQUEST_ID\tDETAIL");
+    for e in &events {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            e.at.format("%Y-%m-%dT%H:%M:%SZ"),
+            e.kind,
+            e.outcome,
+            e.client_id.as_deref().unwrap_or("-"),
+            e.claims.as_deref().unwrap_or("-"),
+            e.request_id.as_deref().unwrap_or("-"),
+            e.detail.as_deref().unwrap_or("-"),
+        );
+    }
+    eprintln!("{} events for {}", events.len(), id.masked());
+    Ok(())
 }
 
 async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> Result<(), StartupError> {

@@ -1,6 +1,7 @@
 //! citizen-idp: a national electronic-identity server. An OpenID Connect provider that
 //! checks every citizen against the population register before it issues a token.
 
+pub mod audit;
 pub mod authn;
 pub mod cli;
 pub mod clock;

@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpServer, web};
 
+use crate::audit::AuditLog;
 use crate::authn::password::{PasswordError, PasswordHasher};
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
@@ -49,6 +50,7 @@ pub enum StartupError {
 /// A built server, bound but not yet running.
 pub struct Application {
     server: Server,
+    audit: AuditLog,
     issuer: String,
     port: u16,
     pub demo_enabled: bool,
@@ -67,9 +69,12 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until SIGINT/SIGTERM; in-flight requests are drained first.
+    /// Runs until SIGINT/SIGTERM; in-flight requests are drained first, then the audit
+    /// rows still queued are written.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.audit.flush().await;
+        result
     }
 }
 
@@ -148,6 +153,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         None
     };
 
+    let audit = AuditLog::start(db.clone());
     let endpoints = Endpoints::new(&issuer);
     let access_token_alg = SigningAlg::parse(&settings.tokens.access_token_alg)
         .ok_or_else(|| StartupError::Other("tokens.access_token_alg".into()))?;
@@ -162,6 +168,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         keys,
         clock,
         hasher,
+        audit: audit.clone(),
         access_token_alg,
         demo,
         settings: settings.clone(),
@@ -191,6 +198,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         .run();
     Ok(Application {
         server,
+        audit,
         issuer,
         port: bound.port(),
         demo_enabled,

@@ -20,6 +20,7 @@ pub struct AppState {
     pub keys: Arc<KeySet>,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
+    pub audit: crate::audit::AuditLog,
     pub access_token_alg: SigningAlg,
     /// Whether the issuer is https, which decides the cookies' Secure attribute.
     pub secure_cookies: bool,

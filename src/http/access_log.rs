@@ -11,6 +11,16 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
+/// The id of the request being handled, for audit rows and log lines.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The request id of `req`, set by the access log middleware.
+pub fn request_id(req: &actix_web::HttpRequest) -> Option<String> {
+    use actix_web::HttpMessage;
+    req.extensions().get::<RequestId>().map(|id| id.0.clone())
+}
+
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -18,6 +28,7 @@ pub async fn access_log(
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let method = req.method().clone();
+    actix_web::HttpMessage::extensions_mut(&req).insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id);
     let mut response = next.call(req).instrument(span.clone()).await?;
     let route = response

@@ -4,7 +4,9 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::audit;
 use crate::domain::scope::ScopeSet;
+use crate::http::access_log::request_id;
 use crate::oidc::error::{BearerError, ErrorCode, MISSING_TOKEN, OAuthError};
 use crate::registry::{self, claims};
 use crate::state::AppState;
@@ -20,7 +22,7 @@ pub async fn userinfo_get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, BearerError> {
     let token = bearer_token(&req, None)?;
-    userinfo(&state, &token).await
+    userinfo(&state, &token, request_id(&req)).await
 }
 
 /// RFC 6750 §2.2 also allows the token in a form body of a POST.
@@ -37,7 +39,7 @@ pub async fn userinfo_post(
             .map(|(_, v)| v)
     });
     let token = bearer_token(&req, form_token)?;
-    userinfo(&state, &token).await
+    userinfo(&state, &token, request_id(&req)).await
 }
 
 fn bearer_token(req: &HttpRequest, form_token: Option<String>) -> Result<String, BearerError> {
@@ -72,16 +74,20 @@ fn invalid_request(why: &'static str) -> BearerError {
     BearerError(OAuthError::new(ErrorCode::InvalidRequest, why))
 }
 
-async fn userinfo(state: &AppState, token: &str) -> Result<HttpResponse, BearerError> {
-    let claims: AccessTokenClaims =
+async fn userinfo(
+    state: &AppState,
+    token: &str,
+    request_id: Option<String>,
+) -> Result<HttpResponse, BearerError> {
+    let token_claims: AccessTokenClaims =
         jwt::verify(&state.keys, token, access_token::TYP, &state.issuer)
             .map_err(|_| invalid_token("the access token is invalid"))?;
     let now = state.clock.now().timestamp();
-    if claims.exp <= now {
+    if token_claims.exp <= now {
         return Err(invalid_token("the access token has expired"));
     }
-    let scopes =
-        ScopeSet::parse(&claims.scope).map_err(|_| invalid_token("the access token is invalid"))?;
+    let scopes = ScopeSet::parse(&token_claims.scope)
+        .map_err(|_| invalid_token("the access token is invalid"))?;
     if !scopes.contains("openid") {
         return Err(BearerError(OAuthError::new(
             ErrorCode::InsufficientScope,
@@ -89,12 +95,23 @@ async fn userinfo(state: &AppState, token: &str) -> Result<HttpResponse, BearerE
         )));
     }
     // Read now, not at login: a correction or a death in the register shows at once.
-    let (account, citizen) = registry::identity_by_account(&state.db, claims.sub.clone())
+    let (account, citizen) = registry::identity_by_account(&state.db, token_claims.sub.clone())
         .await?
         .ok_or_else(|| invalid_token("the access token is invalid"))?;
     registry::check_eligible(&account, &citizen)
         .map_err(|_| invalid_token("the citizen can no longer sign in"))?;
+    let released = claims::for_scopes(&account.id, &citizen, &scopes);
+    let event = audit::Event::new(
+        audit::Kind::Disclosure,
+        "userinfo",
+        state.clock.now().naive_utc(),
+    )
+    .citizen(citizen.national_id.clone())
+    .client(&token_claims.client_id)
+    .claims(released.keys().cloned())
+    .request_id(request_id.as_deref());
+    state.audit.record(event).await;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(claims::for_scopes(&account.id, &citizen, &scopes)))
+        .json(released))
 }

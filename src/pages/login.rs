@@ -10,10 +10,13 @@ use serde::Deserialize;
 
 use super::error::{PageError, html};
 use super::i18n::{Lang, Texts};
+use crate::audit;
 use crate::authn::login::{self, LoginError};
 use crate::authn::session::{self, Session};
 use crate::domain::acr::{AssuranceLevel, AuthMethod};
+use crate::domain::national_id::NationalId;
 use crate::domain::secret::{Password, SessionToken};
+use crate::http::access_log::request_id;
 use crate::oidc::authorize::{flow, grant, page_lang, redirect};
 use crate::state::AppState;
 use crate::storage::accounts::Account;
@@ -140,14 +143,15 @@ pub async fn login_post(
         ));
     }
 
-    let account = match login::authenticate(
+    let result = login::authenticate(
         &state.db,
         &state.hasher,
         national_id,
         Password::new(password),
     )
-    .await
-    {
+    .await;
+    audit_login(&req, &state, &flow, national_id, &result, now).await;
+    let account = match result {
         Ok(account) => account,
         Err(LoginError::InvalidCredentials) => {
             tracing::info!(target: "security", outcome = "invalid_credentials", "login failed");
@@ -215,6 +219,34 @@ pub async fn login_post(
             .map_err(|e| fail(PageError::internal(&e, false)))?;
     }
     Ok(response)
+}
+
+/// Every login attempt that reached a verdict goes to the audit trail, with the number
+/// when it is well-formed (an unknown number is recorded too: it may be a probe).
+async fn audit_login(
+    req: &HttpRequest,
+    state: &AppState,
+    flow: &flow::LoginFlow,
+    national_id: &str,
+    result: &Result<Account, LoginError>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let outcome = match result {
+        Ok(_) => "success",
+        Err(LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(LoginError::NotPermitted(_)) => "not_permitted",
+        Err(LoginError::Storage(_) | LoginError::Password(_)) => return,
+    };
+    let mut event = audit::Event::new(audit::Kind::Login, outcome, now.naive_utc())
+        .client(&flow.request.client_id)
+        .request_id(request_id(req).as_deref());
+    if let Ok(id) = NationalId::parse(national_id) {
+        event = event.citizen(id);
+    }
+    if let Err(LoginError::NotPermitted(reason)) = result {
+        event = event.detail(reason.to_string());
+    }
+    state.audit.record(event).await;
 }
 
 /// A new session for every login, so a session id planted before login is useless.

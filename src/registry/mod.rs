@@ -4,6 +4,8 @@
 
 pub mod claims;
 pub mod generate;
+pub mod import;
+pub mod lifecycle;
 pub mod seed;
 
 use crate::domain::citizen::{AccountStatus, Citizen};

@@ -2,7 +2,6 @@
 //! population, one demo citizen with an account, and two demo clients.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use diesel::Connection;
 
 use super::generate::PopulationGenerator;
 use crate::domain::acr::AssuranceLevel;
@@ -12,7 +11,7 @@ use crate::domain::national_id::NationalId;
 use crate::domain::secret::ClientSecret;
 use crate::registration::{self, NewClient};
 use crate::storage::accounts::{self, Account};
-use crate::storage::{DbConnection, StorageError, citizens, clients};
+use crate::storage::{self, DbConnection, StorageError, citizens, clients};
 
 pub const DEMO_PORTAL_ID: &str = "demo-portal";
 pub const DEMO_APP_ID: &str = "demo-mobile-app";
@@ -95,7 +94,7 @@ pub fn seed_demo(
 ) -> Result<(u64, ClientSecret), StorageError> {
     let mut seeded = 0;
     if citizens::count(conn)? == 0 {
-        conn.transaction(|conn| {
+        storage::transaction(conn, |conn| {
             citizens::insert_batch(conn, &[demo_citizen(seed.citizen_id.clone(), now)])?;
             accounts::insert(
                 conn,

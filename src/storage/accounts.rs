@@ -90,3 +90,19 @@ pub fn insert(conn: &mut DbConnection, account: &Account) -> Result<(), StorageE
         .execute(conn)?;
     Ok(())
 }
+
+/// Sets an account's status; returns whether the account exists.
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &NationalId,
+    status: AccountStatus,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let updated = diesel::update(accounts::table.filter(accounts::national_id.eq(id.expose())))
+        .set((
+            accounts::status.eq(status.as_str()),
+            accounts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}

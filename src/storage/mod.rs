@@ -5,6 +5,7 @@
 //! worker thread: a slow disk or a slow PostgreSQL must not stall other requests.
 
 pub mod accounts;
+pub mod audit_events;
 pub mod citizens;
 pub mod clients;
 mod connection;
@@ -126,4 +127,30 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), StorageError> {
     use diesel::RunQueryDsl;
     diesel::sql_query("SELECT 1").execute(conn)?;
     Ok(())
+}
+
+/// Runs `f` in a transaction: committed if it returns `Ok`, rolled back otherwise.
+/// Callers outside this module get transactions without importing diesel.
+pub fn transaction<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StorageError>,
+{
+    enum Abort<E> {
+        Caller(E),
+        Database(diesel::result::Error),
+    }
+    impl<E> From<diesel::result::Error> for Abort<E> {
+        fn from(e: diesel::result::Error) -> Self {
+            Abort::Database(e)
+        }
+    }
+    use diesel::Connection;
+    conn.transaction(|c| f(c).map_err(Abort::Caller))
+        .map_err(|abort| match abort {
+            Abort::Caller(e) => e,
+            Abort::Database(e) => StorageError::from(e).into(),
+        })
 }

@@ -51,4 +51,18 @@ diesel::table! {
 }
 
 diesel::joinable!(accounts -> citizens (national_id));
-diesel::allow_tables_to_appear_in_same_query!(citizens, accounts, clients);
+diesel::allow_tables_to_appear_in_same_query!(citizens, accounts, clients, audit_events);
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        kind -> Text,
+        outcome -> Text,
+        national_id -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        claims -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}

@@ -16,6 +16,7 @@ mod cli;
 mod discovery;
 mod flow;
 mod helpers;
+mod lifecycle;
 mod login;
 mod store;
 mod token;

@@ -9,7 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::audit;
 use crate::domain::client::Client;
+use crate::http::access_log::request_id;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::registry;
 use crate::state::AppState;
@@ -90,7 +92,7 @@ pub async fn token_post(
                 .await?
                 .ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
             check_grant(&grant, &client, &redirect_uri, code_verifier.as_deref())?;
-            issue_tokens(&state, &client, &grant, now).await?
+            issue_tokens(&state, &client, &grant, now, request_id(&req)).await?
         }
     };
     Ok(HttpResponse::Ok()
@@ -137,6 +139,7 @@ async fn issue_tokens(
     client: &Client,
     grant: &CodeGrant,
     now: DateTime<Utc>,
+    request_id: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
     // The register is asked again: a death or a suspension since the login ends it here.
     let (account, citizen) = registry::identity_by_account(&state.db, grant.account_id.clone())
@@ -179,6 +182,14 @@ async fn issue_tokens(
         amr: grant.amr.clone(),
     };
     let id_token = jwt::sign(state.keys.signing_key(id_alg)?, "JWT", &id_claims)?;
+    // The ID token releases the citizen's subject and authentication facts; the
+    // register's claims are released (and audited) at userinfo.
+    let event = audit::Event::new(audit::Kind::Disclosure, "id_token", now.naive_utc())
+        .citizen(citizen.national_id.clone())
+        .client(&client.id)
+        .claims(["sub", "auth_time", "acr", "amr"])
+        .request_id(request_id.as_deref());
+    state.audit.record(event).await;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -1,0 +1,59 @@
+//! The `audit_events` table. Rows are only ever inserted; the database refuses updates
+//! and deletes (triggers in the migrations).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::connection::per_backend;
+use super::schema::audit_events;
+use super::{DbConnection, StorageError};
+
+/// One audit row, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent {
+    pub at: NaiveDateTime,
+    pub kind: String,
+    pub outcome: String,
+    pub national_id: Option<String>,
+    pub client_id: Option<String>,
+    /// Space-separated claim names, never values.
+    pub claims: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// One audit row, as read back.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub kind: String,
+    pub outcome: String,
+    pub national_id: Option<String>,
+    pub client_id: Option<String>,
+    pub claims: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub fn append(conn: &mut DbConnection, events: &[NewAuditEvent]) -> Result<usize, StorageError> {
+    Ok(per_backend!(conn, |c| diesel::insert_into(
+        audit_events::table
+    )
+    .values(events)
+    .execute(c))?)
+}
+
+/// The history of one citizen, oldest first.
+pub fn for_citizen(
+    conn: &mut DbConnection,
+    national_id: &str,
+) -> Result<Vec<AuditEvent>, StorageError> {
+    Ok(audit_events::table
+        .filter(audit_events::national_id.eq(national_id))
+        .order((audit_events::at.asc(), audit_events::id.asc()))
+        .select(AuditEvent::as_select())
+        .load(conn)?)
+}
