@@ -1,11 +1,11 @@
 //! The command line: `serve` (the default), `migrate`, `keys`, `clients`, `population`.
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use clap::{Args, Parser, Subcommand};
 
 use crate::clock::{Clock, SystemClock};
@@ -15,10 +15,11 @@ use crate::domain::citizen::LifeStatus;
 use crate::domain::client::ClientKind;
 use crate::domain::national_id::NationalId;
 use crate::registration::{self, NewClient};
+use crate::registry::import::{self, CitizenReader, CitizenWriter};
 use crate::registry::lifecycle::{self, AccountAction, Actor};
 use crate::registry::seed;
 use crate::startup::{self, StartupError};
-use crate::storage::{StorageError, audit_events, clients, migrations};
+use crate::storage::{StorageError, audit_events, citizens, clients, migrations};
 use crate::tokens::keys::{self, KeySet, SigningAlg};
 
 #[derive(Parser)]
@@ -133,6 +134,15 @@ enum PopulationCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Load the register from a CSV file (`-` for standard input); see docs/REGISTER_CSV.md.
+    Import {
+        file: PathBuf,
+        /// Validate and count, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the whole register as CSV (`-` for standard output), in number order.
+    Export { file: PathBuf },
     /// Record a life event: `living` or `deceased`. A deceased citizen's sessions and
     /// tokens stop working at once.
     SetStatus {
@@ -252,6 +262,10 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             national_id,
             status,
         }) => set_life_status(&settings, &national_id, &status, clock.now().naive_utc()).await,
+        Command::Population(PopulationCommand::Import { file, dry_run }) => {
+            import(&settings, file, dry_run, clock.now().date_naive()).await
+        }
+        Command::Population(PopulationCommand::Export { file }) => export(&settings, file).await,
         Command::Accounts(command) => {
             change_account(&settings, command, clock.now().naive_utc()).await
         }
@@ -292,6 +306,95 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             Ok(())
         }
     }
+}
+
+fn open_input(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(std::io::stdin()))
+    } else {
+        Ok(Box::new(std::fs::File::open(path)?))
+    }
+}
+
+/// Streams the file into the register; exits with failure when any row was rejected,
+/// so scripts notice, though the valid rows are in.
+async fn import(
+    settings: &Settings,
+    file: PathBuf,
+    dry_run: bool,
+    today: NaiveDate,
+) -> Result<(), StartupError> {
+    let input =
+        open_input(&file).map_err(|e| StartupError::Other(format!("{}: {e}", file.display())))?;
+    let reader = CitizenReader::new(BufReader::with_capacity(1 << 16, input), today)
+        .map_err(|e| StartupError::Other(format!("{}: {e}", file.display())))?;
+    let db = startup::connect_database(settings).await?;
+    let show_progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let summary = db
+        .run(move |conn| {
+            import::load(
+                conn,
+                reader,
+                !dry_run,
+                |rejected| eprintln!("{rejected}"),
+                |so_far| {
+                    if show_progress && so_far.read % 50_000 < 1000 {
+                        eprint!("\r{} rows read", so_far.read);
+                    }
+                },
+            )
+        })
+        .await?;
+    if show_progress {
+        eprintln!();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("{}{summary}", if dry_run { "dry run: " } else { "" });
+    println!(
+        "{secs:.1} s ({:.0} rows/s)",
+        summary.read as f64 / secs.max(1e-9)
+    );
+    if summary.rejected > 0 || summary.incomplete {
+        return Err(StartupError::Other(format!(
+            "{} rows rejected",
+            summary.rejected
+        )));
+    }
+    Ok(())
+}
+
+async fn export(settings: &Settings, file: PathBuf) -> Result<(), StartupError> {
+    let db = startup::connect_database(settings).await?;
+    let written = db
+        .run(move |conn| {
+            let output: Box<dyn Write + Send> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(
+                    std::fs::File::create(&file)
+                        .map_err(|e| StorageError::Unavailable(e.to_string()))?,
+                )
+            };
+            let io_error = |e: std::io::Error| StorageError::Unavailable(e.to_string());
+            let mut writer = CitizenWriter::new(BufWriter::new(output)).map_err(io_error)?;
+            let mut after: Option<String> = None;
+            let mut written = 0u64;
+            loop {
+                let page = citizens::page_after(conn, after.as_deref(), 10_000)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.national_id.expose().to_owned());
+                for citizen in &page {
+                    writer.write(citizen).map_err(io_error)?;
+                }
+                written += page.len() as u64;
+            }
+            writer.into_inner().map_err(io_error)?;
+            Ok(written)
+        })
+        .await?;
+    eprintln!("exported {written} citizens");
+    Ok(())
 }
 
 fn parse_id(raw: &str) -> Result<NationalId, StartupError> {

@@ -9,8 +9,8 @@ use super::{DbConnection, StorageError};
 use crate::domain::citizen::{Address, Citizen, LifeStatus, Sex};
 use crate::domain::national_id::NationalId;
 
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = citizens)]
+#[derive(Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = citizens, treat_none_as_null = true)]
 struct CitizenRow {
     national_id: String,
     full_name: String,
@@ -148,4 +148,105 @@ pub fn set_life_status(
         ))
         .execute(conn)?;
     Ok(updated == 1)
+}
+
+/// What an upsert did with each row of a batch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// Upserts a batch on the personal identification number, keeping the newest record:
+/// a stored citizen is replaced only by a row with a later `updated_at` and different
+/// content. With `write` false nothing is written (a dry run) but the counts are the
+/// same. The batch must not repeat a number.
+pub fn upsert_batch(
+    conn: &mut DbConnection,
+    batch: &[Citizen],
+    write: bool,
+) -> Result<UpsertCounts, StorageError> {
+    use std::collections::HashMap;
+    super::transaction(conn, |conn| {
+        let ids: Vec<&str> = batch.iter().map(|c| c.national_id.expose()).collect();
+        let stored: HashMap<String, CitizenRow> = citizens::table
+            .filter(citizens::national_id.eq_any(&ids))
+            .select(CitizenRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|row| (row.national_id.clone(), row))
+            .collect();
+        let mut counts = UpsertCounts::default();
+        let mut fresh = Vec::new();
+        let mut changed = Vec::new();
+        for row in batch.iter().map(CitizenRow::from) {
+            match stored.get(&row.national_id) {
+                None => fresh.push(row),
+                Some(old) if row.updated_at > old.updated_at && !same_content(old, &row) => {
+                    changed.push(row)
+                }
+                Some(_) => counts.unchanged += 1,
+            }
+        }
+        counts.inserted = fresh.len() as u64;
+        counts.updated = changed.len() as u64;
+        if write {
+            insert_rows(conn, fresh)?;
+            for row in &changed {
+                diesel::update(citizens::table.find(&row.national_id))
+                    .set(row)
+                    .execute(conn)?;
+            }
+        }
+        Ok(counts)
+    })
+}
+
+fn same_content(a: &CitizenRow, b: &CitizenRow) -> bool {
+    let mut b = b.clone();
+    b.updated_at = a.updated_at;
+    *a == b
+}
+
+/// Inserts rows known to be new, in one multi-row INSERT, in key order. (diesel's
+/// binary COPY would be faster on PostgreSQL but does not support 19-column rows.)
+fn insert_rows(conn: &mut DbConnection, mut rows: Vec<CitizenRow>) -> Result<(), StorageError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    rows.sort_unstable_by(|a, b| a.national_id.cmp(&b.national_id));
+    per_backend!(conn, |c| diesel::insert_into(citizens::table)
+        .values(&rows)
+        .execute(c))?;
+    Ok(())
+}
+
+/// Up to `limit` citizens in number order, after `after`; for streaming exports.
+pub fn page_after(
+    conn: &mut DbConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Citizen>, StorageError> {
+    let mut query = citizens::table
+        .select(CitizenRow::as_select())
+        .order(citizens::national_id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(citizens::national_id.gt(after.to_owned()));
+    }
+    query
+        .load(conn)?
+        .into_iter()
+        .map(Citizen::try_from)
+        .collect()
 }

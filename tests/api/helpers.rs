@@ -56,6 +56,7 @@ pub struct TestApp {
     pub issuer: String,
     /// Where the server listens; the same as the issuer unless one is configured.
     pub address: String,
+    pub database_url: String,
     pub clock: Arc<FixedClock>,
     pub db: Db,
     /// A browser: keeps cookies, never follows redirects.
@@ -146,6 +147,7 @@ impl TestApp {
         TestApp {
             issuer,
             address,
+            database_url: settings.database.url.clone(),
             clock,
             db,
             browser: http_client(true),
@@ -313,6 +315,31 @@ impl TestApp {
         self.db
             .run_blocking(move |conn| citizens::set_life_status(conn, &id, status, now))
             .unwrap();
+    }
+
+    /// Runs the citizen-idp command line against this app's database.
+    pub async fn cli(&self, args: &[&str], stdin: Option<Vec<u8>>) -> std::process::Output {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let database_url = self.database_url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_citizen-idp"))
+                .args(&args)
+                .env("CITIZEN_IDP__DATABASE__URL", database_url)
+                .env("CITIZEN_IDP__LOG__FILTER", "warn")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut input = child.stdin.take().unwrap();
+            input.write_all(&stdin.unwrap_or_default()).unwrap();
+            drop(input);
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap()
     }
 
     pub fn advance_clock(&self, by: Duration) {

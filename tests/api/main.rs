@@ -16,6 +16,7 @@ mod cli;
 mod discovery;
 mod flow;
 mod helpers;
+mod import;
 mod lifecycle;
 mod login;
 mod store;

@@ -20,6 +20,7 @@
 //!
 //! Everything here is pure: no database and no I/O beyond the `Read` or `Write` given.
 
+mod load;
 mod row;
 mod writer;
 
@@ -38,6 +39,7 @@ use csv::ByteRecord;
 use crate::domain::citizen::Citizen;
 use crate::domain::national_id::NationalId;
 
+pub use load::{ImportSummary, load};
 pub use writer::CitizenWriter;
 
 /// The columns of a register file, in the order [`CitizenWriter`] writes them. A file
