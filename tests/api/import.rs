@@ -116,7 +116,7 @@ async fn bad_rows_are_reported_by_line_and_never_written() {
     let app = TestApp::spawn().await;
     let good = TestCitizen::generate();
     let duplicate = good.clone();
-    let mut file = csv(&[good.clone()]);
+    let mut file = csv(std::slice::from_ref(&good));
     let valid_line = text(&csv(&[TestCitizen::generate()]))
         .lines()
         .nth(1)
