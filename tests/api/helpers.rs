@@ -64,6 +64,8 @@ pub struct TestApp {
     /// A server-side HTTP client without cookies (relying parties, resource servers).
     pub http: reqwest::Client,
     _data: tempfile::TempDir,
+    server: actix_web::dev::ServerHandle,
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// Dropped with the app: the per-test PostgreSQL database.
     _postgres: Option<PostgresDatabase>,
 }
@@ -142,12 +144,15 @@ impl TestApp {
             .expect("server starts");
         let issuer = app.issuer().to_owned();
         let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let server = app.server_handle();
+        let running = Some(tokio::spawn(app.run_until_stopped()));
         let db = Db::connect(&settings.database.url, 2, std::time::Duration::from_secs(5)).unwrap();
         TestApp {
             issuer,
             address,
             database_url: settings.database.url.clone(),
+            server,
+            running,
             clock,
             db,
             browser: http_client(true),
@@ -340,6 +345,14 @@ impl TestApp {
         })
         .await
         .unwrap()
+    }
+
+    /// Stops the server gracefully, as SIGTERM does, and waits until it has finished.
+    pub async fn stop(&mut self) {
+        self.server.stop(true).await;
+        if let Some(running) = self.running.take() {
+            running.await.unwrap().unwrap();
+        }
     }
 
     pub fn advance_clock(&self, by: Duration) {

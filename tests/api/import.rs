@@ -238,3 +238,29 @@ async fn life_events_from_the_command_line_end_access_and_are_audited() {
     assert!(trail.contains("status=suspended->active by=cli"), "{trail}");
     assert!(trail.contains("life_status=deceased by=cli"), "{trail}");
 }
+
+#[tokio::test]
+async fn a_death_arriving_by_import_takes_effect_without_any_command() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let token = access_token(&app, &citizen).await;
+    let mut record = citizen.record.clone();
+    record.life_status = citizen_idp::domain::citizen::LifeStatus::Deceased;
+    record.updated_at += Duration::minutes(5);
+    let output = app
+        .cli(&["population", "import", "-"], Some(csv(&[record])))
+        .await;
+    assert!(
+        text(&output.stdout).contains("updated: 1"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert_eq!(userinfo(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+    let client = app.confidential_client();
+    let rp = app.relying_party(&client).await;
+    let (_, location, _) = app.browse(&rp.authorize_url(&[]).url).await;
+    assert!(
+        location.unwrap().starts_with("/login?"),
+        "the session ended with the death"
+    );
+}

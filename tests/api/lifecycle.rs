@@ -264,3 +264,22 @@ async fn the_audit_trail_is_append_only() {
         "account_status_changed"
     );
 }
+
+#[tokio::test]
+async fn a_graceful_stop_writes_every_queued_audit_row() {
+    let mut app = TestApp::spawn().await;
+    let signed_in = sign_in(&app).await;
+    assert_eq!(
+        userinfo_status(&app, &signed_in.access_token).await,
+        StatusCode::OK
+    );
+    app.stop().await;
+    // No waiting: the rows must already be there once the server has stopped.
+    let number = signed_in.citizen.number.clone();
+    let rows = app
+        .db
+        .run_blocking(move |conn| audit_events::for_citizen(conn, &number))
+        .unwrap();
+    let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["success", "id_token", "userinfo"]);
+}
