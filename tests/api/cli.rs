@@ -164,3 +164,80 @@ fn keys_generate_and_list_show_each_key_with_its_state() {
         String::from_utf8_lossy(&migrate.stderr)
     );
 }
+
+/// Runs the real server as a process, logs a citizen in through the demo portal, and
+/// checks that the log carries no register value, number or password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_log_holds_no_personal_data() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use crate::helpers::{hidden_field, http_client, location_of};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = citizen_idp(dir.path())
+        .env("CITIZEN_IDP__LOG__FILTER", "info")
+        .env("CITIZEN_IDP__DEMO__POPULATION", "10")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let issuer = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("citizen-idp is listening on ")
+                    .map(str::to_owned)
+            })
+            .unwrap()
+    })
+    .await
+    .unwrap();
+
+    let browser = http_client(true);
+    let get = |url: String| {
+        let browser = browser.clone();
+        async move { browser.get(url).send().await.unwrap() }
+    };
+    let authorize = location_of(&get(format!("{issuer}/demo/login")).await);
+    let login = location_of(&get(authorize).await);
+    let page = get(format!("{issuer}{login}")).await.text().await.unwrap();
+    let form = [
+        ("flow", hidden_field(&page, "flow")),
+        ("csrf_token", hidden_field(&page, "csrf_token")),
+        ("national_id", "001090000001".to_owned()),
+        ("password", "demo-password-2026".to_owned()),
+    ];
+    let callback = browser
+        .post(format!("{issuer}/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let result = get(location_of(&callback)).await.text().await.unwrap();
+    assert!(
+        result.contains("Nguyễn Văn An"),
+        "the demo login should succeed"
+    );
+
+    server.kill().unwrap();
+    let output = server.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("login succeeded") && log.contains("route=\"/token\""),
+        "{log}"
+    );
+    for secret in [
+        "001090000001",
+        "Nguyễn Văn An",
+        "Tràng Tiền",
+        "1990-03-15",
+        "demo-password-2026",
+        "code=",
+    ] {
+        assert!(!log.contains(secret), "the log reveals {secret:?}");
+    }
+}
