@@ -40,17 +40,23 @@ impl ConnectionManager {
     }
 }
 
-// WAL lets readers proceed while one writer commits; busy_timeout makes concurrent
-// writers wait instead of failing with SQLITE_BUSY; SQLite leaves foreign keys off by
-// default. A 16 MiB page cache (the default is 2 MiB) keeps the register's upper
-// B-tree levels in memory.
-// busy_timeout comes first so that the journal-mode switch of concurrently opened
-// connections waits for the lock too.
+// busy_timeout makes concurrent writers wait instead of failing with SQLITE_BUSY;
+// SQLite leaves foreign keys off by default. A 16 MiB page cache (the default is
+// 2 MiB) keeps the register's upper B-tree levels in memory.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
-     PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
      PRAGMA cache_size = -16384; \
      PRAGMA foreign_keys = ON;";
+
+/// Puts a SQLite file in WAL mode (readers proceed while one writer commits), once,
+/// before the pool opens its connections: the mode is stored in the file, and
+/// switching it needs an exclusive lock that concurrently opening connections would
+/// fight over.
+pub fn prepare_sqlite(path: &str) -> Result<(), diesel::ConnectionError> {
+    let mut conn = SqliteConnection::establish(path)?;
+    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+}
 
 impl diesel::r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;

@@ -78,6 +78,8 @@ impl Db {
                     StorageError::Unavailable(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
+            connection::prepare_sqlite(sqlite_path(url))
+                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         }
         let manager = ConnectionManager::new(backend, url.to_owned());
         let pool = diesel::r2d2::Pool::builder()

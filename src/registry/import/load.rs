@@ -44,41 +44,75 @@ impl std::fmt::Display for ImportSummary {
 /// ones in batches of 1,000, each in its own transaction. A rejected row is never
 /// written, not even in part. With `write` false (a dry run) nothing is written, yet
 /// the counts say what an import would do. `progress` is called after each batch.
-pub fn load<R: Read>(
+///
+/// Parsing and validating run on their own thread, one batch ahead of the writes, so
+/// that the CPU work of reading overlaps the database's work of writing.
+pub fn load<R: Read + Send>(
     conn: &mut DbConnection,
-    mut reader: CitizenReader<R>,
+    reader: CitizenReader<R>,
     write: bool,
     mut on_reject: impl FnMut(&RowError),
     mut progress: impl FnMut(&ImportSummary),
 ) -> Result<ImportSummary, StorageError> {
-    let mut summary = ImportSummary::default();
-    let mut batch: Vec<Citizen> = Vec::with_capacity(BATCH);
-    let mut flush =
-        |batch: &mut Vec<Citizen>, summary: &mut ImportSummary, conn: &mut DbConnection| {
-            let counts: UpsertCounts = citizens::upsert_batch(conn, batch, write)?;
-            summary.inserted += counts.inserted;
-            summary.updated += counts.updated;
-            summary.unchanged += counts.unchanged;
-            batch.clear();
-            progress(summary);
-            Ok::<_, StorageError>(())
-        };
-    for row in reader.by_ref() {
-        summary.read += 1;
-        match row {
-            Ok(citizen) => batch.push(citizen),
-            Err(error) => {
-                summary.rejected += 1;
-                on_reject(&error);
+    enum Parsed {
+        Batch(Vec<Citizen>, u64),
+        Rejected(RowError),
+    }
+    std::thread::scope(|scope| {
+        // Two batches in flight at most: memory stays flat whatever the file's size.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(2);
+        let parser = scope.spawn(move || {
+            let mut reader = reader;
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut read = 0u64;
+            for row in reader.by_ref() {
+                read += 1;
+                let sent = match row {
+                    Ok(citizen) => {
+                        batch.push(citizen);
+                        if batch.len() < BATCH {
+                            continue;
+                        }
+                        tx.send(Parsed::Batch(
+                            std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                            read,
+                        ))
+                    }
+                    Err(error) => tx.send(Parsed::Rejected(error)),
+                };
+                // The writer stopped (a database error): stop reading too.
+                if sent.is_err() {
+                    return (read, reader.stopped_early());
+                }
+            }
+            let _ = tx.send(Parsed::Batch(batch, read));
+            (read, reader.stopped_early())
+        });
+
+        let mut summary = ImportSummary::default();
+        for parsed in rx {
+            match parsed {
+                Parsed::Rejected(error) => {
+                    summary.rejected += 1;
+                    on_reject(&error);
+                }
+                Parsed::Batch(batch, read_so_far) => {
+                    summary.read = read_so_far;
+                    if !batch.is_empty() {
+                        let counts: UpsertCounts = citizens::upsert_batch(conn, &batch, write)?;
+                        summary.inserted += counts.inserted;
+                        summary.updated += counts.updated;
+                        summary.unchanged += counts.unchanged;
+                    }
+                    progress(&summary);
+                }
             }
         }
-        if batch.len() == BATCH {
-            flush(&mut batch, &mut summary, conn)?;
-        }
-    }
-    if !batch.is_empty() {
-        flush(&mut batch, &mut summary, conn)?;
-    }
-    summary.incomplete = reader.stopped_early();
-    Ok(summary)
+        let (read, stopped_early) = parser
+            .join()
+            .map_err(|_| StorageError::Corrupt("the CSV reader thread failed".into()))?;
+        summary.read = read;
+        summary.incomplete = stopped_early;
+        Ok(summary)
+    })
 }
