@@ -233,9 +233,12 @@ fn insert_rows(conn: &mut DbConnection, mut rows: Vec<CitizenRow>) -> Result<(),
                 .execute(pg)?;
         }
         DbConnection::Sqlite(sqlite) => {
-            diesel::insert_into(citizens::table)
-                .values(&rows)
-                .execute(sqlite)?;
+            // SQLite allows 32,766 bound values per statement: 1,000 rows of 19.
+            for chunk in rows.chunks(1000) {
+                diesel::insert_into(citizens::table)
+                    .values(chunk)
+                    .execute(sqlite)?;
+            }
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use crate::domain::citizen::Citizen;
 use crate::storage::citizens::{self, UpsertCounts};
 use crate::storage::{DbConnection, StorageError};
 
-const BATCH: usize = 1000;
+const BATCH: usize = 5000;
 
 /// The summary printed at the end of an import.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ impl std::fmt::Display for ImportSummary {
 }
 
 /// Reads every row, reports each rejected one to `on_reject`, and upserts the valid
-/// ones in batches of 1,000, each in its own transaction. A rejected row is never
+/// ones in batches of 5,000, each in its own transaction. A rejected row is never
 /// written, not even in part. With `write` false (a dry run) nothing is written, yet
 /// the counts say what an import would do. `progress` is called after each batch.
 ///
