@@ -290,6 +290,41 @@ impl TestApp {
         location_of(&response)
     }
 
+    /// Logs `citizen` in at `client` (or answers from the session) and exchanges the
+    /// code: the access token.
+    pub async fn access_token(
+        &self,
+        citizen: &TestCitizen,
+        client: &TestClient,
+        scopes: &[&str],
+    ) -> String {
+        let rp = self.relying_party(client).await;
+        let start = rp.authorize_url(scopes);
+        let redirect = self.log_in(&start.url, &citizen.number, PASSWORD).await;
+        let code = query_param(&redirect, "code").expect("a code");
+        let tokens = rp
+            .exchange(&self.http, &code, start.verifier)
+            .await
+            .unwrap();
+        tokens.access_token().secret().clone()
+    }
+
+    /// GET /userinfo with a Bearer token: the status and the JSON body (Null if none).
+    pub async fn userinfo(&self, token: &str) -> (StatusCode, serde_json::Value) {
+        let response = self
+            .http
+            .get(self.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     pub async fn submit_login(
         &self,
         login_html: &str,

@@ -7,7 +7,7 @@ use citizen_idp::storage::citizens;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, query_param};
+use crate::helpers::{TestApp, TestCitizen};
 
 fn csv(citizens: &[Citizen]) -> Vec<u8> {
     let mut writer = CitizenWriter::new(Vec::new()).unwrap();
@@ -26,33 +26,13 @@ fn count(app: &TestApp) -> i64 {
 }
 
 async fn userinfo(app: &TestApp, token: &str) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.userinfo(token).await
 }
 
 async fn access_token(app: &TestApp, citizen: &TestCitizen) -> String {
     let client = app.confidential_client();
-    let rp = app.relying_party(&client).await;
-    let start = rp.authorize_url(&["profile", "address"]);
-    let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
-    let tokens = rp
-        .exchange(
-            &app.http,
-            &query_param(&redirect, "code").unwrap(),
-            start.verifier,
-        )
+    app.access_token(citizen, &client, &["profile", "address"])
         .await
-        .unwrap();
-    openidconnect::OAuth2TokenResponse::access_token(&tokens)
-        .secret()
-        .clone()
 }
 
 #[tokio::test]

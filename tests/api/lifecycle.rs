@@ -19,20 +19,7 @@ struct SignedIn {
 async fn sign_in(app: &TestApp) -> SignedIn {
     let citizen = app.citizen();
     let client = app.confidential_client();
-    let rp = app.relying_party(&client).await;
-    let start = rp.authorize_url(&["profile"]);
-    let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
-    let tokens = rp
-        .exchange(
-            &app.http,
-            &query_param(&redirect, "code").unwrap(),
-            start.verifier,
-        )
-        .await
-        .unwrap();
-    let access_token = openidconnect::OAuth2TokenResponse::access_token(&tokens)
-        .secret()
-        .clone();
+    let access_token = app.access_token(&citizen, &client, &["profile"]).await;
     SignedIn {
         citizen,
         client,
@@ -41,13 +28,7 @@ async fn sign_in(app: &TestApp) -> SignedIn {
 }
 
 async fn userinfo_status(app: &TestApp, token: &str) -> StatusCode {
-    app.http
-        .get(app.url("/userinfo"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    app.userinfo(token).await.0
 }
 
 /// Whether the browser's session still answers an authorization request (SSO).

@@ -5,26 +5,15 @@ use citizen_idp::domain::citizen::LifeStatus;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, query_param};
+use crate::helpers::{TestApp, TestCitizen};
 
 async fn access_token_for(app: &TestApp) -> (String, TestCitizen) {
     let citizen = app.citizen();
     let client = app.confidential_client();
-    let rp = app.relying_party(&client).await;
-    let start = rp.authorize_url(&["profile"]);
-    let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
-    let tokens = rp
-        .exchange(
-            &app.http,
-            &query_param(&redirect, "code").unwrap(),
-            start.verifier,
-        )
-        .await
-        .unwrap();
-    let token = openidconnect::OAuth2TokenResponse::access_token(&tokens)
-        .secret()
-        .clone();
-    (token, citizen)
+    (
+        app.access_token(&citizen, &client, &["profile"]).await,
+        citizen,
+    )
 }
 
 async fn challenge_for(app: &TestApp, request: reqwest::RequestBuilder) -> (StatusCode, String) {
