@@ -82,6 +82,7 @@ pub struct TokenSettings {
     pub id_token_ttl_secs: u64,
     pub access_token_ttl_secs: u64,
     pub access_token_alg: String,
+    pub refresh_token_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,7 +173,10 @@ impl Settings {
                 "must be between 1 and 60 seconds",
             ));
         }
-        if self.tokens.id_token_ttl_secs == 0 || self.tokens.access_token_ttl_secs == 0 {
+        if self.tokens.id_token_ttl_secs == 0
+            || self.tokens.access_token_ttl_secs == 0
+            || self.tokens.refresh_token_ttl_secs == 0
+        {
             return Err(invalid("tokens", "token lifetimes must be positive"));
         }
         crate::tokens::keys::SigningAlg::parse(&self.tokens.access_token_alg)

@@ -5,7 +5,13 @@ use std::fmt;
 
 /// The scopes citizen-idp understands. OIDC Core §3.1.2.1 says scope values that are
 /// not understood should be ignored, so parsing drops anything else.
-pub const SUPPORTED: [&str; 4] = ["openid", "profile", "address", "national_id"];
+pub const SUPPORTED: [&str; 5] = [
+    "openid",
+    "profile",
+    "address",
+    "national_id",
+    "offline_access",
+];
 
 /// A set of scope tokens, kept sorted so its string form is stable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -48,7 +48,7 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,

@@ -10,6 +10,7 @@ pub mod citizens;
 pub mod clients;
 mod connection;
 pub mod migrations;
+pub mod refresh_tokens;
 pub mod schema;
 
 use std::time::Duration;

@@ -51,7 +51,13 @@ diesel::table! {
 }
 
 diesel::joinable!(accounts -> citizens (national_id));
-diesel::allow_tables_to_appear_in_same_query!(citizens, accounts, clients, audit_events);
+diesel::allow_tables_to_appear_in_same_query!(
+    citizens,
+    accounts,
+    clients,
+    audit_events,
+    refresh_tokens
+);
 
 diesel::table! {
     audit_events (id) {
@@ -64,5 +70,22 @@ diesel::table! {
         claims -> Nullable<Text>,
         request_id -> Nullable<Text>,
         detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        account_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        auth_time -> BigInt,
+        acr -> Text,
+        amr -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
     }
 }

@@ -8,6 +8,7 @@ pub mod jwt;
 pub mod keys;
 pub mod pkce;
 pub mod random;
+pub mod refresh;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

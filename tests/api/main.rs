@@ -19,6 +19,7 @@ mod helpers;
 mod import;
 mod lifecycle;
 mod login;
+mod refresh;
 mod store;
 mod token;
 mod userinfo;

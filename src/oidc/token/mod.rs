@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::audit;
 use crate::domain::client::Client;
+use crate::domain::scope::ScopeSet;
 use crate::http::access_log::request_id;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::registry;
@@ -20,6 +21,7 @@ use crate::tokens::access_token::{self, AccessTokenClaims};
 use crate::tokens::code::{self, CodeGrant};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
 use crate::tokens::keys::SigningAlg;
+use crate::tokens::refresh::{self, RefreshError, RefreshGrant};
 use crate::tokens::{jwt, pkce, random};
 use request::{TokenForm, TokenRequest};
 
@@ -29,7 +31,30 @@ pub struct TokenResponse {
     token_type: &'static str,
     expires_in: u64,
     id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
     scope: String,
+}
+
+/// What tokens are issued for: a login, through a code or a refresh token.
+struct Authorization {
+    account_id: String,
+    scope: String,
+    nonce: Option<String>,
+    auth_time: i64,
+    acr: String,
+    amr: Vec<String>,
+}
+
+/// Whether the response carries a refresh token, and of which family.
+enum Refresh {
+    None,
+    NewFamily,
+    /// Rotation: a new token in the family, with the family's (original) scope.
+    Rotate {
+        family_id: String,
+        scope: String,
+    },
 }
 
 pub async fn token_post(
@@ -92,7 +117,77 @@ pub async fn token_post(
                 .await?
                 .ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
             check_grant(&grant, &client, &redirect_uri, code_verifier.as_deref())?;
-            issue_tokens(&state, &client, &grant, now, request_id(&req)).await?
+            // OIDC Core §11: offline access is granted through its scope, which the
+            // authorization endpoint allows only to clients registered for it.
+            let refresh =
+                if ScopeSet::parse(&grant.scope).is_ok_and(|s| s.contains("offline_access")) {
+                    Refresh::NewFamily
+                } else {
+                    Refresh::None
+                };
+            let authorization = Authorization {
+                account_id: grant.account_id,
+                scope: grant.scope,
+                nonce: grant.nonce,
+                auth_time: grant.auth_time,
+                acr: grant.acr,
+                amr: grant.amr,
+            };
+            issue_tokens(
+                &state,
+                &client,
+                authorization,
+                refresh,
+                now,
+                request_id(&req),
+            )
+            .await?
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => {
+            let client_id = client.id.clone();
+            let at = now.naive_utc();
+            let (grant, scope) = state
+                .db
+                .run(move |conn| {
+                    Ok(refresh::redeem(conn, &refresh_token, &client_id, scope.as_deref(), at))
+                })
+                .await?
+                .map_err(|e| match e {
+                    RefreshError::Invalid => invalid_grant("the refresh token is invalid or expired"),
+                    RefreshError::ScopeExceeded => OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        "the scope exceeds what was granted",
+                    ),
+                    RefreshError::Replayed => {
+                        tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
+                        invalid_grant("the refresh token is invalid or expired")
+                    }
+                    RefreshError::Storage(e) => e.into(),
+                })?;
+            let authorization = Authorization {
+                account_id: grant.account_id,
+                scope,
+                nonce: None,
+                auth_time: grant.auth_time,
+                acr: grant.acr,
+                amr: grant.amr,
+            };
+            let refresh = Refresh::Rotate {
+                family_id: grant.family_id,
+                scope: grant.scope,
+            };
+            issue_tokens(
+                &state,
+                &client,
+                authorization,
+                refresh,
+                now,
+                request_id(&req),
+            )
+            .await?
         }
     };
     Ok(HttpResponse::Ok()
@@ -137,18 +232,33 @@ fn check_grant(
 async fn issue_tokens(
     state: &AppState,
     client: &Client,
-    grant: &CodeGrant,
+    grant: Authorization,
+    refresh: Refresh,
     now: DateTime<Utc>,
     request_id: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
-    // The register is asked again: a death or a suspension since the login ends it here.
-    let (account, citizen) = registry::identity_by_account(&state.db, grant.account_id.clone())
-        .await?
-        .ok_or_else(|| invalid_grant("the account no longer exists"))?;
-    registry::check_eligible(&account, &citizen).map_err(|reason| {
-        tracing::info!(target: "security", %reason, "token refused by the register");
-        invalid_grant("the citizen can no longer sign in")
-    })?;
+    // The register is asked again: a death or a suspension since the login ends it
+    // here, and ends the refresh token's family with it.
+    let identity = registry::identity_by_account(&state.db, grant.account_id.clone()).await?;
+    let eligible = identity
+        .as_ref()
+        .map(|(account, citizen)| registry::check_eligible(account, citizen));
+    let Some(Ok(())) = eligible else {
+        if let Some(Err(reason)) = eligible {
+            tracing::info!(target: "security", %reason, "token refused by the register");
+        }
+        if let Refresh::Rotate { family_id, .. } = &refresh {
+            let (family_id, at) = (family_id.clone(), now.naive_utc());
+            state
+                .db
+                .run(move |conn| refresh::revoke_family(conn, &family_id, at))
+                .await?;
+        }
+        return Err(invalid_grant("the citizen can no longer sign in"));
+    };
+    let Some((account, citizen)) = identity else {
+        return Err(invalid_grant("the citizen can no longer sign in"));
+    };
 
     let tokens = &state.settings.tokens;
     let iat = now.timestamp();
@@ -170,7 +280,7 @@ async fn issue_tokens(
     let id_alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
     let id_claims = IdTokenClaims {
         iss: state.issuer.clone(),
-        sub: account.id,
+        sub: account.id.clone(),
         aud: client.id.clone(),
         azp: client.id.clone(),
         exp: iat + secs(tokens.id_token_ttl_secs),
@@ -190,12 +300,48 @@ async fn issue_tokens(
         .claims(["sub", "auth_time", "acr", "amr"])
         .request_id(request_id.as_deref());
     state.audit.record(event).await;
+
+    let refresh_grant = match refresh {
+        Refresh::None => None,
+        Refresh::NewFamily => Some(RefreshGrant {
+            family_id: uuid::Uuid::new_v4().to_string(),
+            account_id: account.id.clone(),
+            client_id: client.id.clone(),
+            scope: grant.scope.clone(),
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: grant.amr.clone(),
+        }),
+        Refresh::Rotate { family_id, scope } => Some(RefreshGrant {
+            family_id,
+            account_id: account.id.clone(),
+            client_id: client.id.clone(),
+            scope,
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: grant.amr.clone(),
+        }),
+    };
+    let refresh_token = match refresh_grant {
+        None => None,
+        Some(refresh_grant) => {
+            let ttl = chrono::Duration::seconds(secs(tokens.refresh_token_ttl_secs));
+            let at = now.naive_utc();
+            Some(
+                state
+                    .db
+                    .run(move |conn| refresh::issue(conn, &refresh_grant, ttl, at))
+                    .await?,
+            )
+        }
+    };
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: tokens.access_token_ttl_secs,
         id_token,
-        scope: grant.scope.clone(),
+        refresh_token,
+        scope: grant.scope,
     })
 }
 

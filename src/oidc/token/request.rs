@@ -11,6 +11,12 @@ pub enum TokenRequest {
         redirect_uri: String,
         code_verifier: Option<String>,
     },
+    /// RFC 6749 §6.
+    RefreshToken {
+        refresh_token: String,
+        /// A narrower scope for the new access token, if asked.
+        scope: Option<String>,
+    },
 }
 
 /// The form after its shape is checked: client credentials are read first, so that
@@ -61,9 +67,13 @@ impl TokenForm {
                 redirect_uri: required("redirect_uri", "redirect_uri is required")?,
                 code_verifier: self.get("code_verifier").map(str::to_owned),
             }),
+            Some("refresh_token") => Ok(TokenRequest::RefreshToken {
+                refresh_token: required("refresh_token", "refresh_token is required")?,
+                scope: self.get("scope").map(str::to_owned),
+            }),
             Some(_) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
-                "only authorization_code is supported",
+                "supported grant types: authorization_code, refresh_token",
             )),
         }
     }

@@ -1,0 +1,146 @@
+//! Refresh tokens (RFC 6749 §6) with rotation: every use returns a new token and spends
+//! the old one. The tokens descending from one login form a family; replaying a spent
+//! token revokes the whole family (RFC 9700 §4.14), since either the client or an
+//! attacker holds a stolen copy.
+
+use chrono::{Duration, NaiveDateTime};
+
+use super::random;
+use crate::domain::scope::ScopeSet;
+use crate::storage::refresh_tokens::{self, RefreshTokenRow};
+use crate::storage::{self, DbConnection, StorageError};
+
+/// What a refresh token stands for.
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub family_id: String,
+    pub account_id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired, revoked, or issued to another client.
+    #[error("the refresh token is invalid")]
+    Invalid,
+    /// RFC 6749 §6: the request asked for more than the token grants. The token is
+    /// left unspent.
+    #[error("the requested scope exceeds the grant")]
+    ScopeExceeded,
+    /// A spent token came back: the family is now revoked.
+    #[error("a used refresh token was replayed; its family is revoked")]
+    Replayed,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Issues a new token of `grant`'s family, valid for `ttl`.
+pub fn issue(
+    conn: &mut DbConnection,
+    grant: &RefreshGrant,
+    ttl: Duration,
+    now: NaiveDateTime,
+) -> Result<String, StorageError> {
+    let token = random::token();
+    refresh_tokens::insert(
+        conn,
+        &RefreshTokenRow {
+            token_hash: random::sha256_b64(&token),
+            family_id: grant.family_id.clone(),
+            account_id: grant.account_id.clone(),
+            client_id: grant.client_id.clone(),
+            scope: grant.scope.clone(),
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: grant.amr.join(" "),
+            issued_at: now,
+            expires_at: now + ttl,
+            used_at: None,
+            revoked_at: None,
+        },
+    )?;
+    Ok(token)
+}
+
+enum Outcome {
+    Granted(RefreshGrant, String),
+    Invalid,
+    ScopeExceeded,
+    Replayed,
+}
+
+/// The scope of the new access token: the grant's, or a narrower one that still
+/// includes `openid`.
+fn access_scope(granted: &str, requested: Option<&str>) -> Option<String> {
+    let Some(requested) = requested else {
+        return Some(granted.to_owned());
+    };
+    let granted = ScopeSet::parse(granted).ok()?;
+    let requested = ScopeSet::parse(requested).ok()?;
+    (requested.contains("openid") && requested.is_subset(&granted)).then(|| requested.to_string())
+}
+
+/// Spends `presented` and returns what it granted, with the scope of the new access
+/// token (`requested`, if narrower). A replay revokes the family, and that revocation
+/// is committed even though the caller gets an error.
+pub fn redeem(
+    conn: &mut DbConnection,
+    presented: &str,
+    client_id: &str,
+    requested_scope: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(RefreshGrant, String), RefreshError> {
+    let token_hash = random::sha256_b64(presented);
+    let outcome = storage::transaction(conn, |conn| {
+        let Some(row) = refresh_tokens::find(conn, &token_hash)? else {
+            return Ok(Outcome::Invalid);
+        };
+        if row.client_id != client_id || row.revoked_at.is_some() || row.expires_at <= now {
+            return Ok(Outcome::Invalid);
+        }
+        let Some(scope) = access_scope(&row.scope, requested_scope) else {
+            return Ok(Outcome::ScopeExceeded);
+        };
+        // A spent token, or losing the race to spend it: someone else holds a copy.
+        if row.used_at.is_some() || !refresh_tokens::mark_used(conn, &token_hash, now)? {
+            refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+            return Ok(Outcome::Replayed);
+        }
+        Ok::<_, StorageError>(Outcome::Granted(
+            RefreshGrant {
+                amr: row
+                    .amr
+                    .split(' ')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                family_id: row.family_id,
+                account_id: row.account_id,
+                client_id: row.client_id,
+                scope: row.scope,
+                auth_time: row.auth_time,
+                acr: row.acr,
+            },
+            scope,
+        ))
+    })?;
+    match outcome {
+        Outcome::Granted(grant, scope) => Ok((grant, scope)),
+        Outcome::Invalid => Err(RefreshError::Invalid),
+        Outcome::ScopeExceeded => Err(RefreshError::ScopeExceeded),
+        Outcome::Replayed => Err(RefreshError::Replayed),
+    }
+}
+
+/// Revokes a family, e.g. when the register no longer allows its citizen to sign in.
+pub fn revoke_family(
+    conn: &mut DbConnection,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    refresh_tokens::revoke_family(conn, family_id, now).map(|_| ())
+}

@@ -1,0 +1,218 @@
+//! Refresh tokens: rotation on every use, family revocation on replay, and the register
+//! asked again at each refresh.
+
+use citizen_idp::registry::lifecycle::{self, AccountAction, Actor};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, query_param};
+
+fn offline_portal(app: &TestApp) -> TestClient {
+    let mut registration = TestClient::portal();
+    registration.scopes = "openid profile offline_access".into();
+    app.register_client(registration)
+}
+
+/// Logs in with `offline_access` and returns the token response as JSON.
+async fn first_tokens(
+    app: &TestApp,
+    citizen: &TestCitizen,
+    client: &TestClient,
+    scopes: &[&str],
+) -> Value {
+    let rp = app.relying_party(client).await;
+    let start = rp.authorize_url(scopes);
+    let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
+    let code = query_param(&redirect, "code").unwrap();
+    let verifier = start.verifier.secret().clone();
+    let (status, body) = token_request(
+        app,
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &client.redirect_uri),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn token_request(
+    app: &TestApp,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut request = app.http.post(app.url("/token"));
+    let mut form: Vec<(&str, &str)> = form.to_vec();
+    match &client.secret {
+        Some(secret) => request = request.basic_auth(&client.id, Some(secret)),
+        None => form.push(("client_id", &client.id)),
+    }
+    let response = request.form(&form).send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+async fn refresh(app: &TestApp, client: &TestClient, token: &str) -> (StatusCode, Value) {
+    token_request(
+        app,
+        client,
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    )
+    .await
+}
+
+fn refresh_token_of(body: &Value) -> String {
+    body["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotates_on_every_use() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = offline_portal(&app);
+    let first = first_tokens(&app, &citizen, &client, &["profile", "offline_access"]).await;
+    let r1 = refresh_token_of(&first);
+
+    let (status, second) = refresh(&app, &client, &r1).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let r2 = refresh_token_of(&second);
+    assert_ne!(r1, r2, "every use returns a new refresh token");
+    assert!(second["id_token"].as_str().is_some());
+    let access = second["access_token"].as_str().unwrap();
+    assert_eq!(app.userinfo(access).await.0, StatusCode::OK);
+
+    let (status, third) = refresh(&app, &client, &r2).await;
+    assert_eq!(status, StatusCode::OK, "{third}");
+}
+
+#[tokio::test]
+async fn replaying_a_used_refresh_token_revokes_the_whole_family() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = offline_portal(&app);
+    let r1 = refresh_token_of(&first_tokens(&app, &citizen, &client, &["offline_access"]).await);
+    let (_, second) = refresh(&app, &client, &r1).await;
+    let r2 = refresh_token_of(&second);
+
+    let (status, body) = refresh(&app, &client, &r1).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, body) = refresh(&app, &client, &r2).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the replay must revoke the newer token too"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_asks_the_register_again() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = offline_portal(&app);
+    let r1 = refresh_token_of(&first_tokens(&app, &citizen, &client, &["offline_access"]).await);
+    let id = citizen.record.national_id.clone();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the time of an operator's action"
+    )]
+    let now = chrono::Utc::now().naive_utc();
+    app.db
+        .run_blocking(move |conn| {
+            lifecycle::change_account(conn, &id, AccountAction::Suspend, Actor("test"), now)
+                .map(|_| ())
+                .map_err(|e| citizen_idp::storage::StorageError::Corrupt(e.to_string()))
+        })
+        .unwrap();
+    let (status, body) = refresh(&app, &client, &r1).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn no_refresh_token_without_offline_access() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = offline_portal(&app);
+    let body = first_tokens(&app, &citizen, &client, &["profile"]).await;
+    assert!(body.get("refresh_token").is_none(), "{body}");
+
+    // A client not registered for offline_access cannot ask for it.
+    let plain = app.confidential_client();
+    let rp = app.relying_party(&plain).await;
+    let (_, location, _) = app.browse(&rp.authorize_url(&["offline_access"]).url).await;
+    assert_eq!(
+        query_param(&location.unwrap(), "error").as_deref(),
+        Some("invalid_scope")
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_bound_to_its_client_and_scope() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = offline_portal(&app);
+    let other = offline_portal(&app);
+    let r1 = refresh_token_of(
+        &first_tokens(&app, &citizen, &client, &["profile", "offline_access"]).await,
+    );
+
+    let (_, body) = refresh(&app, &other, &r1).await;
+    assert_eq!(body["error"], "invalid_grant", "another client's token");
+    let (_, body) = refresh(&app, &client, "garbage").await;
+    assert_eq!(body["error"], "invalid_grant");
+    let (_, body) = token_request(
+        &app,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r1),
+            ("scope", "openid address"),
+        ],
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_scope", "more than was granted");
+    let (status, body) = token_request(
+        &app,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r1),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "openid");
+    // The rotated token keeps the original grant.
+    let (status, body) = refresh(&app, &client, &refresh_token_of(&body)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["scope"], "offline_access openid profile");
+}
+
+#[tokio::test]
+async fn a_mobile_app_refreshes_without_a_secret() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = app.register_client(citizen_idp::registration::NewClient {
+        id: None,
+        name: "Ứng dụng".into(),
+        kind: citizen_idp::domain::client::ClientKind::Public,
+        redirect_uris: vec!["vn.gov.portal.app:/callback".into()],
+        scopes: "openid offline_access".into(),
+        id_token_alg: "ES256".into(),
+    });
+    let r1 = refresh_token_of(&first_tokens(&app, &citizen, &client, &["offline_access"]).await);
+    let (status, body) = refresh(&app, &client, &r1).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
