@@ -484,11 +484,18 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> Result<(), StartupE
     let app = startup::build(settings, clock).await?;
     let issuer = app.issuer().to_owned();
     tracing::info!(%issuer, "citizen-idp is listening");
-    println!("citizen-idp is listening on {issuer}");
-    println!("  discovery: {issuer}/.well-known/openid-configuration");
+    let mut banner = format!(
+        "citizen-idp is listening on {issuer}\n  discovery: {issuer}/.well-known/openid-configuration\n"
+    );
     if app.demo_enabled {
-        println!("  demo:      {issuer}/demo");
+        banner.push_str(&format!("  demo:      {issuer}/demo\n"));
     }
+    // A server must outlive whoever started it: a closed stdout (`println!` would
+    // panic on it) is ignored.
+    let mut stdout = std::io::stdout();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
     app.run_until_stopped()
         .await
         .map_err(|e| StartupError::Other(e.to_string()))

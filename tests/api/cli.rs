@@ -198,6 +198,7 @@ async fn the_server_log_holds_no_personal_data() {
     .unwrap();
 
     let browser = http_client(true);
+    crate::helpers::wait_until_ready(&browser, &issuer).await;
     let get = |url: String| {
         let browser = browser.clone();
         async move { browser.get(url).send().await.unwrap() }

@@ -91,6 +91,19 @@ fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Waits until the server answers /healthz: its workers start just after it binds.
+pub async fn wait_until_ready(client: &reqwest::Client, base: &str) {
+    for _ in 0..100 {
+        if let Ok(response) = client.get(format!("{base}/healthz")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{base} never became ready");
+}
+
 pub fn http_client(cookies: bool) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -147,6 +160,7 @@ impl TestApp {
         let server = app.server_handle();
         let running = Some(tokio::spawn(app.run_until_stopped()));
         let db = Db::connect(&settings.database.url, 2, std::time::Duration::from_secs(5)).unwrap();
+        wait_until_ready(&http_client(false), &address).await;
         TestApp {
             issuer,
             address,
