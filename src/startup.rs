@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
 use crate::domain::national_id::NationalId;
 use crate::http::{access_log, health, security_headers};
-use crate::oidc::{authorize, discovery, token, userinfo};
+use crate::oidc::{authorize, discovery, introspect, revoke, token, userinfo};
 use crate::pages::{self, PageError, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
 use crate::state::{AppState, Endpoints};
@@ -216,6 +216,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/login", web::get().to(pages::login::login_get))
     .route("/login", web::post().to(pages::login::login_post))
     .route("/token", web::post().to(token::token_post))
+    .route("/revoke", web::post().to(revoke::revoke_post))
+    .route("/introspect", web::post().to(introspect::introspect_post))
     .route("/userinfo", web::get().to(userinfo::userinfo_get))
     .route("/userinfo", web::post().to(userinfo::userinfo_post))
     .route("/demo", web::get().to(pages::demo::demo_get))

@@ -38,6 +38,8 @@ pub struct Endpoints {
     pub token: String,
     pub userinfo: String,
     pub jwks: String,
+    pub revocation: String,
+    pub introspection: String,
 }
 
 impl Endpoints {
@@ -47,6 +49,8 @@ impl Endpoints {
             token: format!("{issuer}/token"),
             userinfo: format!("{issuer}/userinfo"),
             jwks: format!("{issuer}/jwks.json"),
+            revocation: format!("{issuer}/revoke"),
+            introspection: format!("{issuer}/introspect"),
         }
     }
 }

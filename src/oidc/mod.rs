@@ -4,5 +4,7 @@
 pub mod authorize;
 pub mod discovery;
 pub mod error;
+pub mod introspect;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;

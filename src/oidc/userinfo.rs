@@ -11,7 +11,7 @@ use crate::oidc::error::{BearerError, ErrorCode, MISSING_TOKEN, OAuthError};
 use crate::registry::{self, claims};
 use crate::state::AppState;
 use crate::tokens::access_token::{self, AccessTokenClaims};
-use crate::tokens::jwt;
+use crate::tokens::{jwt, revocation};
 
 fn invalid_token(why: &'static str) -> BearerError {
     BearerError(OAuthError::new(ErrorCode::InvalidToken, why))
@@ -85,6 +85,17 @@ async fn userinfo(
     let now = state.clock.now().timestamp();
     if token_claims.exp <= now {
         return Err(invalid_token("the access token has expired"));
+    }
+    if revocation::is_revoked(
+        state.store.as_ref(),
+        &state.db,
+        &token_claims.jti,
+        state.clock.now(),
+    )
+    .await
+    .map_err(OAuthError::from)?
+    {
+        return Err(invalid_token("the access token has been revoked"));
     }
     let scopes = ScopeSet::parse(&token_claims.scope)
         .map_err(|_| invalid_token("the access token is invalid"))?;

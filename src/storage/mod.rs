@@ -11,6 +11,7 @@ pub mod clients;
 mod connection;
 pub mod migrations;
 pub mod refresh_tokens;
+pub mod revoked_tokens;
 pub mod schema;
 
 use std::time::Duration;

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod pkce;
 pub mod random;
 pub mod refresh;
+pub mod revocation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

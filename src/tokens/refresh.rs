@@ -144,3 +144,37 @@ pub fn revoke_family(
 ) -> Result<(), StorageError> {
     refresh_tokens::revoke_family(conn, family_id, now).map(|_| ())
 }
+
+/// The token `presented`, if it is live (unspent, unrevoked, unexpired) and was issued
+/// to `client_id`; for introspection.
+pub fn inspect(
+    conn: &mut DbConnection,
+    presented: &str,
+    client_id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<RefreshTokenRow>, StorageError> {
+    let row = refresh_tokens::find(conn, &random::sha256_b64(presented))?;
+    Ok(row.filter(|row| {
+        row.client_id == client_id
+            && row.used_at.is_none()
+            && row.revoked_at.is_none()
+            && row.expires_at > now
+    }))
+}
+
+/// Revokes the family of `presented` if it was issued to `client_id` (RFC 7009: a
+/// client may revoke only its own tokens); returns whether anything was revoked.
+pub fn revoke_presented(
+    conn: &mut DbConnection,
+    presented: &str,
+    client_id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    match refresh_tokens::find(conn, &random::sha256_b64(presented))? {
+        Some(row) if row.client_id == client_id => {
+            refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}

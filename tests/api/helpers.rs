@@ -57,6 +57,8 @@ pub struct TestApp {
     /// Where the server listens; the same as the issuer unless one is configured.
     pub address: String,
     pub database_url: String,
+    /// The Redis key prefix of this app, when it runs on Redis.
+    pub redis_prefix: Option<String>,
     pub clock: Arc<FixedClock>,
     pub db: Db,
     /// A browser: keeps cookies, never follows redirects.
@@ -165,6 +167,8 @@ impl TestApp {
             issuer,
             address,
             database_url: settings.database.url.clone(),
+            redis_prefix: (!settings.redis.url.is_empty())
+                .then(|| settings.redis.key_prefix.clone()),
             server,
             running,
             clock,

@@ -20,6 +20,7 @@ mod import;
 mod lifecycle;
 mod login;
 mod refresh;
+mod revocation;
 mod store;
 mod token;
 mod userinfo;

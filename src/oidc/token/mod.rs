@@ -57,11 +57,12 @@ enum Refresh {
     },
 }
 
-pub async fn token_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
+/// Reads an `application/x-www-form-urlencoded` body (RFC 6749 §3.2), as the token,
+/// revocation and introspection endpoints require.
+pub(crate) fn parse_form(
+    req: &HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
-) -> Result<HttpResponse, OAuthError> {
+) -> Result<TokenForm, OAuthError> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -85,7 +86,15 @@ pub async fn token_post(
     })?;
     let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
         .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is not a valid form"))?;
-    let form = TokenForm::parse(pairs)?;
+    TokenForm::parse(pairs)
+}
+
+/// Authenticates the calling client from the Authorization header or the form.
+pub(crate) async fn authenticate_client(
+    req: &HttpRequest,
+    state: &AppState,
+    form: &TokenForm,
+) -> Result<Client, OAuthError> {
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -95,7 +104,6 @@ pub async fn token_post(
         form.get("client_id"),
         form.get("client_secret"),
     )?;
-
     let client_id = credentials.client_id.clone();
     let client = state
         .db
@@ -103,8 +111,18 @@ pub async fn token_post(
         .await?
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidClient, "client authentication failed"))?;
     client_auth::authenticate(&client, &credentials).inspect_err(|_| {
-        tracing::info!(target: "security", "token request with failed client authentication");
+        tracing::info!(target: "security", "request with failed client authentication");
     })?;
+    Ok(client)
+}
+
+pub async fn token_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, OAuthError> {
+    let form = parse_form(&req, body)?;
+    let client = authenticate_client(&req, &state, &form).await?;
 
     let now = state.clock.now();
     let response = match form.grant()? {

@@ -1,0 +1,160 @@
+//! Token introspection (RFC 7662), for confidential clients. A token is `active` only
+//! if it is ours, unexpired, unrevoked, issued to the caller, and its citizen may still
+//! sign in; anything else, malformed input included, is just `{"active": false}`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::audit;
+use crate::domain::client::{Client, ClientKind};
+use crate::http::access_log::request_id;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::token::{authenticate_client, parse_form};
+use crate::registry;
+use crate::state::AppState;
+use crate::tokens::access_token::{self, AccessTokenClaims};
+use crate::tokens::{jwt, refresh, revocation};
+
+pub async fn introspect_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, OAuthError> {
+    let form = parse_form(&req, body)?;
+    let client = authenticate_client(&req, &state, &form).await?;
+    // RFC 7662 §2.1: the caller must authenticate, which public clients cannot.
+    if client.kind == ClientKind::Public {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            "introspection requires a confidential client",
+        ));
+    }
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "token is required"))?;
+    let now = state.clock.now();
+    let answer = match access_token_answer(&state, &client, token, now).await? {
+        Some(answer) => Some(answer),
+        None => refresh_token_answer(&state, &client, token, now).await?,
+    };
+    let body = match answer {
+        Some((body, subject)) => {
+            record(&state, &req, &client, &body, subject, now).await;
+            body
+        }
+        None => json!({ "active": false }),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+/// Whether the citizen behind `account_id` may still sign in; their number, if so.
+async fn eligible_citizen(
+    state: &AppState,
+    account_id: &str,
+) -> Result<Option<crate::domain::national_id::NationalId>, OAuthError> {
+    let identity = registry::identity_by_account(&state.db, account_id.to_owned()).await?;
+    Ok(identity
+        .filter(|(account, citizen)| registry::check_eligible(account, citizen).is_ok())
+        .map(|(_, citizen)| citizen.national_id))
+}
+
+type Answer = (Value, crate::domain::national_id::NationalId);
+
+async fn access_token_answer(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Answer>, OAuthError> {
+    let Ok(claims) =
+        jwt::verify::<AccessTokenClaims>(&state.keys, token, access_token::TYP, &state.issuer)
+    else {
+        return Ok(None);
+    };
+    // A token of another client is not the caller's to see (its audience is not them).
+    if claims.exp <= now.timestamp() || claims.client_id != client.id {
+        return Ok(None);
+    }
+    if revocation::is_revoked(state.store.as_ref(), &state.db, &claims.jti, now)
+        .await
+        .map_err(OAuthError::from)?
+    {
+        return Ok(None);
+    }
+    let Some(citizen) = eligible_citizen(state, &claims.sub).await? else {
+        return Ok(None);
+    };
+    let body = json!({
+        "active": true,
+        "token_type": "Bearer",
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "iss": claims.iss,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "jti": claims.jti,
+        "auth_time": claims.auth_time,
+        "acr": claims.acr,
+    });
+    Ok(Some((body, citizen)))
+}
+
+async fn refresh_token_answer(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Answer>, OAuthError> {
+    if token.len() > 128 {
+        return Ok(None);
+    }
+    let (presented, client_id, at) = (token.to_owned(), client.id.clone(), now.naive_utc());
+    let Some(row) = state
+        .db
+        .run(move |conn| refresh::inspect(conn, &presented, &client_id, at))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(citizen) = eligible_citizen(state, &row.account_id).await? else {
+        return Ok(None);
+    };
+    let body = json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "scope": row.scope,
+        "client_id": row.client_id,
+        "sub": row.account_id,
+        "iss": state.issuer,
+        "exp": row.expires_at.and_utc().timestamp(),
+        "iat": row.issued_at.and_utc().timestamp(),
+    });
+    Ok(Some((body, citizen)))
+}
+
+/// Introspection releases facts about a citizen: audited like any disclosure.
+async fn record(
+    state: &AppState,
+    req: &HttpRequest,
+    client: &Client,
+    body: &Value,
+    citizen: crate::domain::national_id::NationalId,
+    now: DateTime<Utc>,
+) {
+    let names: Vec<String> = body
+        .as_object()
+        .map(|o| o.keys().filter(|k| *k != "active").cloned().collect())
+        .unwrap_or_default();
+    let event = audit::Event::new(audit::Kind::Disclosure, "introspection", now.naive_utc())
+        .citizen(citizen)
+        .client(&client.id)
+        .claims(names)
+        .request_id(request_id(req).as_deref());
+    state.audit.record(event).await;
+}

@@ -1,0 +1,194 @@
+//! Revocation (RFC 7009) and introspection (RFC 7662), and the revocation list that
+//! survives the store losing its data.
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{TestApp, TestClient};
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut request = app.http.post(app.url(path));
+    let mut form = form.to_vec();
+    match &client.secret {
+        Some(secret) => request = request.basic_auth(&client.id, Some(secret)),
+        None => form.push(("client_id", &client.id)),
+    }
+    let response = request.form(&form).send().await.unwrap();
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
+    let (status, body) = post(app, "/introspect", client, &[("token", token)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn revoke(app: &TestApp, client: &TestClient, token: &str) {
+    let (status, _) = post(app, "/revoke", client, &[("token", token)]).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn introspection_describes_a_live_token_to_its_client_only() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let other = app.confidential_client();
+    let token = app.access_token(&citizen, &client, &["profile"]).await;
+
+    let body = introspect(&app, &client, &token).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["sub"], citizen.subject);
+    assert_eq!(body["client_id"], client.id);
+    assert_eq!(body["scope"], "openid profile");
+    assert_eq!(
+        introspect(&app, &other, &token).await,
+        serde_json::json!({"active": false})
+    );
+    for garbage in ["garbage", "a.b.c", ""] {
+        let (status, body) = post(&app, "/introspect", &client, &[("token", garbage)]).await;
+        if garbage.is_empty() {
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("invalid_request"))
+            );
+        } else {
+            assert_eq!(body, serde_json::json!({"active": false}));
+        }
+    }
+    app.advance_clock(Duration::seconds(301));
+    assert_eq!(
+        introspect(&app, &client, &token).await["active"],
+        false,
+        "expired"
+    );
+}
+
+#[tokio::test]
+async fn introspection_needs_an_authenticated_confidential_client() {
+    let app = TestApp::spawn().await;
+    let public = app.public_client();
+    let (status, body) = post(&app, "/introspect", &public, &[("token", "x")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let mut impostor = app.confidential_client();
+    impostor.secret = Some("wrong".into());
+    let (status, _) = post(&app, "/introspect", &impostor, &[("token", "x")]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_revoked_access_token_stops_working_everywhere() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let other = app.confidential_client();
+    let token = app.access_token(&citizen, &client, &["profile"]).await;
+
+    // Another client cannot revoke it (and is not told so).
+    revoke(&app, &other, &token).await;
+    assert_eq!(app.userinfo(&token).await.0, StatusCode::OK);
+
+    revoke(&app, &client, &token).await;
+    assert_eq!(app.userinfo(&token).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(introspect(&app, &client, &token).await["active"], false);
+    // Unknown tokens are "revoked" too, without an error.
+    revoke(&app, &client, "not-a-token").await;
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_revokes_its_family() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let mut registration = TestClient::portal();
+    registration.scopes = "openid offline_access".into();
+    let client = app.register_client(registration);
+    let rp = app.relying_party(&client).await;
+    let start = rp.authorize_url(&["offline_access"]);
+    let redirect = app
+        .log_in(&start.url, &citizen.number, crate::helpers::PASSWORD)
+        .await;
+    let tokens = rp
+        .exchange(
+            &app.http,
+            &crate::helpers::query_param(&redirect, "code").unwrap(),
+            start.verifier,
+        )
+        .await
+        .unwrap();
+    let refresh = openidconnect::OAuth2TokenResponse::refresh_token(&tokens)
+        .unwrap()
+        .secret()
+        .clone();
+
+    let body = introspect(&app, &client, &refresh).await;
+    assert_eq!(
+        (body["active"].as_bool(), body["token_type"].as_str()),
+        (Some(true), Some("refresh_token"))
+    );
+    revoke(&app, &client, &refresh).await;
+    assert_eq!(introspect(&app, &client, &refresh).await["active"], false);
+    let (status, body) = post(
+        &app,
+        "/token",
+        &client,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+/// Redis restarted without persistence: the revocation list comes back from the
+/// database before anyone relies on it.
+#[tokio::test]
+async fn a_revoked_token_stays_revoked_when_redis_loses_its_data() {
+    let app = TestApp::spawn().await;
+    let Some(prefix) = app.redis_prefix.clone() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run this test on Redis: set TEST_REDIS_URL"
+        );
+        eprintln!("skipped: needs TEST_REDIS_URL");
+        return;
+    };
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let token = app.access_token(&citizen, &client, &["profile"]).await;
+    revoke(&app, &client, &token).await;
+    assert_eq!(app.userinfo(&token).await.0, StatusCode::UNAUTHORIZED);
+
+    // Lose every key of this app, as a restart of a Redis without persistence would.
+    let redis = redis::Client::open(std::env::var("TEST_REDIS_URL").unwrap()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        app.userinfo(&token).await.0,
+        StatusCode::UNAUTHORIZED,
+        "revoked before, revoked after"
+    );
+    assert_eq!(introspect(&app, &client, &token).await["active"], false);
+}
