@@ -58,3 +58,37 @@ pub async fn redeem(
         .ok()
         .filter(|grant| grant.expires_at > now.timestamp()))
 }
+
+/// What was issued for a redeemed code, kept a while so that a replay of the code can
+/// revoke it (RFC 6749 §4.1.2: a code used twice should revoke the tokens it gave).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpentCode {
+    pub access_token_jti: String,
+    pub access_token_exp: i64,
+    pub refresh_family: Option<String>,
+}
+
+fn spent_key(code: &str) -> String {
+    format!("code-spent:{}", random::sha256_b64(code))
+}
+
+pub async fn mark_spent(
+    store: &dyn Store,
+    code: &AuthCode,
+    spent: &SpentCode,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let value = serde_json::to_vec(spent).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    store.put(&spent_key(code.expose()), value, ttl).await
+}
+
+/// What a replayed code had issued, if it was redeemed recently.
+pub async fn take_spent(
+    store: &dyn Store,
+    code: &AuthCode,
+) -> Result<Option<SpentCode>, StoreError> {
+    Ok(store
+        .take(&spent_key(code.expose()))
+        .await?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}

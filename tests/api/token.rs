@@ -96,11 +96,16 @@ async fn reused_authorization_code_is_rejected_with_invalid_grant() {
     let v = verifier(&issued);
     let secret = client.secret.clone().unwrap();
     let form = redeem_form(&issued, &client.redirect_uri, &v);
-    let (status, _, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
+    let (status, first, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
     assert_eq!(status, StatusCode::OK);
+    let access_token = first["access_token"].as_str().unwrap();
+    assert_eq!(app.userinfo(access_token).await.0, StatusCode::OK);
+
     let (status, body, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
+    // RFC 6749 §4.1.2: the replay revokes what the code had given.
+    assert_eq!(app.userinfo(access_token).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -12,16 +12,18 @@ use serde::Serialize;
 use crate::audit;
 use crate::domain::client::Client;
 use crate::domain::scope::ScopeSet;
+use crate::domain::secret::AuthCode;
 use crate::http::access_log::request_id;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::clients;
 use crate::tokens::access_token::{self, AccessTokenClaims};
-use crate::tokens::code::{self, CodeGrant};
+use crate::tokens::code::{self, CodeGrant, SpentCode};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
 use crate::tokens::keys::SigningAlg;
 use crate::tokens::refresh::{self, RefreshError, RefreshGrant};
+use crate::tokens::revocation;
 use crate::tokens::{jwt, pkce, random};
 use request::{TokenForm, TokenRequest};
 
@@ -44,6 +46,13 @@ struct Authorization {
     auth_time: i64,
     acr: String,
     amr: Vec<String>,
+}
+
+/// What a token response issued, for revoking it if its code is replayed.
+struct Issued {
+    jti: String,
+    exp: i64,
+    refresh_family: Option<String>,
 }
 
 /// Whether the response carries a refresh token, and of which family.
@@ -131,9 +140,12 @@ pub async fn token_post(
             redirect_uri,
             code_verifier,
         } => {
-            let grant = code::redeem(state.store.as_ref(), &code, now)
-                .await?
-                .ok_or_else(|| invalid_grant("the code is invalid, expired or already used"))?;
+            let Some(grant) = code::redeem(state.store.as_ref(), &code, now).await? else {
+                revoke_replayed_code(&state, &code, now).await?;
+                return Err(invalid_grant(
+                    "the code is invalid, expired or already used",
+                ));
+            };
             check_grant(&grant, &client, &redirect_uri, code_verifier.as_deref())?;
             // OIDC Core §11: offline access is granted through its scope, which the
             // authorization endpoint allows only to clients registered for it.
@@ -151,7 +163,7 @@ pub async fn token_post(
                 acr: grant.acr,
                 amr: grant.amr,
             };
-            issue_tokens(
+            let (response, issued) = issue_tokens(
                 &state,
                 &client,
                 authorization,
@@ -159,7 +171,15 @@ pub async fn token_post(
                 now,
                 request_id(&req),
             )
-            .await?
+            .await?;
+            let spent = SpentCode {
+                access_token_jti: issued.jti,
+                access_token_exp: issued.exp,
+                refresh_family: issued.refresh_family,
+            };
+            let ttl = std::time::Duration::from_secs(state.settings.tokens.access_token_ttl_secs);
+            code::mark_spent(state.store.as_ref(), &code, &spent, ttl).await?;
+            response
         }
         TokenRequest::RefreshToken {
             refresh_token,
@@ -206,12 +226,45 @@ pub async fn token_post(
                 request_id(&req),
             )
             .await?
+            .0
         }
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(response))
+}
+
+/// RFC 6749 §4.1.2: a code presented again after it was redeemed revokes the tokens
+/// it gave, since one of the two presenters is an attacker.
+async fn revoke_replayed_code(
+    state: &AppState,
+    code: &AuthCode,
+    now: DateTime<Utc>,
+) -> Result<(), OAuthError> {
+    let Some(spent) = code::take_spent(state.store.as_ref(), code).await? else {
+        return Ok(());
+    };
+    tracing::warn!(target: "security", "an authorization code was replayed; its tokens are revoked");
+    let expires_at = DateTime::<Utc>::from_timestamp(spent.access_token_exp, 0).unwrap_or(now);
+    if expires_at > now {
+        revocation::revoke(
+            state.store.as_ref(),
+            &state.db,
+            &spent.access_token_jti,
+            expires_at,
+            now,
+        )
+        .await?;
+    }
+    if let Some(family) = spent.refresh_family {
+        let at = now.naive_utc();
+        state
+            .db
+            .run(move |conn| refresh::revoke_family(conn, &family, at))
+            .await?;
+    }
+    Ok(())
 }
 
 fn invalid_grant(why: &'static str) -> OAuthError {
@@ -254,7 +307,7 @@ async fn issue_tokens(
     refresh: Refresh,
     now: DateTime<Utc>,
     request_id: Option<String>,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<(TokenResponse, Issued), OAuthError> {
     // The register is asked again: a death or a suspension since the login ends it
     // here, and ends the refresh token's family with it.
     let identity = registry::identity_by_account(&state.db, grant.account_id.clone()).await?;
@@ -340,6 +393,7 @@ async fn issue_tokens(
             amr: grant.amr.clone(),
         }),
     };
+    let refresh_family = refresh_grant.as_ref().map(|g| g.family_id.clone());
     let refresh_token = match refresh_grant {
         None => None,
         Some(refresh_grant) => {
@@ -353,14 +407,20 @@ async fn issue_tokens(
             )
         }
     };
-    Ok(TokenResponse {
+    let issued = Issued {
+        jti: access_claims.jti.clone(),
+        exp: access_claims.exp,
+        refresh_family,
+    };
+    let response = TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: tokens.access_token_ttl_secs,
         id_token,
         refresh_token,
         scope: grant.scope,
-    })
+    };
+    Ok((response, issued))
 }
 
 fn secs(value: u64) -> i64 {
