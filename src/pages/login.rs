@@ -211,13 +211,9 @@ pub async fn login_post(
         .secure(state.secure_cookies)
         .same_site(SameSite::Lax)
         .finish();
-    let mut spent_flow_cookie = Cookie::build(flow::COOKIE, "").path("/login").finish();
-    spent_flow_cookie.make_removal();
-    for cookie in [&session_cookie, &spent_flow_cookie] {
-        response
-            .add_cookie(cookie)
-            .map_err(|e| fail(PageError::internal(&e, false)))?;
-    }
+    response
+        .add_cookie(&session_cookie)
+        .map_err(|e| fail(PageError::internal(&e, false)))?;
     Ok(response)
 }
 

@@ -193,7 +193,7 @@ async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
         .unwrap();
     assert!(hsts.contains("max-age="), "{hsts}");
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("cidp_login="), "{cookie}");
+    assert!(cookie.starts_with("cidp_browser="), "{cookie}");
     assert!(
         cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
@@ -208,4 +208,30 @@ async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
         .await
         .unwrap();
     assert_eq!(discovery["issuer"], "https://id.example.gov.vn");
+}
+
+#[tokio::test]
+async fn logins_started_in_two_tabs_both_work() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let portal = app.confidential_client();
+    let other = app.confidential_client();
+    let first_rp = app.relying_party(&portal).await;
+    let second_rp = app.relying_party(&other).await;
+    // Two services send the same browser to log in before either login is finished.
+    let (_, first, _) = app.browse(&first_rp.authorize_url(&[]).url).await;
+    let (_, second, _) = app.browse(&second_rp.authorize_url(&[]).url).await;
+    let (_, _, first_page) = app.browse(&app.url(&first.unwrap())).await;
+    let (_, _, second_page) = app.browse(&app.url(&second.unwrap())).await;
+
+    let response = app
+        .submit_login(&first_page, &citizen.number, PASSWORD)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(crate::helpers::location_of(&response).starts_with(&portal.redirect_uri));
+    let response = app
+        .submit_login(&second_page, &citizen.number, PASSWORD)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(crate::helpers::location_of(&response).starts_with(&other.redirect_uri));
 }

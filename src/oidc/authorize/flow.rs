@@ -3,7 +3,8 @@
 //!
 //! The flow is bound to the browser that started it by a cookie whose SHA-256 the flow
 //! keeps, and the login form carries a CSRF token. A login form posted from another
-//! site, or with another browser's flow id, is refused (no login CSRF).
+//! site, or with another browser's flow id, is refused (no login CSRF). The cookie is
+//! one per browser, not one per flow, so that logins started in two tabs both work.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use super::request::AuthorizationRequest;
 use crate::store::{Store, StoreError};
 use crate::tokens::random;
 
-pub const COOKIE: &str = "cidp_login";
+pub const COOKIE: &str = "cidp_browser";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginFlow {
@@ -24,33 +25,45 @@ pub struct LoginFlow {
     pub expires_at: i64,
 }
 
-pub struct StartedFlow {
-    pub id: String,
-    /// The cookie value that binds the flow to this browser.
-    pub browser_secret: String,
+/// The browser's binding secret: the one its cookie already holds, or a new one
+/// (`true` when the cookie must be set).
+pub fn browser_secret(cookie: Option<&str>) -> (String, bool) {
+    match cookie {
+        // Only values this server could have made are reused.
+        Some(value)
+            if value.len() == 43
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            (value.to_owned(), false)
+        }
+        _ => (random::token(), true),
+    }
 }
 
 fn key(flow_id: &str) -> String {
     format!("login:{}", random::sha256_b64(flow_id))
 }
 
+/// Stores a new flow bound to `browser_secret`; returns its id.
 pub async fn start(
     store: &dyn Store,
     request: AuthorizationRequest,
+    browser_secret: &str,
     ttl: Duration,
     now: DateTime<Utc>,
-) -> Result<StartedFlow, StoreError> {
+) -> Result<String, StoreError> {
     let id = random::token();
-    let browser_secret = random::token();
     let flow = LoginFlow {
         request,
         csrf_token: random::token(),
-        browser_binding: random::sha256_b64(&browser_secret),
+        browser_binding: random::sha256_b64(browser_secret),
         expires_at: now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
     };
     let value = serde_json::to_vec(&flow).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     store.put(&key(&id), value, ttl).await?;
-    Ok(StartedFlow { id, browser_secret })
+    Ok(id)
 }
 
 pub async fn find(

@@ -111,7 +111,7 @@ async fn authorize(
             ErrorCode::LoginRequired,
             "the citizen must log in",
         ))),
-        _ => start_login(state, request, now)
+        _ => start_login(req, state, request, now)
             .await
             .map_err(redirect_error),
     }
@@ -157,27 +157,29 @@ async fn live_session(
 }
 
 async fn start_login(
+    req: &HttpRequest,
     state: &AppState,
     request: AuthorizationRequest,
     now: DateTime<Utc>,
 ) -> Result<HttpResponse, OAuthError> {
     let lang = Lang::negotiate(request.ui_locales.as_deref());
     let ttl = Duration::from_secs(state.settings.session.login_ttl_secs);
-    let started = flow::start(state.store.as_ref(), request, ttl, now).await?;
-    let cookie = Cookie::build(flow::COOKIE, started.browser_secret)
-        .path("/login")
-        .http_only(true)
-        .secure(state.secure_cookies)
-        .same_site(SameSite::Lax)
-        .max_age(actix_web::cookie::time::Duration::seconds(
-            i64::try_from(ttl.as_secs()).unwrap_or(600),
-        ))
-        .finish();
-    let location = format!("/login?flow={}&lang={}", started.id, lang.code());
+    let cookie = req.cookie(flow::COOKIE);
+    let (browser_secret, is_new) = flow::browser_secret(cookie.as_ref().map(|c| c.value()));
+    let flow_id = flow::start(state.store.as_ref(), request, &browser_secret, ttl, now).await?;
+    let location = format!("/login?flow={flow_id}&lang={}", lang.code());
     let mut response = redirect(&location, false);
-    response
-        .add_cookie(&cookie)
-        .map_err(|e| OAuthError::internal(&e, false))?;
+    if is_new {
+        let cookie = Cookie::build(flow::COOKIE, browser_secret)
+            .path("/")
+            .http_only(true)
+            .secure(state.secure_cookies)
+            .same_site(SameSite::Lax)
+            .finish();
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| OAuthError::internal(&e, false))?;
+    }
     Ok(response)
 }
 
