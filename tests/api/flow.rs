@@ -200,30 +200,8 @@ async fn the_national_id_scope_is_only_for_clients_registered_for_it() {
     let mut registration = crate::helpers::TestClient::portal();
     registration.scopes = "openid profile national_id".into();
     let tax = app.register_client(registration);
-    let rp = app.relying_party(&tax).await;
-    let start = rp.authorize_url(&["national_id"]);
-    let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
-    let tokens = rp
-        .exchange(
-            &app.http,
-            &query_param(&redirect, "code").unwrap(),
-            start.verifier,
-        )
-        .await
-        .unwrap();
-    let access_token = openidconnect::OAuth2TokenResponse::access_token(&tokens)
-        .secret()
-        .clone();
-    let userinfo: Value = app
-        .http
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = app.access_token(&citizen, &tax, &["national_id"]).await;
+    let (_, userinfo) = app.userinfo(&token).await;
     assert_eq!(userinfo["national_id"], citizen.number);
     assert_eq!(userinfo["id_card"]["number"], citizen.record.id_card_number);
 }
