@@ -122,6 +122,10 @@ struct CreateClient {
     /// A chosen client id instead of a random one.
     #[arg(long)]
     id: Option<String>,
+    /// This client's access-token lifetime in seconds (60 to 3600), instead of
+    /// tokens.access_token_ttl_secs.
+    #[arg(long, value_name = "SECS")]
+    access_token_ttl: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -518,6 +522,7 @@ async fn create_client(
         redirect_uris: args.redirect_uris,
         scopes: args.scopes.join(" "),
         id_token_alg: args.id_token_alg,
+        access_token_ttl_secs: args.access_token_ttl,
     })
     .map_err(|e| StartupError::Other(e.to_string()))?;
     let db = startup::connect_database(settings).await?;

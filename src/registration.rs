@@ -16,6 +16,8 @@ pub struct NewClient {
     pub redirect_uris: Vec<String>,
     pub scopes: String,
     pub id_token_alg: String,
+    /// An access-token lifetime for this client (60 to 3600 seconds), or the default.
+    pub access_token_ttl_secs: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub enum RegistrationError {
     Scope { supported: String },
     #[error("id_token_alg must be RS256 or ES256")]
     Alg,
+    #[error("the access-token lifetime must be between 60 and 3600 seconds")]
+    AccessTokenTtl,
 }
 
 /// Validates the request and builds the client, with its secret for confidential ones.
@@ -67,6 +71,13 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         return Err(scope_error());
     }
     SigningAlg::parse(&new.id_token_alg).ok_or(RegistrationError::Alg)?;
+    // Short enough that a revoked or stolen token dies soon; long enough to be useful.
+    if new
+        .access_token_ttl_secs
+        .is_some_and(|ttl| !(60..=3600).contains(&ttl))
+    {
+        return Err(RegistrationError::AccessTokenTtl);
+    }
     let (secret, secret_hash, auth_method) = match new.kind {
         ClientKind::Public => (None, None, TokenEndpointAuthMethod::None),
         ClientKind::Confidential => {
@@ -88,6 +99,7 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         scopes,
         id_token_alg: new.id_token_alg,
         auth_method,
+        access_token_ttl_secs: new.access_token_ttl_secs,
     };
     Ok((client, secret))
 }
@@ -110,6 +122,7 @@ mod tests {
             redirect_uris: vec!["https://dichvucong.gov.vn/callback".into()],
             scopes: "openid profile".into(),
             id_token_alg: "RS256".into(),
+            access_token_ttl_secs: None,
         }
     }
 

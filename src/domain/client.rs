@@ -74,6 +74,8 @@ pub struct Client {
     /// `RS256` (the OIDC default) or `ES256`.
     pub id_token_alg: String,
     pub auth_method: TokenEndpointAuthMethod,
+    /// This client's access-token lifetime, when it differs from the default.
+    pub access_token_ttl_secs: Option<u32>,
 }
 
 impl Client {
@@ -170,6 +172,7 @@ mod tests {
             scopes: ScopeSet::default(),
             id_token_alg: "RS256".into(),
             auth_method: TokenEndpointAuthMethod::None,
+            access_token_ttl_secs: None,
         }
     }
 

@@ -20,6 +20,7 @@ struct ClientRow {
     id_token_alg: String,
     auth_method: String,
     created_at: NaiveDateTime,
+    access_token_ttl_secs: Option<i32>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -37,6 +38,10 @@ impl TryFrom<ClientRow> for Client {
             id: row.client_id,
             name: row.name,
             secret_hash: row.secret_hash,
+            access_token_ttl_secs: row
+                .access_token_ttl_secs
+                .map(|ttl| u32::try_from(ttl).map_err(|_| corrupt("access_token_ttl_secs")))
+                .transpose()?,
             id_token_alg: row.id_token_alg,
         })
     }
@@ -79,6 +84,9 @@ pub fn insert(
         id_token_alg: client.id_token_alg.clone(),
         auth_method: client.auth_method.as_str().to_owned(),
         created_at: now,
+        access_token_ttl_secs: client
+            .access_token_ttl_secs
+            .and_then(|ttl| i32::try_from(ttl).ok()),
     };
     diesel::insert_into(clients::table)
         .values(&row)

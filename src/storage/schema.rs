@@ -47,6 +47,7 @@ diesel::table! {
         id_token_alg -> Text,
         auth_method -> Text,
         created_at -> Timestamp,
+        access_token_ttl_secs -> Nullable<Integer>,
     }
 }
 

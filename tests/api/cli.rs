@@ -113,6 +113,19 @@ fn clients_are_created_with_a_secret_shown_once_and_listed() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
+
+    let output = citizen_idp(dir.path())
+        .args(["clients", "create", "--name", "Short", "--confidential"])
+        .args([
+            "--redirect-uri",
+            "https://a.example.gov.vn/cb",
+            "--access-token-ttl",
+            "30",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("between 60 and 3600"));
 }
 
 #[test]

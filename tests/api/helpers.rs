@@ -248,6 +248,7 @@ impl TestApp {
             ],
             scopes: "openid profile".into(),
             id_token_alg: "ES256".into(),
+            access_token_ttl_secs: None,
         })
     }
 
@@ -492,6 +493,7 @@ impl TestClient {
             redirect_uris: vec!["https://portal.example.gov.vn/callback".into()],
             scopes: "openid profile address".into(),
             id_token_alg: "RS256".into(),
+            access_token_ttl_secs: None,
         }
     }
 }

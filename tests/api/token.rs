@@ -302,3 +302,27 @@ async fn a_citizen_recorded_deceased_after_login_gets_no_tokens() {
         .unwrap_err();
     assert_eq!(err, "invalid_grant");
 }
+
+#[tokio::test]
+async fn a_client_may_have_its_own_access_token_lifetime() {
+    let app = TestApp::spawn().await;
+    let mut registration = crate::helpers::TestClient::portal();
+    registration.access_token_ttl_secs = Some(60);
+    let client = app.register_client(registration);
+    let issued = code_for(&app, &client).await;
+    let v = verifier(&issued);
+    let secret = client.secret.clone().unwrap();
+    let form = redeem_form(&issued, &client.redirect_uri, &v);
+    let (status, body, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["expires_in"], 60);
+    let token = body["access_token"].as_str().unwrap();
+    app.advance_clock(Duration::seconds(59));
+    assert_eq!(app.userinfo(token).await.0, StatusCode::OK);
+    app.advance_clock(Duration::seconds(2));
+    assert_eq!(app.userinfo(token).await.0, StatusCode::UNAUTHORIZED);
+
+    let mut too_long = crate::helpers::TestClient::portal();
+    too_long.access_token_ttl_secs = Some(86_400);
+    assert!(citizen_idp::registration::register(too_long).is_err());
+}

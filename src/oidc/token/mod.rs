@@ -177,7 +177,7 @@ pub async fn token_post(
                 access_token_exp: issued.exp,
                 refresh_family: issued.refresh_family,
             };
-            let ttl = std::time::Duration::from_secs(state.settings.tokens.access_token_ttl_secs);
+            let ttl = std::time::Duration::from_secs(access_token_ttl(&state, &client));
             code::mark_spent(state.store.as_ref(), &code, &spent, ttl).await?;
             response
         }
@@ -340,7 +340,7 @@ async fn issue_tokens(
         client_id: client.id.clone(),
         scope: grant.scope.clone(),
         jti: random::token(),
-        exp: iat + secs(tokens.access_token_ttl_secs),
+        exp: iat + secs(access_token_ttl(state, client)),
         iat,
         auth_time: grant.auth_time,
         acr: grant.acr.clone(),
@@ -415,12 +415,19 @@ async fn issue_tokens(
     let response = TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: tokens.access_token_ttl_secs,
+        expires_in: access_token_ttl(state, client),
         id_token,
         refresh_token,
         scope: grant.scope,
     };
     Ok((response, issued))
+}
+
+/// RFC 9068 tokens are short-lived: the configured lifetime, or the client's own.
+fn access_token_ttl(state: &AppState, client: &Client) -> u64 {
+    client
+        .access_token_ttl_secs
+        .map_or(state.settings.tokens.access_token_ttl_secs, u64::from)
 }
 
 fn secs(value: u64) -> i64 {
