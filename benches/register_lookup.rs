@@ -35,7 +35,7 @@ fn main() -> Result<(), StorageError> {
     };
     let db = Db::connect(&url, 1, Duration::from_secs(10))?;
     let total = db.run_blocking(citizens::count)?;
-    let sample: Vec<NationalId> = db.run_blocking(|conn| {
+    let sample: Vec<NationalId> = db.run_blocking(|conn| -> Result<_, StorageError> {
         // Random sampling by key range keeps this fast on large tables.
         let rows: Vec<Sampled> = diesel::sql_query(
             "SELECT national_id FROM citizens WHERE national_id >= (SELECT national_id FROM citizens \
@@ -53,7 +53,7 @@ fn main() -> Result<(), StorageError> {
         for id in sample.iter().chain(&missing) {
             let id = id.clone();
             let started = Instant::now();
-            db.run_blocking(move |conn| {
+            db.run_blocking(move |conn| -> Result<_, StorageError> {
                 let account = accounts::find_by_national_id(conn, &id)?;
                 let citizen = citizens::find(conn, &id)?;
                 Ok((account, citizen))

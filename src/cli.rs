@@ -394,7 +394,7 @@ async fn export(settings: &Settings, file: PathBuf) -> Result<(), StartupError> 
                 written += page.len() as u64;
             }
             writer.into_inner().map_err(io_error)?;
-            Ok(written)
+            Ok::<_, StorageError>(written)
         })
         .await?;
     eprintln!("exported {written} citizens");
@@ -404,14 +404,6 @@ async fn export(settings: &Settings, file: PathBuf) -> Result<(), StartupError> 
 fn parse_id(raw: &str) -> Result<NationalId, StartupError> {
     NationalId::parse(raw)
         .map_err(|e| StartupError::Other(format!("personal identification number: {e}")))
-}
-
-/// Lifecycle refusals travel as `StorageError::Corrupt` through `Db::run`; show their text.
-fn lifecycle_message(e: StorageError) -> String {
-    match e {
-        StorageError::Corrupt(reason) => reason,
-        other => other.to_string(),
-    }
 }
 
 async fn set_life_status(
@@ -425,12 +417,9 @@ async fn set_life_status(
         .ok_or_else(|| StartupError::Other("status must be living or deceased".into()))?;
     let db = startup::connect_database(settings).await?;
     let masked = id.masked();
-    db.run(move |conn| {
-        lifecycle::set_life_status(conn, &id, status, Actor("cli"), now)
-            .map_err(|e| StorageError::Corrupt(e.to_string()))
-    })
-    .await
-    .map_err(|e| StartupError::Other(lifecycle_message(e)))?;
+    db.run(move |conn| lifecycle::set_life_status(conn, &id, status, Actor("cli"), now))
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?;
     println!("{masked}: life status is now {}", status.as_str());
     Ok(())
 }
@@ -450,12 +439,9 @@ async fn change_account(
     let db = startup::connect_database(settings).await?;
     let masked = id.masked();
     let status = db
-        .run(move |conn| {
-            lifecycle::change_account(conn, &id, action, Actor("cli"), now)
-                .map_err(|e| StorageError::Corrupt(e.to_string()))
-        })
+        .run(move |conn| lifecycle::change_account(conn, &id, action, Actor("cli"), now))
         .await
-        .map_err(|e| StartupError::Other(lifecycle_message(e)))?;
+        .map_err(|e| StartupError::Other(e.to_string()))?;
     println!("{masked}: account is now {}", status.as_str());
     Ok(())
 }

@@ -96,11 +96,13 @@ impl Db {
         self.backend
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
+    /// Runs `f` with a pooled connection on the blocking thread pool. `f` may fail with
+    /// its own error type (a service's refusals), as long as storage failures fit in it.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, StorageError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
@@ -114,10 +116,13 @@ impl Db {
     }
 
     /// Runs `f` on the calling thread; for the CLI and start-up, never for requests.
-    pub fn run_blocking<T>(
+    pub fn run_blocking<T, E>(
         &self,
-        f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
-    ) -> Result<T, StorageError> {
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
         let mut conn = self
             .pool
             .get()

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use citizen_idp::domain::citizen::LifeStatus;
 use citizen_idp::registry::lifecycle::{self, AccountAction, Actor};
+use citizen_idp::storage::StorageError;
 use citizen_idp::storage::audit_events::{self, AuditEvent};
 use reqwest::StatusCode;
 
@@ -50,9 +51,7 @@ fn act(app: &TestApp, citizen: &TestCitizen, action: AccountAction) {
     let id = citizen.record.national_id.clone();
     app.db
         .run_blocking(move |conn| {
-            lifecycle::change_account(conn, &id, action, Actor("test"), now())
-                .map(|_| ())
-                .map_err(|e| citizen_idp::storage::StorageError::Corrupt(e.to_string()))
+            lifecycle::change_account(conn, &id, action, Actor("test"), now()).map(|_| ())
         })
         .unwrap();
 }
@@ -100,7 +99,6 @@ async fn a_death_recorded_in_the_register_ends_the_session() {
     app.db
         .run_blocking(move |conn| {
             lifecycle::set_life_status(conn, &id, LifeStatus::Deceased, Actor("test"), now())
-                .map_err(|e| citizen_idp::storage::StorageError::Corrupt(e.to_string()))
         })
         .unwrap();
     assert!(!session_is_live(&app, &signed_in.client).await);
@@ -118,7 +116,9 @@ async fn account_actions_follow_their_state_rules() {
     let attempt = |action: AccountAction| {
         let id = id.clone();
         app.db.run_blocking(move |conn| {
-            Ok(lifecycle::change_account(conn, &id, action, Actor("test"), now()).is_ok())
+            Ok::<_, StorageError>(
+                lifecycle::change_account(conn, &id, action, Actor("test"), now()).is_ok(),
+            )
         })
     };
     assert!(
@@ -236,7 +236,7 @@ async fn the_audit_trail_is_append_only() {
             use diesel::RunQueryDsl;
             diesel::sql_query(statement)
                 .execute(conn)
-                .map_err(Into::into)
+                .map_err(StorageError::from)
         });
         assert!(result.is_err(), "{statement} must be refused");
     }

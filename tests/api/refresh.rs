@@ -129,7 +129,6 @@ async fn a_refresh_asks_the_register_again() {
         .run_blocking(move |conn| {
             lifecycle::change_account(conn, &id, AccountAction::Suspend, Actor("test"), now)
                 .map(|_| ())
-                .map_err(|e| citizen_idp::storage::StorageError::Corrupt(e.to_string()))
         })
         .unwrap();
     let (status, body) = refresh(&app, &client, &r1).await;

@@ -190,9 +190,9 @@ pub async fn token_post(
             let (grant, scope) = state
                 .db
                 .run(move |conn| {
-                    Ok(refresh::redeem(conn, &refresh_token, &client_id, scope.as_deref(), at))
+                    refresh::redeem(conn, &refresh_token, &client_id, scope.as_deref(), at)
                 })
-                .await?
+                .await
                 .map_err(|e| match e {
                     RefreshError::Invalid => invalid_grant("the refresh token is invalid or expired"),
                     RefreshError::ScopeExceeded => OAuthError::new(
