@@ -147,19 +147,29 @@ pub fn transaction<T, E>(
 where
     E: From<StorageError>,
 {
-    enum Abort<E> {
-        Caller(E),
-        Database(diesel::result::Error),
-    }
-    impl<E> From<diesel::result::Error> for Abort<E> {
-        fn from(e: diesel::result::Error) -> Self {
-            Abort::Database(e)
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    // SQLite's default deferred transaction takes the write lock at its first write; in
+    // WAL mode, if another writer committed since this one read, that upgrade fails at
+    // once with SQLITE_BUSY instead of waiting. BEGIN IMMEDIATE takes the lock up front,
+    // so concurrent writers queue behind busy_timeout instead.
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
         }
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
     }
-    use diesel::Connection;
-    conn.transaction(|c| f(c).map_err(Abort::Caller))
-        .map_err(|abort| match abort {
-            Abort::Caller(e) => e,
-            Abort::Database(e) => StorageError::from(e).into(),
-        })
+    .map_err(StorageError::from)?;
+    let outcome = f(conn);
+    let end = match (conn, outcome.is_ok()) {
+        (DbConnection::Sqlite(c), true) => AnsiTransactionManager::commit_transaction(c),
+        (DbConnection::Sqlite(c), false) => AnsiTransactionManager::rollback_transaction(c),
+        (DbConnection::Postgres(c), true) => AnsiTransactionManager::commit_transaction(c),
+        (DbConnection::Postgres(c), false) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    match (outcome, end) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(e)) => Err(StorageError::from(e).into()),
+        // The caller's error explains more than a failed rollback would.
+        (Err(e), _) => Err(e),
+    }
 }

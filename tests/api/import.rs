@@ -194,7 +194,7 @@ async fn life_events_from_the_command_line_end_access_and_are_audited() {
     let reinstate = app
         .cli(&["accounts", "reinstate", &citizen.number], None)
         .await;
-    assert!(reinstate.status.success());
+    assert!(reinstate.status.success(), "{}", text(&reinstate.stderr));
     assert_eq!(userinfo(&app, &token).await.0, StatusCode::OK);
 
     let death = app
