@@ -13,6 +13,7 @@ use crate::config::Settings;
 
 use crate::domain::citizen::LifeStatus;
 use crate::domain::client::ClientKind;
+use crate::domain::client::SubjectType;
 use crate::domain::national_id::NationalId;
 use crate::registration::{self, NewClient};
 use crate::registry::import::{self, CitizenReader, CitizenWriter};
@@ -104,9 +105,25 @@ struct CreateClient {
     /// Display name shown to citizens on the login page.
     #[arg(long)]
     name: String,
-    /// A redirect URI; repeat for several.
-    #[arg(long = "redirect-uri", required = true)]
+    /// A redirect URI; repeat for several (required for the code flow).
+    #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return the browser; repeat for several.
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are POSTed.
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// authorization_code, refresh_token or client_credentials; repeat for several
+    /// (default: authorization_code and refresh_token).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// The `sub` this client sees: pairwise (per sector, the default) or public.
+    #[arg(long, default_value = "pairwise")]
+    subject_type: String,
+    /// The sector of pairwise subjects (a host), when the redirect URIs span several.
+    #[arg(long)]
+    sector_identifier: Option<String>,
     /// A client that cannot keep a secret (mobile app): PKCE, no secret.
     #[arg(long)]
     public: bool,
@@ -249,12 +266,15 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
         Command::Clients(ClientsCommand::List) => {
             let db = startup::connect_database(&settings).await?;
             let list = db.run(clients::list).await?;
-            println!("CLIENT_ID\tKIND\tSCOPES\tNAME\tREDIRECT_URIS");
+            println!("CLIENT_ID\tKIND\tGRANTS\tSUBJECT\tSCOPES\tNAME\tREDIRECT_URIS");
             for c in list {
+                let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.kind.as_str(),
+                    grants.join(","),
+                    c.subject_type.as_str(),
                     c.scopes,
                     c.name,
                     c.redirect_uris.join(" ")
@@ -509,6 +529,12 @@ async fn create_client(
         scopes: args.scopes.join(" "),
         id_token_alg: args.id_token_alg,
         access_token_ttl_secs: args.access_token_ttl,
+        post_logout_redirect_uris: args.post_logout_redirect_uris,
+        backchannel_logout_uri: args.backchannel_logout_uri,
+        grant_types: args.grant_types,
+        subject_type: SubjectType::parse(&args.subject_type)
+            .ok_or_else(|| StartupError::Other("subject type must be pairwise or public".into()))?,
+        sector_identifier: args.sector_identifier,
     })
     .map_err(|e| StartupError::Other(e.to_string()))?;
     let db = startup::connect_database(settings).await?;

@@ -1,12 +1,17 @@
 //! Registering relying parties: validation of what an operator asks for, and the
 //! client id and secret that result. The secret is shown once; only its hash is kept.
 
-use crate::domain::client::{Client, ClientKind, TokenEndpointAuthMethod, validate_redirect_uri};
+use crate::domain::client::{
+    Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod, sector_of,
+    validate_redirect_uri,
+};
 use crate::domain::scope::{self, ScopeSet};
 use crate::domain::secret::ClientSecret;
 use crate::tokens::keys::SigningAlg;
 use crate::tokens::random;
 
+/// What an operator asks for. `Default` gives a confidential portal using the code flow
+/// with pairwise subjects, so callers name only what differs.
 #[derive(Debug, Clone)]
 pub struct NewClient {
     /// A chosen id, or `None` for a random one.
@@ -18,6 +23,33 @@ pub struct NewClient {
     pub id_token_alg: String,
     /// An access-token lifetime for this client (60 to 3600 seconds), or the default.
     pub access_token_ttl_secs: Option<u32>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    /// Grant type names; empty means the code flow (with refresh for offline access).
+    pub grant_types: Vec<String>,
+    pub subject_type: SubjectType,
+    /// The sector for pairwise subjects, asserted by the operator (a host, or a URL
+    /// whose host is taken), when the redirect URIs span several hosts.
+    pub sector_identifier: Option<String>,
+}
+
+impl Default for NewClient {
+    fn default() -> Self {
+        NewClient {
+            id: None,
+            name: String::new(),
+            kind: ClientKind::Confidential,
+            redirect_uris: Vec::new(),
+            scopes: "openid".into(),
+            id_token_alg: "RS256".into(),
+            access_token_ttl_secs: None,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            grant_types: Vec::new(),
+            subject_type: SubjectType::Pairwise,
+            sector_identifier: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -30,8 +62,25 @@ pub enum RegistrationError {
     NoRedirectUri,
     #[error("redirect URI {uri}: {reason}")]
     RedirectUri { uri: String, reason: String },
-    #[error("scope must include openid and only supported scopes ({supported})")]
+    #[error(
+        "scope must include openid and only supported scopes ({supported}); \
+         other (API) scopes only for client_credentials clients"
+    )]
     Scope { supported: String },
+    #[error("unknown grant type {0} (authorization_code, refresh_token, client_credentials)")]
+    GrantType(String),
+    #[error("a public client cannot use client_credentials: it has no credentials")]
+    PublicClientCredentials,
+    #[error("post-logout redirect URI {uri}: {reason}")]
+    PostLogoutRedirectUri { uri: String, reason: String },
+    #[error(
+        "back-channel logout URI {uri}: must be an absolute https URL without fragment (http only on loopback)"
+    )]
+    BackchannelLogoutUri { uri: String },
+    #[error("pairwise subjects need all redirect URIs on one host, or a sector identifier")]
+    MixedSectors,
+    #[error("the sector identifier must be a host name or an https URL")]
+    SectorIdentifier,
     #[error("id_token_alg must be RS256 or ES256")]
     Alg,
     #[error("the access-token lifetime must be between 60 and 3600 seconds")]
@@ -57,7 +106,9 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         }
         None => random::token()[..22].to_owned(),
     };
-    if new.redirect_uris.is_empty() {
+    let grant_types = grant_types(&new.grant_types, new.kind)?;
+    let code_flow = grant_types.contains(&GrantType::AuthorizationCode);
+    if code_flow && new.redirect_uris.is_empty() {
         return Err(RegistrationError::NoRedirectUri);
     }
     for uri in &new.redirect_uris {
@@ -66,10 +117,35 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
             reason: e.to_string(),
         })?;
     }
+    for uri in &new.post_logout_redirect_uris {
+        validate_redirect_uri(uri).map_err(|e| RegistrationError::PostLogoutRedirectUri {
+            uri: uri.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    if let Some(uri) = &new.backchannel_logout_uri {
+        // The provider itself calls this URL, so a private-use scheme makes no sense.
+        let web = uri.starts_with("https://") || uri.starts_with("http://");
+        if !web || validate_redirect_uri(uri).is_err() {
+            return Err(RegistrationError::BackchannelLogoutUri { uri: uri.clone() });
+        }
+    }
     let scopes = ScopeSet::parse(&new.scopes).map_err(|_| scope_error())?;
-    if !scopes.contains("openid") || scopes.supported_only() != scopes {
+    let oidc_ok = scopes.contains("openid") || !code_flow;
+    // API scopes (anything this provider does not define) are for back-office systems
+    // acting as themselves; citizen logins release only the scopes defined here.
+    let api_ok =
+        scopes.supported_only() == scopes || grant_types.contains(&GrantType::ClientCredentials);
+    if !oidc_ok || !api_ok || scopes.is_empty() {
         return Err(scope_error());
     }
+    let sector_identifier = match &new.sector_identifier {
+        Some(given) => sector_of(given)
+            .filter(|_| given.contains("://"))
+            .or_else(|| valid_host(given).then(|| given.to_ascii_lowercase()))
+            .ok_or(RegistrationError::SectorIdentifier)?,
+        None => sector(&new.redirect_uris, new.subject_type)?,
+    };
     SigningAlg::parse(&new.id_token_alg).ok_or(RegistrationError::Alg)?;
     // Short enough that a revoked or stolen token dies soon; long enough to be useful.
     if new
@@ -100,8 +176,66 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         id_token_alg: new.id_token_alg,
         auth_method,
         access_token_ttl_secs: new.access_token_ttl_secs,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        backchannel_logout_uri: new.backchannel_logout_uri,
+        grant_types,
+        subject_type: new.subject_type,
+        sector_identifier,
     };
     Ok((client, secret))
+}
+
+fn grant_types(names: &[String], kind: ClientKind) -> Result<Vec<GrantType>, RegistrationError> {
+    if names.is_empty() {
+        return Ok(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+    }
+    let mut grants = Vec::new();
+    for name in names
+        .iter()
+        .flat_map(|n| n.split([' ', ',']))
+        .filter(|n| !n.is_empty())
+    {
+        let grant =
+            GrantType::parse(name).ok_or_else(|| RegistrationError::GrantType(name.into()))?;
+        if !grants.contains(&grant) {
+            grants.push(grant);
+        }
+    }
+    if grants.is_empty() {
+        return Err(RegistrationError::GrantType(String::new()));
+    }
+    if kind == ClientKind::Public && grants.contains(&GrantType::ClientCredentials) {
+        return Err(RegistrationError::PublicClientCredentials);
+    }
+    Ok(grants)
+}
+
+/// OIDC Core §8.1: without a sector_identifier_uri, the sector is the host of the
+/// redirect URIs, which must then be one host for pairwise subjects to be stable.
+fn sector(
+    redirect_uris: &[String],
+    subject_type: SubjectType,
+) -> Result<String, RegistrationError> {
+    // A native app's loopback redirect (RFC 8252 §7.3) names no organisation, so it
+    // does not count as a sector beside the app's own scheme or host.
+    let is_loopback = |s: &String| matches!(s.as_str(), "127.0.0.1" | "[::1]" | "localhost");
+    let all: Vec<String> = redirect_uris
+        .iter()
+        .filter_map(|uri| sector_of(uri))
+        .collect();
+    let named: Vec<&String> = all.iter().filter(|s| !is_loopback(s)).collect();
+    let mut sectors = if named.is_empty() {
+        all.iter().collect()
+    } else {
+        named
+    }
+    .into_iter()
+    .cloned();
+    let first = sectors.next().unwrap_or_default();
+    if subject_type == SubjectType::Pairwise && sectors.any(|s| s != first) {
+        return Err(RegistrationError::MixedSectors);
+    }
+    Ok(first)
 }
 
 fn scope_error() -> RegistrationError {
@@ -121,8 +255,7 @@ mod tests {
             kind: ClientKind::Confidential,
             redirect_uris: vec!["https://dichvucong.gov.vn/callback".into()],
             scopes: "openid profile".into(),
-            id_token_alg: "RS256".into(),
-            access_token_ttl_secs: None,
+            ..NewClient::default()
         }
     }
 
@@ -154,4 +287,12 @@ mod tests {
         bad.id_token_alg = "none".into();
         assert_eq!(register(bad).unwrap_err(), RegistrationError::Alg);
     }
+}
+
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
 }

@@ -76,6 +76,71 @@ pub struct Client {
     pub auth_method: TokenEndpointAuthMethod,
     /// This client's access-token lifetime, when it differs from the default.
     pub access_token_ttl_secs: Option<u32>,
+    /// Where RP-initiated logout may send the browser back to (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are POSTed (OIDC Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
+    pub grant_types: Vec<GrantType>,
+    pub subject_type: SubjectType,
+    /// The host that pairwise subjects are computed for (OIDC Core §8.1).
+    pub sector_identifier: String,
+}
+
+/// The grants a client may use at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    /// A back-office system calling APIs as itself, with no citizen (RFC 6749 §4.4).
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// How the `sub` a client sees is derived (OIDC Core §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectType {
+    /// The same identifier for every client.
+    Public,
+    /// A different identifier per sector, so that services cannot link citizens by `sub`.
+    Pairwise,
+}
+
+impl SubjectType {
+    pub const SUPPORTED: [&'static str; 2] = ["pairwise", "public"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::Public => "public",
+            SubjectType::Pairwise => "pairwise",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "public" => Some(SubjectType::Public),
+            "pairwise" => Some(SubjectType::Pairwise),
+            _ => None,
+        }
+    }
 }
 
 impl Client {
@@ -91,6 +156,18 @@ impl Client {
                 registered.as_str() == requested || loopback_matches(registered, requested)
             })
             .map(String::as_str)
+    }
+
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Exact match only: logout redirects carry no code, so nothing justifies the
+    /// loopback exception here.
+    pub fn has_post_logout_redirect_uri(&self, requested: &str) -> bool {
+        self.post_logout_redirect_uris
+            .iter()
+            .any(|registered| registered == requested)
     }
 }
 
@@ -141,6 +218,16 @@ pub enum RedirectUriError {
     PrivateUseScheme,
 }
 
+/// The sector of a redirect URI (OIDC Core §8.1): its host, or for a native app's
+/// private-use scheme (which has no host), the scheme itself.
+pub fn sector_of(uri: &str) -> Option<String> {
+    let parsed = Url::parse(uri).ok()?;
+    match parsed.host_str() {
+        Some(host) => Some(host.to_ascii_lowercase()),
+        None => Some(parsed.scheme().to_ascii_lowercase()),
+    }
+}
+
 /// Checks a redirect URI at registration time.
 pub fn validate_redirect_uri(uri: &str) -> Result<(), RedirectUriError> {
     let parsed = Url::parse(uri).map_err(|e| RedirectUriError::NotAbsolute(e.to_string()))?;
@@ -173,6 +260,11 @@ mod tests {
             id_token_alg: "RS256".into(),
             auth_method: TokenEndpointAuthMethod::None,
             access_token_ttl_secs: None,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            grant_types: vec![GrantType::AuthorizationCode],
+            subject_type: SubjectType::Public,
+            sector_identifier: "portal.gov.vn".into(),
         }
     }
 

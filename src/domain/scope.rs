@@ -71,6 +71,12 @@ impl ScopeSet {
     }
 }
 
+impl<'a> FromIterator<&'a str> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        ScopeSet(iter.into_iter().map(str::to_owned).collect())
+    }
+}
+
 impl fmt::Display for ScopeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;

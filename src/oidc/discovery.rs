@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::domain::acr::AssuranceLevel;
-use crate::domain::client::TokenEndpointAuthMethod;
+use crate::domain::client::{GrantType, TokenEndpointAuthMethod};
 use crate::domain::scope;
 use crate::state::{AppState, Endpoints};
 use crate::tokens::keys::SigningAlg;
@@ -52,7 +52,7 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,

@@ -40,10 +40,12 @@ pub async fn introspect_post(
         None => refresh_token_answer(&state, &client, token, now).await?,
     };
     let body = match answer {
-        Some((body, subject)) => {
-            record(&state, &req, &client, &body, subject, now).await;
+        Some((body, Some(citizen))) => {
+            record(&state, &req, &client, &body, citizen, now).await;
             body
         }
+        // A client's own token (client credentials) discloses nothing about a citizen.
+        Some((body, None)) => body,
         None => json!({ "active": false }),
     };
     Ok(HttpResponse::Ok()
@@ -62,7 +64,8 @@ async fn eligible_citizen(
         .map(|(_, citizen)| citizen.national_id))
 }
 
-type Answer = (Value, crate::domain::national_id::NationalId);
+/// The answer, and the citizen it speaks of, if any.
+type Answer = (Value, Option<crate::domain::national_id::NationalId>);
 
 async fn access_token_answer(
     state: &AppState,
@@ -85,10 +88,15 @@ async fn access_token_answer(
     {
         return Ok(None);
     }
-    let Some(citizen) = eligible_citizen(state, &claims.sub).await? else {
-        return Ok(None);
+    let citizen = if claims.has_citizen() {
+        let Some(citizen) = eligible_citizen(state, &claims.sub).await? else {
+            return Ok(None);
+        };
+        Some(citizen)
+    } else {
+        None
     };
-    let body = json!({
+    let mut body = json!({
         "active": true,
         "token_type": "Bearer",
         "scope": claims.scope,
@@ -102,6 +110,10 @@ async fn access_token_answer(
         "auth_time": claims.auth_time,
         "acr": claims.acr,
     });
+    // A client's own token has no auth_time or acr: omit them rather than send null.
+    if let Value::Object(members) = &mut body {
+        members.retain(|_, value| !value.is_null());
+    }
     Ok(Some((body, citizen)))
 }
 
@@ -135,7 +147,7 @@ async fn refresh_token_answer(
         "exp": row.expires_at.and_utc().timestamp(),
         "iat": row.issued_at.and_utc().timestamp(),
     });
-    Ok(Some((body, citizen)))
+    Ok(Some((body, Some(citizen))))
 }
 
 /// Introspection releases facts about a citizen: audited like any disclosure.

@@ -97,6 +97,9 @@ async fn userinfo(
     {
         return Err(invalid_token("the access token has been revoked"));
     }
+    if !token_claims.has_citizen() {
+        return Err(invalid_token("the access token speaks for no citizen"));
+    }
     let scopes = ScopeSet::parse(&token_claims.scope)
         .map_err(|_| invalid_token("the access token is invalid"))?;
     if !scopes.contains("openid") {

@@ -127,7 +127,8 @@ fn ensure_demo_clients(
         redirect_uris: vec![format!("{issuer}/demo/callback")],
         scopes: "openid profile address".into(),
         id_token_alg: "RS256".into(),
-        access_token_ttl_secs: None,
+        post_logout_redirect_uris: vec![format!("{issuer}/demo")],
+        ..NewClient::default()
     };
     let app = NewClient {
         id: Some(DEMO_APP_ID.into()),
@@ -139,7 +140,7 @@ fn ensure_demo_clients(
         ],
         scopes: "openid profile".into(),
         id_token_alg: "ES256".into(),
-        access_token_ttl_secs: None,
+        ..NewClient::default()
     };
     let invalid =
         |e: registration::RegistrationError| StorageError::Corrupt(format!("demo client: {e}"));

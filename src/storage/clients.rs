@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use super::schema::clients;
 use super::{DbConnection, StorageError};
-use crate::domain::client::{Client, ClientKind, TokenEndpointAuthMethod};
+use crate::domain::client::{
+    Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod, sector_of,
+};
 use crate::domain::scope::ScopeSet;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -21,6 +23,23 @@ struct ClientRow {
     auth_method: String,
     created_at: NaiveDateTime,
     access_token_ttl_secs: Option<i32>,
+    post_logout_redirect_uris: String,
+    backchannel_logout_uri: Option<String>,
+    grant_types: String,
+    subject_type: String,
+    sector_identifier: Option<String>,
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+    updated_at: Option<NaiveDateTime>,
+}
+
+impl ClientRow {
+    fn redirect_uris_first(&self) -> String {
+        serde_json::from_str::<Vec<String>>(&self.redirect_uris)
+            .ok()
+            .and_then(|uris| uris.into_iter().next())
+            .unwrap_or_default()
+    }
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -28,6 +47,12 @@ impl TryFrom<ClientRow> for Client {
 
     fn try_from(row: ClientRow) -> Result<Self, StorageError> {
         let corrupt = |what: &str| StorageError::Corrupt(format!("clients.{what}"));
+        // Clients registered before sectors were recorded: the host of their first
+        // redirect URI, as OIDC Core §8.1 prescribes.
+        let sector_identifier = match &row.sector_identifier {
+            Some(sector) => sector.clone(),
+            None => sector_of(&row.redirect_uris_first()).unwrap_or_else(|| row.client_id.clone()),
+        };
         Ok(Client {
             kind: ClientKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?,
             redirect_uris: serde_json::from_str(&row.redirect_uris)
@@ -35,6 +60,17 @@ impl TryFrom<ClientRow> for Client {
             scopes: ScopeSet::parse(&row.scopes).map_err(|_| corrupt("scopes"))?,
             auth_method: TokenEndpointAuthMethod::parse(&row.auth_method)
                 .ok_or_else(|| corrupt("auth_method"))?,
+            post_logout_redirect_uris: serde_json::from_str(&row.post_logout_redirect_uris)
+                .map_err(|_| corrupt("post_logout_redirect_uris"))?,
+            backchannel_logout_uri: row.backchannel_logout_uri,
+            grant_types: row
+                .grant_types
+                .split(' ')
+                .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("grant_types")))
+                .collect::<Result<_, _>>()?,
+            subject_type: SubjectType::parse(&row.subject_type)
+                .ok_or_else(|| corrupt("subject_type"))?,
+            sector_identifier,
             id: row.client_id,
             name: row.name,
             secret_hash: row.secret_hash,
@@ -74,6 +110,8 @@ pub fn insert(
 ) -> Result<(), StorageError> {
     let redirect_uris = serde_json::to_string(&client.redirect_uris)
         .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    let post_logout_redirect_uris = serde_json::to_string(&client.post_logout_redirect_uris)
+        .map_err(|e| StorageError::Corrupt(e.to_string()))?;
     let row = ClientRow {
         client_id: client.id.clone(),
         name: client.name.clone(),
@@ -87,6 +125,14 @@ pub fn insert(
         access_token_ttl_secs: client
             .access_token_ttl_secs
             .and_then(|ttl| i32::try_from(ttl).ok()),
+        post_logout_redirect_uris,
+        backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+        grant_types: grant_types_text(&client.grant_types),
+        subject_type: client.subject_type.as_str().to_owned(),
+        sector_identifier: Some(client.sector_identifier.clone()),
+        jwks: None,
+        jwks_uri: None,
+        updated_at: None,
     };
     diesel::insert_into(clients::table)
         .values(&row)
@@ -109,4 +155,12 @@ pub fn update_credentials(
             clients::secret_hash.eq(secret_hash),
         ))
         .execute(conn)?)
+}
+
+fn grant_types_text(grants: &[GrantType]) -> String {
+    grants
+        .iter()
+        .map(|g| g.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

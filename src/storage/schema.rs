@@ -48,6 +48,23 @@ diesel::table! {
         auth_method -> Text,
         created_at -> Timestamp,
         access_token_ttl_secs -> Nullable<Integer>,
+        post_logout_redirect_uris -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
+        grant_types -> Text,
+        subject_type -> Text,
+        sector_identifier -> Nullable<Text>,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        updated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    pairwise_subjects (subject) {
+        subject -> Text,
+        account_id -> Text,
+        sector -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -88,6 +105,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        sid -> Nullable<Text>,
     }
 }
 

@@ -13,8 +13,19 @@ pub struct AccessTokenClaims {
     pub jti: String,
     pub exp: i64,
     pub iat: i64,
-    pub auth_time: i64,
-    pub acr: String,
+    /// Absent when no citizen is involved (client credentials): then `sub` is the
+    /// client's id (RFC 9068 §2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+}
+
+impl AccessTokenClaims {
+    /// Whether the token speaks for a citizen, rather than for a client acting as itself.
+    pub fn has_citizen(&self) -> bool {
+        self.auth_time.is_some()
+    }
 }
 
 /// RFC 9068 §2.1: the `typ` header of a JWT access token.

@@ -12,7 +12,7 @@ use citizen_idp::clock::FixedClock;
 use citizen_idp::config::Settings;
 use citizen_idp::domain::acr::AssuranceLevel;
 use citizen_idp::domain::citizen::{AccountStatus, Citizen, LifeStatus};
-use citizen_idp::domain::client::ClientKind;
+use citizen_idp::domain::client::{ClientKind, SubjectType};
 use citizen_idp::registration::{self, NewClient};
 use citizen_idp::registry::generate::PopulationGenerator;
 use citizen_idp::startup;
@@ -248,7 +248,7 @@ impl TestApp {
             ],
             scopes: "openid profile".into(),
             id_token_alg: "ES256".into(),
-            access_token_ttl_secs: None,
+            ..NewClient::default()
         })
     }
 
@@ -493,7 +493,7 @@ impl TestClient {
             redirect_uris: vec!["https://portal.example.gov.vn/callback".into()],
             scopes: "openid profile address".into(),
             id_token_alg: "RS256".into(),
-            access_token_ttl_secs: None,
+            ..NewClient::default()
         }
     }
 }

@@ -210,7 +210,7 @@ async fn a_mobile_app_refreshes_without_a_secret() {
         redirect_uris: vec!["vn.gov.portal.app:/callback".into()],
         scopes: "openid offline_access".into(),
         id_token_alg: "ES256".into(),
-        access_token_ttl_secs: None,
+        ..Default::default()
     });
     let r1 = refresh_token_of(&first_tokens(&app, &citizen, &client, &["offline_access"]).await);
     let (status, body) = refresh(&app, &client, &r1).await;

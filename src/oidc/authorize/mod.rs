@@ -14,6 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 
 use crate::authn::session::{self, Session};
+use crate::domain::client::GrantType;
 use crate::domain::secret::SessionToken;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::pages::PageError;
@@ -82,6 +83,16 @@ async fn authorize(
         .ok_or_else(|| AuthorizeError::Page(PageError::unknown_client()))?;
     let request = request::check(&params, &client)?;
     let now = state.clock.now();
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(AuthorizeError::Redirect {
+            redirect_uri: request.redirect_uri,
+            state: request.state,
+            error: OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client is not registered for the authorization code flow",
+            ),
+        });
+    }
     let (redirect_uri, client_state) = (request.redirect_uri.clone(), request.state.clone());
     let redirect_error = |error: OAuthError| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),

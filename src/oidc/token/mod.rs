@@ -2,6 +2,7 @@
 //! issues an ID token and a JWT access token.
 
 pub mod client_auth;
+mod client_credentials;
 pub mod request;
 
 use actix_web::http::header;
@@ -10,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit;
-use crate::domain::client::Client;
+use crate::domain::client::{Client, GrantType};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::AuthCode;
 use crate::http::access_log::request_id;
@@ -32,7 +33,8 @@ pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
-    id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     scope: String,
@@ -134,7 +136,18 @@ pub async fn token_post(
     let client = authenticate_client(&req, &state, &form).await?;
 
     let now = state.clock.now();
-    let response = match form.grant()? {
+    let grant = form.grant()?;
+    // RFC 6749 §5.2: a grant type the client is not registered for.
+    if !client.allows_grant(grant.grant_type()) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client is not registered for this grant type",
+        ));
+    }
+    let response = match grant {
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::issue(&state, &client, scope.as_deref(), now)?
+        }
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -149,12 +162,12 @@ pub async fn token_post(
             check_grant(&grant, &client, &redirect_uri, code_verifier.as_deref())?;
             // OIDC Core §11: offline access is granted through its scope, which the
             // authorization endpoint allows only to clients registered for it.
-            let refresh =
-                if ScopeSet::parse(&grant.scope).is_ok_and(|s| s.contains("offline_access")) {
-                    Refresh::NewFamily
-                } else {
-                    Refresh::None
-                };
+            let offline = ScopeSet::parse(&grant.scope).is_ok_and(|s| s.contains("offline_access"));
+            let refresh = if offline && client.allows_grant(GrantType::RefreshToken) {
+                Refresh::NewFamily
+            } else {
+                Refresh::None
+            };
             let authorization = Authorization {
                 account_id: grant.account_id,
                 scope: grant.scope,
@@ -342,8 +355,8 @@ async fn issue_tokens(
         jti: random::token(),
         exp: iat + secs(access_token_ttl(state, client)),
         iat,
-        auth_time: grant.auth_time,
-        acr: grant.acr.clone(),
+        auth_time: Some(grant.auth_time),
+        acr: Some(grant.acr.clone()),
     };
     let access_key = state.keys.signing_key(state.access_token_alg)?;
     let access_token = jwt::sign(access_key, access_token::TYP, &access_claims)?;
@@ -416,7 +429,7 @@ async fn issue_tokens(
         access_token,
         token_type: "Bearer",
         expires_in: access_token_ttl(state, client),
-        id_token,
+        id_token: Some(id_token),
         refresh_token,
         scope: grant.scope,
     };

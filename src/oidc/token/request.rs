@@ -1,5 +1,6 @@
 //! Parsing the token request form (RFC 6749 §4.1.3) into a typed request.
 
+use crate::domain::client::GrantType;
 use crate::domain::secret::AuthCode;
 use crate::oidc::error::{ErrorCode, OAuthError};
 
@@ -17,6 +18,18 @@ pub enum TokenRequest {
         /// A narrower scope for the new access token, if asked.
         scope: Option<String>,
     },
+    /// RFC 6749 §4.4: a back-office system asking for a token as itself.
+    ClientCredentials { scope: Option<String> },
+}
+
+impl TokenRequest {
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+        }
+    }
 }
 
 /// The form after its shape is checked: client credentials are read first, so that
@@ -71,9 +84,12 @@ impl TokenForm {
                 refresh_token: required("refresh_token", "refresh_token is required")?,
                 scope: self.get("scope").map(str::to_owned),
             }),
+            Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
+                scope: self.get("scope").map(str::to_owned),
+            }),
             Some(_) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
-                "supported grant types: authorization_code, refresh_token",
+                "supported grant types: authorization_code, refresh_token, client_credentials",
             )),
         }
     }
