@@ -94,7 +94,7 @@ enum KeysCommand {
 #[derive(Subcommand)]
 enum ClientsCommand {
     /// Register a relying party; prints its id, and its secret once.
-    Create(CreateClient),
+    Create(Box<CreateClient>),
     /// List the relying parties.
     List,
 }
@@ -261,7 +261,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             Ok(())
         }
         Command::Clients(ClientsCommand::Create(args)) => {
-            create_client(&settings, args, clock.as_ref()).await
+            create_client(&settings, *args, clock.as_ref()).await
         }
         Command::Clients(ClientsCommand::List) => {
             let db = startup::connect_database(&settings).await?;

@@ -38,6 +38,7 @@ pub struct Settings {
     pub keys: KeySettings,
     pub tokens: TokenSettings,
     pub session: SessionSettings,
+    pub logout: LogoutSettings,
     pub password: PasswordSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
@@ -91,6 +92,14 @@ pub struct SessionSettings {
     pub ttl_secs: u64,
     pub cookie_name: String,
     pub login_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutSettings {
+    pub backchannel_timeout_ms: u64,
+    pub backchannel_attempts: u32,
+    pub backchannel_retry_base_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,6 +203,24 @@ impl Settings {
             return Err(invalid(
                 "session.cookie_name",
                 "must be letters, digits, '_' or '-'",
+            ));
+        }
+        if !(1..=10).contains(&self.logout.backchannel_attempts) {
+            return Err(invalid(
+                "logout.backchannel_attempts",
+                "must be between 1 and 10",
+            ));
+        }
+        if !(100..=30_000).contains(&self.logout.backchannel_timeout_ms) {
+            return Err(invalid(
+                "logout.backchannel_timeout_ms",
+                "must be between 100 and 30000",
+            ));
+        }
+        if self.logout.backchannel_retry_base_ms > 60_000 {
+            return Err(invalid(
+                "logout.backchannel_retry_base_ms",
+                "must be at most 60000",
             ));
         }
         // OWASP's floor for Argon2id; weaker settings would make stolen hashes cheap to crack.

@@ -244,6 +244,14 @@ fn scope_error() -> RegistrationError {
     }
 }
 
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,12 +295,4 @@ mod tests {
         bad.id_token_alg = "none".into();
         assert_eq!(register(bad).unwrap_err(), RegistrationError::Alg);
     }
-}
-
-fn valid_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'))
 }

@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
 use crate::domain::national_id::NationalId;
 use crate::http::{access_log, health, security_headers};
-use crate::oidc::{authorize, discovery, introspect, revoke, token, userinfo};
+use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
 use crate::pages::{self, PageError, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
 use crate::state::{AppState, Endpoints};
@@ -45,6 +45,17 @@ pub enum StartupError {
     },
     #[error("{0}")]
     Other(String),
+}
+
+/// The client for calls the server makes itself (back-channel logout). Redirects are
+/// not followed: a relying party's endpoint must not bounce our requests elsewhere.
+fn outbound_http_client() -> Result<reqwest::Client, StartupError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("citizen-idp/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| StartupError::Other(format!("HTTP client: {e}")))
 }
 
 /// A built server, bound but not yet running.
@@ -171,6 +182,9 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         audit: audit.clone(),
         access_token_alg,
         demo,
+        http: outbound_http_client()?,
+        // TEMPORARY until the server secret lands from the key-rotation branch.
+        pairwise_key: crate::tokens::subject::PairwiseKey::new(&[0; 32]),
         settings: settings.clone(),
     });
 
@@ -218,6 +232,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/token", web::post().to(token::token_post))
     .route("/revoke", web::post().to(revoke::revoke_post))
     .route("/introspect", web::post().to(introspect::introspect_post))
+    .route("/logout", web::get().to(logout::end_session_get))
+    .route("/logout", web::post().to(logout::end_session_post))
+    .route("/logout/confirm", web::post().to(logout::confirm_post))
     .route("/userinfo", web::get().to(userinfo::userinfo_get))
     .route("/userinfo", web::post().to(userinfo::userinfo_post))
     .route("/demo", web::get().to(pages::demo::demo_get))

@@ -27,6 +27,10 @@ pub struct AppState {
     /// The discovery and JWKS documents, serialised once: they change only at restart.
     pub discovery_json: String,
     pub jwks_json: String,
+    /// For calls the server makes itself (back-channel logout).
+    pub http: reqwest::Client,
+    /// Derives pairwise subjects (OIDC Core §8).
+    pub pairwise_key: crate::tokens::subject::PairwiseKey,
     /// The demo relying party, when `demo.enabled`.
     pub demo: Option<crate::pages::demo::DemoRelyingParty>,
 }
@@ -40,6 +44,7 @@ pub struct Endpoints {
     pub jwks: String,
     pub revocation: String,
     pub introspection: String,
+    pub end_session: String,
 }
 
 impl Endpoints {
@@ -51,6 +56,7 @@ impl Endpoints {
             jwks: format!("{issuer}/jwks.json"),
             revocation: format!("{issuer}/revoke"),
             introspection: format!("{issuer}/introspect"),
+            end_session: format!("{issuer}/logout"),
         }
     }
 }

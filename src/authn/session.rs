@@ -13,6 +13,8 @@ use crate::tokens::random;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
+    /// The session's public identifier (OIDC `sid`), unlike the cookie's secret token.
+    pub sid: String,
     pub account_id: String,
     /// When the citizen last authenticated (OIDC `auth_time`), in seconds since the epoch.
     pub auth_time: i64,
@@ -48,6 +50,33 @@ pub async fn find(
     Ok(serde_json::from_slice::<Session>(&bytes)
         .ok()
         .filter(|s| s.expires_at > now.timestamp()))
+}
+
+fn clients_key(sid: &str) -> String {
+    format!("session_clients:{sid}")
+}
+
+/// Records that `client_id` received a code from this session, until it expires.
+pub async fn record_client(
+    store: &dyn Store,
+    session: &Session,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let left = u64::try_from(session.expires_at - now.timestamp()).unwrap_or(0);
+    store
+        .add_member(
+            &clients_key(&session.sid),
+            client_id,
+            Duration::from_secs(left.max(1)),
+        )
+        .await
+}
+
+/// The clients the session signed in to, forgotten as they are returned: each is told
+/// of the logout once.
+pub async fn take_clients(store: &dyn Store, sid: &str) -> Result<Vec<String>, StoreError> {
+    store.take_members(&clients_key(sid)).await
 }
 
 pub async fn end(store: &dyn Store, token: &SessionToken) -> Result<(), StoreError> {

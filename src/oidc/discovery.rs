@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::domain::acr::AssuranceLevel;
-use crate::domain::client::{GrantType, TokenEndpointAuthMethod};
+use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
 use crate::domain::scope;
 use crate::state::{AppState, Endpoints};
 use crate::tokens::keys::SigningAlg;
@@ -48,12 +48,15 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "revocation_endpoint": endpoints.revocation,
         "revocation_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,
         "introspection_endpoint": endpoints.introspection,
+        "end_session_endpoint": endpoints.end_session,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
-        "subject_types_supported": ["public"],
+        "subject_types_supported": SubjectType::SUPPORTED,
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,
         "code_challenge_methods_supported": ["S256"],

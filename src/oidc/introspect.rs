@@ -15,7 +15,7 @@ use crate::oidc::token::{authenticate_client, parse_form};
 use crate::registry;
 use crate::state::AppState;
 use crate::tokens::access_token::{self, AccessTokenClaims};
-use crate::tokens::{jwt, refresh, revocation};
+use crate::tokens::{jwt, refresh, revocation, subject};
 
 pub async fn introspect_post(
     req: HttpRequest,
@@ -53,12 +53,13 @@ pub async fn introspect_post(
         .json(body))
 }
 
-/// Whether the citizen behind `account_id` may still sign in; their number, if so.
+/// Whether the citizen behind `subject` (as its client knows it) may still sign in;
+/// their number, if so.
 async fn eligible_citizen(
     state: &AppState,
-    account_id: &str,
+    subject: &str,
 ) -> Result<Option<crate::domain::national_id::NationalId>, OAuthError> {
-    let identity = registry::identity_by_account(&state.db, account_id.to_owned()).await?;
+    let identity = registry::identity_by_subject(&state.db, subject.to_owned()).await?;
     Ok(identity
         .filter(|(account, citizen)| registry::check_eligible(account, citizen).is_ok())
         .map(|(_, citizen)| citizen.national_id))
@@ -137,12 +138,13 @@ async fn refresh_token_answer(
     let Some(citizen) = eligible_citizen(state, &row.account_id).await? else {
         return Ok(None);
     };
+    let sub = subject::for_client(&state.pairwise_key, client, &row.account_id);
     let body = json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": row.scope,
         "client_id": row.client_id,
-        "sub": row.account_id,
+        "sub": sub,
         "iss": state.issuer,
         "exp": row.expires_at.and_utc().timestamp(),
         "iat": row.issued_at.and_utc().timestamp(),

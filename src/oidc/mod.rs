@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod discovery;
 pub mod error;
 pub mod introspect;
+pub mod logout;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

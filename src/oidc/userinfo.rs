@@ -109,12 +109,12 @@ async fn userinfo(
         )));
     }
     // Read now, not at login: a correction or a death in the register shows at once.
-    let (account, citizen) = registry::identity_by_account(&state.db, token_claims.sub.clone())
+    let (account, citizen) = registry::identity_by_subject(&state.db, token_claims.sub.clone())
         .await?
         .ok_or_else(|| invalid_token("the access token is invalid"))?;
     registry::check_eligible(&account, &citizen)
         .map_err(|_| invalid_token("the citizen can no longer sign in"))?;
-    let released = claims::for_scopes(&account.id, &citizen, &scopes);
+    let released = claims::for_scopes(&token_claims.sub, &citizen, &scopes);
     let event = audit::Event::new(
         audit::Kind::Disclosure,
         "userinfo",

@@ -17,6 +17,8 @@ pub enum PageMessage {
     Unavailable,
     Internal,
     NotFound,
+    BadLogoutHint,
+    BadPostLogoutRedirectUri,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,17 @@ impl PageError {
         Self::new(StatusCode::FORBIDDEN, PageMessage::CsrfFailed)
     }
 
+    pub fn bad_logout_hint() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, PageMessage::BadLogoutHint)
+    }
+
+    pub fn bad_post_logout_redirect_uri() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            PageMessage::BadPostLogoutRedirectUri,
+        )
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, PageMessage::NotFound)
     }
@@ -92,6 +105,8 @@ impl PageError {
             PageMessage::Unavailable => t.unavailable,
             PageMessage::Internal => t.internal,
             PageMessage::NotFound => t.not_found,
+            PageMessage::BadLogoutHint => t.bad_logout_hint,
+            PageMessage::BadPostLogoutRedirectUri => t.bad_post_logout_redirect_uri,
         }
     }
 }

@@ -73,6 +73,13 @@ pub struct Texts {
     pub demo_claims: &'static str,
     pub demo_userinfo: &'static str,
     pub demo_again: &'static str,
+    pub logout_title: &'static str,
+    pub logout_question: &'static str,
+    pub logout_button: &'static str,
+    pub logged_out_title: &'static str,
+    pub logged_out_text: &'static str,
+    pub bad_logout_hint: &'static str,
+    pub bad_post_logout_redirect_uri: &'static str,
 }
 
 pub static VI: Texts = Texts {
@@ -102,6 +109,13 @@ pub static VI: Texts = Texts {
     demo_claims: "Các thông tin trong ID token",
     demo_userinfo: "Thông tin từ userinfo",
     demo_again: "Đăng nhập lại",
+    logout_title: "Đăng xuất",
+    logout_question: "Bạn có muốn đăng xuất khỏi định danh điện tử trên trình duyệt này không? Các dịch vụ bạn đã đăng nhập qua đây sẽ được thông báo.",
+    logout_button: "Đăng xuất",
+    logged_out_title: "Đã đăng xuất",
+    logged_out_text: "Bạn đã đăng xuất khỏi định danh điện tử trên trình duyệt này.",
+    bad_logout_hint: "Yêu cầu đăng xuất không hợp lệ: ID token kèm theo không do hệ thống này cấp.",
+    bad_post_logout_redirect_uri: "Địa chỉ quay về sau khi đăng xuất không khớp với địa chỉ dịch vụ đã đăng ký.",
 };
 
 pub static EN: Texts = Texts {
@@ -131,6 +145,13 @@ pub static EN: Texts = Texts {
     demo_claims: "Claims in the ID token",
     demo_userinfo: "Claims from userinfo",
     demo_again: "Log in again",
+    logout_title: "Log out",
+    logout_question: "Do you want to log out of your electronic identity in this browser? The services you signed in to through it will be told.",
+    logout_button: "Log out",
+    logged_out_title: "Logged out",
+    logged_out_text: "You have logged out of your electronic identity in this browser.",
+    bad_logout_hint: "This logout request is not valid: the ID token it carries was not issued here.",
+    bad_post_logout_redirect_uri: "The address to return to after logout does not match the service's registration.",
 };
 
 #[cfg(test)]

@@ -253,6 +253,7 @@ async fn start_session(
 ) -> Result<(Session, String), PageError> {
     let ttl = state.settings.session.ttl_secs;
     let session = Session {
+        sid: crate::tokens::random::token(),
         account_id: account.id.clone(),
         auth_time: now,
         // A password alone proves level 1, whatever level the account could reach.

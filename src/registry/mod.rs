@@ -49,7 +49,24 @@ pub async fn identity_by_national_id(
     .await
 }
 
-/// The account with `account_id` (the subject) and the citizen's register record.
+/// The account and register record behind a `sub` a client was given: a pairwise
+/// subject is looked up, anything else is the account id itself (public subjects).
+pub async fn identity_by_subject(
+    db: &Db,
+    subject: String,
+) -> Result<Option<(Account, Citizen)>, StorageError> {
+    db.run(move |conn| {
+        let account_id =
+            crate::storage::pairwise_subjects::resolve(conn, &subject)?.unwrap_or(subject);
+        let Some(account) = accounts::find(conn, &account_id)? else {
+            return Ok(None);
+        };
+        Ok(citizens::find(conn, &account.national_id)?.map(|citizen| (account, citizen)))
+    })
+    .await
+}
+
+/// The account with `account_id` and the citizen's register record.
 pub async fn identity_by_account(
     db: &Db,
     account_id: String,

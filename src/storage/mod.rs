@@ -10,6 +10,7 @@ pub mod citizens;
 pub mod clients;
 mod connection;
 pub mod migrations;
+pub mod pairwise_subjects;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod schema;

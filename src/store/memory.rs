@@ -1,7 +1,7 @@
 //! The in-process store: a map guarded by a mutex, with expiry checked on every read and
 //! a periodic sweep so that abandoned entries do not accumulate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,8 +15,22 @@ pub struct MemoryStore {
 }
 
 struct Entry {
-    value: Vec<u8>,
+    value: Value,
     expires: Instant,
+}
+
+enum Value {
+    Bytes(Vec<u8>),
+    Set(BTreeSet<String>),
+}
+
+impl Value {
+    fn bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Value::Bytes(bytes) => Some(bytes),
+            Value::Set(_) => None,
+        }
+    }
 }
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
@@ -54,6 +68,7 @@ fn lock(entries: &Mutex<HashMap<String, Entry>>) -> MutexGuard<'_, HashMap<Strin
 impl Store for MemoryStore {
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
         let expires = Instant::now() + ttl;
+        let value = Value::Bytes(value);
         lock(&self.entries).insert(key.to_owned(), Entry { value, expires });
         Ok(())
     }
@@ -63,7 +78,10 @@ impl Store for MemoryStore {
         Ok(lock(&self.entries)
             .get(key)
             .filter(|e| e.expires > now)
-            .map(|e| e.value.clone()))
+            .and_then(|e| match &e.value {
+                Value::Bytes(bytes) => Some(bytes.clone()),
+                Value::Set(_) => None,
+            }))
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -71,12 +89,42 @@ impl Store for MemoryStore {
         Ok(lock(&self.entries)
             .remove(key)
             .filter(|e| e.expires > now)
-            .map(|e| e.value))
+            .and_then(|e| e.value.bytes()))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         lock(&self.entries).remove(key);
         Ok(())
+    }
+
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut entries = lock(&self.entries);
+        let entry = entries.entry(key.to_owned()).or_insert_with(|| Entry {
+            value: Value::Set(BTreeSet::new()),
+            expires: now,
+        });
+        // Like Redis, an expired set or a plain value under the key is replaced.
+        if entry.expires <= now || matches!(entry.value, Value::Bytes(_)) {
+            entry.value = Value::Set(BTreeSet::new());
+        }
+        if let Value::Set(members) = &mut entry.value {
+            members.insert(member.to_owned());
+        }
+        entry.expires = now + ttl;
+        Ok(())
+    }
+
+    async fn take_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let now = Instant::now();
+        Ok(lock(&self.entries)
+            .remove(key)
+            .filter(|e| e.expires > now)
+            .map(|e| match e.value {
+                Value::Set(members) => members.into_iter().collect(),
+                Value::Bytes(_) => Vec::new(),
+            })
+            .unwrap_or_default())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

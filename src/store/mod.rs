@@ -34,6 +34,13 @@ pub trait Store: Send + Sync {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
+    /// Adds `member` to the set at `key` and sets the set's TTL to `ttl`. Adding is
+    /// atomic, so concurrent adds are never lost (unlike a read-modify-write of a value).
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError>;
+
+    /// Reads and deletes the set at `key` in one atomic step (empty if none).
+    async fn take_members(&self, key: &str) -> Result<Vec<String>, StoreError>;
+
     /// Checks that the store answers (for readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 }

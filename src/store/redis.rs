@@ -90,6 +90,39 @@ impl Store for RedisStore {
             .map_err(unavailable)
     }
 
+    async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
+        let key = self.key(key);
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::pipe()
+            .atomic()
+            .cmd("SADD")
+            .arg(&key)
+            .arg(member)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(millis)
+            .ignore()
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn take_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let key = self.key(key);
+        let (members,): (Vec<String>,) = redis::pipe()
+            .atomic()
+            .cmd("SMEMBERS")
+            .arg(&key)
+            .cmd("DEL")
+            .arg(&key)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(members)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         redis::cmd("PING")
             .query_async::<()>(&mut self.conn.clone())

@@ -25,6 +25,8 @@ pub struct CodeGrant {
     pub auth_time: i64,
     pub acr: String,
     pub amr: Vec<String>,
+    /// The login session (OIDC `sid`), for logout.
+    pub sid: String,
     pub expires_at: i64,
 }
 

@@ -21,6 +21,10 @@ pub struct IdTokenClaims {
     pub at_hash: String,
     pub acr: String,
     pub amr: Vec<String>,
+    /// The login session (OIDC Back-Channel Logout 1.0 §2.1), so that a relying party
+    /// can match a logout token to the sessions it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// OIDC Core §3.1.3.6: base64url of the left half of the hash of the access token,

@@ -6,10 +6,12 @@ pub mod code;
 pub mod id_token;
 pub mod jwt;
 pub mod keys;
+pub mod logout_token;
 pub mod pkce;
 pub mod random;
 pub mod refresh;
 pub mod revocation;
+pub mod subject;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

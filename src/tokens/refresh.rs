@@ -20,6 +20,8 @@ pub struct RefreshGrant {
     pub auth_time: i64,
     pub acr: String,
     pub amr: Vec<String>,
+    /// The login session the family came from, carried into every ID token it yields.
+    pub sid: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ pub fn issue(
             expires_at: now + ttl,
             used_at: None,
             revoked_at: None,
+            sid: grant.sid.clone(),
         },
     )?;
     Ok(token)
@@ -119,6 +122,7 @@ pub fn redeem(
                     .map(str::to_owned)
                     .collect(),
                 family_id: row.family_id,
+                sid: row.sid,
                 account_id: row.account_id,
                 client_id: row.client_id,
                 scope: row.scope,

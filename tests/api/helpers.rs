@@ -226,7 +226,7 @@ impl TestApp {
         TestClient {
             id: client.id,
             secret: secret.map(|s| s.expose().to_owned()),
-            redirect_uri: client.redirect_uris[0].clone(),
+            redirect_uri: client.redirect_uris.first().cloned().unwrap_or_default(),
             alg: client.id_token_alg,
         }
     }
@@ -248,6 +248,8 @@ impl TestApp {
             ],
             scopes: "openid profile".into(),
             id_token_alg: "ES256".into(),
+            // Most tests compare `sub` with the account id; pairwise has its own tests.
+            subject_type: SubjectType::Public,
             ..NewClient::default()
         })
     }
@@ -493,6 +495,8 @@ impl TestClient {
             redirect_uris: vec!["https://portal.example.gov.vn/callback".into()],
             scopes: "openid profile address".into(),
             id_token_alg: "RS256".into(),
+            // Most tests compare `sub` with the account id; pairwise has its own tests.
+            subject_type: SubjectType::Public,
             ..NewClient::default()
         }
     }

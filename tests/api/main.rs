@@ -13,12 +13,15 @@
 mod authorize;
 mod browser;
 mod cli;
+mod client_credentials;
 mod discovery;
 mod flow;
 mod helpers;
 mod import;
 mod lifecycle;
 mod login;
+mod logout;
+mod pairwise;
 mod refresh;
 mod revocation;
 mod store;

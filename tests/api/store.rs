@@ -108,3 +108,47 @@ async fn values_expire_after_their_ttl() {
         assert_eq!(store.take("short").await.unwrap(), None, "{name}");
     }
 }
+
+#[tokio::test]
+async fn set_members_from_concurrent_adds_are_all_kept_and_taken_once() {
+    for (name, store) in stores().await {
+        let mut adds = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let store = store.clone();
+            adds.spawn(async move {
+                store
+                    .add_member("set", &format!("client-{i:02}"), Duration::from_secs(60))
+                    .await
+            });
+        }
+        for add in adds.join_all().await {
+            add.unwrap();
+        }
+        store
+            .add_member("set", "client-00", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let mut members = store.take_members("set").await.unwrap();
+        members.sort();
+        let expected: Vec<String> = (0..20).map(|i| format!("client-{i:02}")).collect();
+        assert_eq!(members, expected, "{name}");
+        assert!(
+            store.take_members("set").await.unwrap().is_empty(),
+            "{name}"
+        );
+        assert!(
+            store.take_members("never-set").await.unwrap().is_empty(),
+            "{name}"
+        );
+
+        store
+            .add_member("short", "x", Duration::from_millis(50))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(
+            store.take_members("short").await.unwrap().is_empty(),
+            "{name}"
+        );
+    }
+}

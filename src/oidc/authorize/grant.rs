@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::request::AuthorizationRequest;
-use crate::authn::session::Session;
+use crate::authn::session::{self, Session};
 use crate::oidc::error::OAuthError;
 use crate::store::{Store, StoreError};
 use crate::tokens::code::{self, CodeGrant};
@@ -31,9 +31,12 @@ pub async fn issue_code(
         auth_time: session.auth_time,
         acr: session.acr.clone(),
         amr: session.amr.clone(),
+        sid: session.sid.clone(),
         expires_at: now.timestamp() + i64::try_from(code_ttl.as_secs()).unwrap_or(60),
     };
     let code = code::issue(store, &grant, code_ttl).await?;
+    // Remembered for logout: every client this session signed in to is told.
+    session::record_client(store, session, &request.client_id, now).await?;
     Ok(response_url(
         &request.redirect_uri,
         &[

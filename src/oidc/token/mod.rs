@@ -11,21 +11,21 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit;
-use crate::domain::client::{Client, GrantType};
+use crate::domain::client::{Client, GrantType, SubjectType};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::AuthCode;
 use crate::http::access_log::request_id;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::registry;
 use crate::state::AppState;
-use crate::storage::clients;
+use crate::storage::{clients, pairwise_subjects};
 use crate::tokens::access_token::{self, AccessTokenClaims};
 use crate::tokens::code::{self, CodeGrant, SpentCode};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
 use crate::tokens::keys::SigningAlg;
 use crate::tokens::refresh::{self, RefreshError, RefreshGrant};
 use crate::tokens::revocation;
-use crate::tokens::{jwt, pkce, random};
+use crate::tokens::{jwt, pkce, random, subject};
 use request::{TokenForm, TokenRequest};
 
 #[derive(Serialize)]
@@ -43,6 +43,7 @@ pub struct TokenResponse {
 /// What tokens are issued for: a login, through a code or a refresh token.
 struct Authorization {
     account_id: String,
+    sid: Option<String>,
     scope: String,
     nonce: Option<String>,
     auth_time: i64,
@@ -170,6 +171,7 @@ pub async fn token_post(
             };
             let authorization = Authorization {
                 account_id: grant.account_id,
+                sid: Some(grant.sid),
                 scope: grant.scope,
                 nonce: grant.nonce,
                 auth_time: grant.auth_time,
@@ -220,6 +222,7 @@ pub async fn token_post(
                 })?;
             let authorization = Authorization {
                 account_id: grant.account_id,
+                sid: grant.sid,
                 scope,
                 nonce: None,
                 auth_time: grant.auth_time,
@@ -344,11 +347,25 @@ async fn issue_tokens(
         return Err(invalid_grant("the citizen can no longer sign in"));
     };
 
+    let sub = subject::for_client(&state.pairwise_key, client, &account.id);
+    if client.subject_type == SubjectType::Pairwise {
+        let (sub, account_id, sector) = (
+            sub.clone(),
+            account.id.clone(),
+            client.sector_identifier.clone(),
+        );
+        let at = now.naive_utc();
+        state
+            .db
+            .run(move |conn| pairwise_subjects::remember(conn, &sub, &account_id, &sector, at))
+            .await?;
+    }
+
     let tokens = &state.settings.tokens;
     let iat = now.timestamp();
     let access_claims = AccessTokenClaims {
         iss: state.issuer.clone(),
-        sub: account.id.clone(),
+        sub: sub.clone(),
         aud: state.issuer.clone(),
         client_id: client.id.clone(),
         scope: grant.scope.clone(),
@@ -364,7 +381,7 @@ async fn issue_tokens(
     let id_alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
     let id_claims = IdTokenClaims {
         iss: state.issuer.clone(),
-        sub: account.id.clone(),
+        sub,
         aud: client.id.clone(),
         azp: client.id.clone(),
         exp: iat + secs(tokens.id_token_ttl_secs),
@@ -374,6 +391,7 @@ async fn issue_tokens(
         at_hash: at_hash(&access_token),
         acr: grant.acr.clone(),
         amr: grant.amr.clone(),
+        sid: grant.sid.clone(),
     };
     let id_token = jwt::sign(state.keys.signing_key(id_alg)?, "JWT", &id_claims)?;
     // The ID token releases the citizen's subject and authentication facts; the
@@ -395,6 +413,7 @@ async fn issue_tokens(
             auth_time: grant.auth_time,
             acr: grant.acr.clone(),
             amr: grant.amr.clone(),
+            sid: grant.sid.clone(),
         }),
         Refresh::Rotate { family_id, scope } => Some(RefreshGrant {
             family_id,
@@ -404,6 +423,7 @@ async fn issue_tokens(
             auth_time: grant.auth_time,
             acr: grant.acr.clone(),
             amr: grant.amr.clone(),
+            sid: grant.sid.clone(),
         }),
     };
     let refresh_family = refresh_grant.as_ref().map(|g| g.family_id.clone());

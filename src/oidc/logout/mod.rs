@@ -1,0 +1,344 @@
+//! Logout: RP-initiated (OIDC RP-Initiated Logout 1.0) at the `end_session_endpoint`,
+//! and back-channel notices (OIDC Back-Channel Logout 1.0) to every relying party the
+//! session signed in to.
+//!
+//! A logout ends the browser's session at once when the request proves it comes from a
+//! relying party of that same session (a valid `id_token_hint` for the session's
+//! citizen). Otherwise the citizen is asked to confirm, so that a third-party page
+//! cannot log anyone out by embedding the URL. `post_logout_redirect_uri` must match
+//! a registered one exactly, and is only used when the request names its client;
+//! otherwise the citizen sees a page of ours.
+
+pub mod backchannel;
+mod request;
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::audit;
+use crate::authn::session::{self, Session};
+use crate::domain::client::Client;
+use crate::domain::secret::SessionToken;
+use crate::http::access_log::request_id;
+use crate::oidc::authorize::{page_lang, redirect};
+use crate::pages::PageError;
+use crate::pages::error::html;
+use crate::pages::i18n::{Lang, Texts};
+use crate::registry;
+use crate::state::AppState;
+use crate::storage::clients;
+use crate::tokens::keys::SigningAlg;
+use crate::tokens::{random, subject};
+use backchannel::Notice;
+use request::LogoutRequest;
+
+/// Where the browser goes once logged out: a registered URI with the client's `state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Return {
+    uri: String,
+    state: Option<String>,
+}
+
+/// A logout waiting for the citizen's confirmation.
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    sid: String,
+    back: Option<Return>,
+}
+
+const PENDING_TTL: Duration = Duration::from_secs(600);
+
+fn pending_key(id: &str) -> String {
+    format!("logout:{}", random::sha256_b64(id))
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct ConfirmPage<'a> {
+    t: &'a Texts,
+    lang: &'a str,
+    pending: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+struct LoggedOutPage<'a> {
+    t: &'a Texts,
+    lang: &'a str,
+}
+
+pub async fn end_session_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).ok();
+    respond(req, state, pairs, false).await
+}
+
+/// RP-Initiated Logout §2: the endpoint accepts GET and form POST alike.
+pub async fn end_session_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> HttpResponse {
+    let pairs = body
+        .ok()
+        .and_then(|b| serde_urlencoded::from_bytes::<Vec<(String, String)>>(&b).ok());
+    respond(req, state, pairs, true).await
+}
+
+async fn respond(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    pairs: Option<Vec<(String, String)>>,
+    after_post: bool,
+) -> HttpResponse {
+    let request = pairs.and_then(LogoutRequest::from_pairs);
+    let lang = page_lang(&req, request.as_ref().and_then(|r| r.ui_locales.as_deref()));
+    let Some(request) = request else {
+        return page_error(PageError::bad_request(), lang);
+    };
+    match end_session(&req, &state, request, after_post, lang).await {
+        Ok(response) => response,
+        Err(error) => page_error(error, lang),
+    }
+}
+
+fn page_error(error: PageError, lang: Lang) -> HttpResponse {
+    use actix_web::ResponseError;
+    error.in_lang(lang).error_response()
+}
+
+async fn end_session(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    request: LogoutRequest,
+    after_post: bool,
+    lang: Lang,
+) -> Result<HttpResponse, PageError> {
+    let hint = request.verified_hint(state)?;
+    let client_id = match (&hint, &request.client_id) {
+        (Some(hint), Some(id)) if *id != hint.aud => return Err(PageError::bad_logout_hint()),
+        (Some(hint), _) => Some(hint.aud.clone()),
+        (None, id) => id.clone(),
+    };
+    let client = match client_id {
+        Some(id) => Some(
+            state
+                .db
+                .run(move |conn| clients::find(conn, &id))
+                .await?
+                .ok_or_else(PageError::unknown_client)?,
+        ),
+        None => None,
+    };
+    let back = match (&request.post_logout_redirect_uri, &client) {
+        (None, _) => None,
+        (Some(uri), Some(client)) if client.has_post_logout_redirect_uri(uri) => Some(Return {
+            uri: uri.clone(),
+            state: request.state.clone(),
+        }),
+        // Unregistered, or no client to check it against: never redirect (an open
+        // redirector would let anyone bounce citizens through our domain).
+        (Some(_), _) => return Err(PageError::bad_post_logout_redirect_uri()),
+    };
+
+    let now = state.clock.now();
+    let cookie = req.cookie(&state.settings.session.cookie_name);
+    let token = cookie.map(|c| SessionToken::new(c.value().to_owned()));
+    let session = match &token {
+        Some(token) => session::find(state.store.as_ref(), token, now).await?,
+        None => None,
+    };
+    let (Some(token), Some(session)) = (token, session) else {
+        // Nothing to end: the citizen is already logged out here.
+        return Ok(finish(state, back, after_post, lang));
+    };
+    let proven = match (&hint, &client) {
+        (Some(hint), Some(client)) => {
+            let sub = subject::for_client(&state.pairwise_key, client, &session.account_id);
+            random::constant_time_eq(hint.sub.as_bytes(), sub.as_bytes())
+                && hint.sid.as_ref().is_none_or(|sid| *sid == session.sid)
+        }
+        _ => false,
+    };
+    if !proven {
+        return confirm(state, &session, back, lang).await;
+    }
+    log_out(req, state, &token, &session).await?;
+    Ok(finish(state, back, after_post, lang))
+}
+
+/// Asks the citizen to confirm; the confirmation form names a pending logout that only
+/// this page knows, bound to the session it would end.
+async fn confirm(
+    state: &AppState,
+    session: &Session,
+    back: Option<Return>,
+    lang: Lang,
+) -> Result<HttpResponse, PageError> {
+    let id = random::token();
+    let pending = Pending {
+        sid: session.sid.clone(),
+        back,
+    };
+    let value = serde_json::to_vec(&pending).map_err(|e| PageError::internal(&e, false))?;
+    state
+        .store
+        .put(&pending_key(&id), value, PENDING_TTL)
+        .await?;
+    let page = ConfirmPage {
+        t: lang.texts(),
+        lang: lang.code(),
+        pending: &id,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ConfirmForm {
+    logout: Option<String>,
+    lang: Option<String>,
+}
+
+pub async fn confirm_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> HttpResponse {
+    let form: ConfirmForm = body
+        .ok()
+        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
+        .unwrap_or_default();
+    let lang = Lang::negotiate(form.lang.as_deref());
+    match confirmed(&req, &state, form, lang).await {
+        Ok(response) => response,
+        Err(error) => page_error(error, lang),
+    }
+}
+
+async fn confirmed(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    form: ConfirmForm,
+    lang: Lang,
+) -> Result<HttpResponse, PageError> {
+    let id = form
+        .logout
+        .filter(|id| id.len() <= 64)
+        .ok_or_else(PageError::csrf_failed)?;
+    let pending = state
+        .store
+        .take(&pending_key(&id))
+        .await?
+        .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok())
+        .ok_or_else(PageError::csrf_failed)?;
+    let now = state.clock.now();
+    let token = req
+        .cookie(&state.settings.session.cookie_name)
+        .map(|c| SessionToken::new(c.value().to_owned()));
+    let session = match &token {
+        Some(token) => session::find(state.store.as_ref(), token, now).await?,
+        None => None,
+    };
+    match (token, session) {
+        (Some(token), Some(session)) if session.sid == pending.sid => {
+            log_out(req, state, &token, &session).await?;
+        }
+        // The session already ended (another tab, expiry): the citizen's wish holds.
+        (_, None) => {}
+        // Another session than the one the page was shown for: a forged form.
+        (_, Some(_)) => {
+            tracing::warn!(target: "security", "logout confirmation for another session refused");
+            return Err(PageError::csrf_failed());
+        }
+    }
+    Ok(finish(state, pending.back, true, lang))
+}
+
+/// Ends the session and tells its relying parties.
+async fn log_out(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    token: &SessionToken,
+    session: &Session,
+) -> Result<(), PageError> {
+    session::end(state.store.as_ref(), token).await?;
+    let client_ids = session::take_clients(state.store.as_ref(), &session.sid).await?;
+    let account_id = session.account_id.clone();
+    let citizen = registry::identity_by_account(&state.db, account_id)
+        .await?
+        .map(|(_, citizen)| citizen.national_id);
+    let mut event = audit::Event::new(audit::Kind::Login, "logout", state.clock.now().naive_utc())
+        .request_id(request_id(req).as_deref());
+    if let Some(citizen) = &citizen {
+        event = event.citizen(citizen.clone());
+    }
+    state.audit.record(event).await;
+    tracing::info!(target: "security", clients = client_ids.len(), "session ended by logout");
+
+    let registered = state
+        .db
+        .run(move |conn| {
+            client_ids
+                .iter()
+                .filter_map(|id| clients::find(conn, id).transpose())
+                .collect::<Result<Vec<Client>, _>>()
+        })
+        .await?;
+    let notices = registered
+        .into_iter()
+        .filter_map(|client| {
+            let uri = client.backchannel_logout_uri.clone()?;
+            Some(Notice {
+                sub: subject::for_client(&state.pairwise_key, &client, &session.account_id),
+                alg: SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256),
+                client_id: client.id,
+                uri,
+                sid: session.sid.clone(),
+                citizen: citizen.clone(),
+            })
+        })
+        .collect();
+    backchannel::send_all(state.clone(), notices);
+    Ok(())
+}
+
+/// The answer once logged out: back to the relying party, or our own page. The
+/// session cookie is cleared either way.
+fn finish(state: &AppState, back: Option<Return>, after_post: bool, lang: Lang) -> HttpResponse {
+    let mut response = match back {
+        Some(back) => redirect(&return_url(&back), after_post),
+        None => {
+            let page = LoggedOutPage {
+                t: lang.texts(),
+                lang: lang.code(),
+            };
+            html(StatusCode::OK, page.render())
+        }
+    };
+    let mut removal = Cookie::build(state.settings.session.cookie_name.clone(), "")
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .finish();
+    removal.make_removal();
+    if let Err(e) = response.add_cookie(&removal) {
+        tracing::error!(error = %e, "cannot clear the session cookie");
+    }
+    response
+}
+
+fn return_url(back: &Return) -> String {
+    match (Url::parse(&back.uri), &back.state) {
+        (Ok(mut url), Some(state)) => {
+            url.query_pairs_mut().append_pair("state", state);
+            url.to_string()
+        }
+        _ => back.uri.clone(),
+    }
+}
