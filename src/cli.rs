@@ -124,6 +124,13 @@ struct CreateClient {
     /// The sector of pairwise subjects (a host), when the redirect URIs span several.
     #[arg(long)]
     sector_identifier: Option<String>,
+    /// A JWK Set file of the client's public keys: the client then authenticates with
+    /// private_key_jwt instead of a secret.
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    jwks_file: Option<PathBuf>,
+    /// Or the URL where the client publishes its JWK Set.
+    #[arg(long)]
+    jwks_uri: Option<String>,
     /// A client that cannot keep a secret (mobile app): PKCE, no secret.
     #[arg(long)]
     public: bool,
@@ -521,6 +528,13 @@ async fn create_client(
     } else {
         ClientKind::Confidential
     };
+    let jwks = match &args.jwks_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| StartupError::Other(format!("{}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
     let (client, secret) = registration::register(NewClient {
         id: args.id,
         name: args.name,
@@ -535,6 +549,8 @@ async fn create_client(
         subject_type: SubjectType::parse(&args.subject_type)
             .ok_or_else(|| StartupError::Other("subject type must be pairwise or public".into()))?,
         sector_identifier: args.sector_identifier,
+        jwks,
+        jwks_uri: args.jwks_uri,
     })
     .map_err(|e| StartupError::Other(e.to_string()))?;
     let db = startup::connect_database(settings).await?;
@@ -543,6 +559,10 @@ async fn create_client(
     db.run(move |conn| clients::insert(conn, &stored, now))
         .await?;
     println!("client_id: {}", client.id);
+    println!(
+        "token_endpoint_auth_method: {}",
+        client.auth_method.as_str()
+    );
     if let Some(secret) = secret {
         println!("client_secret: {}", secret.expose());
         println!("(the secret is shown only now; only its hash is stored)");

@@ -31,6 +31,10 @@ pub struct NewClient {
     /// The sector for pairwise subjects, asserted by the operator (a host, or a URL
     /// whose host is taken), when the redirect URIs span several hosts.
     pub sector_identifier: Option<String>,
+    /// A JWK Set document of the client's public keys, for private_key_jwt.
+    pub jwks: Option<String>,
+    /// Or the URL where the client publishes it.
+    pub jwks_uri: Option<String>,
 }
 
 impl Default for NewClient {
@@ -48,6 +52,8 @@ impl Default for NewClient {
             grant_types: Vec::new(),
             subject_type: SubjectType::Pairwise,
             sector_identifier: None,
+            jwks: None,
+            jwks_uri: None,
         }
     }
 }
@@ -81,6 +87,14 @@ pub enum RegistrationError {
     MixedSectors,
     #[error("the sector identifier must be a host name or an https URL")]
     SectorIdentifier,
+    #[error("give either inline keys (jwks) or a jwks_uri, not both")]
+    KeysTwice,
+    #[error("jwks: {0}")]
+    Jwks(String),
+    #[error("jwks_uri must be an https URL (http only on loopback)")]
+    JwksUri,
+    #[error("a public client has no keys: it cannot keep a private key")]
+    PublicClientKeys,
     #[error("id_token_alg must be RS256 or ES256")]
     Alg,
     #[error("the access-token lifetime must be between 60 and 3600 seconds")]
@@ -154,8 +168,12 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
     {
         return Err(RegistrationError::AccessTokenTtl);
     }
+    let keys = client_keys(new.jwks.as_deref(), new.jwks_uri.as_deref())?;
     let (secret, secret_hash, auth_method) = match new.kind {
+        ClientKind::Public if keys => return Err(RegistrationError::PublicClientKeys),
         ClientKind::Public => (None, None, TokenEndpointAuthMethod::None),
+        // A client with keys authenticates with them, and has no secret to leak.
+        ClientKind::Confidential if keys => (None, None, TokenEndpointAuthMethod::PrivateKeyJwt),
         ClientKind::Confidential => {
             let secret = ClientSecret::new(random::token());
             let hash = random::sha256(secret.expose().as_bytes());
@@ -181,6 +199,8 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         grant_types,
         subject_type: new.subject_type,
         sector_identifier,
+        jwks: new.jwks,
+        jwks_uri: new.jwks_uri,
     };
     Ok((client, secret))
 }
@@ -241,6 +261,26 @@ fn sector(
 fn scope_error() -> RegistrationError {
     RegistrationError::Scope {
         supported: scope::SUPPORTED.join(" "),
+    }
+}
+
+/// Checks the keys of a private_key_jwt client; `true` when it has some.
+fn client_keys(jwks: Option<&str>, jwks_uri: Option<&str>) -> Result<bool, RegistrationError> {
+    match (jwks, jwks_uri) {
+        (None, None) => Ok(false),
+        (Some(_), Some(_)) => Err(RegistrationError::KeysTwice),
+        (Some(document), None) => {
+            crate::domain::client_keys::parse_jwks(document.as_bytes())
+                .map_err(|e| RegistrationError::Jwks(e.to_string()))?;
+            Ok(true)
+        }
+        (None, Some(uri)) => {
+            let web = uri.starts_with("https://") || uri.starts_with("http://");
+            if !web || validate_redirect_uri(uri).is_err() {
+                return Err(RegistrationError::JwksUri);
+            }
+            Ok(true)
+        }
     }
 }
 

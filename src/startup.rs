@@ -183,6 +183,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         access_token_alg,
         demo,
         http: outbound_http_client()?,
+        client_keys: Default::default(),
         // TEMPORARY until the server secret lands from the key-rotation branch.
         pairwise_key: crate::tokens::subject::PairwiseKey::new(&[0; 32]),
         settings: settings.clone(),

@@ -29,6 +29,8 @@ pub struct AppState {
     pub jwks_json: String,
     /// For calls the server makes itself (back-channel logout).
     pub http: reqwest::Client,
+    /// Keys of private_key_jwt clients fetched from their jwks_uri.
+    pub client_keys: crate::oidc::token::client_keys::ClientKeyCache,
     /// Derives pairwise subjects (OIDC Core §8).
     pub pairwise_key: crate::tokens::subject::PairwiseKey,
     /// The demo relying party, when `demo.enabled`.

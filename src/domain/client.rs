@@ -36,16 +36,24 @@ impl ClientKind {
 pub enum TokenEndpointAuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// A JWT signed with the client's own private key (RFC 7523, OIDC Core §9).
+    PrivateKeyJwt,
     None,
 }
 
 impl TokenEndpointAuthMethod {
-    pub const SUPPORTED: [&'static str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+    pub const SUPPORTED: [&'static str; 4] = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
             TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenEndpointAuthMethod::PrivateKeyJwt => "private_key_jwt",
             TokenEndpointAuthMethod::None => "none",
         }
     }
@@ -54,6 +62,7 @@ impl TokenEndpointAuthMethod {
         match s {
             "client_secret_basic" => Some(TokenEndpointAuthMethod::ClientSecretBasic),
             "client_secret_post" => Some(TokenEndpointAuthMethod::ClientSecretPost),
+            "private_key_jwt" => Some(TokenEndpointAuthMethod::PrivateKeyJwt),
             "none" => Some(TokenEndpointAuthMethod::None),
             _ => None,
         }
@@ -84,6 +93,11 @@ pub struct Client {
     pub subject_type: SubjectType,
     /// The host that pairwise subjects are computed for (OIDC Core §8.1).
     pub sector_identifier: String,
+    /// The client's public keys (a JWK Set document) for `private_key_jwt`, registered
+    /// inline...
+    pub jwks: Option<String>,
+    /// ...or published by the client at this URL.
+    pub jwks_uri: Option<String>,
 }
 
 /// The grants a client may use at the token endpoint.
@@ -265,6 +279,8 @@ mod tests {
             grant_types: vec![GrantType::AuthorizationCode],
             subject_type: SubjectType::Public,
             sector_identifier: "portal.gov.vn".into(),
+            jwks: None,
+            jwks_uri: None,
         }
     }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
-use crate::domain::scope;
+use crate::domain::{client_keys, scope};
 use crate::state::{AppState, Endpoints};
 use crate::tokens::keys::SigningAlg;
 
@@ -51,7 +51,7 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "end_session_endpoint": endpoints.end_session,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -59,6 +59,9 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "subject_types_supported": SubjectType::SUPPORTED,
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": TokenEndpointAuthMethod::SUPPORTED,
+        "token_endpoint_auth_signing_alg_values_supported": client_keys::assertion_alg_names(),
+        "revocation_endpoint_auth_signing_alg_values_supported": client_keys::assertion_alg_names(),
+        "introspection_endpoint_auth_signing_alg_values_supported": client_keys::assertion_alg_names(),
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": AssuranceLevel::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),
         "claims_supported": CLAIMS_SUPPORTED,

@@ -71,6 +71,8 @@ impl TryFrom<ClientRow> for Client {
             subject_type: SubjectType::parse(&row.subject_type)
                 .ok_or_else(|| corrupt("subject_type"))?,
             sector_identifier,
+            jwks: row.jwks,
+            jwks_uri: row.jwks_uri,
             id: row.client_id,
             name: row.name,
             secret_hash: row.secret_hash,
@@ -130,8 +132,8 @@ pub fn insert(
         grant_types: grant_types_text(&client.grant_types),
         subject_type: client.subject_type.as_str().to_owned(),
         sector_identifier: Some(client.sector_identifier.clone()),
-        jwks: None,
-        jwks_uri: None,
+        jwks: client.jwks.clone(),
+        jwks_uri: client.jwks_uri.clone(),
         updated_at: None,
     };
     diesel::insert_into(clients::table)

@@ -73,6 +73,23 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn put_new(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut entries = lock(&self.entries);
+        if entries.get(key).is_some_and(|e| e.expires > now) {
+            return Ok(false);
+        }
+        let value = Value::Bytes(value);
+        entries.insert(
+            key.to_owned(),
+            Entry {
+                value,
+                expires: now + ttl,
+            },
+        );
+        Ok(true)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let now = Instant::now();
         Ok(lock(&self.entries)

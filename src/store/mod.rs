@@ -25,6 +25,10 @@ pub trait Store: Send + Sync {
     /// Sets `key` to `value`, replacing any value, for `ttl`.
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError>;
 
+    /// Sets `key` only if it holds no live value; `true` if this call set it. Of several
+    /// concurrent callers, exactly one gets `true` (what makes assertion ids single-use).
+    async fn put_new(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError>;
+
     /// Reads `key` unless it has expired.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 

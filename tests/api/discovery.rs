@@ -29,8 +29,30 @@ async fn discovery_document_lists_exactly_what_is_supported() {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none"
+        ])
     );
+    assert_eq!(
+        doc["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
+    );
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(
+        doc["subject_types_supported"],
+        serde_json::json!(["pairwise", "public"])
+    );
+    assert_eq!(doc["end_session_endpoint"], app.url("/logout"));
     // The openidconnect crate must be able to use it as it is.
     let metadata = app.discover().await;
     assert_eq!(metadata.issuer().as_str(), app.issuer);

@@ -13,6 +13,7 @@
 mod authorize;
 mod browser;
 mod cli;
+mod client_assertion;
 mod client_credentials;
 mod discovery;
 mod flow;

@@ -152,3 +152,29 @@ async fn set_members_from_concurrent_adds_are_all_kept_and_taken_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn of_many_concurrent_put_new_exactly_one_wins_until_expiry() {
+    for (name, store) in stores().await {
+        let mut puts = tokio::task::JoinSet::new();
+        for i in 0..20u8 {
+            let store = store.clone();
+            puts.spawn(async move {
+                store
+                    .put_new("jti", vec![i], Duration::from_millis(300))
+                    .await
+                    .unwrap()
+            });
+        }
+        let winners = puts.join_all().await.into_iter().filter(|won| *won).count();
+        assert_eq!(winners, 1, "{name}");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            store
+                .put_new("jti", vec![0], Duration::from_secs(1))
+                .await
+                .unwrap(),
+            "{name}: free again after expiry"
+        );
+    }
+}

@@ -1,10 +1,11 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3, OIDC Core §9):
-//! `client_secret_basic`, `client_secret_post`, and `none` for public clients.
+//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (checked in
+//! [`super::assertion`]), and `none` for public clients.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::domain::client::{Client, ClientKind};
+use crate::domain::client::{Client, ClientKind, TokenEndpointAuthMethod};
 use crate::domain::secret::ClientSecret;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::tokens::random;
@@ -14,6 +15,18 @@ use crate::tokens::random;
 pub struct UnverifiedClientCredentials {
     pub client_id: String,
     pub secret: Option<ClientSecret>,
+    /// A `private_key_jwt` assertion (RFC 7523 §2.2).
+    pub assertion: Option<String>,
+}
+
+/// RFC 7523 §2.2: the only assertion type accepted.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The assertion parameters of a request, as presented.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AssertionParams<'a> {
+    pub assertion_type: Option<&'a str>,
+    pub assertion: Option<&'a str>,
 }
 
 fn invalid_client(why: &'static str) -> OAuthError {
@@ -26,7 +39,17 @@ pub fn credentials(
     authorization: Option<&str>,
     form_client_id: Option<&str>,
     form_secret: Option<&str>,
+    assertion: AssertionParams<'_>,
 ) -> Result<UnverifiedClientCredentials, OAuthError> {
+    if assertion.assertion.is_some() || assertion.assertion_type.is_some() {
+        if authorization.is_some() || form_secret.is_some() {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "use one client authentication method only",
+            ));
+        }
+        return assertion_credentials(form_client_id, assertion);
+    }
     match (authorization, form_secret) {
         (Some(_), Some(_)) => Err(OAuthError::new(
             ErrorCode::InvalidRequest,
@@ -46,6 +69,7 @@ pub fn credentials(
             Ok(UnverifiedClientCredentials {
                 client_id: client_id.to_owned(),
                 secret: secret.map(|s| ClientSecret::new(s.to_owned())),
+                assertion: None,
             })
         }
     }
@@ -71,7 +95,40 @@ fn parse_basic(header: &str) -> Option<UnverifiedClientCredentials> {
     Some(UnverifiedClientCredentials {
         client_id,
         secret: Some(ClientSecret::new(secret)),
+        assertion: None,
     })
+}
+
+/// The client of an assertion is `client_id` if sent, else the assertion's `sub` (RFC
+/// 7523 §3), read unverified here only to find the keys that will verify it.
+fn assertion_credentials(
+    form_client_id: Option<&str>,
+    params: AssertionParams<'_>,
+) -> Result<UnverifiedClientCredentials, OAuthError> {
+    if params.assertion_type != Some(JWT_BEARER) {
+        return Err(invalid_client("unsupported client_assertion_type"));
+    }
+    let assertion = params
+        .assertion
+        .ok_or_else(|| invalid_client("client_assertion is required"))?;
+    let claimed = unverified_subject(assertion)
+        .ok_or_else(|| invalid_client("malformed client assertion"))?;
+    if form_client_id.is_some_and(|id| id != claimed) {
+        return Err(invalid_client("client_id does not match the assertion"));
+    }
+    Ok(UnverifiedClientCredentials {
+        client_id: claimed,
+        secret: None,
+        assertion: Some(assertion.to_owned()),
+    })
+}
+
+fn unverified_subject(jws: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let payload = jws.split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("sub")?.as_str().map(str::to_owned)
 }
 
 /// Checks the credentials against the registered client.
@@ -79,6 +136,18 @@ pub fn authenticate(
     client: &Client,
     credentials: &UnverifiedClientCredentials,
 ) -> Result<(), OAuthError> {
+    // A client registered for private_key_jwt has no secret; one registered with a
+    // secret may not switch to an assertion (its keys were never registered).
+    let uses_keys = client.auth_method == TokenEndpointAuthMethod::PrivateKeyJwt;
+    if uses_keys != credentials.assertion.is_some() {
+        return Err(invalid_client(
+            "the client must use its registered authentication method",
+        ));
+    }
+    if uses_keys {
+        // Verified asynchronously by the caller (keys may have to be fetched).
+        return Ok(());
+    }
     match (client.kind, &credentials.secret, &client.secret_hash) {
         (ClientKind::Public, None, _) => Ok(()),
         (ClientKind::Public, Some(_), _) => Err(invalid_client(
@@ -110,7 +179,7 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_url_decoded() {
         let header = format!("Basic {}", STANDARD.encode("my%20client:s%3Acret"));
-        let creds = credentials(Some(&header), None, None).unwrap();
+        let creds = credentials(Some(&header), None, None, AssertionParams::default()).unwrap();
         assert_eq!(creds.client_id, "my client");
         assert_eq!(creds.secret.unwrap().expose(), "s:cret");
     }
@@ -118,7 +187,13 @@ mod tests {
     #[test]
     fn two_methods_at_once_are_refused() {
         let header = format!("Basic {}", STANDARD.encode("a:b"));
-        let err = credentials(Some(&header), Some("a"), Some("b")).unwrap_err();
+        let err = credentials(
+            Some(&header),
+            Some("a"),
+            Some("b"),
+            AssertionParams::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidRequest);
     }
 
@@ -130,7 +205,8 @@ mod tests {
             "Basic",
             &format!("Basic {}", STANDARD.encode("nocolon")),
         ] {
-            let err = credentials(Some(header), None, None).unwrap_err();
+            let err =
+                credentials(Some(header), None, None, AssertionParams::default()).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidClient, "{header}");
         }
     }

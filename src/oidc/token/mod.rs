@@ -1,8 +1,10 @@
 //! The token endpoint (RFC 6749 §3.2): authenticates the client, redeems the code, and
 //! issues an ID token and a JWT access token.
 
+mod assertion;
 pub mod client_auth;
 mod client_credentials;
+pub mod client_keys;
 pub mod request;
 
 use actix_web::http::header;
@@ -111,10 +113,15 @@ pub(crate) async fn authenticate_client(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("<non-ascii>"));
+    let assertion = client_auth::AssertionParams {
+        assertion_type: form.get("client_assertion_type"),
+        assertion: form.get("client_assertion"),
+    };
     let credentials = client_auth::credentials(
         authorization,
         form.get("client_id"),
         form.get("client_secret"),
+        assertion,
     )?;
     let client_id = credentials.client_id.clone();
     let client = state
@@ -122,7 +129,14 @@ pub(crate) async fn authenticate_client(
         .run(move |conn| clients::find(conn, &client_id))
         .await?
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidClient, "client authentication failed"))?;
-    client_auth::authenticate(&client, &credentials).inspect_err(|_| {
+    let verified = match &credentials.assertion {
+        None => client_auth::authenticate(&client, &credentials),
+        Some(jwt) => match client_auth::authenticate(&client, &credentials) {
+            Ok(()) => assertion::verify(state, &client, jwt).await,
+            Err(e) => Err(e),
+        },
+    };
+    verified.inspect_err(|_| {
         tracing::info!(target: "security", "request with failed client authentication");
     })?;
     Ok(client)

@@ -1,0 +1,88 @@
+//! The public keys a client authenticates with (`private_key_jwt`): which JWK Sets are
+//! acceptable, and which signature algorithms an assertion may use.
+
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+
+/// A client's key set is a handful of keys; anything bigger is a mistake or an attack.
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+const MAX_KEYS: usize = 20;
+
+/// Asymmetric algorithms only: with a symmetric one (HS256), the "key" would be public
+/// and anyone could sign; `none` is not an algorithm at all.
+pub const ASSERTION_ALGS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+pub fn assertion_alg_names() -> Vec<String> {
+    ASSERTION_ALGS.iter().map(|a| format!("{a:?}")).collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwksError {
+    #[error("larger than {MAX_JWKS_BYTES} bytes")]
+    TooLarge,
+    #[error("not a JWK Set: {0}")]
+    Syntax(String),
+    #[error("no keys")]
+    Empty,
+    #[error("more than {MAX_KEYS} keys")]
+    TooMany,
+    #[error("symmetric or unsupported keys are not accepted")]
+    NotAsymmetric,
+}
+
+/// Parses a JWK Set and checks that it holds only public asymmetric keys.
+pub fn parse_jwks(document: &[u8]) -> Result<JwkSet, JwksError> {
+    if document.len() > MAX_JWKS_BYTES {
+        return Err(JwksError::TooLarge);
+    }
+    let set: JwkSet =
+        serde_json::from_slice(document).map_err(|e| JwksError::Syntax(e.to_string()))?;
+    if set.keys.is_empty() {
+        return Err(JwksError::Empty);
+    }
+    if set.keys.len() > MAX_KEYS {
+        return Err(JwksError::TooMany);
+    }
+    let asymmetric = set.keys.iter().all(|key| {
+        matches!(
+            key.algorithm,
+            AlgorithmParameters::RSA(_)
+                | AlgorithmParameters::EllipticCurve(_)
+                | AlgorithmParameters::OctetKeyPair(_)
+        )
+    });
+    if !asymmetric {
+        return Err(JwksError::NotAsymmetric);
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_asymmetric_key_sets_are_accepted() {
+        let ec = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"a",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+        assert!(parse_jwks(ec.as_bytes()).is_ok());
+        let oct = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#;
+        assert_eq!(
+            parse_jwks(oct.as_bytes()).unwrap_err(),
+            JwksError::NotAsymmetric
+        );
+        assert_eq!(parse_jwks(br#"{"keys":[]}"#).unwrap_err(), JwksError::Empty);
+        assert!(matches!(parse_jwks(b"[]"), Err(JwksError::Syntax(_))));
+    }
+}
