@@ -50,11 +50,12 @@ pub async fn revoke_post(
         }
         Err(_) => {
             let (presented, client_id, at) = (token.to_owned(), client.id.clone(), now.naive_utc());
-            if state
+            let revoked = state
                 .db
                 .run(move |conn| refresh::revoke_presented(conn, &presented, &client_id, at))
-                .await?
-            {
+                .await?;
+            if let Some(access_tokens) = revoked {
+                revocation::remember(state.store.as_ref(), &access_tokens, now).await?;
                 tracing::info!(target: "security", "refresh token family revoked");
             }
         }

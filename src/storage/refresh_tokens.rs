@@ -25,6 +25,9 @@ pub struct RefreshTokenRow {
     pub revoked_at: Option<NaiveDateTime>,
     /// The login session the family came from (OIDC `sid`).
     pub sid: Option<String>,
+    /// The access token issued together with this refresh token.
+    pub access_token_jti: Option<String>,
+    pub access_token_expires_at: Option<NaiveDateTime>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StorageError> {
@@ -63,17 +66,38 @@ pub fn mark_used(
     Ok(updated == 1)
 }
 
-/// Revokes every token of a family that is not revoked yet; returns how many.
+/// An access token revoked with its family: its id and expiry.
+pub type RevokedAccessToken = (String, NaiveDateTime);
+
+/// Revokes every token of a family that is not revoked yet, and writes the access
+/// tokens the family yielded that are still live to the revocation list. Returns those
+/// access tokens, for the caller to add to the store's copy of the list.
 pub fn revoke_family(
     conn: &mut DbConnection,
     family_id: &str,
     now: NaiveDateTime,
-) -> Result<usize, StorageError> {
-    Ok(diesel::update(
+) -> Result<Vec<RevokedAccessToken>, StorageError> {
+    diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family_id))
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(now))
-    .execute(conn)?)
+    .execute(conn)?;
+    let live: Vec<(Option<String>, Option<NaiveDateTime>)> = refresh_tokens::table
+        .filter(refresh_tokens::family_id.eq(family_id))
+        .filter(refresh_tokens::access_token_expires_at.gt(now))
+        .select((
+            refresh_tokens::access_token_jti,
+            refresh_tokens::access_token_expires_at,
+        ))
+        .load(conn)?;
+    let live: Vec<RevokedAccessToken> = live
+        .into_iter()
+        .filter_map(|(jti, expires_at)| Some((jti?, expires_at?)))
+        .collect();
+    for (jti, expires_at) in &live {
+        super::revoked_tokens::insert(conn, jti, *expires_at, now)?;
+    }
+    Ok(live)
 }

@@ -106,6 +106,8 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         sid -> Nullable<Text>,
+        access_token_jti -> Nullable<Text>,
+        access_token_expires_at -> Nullable<Timestamp>,
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use super::random;
 use crate::domain::scope::ScopeSet;
-use crate::storage::refresh_tokens::{self, RefreshTokenRow};
+use crate::storage::refresh_tokens::{self, RefreshTokenRow, RevokedAccessToken};
 use crate::storage::{self, DbConnection, StorageError};
 
 /// What a refresh token stands for.
@@ -33,17 +33,20 @@ pub enum RefreshError {
     /// left unspent.
     #[error("the requested scope exceeds the grant")]
     ScopeExceeded,
-    /// A spent token came back: the family is now revoked.
+    /// A spent token came back: the family is now revoked, with the access tokens it
+    /// yielded.
     #[error("a used refresh token was replayed; its family is revoked")]
-    Replayed,
+    Replayed(Vec<RevokedAccessToken>),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
 /// Issues a new token of `grant`'s family, valid for `ttl`.
+/// `access_token` is the one issued with it, revoked with the family if it comes to that.
 pub fn issue(
     conn: &mut DbConnection,
     grant: &RefreshGrant,
+    access_token: RevokedAccessToken,
     ttl: Duration,
     now: NaiveDateTime,
 ) -> Result<String, StorageError> {
@@ -64,6 +67,8 @@ pub fn issue(
             used_at: None,
             revoked_at: None,
             sid: grant.sid.clone(),
+            access_token_jti: Some(access_token.0),
+            access_token_expires_at: Some(access_token.1),
         },
     )?;
     Ok(token)
@@ -73,7 +78,7 @@ enum Outcome {
     Granted(RefreshGrant, String),
     Invalid,
     ScopeExceeded,
-    Replayed,
+    Replayed(Vec<RevokedAccessToken>),
 }
 
 /// The scope of the new access token: the grant's, or a narrower one that still
@@ -110,8 +115,8 @@ pub fn redeem(
         };
         // A spent token, or losing the race to spend it: someone else holds a copy.
         if row.used_at.is_some() || !refresh_tokens::mark_used(conn, &token_hash, now)? {
-            refresh_tokens::revoke_family(conn, &row.family_id, now)?;
-            return Ok(Outcome::Replayed);
+            let revoked = refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+            return Ok(Outcome::Replayed(revoked));
         }
         Ok::<_, StorageError>(Outcome::Granted(
             RefreshGrant {
@@ -136,17 +141,20 @@ pub fn redeem(
         Outcome::Granted(grant, scope) => Ok((grant, scope)),
         Outcome::Invalid => Err(RefreshError::Invalid),
         Outcome::ScopeExceeded => Err(RefreshError::ScopeExceeded),
-        Outcome::Replayed => Err(RefreshError::Replayed),
+        Outcome::Replayed(revoked) => Err(RefreshError::Replayed(revoked)),
     }
 }
 
-/// Revokes a family, e.g. when the register no longer allows its citizen to sign in.
+/// Revokes a family, e.g. when the register no longer allows its citizen to sign in;
+/// returns the access tokens revoked with it.
 pub fn revoke_family(
     conn: &mut DbConnection,
     family_id: &str,
     now: NaiveDateTime,
-) -> Result<(), StorageError> {
-    refresh_tokens::revoke_family(conn, family_id, now).map(|_| ())
+) -> Result<Vec<RevokedAccessToken>, StorageError> {
+    storage::transaction(conn, |conn| {
+        refresh_tokens::revoke_family(conn, family_id, now)
+    })
 }
 
 /// The token `presented`, if it is live (unspent, unrevoked, unexpired) and was issued
@@ -167,18 +175,18 @@ pub fn inspect(
 }
 
 /// Revokes the family of `presented` if it was issued to `client_id` (RFC 7009: a
-/// client may revoke only its own tokens); returns whether anything was revoked.
+/// client may revoke only its own tokens); returns the access tokens revoked with it,
+/// or `None` if there was nothing to revoke.
 pub fn revoke_presented(
     conn: &mut DbConnection,
     presented: &str,
     client_id: &str,
     now: NaiveDateTime,
-) -> Result<bool, StorageError> {
+) -> Result<Option<Vec<RevokedAccessToken>>, StorageError> {
     match refresh_tokens::find(conn, &random::sha256_b64(presented))? {
         Some(row) if row.client_id == client_id => {
-            refresh_tokens::revoke_family(conn, &row.family_id, now)?;
-            Ok(true)
+            revoke_family(conn, &row.family_id, now).map(Some)
         }
-        _ => Ok(false),
+        _ => Ok(None),
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::storage::refresh_tokens::RevokedAccessToken;
 use crate::storage::{Db, StorageError, revoked_tokens};
 use crate::store::{Store, StoreError};
 
@@ -52,6 +53,25 @@ pub async fn revoke(
     store
         .put(&key(jti), b"1".to_vec(), ttl_until(expires_at, now))
         .await?;
+    Ok(())
+}
+
+/// Adds access tokens already written to the database's list (with a refresh-token
+/// family) to the store's copy.
+pub async fn remember(
+    store: &dyn Store,
+    revoked: &[RevokedAccessToken],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for (jti, expires_at) in revoked {
+        store
+            .put(
+                &key(jti),
+                b"1".to_vec(),
+                ttl_until(expires_at.and_utc(), now),
+            )
+            .await?;
+    }
     Ok(())
 }
 

@@ -96,9 +96,14 @@ async fn replaying_a_used_refresh_token_revokes_the_whole_family() {
     let app = TestApp::spawn().await;
     let citizen = app.citizen();
     let client = offline_portal(&app);
-    let r1 = refresh_token_of(&first_tokens(&app, &citizen, &client, &["offline_access"]).await);
+    let first = first_tokens(&app, &citizen, &client, &["offline_access"]).await;
+    let r1 = refresh_token_of(&first);
     let (_, second) = refresh(&app, &client, &r1).await;
     let r2 = refresh_token_of(&second);
+    let access_tokens = [&first, &second].map(|t| t["access_token"].as_str().unwrap().to_owned());
+    for token in &access_tokens {
+        assert_eq!(app.userinfo(token).await.0, StatusCode::OK);
+    }
 
     let (status, body) = refresh(&app, &client, &r1).await;
     assert_eq!(
@@ -111,6 +116,13 @@ async fn replaying_a_used_refresh_token_revokes_the_whole_family() {
         (StatusCode::BAD_REQUEST, Some("invalid_grant")),
         "the replay must revoke the newer token too"
     );
+    for token in &access_tokens {
+        assert_eq!(
+            app.userinfo(token).await.0,
+            StatusCode::UNAUTHORIZED,
+            "the family's access tokens are revoked with it"
+        );
+    }
 }
 
 #[tokio::test]

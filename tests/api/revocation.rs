@@ -136,8 +136,20 @@ async fn a_revoked_refresh_token_revokes_its_family() {
         (body["active"].as_bool(), body["token_type"].as_str()),
         (Some(true), Some("refresh_token"))
     );
+    let access_token = openidconnect::OAuth2TokenResponse::access_token(&tokens)
+        .secret()
+        .clone();
+    assert_eq!(
+        introspect(&app, &client, &access_token).await["active"],
+        true
+    );
     revoke(&app, &client, &refresh).await;
     assert_eq!(introspect(&app, &client, &refresh).await["active"], false);
+    assert_eq!(
+        introspect(&app, &client, &access_token).await["active"],
+        false,
+        "RFC 7009 §2.1: the access token of the same grant goes with it"
+    );
     let (status, body) = post(
         &app,
         "/token",

@@ -1,4 +1,6 @@
 DROP TABLE pairwise_subjects;
+ALTER TABLE refresh_tokens DROP COLUMN access_token_expires_at;
+ALTER TABLE refresh_tokens DROP COLUMN access_token_jti;
 ALTER TABLE refresh_tokens DROP COLUMN sid;
 DELETE FROM clients WHERE (kind = 'public') <> (secret_hash IS NULL);
 ALTER TABLE clients

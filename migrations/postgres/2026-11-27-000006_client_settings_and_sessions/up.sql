@@ -22,6 +22,10 @@ ALTER TABLE clients
 -- The login session a refresh-token family came from (OIDC `sid`), so ID tokens issued
 -- on refresh carry the same `sid` as the first one.
 ALTER TABLE refresh_tokens ADD COLUMN sid TEXT;
+-- The access token issued with each refresh token, so that revoking the family also
+-- revokes the access tokens it yielded (RFC 7009 §2.1).
+ALTER TABLE refresh_tokens ADD COLUMN access_token_jti TEXT;
+ALTER TABLE refresh_tokens ADD COLUMN access_token_expires_at TIMESTAMP;
 
 -- Pairwise subjects (OIDC Core §8.1) are keyed hashes and cannot be inverted, so the
 -- ones handed out are remembered: userinfo and introspection map them back.

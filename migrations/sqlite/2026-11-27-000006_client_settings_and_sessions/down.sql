@@ -1,6 +1,8 @@
 PRAGMA foreign_keys = OFF;
 BEGIN;
 DROP TABLE pairwise_subjects;
+ALTER TABLE refresh_tokens DROP COLUMN access_token_expires_at;
+ALTER TABLE refresh_tokens DROP COLUMN access_token_jti;
 ALTER TABLE refresh_tokens DROP COLUMN sid;
 CREATE TABLE clients_old (
     client_id          TEXT PRIMARY KEY NOT NULL,

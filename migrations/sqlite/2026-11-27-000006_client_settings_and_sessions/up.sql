@@ -34,6 +34,10 @@ FROM clients;
 DROP TABLE clients;
 ALTER TABLE clients_new RENAME TO clients;
 ALTER TABLE refresh_tokens ADD COLUMN sid TEXT;
+-- The access token issued with each refresh token, so that revoking the family also
+-- revokes the access tokens it yielded (RFC 7009 §2.1).
+ALTER TABLE refresh_tokens ADD COLUMN access_token_jti TEXT;
+ALTER TABLE refresh_tokens ADD COLUMN access_token_expires_at TIMESTAMP;
 CREATE TABLE pairwise_subjects (
     subject     TEXT PRIMARY KEY NOT NULL,
     account_id  TEXT NOT NULL REFERENCES accounts (id),

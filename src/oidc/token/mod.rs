@@ -216,24 +216,30 @@ pub async fn token_post(
         } => {
             let client_id = client.id.clone();
             let at = now.naive_utc();
-            let (grant, scope) = state
+            let redeemed = state
                 .db
                 .run(move |conn| {
                     refresh::redeem(conn, &refresh_token, &client_id, scope.as_deref(), at)
                 })
-                .await
-                .map_err(|e| match e {
-                    RefreshError::Invalid => invalid_grant("the refresh token is invalid or expired"),
-                    RefreshError::ScopeExceeded => OAuthError::new(
+                .await;
+            let (grant, scope) = match redeemed {
+                Ok(redeemed) => redeemed,
+                Err(RefreshError::Replayed(revoked)) => {
+                    tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
+                    revocation::remember(state.store.as_ref(), &revoked, now).await?;
+                    return Err(invalid_grant("the refresh token is invalid or expired"));
+                }
+                Err(RefreshError::Invalid) => {
+                    return Err(invalid_grant("the refresh token is invalid or expired"));
+                }
+                Err(RefreshError::ScopeExceeded) => {
+                    return Err(OAuthError::new(
                         ErrorCode::InvalidScope,
                         "the scope exceeds what was granted",
-                    ),
-                    RefreshError::Replayed => {
-                        tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
-                        invalid_grant("the refresh token is invalid or expired")
-                    }
-                    RefreshError::Storage(e) => e.into(),
-                })?;
+                    ));
+                }
+                Err(RefreshError::Storage(e)) => return Err(e.into()),
+            };
             let authorization = Authorization {
                 account_id: grant.account_id,
                 sid: grant.sid,
@@ -289,10 +295,11 @@ async fn revoke_replayed_code(
     }
     if let Some(family) = spent.refresh_family {
         let at = now.naive_utc();
-        state
+        let revoked = state
             .db
             .run(move |conn| refresh::revoke_family(conn, &family, at))
             .await?;
+        revocation::remember(state.store.as_ref(), &revoked, now).await?;
     }
     Ok(())
 }
@@ -350,10 +357,11 @@ async fn issue_tokens(
         }
         if let Refresh::Rotate { family_id, .. } = &refresh {
             let (family_id, at) = (family_id.clone(), now.naive_utc());
-            state
+            let revoked = state
                 .db
                 .run(move |conn| refresh::revoke_family(conn, &family_id, at))
                 .await?;
+            revocation::remember(state.store.as_ref(), &revoked, now).await?;
         }
         return Err(invalid_grant("the citizen can no longer sign in"));
     };
@@ -445,11 +453,17 @@ async fn issue_tokens(
         None => None,
         Some(refresh_grant) => {
             let ttl = chrono::Duration::seconds(secs(tokens.refresh_token_ttl_secs));
+            let access = (
+                access_claims.jti.clone(),
+                DateTime::<Utc>::from_timestamp(access_claims.exp, 0)
+                    .unwrap_or(now)
+                    .naive_utc(),
+            );
             let at = now.naive_utc();
             Some(
                 state
                     .db
-                    .run(move |conn| refresh::issue(conn, &refresh_grant, ttl, at))
+                    .run(move |conn| refresh::issue(conn, &refresh_grant, access, ttl, at))
                     .await?,
             )
         }
