@@ -6,21 +6,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+use crate::client_admin;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 
 use crate::domain::citizen::LifeStatus;
-use crate::domain::client::ClientKind;
-use crate::domain::client::SubjectType;
 use crate::domain::national_id::NationalId;
-use crate::registration::{self, NewClient};
+
 use crate::registry::import::{self, CitizenReader, CitizenWriter};
 use crate::registry::lifecycle::{self, AccountAction, Actor};
 use crate::registry::seed;
 use crate::startup::{self, StartupError};
-use crate::storage::{StorageError, audit_events, citizens, clients, migrations};
+use crate::storage::{StorageError, audit_events, citizens, migrations};
 use crate::tokens::keys::{self, KeySet, SigningAlg};
 
 #[derive(Parser)]
@@ -56,7 +55,7 @@ enum Command {
     Keys(KeysCommand),
     /// Manage relying parties.
     #[command(subcommand)]
-    Clients(ClientsCommand),
+    Clients(client_admin::cli::ClientsCommand),
     /// Manage the population register.
     #[command(subcommand)]
     Population(PopulationCommand),
@@ -89,67 +88,6 @@ enum KeysCommand {
     Generate,
     /// List the signing keys.
     List,
-}
-
-#[derive(Subcommand)]
-enum ClientsCommand {
-    /// Register a relying party; prints its id, and its secret once.
-    Create(Box<CreateClient>),
-    /// List the relying parties.
-    List,
-}
-
-#[derive(Args)]
-#[command(group = clap::ArgGroup::new("kind").required(true).args(["public", "confidential"]))]
-struct CreateClient {
-    /// Display name shown to citizens on the login page.
-    #[arg(long)]
-    name: String,
-    /// A redirect URI; repeat for several (required for the code flow).
-    #[arg(long = "redirect-uri")]
-    redirect_uris: Vec<String>,
-    /// Where RP-initiated logout may return the browser; repeat for several.
-    #[arg(long = "post-logout-redirect-uri")]
-    post_logout_redirect_uris: Vec<String>,
-    /// Where back-channel logout tokens are POSTed.
-    #[arg(long)]
-    backchannel_logout_uri: Option<String>,
-    /// authorization_code, refresh_token or client_credentials; repeat for several
-    /// (default: authorization_code and refresh_token).
-    #[arg(long = "grant-type")]
-    grant_types: Vec<String>,
-    /// The `sub` this client sees: pairwise (per sector, the default) or public.
-    #[arg(long, default_value = "pairwise")]
-    subject_type: String,
-    /// The sector of pairwise subjects (a host), when the redirect URIs span several.
-    #[arg(long)]
-    sector_identifier: Option<String>,
-    /// A JWK Set file of the client's public keys: the client then authenticates with
-    /// private_key_jwt instead of a secret.
-    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
-    jwks_file: Option<PathBuf>,
-    /// Or the URL where the client publishes its JWK Set.
-    #[arg(long)]
-    jwks_uri: Option<String>,
-    /// A client that cannot keep a secret (mobile app): PKCE, no secret.
-    #[arg(long)]
-    public: bool,
-    /// A server-side client (portal): authenticates with a secret.
-    #[arg(long)]
-    confidential: bool,
-    /// Scopes the client may request; repeat or separate with spaces.
-    #[arg(long = "scope", default_value = "openid profile")]
-    scopes: Vec<String>,
-    /// ID token signing algorithm: RS256 or ES256.
-    #[arg(long, default_value = "RS256")]
-    id_token_alg: String,
-    /// A chosen client id instead of a random one.
-    #[arg(long)]
-    id: Option<String>,
-    /// This client's access-token lifetime in seconds (60 to 3600), instead of
-    /// tokens.access_token_ttl_secs.
-    #[arg(long, value_name = "SECS")]
-    access_token_ttl: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -267,27 +205,8 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             }
             Ok(())
         }
-        Command::Clients(ClientsCommand::Create(args)) => {
-            create_client(&settings, *args, clock.as_ref()).await
-        }
-        Command::Clients(ClientsCommand::List) => {
-            let db = startup::connect_database(&settings).await?;
-            let list = db.run(clients::list).await?;
-            println!("CLIENT_ID\tKIND\tGRANTS\tSUBJECT\tSCOPES\tNAME\tREDIRECT_URIS");
-            for c in list {
-                let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-                println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                    c.id,
-                    c.kind.as_str(),
-                    grants.join(","),
-                    c.subject_type.as_str(),
-                    c.scopes,
-                    c.name,
-                    c.redirect_uris.join(" ")
-                );
-            }
-            Ok(())
+        Command::Clients(command) => {
+            client_admin::cli::run(&settings, command, clock.as_ref()).await
         }
         Command::Population(PopulationCommand::SetStatus {
             national_id,
@@ -516,56 +435,4 @@ async fn serve(settings: Settings, clock: Arc<dyn Clock>) -> Result<(), StartupE
     app.run_until_stopped()
         .await
         .map_err(|e| StartupError::Other(e.to_string()))
-}
-
-async fn create_client(
-    settings: &Settings,
-    args: CreateClient,
-    clock: &dyn Clock,
-) -> Result<(), StartupError> {
-    let kind = if args.public {
-        ClientKind::Public
-    } else {
-        ClientKind::Confidential
-    };
-    let jwks = match &args.jwks_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| StartupError::Other(format!("{}: {e}", path.display())))?,
-        ),
-        None => None,
-    };
-    let (client, secret) = registration::register(NewClient {
-        id: args.id,
-        name: args.name,
-        kind,
-        redirect_uris: args.redirect_uris,
-        scopes: args.scopes.join(" "),
-        id_token_alg: args.id_token_alg,
-        access_token_ttl_secs: args.access_token_ttl,
-        post_logout_redirect_uris: args.post_logout_redirect_uris,
-        backchannel_logout_uri: args.backchannel_logout_uri,
-        grant_types: args.grant_types,
-        subject_type: SubjectType::parse(&args.subject_type)
-            .ok_or_else(|| StartupError::Other("subject type must be pairwise or public".into()))?,
-        sector_identifier: args.sector_identifier,
-        jwks,
-        jwks_uri: args.jwks_uri,
-    })
-    .map_err(|e| StartupError::Other(e.to_string()))?;
-    let db = startup::connect_database(settings).await?;
-    let now = clock.now().naive_utc();
-    let stored = client.clone();
-    db.run(move |conn| clients::insert(conn, &stored, now))
-        .await?;
-    println!("client_id: {}", client.id);
-    println!(
-        "token_endpoint_auth_method: {}",
-        client.auth_method.as_str()
-    );
-    if let Some(secret) = secret {
-        println!("client_secret: {}", secret.expose());
-        println!("(the secret is shown only now; only its hash is stored)");
-    }
-    Ok(())
 }

@@ -39,6 +39,7 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub session: SessionSettings,
     pub logout: LogoutSettings,
+    pub admin: AdminSettings,
     pub password: PasswordSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
@@ -92,6 +93,18 @@ pub struct SessionSettings {
     pub ttl_secs: u64,
     pub cookie_name: String,
     pub login_ttl_secs: u64,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    pub token: String,
+}
+
+impl std::fmt::Debug for AdminSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSettings").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +216,12 @@ impl Settings {
             return Err(invalid(
                 "session.cookie_name",
                 "must be letters, digits, '_' or '-'",
+            ));
+        }
+        if !self.admin.token.is_empty() && self.admin.token.len() < 32 {
+            return Err(invalid(
+                "admin.token",
+                "must be at least 32 characters (or empty to disable the admin API)",
             ));
         }
         if !(1..=10).contains(&self.logout.backchannel_attempts) {

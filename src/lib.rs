@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod authn;
 pub mod cli;
+pub mod client_admin;
 pub mod clock;
 pub mod config;
 pub mod domain;

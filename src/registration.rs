@@ -101,6 +101,32 @@ pub enum RegistrationError {
     AccessTokenTtl,
 }
 
+impl From<&Client> for NewClient {
+    /// What would register `client` again: the starting point of an update.
+    fn from(client: &Client) -> Self {
+        NewClient {
+            id: Some(client.id.clone()),
+            name: client.name.clone(),
+            kind: client.kind,
+            redirect_uris: client.redirect_uris.clone(),
+            scopes: client.scopes.to_string(),
+            id_token_alg: client.id_token_alg.clone(),
+            access_token_ttl_secs: client.access_token_ttl_secs,
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+            subject_type: client.subject_type,
+            sector_identifier: Some(client.sector_identifier.clone()).filter(|s| !s.is_empty()),
+            jwks: client.jwks.clone(),
+            jwks_uri: client.jwks_uri.clone(),
+        }
+    }
+}
+
 /// Validates the request and builds the client, with its secret for confidential ones.
 pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), RegistrationError> {
     let name = new.name.trim().to_owned();

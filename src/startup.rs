@@ -11,6 +11,7 @@ use actix_web::{App, HttpRequest, HttpServer, web};
 
 use crate::audit::AuditLog;
 use crate::authn::password::{PasswordError, PasswordHasher};
+use crate::client_admin::api as admin;
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
 use crate::domain::national_id::NationalId;
@@ -236,6 +237,19 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/logout", web::get().to(logout::end_session_get))
     .route("/logout", web::post().to(logout::end_session_post))
     .route("/logout/confirm", web::post().to(logout::confirm_post))
+    .route("/admin/openapi.json", web::get().to(admin::openapi))
+    .route("/admin/clients", web::get().to(admin::list))
+    .route("/admin/clients", web::post().to(admin::create))
+    .route("/admin/clients/{client_id}", web::get().to(admin::show))
+    .route("/admin/clients/{client_id}", web::put().to(admin::replace))
+    .route(
+        "/admin/clients/{client_id}",
+        web::delete().to(admin::delete),
+    )
+    .route(
+        "/admin/clients/{client_id}/secret",
+        web::post().to(admin::rotate_secret),
+    )
     .route("/userinfo", web::get().to(userinfo::userinfo_get))
     .route("/userinfo", web::post().to(userinfo::userinfo_post))
     .route("/demo", web::get().to(pages::demo::demo_get))

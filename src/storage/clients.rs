@@ -142,6 +142,48 @@ pub fn insert(
     Ok(())
 }
 
+/// Replaces every setting of an existing client (all but its id, kind and creation
+/// time); returns whether it existed.
+pub fn update(
+    conn: &mut DbConnection,
+    client: &Client,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let corrupt = |e: serde_json::Error| StorageError::Corrupt(e.to_string());
+    let updated = diesel::update(clients::table.find(&client.id))
+        .set((
+            clients::name.eq(&client.name),
+            clients::secret_hash.eq(&client.secret_hash),
+            clients::redirect_uris
+                .eq(serde_json::to_string(&client.redirect_uris).map_err(corrupt)?),
+            clients::scopes.eq(client.scopes.to_string()),
+            clients::id_token_alg.eq(&client.id_token_alg),
+            clients::auth_method.eq(client.auth_method.as_str()),
+            clients::access_token_ttl_secs.eq(client
+                .access_token_ttl_secs
+                .and_then(|t| i32::try_from(t).ok())),
+            clients::post_logout_redirect_uris
+                .eq(serde_json::to_string(&client.post_logout_redirect_uris).map_err(corrupt)?),
+            clients::backchannel_logout_uri.eq(&client.backchannel_logout_uri),
+            clients::grant_types.eq(grant_types_text(&client.grant_types)),
+            clients::subject_type.eq(client.subject_type.as_str()),
+            clients::sector_identifier.eq(&client.sector_identifier),
+            clients::jwks.eq(&client.jwks),
+            clients::jwks_uri.eq(&client.jwks_uri),
+            clients::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Deletes a client and the refresh tokens it holds; returns whether it existed.
+pub fn delete(conn: &mut DbConnection, client_id: &str) -> Result<bool, StorageError> {
+    use super::schema::refresh_tokens;
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::client_id.eq(client_id)))
+        .execute(conn)?;
+    Ok(diesel::delete(clients::table.find(client_id)).execute(conn)? == 1)
+}
+
 /// Replaces the redirect URIs and secret hash of an existing client.
 pub fn update_credentials(
     conn: &mut DbConnection,

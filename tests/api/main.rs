@@ -10,6 +10,7 @@
     reason = "tests"
 )]
 
+mod admin;
 mod authorize;
 mod browser;
 mod cli;

@@ -1,0 +1,378 @@
+//! The admin API: the client administration of [`super`] over HTTP, for operators'
+//! tools. It answers only with a bearer token equal to `admin.token` (compared in
+//! constant time) and is absent (404) when none is configured. The field names follow
+//! the client metadata of OAuth Dynamic Client Registration (RFC 7591 §2).
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Actor, AdminError};
+use crate::domain::client::{Client, ClientKind, SubjectType};
+use crate::registration::NewClient;
+use crate::state::AppState;
+use crate::storage::{StorageError, clients};
+use crate::tokens::random;
+
+const ACTOR: Actor<'static> = Actor("api");
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// Errors as JSON `{error, error_description}`, like RFC 7591 §3.2.2.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            description: description.into(),
+        }
+    }
+
+    fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.description)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"admin\""));
+        }
+        response.json(json!({ "error": self.code, "error_description": self.description }))
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::NotFound => ApiError::not_found(),
+            AdminError::Exists => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            AdminError::Invalid(reason) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                reason.to_string(),
+            ),
+            AdminError::NoSecret(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            AdminError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        tracing::error!(error = %e, "admin API storage error");
+        match e {
+            StorageError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the database is unavailable",
+            ),
+            _ => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error",
+            ),
+        }
+    }
+}
+
+/// Lets the request through only with the configured admin token.
+fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let expected = &state.settings.admin.token;
+    if expected.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .unwrap_or("");
+    // Digests first, so that the comparison takes the same time whatever the length.
+    let ok = random::constant_time_eq(
+        &random::sha256(presented.trim().as_bytes()),
+        &random::sha256(expected.as_bytes()),
+    );
+    if !ok {
+        tracing::warn!(target: "security", "admin API request with a wrong token");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the admin token is missing or wrong",
+        ));
+    }
+    Ok(())
+}
+
+/// A client's settings as sent by the operator (create, or full replacement).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientMetadata {
+    client_id: Option<String>,
+    client_name: String,
+    /// `confidential` (the default) or `public`; fixed once created.
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    grant_types: Vec<String>,
+    scope: Option<String>,
+    id_token_signed_response_alg: Option<String>,
+    access_token_ttl_secs: Option<u32>,
+    subject_type: Option<String>,
+    sector_identifier: Option<String>,
+    jwks: Option<Value>,
+    jwks_uri: Option<String>,
+}
+
+fn invalid(description: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_client_metadata",
+        description,
+    )
+}
+
+impl ClientMetadata {
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("the body is not valid client metadata: {e}"),
+            )
+        })
+    }
+
+    fn into_new_client(self, base: NewClient) -> Result<NewClient, ApiError> {
+        let kind = match self.kind.as_deref() {
+            None => base.kind,
+            Some(kind) => ClientKind::parse(kind)
+                .ok_or_else(|| invalid("kind must be confidential or public"))?,
+        };
+        let subject_type = match self.subject_type.as_deref() {
+            None => SubjectType::Pairwise,
+            Some(s) => SubjectType::parse(s)
+                .ok_or_else(|| invalid("subject_type must be pairwise or public"))?,
+        };
+        Ok(NewClient {
+            id: self.client_id.or(base.id),
+            name: self.client_name,
+            kind,
+            redirect_uris: self.redirect_uris,
+            scopes: self.scope.unwrap_or_else(|| "openid profile".into()),
+            id_token_alg: self
+                .id_token_signed_response_alg
+                .unwrap_or_else(|| "RS256".into()),
+            access_token_ttl_secs: self.access_token_ttl_secs,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            grant_types: self.grant_types,
+            subject_type,
+            sector_identifier: self.sector_identifier,
+            jwks: self.jwks.map(|set| set.to_string()),
+            jwks_uri: self.jwks_uri,
+        })
+    }
+}
+
+/// A client as the API shows it; the secret appears only when just made.
+#[derive(Serialize)]
+struct ClientView {
+    client_id: String,
+    client_name: String,
+    kind: &'static str,
+    token_endpoint_auth_method: &'static str,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
+    grant_types: Vec<&'static str>,
+    scope: String,
+    id_token_signed_response_alg: String,
+    access_token_ttl_secs: Option<u32>,
+    subject_type: &'static str,
+    sector_identifier: String,
+    jwks: Option<Value>,
+    jwks_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+impl ClientView {
+    fn of(client: Client, secret: Option<String>) -> Self {
+        ClientView {
+            kind: client.kind.as_str(),
+            token_endpoint_auth_method: client.auth_method.as_str(),
+            grant_types: client.grant_types.iter().map(|g| g.as_str()).collect(),
+            scope: client.scopes.to_string(),
+            subject_type: client.subject_type.as_str(),
+            jwks: client.jwks.and_then(|j| serde_json::from_str(&j).ok()),
+            client_id: client.id,
+            client_name: client.name,
+            redirect_uris: client.redirect_uris,
+            post_logout_redirect_uris: client.post_logout_redirect_uris,
+            backchannel_logout_uri: client.backchannel_logout_uri,
+            id_token_signed_response_alg: client.id_token_alg,
+            access_token_ttl_secs: client.access_token_ttl_secs,
+            sector_identifier: client.sector_identifier,
+            jwks_uri: client.jwks_uri,
+            client_secret: secret,
+        }
+    }
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+fn body_bytes(body: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, ApiError> {
+    body.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "the body is too large or unreadable",
+        )
+    })
+}
+
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let list = state.db.run(clients::list).await?;
+    let views: Vec<ClientView> = list.into_iter().map(|c| ClientView::of(c, None)).collect();
+    Ok(json(StatusCode::OK, &json!({ "clients": views })))
+}
+
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let metadata = ClientMetadata::parse(&body_bytes(body)?)?;
+    let new = metadata.into_new_client(NewClient::default())?;
+    let now = state.clock.now().naive_utc();
+    let (client, secret) = state
+        .db
+        .run(move |conn| super::create(conn, new, ACTOR, now))
+        .await?;
+    let secret = secret.map(|s| s.expose().to_owned());
+    Ok(json(StatusCode::CREATED, &ClientView::of(client, secret)))
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let client_id = path.into_inner();
+    let client = state
+        .db
+        .run(move |conn| clients::find(conn, &client_id))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(json(StatusCode::OK, &ClientView::of(client, None)))
+}
+
+/// PUT replaces every setting (RFC 7592 §2.2 semantics): omitted fields take their
+/// defaults. The id and kind stay; so does the secret.
+pub async fn replace(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let client_id = path.into_inner();
+    let metadata = ClientMetadata::parse(&body_bytes(body)?)?;
+    if metadata
+        .client_id
+        .as_deref()
+        .is_some_and(|id| id != client_id)
+    {
+        return Err(invalid("client_id differs from the URL"));
+    }
+    if metadata.kind.is_some() {
+        return Err(invalid("kind cannot change; delete and create instead"));
+    }
+    // The id and kind come from the stored client (see `super::update`).
+    let wanted = metadata.into_new_client(NewClient::default())?;
+    let now = state.clock.now().naive_utc();
+    let (client, secret) = state
+        .db
+        .run(move |conn| super::update(conn, &client_id, |_| wanted, ACTOR, now))
+        .await?;
+    let secret = secret.map(|s| s.expose().to_owned());
+    Ok(json(StatusCode::OK, &ClientView::of(client, secret)))
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let client_id = path.into_inner();
+    let now = state.clock.now().naive_utc();
+    state
+        .db
+        .run(move |conn| super::delete(conn, &client_id, ACTOR, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn rotate_secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let client_id = path.into_inner();
+    let now = state.clock.now().naive_utc();
+    let secret = state
+        .db
+        .run(move |conn| super::rotate_secret(conn, &client_id, ACTOR, now))
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "client_secret": secret.expose() }),
+    ))
+}
+
+/// The OpenAPI document of this API; public, as it holds no secret.
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .content_type("application/json")
+        .body(OPENAPI)
+}

@@ -1,0 +1,318 @@
+//! `citizen-idp clients ...`: the operator's commands over [`super`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::{Actor, AdminError};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::client::{Client, ClientKind, SubjectType};
+use crate::domain::secret::ClientSecret;
+use crate::registration::NewClient;
+use crate::startup::{self, StartupError};
+use crate::storage::clients;
+
+const ACTOR: Actor<'static> = Actor("cli");
+
+#[derive(Subcommand)]
+pub enum ClientsCommand {
+    /// Register a relying party; prints its id, and its secret once.
+    Create(Box<CreateClient>),
+    /// Change settings of a relying party; options not given keep their value.
+    Update(Box<UpdateClient>),
+    /// Show every setting of a relying party.
+    Show { client_id: String },
+    /// List the relying parties.
+    List,
+    /// Give a relying party a new secret (printed once); the old one stops working.
+    RotateSecret { client_id: String },
+    /// Delete a relying party; its refresh tokens stop working.
+    Delete { client_id: String },
+}
+
+/// Settings shared by `create` and `update`.
+#[derive(Args)]
+pub struct ClientSettings {
+    /// Display name shown to citizens on the login page.
+    #[arg(long)]
+    name: Option<String>,
+    /// A redirect URI; repeat for several (required for the code flow).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return the browser; repeat for several.
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are POSTed ("" removes it).
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    /// authorization_code, refresh_token or client_credentials; repeat for several
+    /// (default: authorization_code and refresh_token).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// The `sub` this client sees: pairwise (per sector, the default) or public.
+    #[arg(long)]
+    subject_type: Option<String>,
+    /// The sector of pairwise subjects (a host), when the redirect URIs span several.
+    #[arg(long)]
+    sector_identifier: Option<String>,
+    /// A JWK Set file of the client's public keys: the client then authenticates with
+    /// private_key_jwt instead of a secret.
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    jwks_file: Option<PathBuf>,
+    /// Or the URL where the client publishes its JWK Set.
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// The contents of `jwks_file`, read before any transaction opens.
+    #[arg(skip)]
+    jwks_document: Option<String>,
+    /// Scopes the client may request; repeat or separate with spaces (default:
+    /// "openid profile").
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// ID token signing algorithm: RS256 (the default) or ES256.
+    #[arg(long)]
+    id_token_alg: Option<String>,
+    /// This client's access-token lifetime in seconds (60 to 3600), instead of
+    /// tokens.access_token_ttl_secs.
+    #[arg(long, value_name = "SECS")]
+    access_token_ttl: Option<u32>,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("kind").required(true).args(["public", "confidential"]))]
+pub struct CreateClient {
+    /// A client that cannot keep a secret (mobile app): PKCE, no secret.
+    #[arg(long)]
+    public: bool,
+    /// A server-side client (portal): authenticates with a secret or its keys.
+    #[arg(long)]
+    confidential: bool,
+    /// A chosen client id instead of a random one.
+    #[arg(long)]
+    id: Option<String>,
+    #[command(flatten)]
+    settings: ClientSettings,
+}
+
+#[derive(Args)]
+pub struct UpdateClient {
+    client_id: String,
+    #[command(flatten)]
+    settings: ClientSettings,
+}
+
+fn other(e: impl std::fmt::Display) -> StartupError {
+    StartupError::Other(e.to_string())
+}
+
+impl ClientSettings {
+    /// Reads the files named and checks the values that parse here, so that `apply`
+    /// cannot fail.
+    fn load(mut self) -> Result<Self, StartupError> {
+        if let Some(path) = &self.jwks_file {
+            let document = std::fs::read_to_string(path)
+                .map_err(|e| other(format!("{}: {e}", path.display())))?;
+            self.jwks_document = Some(document);
+        }
+        if let Some(subject_type) = &self.subject_type {
+            SubjectType::parse(subject_type)
+                .ok_or_else(|| other("subject type must be pairwise or public"))?;
+        }
+        Ok(self)
+    }
+
+    /// Applies the options given to `base`.
+    fn apply(self, mut base: NewClient) -> NewClient {
+        if let Some(name) = self.name {
+            base.name = name;
+        }
+        if !self.redirect_uris.is_empty() {
+            base.redirect_uris = self.redirect_uris;
+        }
+        if !self.post_logout_redirect_uris.is_empty() {
+            base.post_logout_redirect_uris = self.post_logout_redirect_uris;
+        }
+        if let Some(uri) = self.backchannel_logout_uri {
+            base.backchannel_logout_uri = Some(uri).filter(|u| !u.is_empty());
+        }
+        if !self.grant_types.is_empty() {
+            base.grant_types = self.grant_types;
+        }
+        if let Some(subject_type) = self.subject_type.as_deref().and_then(SubjectType::parse) {
+            base.subject_type = subject_type;
+        }
+        if let Some(sector) = self.sector_identifier {
+            base.sector_identifier = Some(sector);
+        }
+        if let Some(document) = self.jwks_document {
+            base.jwks = Some(document);
+            base.jwks_uri = None;
+        }
+        if let Some(uri) = self.jwks_uri {
+            base.jwks_uri = Some(uri);
+            base.jwks = None;
+        }
+        if !self.scopes.is_empty() {
+            base.scopes = self.scopes.join(" ");
+        }
+        if let Some(alg) = self.id_token_alg {
+            base.id_token_alg = alg;
+        }
+        if let Some(ttl) = self.access_token_ttl {
+            base.access_token_ttl_secs = Some(ttl);
+        }
+        base
+    }
+}
+
+pub async fn run(
+    settings: &Settings,
+    command: ClientsCommand,
+    clock: &dyn Clock,
+) -> Result<(), StartupError> {
+    let db = startup::connect_database(settings).await?;
+    let now = clock.now().naive_utc();
+    let admin_error = |e: AdminError| match e {
+        AdminError::Storage(e) => StartupError::Storage(e),
+        other_error => other(other_error),
+    };
+    match command {
+        ClientsCommand::Create(args) => {
+            let args = *args;
+            let base = NewClient {
+                id: args.id,
+                kind: if args.public {
+                    ClientKind::Public
+                } else {
+                    ClientKind::Confidential
+                },
+                scopes: "openid profile".into(),
+                ..NewClient::default()
+            };
+            let new = args.settings.load()?.apply(base);
+            let (client, secret) = db
+                .run(move |conn| super::create(conn, new, ACTOR, now))
+                .await
+                .map_err(admin_error)?;
+            print_created(&client, secret.as_ref());
+        }
+        ClientsCommand::Update(args) => {
+            let UpdateClient {
+                client_id,
+                settings: changes,
+            } = *args;
+            let changes = changes.load()?;
+            let (client, secret) = db
+                .run(move |conn| {
+                    super::update(
+                        conn,
+                        &client_id,
+                        |current| changes.apply(current),
+                        ACTOR,
+                        now,
+                    )
+                })
+                .await
+                .map_err(admin_error)?;
+            print_created(&client, secret.as_ref());
+        }
+        ClientsCommand::Show { client_id } => {
+            let client = db
+                .run(move |conn| clients::find(conn, &client_id))
+                .await?
+                .ok_or_else(|| other(AdminError::NotFound))?;
+            print_client(&client);
+        }
+        ClientsCommand::List => {
+            let list = db.run(clients::list).await?;
+            println!("CLIENT_ID\tKIND\tAUTH\tGRANTS\tSUBJECT\tSCOPES\tNAME");
+            for c in list {
+                let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    c.id,
+                    c.kind.as_str(),
+                    c.auth_method.as_str(),
+                    grants.join(","),
+                    c.subject_type.as_str(),
+                    c.scopes,
+                    c.name,
+                );
+            }
+        }
+        ClientsCommand::RotateSecret { client_id } => {
+            let secret = db
+                .run(move |conn| super::rotate_secret(conn, &client_id, ACTOR, now))
+                .await
+                .map_err(admin_error)?;
+            print_secret(&secret);
+        }
+        ClientsCommand::Delete { client_id } => {
+            let shown = client_id.clone();
+            db.run(move |conn| super::delete(conn, &client_id, ACTOR, now))
+                .await
+                .map_err(admin_error)?;
+            println!("client {shown} deleted");
+        }
+    }
+    Ok(())
+}
+
+fn print_created(client: &Client, secret: Option<&ClientSecret>) {
+    println!("client_id: {}", client.id);
+    println!(
+        "token_endpoint_auth_method: {}",
+        client.auth_method.as_str()
+    );
+    if let Some(secret) = secret {
+        print_secret(secret);
+    }
+}
+
+fn print_secret(secret: &ClientSecret) {
+    println!("client_secret: {}", secret.expose());
+    println!("(the secret is shown only now; only its hash is stored)");
+}
+
+fn print_client(client: &Client) {
+    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    let rows = [
+        ("client_id", client.id.clone()),
+        ("name", client.name.clone()),
+        ("kind", client.kind.as_str().to_owned()),
+        (
+            "token_endpoint_auth_method",
+            client.auth_method.as_str().to_owned(),
+        ),
+        ("grant_types", grants.join(" ")),
+        ("scope", client.scopes.to_string()),
+        ("redirect_uris", client.redirect_uris.join(" ")),
+        (
+            "post_logout_redirect_uris",
+            client.post_logout_redirect_uris.join(" "),
+        ),
+        (
+            "backchannel_logout_uri",
+            client.backchannel_logout_uri.clone().unwrap_or_default(),
+        ),
+        ("subject_type", client.subject_type.as_str().to_owned()),
+        ("sector_identifier", client.sector_identifier.clone()),
+        ("id_token_alg", client.id_token_alg.clone()),
+        (
+            "access_token_ttl_secs",
+            client
+                .access_token_ttl_secs
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "default".into()),
+        ),
+        ("jwks_uri", client.jwks_uri.clone().unwrap_or_default()),
+        (
+            "jwks",
+            if client.jwks.is_some() { "inline" } else { "" }.to_owned(),
+        ),
+    ];
+    for (name, value) in rows {
+        println!("{name}: {value}");
+    }
+}
