@@ -227,15 +227,7 @@ async fn bad_client_metadata_gets_a_reason_and_changes_nothing() {
 #[tokio::test]
 async fn the_openapi_document_describes_what_is_served() {
     let app = admin_app().await;
-    let document: Value = app
-        .http
-        .get(app.url("/admin/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.get_json("/admin/openapi.json").await;
     assert_eq!(document["openapi"], "3.1.0");
     let (status, _) = call(
         &app,

@@ -273,15 +273,7 @@ async fn keys_are_fetched_from_the_jwks_uri_and_an_unreachable_one_fails_cleanly
 #[tokio::test]
 async fn discovery_lists_private_key_jwt_and_asymmetric_algorithms_only() {
     let app = TestApp::spawn().await;
-    let document: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.get_json("/.well-known/openid-configuration").await;
     let methods = document["token_endpoint_auth_methods_supported"]
         .as_array()
         .unwrap();

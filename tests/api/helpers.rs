@@ -278,6 +278,18 @@ impl TestApp {
         }
     }
 
+    /// GET `path` (without cookies) and parse the JSON answer.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// GET `url` in the browser; returns the status and the Location header.
     pub async fn browse(&self, url: &str) -> (StatusCode, Option<String>, String) {
         let response = self.browser.get(url).send().await.unwrap();

@@ -198,15 +198,7 @@ async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
         cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
     );
-    let discovery: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: serde_json::Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(discovery["issuer"], "https://id.example.gov.vn");
 }
 

@@ -163,15 +163,8 @@ async fn a_logout_with_an_id_token_hint_ends_the_session_tells_every_relying_par
     assert_eq!(location.unwrap(), format!("{RETURN_URI}?state=st-42"));
     assert!(!has_session(&app, &portal).await, "the session has ended");
 
-    let jwks: jsonwebtoken::jwk::JwkSet = app
-        .http
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(app.get_json("/jwks.json").await).unwrap();
     for (rp, client, id_token) in [
         (&mut portal_rp, &portal, &portal_id_token),
         (&mut tax_rp, &tax, &tax_id_token),
@@ -399,15 +392,7 @@ async fn a_receiver_that_is_down_is_retried_then_audited_and_one_that_recovers_i
 #[tokio::test]
 async fn discovery_advertises_logout() {
     let app = TestApp::spawn().await;
-    let document: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(document["end_session_endpoint"], app.url("/logout"));
     assert_eq!(document["backchannel_logout_supported"], true);
     assert_eq!(document["backchannel_logout_session_supported"], true);

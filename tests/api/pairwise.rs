@@ -115,15 +115,7 @@ fn pairwise_clients_need_one_sector() {
 #[tokio::test]
 async fn discovery_lists_both_subject_types() {
     let app = TestApp::spawn().await;
-    let document: Value = app
-        .http
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         document["subject_types_supported"],
         serde_json::json!(["pairwise", "public"])
