@@ -13,6 +13,7 @@ pub mod migrations;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod schema;
+pub mod signing_keys;
 
 use std::time::Duration;
 
