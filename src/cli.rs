@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::client_admin;
@@ -19,8 +19,10 @@ use crate::registry::import::{self, CitizenReader, CitizenWriter};
 use crate::registry::lifecycle::{self, AccountAction, Actor};
 use crate::registry::seed;
 use crate::startup::{self, StartupError};
+use crate::storage::signing_keys;
 use crate::storage::{StorageError, audit_events, citizens, migrations};
-use crate::tokens::keys::{self, KeySet, SigningAlg};
+use crate::tokens::keyring;
+use crate::tokens::keys::{SigningAlg, SigningKey};
 
 #[derive(Parser)]
 #[command(
@@ -84,9 +86,20 @@ enum AccountsCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Generate a new RSA (RS256) and a new P-256 (ES256) signing key.
-    Generate,
-    /// List the signing keys.
+    /// Add a new signing key per algorithm. It is published at once and signs after
+    /// keys.prepublish_secs, when the key it replaces retires. (`generate` is an alias.)
+    #[command(alias = "generate")]
+    Rotate {
+        /// Rotate only this algorithm; both by default.
+        #[arg(long, value_parser = ["RS256", "ES256"])]
+        alg: Option<String>,
+        /// Sign with the new key at once and retire the old one now, e.g. after a
+        /// compromise. Relying parties holding a cached JWKS may refuse new tokens until
+        /// they fetch it again.
+        #[arg(long)]
+        now: bool,
+    },
+    /// List the signing keys with their state.
     List,
 }
 
@@ -169,42 +182,10 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             }
             Ok(())
         }
-        Command::Keys(KeysCommand::Generate) => {
-            let dir = settings.keys.dir.clone();
-            for alg in SigningAlg::ALL {
-                let dir = dir.clone();
-                let (_, file) = tokio::task::spawn_blocking(move || keys::generate_into(&dir, alg))
-                    .await
-                    .map_err(|e| StartupError::Other(e.to_string()))??;
-                println!(
-                    "{}\t{}\t{}",
-                    file.alg.as_str(),
-                    file.kid,
-                    file.path.display()
-                );
-            }
-            println!("restart the server to sign with the new keys");
-            Ok(())
+        Command::Keys(KeysCommand::Rotate { alg, now }) => {
+            rotate_keys(&settings, alg.as_deref(), now, clock.now()).await
         }
-        Command::Keys(KeysCommand::List) => {
-            let dir = settings.keys.dir.clone();
-            let (keys, _) = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir))
-                .await
-                .map_err(|e| StartupError::Other(e.to_string()))??;
-            println!("ALG\tKID\tSTATE");
-            for alg in SigningAlg::ALL {
-                let active = keys.signing_key(alg)?.kid().to_owned();
-                for key in keys.iter().filter(|k| k.alg() == alg) {
-                    let state = if key.kid() == active {
-                        "active"
-                    } else {
-                        "published"
-                    };
-                    println!("{}\t{}\t{state}", alg.as_str(), key.kid());
-                }
-            }
-            Ok(())
-        }
+        Command::Keys(KeysCommand::List) => list_keys(&settings, clock.now()).await,
         Command::Clients(command) => {
             client_admin::cli::run(&settings, command, clock.as_ref()).await
         }
@@ -413,6 +394,87 @@ async fn print_audit(settings: &Settings, raw_id: &str) -> Result<(), StartupErr
         );
     }
     eprintln!("{} events for {}", events.len(), id.masked());
+    Ok(())
+}
+
+/// Rotation checks first that this secret opens the current keys (a wrong secret would
+/// store keys no instance can open), then rotates each algorithm in its own transaction.
+async fn rotate_keys(
+    settings: &Settings,
+    alg: Option<&str>,
+    immediately: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StartupError> {
+    let algs: Vec<SigningAlg> = match alg {
+        Some(alg) => vec![
+            SigningAlg::parse(alg)
+                .ok_or_else(|| StartupError::Other("--alg must be RS256 or ES256".into()))?,
+        ],
+        None => SigningAlg::ALL.to_vec(),
+    };
+    let db = startup::connect_database(settings).await?;
+    let keys = startup::load_keys(settings, &db, now).await?;
+    let activate_at = if immediately {
+        now
+    } else {
+        now + chrono::Duration::seconds(
+            i64::try_from(settings.keys.prepublish_secs).unwrap_or(i64::MAX / 1000),
+        )
+    };
+    let retention = startup::key_retention(settings);
+    println!("ALG\tKID\tSIGNS_FROM\tRETIRES");
+    for alg in algs {
+        let generated = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))??;
+        let sealer = keys.sealer.clone();
+        let rotation = db
+            .run(move |conn| keyring::rotate(conn, &sealer, generated, now, activate_at, retention))
+            .await?;
+        tracing::info!(target: "security", kid = %rotation.kid, alg = alg.as_str(), retired = ?rotation.retired, "signing key rotated");
+        println!(
+            "{}\t{}\t{}\t{}",
+            rotation.alg.as_str(),
+            rotation.kid,
+            rotation.activates_at.format(TIME),
+            if rotation.retired.is_empty() {
+                "-".to_owned()
+            } else {
+                rotation.retired.join(",")
+            }
+        );
+    }
+    println!(
+        "every instance loads the new keys within {} s",
+        settings.keys.reload_interval_secs
+    );
+    Ok(())
+}
+
+const TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+async fn list_keys(settings: &Settings, now: DateTime<Utc>) -> Result<(), StartupError> {
+    let db = startup::connect_database(settings).await?;
+    let rows = db.run(signing_keys::list).await?;
+    let time = |at: Option<NaiveDateTime>| {
+        at.map_or_else(
+            || "-".to_owned(),
+            |at| at.and_utc().format(TIME).to_string(),
+        )
+    };
+    println!("KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED\tPUBLISHED_UNTIL");
+    for row in &rows {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            row.kid,
+            row.alg,
+            keyring::state(row, now).as_str(),
+            time(Some(row.created_at)),
+            time(Some(row.activated_at)),
+            time(row.retired_at),
+            time(row.published_until),
+        );
+    }
     Ok(())
 }
 

@@ -75,6 +75,34 @@ pub struct RedisSettings {
 #[serde(deny_unknown_fields)]
 pub struct KeySettings {
     pub dir: PathBuf,
+    pub secret: SecretSetting,
+    pub reload_interval_secs: u64,
+    pub prepublish_secs: u64,
+}
+
+/// A setting that holds a secret: read like a string, never printed by `Debug`.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretSetting(String);
+
+impl SecretSetting {
+    pub fn new(value: String) -> Self {
+        SecretSetting(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<empty>"
+        } else {
+            "<redacted>"
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +216,24 @@ impl Settings {
             if !matches!(url.scheme(), "redis" | "rediss") {
                 return Err(invalid("redis.url", "scheme must be redis or rediss"));
             }
+        }
+        if !self.keys.secret.expose().is_empty() {
+            crate::server_secret::ServerSecret::parse(self.keys.secret.expose())
+                .map_err(|e| invalid("keys.secret", e.to_string()))?;
+        }
+        if !(1..=3600).contains(&self.keys.reload_interval_secs) {
+            return Err(invalid(
+                "keys.reload_interval_secs",
+                "must be between 1 and 3600 seconds",
+            ));
+        }
+        // A new key must reach every instance (one reload) and every cached JWKS
+        // answer (max-age is one reload interval) before it signs.
+        if self.keys.prepublish_secs < 2 * self.keys.reload_interval_secs {
+            return Err(invalid(
+                "keys.prepublish_secs",
+                "must be at least twice keys.reload_interval_secs",
+            ));
         }
         if !(1..=60).contains(&self.tokens.code_ttl_secs) {
             return Err(invalid(

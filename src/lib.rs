@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod pages;
 pub mod registration;
 pub mod registry;
+pub mod server_secret;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -128,6 +128,10 @@ impl From<&Client> for NewClient {
 }
 
 /// Validates the request and builds the client, with its secret for confidential ones.
+/// The longest access-token lifetime a client may have; signing keys stay published at
+/// least this long after they retire.
+pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 3600;
+
 pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), RegistrationError> {
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
@@ -190,7 +194,7 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
     // Short enough that a revoked or stolen token dies soon; long enough to be useful.
     if new
         .access_token_ttl_secs
-        .is_some_and(|ttl| !(60..=3600).contains(&ttl))
+        .is_some_and(|ttl| !(60..=MAX_ACCESS_TOKEN_TTL_SECS).contains(&ttl))
     {
         return Err(RegistrationError::AccessTokenTtl);
     }

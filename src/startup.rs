@@ -19,13 +19,16 @@ use crate::http::{access_log, health, security_headers};
 use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
 use crate::pages::{self, PageError, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
+use crate::server_secret::{self, SecretError, ServerSecret};
 use crate::state::{AppState, Endpoints};
-use crate::storage::{Db, StorageError, migrations};
+use crate::storage::{Db, StorageError, migrations, signing_keys};
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenError;
-use crate::tokens::keys::{KeySet, SigningAlg};
+use crate::tokens::key_set::KeyRing;
+use crate::tokens::keyring::{self, KeyringError, Sealer};
+use crate::tokens::keys::{self, SigningAlg};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -37,6 +40,10 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("keys: {0}")]
     Keys(#[from] TokenError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     #[error("password hashing: {0}")]
     Password(#[from] PasswordError),
     #[error("cannot listen on {addr}: {source}")]
@@ -63,6 +70,7 @@ fn outbound_http_client() -> Result<reqwest::Client, StartupError> {
 pub struct Application {
     server: Server,
     audit: AuditLog,
+    key_reloader: tokio::task::JoinHandle<()>,
     issuer: String,
     port: u16,
     pub demo_enabled: bool,
@@ -85,6 +93,7 @@ impl Application {
     /// rows still queued are written.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.key_reloader.abort();
         self.audit.flush().await;
         result
     }
@@ -117,15 +126,68 @@ pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, Startu
     Ok(Arc::new(store))
 }
 
-pub async fn load_keys(settings: &Settings) -> Result<KeySet, StartupError> {
+/// The signing keys of an instance, and the secret that unseals them.
+pub struct Keys {
+    pub ring: Arc<KeyRing>,
+    pub sealer: Arc<Sealer>,
+    pub secret: ServerSecret,
+}
+
+/// How long a retired key stays published, under these settings.
+pub fn key_retention(settings: &Settings) -> chrono::Duration {
+    keys::retention(
+        settings.tokens.id_token_ttl_secs,
+        settings.tokens.access_token_ttl_secs,
+        settings.keys.reload_interval_secs,
+    )
+}
+
+/// Reads (or first generates) the server secret, imports PEM keys of the old file
+/// layout, generates a key for any algorithm that has none, and loads the published
+/// keys. Fails if any of them cannot be decrypted: a wrong secret must stop start-up.
+pub async fn load_keys(
+    settings: &Settings,
+    db: &Db,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Keys, StartupError> {
     let dir = settings.keys.dir.clone();
-    let (keys, generated) = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir))
-        .await
-        .map_err(|e| StartupError::Other(e.to_string()))??;
-    for file in generated {
-        tracing::info!(kid = %file.kid, alg = file.alg.as_str(), path = %file.path.display(), "generated a signing key");
+    let configured = settings.keys.secret.expose().to_owned();
+    let may_generate = !db.run(signing_keys::any_sealed).await?;
+    let (secret, source, legacy) = tokio::task::spawn_blocking(move || {
+        let (secret, source) = ServerSecret::load(&configured, &dir, may_generate)?;
+        let legacy = keys::legacy_key_files(&dir)?;
+        Ok::<_, StartupError>((secret, source, legacy))
+    })
+    .await
+    .map_err(|e| StartupError::Other(e.to_string()))??;
+    if let server_secret::Source::Generated(path) = &source {
+        tracing::info!(path = %path.display(), "generated the server secret");
     }
-    Ok(keys)
+    let sealer = Arc::new(Sealer::new(&secret)?);
+    let retention = key_retention(settings);
+    let (prepared, set) = {
+        let sealer = sealer.clone();
+        db.run(move |conn| {
+            // Opening the stored keys first proves the secret before anything is
+            // written with it.
+            let stored = keyring::load(conn, &sealer, now, None)?;
+            let prepared = keyring::prepare(conn, &sealer, legacy, now, retention)?;
+            let set = keyring::load(conn, &sealer, now, Some(&stored))?;
+            Ok::<_, KeyringError>((prepared, set))
+        })
+        .await?
+    };
+    for (kid, alg, path) in prepared.imported {
+        tracing::warn!(%kid, alg = alg.as_str(), path = %path.display(), "imported a signing key from the old file layout; the file can be deleted once every instance runs this version");
+    }
+    for (kid, alg) in prepared.generated {
+        tracing::info!(%kid, alg = alg.as_str(), "generated a signing key");
+    }
+    Ok(Keys {
+        ring: Arc::new(KeyRing::new(set)),
+        sealer,
+        secret,
+    })
 }
 
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Application, StartupError> {
@@ -150,7 +212,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
     };
 
     let db = connect_database(&settings).await?;
-    let keys = Arc::new(load_keys(&settings).await?);
+    let keys = load_keys(&settings, &db, clock.now()).await?;
     let store = connect_store(&settings).await?;
     let hasher = {
         let password = settings.password.clone();
@@ -166,18 +228,30 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
     };
 
     let audit = AuditLog::start(db.clone());
+    let key_reloader = keyring::spawn_reloader(
+        db.clone(),
+        keys.ring.clone(),
+        keys.sealer.clone(),
+        clock.clone(),
+        Duration::from_secs(settings.keys.reload_interval_secs),
+    );
     let endpoints = Endpoints::new(&issuer);
     let access_token_alg = SigningAlg::parse(&settings.tokens.access_token_alg)
         .ok_or_else(|| StartupError::Other("tokens.access_token_alg".into()))?;
     let state = web::Data::new(AppState {
         discovery_json: discovery::document(&issuer, &endpoints).to_string(),
-        jwks_json: keys.jwks().to_string(),
         secure_cookies: issuer.starts_with("https://"),
         issuer: issuer.clone(),
         endpoints,
         db,
         store,
-        keys,
+        keys: keys.ring,
+        pairwise_key: crate::tokens::subject::PairwiseKey::new(
+            &keys
+                .secret
+                .derive(crate::tokens::subject::PAIRWISE_KEY_PURPOSE),
+        ),
+        secret: keys.secret,
         clock,
         hasher,
         audit: audit.clone(),
@@ -185,8 +259,6 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         demo,
         http: outbound_http_client()?,
         client_keys: Default::default(),
-        // TEMPORARY until the server secret lands from the key-rotation branch.
-        pairwise_key: crate::tokens::subject::PairwiseKey::new(&[0; 32]),
         settings: settings.clone(),
     });
 
@@ -215,6 +287,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
     Ok(Application {
         server,
         audit,
+        key_reloader,
         issuer,
         port: bound.port(),
         demo_enabled,

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use crate::authn::password::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::server_secret::ServerSecret;
 use crate::storage::Db;
 use crate::store::Store;
-use crate::tokens::keys::{KeySet, SigningAlg};
+use crate::tokens::key_set::KeyRing;
+use crate::tokens::keys::SigningAlg;
 
 pub struct AppState {
     pub settings: Settings,
@@ -17,21 +19,26 @@ pub struct AppState {
     pub endpoints: Endpoints,
     pub db: Db,
     pub store: Arc<dyn Store>,
-    pub keys: Arc<KeySet>,
+    /// The signing keys, reloaded from the database every `keys.reload_interval_secs`:
+    /// take `keys.current()` once per request.
+    pub keys: Arc<KeyRing>,
+    /// The server secret. Derive a key per purpose with `secret.derive("purpose")`
+    /// (see `server_secret` for the purposes in use); never use it directly.
+    pub secret: ServerSecret,
     pub clock: Arc<dyn Clock>,
     pub hasher: PasswordHasher,
     pub audit: crate::audit::AuditLog,
     pub access_token_alg: SigningAlg,
     /// Whether the issuer is https, which decides the cookies' Secure attribute.
     pub secure_cookies: bool,
-    /// The discovery and JWKS documents, serialised once: they change only at restart.
+    /// The discovery document, serialised once: it changes only at restart. (The JWKS
+    /// changes with the keys: `keys.current().jwks_json()`.)
     pub discovery_json: String,
-    pub jwks_json: String,
     /// For calls the server makes itself (back-channel logout).
     pub http: reqwest::Client,
     /// Keys of private_key_jwt clients fetched from their jwks_uri.
     pub client_keys: crate::oidc::token::client_keys::ClientKeyCache,
-    /// Derives pairwise subjects (OIDC Core §8).
+    /// Derives pairwise subjects (OIDC Core §8), from the server secret.
     pub pairwise_key: crate::tokens::subject::PairwiseKey,
     /// The demo relying party, when `demo.enabled`.
     pub demo: Option<crate::pages::demo::DemoRelyingParty>,

@@ -1,7 +1,7 @@
 //! OpenID Provider metadata (OIDC Discovery 1.0 §3), listing exactly what is supported.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::domain::acr::AssuranceLevel;
@@ -81,10 +81,36 @@ pub async fn discovery_get(state: web::Data<AppState>) -> HttpResponse {
         .body(state.discovery_json.clone())
 }
 
-pub async fn jwks_get(state: web::Data<AppState>) -> HttpResponse {
-    // Short enough that relying parties pick up a rotated key within minutes.
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+pub async fn jwks_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let keys = state.keys.current();
+    // max-age is one reload interval: this instance's answer changes no faster, and
+    // `keys.prepublish_secs` (at least two intervals) lets a new key reach every cache
+    // before it signs. A longer max-age would only delay that.
+    let cache = format!(
+        "public, max-age={}",
+        state.settings.keys.reload_interval_secs
+    );
+    // RFC 9110 §13.1.2: a client that has this set already gets 304 and no body.
+    let unchanged = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|tag| tag.trim() == keys.etag() || tag.trim() == "*")
+        });
+    let mut response = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::ETAG, keys.etag().to_owned()));
+    if unchanged {
+        return response.finish();
+    }
+    response
         .content_type("application/jwk-set+json")
-        .body(state.jwks_json.clone())
+        .body(keys.jwks_json().to_owned())
 }

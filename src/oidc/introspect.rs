@@ -74,9 +74,12 @@ async fn access_token_answer(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Answer>, OAuthError> {
-    let Ok(claims) =
-        jwt::verify::<AccessTokenClaims>(&state.keys, token, access_token::TYP, &state.issuer)
-    else {
+    let Ok(claims) = jwt::verify::<AccessTokenClaims>(
+        &state.keys.current(),
+        token,
+        access_token::TYP,
+        &state.issuer,
+    ) else {
         return Ok(None);
     };
     // A token of another client is not the caller's to see (its audience is not them).

@@ -33,7 +33,12 @@ pub async fn revoke_post(
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "token is required"))?;
     let now = state.clock.now();
     // RFC 7009 §2.1: `token_type_hint` only speeds the search; both kinds are tried.
-    match jwt::verify::<AccessTokenClaims>(&state.keys, token, access_token::TYP, &state.issuer) {
+    match jwt::verify::<AccessTokenClaims>(
+        &state.keys.current(),
+        token,
+        access_token::TYP,
+        &state.issuer,
+    ) {
         Ok(claims) => {
             let expires_at = DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or(now);
             if claims.client_id == client.id && expires_at > now {

@@ -79,9 +79,13 @@ async fn userinfo(
     token: &str,
     request_id: Option<String>,
 ) -> Result<HttpResponse, BearerError> {
-    let token_claims: AccessTokenClaims =
-        jwt::verify(&state.keys, token, access_token::TYP, &state.issuer)
-            .map_err(|_| invalid_token("the access token is invalid"))?;
+    let token_claims: AccessTokenClaims = jwt::verify(
+        &state.keys.current(),
+        token,
+        access_token::TYP,
+        &state.issuer,
+    )
+    .map_err(|_| invalid_token("the access token is invalid"))?;
     let now = state.clock.now().timestamp();
     if token_claims.exp <= now {
         return Err(invalid_token("the access token has expired"));

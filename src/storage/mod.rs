@@ -14,6 +14,7 @@ pub mod pairwise_subjects;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod schema;
+pub mod signing_keys;
 
 use std::time::Duration;
 

@@ -74,7 +74,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     clients,
     audit_events,
-    refresh_tokens
+    refresh_tokens,
+    signing_keys
 );
 
 diesel::table! {
@@ -116,5 +117,17 @@ diesel::table! {
         jti -> Text,
         expires_at -> Timestamp,
         revoked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        sealed_key -> Nullable<Binary>,
+        created_at -> Timestamp,
+        activated_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+        published_until -> Nullable<Timestamp>,
     }
 }

@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::TokenError;
-use super::keys::{KeySet, SigningAlg, SigningKey};
+use super::key_set::KeySet;
+use super::keys::{SigningAlg, SigningKey};
 
 /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
 pub fn sign<T: Serialize>(key: &SigningKey, typ: &str, claims: &T) -> Result<String, TokenError> {
@@ -39,6 +40,10 @@ pub enum JwtError {
 
 /// Verifies the signature, `typ` and `iss` of a token we issued. Expiry is the
 /// caller's to check against its own `now` (time is a parameter).
+///
+/// `keys` is the instance's current set. An unknown `kid` is refused at once and never
+/// triggers a reload: otherwise anyone could make every instance query the database
+/// per request. Keys are published before they sign, so the periodic reload suffices.
 pub fn verify<T: DeserializeOwned>(
     keys: &KeySet,
     token: &str,

@@ -1,12 +1,14 @@
-//! Signing keys: loaded from `keys/` at start, generated when missing, and kept parsed
-//! in memory, because parsing a key costs as much as using it.
+//! One signing key: generated, parsed from PKCS#8, signing, and its public JWK; and the
+//! rules of a key's life (pending, active, retired, expired), as pure functions of
+//! time. Where keys are kept is `keyring`'s business.
 //!
-//! Each key is a PKCS#8 PEM file named `<kid>.<alg>.pem`. The `kid` is the key's
-//! RFC 7638 thumbprint, so it is stable and cannot collide between keys. The private
-//! files are created with mode 0600 and are git-ignored; only public parts are
-//! published in the JWKS.
+//! The `kid` is the key's RFC 7638 thumbprint, so it is stable and cannot collide
+//! between keys. Only public parts are ever published.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Duration, Utc};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -47,6 +49,7 @@ impl SigningAlg {
         }
     }
 
+    /// The suffix of a PEM file of the old file layout (`<kid>.<suffix>.pem`).
     fn file_suffix(self) -> &'static str {
         match self {
             SigningAlg::Rs256 => "rs256",
@@ -188,111 +191,123 @@ impl SigningKey {
     }
 }
 
-/// The active signing keys, one per algorithm.
-#[derive(Debug)]
-pub struct KeySet {
-    keys: Vec<SigningKey>,
+/// Where a key is in its life, at some instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, not signing yet: relying parties learn it before they meet it.
+    Pending,
+    /// Signs new tokens (the newest active key of its algorithm does).
+    Active,
+    /// Signs nothing, still published and still verifies the tokens it signed.
+    Retired,
+    /// No longer published nor trusted; its private part is wiped.
+    Expired,
 }
 
-#[derive(Debug, Clone)]
-pub struct KeyFile {
-    pub path: PathBuf,
-    pub kid: String,
-    pub alg: SigningAlg,
-}
-
-impl KeySet {
-    pub fn new(keys: Vec<SigningKey>) -> Self {
-        KeySet { keys }
-    }
-
-    /// Loads every key in `dir`. Returns the set and the files that were generated
-    /// because an algorithm had no key.
-    pub fn load_or_generate(dir: &Path) -> Result<(KeySet, Vec<KeyFile>), TokenError> {
-        let mut keys = load_dir(dir)?;
-        let mut generated = Vec::new();
-        for alg in SigningAlg::ALL {
-            if !keys.iter().any(|k| k.alg == alg) {
-                let (key, file) = generate_into(dir, alg)?;
-                keys.push(key);
-                generated.push(file);
-            }
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Pending => "pending",
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+            KeyState::Expired => "expired",
         }
-        Ok((KeySet { keys }, generated))
     }
 
-    /// The key that signs new tokens with `alg`.
-    pub fn signing_key(&self, alg: SigningAlg) -> Result<&SigningKey, TokenError> {
-        self.keys
-            .iter()
-            .rev()
-            .find(|k| k.alg == alg)
-            .ok_or_else(|| TokenError::Key(format!("no {} key", alg.as_str())))
-    }
-
-    pub fn find(&self, kid: &str) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.kid == kid)
-    }
-
-    /// The JWKS document (RFC 7517 §5): public parts only.
-    pub fn jwks(&self) -> serde_json::Value {
-        json!({ "keys": self.keys.iter().map(|k| k.public_jwk.clone()).collect::<Vec<_>>() })
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &SigningKey> {
-        self.keys.iter()
+    /// Whether the key is in the JWKS and verifies tokens.
+    pub fn is_published(self) -> bool {
+        self != KeyState::Expired
     }
 }
 
-/// Generates a key of `alg` and writes it into `dir`.
-pub fn generate_into(dir: &Path, alg: SigningAlg) -> Result<(SigningKey, KeyFile), TokenError> {
-    std::fs::create_dir_all(dir).map_err(key_error)?;
-    let (key, der) = SigningKey::generate(alg)?;
-    let path = dir.join(format!("{}.{}.pem", key.kid, alg.file_suffix()));
-    write_private(&path, &pem_encode(&der))?;
-    let file = KeyFile {
-        path,
-        kid: key.kid.clone(),
-        alg,
-    };
-    Ok((key, file))
+/// The instants that decide a key's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyLifetime {
+    pub activated_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+    pub published_until: Option<DateTime<Utc>>,
 }
 
-fn load_dir(dir: &Path) -> Result<Vec<SigningKey>, TokenError> {
+impl KeyLifetime {
+    pub fn state(&self, now: DateTime<Utc>) -> KeyState {
+        if self.published_until.is_some_and(|until| until <= now) {
+            KeyState::Expired
+        } else if self.retired_at.is_some_and(|retired| retired <= now) {
+            KeyState::Retired
+        } else if now < self.activated_at {
+            KeyState::Pending
+        } else {
+            KeyState::Active
+        }
+    }
+}
+
+/// Clock difference tolerated between instances (and the CLI that rotates).
+const CLOCK_LEEWAY: Duration = Duration::minutes(5);
+
+/// How long a key stays published after it retires: until every token it can have
+/// signed has expired. That is the longest token lifetime (ID token, access token with
+/// the largest per-client lifetime), plus one reload interval, since an instance that
+/// has not reloaded yet may sign with it a little after a `rotate --now`, plus leeway.
+pub fn retention(
+    id_token_ttl_secs: u64,
+    access_token_ttl_secs: u64,
+    reload_interval_secs: u64,
+) -> Duration {
+    let longest = id_token_ttl_secs
+        .max(access_token_ttl_secs)
+        .max(u64::from(crate::registration::MAX_ACCESS_TOKEN_TTL_SECS));
+    let secs = longest.saturating_add(reload_interval_secs);
+    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000)) + CLOCK_LEEWAY
+}
+
+/// A private key found in the old file layout (`keys/<kid>.<alg>.pem`).
+pub struct LegacyKeyFile {
+    pub path: PathBuf,
+    pub alg: SigningAlg,
+    pub der: Vec<u8>,
+    pub modified: Option<SystemTime>,
+}
+
+/// The PEM keys in `dir` from versions that kept keys in files, oldest first. A missing
+/// directory holds none.
+pub fn legacy_key_files(dir: &Path) -> Result<Vec<LegacyKeyFile>, TokenError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(key_error(format!("{}: {e}", dir.display()))),
     };
-    let mut files: Vec<(PathBuf, SigningAlg)> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter_map(|path| {
-            let name = path.file_name()?.to_str()?;
-            let alg = SigningAlg::ALL
-                .into_iter()
-                .find(|alg| name.ends_with(&format!(".{}.pem", alg.file_suffix())))?;
-            Some((path, alg))
-        })
-        .collect();
-    // Oldest first, so that `signing_key` (which takes the last) picks the newest.
-    files.sort_by_key(|(path, _)| std::fs::metadata(path).and_then(|m| m.modified()).ok());
-    files
-        .into_iter()
-        .map(|(path, alg)| {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| key_error(format!("{}: {e}", path.display())))?;
-            let der = pem_decode(&text)
-                .ok_or_else(|| key_error(format!("{}: not a PEM private key", path.display())))?;
-            SigningKey::from_pkcs8(alg, &der)
-                .map_err(|e| key_error(format!("{}: {e}", path.display())))
-        })
-        .collect()
+    let mut files = Vec::new();
+    for path in entries.filter_map(Result::ok).map(|entry| entry.path()) {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(alg) = SigningAlg::ALL
+            .into_iter()
+            .find(|alg| name.ends_with(&format!(".{}.pem", alg.file_suffix())))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| key_error(format!("{}: {e}", path.display())))?;
+        let der = pem_decode(&text)
+            .ok_or_else(|| key_error(format!("{}: not a PEM private key", path.display())))?;
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        files.push(LegacyKeyFile {
+            path,
+            alg,
+            der,
+            modified,
+        });
+    }
+    files.sort_by_key(|f| f.modified);
+    Ok(files)
 }
 
 const PEM_BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
 const PEM_END: &str = "-----END PRIVATE KEY-----";
 
+#[cfg(test)]
 fn pem_encode(der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let mut out = String::with_capacity(body.len() + 100);
@@ -318,23 +333,6 @@ fn pem_decode(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(body).ok()
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<(), TokenError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| key_error(format!("{}: {e}", path.display())))?;
-    file.write_all(contents.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| key_error(format!("{}: {e}", path.display())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +349,32 @@ mod tests {
                 "JWK must be public only"
             );
         }
+    }
+
+    #[test]
+    fn a_key_is_pending_then_active_then_retired_then_expired() {
+        let t0 = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        let life = KeyLifetime {
+            activated_at: t0 + Duration::seconds(600),
+            retired_at: Some(t0 + Duration::seconds(1000)),
+            published_until: Some(t0 + Duration::seconds(5000)),
+        };
+        assert_eq!(life.state(t0), KeyState::Pending);
+        assert_eq!(life.state(t0 + Duration::seconds(600)), KeyState::Active);
+        assert_eq!(life.state(t0 + Duration::seconds(1000)), KeyState::Retired);
+        assert_eq!(life.state(t0 + Duration::seconds(4999)), KeyState::Retired);
+        assert_eq!(life.state(t0 + Duration::seconds(5000)), KeyState::Expired);
+        let unretired = KeyLifetime {
+            retired_at: None,
+            published_until: None,
+            ..life
+        };
+        assert_eq!(unretired.state(t0 + Duration::days(999)), KeyState::Active);
+    }
+
+    #[test]
+    fn retention_covers_the_longest_token_a_reload_and_leeway() {
+        assert_eq!(retention(300, 300, 60), Duration::seconds(3600 + 60 + 300));
+        assert_eq!(retention(7200, 300, 60), Duration::seconds(7200 + 60 + 300));
     }
 }

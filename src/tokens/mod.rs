@@ -5,6 +5,8 @@ pub mod access_token;
 pub mod code;
 pub mod id_token;
 pub mod jwt;
+pub mod key_set;
+pub mod keyring;
 pub mod keys;
 pub mod logout_token;
 pub mod pkce;

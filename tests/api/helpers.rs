@@ -18,6 +18,7 @@ use citizen_idp::registry::generate::PopulationGenerator;
 use citizen_idp::startup;
 use citizen_idp::storage::accounts::{self, Account};
 use citizen_idp::storage::{Db, citizens, clients};
+use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJwsSigningAlgorithm,
@@ -33,13 +34,32 @@ use reqwest::header::LOCATION;
 
 pub const PASSWORD: &str = "mật-khẩu-an-toàn-2026";
 
-/// Keys are generated once per test run: RSA generation is slow and the keys are not
-/// what these tests are about.
-fn shared_keys_dir() -> PathBuf {
+/// Keys are generated once per test run, as PEM files of the old layout that every
+/// test's fresh database imports at start: RSA generation is slow and the keys are not
+/// what most tests are about. The server secret is generated there by the first start.
+pub fn shared_keys_dir() -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap())
-        .path()
-        .to_owned()
+    DIR.get_or_init(|| {
+        use base64::Engine;
+        let dir = tempfile::tempdir().unwrap();
+        for (alg, suffix) in [(SigningAlg::Rs256, "rs256"), (SigningAlg::Es256, "es256")] {
+            let (key, der) = SigningKey::generate(alg).unwrap();
+            let body = base64::engine::general_purpose::STANDARD.encode(der);
+            let lines: Vec<&str> = body
+                .as_bytes()
+                .chunks(64)
+                .map(|l| std::str::from_utf8(l).unwrap())
+                .collect();
+            let pem = format!(
+                "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                lines.join("\n")
+            );
+            std::fs::write(dir.path().join(format!("{}.{suffix}.pem", key.kid())), pem).unwrap();
+        }
+        dir
+    })
+    .path()
+    .to_owned()
 }
 
 fn hasher() -> &'static PasswordHasher {
@@ -57,6 +77,8 @@ pub struct TestApp {
     /// Where the server listens; the same as the issuer unless one is configured.
     pub address: String,
     pub database_url: String,
+    /// The settings the server runs with.
+    pub settings: Settings,
     /// The Redis key prefix of this app, when it runs on Redis.
     pub redis_prefix: Option<String>,
     pub clock: Arc<FixedClock>,
@@ -154,6 +176,28 @@ impl TestApp {
             reason = "the fixed clock starts at real time so that relying parties accept our tokens"
         )]
         let clock = Arc::new(FixedClock::new(Utc::now()));
+        Self::start(settings, clock, data, postgres).await
+    }
+
+    /// A second instance beside this one: the same database, store, keys directory and
+    /// clock, as two replicas behind one load balancer.
+    pub async fn spawn_beside(&self) -> TestApp {
+        let settings = self.settings.clone();
+        Self::start(
+            settings,
+            self.clock.clone(),
+            tempfile::tempdir().unwrap(),
+            None,
+        )
+        .await
+    }
+
+    async fn start(
+        settings: Settings,
+        clock: Arc<FixedClock>,
+        data: tempfile::TempDir,
+        postgres: Option<PostgresDatabase>,
+    ) -> TestApp {
         let app = startup::build(settings.clone(), clock.clone())
             .await
             .expect("server starts");
@@ -167,6 +211,7 @@ impl TestApp {
             issuer,
             address,
             database_url: settings.database.url.clone(),
+            settings: settings.clone(),
             redis_prefix: (!settings.redis.url.is_empty())
                 .then(|| settings.redis.key_prefix.clone()),
             server,
@@ -392,24 +437,72 @@ impl TestApp {
 
     /// Runs the citizen-idp command line against this app's database.
     pub async fn cli(&self, args: &[&str], stdin: Option<Vec<u8>>) -> std::process::Output {
+        self.run_cli(args, &[], stdin).await
+    }
+
+    /// Runs the command line with extra environment variables; a command still running
+    /// after a minute is killed (so a server that should have refused to start fails
+    /// the test instead of hanging it).
+    pub async fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        self.run_cli(args, env, None).await
+    }
+
+    async fn run_cli(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<Vec<u8>>,
+    ) -> std::process::Output {
         use std::io::Write;
         use std::process::{Command, Stdio};
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let database_url = self.database_url.clone();
+        let keys_dir = self.settings.keys.dir.clone();
         tokio::task::spawn_blocking(move || {
+            // Output goes to files, not pipes: a child blocked on a full pipe would never
+            // exit while we poll it.
+            let (stdout, stderr) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
             let mut child = Command::new(env!("CARGO_BIN_EXE_citizen-idp"))
                 .args(&args)
                 .env("CITIZEN_IDP__DATABASE__URL", database_url)
+                .env("CITIZEN_IDP__KEYS__DIR", keys_dir)
                 .env("CITIZEN_IDP__LOG__FILTER", "warn")
+                .envs(env)
                 .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
+                .stdout(stdout.try_clone().unwrap())
+                .stderr(stderr.try_clone().unwrap())
                 .spawn()
                 .unwrap();
             let mut input = child.stdin.take().unwrap();
             input.write_all(&stdin.unwrap_or_default()).unwrap();
             drop(input);
-            child.wait_with_output().unwrap()
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let status = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    break status;
+                }
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    break child.wait().unwrap();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            let read = |mut file: std::fs::File| {
+                use std::io::{Read, Seek};
+                let mut bytes = Vec::new();
+                file.rewind().unwrap();
+                file.read_to_end(&mut bytes).unwrap();
+                bytes
+            };
+            std::process::Output {
+                status,
+                stdout: read(stdout),
+                stderr: read(stderr),
+            }
         })
         .await
         .unwrap()

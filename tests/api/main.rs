@@ -20,6 +20,7 @@ mod discovery;
 mod flow;
 mod helpers;
 mod import;
+mod keys;
 mod lifecycle;
 mod login;
 mod logout;

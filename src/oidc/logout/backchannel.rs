@@ -70,9 +70,9 @@ async fn deliver(state: &AppState, notice: &Notice) -> Outcome {
         random::token(),
         now,
     );
-    let token = match state
-        .keys
-        .signing_key(notice.alg)
+    let keys = state.keys.current();
+    let token = match keys
+        .signing_key(notice.alg, state.clock.now())
         .and_then(|key| jwt::sign(key, logout_token::TYP, &claims))
     {
         Ok(token) => token,

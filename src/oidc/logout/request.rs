@@ -48,7 +48,7 @@ impl LogoutRequest {
         let Some(hint) = &self.id_token_hint else {
             return Ok(None);
         };
-        jwt::verify::<IdTokenClaims>(&state.keys, hint, "JWT", &state.issuer)
+        jwt::verify::<IdTokenClaims>(&state.keys.current(), hint, "JWT", &state.issuer)
             .map(Some)
             .map_err(|_| PageError::bad_logout_hint())
     }

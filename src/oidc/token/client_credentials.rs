@@ -66,7 +66,8 @@ pub(super) fn issue(
         auth_time: None,
         acr: None,
     };
-    let key = state.keys.signing_key(state.access_token_alg)?;
+    let keys = state.keys.current();
+    let key = keys.signing_key(state.access_token_alg, now)?;
     let access_token = jwt::sign(key, access_token::TYP, &claims)?;
     tracing::info!(target: "security", client_id = %client.id, %scope, "client credentials token issued");
     Ok(TokenResponse {

@@ -397,7 +397,9 @@ async fn issue_tokens(
         auth_time: Some(grant.auth_time),
         acr: Some(grant.acr.clone()),
     };
-    let access_key = state.keys.signing_key(state.access_token_alg)?;
+    // One set for both tokens, so that they are signed by keys of the same generation.
+    let keys = state.keys.current();
+    let access_key = keys.signing_key(state.access_token_alg, now)?;
     let access_token = jwt::sign(access_key, access_token::TYP, &access_claims)?;
 
     let id_alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
@@ -415,7 +417,7 @@ async fn issue_tokens(
         amr: grant.amr.clone(),
         sid: grant.sid.clone(),
     };
-    let id_token = jwt::sign(state.keys.signing_key(id_alg)?, "JWT", &id_claims)?;
+    let id_token = jwt::sign(keys.signing_key(id_alg, now)?, "JWT", &id_claims)?;
     // The ID token releases the citizen's subject and authentication facts; the
     // register's claims are released (and audited) at userinfo.
     let event = audit::Event::new(audit::Kind::Disclosure, "id_token", now.naive_utc())

@@ -1,0 +1,352 @@
+//! Signing keys kept in the database and shared by every instance: start-up (import of
+//! old PEM files, a first key per algorithm), rotation, and the periodic reload that
+//! makes each instance follow the others.
+//!
+//! Invariants:
+//! - Private keys are stored only sealed (AES-256-GCM under the server secret's
+//!   `signing-key-encryption` key, the kid as associated data, so a sealed key cannot be
+//!   moved to another row). They are wiped once the key is no longer published.
+//! - A key is published from the moment it is stored until `published_until`, which
+//!   is set when it retires and covers every token it can have signed.
+//! - Verification never reloads: a token naming an unknown kid is refused at once, so
+//!   no request can make an instance query the database (the periodic reload suffices).
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use chrono::{DateTime, Duration, Utc};
+
+use super::TokenError;
+use super::key_set::{KeyRing, KeySet, LoadedKey};
+use super::keys::{KeyLifetime, KeyState, LegacyKeyFile, SigningAlg, SigningKey};
+use crate::audit::{Event, Kind};
+use crate::clock::Clock;
+use crate::server_secret::ServerSecret;
+use crate::storage::signing_keys::{self, SigningKeyRow};
+use crate::storage::{self, Db, DbConnection, StorageError, audit_events};
+
+/// The HKDF purpose of the key-encryption key.
+pub const SEALING_PURPOSE: &str = "signing-key-encryption";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error(
+        "cannot decrypt signing key {kid}: wrong keys.secret? (every instance sharing the database needs the same secret)"
+    )]
+    WrongSecret { kid: String },
+    #[error("signing key {kid}: {reason}")]
+    Corrupt { kid: String, reason: String },
+    #[error("cannot seal a signing key")]
+    Sealing,
+    #[error(transparent)]
+    Key(#[from] TokenError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Seals and opens private keys with the key derived from the server secret.
+pub struct Sealer(RandomizedNonceKey);
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(<redacted>)")
+    }
+}
+
+impl Sealer {
+    pub fn new(secret: &ServerSecret) -> Result<Self, KeyringError> {
+        RandomizedNonceKey::new(&AES_256_GCM, &secret.derive(SEALING_PURPOSE))
+            .map(Sealer)
+            .map_err(|_| KeyringError::Sealing)
+    }
+
+    /// nonce || ciphertext || tag. The nonce is random (96 bits): a handful of keys per
+    /// year is far below the 2^32 messages that random GCM nonces allow per key.
+    pub fn seal(&self, kid: &str, der: &[u8]) -> Result<Vec<u8>, KeyringError> {
+        let mut in_out = der.to_vec();
+        let nonce = self
+            .0
+            .seal_in_place_append_tag(Aad::from(kid.as_bytes()), &mut in_out)
+            .map_err(|_| KeyringError::Sealing)?;
+        let mut sealed = Vec::with_capacity(NONCE_LEN + in_out.len());
+        sealed.extend_from_slice(nonce.as_ref());
+        sealed.extend_from_slice(&in_out);
+        Ok(sealed)
+    }
+
+    pub fn open(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, KeyringError> {
+        let wrong = || KeyringError::WrongSecret {
+            kid: kid.to_owned(),
+        };
+        let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN).ok_or_else(wrong)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
+        let mut in_out = ciphertext.to_vec();
+        let der = self
+            .0
+            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut in_out)
+            .map_err(|_| wrong())?;
+        Ok(der.to_vec())
+    }
+}
+
+fn lifetime(row: &SigningKeyRow) -> KeyLifetime {
+    KeyLifetime {
+        activated_at: row.activated_at.and_utc(),
+        retired_at: row.retired_at.map(|t| t.and_utc()),
+        published_until: row.published_until.map(|t| t.and_utc()),
+    }
+}
+
+/// The state of a stored key at `now`.
+pub fn state(row: &SigningKeyRow, now: DateTime<Utc>) -> KeyState {
+    lifetime(row).state(now)
+}
+
+/// Builds the set of published keys from the table. Keys already parsed in `previous`
+/// are reused; the others are opened and parsed, and a key that cannot be opened stops
+/// the load (a wrong secret must never go unnoticed).
+pub fn load(
+    conn: &mut DbConnection,
+    sealer: &Sealer,
+    now: DateTime<Utc>,
+    previous: Option<&KeySet>,
+) -> Result<KeySet, KeyringError> {
+    let mut keys = Vec::new();
+    for row in signing_keys::list(conn)? {
+        if !state(&row, now).is_published() {
+            continue;
+        }
+        let key = match previous.and_then(|set| set.shared(&row.kid)) {
+            Some(key) => key,
+            None => Arc::new(open_row(sealer, &row)?),
+        };
+        keys.push(LoadedKey {
+            key,
+            lifetime: lifetime(&row),
+        });
+    }
+    Ok(KeySet::new(keys)?)
+}
+
+fn open_row(sealer: &Sealer, row: &SigningKeyRow) -> Result<SigningKey, KeyringError> {
+    let corrupt = |reason: String| KeyringError::Corrupt {
+        kid: row.kid.clone(),
+        reason,
+    };
+    let alg = SigningAlg::parse(&row.alg).ok_or_else(|| corrupt("unknown alg".into()))?;
+    let sealed = row
+        .sealed_key
+        .as_deref()
+        .ok_or_else(|| corrupt("published but its private part is gone".into()))?;
+    let der = sealer.open(&row.kid, sealed)?;
+    let key = SigningKey::from_pkcs8(alg, &der).map_err(|e| corrupt(e.to_string()))?;
+    // The kid is the key's thumbprint: a row whose key does not match it was tampered with.
+    if key.kid() != row.kid {
+        return Err(corrupt("the key does not match its kid".into()));
+    }
+    Ok(key)
+}
+
+fn new_row(
+    sealer: &Sealer,
+    key: &SigningKey,
+    der: &[u8],
+    created_at: DateTime<Utc>,
+    activated_at: DateTime<Utc>,
+) -> Result<SigningKeyRow, KeyringError> {
+    Ok(SigningKeyRow {
+        kid: key.kid().to_owned(),
+        alg: key.alg().as_str().to_owned(),
+        sealed_key: Some(sealer.seal(key.kid(), der)?),
+        created_at: created_at.naive_utc(),
+        activated_at: activated_at.naive_utc(),
+        retired_at: None,
+        published_until: None,
+    })
+}
+
+/// What start-up did to the table, for the log.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub imported: Vec<(String, SigningAlg, std::path::PathBuf)>,
+    pub generated: Vec<(String, SigningAlg)>,
+}
+
+/// Makes sure every algorithm has a key that signs: imports the PEM files of the old
+/// layout once (kids already in the table are skipped), then generates a key for each
+/// algorithm that has none. Two instances doing this at once is harmless: the unique
+/// index lets only one unretired key per algorithm in, and the loser uses the winner's.
+pub fn prepare(
+    conn: &mut DbConnection,
+    sealer: &Sealer,
+    legacy: Vec<LegacyKeyFile>,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Result<Prepared, KeyringError> {
+    let mut prepared = Prepared::default();
+    let rows = signing_keys::list(conn)?;
+    let mut known: Vec<String> = rows.iter().map(|r| r.kid.clone()).collect();
+    // Newest first: the newest file of an algorithm signed last, so it stays active.
+    for file in legacy.into_iter().rev() {
+        let key = SigningKey::from_pkcs8(file.alg, &file.der)
+            .map_err(|e| TokenError::Key(format!("{}: {e}", file.path.display())))?;
+        if known.iter().any(|kid| kid == key.kid()) {
+            continue;
+        }
+        let since = file
+            .modified
+            .map(DateTime::<Utc>::from)
+            .map_or(now, |at| at.min(now));
+        let mut row = new_row(sealer, &key, &file.der, since, since)?;
+        if !signing_keys::insert_if_absent(conn, &row)? {
+            row.retired_at = Some(now.naive_utc());
+            row.published_until = Some((now + retention).naive_utc());
+            signing_keys::insert_if_absent(conn, &row)?;
+        }
+        known.push(key.kid().to_owned());
+        prepared
+            .imported
+            .push((key.kid().to_owned(), file.alg, file.path));
+    }
+    let rows = signing_keys::list(conn)?;
+    for alg in SigningAlg::ALL {
+        let has_signer = rows.iter().any(|row| {
+            row.alg == alg.as_str()
+                && matches!(state(row, now), KeyState::Active | KeyState::Pending)
+        });
+        if has_signer {
+            continue;
+        }
+        let (key, der) = SigningKey::generate(alg)?;
+        if signing_keys::insert_if_absent(conn, &new_row(sealer, &key, &der, now, now)?)? {
+            prepared.generated.push((key.kid().to_owned(), alg));
+        }
+    }
+    Ok(prepared)
+}
+
+/// One rotation: the new key and the keys it replaces.
+#[derive(Debug)]
+pub struct Rotation {
+    pub alg: SigningAlg,
+    pub kid: String,
+    pub activates_at: DateTime<Utc>,
+    pub retired: Vec<String>,
+}
+
+/// Adds a new key of `alg` that signs from `activate_at`, and retires then every key of
+/// `alg` that would still sign. `key` is generated by the caller, outside any
+/// transaction (RSA generation is slow).
+pub fn rotate(
+    conn: &mut DbConnection,
+    sealer: &Sealer,
+    (key, der): (SigningKey, Vec<u8>),
+    now: DateTime<Utc>,
+    activate_at: DateTime<Utc>,
+    retention: Duration,
+) -> Result<Rotation, KeyringError> {
+    let row = new_row(sealer, &key, &der, now, activate_at)?;
+    storage::transaction(conn, |conn| {
+        let retired = signing_keys::retire_and_insert(
+            conn,
+            &row,
+            activate_at.naive_utc(),
+            (activate_at + retention).naive_utc(),
+        )?;
+        // Names and instants only: key material never reaches the audit trail.
+        let event =
+            Event::new(Kind::Admin, "signing_key_rotated", now.naive_utc()).detail(format!(
+                "alg={} kid={} activates_at={} retires={}",
+                row.alg,
+                row.kid,
+                activate_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                if retired.is_empty() {
+                    "-".to_owned()
+                } else {
+                    retired.join(",")
+                },
+            ));
+        audit_events::append(conn, &[event.into_row()])?;
+        Ok(Rotation {
+            alg: key.alg(),
+            kid: row.kid.clone(),
+            activates_at: activate_at,
+            retired,
+        })
+    })
+}
+
+/// Reloads the keys from the database into `ring`, and wipes the private part of keys
+/// that are no longer published. Returns whether the published set changed.
+pub async fn reload(
+    db: &Db,
+    ring: &KeyRing,
+    sealer: &Arc<Sealer>,
+    now: DateTime<Utc>,
+) -> Result<bool, KeyringError> {
+    let previous = ring.current();
+    let sealer = sealer.clone();
+    let (set, wiped) = {
+        let previous = previous.clone();
+        db.run(move |conn| {
+            let wiped = signing_keys::wipe_expired(conn, now.naive_utc())?;
+            let set = load(conn, &sealer, now, Some(&previous))?;
+            Ok::<_, KeyringError>((set, wiped))
+        })
+        .await?
+    };
+    for kid in wiped {
+        tracing::info!(%kid, "signing key expired: its private part is wiped");
+    }
+    let changed = set.etag() != previous.etag();
+    if changed {
+        let kids: Vec<&str> = set.iter().map(|k| k.key.kid()).collect();
+        tracing::info!(?kids, "signing keys reloaded");
+    }
+    ring.replace(set);
+    Ok(changed)
+}
+
+/// Reloads every `every` on the runtime's blocking pool (through [`Db::run`]), never on
+/// an HTTP worker. A failed reload keeps the current set and is retried next time.
+pub fn spawn_reloader(
+    db: Db,
+    ring: Arc<KeyRing>,
+    sealer: Arc<Sealer>,
+    clock: Arc<dyn Clock>,
+    every: StdDuration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            if let Err(e) = reload(&db, &ring, &sealer, clock.now()).await {
+                tracing::error!(error = %e, "reloading the signing keys failed; keeping the current ones");
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_key_opens_only_with_the_same_secret_and_kid() {
+        let secret = ServerSecret::generate().unwrap();
+        let sealer = Sealer::new(&secret).unwrap();
+        let sealed = sealer.seal("kid-1", b"pkcs8").unwrap();
+        assert_eq!(sealer.open("kid-1", &sealed).unwrap(), b"pkcs8");
+        assert!(matches!(
+            sealer.open("kid-2", &sealed),
+            Err(KeyringError::WrongSecret { .. })
+        ));
+        let other = Sealer::new(&ServerSecret::generate().unwrap()).unwrap();
+        let error = other.open("kid-1", &sealed).unwrap_err().to_string();
+        assert!(error.starts_with("cannot decrypt signing key kid-1: wrong keys.secret?"));
+        assert!(sealer.open("kid-1", &sealed[..5]).is_err());
+    }
+}
