@@ -71,6 +71,10 @@ struct DemoResultPage<'a> {
     lang: &'a str,
     id_token_claims: &'a str,
     userinfo_claims: &'a str,
+    /// For RP-initiated logout, back to the demo page.
+    end_session_endpoint: &'a str,
+    id_token: &'a str,
+    post_logout_redirect_uri: &'a str,
 }
 
 /// What the portal remembers between sending the browser away and its return.
@@ -258,6 +262,9 @@ pub async fn demo_callback_get(
         lang: lang.code(),
         id_token_claims: &id_token_claims,
         userinfo_claims: &userinfo_claims,
+        end_session_endpoint: &state.endpoints.end_session,
+        id_token: &id_token.to_string(),
+        post_logout_redirect_uri: &format!("{}/demo", state.issuer),
     };
     Ok(html(StatusCode::OK, page.render()))
 }

@@ -238,6 +238,13 @@ async fn a_newcomer_logs_in_through_the_demo_portal_in_a_real_browser() {
     browser.open(&app.url("/demo/login?lang=vi")).await;
     browser.wait_for_url(&app.url("/demo/callback")).await;
     browser.wait_for_text("Đăng nhập thành công").await;
+
+    // RP-initiated logout brings the browser back to the portal, and ends SSO.
+    browser.click("#demo-logout").await;
+    browser.wait_for_url(&app.url("/demo")).await;
+    browser.wait_for_text("id=\"demo-login\"").await;
+    browser.open(&app.url("/demo/login?lang=vi")).await;
+    browser.wait_for_url(&app.url("/login?")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
