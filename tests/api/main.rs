@@ -16,6 +16,7 @@ mod cli;
 mod client_credentials;
 mod discovery;
 mod flow;
+mod guide;
 mod helpers;
 mod import;
 mod lifecycle;
