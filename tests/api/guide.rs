@@ -6,7 +6,7 @@
 //! `cargo test --test api` alone does not, so build them first there
 //! (`cargo build --examples`); a missing or stale example fails with that advice.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -60,7 +60,9 @@ fn python_ready() -> bool {
         std::env::var_os("CI").is_none(),
         "CI must have the Python examples' requirements (examples/python/requirements.txt)"
     );
-    eprintln!(
+    // Straight to stderr, past the harness's capture, so that the skip is seen.
+    let _ = writeln!(
+        std::io::stderr(),
         "note: skipping a Python example test: \
          python3 -m pip install -r examples/python/requirements.txt"
     );
