@@ -18,6 +18,7 @@ mod client_assertion;
 mod client_credentials;
 mod discovery;
 mod flow;
+mod guide;
 mod helpers;
 mod import;
 mod keys;
