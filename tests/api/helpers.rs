@@ -192,6 +192,20 @@ impl TestApp {
         .await
     }
 
+    /// A replica of this instance, as a load balancer would put beside it: the same
+    /// issuer, database, store, keys directory and clock, on its own port.
+    pub async fn spawn_replica(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.server.issuer = self.issuer.clone();
+        Self::start(
+            settings,
+            self.clock.clone(),
+            tempfile::tempdir().unwrap(),
+            None,
+        )
+        .await
+    }
+
     async fn start(
         settings: Settings,
         clock: Arc<FixedClock>,

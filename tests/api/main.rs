@@ -21,6 +21,7 @@ mod flow;
 mod guide;
 mod helpers;
 mod import;
+mod instances;
 mod keys;
 mod lifecycle;
 mod login;

@@ -1,0 +1,110 @@
+//! Several instances behind one load balancer: they share PostgreSQL and Redis, and a
+//! relying party may reach a different one on every request.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, TestApp, TestClient, query_param};
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .post(app.url(path))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_login_exchange_refresh_and_revocation_spread_over_three_instances_agree() {
+    let first = TestApp::spawn().await;
+    // The in-process store belongs to one process: only Redis is shared. CI runs this
+    // suite a second time on PostgreSQL + Redis, where this test applies.
+    if first.redis_prefix.is_none() {
+        eprintln!("skipped: several instances need the shared Redis store");
+        return;
+    }
+    let second = first.spawn_replica().await;
+    let third = first.spawn_replica().await;
+    let citizen = first.citizen();
+    let mut registration = TestClient::portal();
+    registration.scopes = "openid profile offline_access".into();
+    let client = first.register_client(registration);
+
+    // Log in on the first.
+    let rp = first.relying_party(&client).await;
+    let start = rp.authorize_url(&["profile", "offline_access"]);
+    let redirect = first.log_in(&start.url, &citizen.number, PASSWORD).await;
+    let code = query_param(&redirect, "code").unwrap();
+    let verifier = start.verifier.secret().clone();
+
+    // Exchange the code on the second.
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, tokens) = post_form(&second, "/token", &client, &exchange).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+
+    // Refresh on the third.
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let (status, refreshed) = post_form(
+        &third,
+        "/token",
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let access_token = refreshed["access_token"].as_str().unwrap();
+    for app in [&first, &second, &third] {
+        assert_eq!(app.userinfo(access_token).await.0, StatusCode::OK);
+    }
+
+    // Revoke on the first; every instance sees it.
+    let new_refresh = refreshed["refresh_token"].as_str().unwrap();
+    let (status, _) = post_form(&first, "/revoke", &client, &[("token", new_refresh)]).await;
+    assert_eq!(status, StatusCode::OK);
+    for app in [&first, &second, &third] {
+        assert_eq!(app.userinfo(access_token).await.0, StatusCode::UNAUTHORIZED);
+        let (_, answer) = post_form(app, "/introspect", &client, &[("token", new_refresh)]).await;
+        assert_eq!(answer["active"], false);
+    }
+
+    // One JWKS, and single sign-on holds across instances (the session is in Redis).
+    let jwks = first.get_json("/jwks.json").await;
+    assert_eq!(second.get_json("/jwks.json").await, jwks);
+    assert_eq!(third.get_json("/jwks.json").await, jwks);
+    let sso = second.relying_party(&client).await.authorize_url(&[]);
+    let on_second = sso.url.replace(&first.address, &second.address);
+    let (status, location, _) = first.browse(&on_second).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(
+        location.unwrap().starts_with(&client.redirect_uri),
+        "no login page on the second"
+    );
+
+    // The code worked once; replaying it on another instance fails (and, as a replay
+    // should, revokes what it gave).
+    let (status, replay) = post_form(&third, "/token", &client, &exchange).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
