@@ -17,6 +17,7 @@ mod cli;
 mod client_assertion;
 mod client_credentials;
 mod discovery;
+mod faults;
 mod flow;
 mod guide;
 mod helpers;
