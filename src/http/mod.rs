@@ -3,4 +3,5 @@
 
 pub mod access_log;
 pub mod health;
+pub mod params;
 pub mod security_headers;

@@ -57,7 +57,7 @@ pub async fn revoke(
 }
 
 /// Adds access tokens already written to the database's list (with a refresh-token
-/// family) to the store's copy.
+/// family, or when rebuilding) to the store's copy.
 pub async fn remember(
     store: &dyn Store,
     revoked: &[RevokedAccessToken],
@@ -100,15 +100,7 @@ pub async fn rebuild(
 ) -> Result<usize, RevocationError> {
     let at = now.naive_utc();
     let live = db.run(move |conn| revoked_tokens::live(conn, at)).await?;
-    for (jti, expires_at) in &live {
-        store
-            .put(
-                &key(jti),
-                b"1".to_vec(),
-                ttl_until(expires_at.and_utc(), now),
-            )
-            .await?;
-    }
+    remember(store, &live, now).await?;
     store.put(LOADED, b"1".to_vec(), LOADED_TTL).await?;
     tracing::info!(target: "security", revoked = live.len(), "revocation list rebuilt in the store");
     Ok(live.len())

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::authn::session::{self, Session};
 use crate::domain::client::GrantType;
 use crate::domain::secret::SessionToken;
+use crate::http::params;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::pages::PageError;
 use crate::pages::i18n::Lang;
@@ -25,8 +26,7 @@ use crate::storage::clients;
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string());
-    respond(&req, &state, pairs.ok()).await
+    respond(&req, &state, params::from_query(&req)).await
 }
 
 /// OIDC Core §3.1.2.1: the endpoint must also accept form-encoded POST.
@@ -35,10 +35,7 @@ pub async fn authorize_post(
     state: web::Data<AppState>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> HttpResponse {
-    let pairs = body
-        .ok()
-        .and_then(|b| serde_urlencoded::from_bytes::<Vec<(String, String)>>(&b).ok());
-    respond(&req, &state, pairs).await
+    respond(&req, &state, params::from_body(body)).await
 }
 
 async fn respond(

@@ -26,6 +26,7 @@ use crate::authn::session::{self, Session};
 use crate::domain::client::Client;
 use crate::domain::secret::SessionToken;
 use crate::http::access_log::request_id;
+use crate::http::params;
 use crate::oidc::authorize::{page_lang, redirect};
 use crate::pages::PageError;
 use crate::pages::error::html;
@@ -74,7 +75,7 @@ struct LoggedOutPage<'a> {
 }
 
 pub async fn end_session_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).ok();
+    let pairs = params::from_query(&req);
     respond(req, state, pairs, false).await
 }
 
@@ -84,10 +85,7 @@ pub async fn end_session_post(
     state: web::Data<AppState>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> HttpResponse {
-    let pairs = body
-        .ok()
-        .and_then(|b| serde_urlencoded::from_bytes::<Vec<(String, String)>>(&b).ok());
-    respond(req, state, pairs, true).await
+    respond(req, state, params::from_body(body), true).await
 }
 
 async fn respond(
@@ -146,14 +144,7 @@ async fn end_session(
         (Some(_), _) => return Err(PageError::bad_post_logout_redirect_uri()),
     };
 
-    let now = state.clock.now();
-    let cookie = req.cookie(&state.settings.session.cookie_name);
-    let token = cookie.map(|c| SessionToken::new(c.value().to_owned()));
-    let session = match &token {
-        Some(token) => session::find(state.store.as_ref(), token, now).await?,
-        None => None,
-    };
-    let (Some(token), Some(session)) = (token, session) else {
+    let Some((token, session)) = browser_session(req, state).await? else {
         // Nothing to end: the citizen is already logged out here.
         return Ok(finish(state, back, after_post, lang));
     };
@@ -236,27 +227,32 @@ async fn confirmed(
         .await?
         .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok())
         .ok_or_else(PageError::csrf_failed)?;
-    let now = state.clock.now();
-    let token = req
-        .cookie(&state.settings.session.cookie_name)
-        .map(|c| SessionToken::new(c.value().to_owned()));
-    let session = match &token {
-        Some(token) => session::find(state.store.as_ref(), token, now).await?,
-        None => None,
-    };
-    match (token, session) {
-        (Some(token), Some(session)) if session.sid == pending.sid => {
+    match browser_session(req, state).await? {
+        Some((token, session)) if session.sid == pending.sid => {
             log_out(req, state, &token, &session).await?;
         }
         // The session already ended (another tab, expiry): the citizen's wish holds.
-        (_, None) => {}
+        None => {}
         // Another session than the one the page was shown for: a forged form.
-        (_, Some(_)) => {
+        Some(_) => {
             tracing::warn!(target: "security", "logout confirmation for another session refused");
             return Err(PageError::csrf_failed());
         }
     }
     Ok(finish(state, pending.back, true, lang))
+}
+
+/// The browser's live session, with the cookie's token that names it.
+async fn browser_session(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<(SessionToken, Session)>, PageError> {
+    let Some(cookie) = req.cookie(&state.settings.session.cookie_name) else {
+        return Ok(None);
+    };
+    let token = SessionToken::new(cookie.value().to_owned());
+    let session = session::find(state.store.as_ref(), &token, state.clock.now()).await?;
+    Ok(session.map(|session| (token, session)))
 }
 
 /// Ends the session and tells its relying parties.
