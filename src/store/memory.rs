@@ -22,13 +22,14 @@ struct Entry {
 enum Value {
     Bytes(Vec<u8>),
     Set(BTreeSet<String>),
+    Counter(u64),
 }
 
 impl Value {
     fn bytes(self) -> Option<Vec<u8>> {
         match self {
             Value::Bytes(bytes) => Some(bytes),
-            Value::Set(_) => None,
+            Value::Set(_) | Value::Counter(_) => None,
         }
     }
 }
@@ -97,7 +98,7 @@ impl Store for MemoryStore {
             .filter(|e| e.expires > now)
             .and_then(|e| match &e.value {
                 Value::Bytes(bytes) => Some(bytes.clone()),
-                Value::Set(_) => None,
+                Value::Set(_) | Value::Counter(_) => None,
             }))
     }
 
@@ -122,7 +123,7 @@ impl Store for MemoryStore {
             expires: now,
         });
         // Like Redis, an expired set or a plain value under the key is replaced.
-        if entry.expires <= now || matches!(entry.value, Value::Bytes(_)) {
+        if entry.expires <= now || !matches!(entry.value, Value::Set(_)) {
             entry.value = Value::Set(BTreeSet::new());
         }
         if let Value::Set(members) = &mut entry.value {
@@ -139,9 +140,30 @@ impl Store for MemoryStore {
             .filter(|e| e.expires > now)
             .map(|e| match e.value {
                 Value::Set(members) => members.into_iter().collect(),
-                Value::Bytes(_) => Vec::new(),
+                Value::Bytes(_) | Value::Counter(_) => Vec::new(),
             })
             .unwrap_or_default())
+    }
+
+    async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
+        let now = Instant::now();
+        let mut entries = lock(&self.entries);
+        match entries.get_mut(key) {
+            Some(Entry {
+                value: Value::Counter(count),
+                expires,
+            }) if *expires > now => {
+                *count += 1;
+                Ok(*count)
+            }
+            // Absent, expired, or another kind of value: a new window starts.
+            _ => {
+                let value = Value::Counter(1);
+                let expires = now + window;
+                entries.insert(key.to_owned(), Entry { value, expires });
+                Ok(1)
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -45,6 +45,11 @@ pub trait Store: Send + Sync {
     /// Reads and deletes the set at `key` in one atomic step (empty if none).
     async fn take_members(&self, key: &str) -> Result<Vec<String>, StoreError>;
 
+    /// Adds one to the counter at `key` and returns the new count. The first increment
+    /// starts the counter's `window`; it vanishes when the window ends (a fixed-window
+    /// counter, for rate limits shared by every instance).
+    async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError>;
+
     /// Checks that the store answers (for readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 }

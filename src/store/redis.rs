@@ -137,6 +137,25 @@ impl Store for RedisStore {
         Ok(members)
     }
 
+    async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
+        let millis = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        // NX: only the first increment of a window sets its expiry, so the window is
+        // fixed rather than pushed back by every hit.
+        let (count,): (u64,) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(self.key(key))
+            .cmd("PEXPIRE")
+            .arg(self.key(key))
+            .arg(millis)
+            .arg("NX")
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(count)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         redis::cmd("PING")
             .query_async::<()>(&mut self.conn.clone())

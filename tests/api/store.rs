@@ -178,3 +178,41 @@ async fn of_many_concurrent_put_new_exactly_one_wins_until_expiry() {
         );
     }
 }
+
+#[tokio::test]
+async fn counters_count_within_their_window_then_start_again() {
+    for (name, store) in stores().await {
+        let window = Duration::from_millis(400);
+        assert_eq!(store.increment("hits", window).await.unwrap(), 1, "{name}");
+        assert_eq!(store.increment("hits", window).await.unwrap(), 2, "{name}");
+        assert_eq!(store.increment("other", window).await.unwrap(), 1, "{name}");
+        // The window is fixed: later hits do not push its end back.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(store.increment("hits", window).await.unwrap(), 3, "{name}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(store.increment("hits", window).await.unwrap(), 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_increments_are_never_lost() {
+    for (name, store) in stores().await {
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .increment("shared", Duration::from_secs(60))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut counts = Vec::new();
+        for task in tasks {
+            counts.push(task.await.unwrap());
+        }
+        counts.sort_unstable();
+        assert_eq!(counts, (1..=50).collect::<Vec<u64>>(), "{name}");
+    }
+}
