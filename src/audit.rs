@@ -169,7 +169,10 @@ async fn write_with_retry(db: &Db, batch: &mut Vec<NewAuditEvent>) {
     let mut delay = Duration::from_millis(100);
     loop {
         let rows = batch.clone();
-        match db.run(move |conn| audit_events::append(conn, &rows)).await {
+        match db
+            .run_to_completion(move |conn| audit_events::append(conn, &rows))
+            .await
+        {
             Ok(_) => {
                 batch.clear();
                 return;

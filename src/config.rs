@@ -34,6 +34,7 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
+    pub limits: LimitSettings,
     pub redis: RedisSettings,
     pub keys: KeySettings,
     pub tokens: TokenSettings,
@@ -60,6 +61,18 @@ pub struct DatabaseSettings {
     pub url: String,
     pub pool_size: u32,
     pub acquire_timeout_secs: u64,
+    pub query_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max_uri_bytes: usize,
+    pub max_header_bytes: usize,
+    pub request_head_timeout_ms: u64,
+    pub max_connections_per_ip: usize,
+    pub requests_per_minute_per_ip: u64,
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -204,6 +217,23 @@ impl Settings {
                 "server.max_body_bytes",
                 "must be between 1024 and 1048576",
             ));
+        }
+        for proxy in &self.limits.trusted_proxies {
+            proxy.parse::<std::net::IpAddr>().map_err(|_| {
+                invalid(
+                    "limits.trusted_proxies",
+                    format!("{proxy:?} is not an IP address"),
+                )
+            })?;
+        }
+        if self.limits.max_uri_bytes < 1024 || self.limits.max_header_bytes < 1024 {
+            return Err(invalid(
+                "limits",
+                "max_uri_bytes and max_header_bytes must be at least 1024",
+            ));
+        }
+        if self.database.query_timeout_ms == 0 {
+            return Err(invalid("database.query_timeout_ms", "must be at least 1"));
         }
         if self.database.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be at least 1"));

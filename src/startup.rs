@@ -15,6 +15,7 @@ use crate::client_admin::api as admin;
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
 use crate::domain::national_id::NationalId;
+use crate::http::limits::{self, RequestLimits};
 use crate::http::{access_log, health, security_headers};
 use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
 use crate::pages::{self, PageError, demo::DemoRelyingParty};
@@ -104,7 +105,8 @@ pub async fn connect_database(settings: &Settings) -> Result<Db, StartupError> {
         &settings.database.url,
         settings.database.pool_size,
         Duration::from_secs(settings.database.acquire_timeout_secs),
-    )?;
+    )?
+    .with_query_timeout(Duration::from_millis(settings.database.query_timeout_ms));
     let applied = db.run(migrations::run_pending).await?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
@@ -264,15 +266,24 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
 
     let https = issuer.starts_with("https://");
     let max_body = settings.server.max_body_bytes;
+    let request_limits = Arc::new(RequestLimits::new(&settings.limits));
+    let on_connect = request_limits.on_connect();
+    let request_limits = web::Data::from(request_limits);
     let demo_enabled = settings.demo.enabled;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(request_limits.clone())
             .app_data(web::PayloadConfig::new(max_body))
+            .wrap(from_fn(limits::enforce))
             .wrap(security_headers::headers(https))
             .wrap(from_fn(access_log::access_log))
             .configure(routes)
     })
+    .on_connect(on_connect)
+    .client_request_timeout(Duration::from_millis(
+        settings.limits.request_head_timeout_ms,
+    ))
     .shutdown_timeout(30);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);

@@ -19,6 +19,8 @@ pub enum PageMessage {
     NotFound,
     BadLogoutHint,
     BadPostLogoutRedirectUri,
+    TooManyRequests,
+    RequestTooLarge,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,11 @@ impl PageError {
             message,
             lang: Lang::Vi,
         }
+    }
+
+    /// A page for a refusal made outside the handlers (the request limits).
+    pub fn with_status(status: StatusCode, message: PageMessage) -> Self {
+        Self::new(status, message)
     }
 
     pub fn unknown_client() -> Self {
@@ -107,6 +114,8 @@ impl PageError {
             PageMessage::NotFound => t.not_found,
             PageMessage::BadLogoutHint => t.bad_logout_hint,
             PageMessage::BadPostLogoutRedirectUri => t.bad_post_logout_redirect_uri,
+            PageMessage::TooManyRequests => t.too_many_requests,
+            PageMessage::RequestTooLarge => t.request_too_large,
         }
     }
 }

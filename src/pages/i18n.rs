@@ -81,6 +81,8 @@ pub struct Texts {
     pub logged_out_text: &'static str,
     pub bad_logout_hint: &'static str,
     pub bad_post_logout_redirect_uri: &'static str,
+    pub too_many_requests: &'static str,
+    pub request_too_large: &'static str,
 }
 
 pub static VI: Texts = Texts {
@@ -118,6 +120,8 @@ pub static VI: Texts = Texts {
     logged_out_text: "Bạn đã đăng xuất khỏi định danh điện tử trên trình duyệt này.",
     bad_logout_hint: "Yêu cầu đăng xuất không hợp lệ: ID token kèm theo không do hệ thống này cấp.",
     bad_post_logout_redirect_uri: "Địa chỉ quay về sau khi đăng xuất không khớp với địa chỉ dịch vụ đã đăng ký.",
+    too_many_requests: "Có quá nhiều yêu cầu từ địa chỉ mạng của bạn. Vui lòng đợi một phút rồi thử lại.",
+    request_too_large: "Yêu cầu quá dài. Vui lòng quay lại dịch vụ và thử lại.",
 };
 
 pub static EN: Texts = Texts {
@@ -155,6 +159,8 @@ pub static EN: Texts = Texts {
     logged_out_text: "You have logged out of your electronic identity in this browser.",
     bad_logout_hint: "This logout request is not valid: the ID token it carries was not issued here.",
     bad_post_logout_redirect_uri: "The address to return to after logout does not match the service's registration.",
+    too_many_requests: "Too many requests came from your network address. Please wait a minute and try again.",
+    request_too_large: "The request is too long. Please go back to the service and try again.",
 };
 
 #[cfg(test)]

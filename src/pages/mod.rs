@@ -7,4 +7,4 @@ pub mod i18n;
 pub mod login;
 pub mod static_files;
 
-pub use error::PageError;
+pub use error::{PageError, PageMessage};

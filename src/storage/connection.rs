@@ -34,8 +34,21 @@ pub struct ConnectionManager {
     url: String,
 }
 
+/// Seconds libpq waits to open a connection, unless the URL says otherwise. Without
+/// it, a server that accepts TCP but never answers (frozen, or a half-open network)
+/// would hold the pool's connecting threads forever, and the pool would not recover
+/// when the server comes back.
+const PG_CONNECT_TIMEOUT_SECS: u32 = 5;
+
 impl ConnectionManager {
     pub fn new(backend: Backend, url: String) -> Self {
+        let url = match backend {
+            Backend::Postgres if !url.contains("connect_timeout=") => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}connect_timeout={PG_CONNECT_TIMEOUT_SECS}")
+            }
+            _ => url,
+        };
         ConnectionManager { backend, url }
     }
 }

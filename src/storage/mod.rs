@@ -52,11 +52,27 @@ pub enum StorageError {
     #[error("no database connection available: {0}")]
     Unavailable(String),
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("migrations failed: {0}")]
     Migration(String),
+}
+
+impl From<diesel::result::Error> for StorageError {
+    /// A connection that died under a query (the server stopped or the network broke)
+    /// is the database being away, like an empty pool: the request may be retried
+    /// later. Anything else is a failed query.
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => StorageError::Unavailable(info.message().to_owned()),
+            other => StorageError::Query(other),
+        }
+    }
 }
 
 pub type Pool = diesel::r2d2::Pool<ConnectionManager>;
@@ -66,6 +82,7 @@ pub type Pool = diesel::r2d2::Pool<ConnectionManager>;
 pub struct Db {
     pool: Pool,
     backend: Backend,
+    query_timeout: Option<Duration>,
 }
 
 impl Db {
@@ -91,7 +108,19 @@ impl Db {
             .connection_timeout(acquire_timeout)
             .build(manager)
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            query_timeout: None,
+        })
+    }
+
+    /// Bounds how long [`Db::run`] waits for its work. A database that stops answering
+    /// without closing its connections (a frozen server, a silent network) would
+    /// otherwise hold requests forever.
+    pub fn with_query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = Some(timeout);
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -100,7 +129,33 @@ impl Db {
 
     /// Runs `f` with a pooled connection on the blocking thread pool. `f` may fail with
     /// its own error type (a service's refusals), as long as storage failures fit in it.
+    ///
+    /// After the query timeout the caller gets [`StorageError::Unavailable`]; the work
+    /// itself cannot be cancelled and finishes (or fails) on its own, like a request
+    /// whose answer was lost on the network. Writers that retry on failure and must not
+    /// write twice use [`Db::run_to_completion`].
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let work = self.run_to_completion(f);
+        match self.query_timeout {
+            None => work.await,
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                Err(StorageError::Unavailable(format!(
+                    "no answer from the database within {} ms",
+                    limit.as_millis()
+                ))
+                .into())
+            }),
+        }
+    }
+
+    /// [`Db::run`] without the query timeout: the caller learns the outcome, however
+    /// long the database takes.
+    pub async fn run_to_completion<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,

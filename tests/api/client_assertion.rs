@@ -12,18 +12,18 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-struct KeyClient {
-    id: String,
-    key: SigningKey,
+pub(crate) struct KeyClient {
+    pub(crate) id: String,
+    pub(crate) key: SigningKey,
 }
 
-fn jwks_of(keys: &[&SigningKey]) -> String {
+pub(crate) fn jwks_of(keys: &[&SigningKey]) -> String {
     json!({ "keys": keys.iter().map(|k| k.public_jwk().clone()).collect::<Vec<_>>() }).to_string()
 }
 
-fn register(app: &TestApp, jwks: Option<String>, jwks_uri: Option<String>) -> String {
+pub(crate) fn register(app: &TestApp, jwks: Option<String>, jwks_uri: Option<String>) -> String {
     let client = app.register_client(NewClient {
         name: "Hệ thống bảo hiểm".into(),
         redirect_uris: Vec::new(),
@@ -54,7 +54,13 @@ fn claims(app: &TestApp, client_id: &str, aud: &str, lifetime: i64, jti: &str) -
     })
 }
 
-fn assertion(app: &TestApp, client: &KeyClient, aud: &str, lifetime: i64, jti: &str) -> String {
+pub(crate) fn assertion(
+    app: &TestApp,
+    client: &KeyClient,
+    aud: &str,
+    lifetime: i64,
+    jti: &str,
+) -> String {
     jwt::sign(
         &client.key,
         "JWT",
@@ -216,6 +222,14 @@ async fn the_registered_method_is_the_only_one_accepted() {
 
 /// Serves a JWK Set at a loopback URL, like a client's key endpoint.
 async fn key_server(document: Option<String>) -> (String, actix_web::dev::ServerHandle) {
+    slow_key_server(document, std::time::Duration::ZERO).await
+}
+
+/// A key endpoint that takes `delay` to answer.
+pub(crate) async fn slow_key_server(
+    document: Option<String>,
+    delay: std::time::Duration,
+) -> (String, actix_web::dev::ServerHandle) {
     use actix_web::{App, HttpResponse, HttpServer, web};
     let server = HttpServer::new(move || {
         let document = document.clone();
@@ -224,6 +238,7 @@ async fn key_server(document: Option<String>) -> (String, actix_web::dev::Server
             web::get().to(move || {
                 let document = document.clone();
                 async move {
+                    tokio::time::sleep(delay).await;
                     match document {
                         Some(d) => HttpResponse::Ok().content_type("application/json").body(d),
                         None => HttpResponse::ServiceUnavailable().finish(),
@@ -287,4 +302,32 @@ async fn discovery_lists_private_key_jwt_and_asymmetric_algorithms_only() {
             .iter()
             .any(|a| a == "none" || a.as_str().unwrap().starts_with("HS"))
     );
+}
+
+#[tokio::test]
+async fn a_jwks_uri_that_never_answers_fails_the_assertion_after_the_fetch_timeout() {
+    let app = TestApp::spawn().await;
+    // Accepts connections and reads nothing, like a hung key server.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://{}/jwks.json", silent.local_addr().unwrap());
+    let held = std::thread::spawn(move || silent.incoming().take(1).collect::<Vec<_>>());
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let client = KeyClient {
+        id: register(&app, None, Some(uri)),
+        key,
+    };
+    let started = std::time::Instant::now();
+    let token_endpoint = app.url("/token");
+    assert_refused(
+        &app,
+        &assertion(&app, &client, &token_endpoint, 60, "silent-1"),
+        "jwks_uri never answering",
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(15),
+        "bounded by the fetch timeout: {waited:?}"
+    );
+    drop(held);
 }

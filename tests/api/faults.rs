@@ -201,6 +201,8 @@ impl ChildServer {
         let child = Command::new(env!("CARGO_BIN_EXE_citizen-idp"))
             .arg("serve")
             .env("CITIZEN_IDP__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            // A replica of the test's app: tokens of either are valid at both.
+            .env("CITIZEN_IDP__SERVER__ISSUER", &app.issuer)
             .env("CITIZEN_IDP__DATABASE__URL", &settings.database.url)
             .env("CITIZEN_IDP__KEYS__DIR", &settings.keys.dir)
             .env("CITIZEN_IDP__REDIS__URL", &settings.redis.url)
@@ -214,6 +216,18 @@ impl ChildServer {
         let address = format!("http://127.0.0.1:{port}");
         crate::helpers::wait_until_ready(&crate::helpers::http_client(false), &address).await;
         ChildServer { address, child }
+    }
+
+    /// Sends SIGTERM, as an orchestrator stopping the service does; the exit status.
+    async fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::task::spawn_blocking(move || self.child.wait().unwrap())
+            .await
+            .unwrap()
     }
 
     fn kill(mut self) {
@@ -328,4 +342,435 @@ async fn a_server_killed_mid_load_loses_no_refresh_token_it_delivered() {
         delivered.len()
     );
     server.kill();
+}
+
+/// A PostgreSQL cluster of the test's own on a loopback port, so that it can be stopped,
+/// frozen and started again without touching the machine's server. PostgreSQL refuses
+/// to run as root, so under root its commands run as the `postgres` user.
+struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    /// `None` when PostgreSQL's server programs are not installed; under CI that is a
+    /// failure.
+    fn start() -> Option<PrivatePostgres> {
+        let bin = Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .ok()
+            .map(|out| std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+            .filter(|bin| bin.join("initdb").exists());
+        let Some(bin) = bin else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the fault tests: install PostgreSQL's server programs"
+            );
+            eprintln!("skipped: initdb is not installed");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        if Self::as_root() {
+            let status = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown the cluster's directory");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let postgres = PrivatePostgres { bin, dir, port };
+        let data = postgres.data_dir();
+        postgres.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        postgres.resume();
+        Some(postgres)
+    }
+
+    fn as_root() -> bool {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
+    }
+
+    fn data_dir(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// One of PostgreSQL's programs, run as `postgres` under root.
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if Self::as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self.command(program).args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Starts the server (again) on the same port and data.
+    fn resume(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log").display().to_string();
+        let data = self.data_dir();
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        );
+    }
+
+    /// Stops the server at once, as a crash would: no checkpoint, connections cut.
+    fn crash(&self) {
+        let data = self.data_dir();
+        self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// The postmaster and its backends, for freezing.
+    fn processes(&self) -> Vec<String> {
+        let pid_file = self.dir.path().join("data/postmaster.pid");
+        let postmaster = std::fs::read_to_string(pid_file).unwrap();
+        let postmaster = postmaster.lines().next().unwrap().trim().to_owned();
+        let children = Command::new("pgrep")
+            .args(["-P", &postmaster])
+            .output()
+            .unwrap();
+        let mut pids: Vec<String> = String::from_utf8_lossy(&children.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        pids.push(postmaster);
+        pids
+    }
+
+    /// Sends `signal` (STOP or CONT) to the whole server: a database that stops
+    /// answering without closing its connections.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .args(self.processes())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        // A frozen server cannot stop: thaw it first. Errors are moot here (it may be
+        // stopped already).
+        if self.dir.path().join("data/postmaster.pid").exists() {
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .args(self.processes())
+                .status();
+        }
+        let data = self.data_dir();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+async fn status_of(app: &TestApp, path: &str) -> StatusCode {
+    app.http.get(app.url(path)).send().await.unwrap().status()
+}
+
+/// Discovery, JWKS and liveness answer from memory; readiness tells the truth.
+async fn assert_stateless_endpoints_answer_and_not_ready(app: &TestApp) {
+    for path in [
+        "/.well-known/openid-configuration",
+        "/jwks.json",
+        "/healthz",
+    ] {
+        assert_eq!(status_of(app, path).await, StatusCode::OK, "{path}");
+    }
+    assert_eq!(
+        status_of(app, "/readyz").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+/// A citizen's refresh token, from a real login.
+async fn refresh_token_of(app: &TestApp) -> (crate::helpers::TestClient, String) {
+    use openidconnect::OAuth2TokenResponse;
+    let citizen = app.citizen();
+    let mut registration = crate::helpers::TestClient::portal();
+    registration.scopes = "openid profile offline_access".into();
+    let client = app.register_client(registration);
+    let rp = app.relying_party(&client).await;
+    let start = rp.authorize_url(&["offline_access"]);
+    let redirect = app
+        .log_in(&start.url, &citizen.number, crate::helpers::PASSWORD)
+        .await;
+    let code = crate::helpers::query_param(&redirect, "code").unwrap();
+    let tokens = rp.exchange(&app.http, &code, start.verifier).await.unwrap();
+    (client, tokens.refresh_token().unwrap().secret().clone())
+}
+
+/// Polls until userinfo accepts `token` again; how long that took.
+async fn recovery_time(app: &TestApp, token: &str) -> Duration {
+    let started = std::time::Instant::now();
+    while app.userinfo(token).await.0 != StatusCode::OK {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no recovery within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_lost_gives_503s_then_recovers_by_itself_with_nothing_lost() {
+    let Some(postgres) = PrivatePostgres::start() else {
+        return;
+    };
+    let app = TestApp::spawn_with(|settings| {
+        settings.database.url = postgres.url();
+        settings.database.acquire_timeout_secs = 1;
+        settings.database.query_timeout_ms = 2000;
+    })
+    .await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let secret = client.secret.clone().unwrap();
+    let kept = app.access_token(&citizen, &client, &["profile"]).await;
+    let (portal, refresh) = refresh_token_of(&app).await;
+
+    postgres.crash();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let (status, body) = token_request(&app, &client.id, &secret).await;
+        assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+        statuses.push(status);
+        let (status, body) = app.userinfo(&kept).await;
+        assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+        statuses.push(status);
+    }
+    // A citizen arriving from a portal sees a page, not an error body.
+    let (status, _, page) = app
+        .browse(&app.url(&format!(
+            "/authorize?client_id={}&response_type=code&scope=openid",
+            client.id
+        )))
+        .await;
+    statuses.push(status);
+    assert!(page.contains("tạm thời gián đoạn"), "{page}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    assert_stateless_endpoints_answer_and_not_ready(&app).await;
+    eprintln!(
+        "PostgreSQL down: {} of {} requests answered 503",
+        statuses.len(),
+        statuses.len()
+    );
+
+    // PostgreSQL comes back (crash recovery on the same data); the server, never
+    // restarted, reconnects.
+    postgres.resume();
+    let took = recovery_time(&app, &kept).await;
+    eprintln!("PostgreSQL back: served again after {took:?}");
+    assert_eq!(status_of(&app, "/readyz").await, StatusCode::OK);
+    // What was committed before the crash is all there: the refresh token still works.
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(&portal.id, portal.secret.as_deref())
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_database_answers_503_within_its_query_timeout_then_recovers() {
+    let Some(postgres) = PrivatePostgres::start() else {
+        return;
+    };
+    let app = TestApp::spawn_with(|settings| {
+        settings.database.url = postgres.url();
+        settings.database.acquire_timeout_secs = 1;
+        settings.database.query_timeout_ms = 1000;
+    })
+    .await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let secret = client.secret.clone().unwrap();
+    let kept = app.access_token(&citizen, &client, &["profile"]).await;
+
+    // The server accepts connections but never answers: no connection error comes to
+    // end the wait, only our own timeouts do.
+    postgres.signal("STOP");
+    let mut slowest = Duration::ZERO;
+    for _ in 0..6 {
+        let started = std::time::Instant::now();
+        let (status, body) = token_request(&app, &client.id, &secret).await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    }
+    // A bound, not a benchmark: without the timeouts these requests never end.
+    assert!(slowest < Duration::from_secs(5), "{slowest:?}");
+    assert_stateless_endpoints_answer_and_not_ready(&app).await;
+    eprintln!("PostgreSQL frozen: 6 of 6 token requests answered 503, slowest in {slowest:?}");
+
+    postgres.signal("CONT");
+    let took = recovery_time(&app, &kept).await;
+    eprintln!("PostgreSQL thawed: served again after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_answers_503_within_its_response_timeout_then_recovers() {
+    let Some(redis) = PrivateRedis::start() else {
+        return;
+    };
+    let app = TestApp::spawn_with(|settings| {
+        settings.redis.url = redis.url();
+        settings.redis.key_prefix = "cidp-freeze:".into();
+        settings.redis.response_timeout_ms = 300;
+        settings.redis.connection_timeout_ms = 300;
+    })
+    .await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let kept = app.access_token(&citizen, &client, &["profile"]).await;
+
+    let pid = redis.child.as_ref().unwrap().id().to_string();
+    let signal = |signal: &str| {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid.clone()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("STOP");
+    let mut slowest = Duration::ZERO;
+    for _ in 0..6 {
+        let started = std::time::Instant::now();
+        let (status, body) = app.userinfo(&kept).await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    }
+    assert!(slowest < Duration::from_secs(5), "{slowest:?}");
+    assert_stateless_endpoints_answer_and_not_ready(&app).await;
+    eprintln!("Redis frozen: 6 of 6 userinfo requests answered 503, slowest in {slowest:?}");
+
+    signal("CONT");
+    let took = recovery_time(&app, &kept).await;
+    eprintln!("Redis thawed: served again after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly_with_the_audit_written() {
+    use crate::client_assertion::{
+        JWT_BEARER, KeyClient, assertion, jwks_of, register, slow_key_server,
+    };
+    use citizen_idp::storage::audit_events;
+    use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
+
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let portal = app.confidential_client();
+    let access_token = app.access_token(&citizen, &portal, &["profile"]).await;
+    // A client whose key server takes a second to answer: its token request is still in
+    // flight when the signal arrives.
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let (uri, _keys) = slow_key_server(Some(jwks_of(&[&key])), Duration::from_secs(1)).await;
+    let client = KeyClient {
+        id: register(&app, None, Some(uri)),
+        key,
+    };
+    let server = ChildServer::start(&app).await;
+    let http = crate::helpers::http_client(false);
+    // An audit row queued in the server's memory.
+    let response = http
+        .get(format!("{}/userinfo", server.address))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let form = [
+        ("grant_type", "client_credentials".to_owned()),
+        ("client_assertion_type", JWT_BEARER.to_owned()),
+        (
+            "client_assertion",
+            assertion(&app, &client, &app.url("/token"), 60, "term-1"),
+        ),
+    ];
+    let in_flight = tokio::spawn(
+        http.post(format!("{}/token", server.address))
+            .form(&form)
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let exit = server.terminate().await;
+
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string(), "{body}");
+    assert!(exit.success(), "a clean exit: {exit:?}");
+
+    // No waiting: the server wrote its queued rows before it exited.
+    let number = citizen.number.clone();
+    let rows = app
+        .db
+        .run(move |conn| audit_events::for_citizen(conn, &number))
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().any(|r| r.outcome == "userinfo"),
+        "{:?}",
+        rows.iter().map(|r| &r.outcome).collect::<Vec<_>>()
+    );
 }

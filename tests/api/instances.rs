@@ -108,3 +108,36 @@ async fn a_login_exchange_refresh_and_revocation_spread_over_three_instances_agr
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
 }
+
+#[tokio::test]
+async fn the_per_address_request_limit_holds_across_instances() {
+    let first = TestApp::spawn_with(|s| s.limits.requests_per_minute_per_ip = 6).await;
+    if first.redis_prefix.is_none() {
+        eprintln!("skipped: several instances need the shared Redis store");
+        return;
+    }
+    let others = [first.spawn_replica().await, first.spawn_replica().await];
+    // The replicas' own start-up probes went to /healthz, which is not counted.
+    let instances = [&first, &others[0], &others[1]];
+    for instance in instances {
+        for _ in 0..2 {
+            let response = instance
+                .http
+                .get(instance.url("/jwks.json"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+    // Six requests spread over three instances used the address's whole budget.
+    for instance in instances {
+        let response = instance
+            .http
+            .get(instance.url("/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}

@@ -25,6 +25,7 @@ mod import;
 mod instances;
 mod keys;
 mod lifecycle;
+mod limits;
 mod login;
 mod logout;
 mod pairwise;

@@ -63,7 +63,10 @@ pub async fn verify(state: &AppState, client: &Client, assertion: &str) -> Resul
     validation.validate_exp = false;
     validation.validate_nbf = false;
     let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
-        .map_err(|_| invalid("the client assertion is invalid"))?
+        .map_err(|e| {
+            tracing::debug!(client_id = %client.id, error = %e, "client assertion refused");
+            invalid("the client assertion is invalid")
+        })?
         .claims;
 
     let now = state.clock.now().timestamp();

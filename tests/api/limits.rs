@@ -1,0 +1,238 @@
+//! Request limits: oversized request heads, too many requests or connections from one
+//! address. Programs get OAuth error JSON, browsers a page; health checks are exempt.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, RETRY_AFTER};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::TestApp;
+
+async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pages() {
+    let app = TestApp::spawn().await;
+    let long = "a".repeat(app.settings.limits.max_uri_bytes);
+
+    let response = app
+        .http
+        .get(app.url(&format!("/authorize?client_id={long}")))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+    assert_eq!(body["error"], "invalid_request", "{body}");
+
+    // A browser gets a page in its language.
+    let response = app
+        .http
+        .get(app.url(&format!("/authorize?client_id={long}")))
+        .header(ACCEPT, "text/html,application/xhtml+xml")
+        .header(ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::URI_TOO_LONG);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("The request is too long"), "{page}");
+
+    // Twenty 1 KB headers pass actix-web's own bound but not ours.
+    let mut request = app.http.post(app.url("/token"));
+    for i in 0..20 {
+        request = request.header(format!("x-padding-{i}"), "b".repeat(1000));
+    }
+    let (status, body) = status_and_json(request.send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(body["error"], "invalid_request", "{body}");
+
+    // Just under the bounds, requests are served.
+    let fits = "a".repeat(app.settings.limits.max_uri_bytes - 200);
+    let response = app
+        .http
+        .get(app.url(&format!("/jwks.json?pad={fits}")))
+        .header("x-padding", "b".repeat(10_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_address_over_its_request_rate_gets_429_with_retry_after_until_the_window_ends() {
+    let app = TestApp::spawn_with(|s| s.limits.requests_per_minute_per_ip = 5).await;
+    let client = app.confidential_client();
+    for _ in 0..5 {
+        let response = app.http.get(app.url("/jwks.json")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    let response = app.http.get(app.url("/jwks.json")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[RETRY_AFTER], "60");
+    let (_, body) = status_and_json(response).await;
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+
+    // Every endpoint shares the address's budget, the token endpoint included.
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+
+    // A citizen's browser is told in Vietnamese, the default.
+    let response = app
+        .browser
+        .get(app.url("/login"))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Có quá nhiều yêu cầu"), "{page}");
+
+    // Health checks are never limited.
+    let response = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.requests_per_minute_per_ip = 2;
+        s.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let from = |client: &'static str| {
+        app.http
+            .get(app.url("/jwks.json"))
+            .header("x-forwarded-for", client)
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            from("203.0.113.7").send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        from("203.0.113.7").send().await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another citizen behind the same proxy is unaffected; an address the client
+    // prepended itself is not believed over the one the proxy appended.
+    assert_eq!(
+        from("203.0.113.8").send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        from("198.51.100.1, 203.0.113.7")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn untrusted_peers_cannot_choose_their_address_with_x_forwarded_for() {
+    let app = TestApp::spawn_with(|s| s.limits.requests_per_minute_per_ip = 2).await;
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        let response = app
+            .http
+            .get(app.url("/jwks.json"))
+            .header("x-forwarded-for", client)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let response = app
+        .http
+        .get(app.url("/jwks.json"))
+        .header("x-forwarded-for", "203.0.113.3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// One HTTP/1.1 request on a raw connection that stays open: its status code.
+async fn request_on(connection: &mut TcpStream, path: &str) -> u16 {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n");
+    connection.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(Duration::from_secs(5), connection.read(&mut byte))
+            .await
+            .expect("the server answers")
+            .unwrap();
+        assert_eq!(read, 1, "the server closed the connection mid-answer");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    connection.read_exact(&mut body).await.unwrap();
+    head[9..12].parse().unwrap()
+}
+
+#[tokio::test]
+async fn an_address_holding_too_many_connections_is_refused_until_it_closes_one() {
+    let app = TestApp::spawn_with(|s| s.limits.max_connections_per_ip = 2).await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let connect = || TcpStream::connect(format!("127.0.0.1:{port}"));
+    // The start-up readiness probe's connection is closing; let the server see it go.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut first = connect().await.unwrap();
+    let mut second = connect().await.unwrap();
+    assert_eq!(request_on(&mut first, "/jwks.json").await, 200);
+    assert_eq!(request_on(&mut second, "/jwks.json").await, 200);
+
+    let mut third = connect().await.unwrap();
+    assert_eq!(request_on(&mut third, "/jwks.json").await, 429);
+    // The refused connection is closed by the server.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
+
+    // The first two still work; once one closes, a new connection is served.
+    assert_eq!(request_on(&mut first, "/jwks.json").await, 200);
+    drop(second);
+    let mut served = None;
+    for _ in 0..50 {
+        let mut fresh = connect().await.unwrap();
+        let status = request_on(&mut fresh, "/jwks.json").await;
+        if status == 200 {
+            served = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(served, Some(200), "a closed connection frees its slot");
+}
