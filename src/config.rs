@@ -78,10 +78,70 @@ pub struct LimitSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
+    /// One Redis server; empty for none.
     pub url: String,
+    /// Some nodes of a Redis Cluster; empty for none. Never both this and `url`.
+    pub cluster_urls: Vec<String>,
     pub key_prefix: String,
     pub response_timeout_ms: u64,
     pub connection_timeout_ms: u64,
+}
+
+impl RedisSettings {
+    /// The cluster's node URLs, without blank entries (so that an empty environment
+    /// variable means no cluster).
+    pub fn cluster_nodes(&self) -> Vec<String> {
+        self.cluster_urls
+            .iter()
+            .map(|url| url.trim())
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let cluster = self.cluster_nodes();
+        if !self.url.is_empty() && !cluster.is_empty() {
+            return Err(invalid(
+                "redis.cluster_urls",
+                "set either redis.url (one Redis server) or redis.cluster_urls (a Redis Cluster), not both",
+            ));
+        }
+        if !self.url.is_empty() {
+            redis_url(&self.url).map_err(|reason| invalid("redis.url", reason))?;
+        }
+        // The store's own hash tags ({...}) choose which keys share a slot; braces in the
+        // prefix would override them.
+        if !cluster.is_empty() && self.key_prefix.contains(['{', '}']) {
+            return Err(invalid(
+                "redis.key_prefix",
+                "must not contain { or } with a Redis Cluster",
+            ));
+        }
+        // Entries are named by position: a URL may carry a password.
+        for (n, node) in cluster.iter().enumerate() {
+            let entry = n + 1;
+            let url = redis_url(node).map_err(|reason| {
+                invalid("redis.cluster_urls", format!("entry {entry}: {reason}"))
+            })?;
+            // A Redis Cluster has database 0 only (SELECT is refused in cluster mode).
+            if !matches!(url.path(), "" | "/" | "/0") {
+                return Err(invalid(
+                    "redis.cluster_urls",
+                    format!("entry {entry}: a Redis Cluster has database 0 only"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn redis_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "redis" | "rediss") {
+        return Err("scheme must be redis or rediss".into());
+    }
+    Ok(url)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,7 +252,10 @@ impl Settings {
                 Environment::with_prefix(ENV_PREFIX)
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    // The one list setting: CITIZEN_IDP__REDIS__CLUSTER_URLS=redis://a:6379,redis://b:6379
+                    .list_separator(",")
+                    .with_list_parse_key("redis.cluster_urls"),
             )
             .build()?
             .try_deserialize()?;
@@ -240,13 +303,7 @@ impl Settings {
         }
         crate::storage::Backend::from_url(&self.database.url)
             .map_err(|reason| invalid("database.url", reason))?;
-        if !self.redis.url.is_empty() {
-            let url = Url::parse(&self.redis.url)
-                .map_err(|e| invalid("redis.url", format!("not a URL: {e}")))?;
-            if !matches!(url.scheme(), "redis" | "rediss") {
-                return Err(invalid("redis.url", "scheme must be redis or rediss"));
-            }
-        }
+        self.redis.validate()?;
         if !self.keys.secret.expose().is_empty() {
             crate::server_secret::ServerSecret::parse(self.keys.secret.expose())
                 .map_err(|e| invalid("keys.secret", e.to_string()))?;
@@ -387,6 +444,52 @@ mod tests {
             settings.issuer().unwrap().as_str(),
             "http://127.0.0.1:8080/"
         );
+    }
+
+    fn invalid_key(settings: &Settings) -> Option<&'static str> {
+        match settings.validate() {
+            Err(SettingsError::Invalid { key, .. }) => Some(key),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn redis_is_one_server_or_a_cluster_never_both() {
+        let mut settings = Settings::defaults().unwrap();
+        settings.redis.url = "redis://10.0.0.1:6379/".into();
+        settings.validate().unwrap();
+        settings.redis.cluster_urls = vec!["redis://10.0.0.2:6379".into()];
+        assert_eq!(invalid_key(&settings), Some("redis.cluster_urls"));
+        let message = settings.validate().unwrap_err().to_string();
+        assert!(message.contains("not both"), "{message}");
+
+        settings.redis.url.clear();
+        settings.validate().unwrap();
+        // Blank entries (an empty environment variable) are no cluster at all.
+        settings.redis.cluster_urls = vec![" ".into(), String::new()];
+        assert!(settings.redis.cluster_nodes().is_empty());
+        settings.redis.url = "redis://10.0.0.1:6379/".into();
+        settings.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_cluster_urls_are_refused_without_echoing_them() {
+        let mut settings = Settings::defaults().unwrap();
+        settings.redis.cluster_urls = vec![
+            "redis://10.0.0.1:6379".into(),
+            "http://:secret@10.0.0.2:6379".into(),
+        ];
+        let message = settings.validate().unwrap_err().to_string();
+        assert!(message.contains("entry 2"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+
+        settings.redis.cluster_urls = vec!["redis://10.0.0.1:6379/3".into()];
+        assert_eq!(invalid_key(&settings), Some("redis.cluster_urls"));
+
+        settings.redis.cluster_urls = vec!["redis://10.0.0.1:6379/0".into()];
+        settings.validate().unwrap();
+        settings.redis.key_prefix = "{cidp}:".into();
+        assert_eq!(invalid_key(&settings), Some("redis.key_prefix"));
     }
 
     #[test]

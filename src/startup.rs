@@ -24,7 +24,7 @@ use crate::server_secret::{self, SecretError, ServerSecret};
 use crate::state::{AppState, Endpoints};
 use crate::storage::{Db, StorageError, migrations, signing_keys};
 use crate::store::memory::MemoryStore;
-use crate::store::redis::{RedisOptions, RedisStore};
+use crate::store::redis::{RedisNodes, RedisOptions, RedisStore};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenError;
 use crate::tokens::key_set::KeyRing;
@@ -115,11 +115,14 @@ pub async fn connect_database(settings: &Settings) -> Result<Db, StartupError> {
 }
 
 pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
-    if settings.redis.url.is_empty() {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
+    let cluster = settings.redis.cluster_nodes();
+    let nodes = match (settings.redis.url.as_str(), cluster.is_empty()) {
+        ("", true) => return Ok(Arc::new(MemoryStore::new())),
+        ("", false) => RedisNodes::Cluster(&cluster),
+        (url, _) => RedisNodes::Single(url),
+    };
     let store = RedisStore::connect(RedisOptions {
-        url: &settings.redis.url,
+        nodes,
         key_prefix: &settings.redis.key_prefix,
         response_timeout: Duration::from_millis(settings.redis.response_timeout_ms),
         connection_timeout: Duration::from_millis(settings.redis.connection_timeout_ms),

@@ -1,5 +1,15 @@
-//! The Redis store, through the redis crate's reconnecting `ConnectionManager`: one
-//! multiplexed connection that transparently reconnects after Redis restarts.
+//! The Redis store, on one Redis server or on a Redis Cluster.
+//!
+//! One server is reached through the redis crate's reconnecting `ConnectionManager`:
+//! one multiplexed connection that transparently reconnects after Redis restarts. A
+//! cluster is reached through the crate's cluster connection, which learns the slot
+//! map from the nodes it is given, routes each command to the master of its key's slot,
+//! and follows the cluster when slots move or a replica is promoted.
+//!
+//! Both run the same commands (one [`Connection`] over either). Each operation touches
+//! exactly one key, so on a cluster it runs on one node; the MULTI pipelines of
+//! `add_member`, `take_members` and `increment` name that one key only, so they stay in
+//! one slot and keep their atomicity.
 //!
 //! Every key is prefixed (`redis.key_prefix`), so several deployments, or several test
 //! runs, can share one Redis without seeing each other's keys.
@@ -7,38 +17,110 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use super::{Store, StoreError};
 
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     prefix: String,
 }
 
+/// Where the store's Redis is.
+#[derive(Debug, Clone, Copy)]
+pub enum RedisNodes<'a> {
+    /// One Redis server (`redis.url`).
+    Single(&'a str),
+    /// A Redis Cluster, discovered from any of these nodes (`redis.cluster_urls`).
+    Cluster(&'a [String]),
+}
+
 pub struct RedisOptions<'a> {
-    pub url: &'a str,
+    pub nodes: RedisNodes<'a>,
     pub key_prefix: &'a str,
     pub response_timeout: Duration,
     pub connection_timeout: Duration,
+}
+
+/// Attempts of one command (after the first) before the store reports it unavailable.
+const RETRIES: u32 = 3;
+
+/// One server or a cluster: the store's commands run unchanged on either.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(conn) => conn.req_packed_command(cmd),
+            Connection::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(conn) => conn.get_db(),
+            Connection::Cluster(conn) => conn.get_db(),
+        }
+    }
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+fn millis(ttl: Duration) -> u64 {
+    // PX rather than EX: sub-second TTLs must not round down to "no expiry".
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 impl RedisStore {
-    /// Connects once, so that a wrong URL fails at start-up rather than at first login.
+    /// Connects once, so that a wrong URL (or, for a cluster, an unreachable one or a
+    /// server that is not in cluster mode) fails at start-up rather than at first login.
     pub async fn connect(options: RedisOptions<'_>) -> Result<Self, StoreError> {
-        let client = redis::Client::open(options.url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(options.response_timeout))
-            .set_connection_timeout(Some(options.connection_timeout))
-            .set_number_of_retries(3);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(unavailable)?;
+        let conn = match options.nodes {
+            RedisNodes::Single(url) => {
+                let client = redis::Client::open(url).map_err(unavailable)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(options.response_timeout))
+                    .set_connection_timeout(Some(options.connection_timeout))
+                    .set_number_of_retries(RETRIES as usize);
+                let manager = ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(unavailable)?;
+                Connection::Single(manager)
+            }
+            RedisNodes::Cluster(urls) => {
+                // The response timeout also bounds a command's retries and redirections
+                // (the crate's default), so a lost master costs a request at most this.
+                let client = ClusterClient::builder(urls.iter().map(String::as_str))
+                    .response_timeout(options.response_timeout)
+                    .connection_timeout(options.connection_timeout)
+                    .retries(RETRIES)
+                    .build()
+                    .map_err(unavailable)?;
+                Connection::Cluster(client.get_async_connection().await.map_err(unavailable)?)
+            }
+        };
         Ok(RedisStore {
             conn,
             prefix: options.key_prefix.to_owned(),
@@ -53,26 +135,23 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        // PX rather than EX: sub-second TTLs must not round down to "no expiry".
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("PX")
-            .arg(millis)
+            .arg(millis(ttl))
             .query_async::<()>(&mut self.conn.clone())
             .await
             .map_err(unavailable)
     }
 
     async fn put_new(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let set: Option<String> = redis::cmd("SET")
             .arg(self.key(key))
             .arg(value)
             .arg("NX")
             .arg("PX")
-            .arg(millis)
+            .arg(millis(ttl))
             .query_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
@@ -106,7 +185,6 @@ impl Store for RedisStore {
 
     async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
         let key = self.key(key);
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         redis::pipe()
             .atomic()
             .cmd("SADD")
@@ -115,7 +193,7 @@ impl Store for RedisStore {
             .ignore()
             .cmd("PEXPIRE")
             .arg(&key)
-            .arg(millis)
+            .arg(millis(ttl))
             .ignore()
             .query_async::<()>(&mut self.conn.clone())
             .await
@@ -138,16 +216,16 @@ impl Store for RedisStore {
     }
 
     async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
-        let millis = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let key = self.key(key);
         // NX: only the first increment of a window sets its expiry, so the window is
         // fixed rather than pushed back by every hit.
         let (count,): (u64,) = redis::pipe()
             .atomic()
             .cmd("INCR")
-            .arg(self.key(key))
+            .arg(&key)
             .cmd("PEXPIRE")
-            .arg(self.key(key))
-            .arg(millis)
+            .arg(&key)
+            .arg(millis(window))
             .arg("NX")
             .ignore()
             .query_async(&mut self.conn.clone())
@@ -157,9 +235,26 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        // On a cluster the crate sends PING to every master and succeeds only if all
+        // answer: a master that is down leaves its slots unserved.
         redis::cmd("PING")
-            .query_async::<()>(&mut self.conn.clone())
+            .query_async::<()>(&mut conn)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        if let Connection::Cluster(_) = conn {
+            // The cluster's own verdict, from any node: not `ok` while a slot has no
+            // reachable master (the cluster then refuses commands on every node, under
+            // the default cluster-require-full-coverage).
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if !info.lines().any(|line| line.trim() == "cluster_state:ok") {
+                return Err(StoreError::Unavailable("cluster_state is not ok".into()));
+            }
+        }
+        Ok(())
     }
 }

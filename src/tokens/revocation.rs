@@ -5,6 +5,12 @@
 //! rebuilt from the database before any answer relies on it, so a revoked token never
 //! becomes valid again. A sentinel key says the store's copy is complete; it is read
 //! *after* the token's own key, so a flush between the two reads is always noticed.
+//!
+//! On a Redis Cluster every key of the list carries the hash tag `{revoked}`, so the
+//! list and its sentinel live in one slot, on one master: a master lost with its data
+//! takes the sentinel with the entries, and the loss is noticed. (Spread over slots, a
+//! lost master would drop some entries while the sentinel, elsewhere, still vouched for
+//! the list.)
 
 use std::time::Duration;
 
@@ -14,12 +20,12 @@ use crate::storage::refresh_tokens::RevokedAccessToken;
 use crate::storage::{Db, StorageError, revoked_tokens};
 use crate::store::{Store, StoreError};
 
-const LOADED: &str = "revoked:loaded";
+const LOADED: &str = "{revoked}:loaded";
 /// How long the store's copy is trusted before it is reloaded anyway.
 const LOADED_TTL: Duration = Duration::from_secs(24 * 3600);
 
 fn key(jti: &str) -> String {
-    format!("revoked:{jti}")
+    format!("{{revoked}}:{jti}")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -226,8 +226,9 @@ impl TestApp {
             address,
             database_url: settings.database.url.clone(),
             settings: settings.clone(),
-            redis_prefix: (!settings.redis.url.is_empty())
-                .then(|| settings.redis.key_prefix.clone()),
+            redis_prefix: (!settings.redis.url.is_empty()
+                || !settings.redis.cluster_nodes().is_empty())
+            .then(|| settings.redis.key_prefix.clone()),
             server,
             running,
             clock,

@@ -1,32 +1,67 @@
-//! One behavioural suite for both store implementations: the in-process store always,
-//! Redis when TEST_REDIS_URL is set.
+//! One behavioural suite for every store: the in-process store and a Redis Cluster of
+//! the test's own always (the cluster when redis-server is installed, which CI
+//! requires), and the Redis of TEST_REDIS_URL when it is set.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use citizen_idp::store::Store;
 use citizen_idp::store::memory::MemoryStore;
-use citizen_idp::store::redis::{RedisOptions, RedisStore};
+use citizen_idp::store::redis::{RedisNodes, RedisOptions, RedisStore};
 
-async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
-    let mut stores: Vec<(&'static str, Arc<dyn Store>)> =
-        vec![("memory", Arc::new(MemoryStore::new()))];
+use crate::redis_cluster::RedisCluster;
+
+type Named = (&'static str, Arc<dyn Store>);
+
+/// The stores under test; iterating keeps the shared cluster running.
+struct Stores {
+    stores: std::vec::IntoIter<Named>,
+    _cluster: Option<Arc<RedisCluster>>,
+}
+
+impl Iterator for Stores {
+    type Item = Named;
+
+    fn next(&mut self) -> Option<Named> {
+        self.stores.next()
+    }
+}
+
+async fn redis_store(nodes: RedisNodes<'_>) -> RedisStore {
+    let prefix = format!("cidp-test:{}:", uuid::Uuid::new_v4().simple());
+    RedisStore::connect(RedisOptions {
+        nodes,
+        key_prefix: &prefix,
+        response_timeout: Duration::from_secs(2),
+        connection_timeout: Duration::from_secs(2),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("Redis is unreachable: {e}"))
+}
+
+async fn stores() -> Stores {
+    let mut stores: Vec<Named> = vec![("memory", Arc::new(MemoryStore::new()))];
     if let Some(url) = std::env::var("TEST_REDIS_URL")
         .ok()
         .filter(|u| !u.is_empty())
     {
-        let prefix = format!("cidp-test:{}:", uuid::Uuid::new_v4().simple());
-        let redis = RedisStore::connect(RedisOptions {
-            url: &url,
-            key_prefix: &prefix,
-            response_timeout: Duration::from_secs(2),
-            connection_timeout: Duration::from_secs(2),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("TEST_REDIS_URL is set but Redis is unreachable: {e}"));
-        stores.push(("redis", Arc::new(redis)));
+        stores.push((
+            "redis",
+            Arc::new(redis_store(RedisNodes::Single(&url)).await),
+        ));
     }
-    stores
+    let cluster = RedisCluster::shared();
+    if let Some(cluster) = &cluster {
+        let urls = cluster.urls();
+        stores.push((
+            "redis-cluster",
+            Arc::new(redis_store(RedisNodes::Cluster(&urls)).await),
+        ));
+    }
+    Stores {
+        stores: stores.into_iter(),
+        _cluster: cluster,
+    }
 }
 
 #[tokio::test]
@@ -214,5 +249,57 @@ async fn concurrent_increments_are_never_lost() {
         }
         counts.sort_unstable();
         assert_eq!(counts, (1..=50).collect::<Vec<u64>>(), "{name}");
+    }
+}
+
+/// Not a check: the time of one store round trip on each store, for the operations
+/// guide. Run with
+/// `TEST_REDIS_URL=redis://127.0.0.1:6379/ cargo test --release --test api store::round_trip_times -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn round_trip_times() {
+    const OPS: usize = 3000;
+    const CONCURRENT: usize = 16;
+    for (name, store) in stores().await {
+        // Sequential: the latency of one operation (a put, a get, or a take).
+        let mut latencies = Vec::with_capacity(OPS);
+        for i in 0..OPS {
+            let key = format!("rt:{}", i % 100);
+            let started = std::time::Instant::now();
+            match i % 3 {
+                0 => store
+                    .put(&key, vec![7; 200], Duration::from_secs(60))
+                    .await
+                    .unwrap(),
+                1 => drop(store.get(&key).await.unwrap()),
+                _ => drop(store.take(&key).await.unwrap()),
+            }
+            latencies.push(started.elapsed());
+        }
+        latencies.sort_unstable();
+        let p50 = latencies[OPS / 2];
+        let p99 = latencies[OPS * 99 / 100];
+        // Concurrent: the throughput of many requests sharing the one connection.
+        let started = std::time::Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for t in 0..CONCURRENT {
+            let store = store.clone();
+            tasks.spawn(async move {
+                for i in 0..OPS / CONCURRENT {
+                    let key = format!("rt-c:{t}:{}", i % 10);
+                    store
+                        .put(&key, vec![7; 200], Duration::from_secs(60))
+                        .await
+                        .unwrap();
+                    store.get(&key).await.unwrap();
+                }
+            });
+        }
+        tasks.join_all().await;
+        let per_second =
+            (2 * (OPS / CONCURRENT) * CONCURRENT) as f64 / started.elapsed().as_secs_f64();
+        eprintln!(
+            "{name:>14}: sequential p50 {p50:?} p99 {p99:?}; {CONCURRENT} concurrent: {per_second:.0} ops/s"
+        );
     }
 }
