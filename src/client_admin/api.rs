@@ -16,7 +16,6 @@ use crate::storage::{StorageError, clients};
 use crate::tokens::random;
 
 const ACTOR: Actor<'static> = Actor("api");
-const OPENAPI: &str = include_str!("openapi.json");
 
 /// Errors as JSON `{error, error_description}`, like RFC 7591 §3.2.2.
 #[derive(Debug)]
@@ -367,12 +366,4 @@ pub async fn rotate_secret(
         StatusCode::OK,
         &json!({ "client_secret": secret.expose() }),
     ))
-}
-
-/// The OpenAPI document of this API; public, as it holds no secret.
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .content_type("application/json")
-        .body(OPENAPI)
 }

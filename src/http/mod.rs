@@ -1,7 +1,8 @@
 //! HTTP plumbing shared by every endpoint: security headers, the access log with
-//! request ids, health checks, and the fallback page.
+//! request ids, health checks, the OpenAPI document, and the fallback page.
 
 pub mod access_log;
 pub mod health;
+pub mod openapi;
 pub mod params;
 pub mod security_headers;

@@ -27,6 +27,7 @@ mod keys;
 mod lifecycle;
 mod login;
 mod logout;
+mod openapi;
 mod pairwise;
 mod refresh;
 mod revocation;
