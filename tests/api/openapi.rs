@@ -773,3 +773,83 @@ async fn every_documented_operation_answers_as_documented() {
 
     w.assert_everything_was_called();
 }
+
+/// PostgreSQL refuses a NUL in text, so a lookup with one failed as a 500 (found by
+/// probing the fuzzed endpoints on PostgreSQL): a NUL in a client id, a token or
+/// client metadata is now refused as documented.
+#[tokio::test]
+async fn nul_characters_are_refused_as_documented_not_as_server_errors() {
+    let app = TestApp::spawn_with(|settings| settings.admin.token = ADMIN_TOKEN.into()).await;
+    let mut w = Walker {
+        app,
+        document: document(),
+        seen: BTreeMap::new(),
+    };
+    let http = w.app.http.clone();
+    let base = w.app.address.clone();
+    let url = move |path: &str| format!("{base}{path}");
+    let admin = |request: RequestBuilder| request.bearer_auth(ADMIN_TOKEN);
+    let cc = [("grant_type", "client_credentials")];
+    let cases: Vec<(&str, RequestBuilder, StatusCode)> = vec![
+        (
+            "/token",
+            http.post(url("/token"))
+                .form(&[("grant_type", "client_credentials"), ("client_id", "a\0b")]),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/token",
+            http.post(url("/token"))
+                .basic_auth("a\0b", Some("s"))
+                .form(&cc),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/token",
+            http.post(url("/token"))
+                .basic_auth("a%00b", Some("s"))
+                .form(&cc),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/introspect",
+            http.post(url("/introspect"))
+                .basic_auth("a%00b", Some("s"))
+                .form(&[("token", "t")]),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/revoke",
+            http.post(url("/revoke"))
+                .form(&[("token", "t\0"), ("client_id", "c")]),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/admin/clients",
+            admin(http.post(url("/admin/clients"))).json(
+                &json!({ "client_name": "a\u{0}b", "redirect_uris": ["https://a.gov.vn/cb"] }),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (path, request, expected) in cases {
+        let (status, body) = w.call(path, request).await;
+        assert_eq!(status, expected, "{path}: {body}");
+    }
+    let one = "/admin/clients/{client_id}";
+    for (path, request) in [
+        (one, admin(http.get(url("/admin/clients/a%00b")))),
+        (
+            one,
+            admin(http.put(url("/admin/clients/a%00b"))).json(&json!({ "client_name": "x" })),
+        ),
+        (one, admin(http.delete(url("/admin/clients/a%00b")))),
+        (
+            "/admin/clients/{client_id}/secret",
+            admin(http.post(url("/admin/clients/a%00b/secret"))),
+        ),
+    ] {
+        let (status, body) = w.call(path, request).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+}
