@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
 use crate::domain::national_id::NationalId;
 use crate::http::limits::{self, RequestLimits};
-use crate::http::{access_log, health, security_headers};
+use crate::http::{access_log, health, openapi, security_headers};
 use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
 use crate::pages::{self, PageError, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
@@ -324,7 +324,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/logout", web::get().to(logout::end_session_get))
     .route("/logout", web::post().to(logout::end_session_post))
     .route("/logout/confirm", web::post().to(logout::confirm_post))
-    .route("/admin/openapi.json", web::get().to(admin::openapi))
+    .route("/openapi.json", web::get().to(openapi::openapi_get))
+    .route("/admin/openapi.json", web::get().to(openapi::openapi_get))
     .route("/admin/clients", web::get().to(admin::list))
     .route("/admin/clients", web::post().to(admin::create))
     .route("/admin/clients/{client_id}", web::get().to(admin::show))

@@ -16,7 +16,6 @@ use crate::storage::{StorageError, clients};
 use crate::tokens::random;
 
 const ACTOR: Actor<'static> = Actor("api");
-const OPENAPI: &str = include_str!("openapi.json");
 
 /// Errors as JSON `{error, error_description}`, like RFC 7591 §3.2.2.
 #[derive(Debug)]
@@ -153,6 +152,27 @@ pub struct ClientMetadata {
     jwks_uri: Option<String>,
 }
 
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(members) => members
+            .iter()
+            .any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// The client id of the URL. No client id holds a NUL (PostgreSQL refuses one in a
+/// lookup), so such an id names no client.
+fn path_client_id(path: web::Path<String>) -> Result<String, ApiError> {
+    let client_id = path.into_inner();
+    if client_id.contains('\0') {
+        return Err(ApiError::not_found());
+    }
+    Ok(client_id)
+}
+
 fn invalid(description: impl Into<String>) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -163,13 +183,19 @@ fn invalid(description: impl Into<String>) -> ApiError {
 
 impl ClientMetadata {
     fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        serde_json::from_slice(body).map_err(|e| {
+        let not_metadata = |e: serde_json::Error| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 format!("the body is not valid client metadata: {e}"),
             )
-        })
+        };
+        let value: Value = serde_json::from_slice(body).map_err(not_metadata)?;
+        // PostgreSQL refuses a NUL in text: without this check it would be a 500.
+        if holds_nul(&value) {
+            return Err(invalid("a value contains a NUL character"));
+        }
+        serde_json::from_value(value).map_err(not_metadata)
     }
 
     fn into_new_client(self, base: NewClient) -> Result<NewClient, ApiError> {
@@ -295,7 +321,7 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let client_id = path.into_inner();
+    let client_id = path_client_id(path)?;
     let client = state
         .db
         .run(move |conn| clients::find(conn, &client_id))
@@ -313,7 +339,7 @@ pub async fn replace(
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let client_id = path.into_inner();
+    let client_id = path_client_id(path)?;
     let metadata = ClientMetadata::parse(&body_bytes(body)?)?;
     if metadata
         .client_id
@@ -342,7 +368,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let client_id = path.into_inner();
+    let client_id = path_client_id(path)?;
     let now = state.clock.now().naive_utc();
     state
         .db
@@ -357,7 +383,7 @@ pub async fn rotate_secret(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let client_id = path.into_inner();
+    let client_id = path_client_id(path)?;
     let now = state.clock.now().naive_utc();
     let secret = state
         .db
@@ -367,12 +393,4 @@ pub async fn rotate_secret(
         StatusCode::OK,
         &json!({ "client_secret": secret.expose() }),
     ))
-}
-
-/// The OpenAPI document of this API; public, as it holds no secret.
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .content_type("application/json")
-        .body(OPENAPI)
 }

@@ -241,7 +241,11 @@ async fn the_openapi_document_describes_what_is_served() {
     let mut operations = 0;
     // DELETE last, so that the other operations find the client.
     for wanted in ["get", "post", "put", "delete"] {
-        for (path, item) in paths {
+        // The document describes every JSON endpoint; these are the admin API's.
+        for (path, item) in paths
+            .iter()
+            .filter(|(p, _)| p.starts_with("/admin/clients"))
+        {
             let Some(operation) = item.get(wanted) else {
                 continue;
             };

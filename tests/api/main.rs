@@ -29,6 +29,7 @@ mod lifecycle;
 mod limits;
 mod login;
 mod logout;
+mod openapi;
 mod pairwise;
 mod redis_cluster;
 mod refresh;

@@ -89,7 +89,8 @@ fn parse_basic(header: &str) -> Option<UnverifiedClientCredentials> {
             .map(|(_, v)| v.into_owned())
     };
     let (client_id, secret) = (decode(id)?, decode(secret)?);
-    if client_id.is_empty() || secret.is_empty() {
+    // A NUL is in no client id, and PostgreSQL refuses it in a lookup.
+    if client_id.is_empty() || secret.is_empty() || client_id.contains('\0') {
         return None;
     }
     Some(UnverifiedClientCredentials {

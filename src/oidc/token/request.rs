@@ -56,6 +56,14 @@ impl TokenForm {
         if pairs.iter().any(|(_, v)| v.len() > MAX_VALUE_LEN) {
             return Err(invalid("a parameter is too long"));
         }
+        // No identifier or token holds a NUL, and PostgreSQL refuses it in text: a
+        // lookup with one would fail as a server error instead of a refusal.
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(invalid("a parameter contains a NUL character"));
+        }
         Ok(TokenForm { pairs })
     }
 
