@@ -27,6 +27,8 @@ mod keys;
 mod lifecycle;
 mod login;
 mod logout;
+mod logs;
+mod metrics;
 mod pairwise;
 mod refresh;
 mod revocation;
