@@ -44,6 +44,7 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -240,6 +241,14 @@ pub struct LogSettings {
     pub format: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// Bearer token of `/metrics`; empty = loopback peers only, on an http issuer.
+    pub token: SecretSetting,
+}
+
 impl Settings {
     /// Loads the layers and validates the result. `overlay` is the `--config` file.
     pub fn load(overlay: Option<&Path>) -> Result<Self, SettingsError> {
@@ -395,6 +404,13 @@ impl Settings {
                 ));
             }
         }
+        let metrics_token = self.metrics.token.expose();
+        if !metrics_token.is_empty() && metrics_token.len() < 32 {
+            return Err(invalid(
+                "metrics.token",
+                "must be at least 32 characters (or empty to serve loopback peers only)",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be text or json"));
         }
@@ -501,5 +517,18 @@ mod tests {
             crate::storage::Backend::from_url(&settings.database.url),
             Ok(crate::storage::Backend::Postgres)
         );
+        assert!(settings.redis.url.starts_with("redis://"));
+        assert_eq!(settings.log.format, "json");
+        // Metrics on, and (an https issuer) served only with the token from the secret store.
+        assert!(settings.metrics.enabled);
+        assert!(settings.metrics.token.expose().is_empty());
+    }
+
+    #[test]
+    fn a_short_metrics_token_is_refused() {
+        let mut settings = Settings::defaults().unwrap();
+        settings.metrics.token = SecretSetting::new("short".into());
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("metrics.token"), "{error}");
     }
 }

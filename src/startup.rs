@@ -16,7 +16,8 @@ use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
 use crate::domain::national_id::NationalId;
 use crate::http::limits::{self, RequestLimits};
-use crate::http::{access_log, health, openapi, security_headers};
+use crate::http::{access_log, health, metrics as metrics_endpoint, openapi, security_headers};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
 use crate::pages::{self, PageError, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
@@ -101,10 +102,19 @@ impl Application {
 }
 
 pub async fn connect_database(settings: &Settings) -> Result<Db, StartupError> {
-    let db = Db::connect(
+    connect_database_observed(settings, None).await
+}
+
+/// [`connect_database`], with the pool's waits reported to `observer`.
+pub async fn connect_database_observed(
+    settings: &Settings,
+    observer: Option<Arc<dyn crate::storage::PoolObserver>>,
+) -> Result<Db, StartupError> {
+    let db = Db::connect_observed(
         &settings.database.url,
         settings.database.pool_size,
         Duration::from_secs(settings.database.acquire_timeout_secs),
+        observer,
     )?
     .with_query_timeout(Duration::from_millis(settings.database.query_timeout_ms));
     let applied = db.run(migrations::run_pending).await?;
@@ -216,9 +226,14 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         settings.issuer()?.as_str().trim_end_matches('/').to_owned()
     };
 
-    let db = connect_database(&settings).await?;
+    let metrics = Metrics::new().map_err(|e| StartupError::Other(format!("metrics: {e}")))?;
+    let db = connect_database_observed(&settings, Some(Arc::new(metrics.clone()))).await?;
     let keys = load_keys(&settings, &db, clock.now()).await?;
-    let store = connect_store(&settings).await?;
+    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
+        connect_store(&settings).await?,
+        metrics.clone(),
+    ));
+    warn_if_metrics_hidden(&settings, &issuer);
     let hasher = {
         let password = settings.password.clone();
         tokio::task::spawn_blocking(move || PasswordHasher::new(&password))
@@ -264,6 +279,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         demo,
         http: outbound_http_client()?,
         client_keys: Default::default(),
+        metrics,
         settings: settings.clone(),
     });
 
@@ -352,8 +368,22 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/healthz", web::get().to(health::healthz_get))
     .route("/readyz", web::get().to(health::readyz_get))
+    .route("/metrics", web::get().to(metrics_endpoint::metrics_get))
     .route("/", web::get().to(home_get))
     .default_service(web::to(not_found));
+}
+
+/// An https issuer without a metrics token: `/metrics` stays hidden (see
+/// `http::metrics`), which an operator who left it enabled should hear about.
+fn warn_if_metrics_hidden(settings: &Settings, issuer: &str) {
+    if settings.metrics.enabled
+        && settings.metrics.token.expose().is_empty()
+        && issuer.starts_with("https://")
+    {
+        tracing::warn!(
+            "metrics.enabled but no metrics.token on an https issuer: /metrics is not served (set CITIZEN_IDP__METRICS__TOKEN)"
+        );
+    }
 }
 
 async fn home_get(state: web::Data<AppState>) -> actix_web::HttpResponse {

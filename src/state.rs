@@ -40,6 +40,8 @@ pub struct AppState {
     pub client_keys: crate::oidc::token::client_keys::ClientKeyCache,
     /// Derives pairwise subjects (OIDC Core §8), from the server secret.
     pub pairwise_key: crate::tokens::subject::PairwiseKey,
+    /// This server's metrics (its own registry: several servers may share a process).
+    pub metrics: crate::metrics::Metrics,
     /// The demo relying party, when `demo.enabled`.
     pub demo: Option<crate::pages::demo::DemoRelyingParty>,
 }

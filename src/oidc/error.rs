@@ -18,6 +18,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::authn::password::PasswordError;
+use crate::metrics::InternalError;
 use crate::storage::StorageError;
 use crate::store::StoreError;
 use crate::tokens::TokenError;
@@ -58,6 +59,8 @@ pub enum ErrorCode {
 pub struct OAuthError {
     pub code: ErrorCode,
     pub description: Option<&'static str>,
+    /// What an internal error hid, for the metrics; never shown to the client.
+    pub internal: Option<InternalError>,
 }
 
 impl OAuthError {
@@ -65,6 +68,7 @@ impl OAuthError {
         OAuthError {
             code,
             description: Some(description),
+            internal: None,
         }
     }
 
@@ -90,15 +94,33 @@ impl OAuthError {
 
     /// Logs an internal cause and hides it behind a generic protocol error.
     pub fn internal(cause: &dyn std::fmt::Display, unavailable: bool) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        if unavailable {
+        Self::internal_from(InternalError::OTHER, cause, unavailable)
+    }
+
+    fn internal_from(
+        source: InternalError,
+        cause: &dyn std::fmt::Display,
+        unavailable: bool,
+    ) -> Self {
+        tracing::error!(error = %cause, source = source.source, "internal error");
+        let mut error = if unavailable {
             OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,
                 "a dependency is unavailable; try again",
             )
         } else {
             OAuthError::new(ErrorCode::ServerError, "unexpected error")
+        };
+        error.internal = Some(source);
+        error
+    }
+
+    /// The error's response, marked with its internal cause for the access log.
+    fn mark(&self, mut response: HttpResponse) -> HttpResponse {
+        if let Some(internal) = self.internal {
+            response.extensions_mut().insert(internal);
         }
+        response
     }
 }
 
@@ -111,25 +133,25 @@ impl std::fmt::Display for OAuthError {
 impl From<StorageError> for OAuthError {
     fn from(e: StorageError) -> Self {
         let unavailable = matches!(e, StorageError::Unavailable(_));
-        OAuthError::internal(&e, unavailable)
+        OAuthError::internal_from(InternalError::database(&e), &e, unavailable)
     }
 }
 
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
-        OAuthError::internal(&e, true)
+        OAuthError::internal_from(InternalError::STORE, &e, true)
     }
 }
 
 impl From<TokenError> for OAuthError {
     fn from(e: TokenError) -> Self {
-        OAuthError::internal(&e, false)
+        OAuthError::internal_from(InternalError::SIGNING, &e, false)
     }
 }
 
 impl From<PasswordError> for OAuthError {
     fn from(e: PasswordError) -> Self {
-        OAuthError::internal(&e, false)
+        OAuthError::internal_from(InternalError::PASSWORD, &e, false)
     }
 }
 
@@ -164,10 +186,10 @@ impl ResponseError for OAuthError {
                 HeaderValue::from_static("Basic realm=\"citizen-idp\""),
             ));
         }
-        response.json(ErrorBody {
+        self.mark(response.json(ErrorBody {
             error: self.code_str(),
             error_description: self.description,
-        })
+        }))
     }
 }
 
@@ -207,13 +229,15 @@ impl ResponseError for BearerError {
         } else {
             error.status_code()
         };
-        HttpResponse::build(status)
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::WWW_AUTHENTICATE, challenge))
-            .json(ErrorBody {
-                error: error.code_str(),
-                error_description: error.description,
-            })
+        error.mark(
+            HttpResponse::build(status)
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::WWW_AUTHENTICATE, challenge))
+                .json(ErrorBody {
+                    error: error.code_str(),
+                    error_description: error.description,
+                }),
+        )
     }
 }
 

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use super::i18n::{Lang, Texts};
+use crate::metrics::InternalError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageMessage {
@@ -28,6 +29,8 @@ pub struct PageError {
     pub status: StatusCode,
     pub message: PageMessage,
     pub lang: Lang,
+    /// What an internal error hid, for the metrics; never shown.
+    pub internal: Option<InternalError>,
 }
 
 #[derive(Template)]
@@ -44,6 +47,7 @@ impl PageError {
             status,
             message,
             lang: Lang::Vi,
+            internal: None,
         }
     }
 
@@ -89,12 +93,22 @@ impl PageError {
 
     /// Logs an internal cause and shows a generic page.
     pub fn internal(cause: &dyn std::fmt::Display, unavailable: bool) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        if unavailable {
+        Self::internal_from(InternalError::OTHER, cause, unavailable)
+    }
+
+    pub(crate) fn internal_from(
+        source: InternalError,
+        cause: &dyn std::fmt::Display,
+        unavailable: bool,
+    ) -> Self {
+        tracing::error!(error = %cause, source = source.source, "internal error");
+        let mut error = if unavailable {
             Self::new(StatusCode::SERVICE_UNAVAILABLE, PageMessage::Unavailable)
         } else {
             Self::new(StatusCode::INTERNAL_SERVER_ERROR, PageMessage::Internal)
-        }
+        };
+        error.internal = Some(source);
+        error
     }
 
     pub fn in_lang(mut self, lang: Lang) -> Self {
@@ -129,13 +143,13 @@ impl std::fmt::Display for PageError {
 impl From<crate::storage::StorageError> for PageError {
     fn from(e: crate::storage::StorageError) -> Self {
         let unavailable = matches!(e, crate::storage::StorageError::Unavailable(_));
-        PageError::internal(&e, unavailable)
+        PageError::internal_from(InternalError::database(&e), &e, unavailable)
     }
 }
 
 impl From<crate::store::StoreError> for PageError {
     fn from(e: crate::store::StoreError) -> Self {
-        PageError::internal(&e, true)
+        PageError::internal_from(InternalError::STORE, &e, true)
     }
 }
 
@@ -151,7 +165,11 @@ impl ResponseError for PageError {
             lang: self.lang.code(),
             message: self.text(t),
         };
-        html(self.status, page.render())
+        let mut response = html(self.status, page.render());
+        if let Some(internal) = self.internal {
+            response.extensions_mut().insert(internal);
+        }
+        response
     }
 }
 

@@ -17,6 +17,7 @@ use crate::domain::acr::{AssuranceLevel, AuthMethod};
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::{Password, SessionToken};
 use crate::http::access_log::request_id;
+use crate::metrics::{InternalError, LoginOutcome};
 use crate::oidc::authorize::{flow, grant, page_lang, redirect};
 use crate::state::AppState;
 use crate::storage::accounts::Account;
@@ -119,6 +120,7 @@ pub async fn login_post(
     let browser_secret = req.cookie(flow::COOKIE).map(|c| c.value().to_owned());
     if !flow.accepts(browser_secret.as_deref(), form.csrf_token.as_deref()) {
         tracing::warn!(target: "security", "login form rejected: CSRF token or browser binding mismatch");
+        state.metrics.login(LoginOutcome::FormRejected);
         return Err(fail(PageError::csrf_failed()));
     }
 
@@ -133,6 +135,7 @@ pub async fn login_post(
     };
     if national_id.len() > MAX_FIELD_LEN || password.is_empty() || password.len() > MAX_PASSWORD_LEN
     {
+        state.metrics.login(LoginOutcome::InvalidCredentials);
         return Ok(render(
             lang,
             StatusCode::UNAUTHORIZED,
@@ -151,6 +154,7 @@ pub async fn login_post(
     )
     .await;
     audit_login(&req, &state, &flow, national_id, &result, now).await;
+    state.metrics.login(login_outcome(&result));
     let account = match result {
         Ok(account) => account,
         Err(LoginError::InvalidCredentials) => {
@@ -176,7 +180,13 @@ pub async fn login_post(
             ));
         }
         Err(LoginError::Storage(e)) => return Err(fail(e.into())),
-        Err(LoginError::Password(e)) => return Err(fail(PageError::internal(&e, false))),
+        Err(LoginError::Password(e)) => {
+            return Err(fail(PageError::internal_from(
+                InternalError::PASSWORD,
+                &e,
+                false,
+            )));
+        }
     };
     tracing::info!(target: "security", outcome = "success", "login succeeded");
 
@@ -243,6 +253,15 @@ async fn audit_login(
         event = event.detail(reason.to_string());
     }
     state.audit.record(event).await;
+}
+
+fn login_outcome(result: &Result<Account, LoginError>) -> LoginOutcome {
+    match result {
+        Ok(_) => LoginOutcome::Success,
+        Err(LoginError::InvalidCredentials) => LoginOutcome::InvalidCredentials,
+        Err(LoginError::NotPermitted(reason)) => LoginOutcome::Refused(*reason),
+        Err(LoginError::Storage(_) | LoginError::Password(_)) => LoginOutcome::Error,
+    }
 }
 
 /// A new session for every login, so a session id planted before login is useless.

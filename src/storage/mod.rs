@@ -77,6 +77,43 @@ impl From<diesel::result::Error> for StorageError {
 
 pub type Pool = diesel::r2d2::Pool<ConnectionManager>;
 
+/// Told about the pool's waits, for metrics; storage itself knows no metrics library.
+pub trait PoolObserver: Send + Sync {
+    /// A connection was handed out after `waited`.
+    fn acquired(&self, waited: Duration);
+    /// A caller waited the whole acquire timeout without getting a connection.
+    fn timed_out(&self);
+}
+
+/// The pool's occupancy at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Open connections, in use or idle.
+    pub connections: u32,
+    pub idle: u32,
+    /// The most connections the pool opens (`database.pool_size`).
+    pub max: u32,
+}
+
+/// Forwards r2d2's events to a [`PoolObserver`].
+struct PoolEvents(std::sync::Arc<dyn PoolObserver>);
+
+impl std::fmt::Debug for PoolEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolEvents")
+    }
+}
+
+impl diesel::r2d2::HandleEvent for PoolEvents {
+    fn handle_checkout(&self, event: diesel::r2d2::event::CheckoutEvent) {
+        self.0.acquired(event.duration());
+    }
+
+    fn handle_timeout(&self, _event: diesel::r2d2::event::TimeoutEvent) {
+        self.0.timed_out();
+    }
+}
+
 /// A bounded pool of connections to one database.
 #[derive(Clone)]
 pub struct Db {
@@ -91,6 +128,16 @@ impl Db {
         pool_size: u32,
         acquire_timeout: Duration,
     ) -> Result<Self, StorageError> {
+        Self::connect_observed(url, pool_size, acquire_timeout, None)
+    }
+
+    /// [`Db::connect`], with `observer` told of every wait for a connection.
+    pub fn connect_observed(
+        url: &str,
+        pool_size: u32,
+        acquire_timeout: Duration,
+        observer: Option<std::sync::Arc<dyn PoolObserver>>,
+    ) -> Result<Self, StorageError> {
         let backend = Backend::from_url(url).map_err(StorageError::Unavailable)?;
         if backend == Backend::Sqlite {
             let path = std::path::Path::new(sqlite_path(url));
@@ -103,9 +150,13 @@ impl Db {
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         }
         let manager = ConnectionManager::new(backend, url.to_owned());
-        let pool = diesel::r2d2::Pool::builder()
+        let mut builder = diesel::r2d2::Pool::builder()
             .max_size(pool_size)
-            .connection_timeout(acquire_timeout)
+            .connection_timeout(acquire_timeout);
+        if let Some(observer) = observer {
+            builder = builder.event_handler(Box::new(PoolEvents(observer)));
+        }
+        let pool = builder
             .build(manager)
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         Ok(Db {
@@ -125,6 +176,15 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub fn pool_status(&self) -> PoolStatus {
+        let state = self.pool.state();
+        PoolStatus {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool. `f` may fail with
@@ -162,7 +222,12 @@ impl Db {
         E: From<StorageError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // The blocking thread does not inherit the request's span: carry it over, so
+        // that whatever the query logs still carries the request id.
+        let parent = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _request = parent.enter();
+            let _db = tracing::debug_span!("db").entered();
             let mut conn = pool
                 .get()
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;

@@ -13,6 +13,7 @@ use super::key_set::KeySet;
 use super::keys::{SigningAlg, SigningKey};
 
 /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
+#[tracing::instrument(name = "sign", skip_all, fields(alg = key.alg().as_str(), typ = typ))]
 pub fn sign<T: Serialize>(key: &SigningKey, typ: &str, claims: &T) -> Result<String, TokenError> {
     let header = json!({ "alg": key.alg().as_str(), "kid": key.kid(), "typ": typ });
     let header = serde_json::to_vec(&header).map_err(|e| TokenError::Encoding(e.to_string()))?;

@@ -29,6 +29,8 @@ mod lifecycle;
 mod limits;
 mod login;
 mod logout;
+mod logs;
+mod metrics;
 mod openapi;
 mod pairwise;
 mod redis_cluster;

@@ -45,6 +45,7 @@ fn granted_scope(client: &Client, requested: Option<&str>) -> Result<ScopeSet, O
     Ok(requested)
 }
 
+#[tracing::instrument(name = "issue_client_credentials", skip_all)]
 pub(super) fn issue(
     state: &AppState,
     client: &Client,

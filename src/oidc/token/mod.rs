@@ -104,6 +104,7 @@ pub(crate) fn parse_form(
 }
 
 /// Authenticates the calling client from the Authorization header or the form.
+#[tracing::instrument(name = "client_authentication", skip_all)]
 pub(crate) async fn authenticate_client(
     req: &HttpRequest,
     state: &AppState,
@@ -142,6 +143,13 @@ pub(crate) async fn authenticate_client(
     Ok(client)
 }
 
+// The span's fields are the client (a registered id, not personal data) and the grant
+// type, recorded once known; never codes, tokens or secrets.
+#[tracing::instrument(
+    name = "token",
+    skip_all,
+    fields(client_id = tracing::field::Empty, grant_type = tracing::field::Empty)
+)]
 pub async fn token_post(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -149,11 +157,15 @@ pub async fn token_post(
 ) -> Result<HttpResponse, OAuthError> {
     let form = parse_form(&req, body)?;
     let client = authenticate_client(&req, &state, &form).await?;
+    let span = tracing::Span::current();
+    span.record("client_id", client.id.as_str());
 
     let now = state.clock.now();
     let grant = form.grant()?;
+    let grant_type = grant.grant_type();
+    span.record("grant_type", grant_type.as_str());
     // RFC 6749 §5.2: a grant type the client is not registered for.
-    if !client.allows_grant(grant.grant_type()) {
+    if !client.allows_grant(grant_type) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "the client is not registered for this grant type",
@@ -265,6 +277,11 @@ pub async fn token_post(
             .0
         }
     };
+    state.metrics.tokens_issued(
+        grant_type.as_str(),
+        response.id_token.is_some(),
+        response.refresh_token.is_some(),
+    );
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -273,6 +290,7 @@ pub async fn token_post(
 
 /// RFC 6749 §4.1.2: a code presented again after it was redeemed revokes the tokens
 /// it gave, since one of the two presenters is an attacker.
+#[tracing::instrument(name = "revoke_replayed_code", skip_all)]
 async fn revoke_replayed_code(
     state: &AppState,
     code: &AuthCode,
@@ -337,6 +355,7 @@ fn check_grant(
     }
 }
 
+#[tracing::instrument(name = "issue_tokens", skip_all)]
 async fn issue_tokens(
     state: &AppState,
     client: &Client,
