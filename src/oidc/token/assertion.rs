@@ -107,13 +107,15 @@ pub fn check(
         .map_err(|_| invalid("the client assertion is invalid"))?
         .claims;
 
-    if claims.exp + LEEWAY_SECS <= now {
+    // `exp` is the client's number: near i64::MAX, `exp + leeway` overflowed (a panic
+    // with overflow checks, a wrap to "expired" without); compare without adding to it.
+    if claims.exp <= now.saturating_sub(LEEWAY_SECS) {
         return Err(invalid("the client assertion has expired"));
     }
-    if claims.exp > now + MAX_LIFETIME_SECS + LEEWAY_SECS {
+    if claims.exp > now.saturating_add(MAX_LIFETIME_SECS + LEEWAY_SECS) {
         return Err(invalid("the client assertion lives too long"));
     }
-    let early = |t: Option<i64>| t.is_some_and(|t| t > now + LEEWAY_SECS);
+    let early = |t: Option<i64>| t.is_some_and(|t| t > now.saturating_add(LEEWAY_SECS));
     if early(claims.iat) || early(claims.nbf) {
         return Err(invalid("the client assertion is not valid yet"));
     }
