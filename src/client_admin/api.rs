@@ -3,7 +3,8 @@
 //! constant time) and is absent (404) when none is configured. The field names follow
 //! the client metadata of OAuth Dynamic Client Registration (RFC 7591 §2).
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -96,24 +97,28 @@ impl From<StorageError> for ApiError {
     }
 }
 
+/// The bearer token of an `Authorization` header, trimmed; empty when there is none.
+/// Public so that the fuzz targets (`fuzz/`) run untrusted headers through it.
+pub fn presented_token(authorization: Option<&HeaderValue>) -> &str {
+    authorization
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map_or("", str::trim)
+}
+
 /// Lets the request through only with the configured admin token.
 fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let expected = &state.settings.admin.token;
     if expected.is_empty() {
         return Err(ApiError::not_found());
     }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .unwrap_or("");
+    let presented = presented_token(req.headers().get(header::AUTHORIZATION));
     // Digests first, so that the comparison takes the same time whatever the length.
     let ok = random::constant_time_eq(
-        &random::sha256(presented.trim().as_bytes()),
+        &random::sha256(presented.as_bytes()),
         &random::sha256(expected.as_bytes()),
     );
     if !ok {

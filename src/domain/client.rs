@@ -202,14 +202,17 @@ fn loopback_matches(registered: &str, requested: &str) -> bool {
     })
 }
 
-/// Removes a leading `:port` (digits only), leaving the path, query and so on.
+/// Removes a leading `:port` (a TCP port: digits, at most 65535), leaving the path,
+/// query and so on.
 fn strip_port(rest: &str) -> Option<&str> {
     match rest.strip_prefix(':') {
         None if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') => Some(rest),
         None => None,
         Some(after_colon) => {
             let digits = after_colon.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 || digits > 5 {
+            // A larger number is no port: the redirect would be to a URL that does not
+            // parse, which the error redirect then cannot build properly either.
+            if digits == 0 || digits > 5 || after_colon[..digits].parse::<u16>().is_err() {
                 return None;
             }
             let rest = &after_colon[digits..];
@@ -319,6 +322,16 @@ mod tests {
                 .is_none()
         );
         assert!(c.find_redirect_uri("http://127.0.0.1:x/callback").is_none());
+        assert!(
+            c.find_redirect_uri("http://127.0.0.1:65535/callback")
+                .is_some()
+        );
+        // Found by fuzzing (fuzz/regressions/authorize_request): not a port.
+        assert!(
+            c.find_redirect_uri("http://127.0.0.1:65536/callback")
+                .is_none()
+        );
+        assert!(c.find_redirect_uri("http://[::1]:98304/cb").is_none());
         assert!(
             c.find_redirect_uri("http://127.0.0.1.evil.com/callback")
                 .is_none()

@@ -1,7 +1,7 @@
 //! The userinfo endpoint (OIDC Core §5.3): the claims the access token's scopes allow,
 //! read from the population register at the time of the call.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::audit;
@@ -43,7 +43,17 @@ pub async fn userinfo_post(
 }
 
 fn bearer_token(req: &HttpRequest, form_token: Option<String>) -> Result<String, BearerError> {
-    let header_token = match req.headers().get(header::AUTHORIZATION) {
+    access_token(req.headers().get(header::AUTHORIZATION), form_token)
+}
+
+/// The access token of a request, from its `Authorization` header (RFC 6750 §2.1) or
+/// its form body (§2.2). Public so that the fuzz targets (`fuzz/`) run untrusted
+/// headers through it.
+pub fn access_token(
+    authorization: Option<&HeaderValue>,
+    form_token: Option<String>,
+) -> Result<String, BearerError> {
+    let header_token = match authorization {
         None => None,
         Some(value) => {
             let value = value

@@ -59,6 +59,9 @@ async fn a_redirect_uri_that_is_not_registered_exactly_gets_an_html_error_page()
         ),
         (client.id.as_str(), "http://portal.example.gov.vn/callback"),
         (public.id.as_str(), "http://127.0.0.1:5000/other"),
+        // Found by fuzzing: a loopback "port" past 65535 is no port.
+        (public.id.as_str(), "http://127.0.0.1:65536/callback"),
+        (public.id.as_str(), "http://127.0.0.1:98304/callback"),
         (public.id.as_str(), "http://localhost:5000/callback"),
         (
             public.id.as_str(),

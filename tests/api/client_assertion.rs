@@ -138,6 +138,18 @@ async fn wrong_audience_lifetime_or_missing_jti_are_refused() {
         "no jti",
     )
     .await;
+    // Found while fuzzing (fuzz/regressions/client_assertion/exp-i64-max): adding the
+    // leeway to this `exp` overflowed.
+    for (exp, case) in [(i64::MAX, "exp = i64::MAX"), (i64::MIN, "exp = i64::MIN")] {
+        let mut extreme = claims(&app, &client.id, &token_endpoint, 60, case);
+        extreme["exp"] = json!(exp);
+        assert_refused(
+            &app,
+            &jwt::sign(&client.key, "JWT", &extreme).unwrap(),
+            case,
+        )
+        .await;
+    }
     let mut other_sub = claims(&app, &client.id, &token_endpoint, 60, "d");
     other_sub["iss"] = json!("someone-else");
     assert_refused(

@@ -181,6 +181,27 @@ async fn a_wrong_secret_or_an_unknown_client_gets_401_invalid_client_with_a_chal
     );
 }
 
+/// Found by fuzzing: a raw `&` in Basic credentials cut the secret short there, so
+/// that the secret followed by anything at all authenticated the client.
+#[tokio::test]
+async fn a_secret_followed_by_an_ampersand_and_more_is_a_wrong_secret() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let issued = code_for(&app, &client).await;
+    let v = verifier(&issued);
+    let form = redeem_form(&issued, &client.redirect_uri, &v);
+    let longer = format!("{}&anything", client.secret.as_deref().unwrap());
+    let (status, body, _) = token_request(&app, Some((&client.id, &longer)), &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    // The code is still good for the right secret.
+    let secret = client.secret.as_deref().unwrap();
+    let (status, _, _) = token_request(&app, Some((&client.id, secret)), &form).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_code_is_bound_to_its_client_and_redirect_uri() {
     let app = TestApp::spawn().await;

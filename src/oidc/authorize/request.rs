@@ -264,3 +264,53 @@ fn check_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
     }
     Ok(prompt)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
+    use crate::http::params;
+
+    /// The public client of the authorization fuzz target (`fuzz/src/lib.rs`).
+    fn fuzz_app() -> Client {
+        Client {
+            id: "app".into(),
+            name: "app".into(),
+            kind: ClientKind::Public,
+            secret_hash: None,
+            redirect_uris: vec![
+                "vn.gov.app:/callback".into(),
+                "http://127.0.0.1/callback".into(),
+                "http://[::1]:8080/cb".into(),
+            ],
+            scopes: ScopeSet::parse("openid profile address national_id offline_access").unwrap(),
+            id_token_alg: "RS256".into(),
+            auth_method: TokenEndpointAuthMethod::None,
+            access_token_ttl_secs: None,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            grant_types: vec![GrantType::AuthorizationCode],
+            subject_type: SubjectType::Pairwise,
+            sector_identifier: "portal.gov.vn".into(),
+            jwks: None,
+            jwks_uri: None,
+        }
+    }
+
+    /// fuzz/regressions/authorize_request: `redirect_uri=http://[::1]:98304/cb`, a
+    /// loopback URI with a "port" past 65535, was taken for the registered one, and
+    /// the error went to a URL that does not parse.
+    #[test]
+    fn fuzz_regression_loopback_port_over_65535_is_not_registered() {
+        let input = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/authorize_request/crash-2ee5679734e85afffbebc53b45f4dc1a791efae0"
+        ));
+        let params = AuthorizeParams::from_pairs(params::parse(input).unwrap());
+        assert_eq!(client_id(&params).unwrap(), "app");
+        assert!(matches!(
+            check(&params, &fuzz_app()),
+            Err(AuthorizeError::Page(_))
+        ));
+    }
+}

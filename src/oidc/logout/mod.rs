@@ -10,7 +10,7 @@
 //! otherwise the citizen sees a page of ours.
 
 pub mod backchannel;
-mod request;
+pub mod request;
 
 use std::time::Duration;
 

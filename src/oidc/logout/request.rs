@@ -24,6 +24,12 @@ impl LogoutRequest {
             if value.len() > MAX_VALUE_LEN {
                 return None;
             }
+            // RFC 6749 §3.1: a parameter without a value is as if omitted, so it neither
+            // counts as a repetition nor takes the place of a later value (as in the
+            // authorization request; the order of the pairs must not matter).
+            if value.is_empty() {
+                continue;
+            }
             let slot = match name.as_str() {
                 "id_token_hint" => &mut request.id_token_hint,
                 "client_id" => &mut request.client_id,
@@ -36,8 +42,7 @@ impl LogoutRequest {
             if slot.is_some() {
                 return None;
             }
-            // An empty value counts as absent.
-            *slot = Some(value).filter(|v| !v.is_empty());
+            *slot = Some(value);
         }
         Some(request)
     }
@@ -51,5 +56,39 @@ impl LogoutRequest {
         jwt::verify::<IdTokenClaims>(&state.keys.current(), hint, "JWT", &state.issuer)
             .map(Some)
             .map_err(|_| PageError::bad_logout_hint())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::params;
+
+    fn parse(query: &[u8]) -> Option<LogoutRequest> {
+        params::parse(query).and_then(LogoutRequest::from_pairs)
+    }
+
+    #[test]
+    fn an_empty_value_is_absent_whichever_order_it_comes_in() {
+        for query in [
+            &b"client_id=&client_id=portal&state="[..],
+            b"client_id=portal&client_id=&state=",
+        ] {
+            let request = parse(query).expect("accepted");
+            assert_eq!(request.client_id.as_deref(), Some("portal"));
+            assert_eq!(request.state, None);
+        }
+        assert!(parse(b"client_id=a&client_id=b").is_none());
+    }
+
+    /// fuzz/regressions/end_session_request: `client_id` twice, both empty.
+    #[test]
+    fn fuzz_regression_repeated_empty_client_id_is_absent() {
+        let input = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/end_session_request/crash-a7893b7b483dc16980458f8bd062de2a876097d1"
+        ));
+        let request = parse(input).expect("accepted");
+        assert_eq!(request.client_id, None);
     }
 }

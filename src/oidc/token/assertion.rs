@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::Deserialize;
 
 use crate::domain::client::Client;
@@ -36,11 +36,7 @@ fn invalid(why: &'static str) -> OAuthError {
 }
 
 pub async fn verify(state: &AppState, client: &Client, assertion: &str) -> Result<(), OAuthError> {
-    let header = jsonwebtoken::decode_header(assertion)
-        .map_err(|_| invalid("malformed client assertion"))?;
-    if !ASSERTION_ALGS.contains(&header.alg) {
-        return Err(invalid("the assertion's algorithm is not allowed"));
-    }
+    let header = header(assertion)?;
     let keys = state
         .client_keys
         .keys(&state.http, client, header.kid.as_deref())
@@ -49,15 +45,60 @@ pub async fn verify(state: &AppState, client: &Client, assertion: &str) -> Resul
             tracing::warn!(client_id = %client.id, error = %e, "client keys unavailable");
             invalid("the client's keys are unavailable")
         })?;
-    let jwk = select_key(&keys, header.kid.as_deref(), header.alg)
+    let audiences = [state.issuer.as_str(), state.endpoints.token.as_str()];
+    let now = state.clock.now().timestamp();
+    let checked = check(assertion, &header, &keys, &client.id, &audiences, now)?;
+
+    let key = format!(
+        "assertion:{}",
+        random::sha256_b64(&format!("{}\u{0}{}", client.id, checked.jti))
+    );
+    let ttl = Duration::from_secs(u64::try_from(checked.exp + LEEWAY_SECS - now).unwrap_or(1));
+    if !state.store.put_new(&key, Vec::new(), ttl).await? {
+        tracing::warn!(target: "security", client_id = %client.id, "a client assertion was replayed");
+        return Err(invalid("the client assertion was already used"));
+    }
+    Ok(())
+}
+
+/// The header of an untrusted assertion, refused unless its algorithm is allowed.
+///
+/// This and [`check`] are public so that the fuzz targets (`fuzz/`) run untrusted
+/// assertions through the same checks as the token endpoint.
+pub fn header(assertion: &str) -> Result<Header, OAuthError> {
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| invalid("malformed client assertion"))?;
+    if !ASSERTION_ALGS.contains(&header.alg) {
+        return Err(invalid("the assertion's algorithm is not allowed"));
+    }
+    Ok(header)
+}
+
+/// What [`check`] vouches for; only the replay check (`jti`) is left to do.
+#[derive(Debug)]
+pub struct CheckedAssertion {
+    pub jti: String,
+    pub exp: i64,
+}
+
+/// Checks everything but replay: the signature by one of `keys`, `iss` and `sub` equal
+/// to `client_id`, `aud` one of `audiences`, the lifetime against `now`, and a `jti`.
+pub fn check(
+    assertion: &str,
+    header: &Header,
+    keys: &JwkSet,
+    client_id: &str,
+    audiences: &[&str],
+    now: i64,
+) -> Result<CheckedAssertion, OAuthError> {
+    let jwk = select_key(keys, header.kid.as_deref(), header.alg)
         .ok_or_else(|| invalid("no registered key fits the assertion"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| invalid("unusable client key"))?;
 
-    let audiences = [state.issuer.as_str(), state.endpoints.token.as_str()];
     let mut validation = Validation::new(header.alg);
-    validation.set_audience(&audiences);
-    validation.set_issuer(&[&client.id]);
-    validation.sub = Some(client.id.clone());
+    validation.set_audience(audiences);
+    validation.set_issuer(&[client_id]);
+    validation.sub = Some(client_id.to_owned());
     validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
     // Time is checked below against the server's clock, which tests control.
     validation.validate_exp = false;
@@ -69,14 +110,15 @@ pub async fn verify(state: &AppState, client: &Client, assertion: &str) -> Resul
         })?
         .claims;
 
-    let now = state.clock.now().timestamp();
-    if claims.exp + LEEWAY_SECS <= now {
+    // `exp` is the client's number: near i64::MAX, `exp + leeway` overflowed (a panic
+    // with overflow checks, a wrap to "expired" without); compare without adding to it.
+    if claims.exp <= now.saturating_sub(LEEWAY_SECS) {
         return Err(invalid("the client assertion has expired"));
     }
-    if claims.exp > now + MAX_LIFETIME_SECS + LEEWAY_SECS {
+    if claims.exp > now.saturating_add(MAX_LIFETIME_SECS + LEEWAY_SECS) {
         return Err(invalid("the client assertion lives too long"));
     }
-    let early = |t: Option<i64>| t.is_some_and(|t| t > now + LEEWAY_SECS);
+    let early = |t: Option<i64>| t.is_some_and(|t| t > now.saturating_add(LEEWAY_SECS));
     if early(claims.iat) || early(claims.nbf) {
         return Err(invalid("the client assertion is not valid yet"));
     }
@@ -84,16 +126,10 @@ pub async fn verify(state: &AppState, client: &Client, assertion: &str) -> Resul
         .jti
         .filter(|jti| !jti.is_empty() && jti.len() <= 256)
         .ok_or_else(|| invalid("the client assertion needs a jti"))?;
-    let key = format!(
-        "assertion:{}",
-        random::sha256_b64(&format!("{}\u{0}{jti}", client.id))
-    );
-    let ttl = Duration::from_secs(u64::try_from(claims.exp + LEEWAY_SECS - now).unwrap_or(1));
-    if !state.store.put_new(&key, Vec::new(), ttl).await? {
-        tracing::warn!(target: "security", client_id = %client.id, "a client assertion was replayed");
-        return Err(invalid("the client assertion was already used"));
-    }
-    Ok(())
+    Ok(CheckedAssertion {
+        jti,
+        exp: claims.exp,
+    })
 }
 
 /// The key named by `kid`, or with no `kid` the only key that fits `alg`; either way

@@ -83,8 +83,11 @@ fn parse_basic(header: &str) -> Option<UnverifiedClientCredentials> {
     }
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
+    // Each half is one form-urlencoded value. A raw `&` in it is a character of the
+    // value, not a separator: read as one, it cut the secret short, so that
+    // `secret&anything` authenticated as `secret` (found by fuzzing).
     let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        url::form_urlencoded::parse(format!("x={}", s.replace('&', "%26")).as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
     };
@@ -129,7 +132,12 @@ fn unverified_subject(jws: &str) -> Option<String> {
     let payload = jws.split('.').nth(1)?;
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    claims.get("sub")?.as_str().map(str::to_owned)
+    // An empty `sub` names no client (found by fuzzing; the lookup failed anyway).
+    claims
+        .get("sub")?
+        .as_str()
+        .filter(|sub| !sub.is_empty())
+        .map(str::to_owned)
 }
 
 /// Checks the credentials against the registered client.
@@ -183,6 +191,49 @@ mod tests {
         let creds = credentials(Some(&header), None, None, AssertionParams::default()).unwrap();
         assert_eq!(creds.client_id, "my client");
         assert_eq!(creds.secret.unwrap().expose(), "s:cret");
+    }
+
+    /// fuzz/regressions/authorization_header: `Basic base64("my&2pclient:s%3Qcrx")`
+    /// was read as the client `my`.
+    #[test]
+    fn fuzz_regression_a_raw_ampersand_does_not_cut_basic_credentials_short() {
+        let input = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/authorization_header/crash-8569c83531fed3fc9c87dfe4f045084c2bb47913"
+        ));
+        let header = std::str::from_utf8(input).unwrap();
+        let creds = credentials(Some(header), None, None, AssertionParams::default()).unwrap();
+        assert_eq!(creds.client_id, "my&2pclient");
+        // `%3Q` is no escape, so it stays as it is.
+        assert_eq!(creds.secret.unwrap().expose(), "s%3Qcrx");
+
+        let header = format!("Basic {}", STANDARD.encode("portal:s3cret&x"));
+        let creds = credentials(Some(&header), None, None, AssertionParams::default()).unwrap();
+        assert_eq!(creds.secret.unwrap().expose(), "s3cret&x");
+    }
+
+    /// fuzz/regressions/client_assertion: an assertion whose `sub` is empty (the target
+    /// signs `HEADER\nCLAIMS` after a mode byte; the signature does not matter here).
+    #[test]
+    fn fuzz_regression_an_assertion_with_an_empty_sub_names_no_client() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let input = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/client_assertion/crash-cc4f300a3d69bae43c0ff83415d2322cc8a23908"
+        ));
+        let (header, claims) =
+            input[1..].split_at(input.iter().position(|&b| b == b'\n').unwrap() - 1);
+        let jws = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(&claims[1..])
+        );
+        let params = AssertionParams {
+            assertion_type: Some(JWT_BEARER),
+            assertion: Some(&jws),
+        };
+        let err = credentials(None, None, None, params).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidClient);
     }
 
     #[test]

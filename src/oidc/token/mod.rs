@@ -1,7 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): authenticates the client, redeems the code, and
 //! issues an ID token and a JWT access token.
 
-mod assertion;
+pub mod assertion;
 pub mod client_auth;
 mod client_credentials;
 pub mod client_keys;
@@ -98,9 +98,7 @@ pub(crate) fn parse_form(
             "the body is too large or unreadable",
         )
     })?;
-    let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is not a valid form"))?;
-    TokenForm::parse(pairs)
+    TokenForm::from_body(&body)
 }
 
 /// Authenticates the calling client from the Authorization header or the form.

@@ -46,6 +46,14 @@ fn invalid(why: &'static str) -> OAuthError {
 }
 
 impl TokenForm {
+    /// Decodes and checks a form body. Public, like [`Self::parse`], so that the fuzz
+    /// targets (`fuzz/`) feed untrusted bytes through the endpoint's own decoding.
+    pub fn from_body(body: &[u8]) -> Result<Self, OAuthError> {
+        let pairs = crate::http::params::parse(body)
+            .ok_or_else(|| invalid("the body is not a valid form"))?;
+        Self::parse(pairs)
+    }
+
     pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, OAuthError> {
         let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
         names.sort_unstable();
