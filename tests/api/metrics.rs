@@ -155,8 +155,12 @@ fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
     Ok(samples)
 }
 
+/// A histogram series: its name and labels (without `le`).
+type SeriesKey = (String, Vec<(String, String)>);
+
 fn check_histograms(samples: &[Sample]) -> Result<(), String> {
-    let mut series: BTreeMap<(String, Vec<(String, String)>), Vec<(f64, f64)>> = BTreeMap::new();
+    // Each series' buckets as (le, cumulative count).
+    let mut series: BTreeMap<SeriesKey, Vec<(f64, f64)>> = BTreeMap::new();
     for sample in samples.iter().filter(|s| s.name.ends_with("_bucket")) {
         let mut key_labels: Vec<_> = sample
             .labels

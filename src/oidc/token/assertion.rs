@@ -105,7 +105,7 @@ pub fn check(
     validation.validate_nbf = false;
     let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
         .map_err(|e| {
-            tracing::debug!(client_id = %client.id, error = %e, "client assertion refused");
+            tracing::debug!(%client_id, error = %e, "client assertion refused");
             invalid("the client assertion is invalid")
         })?
         .claims;
