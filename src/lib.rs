@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client_admin;
 pub mod clock;
 pub mod config;
+pub mod consent;
 pub mod domain;
 pub mod http;
 pub mod metrics;

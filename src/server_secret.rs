@@ -11,6 +11,7 @@
 //! - `"signing-key-encryption"`: AES-256-GCM key sealing the private signing keys.
 //! - `"pairwise-subject"`: pairwise subject identifiers (`tokens::subject`). Changing
 //!   the secret changes every pairwise `sub`: relying parties would lose their users.
+//! - `"csrf"`: HMAC key of the CSRF tokens of forms outside a login flow (`pages::csrf`).
 //!
 //! Reach it from a handler as `state.secret`.
 

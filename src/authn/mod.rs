@@ -3,4 +3,5 @@
 
 pub mod login;
 pub mod password;
+pub mod second_factor;
 pub mod session;

@@ -43,6 +43,13 @@ pub enum ErrorCode {
     AccessDenied,
     /// `prompt=none` but the citizen must log in (OIDC Core §3.1.2.6).
     LoginRequired,
+    /// `prompt=none` but the citizen must grant consent (OIDC Core §3.1.2.6).
+    ConsentRequired,
+    /// `prompt=none` but a page other than login or consent is needed (OIDC Core §3.1.2.6).
+    InteractionRequired,
+    /// The requested `acr` cannot be met (OpenID Connect Core errata, §3.1.2.6 of the
+    /// Step-up Authentication profile; also RFC 9470's error of that name).
+    UnmetAuthenticationRequirements,
     /// The access token is expired, revoked, malformed or otherwise invalid (RFC 6750).
     InvalidToken,
     /// The access token lacks the scope the resource needs (RFC 6750).
@@ -83,6 +90,9 @@ impl OAuthError {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::RequestNotSupported => "request_not_supported",

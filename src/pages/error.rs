@@ -111,6 +111,18 @@ impl PageError {
         error
     }
 
+    /// A protocol-level internal error met on a page (already logged where it arose).
+    pub fn from_oauth(e: crate::oidc::error::OAuthError) -> Self {
+        let unavailable = e.code == crate::oidc::error::ErrorCode::TemporarilyUnavailable;
+        let mut error = if unavailable {
+            Self::new(StatusCode::SERVICE_UNAVAILABLE, PageMessage::Unavailable)
+        } else {
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, PageMessage::Internal)
+        };
+        error.internal = e.internal;
+        error
+    }
+
     pub fn in_lang(mut self, lang: Lang) -> Self {
         self.lang = lang;
         self

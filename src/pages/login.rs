@@ -1,8 +1,5 @@
 //! The login page: personal identification number and password, CSRF-protected.
 
-use std::time::Duration;
-
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -12,13 +9,13 @@ use super::error::{PageError, html};
 use super::i18n::{Lang, Texts};
 use crate::audit;
 use crate::authn::login::{self, LoginError};
-use crate::authn::session::{self, Session};
-use crate::domain::acr::{AssuranceLevel, AuthMethod};
+use crate::domain::acr::AuthMethod;
 use crate::domain::national_id::NationalId;
-use crate::domain::secret::{Password, SessionToken};
+use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
 use crate::metrics::{InternalError, LoginOutcome};
-use crate::oidc::authorize::{flow, grant, page_lang, redirect};
+use crate::oidc::authorize::flow::{self, Progress};
+use crate::oidc::authorize::{interaction, page_lang};
 use crate::state::AppState;
 use crate::storage::accounts::Account;
 
@@ -190,41 +187,16 @@ pub async fn login_post(
     };
     tracing::info!(target: "security", outcome = "success", "login succeeded");
 
-    // A fresh session for every login; the browser's previous one, if any, ends.
-    if let Some(old) = req.cookie(&state.settings.session.cookie_name) {
-        let old = SessionToken::new(old.value().to_owned());
-        session::end(state.store.as_ref(), &old)
-            .await
-            .map_err(|e| fail(e.into()))?;
-    }
-    let (session, token) = start_session(&state, &account, now.timestamp())
+    let mut flow = flow;
+    flow.progress = Some(Progress {
+        account_id: account.id.clone(),
+        account_level: account.assurance_level,
+        amr: vec![AuthMethod::Pwd.as_str().to_owned()],
+        auth_time: now.timestamp(),
+    });
+    interaction::resume(&req, &state, lang, flow_id, flow)
         .await
-        .map_err(fail)?;
-    flow::finish(state.store.as_ref(), flow_id)
-        .await
-        .map_err(|e| fail(e.into()))?;
-    let url = grant::issue_code(
-        state.store.as_ref(),
-        &state.issuer,
-        &flow.request,
-        &session,
-        Duration::from_secs(state.settings.tokens.code_ttl_secs),
-        now,
-    )
-    .await
-    .map_err(|e| fail(e.into()))?;
-
-    let mut response = redirect(&url, true);
-    let session_cookie = Cookie::build(state.settings.session.cookie_name.clone(), token)
-        .path("/")
-        .http_only(true)
-        .secure(state.secure_cookies)
-        .same_site(SameSite::Lax)
-        .finish();
-    response
-        .add_cookie(&session_cookie)
-        .map_err(|e| fail(PageError::internal(&e, false)))?;
-    Ok(response)
+        .map_err(fail)
 }
 
 /// Every login attempt that reached a verdict goes to the audit trail, with the number
@@ -262,24 +234,4 @@ fn login_outcome(result: &Result<Account, LoginError>) -> LoginOutcome {
         Err(LoginError::NotPermitted(reason)) => LoginOutcome::Refused(*reason),
         Err(LoginError::Storage(_) | LoginError::Password(_)) => LoginOutcome::Error,
     }
-}
-
-/// A new session for every login, so a session id planted before login is useless.
-async fn start_session(
-    state: &AppState,
-    account: &Account,
-    now: i64,
-) -> Result<(Session, String), PageError> {
-    let ttl = state.settings.session.ttl_secs;
-    let session = Session {
-        sid: crate::tokens::random::token(),
-        account_id: account.id.clone(),
-        auth_time: now,
-        // A password alone proves level 1, whatever level the account could reach.
-        acr: AssuranceLevel::Level1.acr().to_owned(),
-        amr: vec![AuthMethod::Pwd.as_str().to_owned()],
-        expires_at: now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
-    };
-    let token = session::create(state.store.as_ref(), &session, Duration::from_secs(ttl)).await?;
-    Ok((session, token.expose().to_owned()))
 }

@@ -1,10 +1,12 @@
 //! Server-rendered pages for citizens: login, errors, and the demo relying party.
 //! Every page is in Vietnamese (the default) and English.
 
+pub mod csrf;
 pub mod demo;
 pub mod error;
 pub mod i18n;
 pub mod login;
+pub mod signed_in;
 pub mod static_files;
 
 pub use error::{PageError, PageMessage};

@@ -12,7 +12,7 @@ use crate::helpers::TestApp;
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     base: String,
     http: reqwest::Client,
@@ -22,7 +22,7 @@ struct Browser {
 
 impl Browser {
     /// A headless Chromium, or `None` when browser tests are not configured here.
-    async fn launch() -> Option<Browser> {
+    pub(crate) async fn launch() -> Option<Browser> {
         let Some(chromedriver) = std::env::var("TEST_CHROMEDRIVER")
             .ok()
             .filter(|p| !p.is_empty())
@@ -107,12 +107,12 @@ impl Browser {
         response["value"].clone()
     }
 
-    async fn open(&self, url: &str) {
+    pub(crate) async fn open(&self, url: &str) {
         self.command(reqwest::Method::POST, "/url", json!({ "url": url }))
             .await;
     }
 
-    async fn current_url(&self) -> String {
+    pub(crate) async fn current_url(&self) -> String {
         self.command(reqwest::Method::GET, "/url", Value::Null)
             .await
             .as_str()
@@ -120,7 +120,7 @@ impl Browser {
             .to_owned()
     }
 
-    async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         self.command(reqwest::Method::GET, "/source", Value::Null)
             .await
             .as_str()
@@ -128,7 +128,7 @@ impl Browser {
             .to_owned()
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         for _ in 0..50 {
             let found = self
                 .command(
@@ -145,7 +145,7 @@ impl Browser {
         panic!("no element {css} in {}", self.source().await);
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let id = self.find(css).await;
         self.command(
             reqwest::Method::POST,
@@ -155,7 +155,7 @@ impl Browser {
         .await;
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.command(
             reqwest::Method::POST,
@@ -166,7 +166,7 @@ impl Browser {
     }
 
     /// Waits until the page shows `text` (a click's navigation may still be running).
-    async fn wait_for_text(&self, text: &str) {
+    pub(crate) async fn wait_for_text(&self, text: &str) {
         for _ in 0..100 {
             if self.source().await.contains(text) {
                 return;
@@ -176,7 +176,7 @@ impl Browser {
         panic!("the page never showed {text:?}: {}", self.source().await);
     }
 
-    async fn wait_for_url(&self, prefix: &str) -> String {
+    pub(crate) async fn wait_for_url(&self, prefix: &str) -> String {
         for _ in 0..100 {
             let url = self.current_url().await;
             if url.starts_with(prefix) {
@@ -185,6 +185,55 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("never reached {prefix}: at {}", self.current_url().await);
+    }
+
+    /// Clears a field, then types into it.
+    pub(crate) async fn replace_text(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{id}/clear"),
+            json!({}),
+        )
+        .await;
+        self.type_into(css, text).await;
+    }
+
+    /// Runs a script in the page (WebDriver's own channel; the pages themselves carry
+    /// no inline script) and returns its value.
+    pub(crate) async fn eval(&self, script: &str) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
+    /// Sets the window's size, e.g. a phone's 390×844.
+    pub(crate) async fn resize(&self, width: u32, height: u32) {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({ "width": width, "height": height }),
+        )
+        .await;
+    }
+
+    /// Saves a PNG of the page to `target/screenshots/{name}.png`; docs/screenshots/
+    /// holds copies of the ones the documentation shows.
+    pub(crate) async fn screenshot(&self, name: &str) {
+        let encoded = self
+            .command(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            encoded.as_str().expect("a screenshot"),
+        )
+        .expect("base64 PNG");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 }
 
@@ -195,7 +244,7 @@ impl Drop for Browser {
     }
 }
 
-async fn demo_app() -> TestApp {
+pub(crate) async fn demo_app() -> TestApp {
     TestApp::spawn_with(|s| {
         s.demo.enabled = true;
         s.demo.population = 10;
@@ -218,6 +267,13 @@ async fn a_newcomer_logs_in_through_the_demo_portal_in_a_real_browser() {
     browser.wait_for_url(&app.url("/login?")).await;
     // The login page names the service the citizen is logging in to.
     browser.wait_for_text("Cổng dịch vụ công (demo)").await;
+    // At a phone's width the page needs no horizontal scrolling.
+    browser.resize(390, 844).await;
+    let fits = browser
+        .eval("return document.documentElement.scrollWidth <= window.innerWidth;")
+        .await;
+    assert_eq!(fits, Value::Bool(true), "the login page scrolls sideways");
+    browser.screenshot("login-vi-phone").await;
 
     browser.type_into("#national_id", "001090000001").await;
     browser.type_into("#password", "not-the-password").await;
@@ -226,6 +282,8 @@ async fn a_newcomer_logs_in_through_the_demo_portal_in_a_real_browser() {
         .wait_for_text("Số định danh hoặc mật khẩu không đúng.")
         .await;
 
+    // The page keeps the number; the citizen retypes it anyway, as people do.
+    browser.replace_text("#national_id", "001090000001").await;
     browser.type_into("#password", "demo-password-2026").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_url(&app.url("/demo/callback")).await;

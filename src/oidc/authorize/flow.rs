@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::request::AuthorizationRequest;
+use crate::domain::acr::AssuranceLevel;
 use crate::store::{Store, StoreError};
 use crate::tokens::random;
 
@@ -23,6 +24,23 @@ pub struct LoginFlow {
     pub csrf_token: String,
     pub browser_binding: String,
     pub expires_at: i64,
+    /// Who the citizen proved to be so far, and how, while a login needs more steps
+    /// (a second factor) before a session is made. `None` before the password, and
+    /// for steps taken with a live session (consent, step-up start from the session).
+    #[serde(default)]
+    pub progress: Option<Progress>,
+}
+
+/// Methods presented in this flow and not yet turned into a session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Progress {
+    pub account_id: String,
+    /// The account's level when the password was checked.
+    pub account_level: AssuranceLevel,
+    /// RFC 8176 method values, in the order presented.
+    pub amr: Vec<String>,
+    /// When the first of them was presented (OIDC `auth_time`).
+    pub auth_time: i64,
 }
 
 /// The browser's binding secret: the one its cookie already holds, or a new one
@@ -51,6 +69,7 @@ pub async fn start(
     store: &dyn Store,
     request: AuthorizationRequest,
     browser_secret: &str,
+    progress: Option<Progress>,
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
@@ -60,10 +79,25 @@ pub async fn start(
         csrf_token: random::token(),
         browser_binding: random::sha256_b64(browser_secret),
         expires_at: now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+        progress,
     };
     let value = serde_json::to_vec(&flow).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     store.put(&key(&id), value, ttl).await?;
     Ok(id)
+}
+
+/// Saves a flow that moved on a step, for the rest of its original lifetime.
+pub async fn save(
+    store: &dyn Store,
+    flow_id: &str,
+    flow: &LoginFlow,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let left = u64::try_from(flow.expires_at - now.timestamp()).unwrap_or(0);
+    let value = serde_json::to_vec(flow).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    store
+        .put(&key(flow_id), value, Duration::from_secs(left.max(1)))
+        .await
 }
 
 pub async fn find(

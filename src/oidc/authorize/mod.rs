@@ -4,6 +4,7 @@
 
 pub mod flow;
 pub mod grant;
+pub mod interaction;
 pub mod request;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 
 use crate::authn::session::{self, Session};
+use crate::domain::acr::AssuranceLevel;
 use crate::domain::client::GrantType;
 use crate::domain::secret::SessionToken;
 use crate::http::params;
@@ -23,6 +25,8 @@ use crate::pages::i18n::Lang;
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::clients;
+use flow::Progress;
+use interaction::Pending;
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -97,11 +101,31 @@ async fn authorize(
         error,
     };
 
-    let session = live_session(req, state, now)
+    let live = live_session(req, state, now)
         .await
-        .map_err(redirect_error)?;
-    match (session, request.prompt) {
-        (Some(session), _) if !needs_login(&request, &session, now) => {
+        .map_err(redirect_error)?
+        .filter(|live| !needs_login(&request, &live.session, now));
+    let Some(LiveSession {
+        session,
+        account_level,
+    }) = live
+    else {
+        // OIDC Core §3.1.2.6: with prompt=none the provider must not show a page.
+        if request.prompt == Prompt::None {
+            return Err(redirect_error(OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the citizen must log in",
+            )));
+        }
+        return start_flow(req, state, request, None, "/login", now)
+            .await
+            .map_err(redirect_error);
+    };
+    let pending = interaction::pending_for_session(state, &session, &request)
+        .await
+        .map_err(AuthorizeError::Page)?;
+    match pending {
+        None => {
             let url = grant::issue_code(
                 state.store.as_ref(),
                 &state.issuer,
@@ -114,14 +138,28 @@ async fn authorize(
             .map_err(|e| redirect_error(e.into()))?;
             Ok(redirect(&url, false))
         }
-        // OIDC Core §3.1.2.6: with prompt=none the provider must not show a page.
-        (_, Prompt::None) => Err(redirect_error(OAuthError::new(
-            ErrorCode::LoginRequired,
-            "the citizen must log in",
-        ))),
-        _ => start_login(req, state, request, now)
+        Some(pending) if request.prompt == Prompt::None || pending == Pending::Unmet => {
+            Err(redirect_error(interaction::prompt_none_error(pending)))
+        }
+        Some(pending) => {
+            // A step-up goes on from what the session already proved.
+            let progress = (pending == Pending::StepUp).then(|| Progress {
+                account_id: session.account_id.clone(),
+                account_level,
+                amr: session.amr.clone(),
+                auth_time: session.auth_time,
+            });
+            start_flow(
+                req,
+                state,
+                request,
+                progress,
+                interaction::page_of(pending),
+                now,
+            )
             .await
-            .map_err(redirect_error),
+            .map_err(redirect_error)
+        }
     }
 }
 
@@ -140,12 +178,18 @@ fn needs_login(request: &AuthorizationRequest, session: &Session, now: DateTime<
         .is_some_and(|max_age| now.timestamp() - session.auth_time > max_age)
 }
 
+/// A live session and the level its account has now.
+pub struct LiveSession {
+    pub session: Session,
+    pub account_level: AssuranceLevel,
+}
+
 /// The browser's session, if it is live and its citizen may still sign in.
-async fn live_session(
+pub async fn live_session(
     req: &HttpRequest,
     state: &AppState,
     now: DateTime<Utc>,
-) -> Result<Option<Session>, OAuthError> {
+) -> Result<Option<LiveSession>, OAuthError> {
     let Some(cookie) = req.cookie(&state.settings.session.cookie_name) else {
         return Ok(None);
     };
@@ -154,28 +198,42 @@ async fn live_session(
         return Ok(None);
     };
     // The register may have changed since the login: re-check before SSO.
-    let eligible = registry::identity_by_account(&state.db, session.account_id.clone())
+    let account = registry::identity_by_account(&state.db, session.account_id.clone())
         .await?
-        .is_some_and(|(account, citizen)| registry::check_eligible(&account, &citizen).is_ok());
-    if !eligible {
+        .filter(|(account, citizen)| registry::check_eligible(account, citizen).is_ok());
+    let Some((account, _)) = account else {
         session::end(state.store.as_ref(), &token).await?;
         return Ok(None);
-    }
-    Ok(Some(session))
+    };
+    Ok(Some(LiveSession {
+        session,
+        account_level: account.assurance_level,
+    }))
 }
 
-async fn start_login(
+/// Stores the request as a flow bound to this browser and sends it to `page`.
+pub(crate) async fn start_flow(
     req: &HttpRequest,
     state: &AppState,
     request: AuthorizationRequest,
+    progress: Option<Progress>,
+    page: &str,
     now: DateTime<Utc>,
 ) -> Result<HttpResponse, OAuthError> {
     let lang = Lang::negotiate(request.ui_locales.as_deref());
     let ttl = Duration::from_secs(state.settings.session.login_ttl_secs);
     let cookie = req.cookie(flow::COOKIE);
     let (browser_secret, is_new) = flow::browser_secret(cookie.as_ref().map(|c| c.value()));
-    let flow_id = flow::start(state.store.as_ref(), request, &browser_secret, ttl, now).await?;
-    let location = format!("/login?flow={flow_id}&lang={}", lang.code());
+    let flow_id = flow::start(
+        state.store.as_ref(),
+        request,
+        &browser_secret,
+        progress,
+        ttl,
+        now,
+    )
+    .await?;
+    let location = interaction::step_url(page, &flow_id, lang);
     let mut response = redirect(&location, false);
     if is_new {
         let cookie = Cookie::build(flow::COOKIE, browser_secret)

@@ -63,6 +63,10 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub ui_locales: Option<String>,
+    /// Set when the login is for one of citizen-idp's own pages (`/account`), not for
+    /// a client: the flow then ends by returning there, with no code and no consent.
+    #[serde(default)]
+    pub own_page: Option<String>,
 }
 
 /// OIDC Core §3.1.2.1 `prompt`.
@@ -184,6 +188,7 @@ pub fn check(
         prompt,
         max_age,
         ui_locales: single("ui_locales")?.map(str::to_owned),
+        own_page: None,
     })
 }
 

@@ -1,0 +1,204 @@
+//! The steps between an authorization request and its code: the password, then a
+//! second factor when the account or the request demands one, then consent when the
+//! client needs it. Each page ends by calling [`resume`], and the SSO path asks
+//! [`pending_for_session`], so the order of the steps is written in one place.
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+
+use super::flow::{self, LoginFlow, Progress};
+use super::request::AuthorizationRequest;
+use super::{grant, redirect};
+use crate::authn::second_factor::{self, FactorCheck};
+use crate::authn::session::{self, Session};
+use crate::domain::secret::SessionToken;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::pages::PageError;
+use crate::pages::i18n::Lang;
+use crate::state::AppState;
+
+/// Pages of the steps, each taking `?flow=` and `&lang=`.
+pub const SECOND_FACTOR_PAGE: &str = "/login/second-factor";
+pub const CONSENT_PAGE: &str = "/consent";
+
+/// A step a citizen with a live session must still take for this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// The session's methods fall short of what the request or the account needs.
+    StepUp,
+    Consent,
+    /// The request demands a level this account cannot reach.
+    Unmet,
+}
+
+/// What a live session still owes `request` before a code can be issued at once.
+pub async fn pending_for_session(
+    state: &AppState,
+    session: &Session,
+    request: &AuthorizationRequest,
+) -> Result<Option<Pending>, PageError> {
+    match second_factor::check(state, &session.account_id, &session.amr, request).await? {
+        FactorCheck::Needed => return Ok(Some(Pending::StepUp)),
+        FactorCheck::Unmet => return Ok(Some(Pending::Unmet)),
+        FactorCheck::Satisfied => {}
+    }
+    if crate::consent::due(state, session, request).await? {
+        return Ok(Some(Pending::Consent));
+    }
+    Ok(None)
+}
+
+/// The page that takes a pending step.
+pub fn page_of(pending: Pending) -> &'static str {
+    match pending {
+        Pending::StepUp => SECOND_FACTOR_PAGE,
+        Pending::Consent | Pending::Unmet => CONSENT_PAGE,
+    }
+}
+
+/// The error `prompt=none` gets for a pending step (OIDC Core §3.1.2.6).
+pub fn prompt_none_error(pending: Pending) -> OAuthError {
+    match pending {
+        Pending::StepUp => OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the citizen must present a second factor",
+        ),
+        Pending::Consent => {
+            OAuthError::new(ErrorCode::ConsentRequired, "the citizen must grant consent")
+        }
+        Pending::Unmet => unmet(),
+    }
+}
+
+fn unmet() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::UnmetAuthenticationRequirements,
+        "the requested authentication context cannot be met for this citizen",
+    )
+}
+
+/// Moves `flow` on after a step: to the next page it needs, or to the client with a
+/// code. `flow.progress` holds what a login proved so far; without it the browser's
+/// live session is used.
+pub async fn resume(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    flow_id: &str,
+    mut flow: LoginFlow,
+) -> Result<HttpResponse, PageError> {
+    let now = state.clock.now();
+    let mut new_session_cookie = None;
+    let session = match flow.progress.take() {
+        Some(progress) => {
+            match second_factor::check(state, &progress.account_id, &progress.amr, &flow.request)
+                .await?
+            {
+                FactorCheck::Satisfied => {}
+                FactorCheck::Needed => {
+                    flow.progress = Some(progress);
+                    flow::save(state.store.as_ref(), flow_id, &flow, now).await?;
+                    return Ok(redirect(&step_url(SECOND_FACTOR_PAGE, flow_id, lang), true));
+                }
+                FactorCheck::Unmet => {
+                    return finish_with_error(state, flow_id, &flow, unmet()).await;
+                }
+            }
+            let (session, token) = start_session(req, state, &progress, now).await?;
+            new_session_cookie = Some(token);
+            session
+        }
+        None => {
+            super::live_session(req, state, now)
+                .await
+                .map_err(PageError::from_oauth)?
+                .ok_or_else(PageError::login_expired)?
+                .session
+        }
+    };
+
+    let mut response = if let Some(page) = flow.request.own_page.as_deref() {
+        flow::finish(state.store.as_ref(), flow_id).await?;
+        redirect(page, true)
+    } else if crate::consent::due(state, &session, &flow.request).await? {
+        flow::save(state.store.as_ref(), flow_id, &flow, now).await?;
+        redirect(&step_url(CONSENT_PAGE, flow_id, lang), true)
+    } else {
+        flow::finish(state.store.as_ref(), flow_id).await?;
+        let url = grant::issue_code(
+            state.store.as_ref(),
+            &state.issuer,
+            &flow.request,
+            &session,
+            Duration::from_secs(state.settings.tokens.code_ttl_secs),
+            now,
+        )
+        .await?;
+        redirect(&url, true)
+    };
+    if let Some(token) = new_session_cookie {
+        response
+            .add_cookie(&session_cookie(state, token))
+            .map_err(|e| PageError::internal(&e, false))?;
+    }
+    Ok(response)
+}
+
+/// Ends the flow with an error sent to the client's (registered, checked) redirect URI.
+pub async fn finish_with_error(
+    state: &AppState,
+    flow_id: &str,
+    flow: &LoginFlow,
+    error: OAuthError,
+) -> Result<HttpResponse, PageError> {
+    flow::finish(state.store.as_ref(), flow_id).await?;
+    let url = grant::error_url(
+        &flow.request.redirect_uri,
+        flow.request.state.as_deref(),
+        &error,
+        &state.issuer,
+    );
+    Ok(redirect(&url, true))
+}
+
+pub fn step_url(page: &str, flow_id: &str, lang: Lang) -> String {
+    format!("{page}?flow={flow_id}&lang={}", lang.code())
+}
+
+/// A new session for every completed login, so a session id planted before it is
+/// useless; the browser's previous session ends.
+async fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    progress: &Progress,
+    now: DateTime<Utc>,
+) -> Result<(Session, String), PageError> {
+    if let Some(old) = req.cookie(&state.settings.session.cookie_name) {
+        let old = SessionToken::new(old.value().to_owned());
+        session::end(state.store.as_ref(), &old).await?;
+    }
+    let ttl = state.settings.session.ttl_secs;
+    let level = second_factor::achieved_level(progress.account_level, &progress.amr);
+    let session = Session {
+        sid: crate::tokens::random::token(),
+        account_id: progress.account_id.clone(),
+        auth_time: progress.auth_time,
+        acr: level.acr().to_owned(),
+        amr: progress.amr.clone(),
+        expires_at: now.timestamp() + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
+    };
+    let token = session::create(state.store.as_ref(), &session, Duration::from_secs(ttl)).await?;
+    Ok((session, token.expose().to_owned()))
+}
+
+fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build(state.settings.session.cookie_name.clone(), token)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Lax)
+        .finish()
+}

@@ -1,0 +1,78 @@
+//! citizen-idp's own pages (`/account` and below) need a signed-in citizen. They use
+//! the same login flow as clients do (password, then a second factor if due), with no
+//! client: the flow ends by returning to the page.
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::PageError;
+use super::i18n::Lang;
+use crate::oidc::authorize::request::{AuthorizationRequest, Prompt};
+use crate::oidc::authorize::{LiveSession, live_session, start_flow};
+use crate::state::AppState;
+
+/// The live session of the browser, or the response that sends it to log in first and
+/// come back to `return_to` (a path of ours, starting with `/account`).
+///
+/// With `max_age`, a session whose login is older must log in again: actions such as
+/// removing a second factor need a fresh login.
+pub async fn require(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    return_to: &str,
+    max_age: Option<Duration>,
+) -> Result<Result<LiveSession, HttpResponse>, PageError> {
+    let now = state.clock.now();
+    let live = live_session(req, state, now)
+        .await
+        .map_err(PageError::from_oauth)?;
+    let fresh_enough = |live: &LiveSession| {
+        max_age.is_none_or(|age| {
+            now.timestamp() - live.session.auth_time
+                <= i64::try_from(age.as_secs()).unwrap_or(i64::MAX)
+        })
+    };
+    match live {
+        Some(live) if fresh_enough(&live) => Ok(Ok(live)),
+        live => {
+            let fresh = live.is_some();
+            Ok(Err(login(req, state, lang, return_to, fresh).await?))
+        }
+    }
+}
+
+/// Starts a login whose end is `return_to`; `fresh` asks for the password even with a
+/// live session.
+pub async fn login(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    return_to: &str,
+    fresh: bool,
+) -> Result<HttpResponse, PageError> {
+    if !return_to.starts_with("/account") || return_to.contains("//") {
+        return Err(PageError::bad_request());
+    }
+    let request = AuthorizationRequest {
+        client_id: String::new(),
+        client_name: lang.texts().site_name.to_owned(),
+        redirect_uri: return_to.to_owned(),
+        scope: "openid".to_owned(),
+        state: None,
+        nonce: None,
+        code_challenge: None,
+        prompt: if fresh {
+            Prompt::Login
+        } else {
+            Prompt::Default
+        },
+        max_age: None,
+        ui_locales: Some(lang.code().to_owned()),
+        own_page: Some(return_to.to_owned()),
+    };
+    start_flow(req, state, request, None, "/login", state.clock.now())
+        .await
+        .map_err(PageError::from_oauth)
+}
