@@ -26,6 +26,8 @@ pub enum Kind {
     Login,
     Disclosure,
     Admin,
+    /// A citizen created their own account (self-enrolment against the register).
+    Enrolment,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Login => "login",
             Kind::Disclosure => "disclosure",
             Kind::Admin => "admin",
+            Kind::Enrolment => "enrolment",
         }
     }
 }

@@ -42,6 +42,7 @@ pub struct Settings {
     pub logout: LogoutSettings,
     pub admin: AdminSettings,
     pub password: PasswordSettings,
+    pub login_protection: LoginProtectionSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
@@ -225,6 +226,61 @@ pub struct PasswordSettings {
     pub parallelism: u32,
 }
 
+/// Login protection (`[login_protection]`): progressive delays, lockouts and rate
+/// limits on password guessing and enrolment, counted in the store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginProtectionSettings {
+    /// Consecutive failures for one number before each further attempt must wait.
+    pub delay_after_failures: u64,
+    /// The first wait; it doubles with each further failure, up to `lockout_secs`.
+    pub first_delay_secs: u64,
+    /// Consecutive failures for one number before every failure locks it out.
+    pub lockout_after_failures: u64,
+    pub lockout_secs: u64,
+    /// Consecutive failures after which the account is locked until an officer
+    /// unlocks it (NIST SP 800-63B: at most 100).
+    pub lock_account_after_failures: u64,
+    /// How long failures are remembered, counted from the first one.
+    pub failure_memory_secs: u64,
+    /// Failed logins per client IP per hour before the IP must wait (0 = none).
+    pub ip_failures_per_hour: u64,
+    /// Enrolment attempts per client IP per hour (0 = none).
+    pub enrol_attempts_per_hour: u64,
+}
+
+impl LoginProtectionSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.delay_after_failures == 0 || self.first_delay_secs == 0 || self.lockout_secs == 0 {
+            return Err(invalid(
+                "login_protection",
+                "delay_after_failures, first_delay_secs and lockout_secs must be at least 1",
+            ));
+        }
+        if !(self.delay_after_failures <= self.lockout_after_failures
+            && self.lockout_after_failures <= self.lock_account_after_failures)
+        {
+            return Err(invalid(
+                "login_protection",
+                "delay_after_failures <= lockout_after_failures <= lock_account_after_failures",
+            ));
+        }
+        if !(1..=100).contains(&self.lock_account_after_failures) {
+            return Err(invalid(
+                "login_protection.lock_account_after_failures",
+                "must be between 1 and 100 (NIST SP 800-63B §5.2.2)",
+            ));
+        }
+        if self.failure_memory_secs < self.lockout_secs {
+            return Err(invalid(
+                "login_protection.failure_memory_secs",
+                "must be at least lockout_secs",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DemoSettings {
@@ -313,6 +369,7 @@ impl Settings {
         crate::storage::Backend::from_url(&self.database.url)
             .map_err(|reason| invalid("database.url", reason))?;
         self.redis.validate()?;
+        self.login_protection.validate()?;
         if !self.keys.secret.expose().is_empty() {
             crate::server_secret::ServerSecret::parse(self.keys.secret.expose())
                 .map_err(|e| invalid("keys.secret", e.to_string()))?;

@@ -334,6 +334,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/authorize", web::post().to(authorize::authorize_post))
     .route("/login", web::get().to(pages::login::login_get))
     .route("/login", web::post().to(pages::login::login_post))
+    .route("/enrol", web::get().to(pages::enrol::enrol_get))
+    .route("/enrol", web::post().to(pages::enrol::enrol_post))
     .route("/token", web::post().to(token::token_post))
     .route("/revoke", web::post().to(revoke::revoke_post))
     .route("/introspect", web::post().to(introspect::introspect_post))

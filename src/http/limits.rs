@@ -20,7 +20,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, ResponseError, web};
+use actix_web::{Error, HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::LimitSettings;
 use crate::pages::{PageError, PageMessage};
@@ -87,7 +87,7 @@ impl RequestLimits {
 
     /// The client's address: the peer, or, when the peer is a trusted proxy, the
     /// nearest address in `X-Forwarded-For` that is not one of ours.
-    fn client_ip(&self, req: &ServiceRequest) -> Option<IpAddr> {
+    fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
         let peer = req.peer_addr()?.ip();
         if !self.trusted_proxies.contains(&peer) {
             return Some(peer);
@@ -118,6 +118,15 @@ impl RequestLimits {
     fn back_off_store(&self) {
         let until = self.millis_since_start() + STORE_BACKOFF.as_millis() as u64;
         self.store_backoff_until.store(until, Ordering::Relaxed);
+    }
+}
+
+/// The client's address as the request limits see it (trusted proxies honoured), for
+/// handlers that count per IP themselves (login protection, enrolment).
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    match req.app_data::<web::Data<RequestLimits>>() {
+        Some(limits) => limits.client_ip(req),
+        None => req.peer_addr().map(|peer| peer.ip()),
     }
 }
 
@@ -266,7 +275,7 @@ async fn check(req: &ServiceRequest, limits: &RequestLimits, state: &AppState) -
     if per_minute == 0 || limits.store_backing_off() {
         return None;
     }
-    let ip = limits.client_ip(req)?;
+    let ip = limits.client_ip(req.request())?;
     match state
         .store
         .increment(&format!("ratelimit:ip:{ip}"), RATE_WINDOW)

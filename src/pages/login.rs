@@ -7,8 +7,10 @@ use serde::Deserialize;
 
 use super::error::{PageError, html};
 use super::i18n::{Lang, Texts};
+use super::{enrol, login_protection};
 use crate::audit;
 use crate::authn::login::{self, LoginError};
+use crate::authn::throttle::{Throttle, Verdict};
 use crate::domain::acr::AuthMethod;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
@@ -30,11 +32,16 @@ struct LoginPage<'a> {
     csrf_token: &'a str,
     national_id: &'a str,
     error: Option<&'a str>,
+    /// After enrolling from this page: the account was created.
+    notice: Option<&'a str>,
+    enrol_link: &'a str,
 }
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
     flow: Option<String>,
+    /// Set by the enrolment page when it sends the citizen back here.
+    enrolled: Option<String>,
 }
 
 /// Fields of the login form; all optional so that a missing one gets a page, not a
@@ -60,6 +67,18 @@ fn render(
     national_id: &str,
     error: Option<&str>,
 ) -> HttpResponse {
+    render_with_notice(lang, status, flow_id, flow, national_id, error, None)
+}
+
+fn render_with_notice(
+    lang: Lang,
+    status: StatusCode,
+    flow_id: &str,
+    flow: &flow::LoginFlow,
+    national_id: &str,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> HttpResponse {
     let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
     let page = LoginPage {
         t: lang.texts(),
@@ -70,6 +89,8 @@ fn render(
         csrf_token: &flow.csrf_token,
         national_id,
         error,
+        notice,
+        enrol_link: enrol::texts(lang).login_link,
     };
     html(status, page.render())
 }
@@ -80,8 +101,10 @@ pub async fn login_get(
     query: Option<web::Query<LoginQuery>>,
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
+    let query = query.map(|q| q.into_inner());
+    let enrolled = query.as_ref().is_some_and(|q| q.enrolled.is_some());
     let flow_id = query
-        .and_then(|q| q.into_inner().flow)
+        .and_then(|q| q.flow)
         .filter(|f| f.len() <= MAX_FIELD_LEN)
         .ok_or_else(|| PageError::login_expired().in_lang(lang))?;
     let now = state.clock.now();
@@ -89,7 +112,16 @@ pub async fn login_get(
         .await
         .map_err(|e| PageError::from(e).in_lang(lang))?
         .ok_or_else(|| PageError::login_expired().in_lang(lang))?;
-    Ok(render(lang, StatusCode::OK, &flow_id, &flow, "", None))
+    let notice = enrolled.then(|| enrol::texts(lang).enrolled_notice);
+    Ok(render_with_notice(
+        lang,
+        StatusCode::OK,
+        &flow_id,
+        &flow,
+        "",
+        None,
+        notice,
+    ))
 }
 
 pub async fn login_post(
@@ -143,6 +175,26 @@ pub async fn login_post(
         ));
     }
 
+    // Login protection: decided before the password is looked at, so a number that
+    // must wait is refused even with the right password.
+    let client_ip = crate::http::limits::client_ip(&req);
+    let throttle = Throttle::new(state.store.as_ref(), &state.settings.login_protection);
+    if let Verdict::Wait { retry_after_secs } = throttle
+        .check(national_id, client_ip, now)
+        .await
+        .map_err(|e| fail(e.into()))?
+    {
+        tracing::info!(target: "security", outcome = "throttled", "login refused: too many failures");
+        state.metrics.login(LoginOutcome::InvalidCredentials);
+        return Ok(too_many_attempts(
+            lang,
+            flow_id,
+            &flow,
+            echo,
+            retry_after_secs,
+        ));
+    }
+
     let result = login::authenticate(
         &state.db,
         &state.hasher,
@@ -156,6 +208,22 @@ pub async fn login_post(
         Ok(account) => account,
         Err(LoginError::InvalidCredentials) => {
             tracing::info!(target: "security", outcome = "invalid_credentials", "login failed");
+            let failure = throttle
+                .record_failure(national_id, client_ip, now)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            if failure.lock_account {
+                lock_account(&req, &state, &flow, national_id, now).await;
+            }
+            if let Verdict::Wait { retry_after_secs } = failure.wait {
+                return Ok(too_many_attempts(
+                    lang,
+                    flow_id,
+                    &flow,
+                    echo,
+                    retry_after_secs,
+                ));
+            }
             return Ok(render(
                 lang,
                 StatusCode::UNAUTHORIZED,
@@ -186,6 +254,10 @@ pub async fn login_post(
         }
     };
     tracing::info!(target: "security", outcome = "success", "login succeeded");
+    throttle
+        .record_success(national_id)
+        .await
+        .map_err(|e| fail(e.into()))?;
 
     let mut flow = flow;
     flow.progress = Some(Progress {
@@ -197,6 +269,77 @@ pub async fn login_post(
     interaction::resume(&req, &state, lang, flow_id, flow)
         .await
         .map_err(fail)
+}
+
+/// "Too many attempts, try again in …": 429 with Retry-After, the number kept.
+fn too_many_attempts(
+    lang: Lang,
+    flow_id: &str,
+    flow: &flow::LoginFlow,
+    echo: &str,
+    retry_after_secs: u64,
+) -> HttpResponse {
+    let message = login_protection::wait_message(
+        lang,
+        login_protection::texts(lang).too_many_logins,
+        retry_after_secs,
+    );
+    let mut response = render(
+        lang,
+        StatusCode::TOO_MANY_REQUESTS,
+        flow_id,
+        flow,
+        echo,
+        Some(&message),
+    );
+    response.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        retry_after_secs.into(),
+    );
+    response
+}
+
+/// NIST SP 800-63B's cap reached: the account (if the number has one) is locked until
+/// an officer unlocks it, and the lock is audited. A failure here is logged, not
+/// shown: the citizen's answer must not depend on whether an account exists.
+async fn lock_account(
+    req: &HttpRequest,
+    state: &AppState,
+    flow: &flow::LoginFlow,
+    unverified_number: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let Ok(id) = NationalId::parse(unverified_number) else {
+        return;
+    };
+    let stored_id = id.clone();
+    let at = now.naive_utc();
+    let locked = state
+        .db
+        .run(move |conn| {
+            crate::storage::accounts::set_status(
+                conn,
+                &stored_id,
+                crate::domain::citizen::AccountStatus::Locked,
+                at,
+            )
+        })
+        .await;
+    match locked {
+        Ok(true) => {
+            tracing::warn!(target: "security", "account locked after too many failed logins");
+            let event = audit::Event::new(audit::Kind::Login, "account_locked", at)
+                .client(&flow.request.client_id)
+                .citizen(id)
+                .request_id(request_id(req).as_deref())
+                .detail("consecutive failed logins reached login_protection.lock_account_after_failures");
+            state.audit.record(event).await;
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "could not lock an account after too many failed logins")
+        }
+    }
 }
 
 /// Every login attempt that reached a verdict goes to the audit trail, with the number

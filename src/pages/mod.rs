@@ -3,9 +3,11 @@
 
 pub mod csrf;
 pub mod demo;
+pub mod enrol;
 pub mod error;
 pub mod i18n;
 pub mod login;
+pub mod login_protection;
 pub mod signed_in;
 pub mod static_files;
 

@@ -106,3 +106,42 @@ pub fn set_status(
         .execute(conn)?;
     Ok(updated == 1)
 }
+
+/// Inserts a self-enrolled account with the contact the citizen gave, in one
+/// transaction. `Ok(false)` when the number already has an account (the unique index
+/// decides, so two enrolments racing for one number cannot both succeed).
+pub fn insert_enrolled(
+    conn: &mut DbConnection,
+    account: &Account,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> Result<bool, StorageError> {
+    super::transaction(conn, |conn| {
+        if find_by_national_id(conn, &account.national_id)?.is_some() {
+            return Ok(false);
+        }
+        match insert(conn, account) {
+            Err(StorageError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => return Ok(false),
+            other => other?,
+        }
+        diesel::update(accounts::table.find(&account.id))
+            .set((accounts::phone.eq(phone), accounts::email.eq(email)))
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// The contact stored with an account: (phone, email).
+pub fn contact(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
+    Ok(accounts::table
+        .find(account_id)
+        .select((accounts::phone, accounts::email))
+        .first(conn)
+        .optional()?)
+}

@@ -33,6 +33,8 @@ diesel::table! {
         assurance_level -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
     }
 }
 

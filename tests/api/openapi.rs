@@ -22,11 +22,12 @@ const STARTUP: &str = include_str!("../../src/startup.rs");
 /// The routes of `startup::routes` that answer HTML pages or redirects to browsers, and
 /// the Prometheus text of `/metrics`; every other route answers JSON and must be
 /// documented.
-const NOT_JSON: [&str; 10] = [
+const NOT_JSON: [&str; 11] = [
     "/metrics",
     "/",
     "/authorize",
     "/login",
+    "/enrol",
     "/logout",
     "/logout/confirm",
     "/demo",

@@ -1,0 +1,71 @@
+//! The words of login protection: "too many attempts, wait N minutes", in the page's
+//! language, for the login and enrolment pages.
+
+use super::i18n::Lang;
+
+pub struct ProtectionTexts {
+    pub too_many_logins: &'static str,
+    /// Followed by the wait, e.g. "Vui lòng thử lại sau 5 phút."
+    pub retry_prefix: &'static str,
+    pub seconds: &'static str,
+    pub minutes: &'static str,
+    pub hours: &'static str,
+    pub retry_suffix: &'static str,
+}
+
+pub static VI: ProtectionTexts = ProtectionTexts {
+    too_many_logins: "Bạn đã nhập sai quá nhiều lần, nên việc đăng nhập tạm thời bị khóa để bảo vệ tài khoản.",
+    retry_prefix: "Vui lòng thử lại sau",
+    seconds: "giây",
+    minutes: "phút",
+    hours: "giờ",
+    retry_suffix: ".",
+};
+
+pub static EN: ProtectionTexts = ProtectionTexts {
+    too_many_logins: "Too many failed attempts: logging in is paused for a while to protect the account.",
+    retry_prefix: "Please try again in",
+    seconds: "seconds",
+    minutes: "minutes",
+    hours: "hours",
+    retry_suffix: ".",
+};
+
+pub fn texts(lang: Lang) -> &'static ProtectionTexts {
+    match lang {
+        Lang::Vi => &VI,
+        Lang::En => &EN,
+    }
+}
+
+/// `reason` followed by how long to wait, rounded up to a unit a person reads at a
+/// glance (seconds under two minutes, then minutes, then hours).
+pub fn wait_message(lang: Lang, reason: &str, retry_after_secs: u64) -> String {
+    let t = texts(lang);
+    let (amount, unit) = match retry_after_secs {
+        0..=119 => (retry_after_secs.max(1), t.seconds),
+        120..=7199 => (retry_after_secs.div_ceil(60), t.minutes),
+        _ => (retry_after_secs.div_ceil(3600), t.hours),
+    };
+    format!(
+        "{reason} {} {amount} {unit}{}",
+        t.retry_prefix, t.retry_suffix
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_in_the_page_language() {
+        assert_eq!(
+            wait_message(Lang::En, "Slow down.", 30),
+            "Slow down. Please try again in 30 seconds."
+        );
+        assert_eq!(
+            wait_message(Lang::Vi, "Chậm lại.", 900),
+            "Chậm lại. Vui lòng thử lại sau 15 phút."
+        );
+    }
+}
