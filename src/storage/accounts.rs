@@ -134,14 +134,22 @@ pub fn insert_enrolled(
     })
 }
 
-/// The contact stored with an account: (phone, email).
+/// How a citizen can be reached, as they gave it at enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountContact {
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The contact stored with an account (`None` if there is no such account).
 pub fn contact(
     conn: &mut DbConnection,
     account_id: &str,
-) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
-    Ok(accounts::table
+) -> Result<Option<AccountContact>, StorageError> {
+    let found: Option<(Option<String>, Option<String>)> = accounts::table
         .find(account_id)
         .select((accounts::phone, accounts::email))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(found.map(|(phone, email)| AccountContact { phone, email }))
 }

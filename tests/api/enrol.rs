@@ -134,7 +134,13 @@ async fn a_citizen_whose_details_match_the_register_enrols_and_then_logs_in() {
         .db
         .run_blocking(move |conn| accounts::contact(conn, &account_id))
         .unwrap();
-    assert_eq!(contact, Some((Some("0912345678".to_owned()), None)));
+    assert_eq!(
+        contact,
+        Some(accounts::AccountContact {
+            phone: Some("0912345678".to_owned()),
+            email: None
+        })
+    );
     assert!(log_in_works(&app, &number, NEW_PASSWORD).await);
 
     // The enrolment is audited, without the details typed.
