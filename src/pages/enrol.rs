@@ -245,20 +245,22 @@ struct EnrolDonePage<'a> {
     lang: &'a str,
 }
 
+/// What one rendering of the form shows besides its labels.
+struct FormView<'a> {
+    status: StatusCode,
+    flow_id: &'a str,
+    typed: &'a Typed,
+    /// (field id, message); the field id is empty for a message about the whole form.
+    errors: &'a [(&'static str, &'static str)],
+    notice: Option<&'a str>,
+}
+
 /// The form, with a fresh CSRF token (and the browser cookie when it is new).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one call per page state, all named"
-)]
 fn form_response(
     req: &HttpRequest,
     state: &AppState,
     lang: Lang,
-    status: StatusCode,
-    flow_id: &str,
-    typed: &Typed,
-    errors: &[(&'static str, &'static str)],
-    notice: Option<&str>,
+    view: FormView<'_>,
     now: DateTime<Utc>,
 ) -> HttpResponse {
     let (secret, cookie) = csrf::browser(req, state);
@@ -269,13 +271,13 @@ fn form_response(
         e: texts(lang),
         lang: lang.code(),
         other_lang: other.code(),
-        flow: flow_id,
+        flow: view.flow_id,
         csrf_token: &token,
-        typed,
-        errors,
-        notice,
+        typed: view.typed,
+        errors: view.errors,
+        notice: view.notice,
     };
-    let mut response = html(status, page.render());
+    let mut response = html(view.status, page.render());
     if let Some(cookie) = cookie {
         let _ = response.add_cookie(&cookie);
     }
@@ -309,11 +311,13 @@ pub async fn enrol_get(
         &req,
         &state,
         lang,
-        StatusCode::OK,
-        &flow_id,
-        &Typed::default(),
-        &[],
-        None,
+        FormView {
+            status: StatusCode::OK,
+            flow_id: &flow_id,
+            typed: &Typed::default(),
+            errors: &[],
+            notice: None,
+        },
         now,
     )
 }
@@ -402,11 +406,13 @@ pub async fn enrol_post(
             &req,
             &state,
             lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            &flow_id,
-            &typed,
-            &[],
-            Some(&message),
+            FormView {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                flow_id: &flow_id,
+                typed: &typed,
+                errors: &[],
+                notice: Some(&message),
+            },
             now,
         );
         response
@@ -422,11 +428,13 @@ pub async fn enrol_post(
                 &req,
                 &state,
                 lang,
-                StatusCode::BAD_REQUEST,
-                &flow_id,
-                &typed,
-                &[("", e.form_expired)],
-                None,
+                FormView {
+                    status: StatusCode::BAD_REQUEST,
+                    flow_id: &flow_id,
+                    typed: &typed,
+                    errors: &[("", e.form_expired)],
+                    notice: None,
+                },
                 now,
             ));
         }
@@ -443,11 +451,13 @@ pub async fn enrol_post(
                 &req,
                 &state,
                 lang,
-                StatusCode::BAD_REQUEST,
-                &flow_id,
-                &typed,
-                &errors,
-                None,
+                FormView {
+                    status: StatusCode::BAD_REQUEST,
+                    flow_id: &flow_id,
+                    typed: &typed,
+                    errors: &errors,
+                    notice: None,
+                },
                 now,
             ));
         }
@@ -478,11 +488,13 @@ pub async fn enrol_post(
                 &req,
                 &state,
                 lang,
-                StatusCode::BAD_REQUEST,
-                &flow_id,
-                &typed,
-                &[("", e.no_match)],
-                None,
+                FormView {
+                    status: StatusCode::BAD_REQUEST,
+                    flow_id: &flow_id,
+                    typed: &typed,
+                    errors: &[("", e.no_match)],
+                    notice: None,
+                },
                 now,
             ))
         }
