@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit_events;
 pub mod citizens;
 pub mod clients;
+pub mod consents;
 mod connection;
 pub mod migrations;
 pub mod pairwise_subjects;
