@@ -10,6 +10,7 @@
     reason = "tests"
 )]
 
+mod account;
 mod admin;
 mod authorize;
 mod browser;
@@ -17,6 +18,7 @@ mod cli;
 mod client_assertion;
 mod client_credentials;
 mod cluster;
+mod consent;
 mod discovery;
 mod faults;
 mod flow;

@@ -246,16 +246,24 @@ async fn change_password(
             "too_long" => a.password_too_long,
             _ => a.password_too_short,
         };
-        return render(req, state, lang, &live, StatusCode::BAD_REQUEST, None, Some(message)).await;
+        return render(
+            req,
+            state,
+            lang,
+            &live,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some(message),
+        )
+        .await;
     }
     let account_id = live.session.account_id.clone();
     let (account, citizen) = registry::identity_by_account(&state.db, account_id.clone())
         .await?
         .ok_or_else(PageError::login_expired)?;
     let stored = (current.len() <= MAX_PASSWORD_BYTES).then(|| account.password_hash.clone());
-    let password_error = |e: &dyn std::fmt::Display| {
-        PageError::internal_from(InternalError::PASSWORD, e, false)
-    };
+    let password_error =
+        |e: &dyn std::fmt::Display| PageError::internal_from(InternalError::PASSWORD, e, false);
     let matches = state
         .hasher
         .verify(Password::new(current), stored)
@@ -305,7 +313,10 @@ async fn change_password(
     }
     let event = audit::Event::new(audit::Kind::Admin, "password_changed", at)
         .citizen(citizen.national_id.clone())
-        .detail(format!("by the citizen; {} other sessions ended", ended.len()))
+        .detail(format!(
+            "by the citizen; {} other sessions ended",
+            ended.len()
+        ))
         .request_id(request_id(req).as_deref());
     state.audit.record(event).await;
     tracing::info!(target: "security", "password changed from the account page");

@@ -216,7 +216,10 @@ fn with_cookie(
 /// Citizens read times in Vietnam's time zone (UTC+7 all year, no daylight saving).
 fn local_time(at: DateTime<Utc>) -> String {
     match FixedOffset::east_opt(7 * 3600) {
-        Some(vietnam) => at.with_timezone(&vietnam).format("%d/%m/%Y %H:%M").to_string(),
+        Some(vietnam) => at
+            .with_timezone(&vietnam)
+            .format("%d/%m/%Y %H:%M")
+            .to_string(),
         None => at.format("%d/%m/%Y %H:%M UTC").to_string(),
     }
 }
