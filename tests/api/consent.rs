@@ -377,3 +377,34 @@ async fn the_first_party_flag_is_set_through_the_admin_api_and_decides_the_conse
             .starts_with("/consent?")
     );
 }
+
+#[tokio::test]
+async fn the_cli_marks_a_client_first_party() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = third_party(&app);
+    let output = app
+        .cli(
+            &["clients", "update", &client.id, "--first-party", "true"],
+            None,
+        )
+        .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = app.cli(&["clients", "show", &client.id], None).await;
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("first_party: true"));
+    let start = app.relying_party(&client).await.authorize_url(&["profile"]);
+    let redirect = after_login(&app, &start.url, &citizen).await;
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+
+    let refused = app
+        .cli(
+            &["clients", "update", &client.id, "--first-party", "maybe"],
+            None,
+        )
+        .await;
+    assert!(!refused.status.success());
+}

@@ -14,6 +14,7 @@ mod account;
 mod admin;
 mod authorize;
 mod browser;
+mod browser_account;
 mod cli;
 mod client_assertion;
 mod client_credentials;
