@@ -124,11 +124,15 @@ async fn indexed(
             live.push((hash, session));
         }
     }
-    for (hash, session) in &live {
-        let left = u64::try_from(session.expires_at - now.timestamp()).unwrap_or(1);
-        store
-            .add_member(&index, hash, Duration::from_secs(left.max(1)))
-            .await?;
+    // Each add sets the whole set's TTL: use the longest-lived session's for all.
+    let last_expiry = live.iter().map(|(_, s)| s.expires_at).max().unwrap_or(0);
+    let ttl = Duration::from_secs(
+        u64::try_from(last_expiry - now.timestamp())
+            .unwrap_or(1)
+            .max(1),
+    );
+    for (hash, _) in &live {
+        store.add_member(&index, hash, ttl).await?;
     }
     live.sort_by_key(|(_, s)| std::cmp::Reverse(s.auth_time));
     Ok(live)
@@ -212,5 +216,25 @@ pub fn device_hint(user_agent: Option<&str>) -> Option<String> {
         (Some(browser), Some(system)) => Some(format!("{browser}, {system}")),
         (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
         (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_hint;
+
+    #[test]
+    fn the_device_hint_names_browser_and_system_from_a_fixed_list_only() {
+        let android = "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 \
+                       (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36";
+        assert_eq!(
+            device_hint(Some(android)).as_deref(),
+            Some("Chrome, Android")
+        );
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) \
+                      AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_hint(Some(iphone)).as_deref(), Some("Safari, iPhone"));
+        assert_eq!(device_hint(Some("<script>alert(1)</script>")), None);
+        assert_eq!(device_hint(None), None);
     }
 }

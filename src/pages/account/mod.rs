@@ -146,10 +146,15 @@ async fn render(
             let grants = consents::for_account(conn, &account_id)?;
             let disclosures =
                 audit_events::disclosures_for_citizen(conn, &national_id, HISTORY_LIMIT)?;
-            let names: HashMap<String, String> = clients::list(conn)?
-                .into_iter()
-                .map(|c| (c.id, c.name))
-                .collect();
+            // Only the clients the history names, each looked up once.
+            let mut names: HashMap<String, String> = HashMap::new();
+            for id in disclosures.iter().filter_map(|e| e.client_id.as_deref()) {
+                if !names.contains_key(id)
+                    && let Some(client) = clients::find(conn, id)?
+                {
+                    names.insert(client.id, client.name);
+                }
+            }
             Ok::<_, crate::storage::StorageError>((grants, disclosures, names))
         })
         .await?;
