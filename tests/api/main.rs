@@ -10,13 +10,16 @@
     reason = "tests"
 )]
 
+mod account;
 mod admin;
 mod authorize;
 mod browser;
+mod browser_account;
 mod cli;
 mod client_assertion;
 mod client_credentials;
 mod cluster;
+mod consent;
 mod discovery;
 mod faults;
 mod flow;
