@@ -334,6 +334,22 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/authorize", web::post().to(authorize::authorize_post))
     .route("/login", web::get().to(pages::login::login_get))
     .route("/login", web::post().to(pages::login::login_post))
+    // Consent and the citizen's account pages.
+    .route("/consent", web::get().to(pages::consent::consent_get))
+    .route("/consent", web::post().to(pages::consent::consent_post))
+    .route("/account", web::get().to(pages::account::account_get))
+    .route(
+        "/account/sessions/end",
+        web::post().to(pages::account::end_session_post),
+    )
+    .route(
+        "/account/services/withdraw",
+        web::post().to(pages::account::withdraw_post),
+    )
+    .route(
+        "/account/password",
+        web::post().to(pages::account::password_post),
+    )
     .route("/enrol", web::get().to(pages::enrol::enrol_get))
     .route("/enrol", web::post().to(pages::enrol::enrol_post))
     .route("/token", web::post().to(token::token_post))

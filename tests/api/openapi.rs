@@ -22,7 +22,7 @@ const STARTUP: &str = include_str!("../../src/startup.rs");
 /// The routes of `startup::routes` that answer HTML pages or redirects to browsers, and
 /// the Prometheus text of `/metrics`; every other route answers JSON and must be
 /// documented.
-const NOT_JSON: [&str; 11] = [
+const NOT_JSON: [&str; 16] = [
     "/metrics",
     "/",
     "/authorize",
@@ -34,6 +34,11 @@ const NOT_JSON: [&str; 11] = [
     "/demo/login",
     "/demo/callback",
     "/static/style.css",
+    "/consent",
+    "/account",
+    "/account/sessions/end",
+    "/account/services/withdraw",
+    "/account/password",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
