@@ -342,6 +342,12 @@ async fn changing_the_password_checks_the_current_one_and_the_new_one_then_ends_
     let (status, page) = change(PASSWORD, "ngắn").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("ít nhất 8 ký tự"));
+    // The enrolment policy applies here too: a common password is refused with a
+    // message of its own.
+    let (status, common_page) = change(PASSWORD, "password123").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!alert_of(&common_page).is_empty());
+    assert_ne!(alert_of(&common_page), alert_of(&page));
 
     let (status, _) = change(PASSWORD, "một câu mới dễ nhớ").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -490,4 +496,13 @@ async fn every_account_form_refuses_a_missing_token_and_explains_an_expired_one(
         app.log_in_fresh(&client, &citizen.number, PASSWORD).await,
         StatusCode::SEE_OTHER
     );
+}
+
+/// The text of a page's alert.
+fn alert_of(page: &str) -> String {
+    let start = page.find("role=\"alert\"").expect("an alert");
+    let rest = &page[start..];
+    let open = rest.find('>').unwrap() + 1;
+    let close = rest.find("</").unwrap();
+    rest[open..close].to_owned()
 }

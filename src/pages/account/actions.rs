@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{END_SESSION, PASSWORD, WITHDRAW, render, return_to, texts};
 use crate::audit;
+use crate::authn::password_policy::{self, PolicyContext};
 use crate::authn::session::{self, Session};
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
@@ -16,6 +17,7 @@ use crate::metrics::InternalError;
 use crate::oidc::authorize::{LiveSession, redirect};
 use crate::oidc::logout;
 use crate::pages::csrf::{self, CsrfError};
+use crate::pages::enrol;
 use crate::pages::error::PageError;
 use crate::pages::i18n::Lang;
 use crate::pages::signed_in;
@@ -215,19 +217,6 @@ pub async fn password_post(
         .map_err(|e| e.in_lang(lang))
 }
 
-/// The password policy of the account page until the shared NIST SP 800-63B policy
-/// (`authn::password_policy`) lands: at least 8 characters, at most 256 bytes, no
-/// composition rules.
-fn check_new_password(password: &str) -> Result<(), &'static str> {
-    if password.chars().count() < 8 {
-        return Err("too_short");
-    }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err("too_long");
-    }
-    Ok(())
-}
-
 async fn change_password(
     req: &HttpRequest,
     state: &web::Data<AppState>,
@@ -241,11 +230,16 @@ async fn change_password(
     let a = texts(lang);
     let current = form.current_password.unwrap_or_default();
     let new = form.new_password.unwrap_or_default();
-    if let Err(reason) = check_new_password(&new) {
-        let message = match reason {
-            "too_long" => a.password_too_long,
-            _ => a.password_too_short,
-        };
+    let account_id = live.session.account_id.clone();
+    let (account, citizen) = registry::identity_by_account(&state.db, account_id.clone())
+        .await?
+        .ok_or_else(PageError::login_expired)?;
+    // The same NIST SP 800-63B policy as at enrolment.
+    let context = PolicyContext {
+        national_id: Some(citizen.national_id.expose()),
+        birth_date: Some(citizen.birth_date),
+    };
+    if let Err(reason) = password_policy::check(&new, &context) {
         return render(
             req,
             state,
@@ -253,14 +247,10 @@ async fn change_password(
             &live,
             StatusCode::BAD_REQUEST,
             None,
-            Some(message),
+            Some(enrol::policy_message(lang, reason)),
         )
         .await;
     }
-    let account_id = live.session.account_id.clone();
-    let (account, citizen) = registry::identity_by_account(&state.db, account_id.clone())
-        .await?
-        .ok_or_else(PageError::login_expired)?;
     let stored = (current.len() <= MAX_PASSWORD_BYTES).then(|| account.password_hash.clone());
     let password_error =
         |e: &dyn std::fmt::Display| PageError::internal_from(InternalError::PASSWORD, e, false);
@@ -321,16 +311,4 @@ async fn change_password(
     state.audit.record(event).await;
     tracing::info!(target: "security", "password changed from the account page");
     Ok(done(lang, "password"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_new_password;
-
-    #[test]
-    fn the_interim_policy_wants_eight_characters_and_at_most_256_bytes() {
-        assert!(check_new_password("ngắn").is_err());
-        assert!(check_new_password("đủ tám ký tự").is_ok());
-        assert!(check_new_password(&"a".repeat(257)).is_err());
-    }
 }

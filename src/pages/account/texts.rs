@@ -33,8 +33,6 @@ pub struct AccountTexts {
     pub password_changed: &'static str,
     pub form_expired: &'static str,
     pub wrong_password: &'static str,
-    pub password_too_short: &'static str,
-    pub password_too_long: &'static str,
     pub unknown_service: &'static str,
 }
 
@@ -69,8 +67,6 @@ pub static VI: AccountTexts = AccountTexts {
     password_changed: "Đã đổi mật khẩu. Các phiên đăng nhập khác đã kết thúc.",
     form_expired: "Biểu mẫu đã hết hạn. Vui lòng thực hiện lại.",
     wrong_password: "Mật khẩu hiện tại không đúng.",
-    password_too_short: "Mật khẩu mới phải có ít nhất 8 ký tự.",
-    password_too_long: "Mật khẩu mới quá dài.",
     unknown_service: "Dịch vụ không còn đăng ký",
 };
 
@@ -105,8 +101,6 @@ pub static EN: AccountTexts = AccountTexts {
     password_changed: "Your password has changed. Your other sessions have ended.",
     form_expired: "The form has expired. Please try again.",
     wrong_password: "The current password is wrong.",
-    password_too_short: "The new password must have at least 8 characters.",
-    password_too_long: "The new password is too long.",
     unknown_service: "A service no longer registered",
 };
 
