@@ -334,6 +334,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/authorize", web::post().to(authorize::authorize_post))
     .route("/login", web::get().to(pages::login::login_get))
     .route("/login", web::post().to(pages::login::login_post))
+    .route(
+        "/login/second-factor",
+        web::get().to(pages::second_factor::second_factor_get),
+    )
+    .route(
+        "/login/second-factor",
+        web::post().to(pages::second_factor::second_factor_post),
+    )
+    .route("/account/factors", web::get().to(pages::factors::factors_get))
+    .route(
+        "/account/factors/totp",
+        web::get().to(pages::factors::totp_enrol_get),
+    )
+    .route(
+        "/account/factors/totp",
+        web::post().to(pages::factors::totp_enrol_post),
+    )
+    .route(
+        "/account/factors/remove",
+        web::post().to(pages::factors::factor_remove_post),
+    )
     .route("/token", web::post().to(token::token_post))
     .route("/revoke", web::post().to(revoke::revoke_post))
     .route("/introspect", web::post().to(introspect::introspect_post))

@@ -4,8 +4,11 @@
 pub mod csrf;
 pub mod demo;
 pub mod error;
+pub mod factor_texts;
+pub mod factors;
 pub mod i18n;
 pub mod login;
+pub mod second_factor;
 pub mod signed_in;
 pub mod static_files;
 

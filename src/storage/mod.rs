@@ -13,7 +13,9 @@ pub mod migrations;
 pub mod pairwise_subjects;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
+pub mod recovery_codes;
 pub mod schema;
+pub mod second_factors;
 pub mod signing_keys;
 
 use std::time::Duration;
