@@ -375,6 +375,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/admin/clients/{client_id}/secret",
         web::post().to(admin::rotate_secret),
     )
+    .route(
+        "/admin/accounts/{national_id}/level",
+        web::post().to(crate::client_admin::account_level::set_level),
+    )
     .route("/userinfo", web::get().to(userinfo::userinfo_get))
     .route("/userinfo", web::post().to(userinfo::userinfo_post))
     .route("/demo", web::get().to(pages::demo::demo_get))

@@ -36,6 +36,8 @@ mod pairwise;
 mod redis_cluster;
 mod refresh;
 mod revocation;
+mod second_factor;
+mod step_up;
 mod store;
 mod token;
 mod userinfo;

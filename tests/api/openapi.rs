@@ -22,7 +22,7 @@ const STARTUP: &str = include_str!("../../src/startup.rs");
 /// The routes of `startup::routes` that answer HTML pages or redirects to browsers, and
 /// the Prometheus text of `/metrics`; every other route answers JSON and must be
 /// documented.
-const NOT_JSON: [&str; 10] = [
+const NOT_JSON: [&str; 14] = [
     "/metrics",
     "/",
     "/authorize",
@@ -33,6 +33,10 @@ const NOT_JSON: [&str; 10] = [
     "/demo/login",
     "/demo/callback",
     "/static/style.css",
+    "/login/second-factor",
+    "/account/factors",
+    "/account/factors/totp",
+    "/account/factors/remove",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
