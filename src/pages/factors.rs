@@ -111,7 +111,7 @@ pub async fn factors_get(
     query: Option<web::Query<ListQuery>>,
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
-    let live = match signed_in::require(&req, &state, lang, LIST_PAGE, None)
+    let live = match signed_in::require(&req, &state, lang, &return_to(LIST_PAGE, lang), None)
         .await
         .map_err(|e| e.in_lang(lang))?
     {
@@ -169,7 +169,7 @@ pub async fn totp_enrol_get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
-    let live = match signed_in::require(&req, &state, lang, ENROL_PAGE, None)
+    let live = match signed_in::require(&req, &state, lang, &return_to(ENROL_PAGE, lang), None)
         .await
         .map_err(|e| e.in_lang(lang))?
     {
@@ -204,7 +204,7 @@ pub async fn totp_enrol_post(
         tracing::warn!(target: "security", "TOTP enrolment form rejected: CSRF token mismatch");
         return Err(fail(PageError::csrf_failed()));
     }
-    let live = match signed_in::require(&req, &state, lang, ENROL_PAGE, None)
+    let live = match signed_in::require(&req, &state, lang, &return_to(ENROL_PAGE, lang), None)
         .await
         .map_err(fail)?
     {
@@ -275,7 +275,8 @@ pub async fn factor_remove_post(
     }
     // Only a recent login may remove a factor; an older session logs in again (password
     // and the factor itself) and comes back to the list.
-    let live = match signed_in::require(&req, &state, lang, LIST_PAGE, Some(FRESH_LOGIN))
+    let back = return_to(LIST_PAGE, lang);
+    let live = match signed_in::require(&req, &state, lang, &back, Some(FRESH_LOGIN))
         .await
         .map_err(fail)?
     {
@@ -299,6 +300,11 @@ pub async fn factor_remove_post(
     }
     tracing::info!(target: "security", "second factor removed");
     Ok(redirect(&list_url(lang, Some("removed")), true))
+}
+
+/// Where a login started from `page` comes back to, in the page's language.
+fn return_to(page: &str, lang: Lang) -> String {
+    format!("{page}?lang={}", lang.code())
 }
 
 fn list_url(lang: Lang, done: Option<&str>) -> String {

@@ -13,6 +13,7 @@
 mod admin;
 mod authorize;
 mod browser;
+mod browser_factors;
 mod cli;
 mod client_assertion;
 mod client_credentials;

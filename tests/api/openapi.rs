@@ -777,6 +777,29 @@ async fn every_documented_operation_answers_as_documented() {
         assert_eq!(status, expected, "{path}: {body}");
     }
 
+    // An account's assurance level (officers' tools).
+    let number = w.app.citizen().number;
+    let level = "/admin/accounts/{national_id}/level";
+    let change = json!({ "level": 2, "officer": "cb-1", "reason": "checked in person" });
+    let of = |number: &str| url(&format!("/admin/accounts/{number}/level"));
+    for (request, expected) in [
+        (admin(http.post(of(&number))).json(&change), StatusCode::OK),
+        (
+            admin(http.post(of("001099999999"))).json(&change),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            admin(http.post(of(&number))).json(&json!({ "level": 9 })),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            http.post(of(&number)).bearer_auth("wrong").json(&change),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ] {
+        assert_eq!(w.call(level, request).await.0, expected);
+    }
+
     w.assert_everything_was_called();
 }
 

@@ -66,7 +66,7 @@ pub async fn sign_in_to_account(app: &TestApp, citizen: &TestCitizen) {
     let (_, _, html) = app.browse(&app.url(&location)).await;
     let response = app.submit_login(&html, &citizen.number, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location_of(&response), "/account/factors");
+    assert_eq!(location_of(&response), "/account/factors?lang=vi");
 }
 
 /// Opens the enrolment page: its HTML and the secret it shows.
@@ -438,7 +438,7 @@ async fn removing_a_factor_needs_a_fresh_login() {
     let next = location_of(&response);
     assert!(is_second_factor_page(&next), "{next}");
     let response = submit_code(&app, &next, "totp", &code_now(&app, &enrolled.secret)).await;
-    assert_eq!(location_of(&response), "/account/factors");
+    assert_eq!(location_of(&response), "/account/factors?lang=vi");
 
     let (_, _, list) = app.browse(&app.url("/account/factors")).await;
     let response = remove(list).await;
