@@ -15,9 +15,9 @@ use crate::config::Settings;
 use crate::domain::citizen::LifeStatus;
 use crate::domain::national_id::NationalId;
 
-use crate::registry::import::{self, CitizenReader, CitizenWriter};
 use crate::domain::acr::AssuranceLevel;
 use crate::registry::assurance;
+use crate::registry::import::{self, CitizenReader, CitizenWriter};
 use crate::registry::lifecycle::{self, AccountAction, Actor};
 use crate::registry::seed;
 use crate::startup::{self, StartupError};
@@ -63,7 +63,7 @@ enum Command {
     /// Manage the population register.
     #[command(subcommand)]
     Population(PopulationCommand),
-    /// Suspend, reinstate, lock or unlock an e-ID account.
+    /// Suspend, reinstate, lock or unlock an e-ID account, or set its assurance level.
     #[command(subcommand)]
     Accounts(AccountsCommand),
     /// Print the audit trail of one citizen.
@@ -371,23 +371,17 @@ async fn change_account(
     command: AccountsCommand,
     now: NaiveDateTime,
 ) -> Result<(), StartupError> {
-    if let AccountsCommand::SetLevel {
-        national_id,
-        level,
-        officer,
-        reason,
-    } = command
-    {
-        return set_level(settings, &national_id, level, &officer, &reason, now).await;
-    }
     let (raw_id, action) = match &command {
         AccountsCommand::Suspend { national_id } => (national_id, AccountAction::Suspend),
         AccountsCommand::Reinstate { national_id } => (national_id, AccountAction::Reinstate),
         AccountsCommand::Lock { national_id } => (national_id, AccountAction::Lock),
         AccountsCommand::Unlock { national_id } => (national_id, AccountAction::Unlock),
-        AccountsCommand::SetLevel { .. } => {
-            return Err(StartupError::Other("handled above".into()));
-        }
+        AccountsCommand::SetLevel {
+            national_id,
+            level,
+            officer,
+            reason,
+        } => return set_level(settings, national_id, *level, officer, reason, now).await,
     };
     let id = parse_id(raw_id)?;
     let db = startup::connect_database(settings).await?;

@@ -342,7 +342,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/login/second-factor",
         web::post().to(pages::second_factor::second_factor_post),
     )
-    .route("/account/factors", web::get().to(pages::factors::factors_get))
+    .route(
+        "/account/factors",
+        web::get().to(pages::factors::factors_get),
+    )
     .route(
         "/account/factors/totp",
         web::get().to(pages::factors::totp_enrol_get),

@@ -84,10 +84,7 @@ mod tests {
             codes.iter().map(|c| digest(c.expose()).unwrap()).collect();
         assert_eq!(digests.len(), COUNT);
         let code = codes[0].expose();
-        assert_eq!(
-            digest(&code.to_uppercase().replace('-', " ")),
-            digest(code)
-        );
+        assert_eq!(digest(&code.to_uppercase().replace('-', " ")), digest(code));
         assert_eq!(digest("too-short"), None);
     }
 }

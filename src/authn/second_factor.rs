@@ -382,9 +382,18 @@ mod tests {
     #[test]
     fn level_2_needs_a_level_2_account_with_a_factor() {
         let pwd = amr(&["pwd"]);
-        assert_eq!(decide(Level1, true, &pwd, demand(Level2)), FactorCheck::Unmet);
-        assert_eq!(decide(Level2, false, &pwd, demand(Level2)), FactorCheck::Unmet);
-        assert_eq!(decide(Level2, true, &pwd, demand(Level2)), FactorCheck::Needed);
+        assert_eq!(
+            decide(Level1, true, &pwd, demand(Level2)),
+            FactorCheck::Unmet
+        );
+        assert_eq!(
+            decide(Level2, false, &pwd, demand(Level2)),
+            FactorCheck::Unmet
+        );
+        assert_eq!(
+            decide(Level2, true, &pwd, demand(Level2)),
+            FactorCheck::Needed
+        );
         let both = amr(&["pwd", "otp", "mfa"]);
         assert_eq!(
             decide(Level2, true, &both, demand(Level2)),

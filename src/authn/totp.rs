@@ -70,11 +70,10 @@ impl TotpSecret {
     /// The `otpauth://` URI of the QR code (the de-facto Key URI format that
     /// authenticator apps read).
     pub fn otpauth_uri(&self, issuer: &str, account_label: &str) -> String {
-        let label: String = url::form_urlencoded::byte_serialize(
-            format!("{issuer}:{account_label}").as_bytes(),
-        )
-        .collect::<String>()
-        .replace('+', "%20");
+        let label: String =
+            url::form_urlencoded::byte_serialize(format!("{issuer}:{account_label}").as_bytes())
+                .collect::<String>()
+                .replace('+', "%20");
         let issuer: String = url::form_urlencoded::byte_serialize(issuer.as_bytes())
             .collect::<String>()
             .replace('+', "%20");

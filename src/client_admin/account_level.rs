@@ -36,8 +36,8 @@ pub async fn set_level(
         .map_err(|_| invalid("the personal identification number must be 12 digits"))?;
     let change: LevelChange = serde_json::from_slice(&body_bytes(body)?)
         .map_err(|_| invalid("the body must be {\"level\": 1|2, \"officer\": …, \"reason\": …}"))?;
-    let level = AssuranceLevel::from_number(change.level)
-        .ok_or_else(|| invalid("level must be 1 or 2"))?;
+    let level =
+        AssuranceLevel::from_number(change.level).ok_or_else(|| invalid("level must be 1 or 2"))?;
     let decision = Decision {
         officer: &change.officer,
         reason: &change.reason,

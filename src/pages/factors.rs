@@ -15,6 +15,7 @@ use super::csrf::{self, CsrfError};
 use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
 use super::i18n::{Lang, Texts};
+use super::second_factor::audit_factor;
 use super::signed_in;
 use crate::authn::second_factor::{self, Enrolment, pending};
 use crate::authn::totp::TotpSecret;
@@ -187,7 +188,16 @@ pub async fn totp_enrol_get(
     let secret = pending::start(state.store.as_ref(), &state.secret, account_id)
         .await
         .map_err(|e| fail(e.into()))?;
-    enrol_page(&req, &state, lang, account_id, &secret, StatusCode::OK, None).await
+    enrol_page(
+        &req,
+        &state,
+        lang,
+        account_id,
+        &secret,
+        StatusCode::OK,
+        None,
+    )
+    .await
 }
 
 pub async fn totp_enrol_post(
@@ -221,16 +231,36 @@ pub async fn totp_enrol_post(
             .await
             .map_err(|e| fail(e.into()))?;
         let status = StatusCode::BAD_REQUEST;
-        return enrol_page(&req, &state, lang, account_id, &secret, status, Some(f.enrol_expired))
-            .await;
+        return enrol_page(
+            &req,
+            &state,
+            lang,
+            account_id,
+            &secret,
+            status,
+            Some(f.enrol_expired),
+        )
+        .await;
     };
     if csrf == Err(CsrfError::Expired) {
         let status = StatusCode::BAD_REQUEST;
-        return enrol_page(&req, &state, lang, account_id, &secret, status, Some(f.form_expired))
-            .await;
+        return enrol_page(
+            &req,
+            &state,
+            lang,
+            account_id,
+            &secret,
+            status,
+            Some(f.form_expired),
+        )
+        .await;
     }
     let code = form.code.unwrap_or_default();
-    let code = if code.len() > MAX_FIELD_LEN { "" } else { &code };
+    let code = if code.len() > MAX_FIELD_LEN {
+        ""
+    } else {
+        &code
+    };
     match second_factor::enrol_totp(&state, account_id, &secret, code, now)
         .await
         .map_err(|e| fail(e.into()))?
@@ -240,6 +270,15 @@ pub async fn totp_enrol_post(
                 .await
                 .map_err(|e| fail(e.into()))?;
             tracing::info!(target: "security", "TOTP factor enrolled");
+            audit_factor(
+                &req,
+                &state,
+                account_id,
+                None,
+                "second_factor_enrolled",
+                "kind=totp",
+            )
+            .await;
             let page = CodesPage {
                 t: lang.texts(),
                 f,
@@ -250,11 +289,28 @@ pub async fn totp_enrol_post(
         }
         Enrolment::WrongCode => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            enrol_page(&req, &state, lang, account_id, &secret, status, Some(f.wrong_code)).await
+            enrol_page(
+                &req,
+                &state,
+                lang,
+                account_id,
+                &secret,
+                status,
+                Some(f.wrong_code),
+            )
+            .await
         }
         Enrolment::AlreadyEnrolled => {
-            list(&req, &state, lang, &live, StatusCode::CONFLICT, None, Some(f.already_enrolled))
-                .await
+            list(
+                &req,
+                &state,
+                lang,
+                &live,
+                StatusCode::CONFLICT,
+                None,
+                Some(f.already_enrolled),
+            )
+            .await
         }
     }
 }
@@ -268,7 +324,13 @@ pub async fn factor_remove_post(
     let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
-    let csrf = csrf::verify(&req, &state, PURPOSE_REMOVE, form.csrf_token.as_deref(), now);
+    let csrf = csrf::verify(
+        &req,
+        &state,
+        PURPOSE_REMOVE,
+        form.csrf_token.as_deref(),
+        now,
+    );
     if csrf == Err(CsrfError::Invalid) {
         tracing::warn!(target: "security", "factor removal form rejected: CSRF token mismatch");
         return Err(fail(PageError::csrf_failed()));
@@ -285,8 +347,16 @@ pub async fn factor_remove_post(
     };
     let f = factor_texts::texts(lang);
     if csrf == Err(CsrfError::Expired) {
-        return list(&req, &state, lang, &live, StatusCode::BAD_REQUEST, None, Some(f.form_expired))
-            .await;
+        return list(
+            &req,
+            &state,
+            lang,
+            &live,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some(f.form_expired),
+        )
+        .await;
     }
     let factor = form.factor.unwrap_or_default();
     if factor.is_empty() || factor.len() > MAX_FIELD_LEN {
@@ -299,6 +369,16 @@ pub async fn factor_remove_post(
         return Err(fail(PageError::not_found()));
     }
     tracing::info!(target: "security", "second factor removed");
+    let account_id = &live.session.account_id;
+    audit_factor(
+        &req,
+        &state,
+        account_id,
+        None,
+        "second_factor_removed",
+        "kind=totp",
+    )
+    .await;
     Ok(redirect(&list_url(lang, Some("removed")), true))
 }
 
@@ -364,8 +444,8 @@ async fn enrol_page(
 /// The QR code as inline SVG markup (no script, no style attribute: the strict CSP
 /// holds), without the XML declaration that HTML does not want.
 fn qr_svg(uri: &str) -> Option<String> {
-    let code = qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M)
-        .ok()?;
+    let code =
+        qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(220, 220)

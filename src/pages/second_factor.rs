@@ -18,11 +18,14 @@ use serde::Deserialize;
 use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
 use super::i18n::{Lang, Texts};
+use crate::audit;
 use crate::authn::second_factor::{self, Verdict};
 use crate::domain::acr::{AuthMethod, with_second_factor};
+use crate::http::access_log::request_id;
 use crate::oidc::authorize::flow::{self, LoginFlow};
 use crate::oidc::authorize::{interaction, page_lang};
 use crate::state::AppState;
+use crate::storage::accounts;
 use crate::tokens::random;
 
 /// Wrong codes a flow may take before it ends.
@@ -138,7 +141,7 @@ pub async fn second_factor_post(
         tracing::warn!(target: "security", "second-factor form rejected: CSRF token or browser binding mismatch");
         return Err(fail(PageError::csrf_failed()));
     }
-    let Some(progress) = flow.progress.as_mut() else {
+    let Some(account_id) = flow.progress.as_ref().map(|p| p.account_id.clone()) else {
         return Err(fail(PageError::login_expired()));
     };
 
@@ -148,18 +151,28 @@ pub async fn second_factor_post(
     let verdict = if code.len() > MAX_CODE_LEN {
         Verdict::Wrong
     } else if recovery {
-        second_factor::verify_recovery_code(&state, &progress.account_id, &code, now)
+        second_factor::verify_recovery_code(&state, &account_id, &code, now)
             .await
             .map_err(|e| fail(e.into()))?
     } else {
-        second_factor::verify_totp(&state, &progress.account_id, &code, now)
+        second_factor::verify_totp(&state, &account_id, &code, now)
             .await
             .map_err(|e| fail(e.into()))?
     };
     let method = if recovery { "recovery_code" } else { "totp" };
+    let client_id = flow.request.client_id.clone();
+    let audit = |outcome: &'static str, detail: String| {
+        let (req, state) = (&req, &state);
+        let (account_id, client_id) = (account_id.clone(), client_id.clone());
+        async move { audit_factor(req, state, &account_id, Some(&client_id), outcome, &detail).await }
+    };
     match verdict {
         Verdict::Accepted => {
             tracing::info!(target: "security", method, outcome = "success", "second factor accepted");
+            audit("second_factor_accepted", format!("method={method}")).await;
+            let Some(progress) = flow.progress.as_mut() else {
+                return Err(fail(PageError::login_expired()));
+            };
             progress.amr = with_second_factor(&progress.amr, AuthMethod::Otp);
             interaction::resume(&req, &state, lang, &flow_id, flow)
                 .await
@@ -167,6 +180,16 @@ pub async fn second_factor_post(
         }
         Verdict::Wrong | Verdict::Replayed => {
             tracing::info!(target: "security", method, outcome = ?verdict, "second factor refused");
+            let reason = if verdict == Verdict::Replayed {
+                "replayed"
+            } else {
+                "wrong"
+            };
+            audit(
+                "second_factor_refused",
+                format!("method={method} reason={reason}"),
+            )
+            .await;
             let attempts = state
                 .store
                 .increment(
@@ -176,6 +199,11 @@ pub async fn second_factor_post(
                 .await
                 .map_err(|e| fail(e.into()))?;
             if attempts >= MAX_ATTEMPTS {
+                audit(
+                    "second_factor_attempts_exceeded",
+                    format!("attempts={attempts}"),
+                )
+                .await;
                 flow::finish(state.store.as_ref(), &flow_id)
                     .await
                     .map_err(|e| fail(e.into()))?;
@@ -197,6 +225,31 @@ pub async fn second_factor_post(
             ))
         }
     }
+}
+
+/// Second-factor events go to the audit trail beside the password's (kind `login`), so
+/// the citizen's history and an investigation see them. An audit that cannot find the
+/// account is skipped: the account was just checked, and the answer must not wait.
+pub(crate) async fn audit_factor(
+    req: &HttpRequest,
+    state: &AppState,
+    account_id: &str,
+    client_id: Option<&str>,
+    outcome: &'static str,
+    detail: &str,
+) {
+    let id = account_id.to_owned();
+    let Ok(Some(account)) = state.db.run(move |conn| accounts::find(conn, &id)).await else {
+        return;
+    };
+    let mut event = audit::Event::new(audit::Kind::Login, outcome, state.clock.now().naive_utc())
+        .citizen(account.national_id)
+        .request_id(request_id(req).as_deref())
+        .detail(detail.to_owned());
+    if let Some(client_id) = client_id.filter(|c| !c.is_empty()) {
+        event = event.client(client_id);
+    }
+    state.audit.record(event).await;
 }
 
 fn attempts_key(flow_id: &str) -> String {

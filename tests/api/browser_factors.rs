@@ -24,7 +24,11 @@ async fn fits_a_phone(browser: &Browser, page: &str) {
     let fits = browser
         .eval("return document.documentElement.scrollWidth <= window.innerWidth;")
         .await;
-    assert_eq!(fits, Value::Bool(true), "{page} scrolls sideways on a phone");
+    assert_eq!(
+        fits,
+        Value::Bool(true),
+        "{page} scrolls sideways on a phone"
+    );
 }
 
 /// An officer verified the demo citizen in person.
@@ -65,7 +69,9 @@ async fn journey(lang: Lang) {
     browser.screenshot(&format!("factors-{code}")).await;
 
     browser.click("a.button").await;
-    browser.wait_for_url(&app.url("/account/factors/totp")).await;
+    browser
+        .wait_for_url(&app.url("/account/factors/totp"))
+        .await;
     browser.wait_for_text(f.enrol_step_1).await;
     fits_a_phone(&browser, "the TOTP enrolment page").await;
     browser.screenshot(&format!("totp-enrol-{code}")).await;
@@ -80,7 +86,9 @@ async fn journey(lang: Lang) {
     browser.screenshot(&format!("recovery-codes-{code}")).await;
     browser.click("a.button").await;
     browser.wait_for_text(f.totp_name).await;
-    browser.screenshot(&format!("factors-enrolled-{code}")).await;
+    browser
+        .screenshot(&format!("factors-enrolled-{code}"))
+        .await;
 
     // Log out, and log in at the demo portal: password, then the code.
     app.advance_clock(chrono::Duration::seconds(30));
@@ -99,11 +107,17 @@ async fn journey(lang: Lang) {
     browser.screenshot(&format!("second-factor-{code}")).await;
 
     let right = code_now(&app, &secret);
-    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     browser.type_into("#code", wrong).await;
     browser.click("form button[type=submit]").await;
     browser.wait_for_text(f.wrong_code).await;
-    browser.screenshot(&format!("second-factor-wrong-code-{code}")).await;
+    browser
+        .screenshot(&format!("second-factor-wrong-code-{code}"))
+        .await;
     browser.type_into("#code", &right).await;
     browser.click("form button[type=submit]").await;
     browser.wait_for_url(&app.url("/demo/callback")).await;
@@ -114,7 +128,9 @@ async fn journey(lang: Lang) {
     let claims: Value = serde_json::from_str(claims.as_str().unwrap()).unwrap();
     assert_eq!(claims["acr"], "urn:citizen-idp:loa:2");
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
-    browser.screenshot(&format!("demo-result-loa2-{code}")).await;
+    browser
+        .screenshot(&format!("demo-result-loa2-{code}"))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

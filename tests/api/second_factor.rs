@@ -9,9 +9,7 @@ use citizen_idp::clock::Clock;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-use crate::helpers::{
-    PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param,
-};
+use crate::helpers::{PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param};
 
 /// RFC 4648 base32 (upper case, spaces ignored), as an authenticator app reads it.
 pub fn base32_decode(text: &str) -> Vec<u8> {
@@ -47,7 +45,10 @@ pub fn code_now(app: &TestApp, secret: &[u8]) -> String {
 
 /// The text between `start` and the next `end`.
 fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
-    let from = html.find(start).unwrap_or_else(|| panic!("no {start} in the page")) + start.len();
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in the page"))
+        + start.len();
     &html[from..from + html[from..].find(end).unwrap()]
 }
 
@@ -134,12 +135,7 @@ pub async fn password_step(app: &TestApp, authorize_url: &str, citizen: &TestCit
 }
 
 /// Submits a code on the second-factor page at `page` (a path).
-pub async fn submit_code(
-    app: &TestApp,
-    page: &str,
-    method: &str,
-    code: &str,
-) -> reqwest::Response {
+pub async fn submit_code(app: &TestApp, page: &str, method: &str, code: &str) -> reqwest::Response {
     let (status, _, html) = app.browse(&app.url(page)).await;
     assert_eq!(status, StatusCode::OK, "the second-factor page: {html}");
     app.browser
@@ -222,9 +218,7 @@ async fn an_expired_enrolment_form_asks_for_the_code_again_in_english() {
     let app = TestApp::spawn().await;
     let citizen = app.citizen();
     sign_in_to_account(&app, &citizen).await;
-    let (status, _, html) = app
-        .browse(&app.url("/account/factors/totp?lang=en"))
-        .await;
+    let (status, _, html) = app.browse(&app.url("/account/factors/totp?lang=en")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Set up an authenticator app"));
     let secret = base32_decode(between(&html, "<code class=\"secret\">", "</code>"));
@@ -283,7 +277,10 @@ async fn a_replayed_code_is_refused_even_in_a_new_login() {
     // prompt=login: a new login, password then factor, within the same 30 seconds.
     let again = format!("{}&prompt=login", rp.authorize_url(&[]).url);
     let next = password_step(&app, &again, &citizen).await;
-    assert!(is_second_factor_page(&next), "a fresh login asks again: {next}");
+    assert!(
+        is_second_factor_page(&next),
+        "a fresh login asks again: {next}"
+    );
     let response = submit_code(&app, &next, "totp", &code).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let html = response.text().await.unwrap();
@@ -340,7 +337,11 @@ async fn five_wrong_codes_end_the_login() {
         ]
     };
     let right = code_now(&app, &enrolled.secret);
-    let wrong = if right == "111111" { "222222" } else { "111111" };
+    let wrong = if right == "111111" {
+        "222222"
+    } else {
+        "111111"
+    };
     for attempt in 1..=5 {
         let response = app
             .browser
@@ -496,4 +497,55 @@ async fn the_totp_secret_is_stored_sealed_and_the_recovery_codes_as_digests() {
     for code in &enrolled.recovery_codes {
         assert!(!digests.iter().any(|d| d.contains(code.as_str())));
     }
+}
+
+#[tokio::test]
+async fn second_factor_outcomes_are_in_the_citizens_audit_trail() {
+    let mut app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let enrolled = enrol_totp(&app, &citizen).await;
+    let client = app.confidential_client();
+    let rp = app.relying_party(&client).await;
+    let next = password_step(&app, &rp.authorize_url(&[]).url, &citizen).await;
+    let right = code_now(&app, &enrolled.secret);
+    let wrong = if right == "111111" {
+        "222222"
+    } else {
+        "111111"
+    };
+    submit_code(&app, &next, "totp", wrong).await;
+    let response = submit_code(&app, &next, "totp", &right).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // Stopping the server drains the audit writer.
+    app.stop().await;
+    let number = citizen.number.clone();
+    let rows = app
+        .db
+        .run_blocking(move |conn| citizen_idp::storage::audit_events::for_citizen(conn, &number))
+        .unwrap();
+    let factor_rows: Vec<(String, Option<String>, Option<String>)> = rows
+        .into_iter()
+        .filter(|r| r.outcome.starts_with("second_factor"))
+        .map(|r| (r.outcome, r.detail, r.client_id))
+        .collect();
+    assert_eq!(
+        factor_rows,
+        [
+            (
+                "second_factor_enrolled".into(),
+                Some("kind=totp".into()),
+                None
+            ),
+            (
+                "second_factor_refused".into(),
+                Some("method=totp reason=wrong".into()),
+                Some(client.id.clone())
+            ),
+            (
+                "second_factor_accepted".into(),
+                Some("method=totp".into()),
+                Some(client.id.clone())
+            ),
+        ]
+    );
 }

@@ -32,7 +32,8 @@ async fn set_level(app: &TestApp, number: &str, body: serde_json::Value) -> reqw
 }
 
 async fn raise(app: &TestApp, citizen: &TestCitizen) {
-    let body = json!({ "level": 2, "officer": "cb-042", "reason": "ID card checked at the ward office" });
+    let body =
+        json!({ "level": 2, "officer": "cb-042", "reason": "ID card checked at the ward office" });
     let response = set_level(app, &citizen.number, body).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
@@ -102,11 +103,31 @@ async fn the_admin_api_refuses_bad_level_changes() {
     let citizen = app.citizen();
     let good = json!({ "level": 2, "officer": "cb-042", "reason": "checked" });
     for (number, body, status) in [
-        (citizen.number.as_str(), json!({ "level": 3, "officer": "cb-042", "reason": "x" }), 400),
-        (citizen.number.as_str(), json!({ "level": 2, "officer": "", "reason": "x" }), 400),
-        (citizen.number.as_str(), json!({ "level": 2, "officer": "cb-042" }), 400),
-        (citizen.number.as_str(), json!({ "level": 2, "officer": "a", "reason": "x".repeat(501) }), 400),
-        (citizen.number.as_str(), json!({ "level": 2, "officer": "a", "reason": "x", "extra": 1 }), 400),
+        (
+            citizen.number.as_str(),
+            json!({ "level": 3, "officer": "cb-042", "reason": "x" }),
+            400,
+        ),
+        (
+            citizen.number.as_str(),
+            json!({ "level": 2, "officer": "", "reason": "x" }),
+            400,
+        ),
+        (
+            citizen.number.as_str(),
+            json!({ "level": 2, "officer": "cb-042" }),
+            400,
+        ),
+        (
+            citizen.number.as_str(),
+            json!({ "level": 2, "officer": "a", "reason": "x".repeat(501) }),
+            400,
+        ),
+        (
+            citizen.number.as_str(),
+            json!({ "level": 2, "officer": "a", "reason": "x", "extra": 1 }),
+            400,
+        ),
         ("12345", good.clone(), 400),
         // A well-formed number with no account.
         ("001099999999", good.clone(), 404),
@@ -125,9 +146,11 @@ async fn the_admin_api_refuses_bad_level_changes() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(audit_of(&app, &citizen)
-        .iter()
-        .all(|e| e.outcome != "assurance_level_changed"));
+    assert!(
+        audit_of(&app, &citizen)
+            .iter()
+            .all(|e| e.outcome != "assurance_level_changed")
+    );
 }
 
 #[tokio::test]
@@ -151,7 +174,10 @@ async fn the_cli_sets_the_level_with_the_officer_and_reason_in_the_audit() {
         .await;
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("1 -> 2") && stdout.contains(LOA2), "{stdout}");
+    assert!(
+        stdout.contains("1 -> 2") && stdout.contains(LOA2),
+        "{stdout}"
+    );
     assert!(!stdout.contains(&citizen.number), "the number is masked");
     let event = audit_of(&app, &citizen)
         .into_iter()
@@ -162,7 +188,16 @@ async fn the_cli_sets_the_level_with_the_officer_and_reason_in_the_audit() {
 
     let output = app
         .cli(
-            &["accounts", "set-level", &citizen.number, "5", "--officer", "x", "--reason", "y"],
+            &[
+                "accounts",
+                "set-level",
+                &citizen.number,
+                "5",
+                "--officer",
+                "x",
+                "--reason",
+                "y",
+            ],
             None,
         )
         .await;
@@ -256,7 +291,10 @@ async fn an_essential_acr_claim_is_mandatory_and_a_malformed_claims_parameter_is
     for (claims, error) in [
         ("{not json", "invalid_request"),
         ("[1,2]", "invalid_request"),
-        (r#"{"id_token":{"acr":{"essential":true,"values":[7]}}}"#, "invalid_request"),
+        (
+            r#"{"id_token":{"acr":{"essential":true,"values":[7]}}}"#,
+            "invalid_request",
+        ),
         (
             r#"{"id_token":{"acr":{"essential":true,"value":"urn:elsewhere:gold"}}}"#,
             "unmet_authentication_requirements",
@@ -313,7 +351,10 @@ async fn a_loa_1_session_of_a_level_2_account_steps_up_with_the_second_factor() 
     assert_eq!(status, StatusCode::FOUND);
     let location = location.unwrap();
     // No password again: straight to the second factor.
-    assert!(location.starts_with("/login/second-factor?flow="), "{location}");
+    assert!(
+        location.starts_with("/login/second-factor?flow="),
+        "{location}"
+    );
     let response = submit_code(&app, &location, "totp", &code_now(&app, &secret)).await;
     let code = query_param(&location_of(&response), "code").unwrap();
     let tokens = rp.exchange(&app.http, &code, start.verifier).await.unwrap();
@@ -335,7 +376,10 @@ async fn prompt_none_with_a_step_up_pending_is_login_required() {
     loa_1_session_of_a_level_2_account(&app).await;
     let client = app.confidential_client();
     let rp = app.relying_party(&client).await;
-    let url = format!("{}&acr_values={LOA2}&prompt=none", rp.authorize_url(&[]).url);
+    let url = format!(
+        "{}&acr_values={LOA2}&prompt=none",
+        rp.authorize_url(&[]).url
+    );
     let (status, location, _) = app.browse(&url).await;
     assert_eq!(status, StatusCode::FOUND);
     let location = location.unwrap();

@@ -182,7 +182,8 @@ pub fn check(
         })?),
     };
 
-    let acr = check_acr(single("acr_values")?, single("claims")?).map_err(|(code, why)| fail(code, why))?;
+    let acr = check_acr(single("acr_values")?, single("claims")?)
+        .map_err(|(code, why)| fail(code, why))?;
 
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -233,7 +234,10 @@ fn lowest_level<'a>(urns: impl Iterator<Item = &'a str>) -> Option<AssuranceLeve
 /// The level an essential `acr` claim demands (of the ID token or userinfo); `None`
 /// when there is no essential one.
 fn essential_acr(raw: &str) -> Result<Option<AssuranceLevel>, (ErrorCode, &'static str)> {
-    let malformed = (ErrorCode::InvalidRequest, "claims is not a valid JSON object");
+    let malformed = (
+        ErrorCode::InvalidRequest,
+        "claims is not a valid JSON object",
+    );
     let claims: serde_json::Value = serde_json::from_str(raw).map_err(|_| malformed)?;
     let Some(claims) = claims.as_object() else {
         return Err(malformed);
