@@ -359,7 +359,9 @@ pub async fn factor_remove_post(
         .await;
     }
     let factor = form.factor.unwrap_or_default();
-    if factor.is_empty() || factor.len() > MAX_FIELD_LEN {
+    // Factor ids are UUIDs; anything else (a NUL, which PostgreSQL refuses in text,
+    // included) is a bad request before it reaches the database.
+    if factor.len() > MAX_FIELD_LEN || uuid::Uuid::parse_str(&factor).is_err() {
         return Err(fail(PageError::bad_request()));
     }
     let removed = second_factor::remove(&state, &live.session.account_id, &factor)

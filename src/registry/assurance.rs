@@ -34,14 +34,18 @@ pub enum DecisionError {
 impl Decision<'_> {
     pub fn check(&self) -> Result<(), DecisionError> {
         let officer = self.officer.trim();
+        // Characters, as the OpenAPI schema counts them; no control characters (a NUL
+        // would fail on PostgreSQL, a line break would forge audit lines).
         if officer.is_empty()
-            || officer.len() > MAX_OFFICER_LEN
+            || officer.chars().count() > MAX_OFFICER_LEN
             || officer.chars().any(char::is_control)
         {
             return Err(DecisionError::Officer);
         }
         let reason = self.reason.trim();
-        if reason.is_empty() || reason.len() > MAX_REASON_LEN || reason.contains(['\n', '\r', '\t'])
+        if reason.is_empty()
+            || reason.chars().count() > MAX_REASON_LEN
+            || reason.chars().any(char::is_control)
         {
             return Err(DecisionError::Reason);
         }

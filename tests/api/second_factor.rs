@@ -442,6 +442,18 @@ async fn removing_a_factor_needs_a_fresh_login() {
     assert_eq!(location_of(&response), "/account/factors?lang=vi");
 
     let (_, _, list) = app.browse(&app.url("/account/factors")).await;
+    // A factor id that is not one (a NUL would make PostgreSQL fail) is a bad request.
+    let response = app
+        .browser
+        .post(app.url("/account/factors/remove"))
+        .form(&[
+            ("csrf_token", hidden_field(&list, "csrf_token")),
+            ("factor", "x\u{0}y".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let response = remove(list).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(

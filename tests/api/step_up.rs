@@ -128,6 +128,17 @@ async fn the_admin_api_refuses_bad_level_changes() {
             json!({ "level": 2, "officer": "a", "reason": "x", "extra": 1 }),
             400,
         ),
+        // A NUL (refused by PostgreSQL in text) or a line break (a forged audit line).
+        (
+            citizen.number.as_str(),
+            json!({ "level": 2, "officer": "a", "reason": "x\u{0}y" }),
+            400,
+        ),
+        (
+            citizen.number.as_str(),
+            json!({ "level": 2, "officer": "a\nb", "reason": "x" }),
+            400,
+        ),
         ("12345", good.clone(), 400),
         // A well-formed number with no account.
         ("001099999999", good.clone(), 404),
