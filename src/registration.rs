@@ -35,6 +35,8 @@ pub struct NewClient {
     pub jwks: Option<String>,
     /// Or the URL where the client publishes it.
     pub jwks_uri: Option<String>,
+    /// One of the state's own services: no consent page (operators decide this).
+    pub first_party: bool,
 }
 
 impl Default for NewClient {
@@ -54,6 +56,7 @@ impl Default for NewClient {
             sector_identifier: None,
             jwks: None,
             jwks_uri: None,
+            first_party: false,
         }
     }
 }
@@ -123,6 +126,7 @@ impl From<&Client> for NewClient {
             sector_identifier: Some(client.sector_identifier.clone()).filter(|s| !s.is_empty()),
             jwks: client.jwks.clone(),
             jwks_uri: client.jwks_uri.clone(),
+            first_party: client.first_party,
         }
     }
 }
@@ -231,6 +235,7 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         sector_identifier,
         jwks: new.jwks,
         jwks_uri: new.jwks_uri,
+        first_party: new.first_party,
     };
     Ok((client, secret))
 }

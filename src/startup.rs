@@ -358,6 +358,22 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/account/factors/remove",
         web::post().to(pages::factors::factor_remove_post),
     )
+    // Consent and the citizen's account pages.
+    .route("/consent", web::get().to(pages::consent::consent_get))
+    .route("/consent", web::post().to(pages::consent::consent_post))
+    .route("/account", web::get().to(pages::account::account_get))
+    .route(
+        "/account/sessions/end",
+        web::post().to(pages::account::end_session_post),
+    )
+    .route(
+        "/account/services/withdraw",
+        web::post().to(pages::account::withdraw_post),
+    )
+    .route(
+        "/account/password",
+        web::post().to(pages::account::password_post),
+    )
     .route("/token", web::post().to(token::token_post))
     .route("/revoke", web::post().to(revoke::revoke_post))
     .route("/introspect", web::post().to(introspect::introspect_post))

@@ -44,6 +44,7 @@ fn client(id: &str, kind: ClientKind, redirect_uris: &[&str]) -> Client {
         sector_identifier: "portal.gov.vn".to_owned(),
         jwks: None,
         jwks_uri: None,
+        first_party: false,
     }
 }
 

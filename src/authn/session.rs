@@ -1,6 +1,10 @@
 //! Login sessions: what lets a citizen sign in to a second service without typing the
 //! password again (SSO). The cookie holds a random token; the store holds the session
 //! under the token's SHA-256, with a TTL, so sessions expire even if never used again.
+//!
+//! Each account also has an index of its sessions (a store set of those SHA-256
+//! values), so that the account pages can list them and end any one of them. The index
+//! may name sessions that have since ended; readers drop those as they go.
 
 use std::time::Duration;
 
@@ -21,6 +25,10 @@ pub struct Session {
     pub acr: String,
     pub amr: Vec<String>,
     pub expires_at: i64,
+    /// A short description of the browser that logged in ("Chrome, Android"), for the
+    /// citizen's list of sessions; never the raw User-Agent.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 fn key(token: &str) -> String {
@@ -35,6 +43,13 @@ pub async fn create(
     let token = random::token();
     let value = serde_json::to_vec(session).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     store.put(&key(&token), value, ttl).await?;
+    store
+        .add_member(
+            &account_key(&session.account_id),
+            &random::sha256_b64(&token),
+            ttl,
+        )
+        .await?;
     Ok(SessionToken::new(token))
 }
 
@@ -81,4 +96,145 @@ pub async fn take_clients(store: &dyn Store, sid: &str) -> Result<Vec<String>, S
 
 pub async fn end(store: &dyn Store, token: &SessionToken) -> Result<(), StoreError> {
     store.delete(&key(token.expose())).await
+}
+
+fn account_key(account_id: &str) -> String {
+    format!("account_sessions:{account_id}")
+}
+
+/// The live sessions of an account, with the hash that keys each in the store.
+///
+/// The store offers sets only as add and take-all, so the index is taken and the live
+/// entries are put back: a session created meanwhile is added after the take and kept.
+async fn indexed(
+    store: &dyn Store,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Session)>, StoreError> {
+    let index = account_key(account_id);
+    let mut live = Vec::new();
+    for hash in store.take_members(&index).await? {
+        let Some(bytes) = store.get(&format!("session:{hash}")).await? else {
+            continue;
+        };
+        if let Ok(session) = serde_json::from_slice::<Session>(&bytes)
+            && session.expires_at > now.timestamp()
+            && session.account_id == account_id
+        {
+            live.push((hash, session));
+        }
+    }
+    // Each add sets the whole set's TTL: use the longest-lived session's for all.
+    let last_expiry = live.iter().map(|(_, s)| s.expires_at).max().unwrap_or(0);
+    let ttl = Duration::from_secs(
+        u64::try_from(last_expiry - now.timestamp())
+            .unwrap_or(1)
+            .max(1),
+    );
+    for (hash, _) in &live {
+        store.add_member(&index, hash, ttl).await?;
+    }
+    live.sort_by_key(|(_, s)| std::cmp::Reverse(s.auth_time));
+    Ok(live)
+}
+
+/// The live sessions of an account, the most recent login first.
+pub async fn list_for_account(
+    store: &dyn Store,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Session>, StoreError> {
+    Ok(indexed(store, account_id, now)
+        .await?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect())
+}
+
+/// Ends the session `sid` if it belongs to `account_id`; returns it if it was live.
+pub async fn end_by_sid(
+    store: &dyn Store,
+    account_id: &str,
+    sid: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, StoreError> {
+    for (hash, session) in indexed(store, account_id, now).await? {
+        if random::constant_time_eq(session.sid.as_bytes(), sid.as_bytes()) {
+            store.delete(&format!("session:{hash}")).await?;
+            return Ok(Some(session));
+        }
+    }
+    Ok(None)
+}
+
+/// Ends every session of `account_id` but `keep_sid`; returns those ended.
+pub async fn end_others(
+    store: &dyn Store,
+    account_id: &str,
+    keep_sid: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Session>, StoreError> {
+    let mut ended = Vec::new();
+    for (hash, session) in indexed(store, account_id, now).await? {
+        if session.sid != keep_sid {
+            store.delete(&format!("session:{hash}")).await?;
+            ended.push(session);
+        }
+    }
+    Ok(ended)
+}
+
+/// A short, fixed-vocabulary description of a User-Agent: browser and system. Only
+/// names from the lists below can come out, so nothing the client sent is echoed.
+pub fn device_hint(user_agent: Option<&str>) -> Option<String> {
+    let ua = user_agent?;
+    const SYSTEMS: [(&str, &str); 7] = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    // Order matters: Edge and Cốc Cốc also say Chrome, Chrome also says Safari.
+    const BROWSERS: [(&str, &str); 7] = [
+        ("Edg/", "Edge"),
+        ("coc_coc", "Cốc Cốc"),
+        ("Zalo", "Zalo"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ];
+    let find = |list: &[(&str, &'static str)]| {
+        list.iter()
+            .find(|(needle, _)| ua.contains(needle))
+            .map(|(_, name)| *name)
+    };
+    match (find(&BROWSERS), find(&SYSTEMS)) {
+        (Some(browser), Some(system)) => Some(format!("{browser}, {system}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_hint;
+
+    #[test]
+    fn the_device_hint_names_browser_and_system_from_a_fixed_list_only() {
+        let android = "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 \
+                       (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36";
+        assert_eq!(
+            device_hint(Some(android)).as_deref(),
+            Some("Chrome, Android")
+        );
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) \
+                      AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_hint(Some(iphone)).as_deref(), Some("Safari, iPhone"));
+        assert_eq!(device_hint(Some("<script>alert(1)</script>")), None);
+        assert_eq!(device_hint(None), None);
+    }
 }

@@ -159,6 +159,9 @@ pub struct ClientMetadata {
     sector_identifier: Option<String>,
     jwks: Option<Value>,
     jwks_uri: Option<String>,
+    /// One of the state's own services: its citizens are not asked for consent.
+    #[serde(default)]
+    first_party: bool,
 }
 
 fn holds_nul(value: &Value) -> bool {
@@ -235,6 +238,7 @@ impl ClientMetadata {
             sector_identifier: self.sector_identifier,
             jwks: self.jwks.map(|set| set.to_string()),
             jwks_uri: self.jwks_uri,
+            first_party: self.first_party,
         })
     }
 }
@@ -257,6 +261,7 @@ struct ClientView {
     sector_identifier: String,
     jwks: Option<Value>,
     jwks_uri: Option<String>,
+    first_party: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
 }
@@ -279,6 +284,7 @@ impl ClientView {
             access_token_ttl_secs: client.access_token_ttl_secs,
             sector_identifier: client.sector_identifier,
             jwks_uri: client.jwks_uri,
+            first_party: client.first_party,
             client_secret: secret,
         }
     }

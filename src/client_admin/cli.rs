@@ -77,6 +77,10 @@ pub struct ClientSettings {
     /// tokens.access_token_ttl_secs.
     #[arg(long, value_name = "SECS")]
     access_token_ttl: Option<u32>,
+    /// Whether this is one of the state's own services, whose citizens are not asked
+    /// for consent (default: false).
+    #[arg(long, value_name = "true|false")]
+    first_party: Option<bool>,
 }
 
 #[derive(Args)]
@@ -161,6 +165,9 @@ impl ClientSettings {
         }
         if let Some(ttl) = self.access_token_ttl {
             base.access_token_ttl_secs = Some(ttl);
+        }
+        if let Some(first_party) = self.first_party {
+            base.first_party = first_party;
         }
         base
     }
@@ -307,6 +314,7 @@ fn print_client(client: &Client) {
                 .unwrap_or_else(|| "default".into()),
         ),
         ("jwks_uri", client.jwks_uri.clone().unwrap_or_default()),
+        ("first_party", client.first_party.to_string()),
         (
             "jwks",
             if client.jwks.is_some() { "inline" } else { "" }.to_owned(),

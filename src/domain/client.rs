@@ -98,6 +98,9 @@ pub struct Client {
     pub jwks: Option<String>,
     /// ...or published by the client at this URL.
     pub jwks_uri: Option<String>,
+    /// Marked by an operator as one of the state's own services: its citizens are not
+    /// asked for consent.
+    pub first_party: bool,
 }
 
 /// The grants a client may use at the token endpoint.
@@ -284,6 +287,7 @@ mod tests {
             sector_identifier: "portal.gov.vn".into(),
             jwks: None,
             jwks_uri: None,
+            first_party: false,
         }
     }
 

@@ -2,7 +2,7 @@
 //! acceptable, and which signature algorithms an assertion may use.
 
 use jsonwebtoken::Algorithm;
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 
 /// A client's key set is a handful of keys; anything bigger is a mistake or an attack.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
@@ -38,6 +38,8 @@ pub enum JwksError {
     TooMany,
     #[error("symmetric or unsupported keys are not accepted")]
     NotAsymmetric,
+    #[error("a key's curve does not fit its key type, or is not supported")]
+    UnsupportedCurve,
 }
 
 /// Parses a JWK Set and checks that it holds only public asymmetric keys.
@@ -64,7 +66,32 @@ pub fn parse_jwks(document: &[u8]) -> Result<JwkSet, JwksError> {
     if !asymmetric {
         return Err(JwksError::NotAsymmetric);
     }
+    // jsonwebtoken reads an OKP key's `x` as Ed25519 whatever `crv` says, and an EC key
+    // on a curve no assertion algorithm uses can only be a mistake: refuse both here,
+    // once, rather than at every assertion.
+    if !set.keys.iter().all(|key| curve_fits(&key.algorithm)) {
+        return Err(JwksError::UnsupportedCurve);
+    }
     Ok(set)
+}
+
+fn curve_fits(params: &AlgorithmParameters) -> bool {
+    match params {
+        AlgorithmParameters::EllipticCurve(ec) => {
+            matches!(ec.curve, EllipticCurve::P256 | EllipticCurve::P384)
+        }
+        AlgorithmParameters::OctetKeyPair(okp) => okp.curve == EllipticCurve::Ed25519,
+        _ => true,
+    }
+}
+
+/// The curve an EC signature algorithm needs (RFC 7518 §3.4).
+pub fn ec_curve_of(alg: Algorithm) -> Option<EllipticCurve> {
+    match alg {
+        Algorithm::ES256 => Some(EllipticCurve::P256),
+        Algorithm::ES384 => Some(EllipticCurve::P384),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -84,5 +111,25 @@ mod tests {
         );
         assert_eq!(parse_jwks(br#"{"keys":[]}"#).unwrap_err(), JwksError::Empty);
         assert!(matches!(parse_jwks(b"[]"), Err(JwksError::Syntax(_))));
+    }
+
+    #[test]
+    fn keys_on_a_curve_that_does_not_fit_their_type_are_refused() {
+        let okp_on_p256 = r#"{"keys":[{"kty":"OKP","crv":"P-256",
+            "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        assert_eq!(
+            parse_jwks(okp_on_p256.as_bytes()).unwrap_err(),
+            JwksError::UnsupportedCurve
+        );
+        let ec_on_ed25519 = r#"{"keys":[{"kty":"EC","crv":"Ed25519",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+        assert_eq!(
+            parse_jwks(ec_on_ed25519.as_bytes()).unwrap_err(),
+            JwksError::UnsupportedCurve
+        );
+        let ed25519 = r#"{"keys":[{"kty":"OKP","crv":"Ed25519",
+            "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        assert!(parse_jwks(ed25519.as_bytes()).is_ok());
     }
 }

@@ -1,6 +1,8 @@
 //! Server-rendered pages for citizens: login, errors, and the demo relying party.
 //! Every page is in Vietnamese (the default) and English.
 
+pub mod account;
+pub mod consent;
 pub mod csrf;
 pub mod demo;
 pub mod error;

@@ -128,6 +128,9 @@ fn ensure_demo_clients(
         scopes: "openid profile address".into(),
         id_token_alg: "RS256".into(),
         post_logout_redirect_uris: vec![format!("{issuer}/demo")],
+        // The demo is citizen-idp's own: existing demo journeys skip consent. An operator
+        // can turn this off (`clients update demo-portal --first-party false`) to show it.
+        first_party: true,
         ..NewClient::default()
     };
     let app = NewClient {
@@ -140,6 +143,7 @@ fn ensure_demo_clients(
         ],
         scopes: "openid profile".into(),
         id_token_alg: "ES256".into(),
+        first_party: true,
         ..NewClient::default()
     };
     let invalid =

@@ -122,3 +122,19 @@ pub fn set_level(
         .execute(conn)?;
     Ok(updated == 1)
 }
+
+/// Replaces an account's password hash; returns whether the account exists.
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    account_id: &str,
+    password_hash: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let updated = diesel::update(accounts::table.find(account_id))
+        .set((
+            accounts::password_hash.eq(password_hash),
+            accounts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}

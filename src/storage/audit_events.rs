@@ -57,3 +57,19 @@ pub fn for_citizen(
         .select(AuditEvent::as_select())
         .load(conn)?)
 }
+
+/// The latest `limit` releases of one citizen's data, newest first (the access history
+/// of the account pages).
+pub fn disclosures_for_citizen(
+    conn: &mut DbConnection,
+    national_id: &str,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StorageError> {
+    Ok(audit_events::table
+        .filter(audit_events::national_id.eq(national_id))
+        .filter(audit_events::kind.eq("disclosure"))
+        .order((audit_events::at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)?)
+}

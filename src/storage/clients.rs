@@ -31,6 +31,7 @@ struct ClientRow {
     jwks: Option<String>,
     jwks_uri: Option<String>,
     updated_at: Option<NaiveDateTime>,
+    first_party: bool,
 }
 
 impl ClientRow {
@@ -73,6 +74,7 @@ impl TryFrom<ClientRow> for Client {
             sector_identifier,
             jwks: row.jwks,
             jwks_uri: row.jwks_uri,
+            first_party: row.first_party,
             id: row.client_id,
             name: row.name,
             secret_hash: row.secret_hash,
@@ -135,6 +137,7 @@ pub fn insert(
         jwks: client.jwks.clone(),
         jwks_uri: client.jwks_uri.clone(),
         updated_at: None,
+        first_party: client.first_party,
     };
     diesel::insert_into(clients::table)
         .values(&row)
@@ -171,6 +174,7 @@ pub fn update(
             clients::jwks.eq(&client.jwks),
             clients::jwks_uri.eq(&client.jwks_uri),
             clients::updated_at.eq(now),
+            clients::first_party.eq(client.first_party),
         ))
         .execute(conn)?;
     Ok(updated == 1)

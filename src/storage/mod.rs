@@ -9,6 +9,7 @@ pub mod audit_events;
 pub mod citizens;
 pub mod clients;
 mod connection;
+pub mod consents;
 pub mod migrations;
 pub mod pairwise_subjects;
 pub mod recovery_codes;

@@ -101,3 +101,19 @@ pub fn revoke_family(
     }
     Ok(live)
 }
+
+/// The families of `account_id` at `client_id` that still hold an unrevoked token, for
+/// revoking them all when the citizen withdraws consent.
+pub fn families_of(
+    conn: &mut DbConnection,
+    account_id: &str,
+    client_id: &str,
+) -> Result<Vec<String>, StorageError> {
+    Ok(refresh_tokens::table
+        .filter(refresh_tokens::account_id.eq(account_id))
+        .filter(refresh_tokens::client_id.eq(client_id))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .select(refresh_tokens::family_id)
+        .distinct()
+        .load(conn)?)
+}

@@ -56,6 +56,7 @@ diesel::table! {
         jwks -> Nullable<Text>,
         jwks_uri -> Nullable<Text>,
         updated_at -> Nullable<Timestamp>,
+        first_party -> Bool,
     }
 }
 
@@ -77,6 +78,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     signing_keys
 );
+
+diesel::table! {
+    consents (account_id, client_id) {
+        account_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        granted_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(consents -> clients (client_id));
+diesel::allow_tables_to_appear_in_same_query!(consents, clients);
 
 diesel::table! {
     audit_events (id) {

@@ -184,6 +184,8 @@ async fn bad_client_metadata_gets_a_reason_and_changes_nothing() {
         json!({ "client_name": "Portal", "redirect_uris": ["https://portal.gov.vn/cb#frag"] }),
         json!({ "client_name": "Portal", "redirect_uris": ["https://a.gov.vn/cb"], "grant_types": ["password"] }),
         json!({ "client_name": "Portal", "redirect_uris": ["https://a.gov.vn/cb"], "jwks": { "keys": [{ "kty": "oct", "k": "c2VjcmV0" }] } }),
+        // An Ed25519 public key labelled with a curve it is not on.
+        json!({ "client_name": "Portal", "redirect_uris": ["https://a.gov.vn/cb"], "jwks": { "keys": [{ "kty": "OKP", "crv": "P-256", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }] } }),
         json!({ "client_name": "App", "kind": "public", "grant_types": ["client_credentials"], "scope": "x.read" }),
         json!({ "client_name": "" , "redirect_uris": ["https://a.gov.vn/cb"] }),
     ];

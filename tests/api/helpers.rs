@@ -275,7 +275,17 @@ impl TestApp {
         }
     }
 
+    /// Registers a first-party client: most tests are not about consent, so their
+    /// clients skip it. Consent tests use [`TestApp::register_third_party_client`].
     pub fn register_client(&self, new: NewClient) -> TestClient {
+        self.register_third_party_client(NewClient {
+            first_party: true,
+            ..new
+        })
+    }
+
+    /// Registers `new` as it is: a client that is not first-party asks for consent.
+    pub fn register_third_party_client(&self, new: NewClient) -> TestClient {
         let (client, secret) = registration::register(new).unwrap();
         let stored = client.clone();
         #[allow(clippy::disallowed_methods, reason = "creation time of a fixture")]

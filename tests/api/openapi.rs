@@ -22,7 +22,7 @@ const STARTUP: &str = include_str!("../../src/startup.rs");
 /// The routes of `startup::routes` that answer HTML pages or redirects to browsers, and
 /// the Prometheus text of `/metrics`; every other route answers JSON and must be
 /// documented.
-const NOT_JSON: [&str; 14] = [
+const NOT_JSON: [&str; 19] = [
     "/metrics",
     "/",
     "/authorize",
@@ -33,6 +33,11 @@ const NOT_JSON: [&str; 14] = [
     "/demo/login",
     "/demo/callback",
     "/static/style.css",
+    "/consent",
+    "/account",
+    "/account/sessions/end",
+    "/account/services/withdraw",
+    "/account/password",
     "/login/second-factor",
     "/account/factors",
     "/account/factors/totp",

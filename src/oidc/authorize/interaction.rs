@@ -198,6 +198,11 @@ async fn start_session(
         acr: level.acr().to_owned(),
         amr: progress.amr.clone(),
         expires_at: now.timestamp() + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
+        device: session::device_hint(
+            req.headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        ),
     };
     let token = session::create(state.store.as_ref(), &session, Duration::from_secs(ttl)).await?;
     Ok((session, token.expose().to_owned()))

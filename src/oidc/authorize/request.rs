@@ -72,6 +72,9 @@ pub struct AuthorizationRequest {
     /// claim); see [`check_acr`].
     #[serde(default)]
     pub acr: Option<AcrDemand>,
+    /// `prompt=consent`: ask for consent even when a grant covers the scopes.
+    #[serde(default)]
+    pub prompt_consent: bool,
 }
 
 /// OIDC Core §3.1.2.1 `prompt`.
@@ -172,6 +175,7 @@ pub fn check(
     .map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
     let prompt =
         check_prompt(single("prompt")?).map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
+    let prompt_consent = single("prompt")?.is_some_and(|p| p.split(' ').any(|v| v == "consent"));
     let max_age = match single("max_age")? {
         None => None,
         Some(raw) => Some(raw.parse::<u32>().map(i64::from).map_err(|_| {
@@ -198,6 +202,7 @@ pub fn check(
         ui_locales: single("ui_locales")?.map(str::to_owned),
         own_page: None,
         acr,
+        prompt_consent,
     })
 }
 
@@ -350,7 +355,8 @@ fn check_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
     for value in values {
         match value {
             "login" => prompt = Prompt::Login,
-            // Consent and account selection have no page yet; the login page serves.
+            // Consent is read by `check` (prompt_consent); account selection has no
+            // page: the login page serves.
             "consent" | "select_account" => {}
             _ => return Err("unknown prompt value"),
         }
@@ -387,6 +393,7 @@ mod tests {
             sector_identifier: "portal.gov.vn".into(),
             jwks: None,
             jwks_uri: None,
+            first_party: false,
         }
     }
 

@@ -275,7 +275,17 @@ async fn log_out(
     }
     state.audit.record(event).await;
     tracing::info!(target: "security", clients = client_ids.len(), "session ended by logout");
+    tell_relying_parties(state, session, client_ids, citizen).await
+}
 
+/// Sends back-channel logout notices for `session` (already ended) to those of
+/// `client_ids` that registered for them.
+pub(crate) async fn tell_relying_parties(
+    state: &web::Data<AppState>,
+    session: &Session,
+    client_ids: Vec<String>,
+    citizen: Option<crate::domain::national_id::NationalId>,
+) -> Result<(), PageError> {
     let registered = state
         .db
         .run(move |conn| {

@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::Deserialize;
 
 use crate::domain::client::Client;
-use crate::domain::client_keys::ASSERTION_ALGS;
+use crate::domain::client_keys::{self, ASSERTION_ALGS};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 use crate::tokens::random;
@@ -146,8 +146,8 @@ fn select_key<'a>(keys: &'a JwkSet, kid: Option<&str>, alg: Algorithm) -> Option
                     | Algorithm::PS384
                     | Algorithm::PS512
             ),
-            AlgorithmParameters::EllipticCurve(_) => {
-                matches!(alg, Algorithm::ES256 | Algorithm::ES384)
+            AlgorithmParameters::EllipticCurve(ec) => {
+                client_keys::ec_curve_of(alg).is_some_and(|curve| curve == ec.curve)
             }
             AlgorithmParameters::OctetKeyPair(_) => alg == Algorithm::EdDSA,
             _ => false,

@@ -1,0 +1,257 @@
+//! The consent page at `/consent?flow=…`: which service asks, and for what, in plain
+//! words; Allow or Deny. It comes after the login, so the citizen has a live session;
+//! the form carries the flow's own CSRF token and is bound to the browser like the
+//! login form.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::error::{PageError, html};
+use super::i18n::Lang;
+use crate::consent::{self, data::DataItem};
+use crate::http::access_log::request_id;
+use crate::oidc::authorize::flow::{self, LoginFlow};
+use crate::oidc::authorize::{LiveSession, interaction, live_session, page_lang};
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::registry;
+use crate::state::AppState;
+
+/// Every string of the consent page, and the plain words for each kind of data (the
+/// account pages use those too).
+pub struct ConsentTexts {
+    pub title: &'static str,
+    pub asks: &'static str,
+    pub wants: &'static str,
+    pub remembered: &'static str,
+    pub allow: &'static str,
+    pub deny: &'static str,
+    pub identifier: &'static str,
+    pub full_name: &'static str,
+    pub birth_date: &'static str,
+    pub gender: &'static str,
+    pub nationality: &'static str,
+    pub place_of_origin: &'static str,
+    pub permanent_address: &'static str,
+    pub national_id: &'static str,
+    pub id_card: &'static str,
+    pub login_facts: &'static str,
+    pub offline_access: &'static str,
+}
+
+pub static VI: ConsentTexts = ConsentTexts {
+    title: "Cho phép chia sẻ thông tin",
+    asks: "đề nghị được nhận các thông tin sau của bạn:",
+    wants: "Dịch vụ",
+    remembered: "Lựa chọn của bạn được ghi nhớ. Bạn có thể rút lại sự đồng ý bất cứ lúc nào tại trang Tài khoản.",
+    allow: "Đồng ý",
+    deny: "Không đồng ý",
+    identifier: "một mã nhận diện bạn tại dịch vụ này",
+    full_name: "họ và tên",
+    birth_date: "ngày sinh",
+    gender: "giới tính",
+    nationality: "quốc tịch",
+    place_of_origin: "quê quán",
+    permanent_address: "địa chỉ thường trú",
+    national_id: "số định danh cá nhân",
+    id_card: "thông tin thẻ căn cước (số thẻ, ngày cấp, ngày hết hạn)",
+    login_facts: "thời điểm và cách bạn đăng nhập",
+    offline_access: "tiếp tục truy cập khi bạn không sử dụng dịch vụ (cho đến khi bạn rút lại)",
+};
+
+pub static EN: ConsentTexts = ConsentTexts {
+    title: "Allow sharing your information",
+    asks: "asks to receive the following information about you:",
+    wants: "The service",
+    remembered: "Your choice is remembered. You can withdraw your consent at any time on your Account page.",
+    allow: "Allow",
+    deny: "Deny",
+    identifier: "an identifier that recognises you at this service",
+    full_name: "your full name",
+    birth_date: "your date of birth",
+    gender: "your gender",
+    nationality: "your nationality",
+    place_of_origin: "your place of origin",
+    permanent_address: "your permanent address",
+    national_id: "your personal identification number",
+    id_card: "your ID card details (number, date of issue, expiry)",
+    login_facts: "when and how you logged in",
+    offline_access: "keep access while you are not using the service (until you withdraw it)",
+};
+
+pub fn texts(lang: Lang) -> &'static ConsentTexts {
+    match lang {
+        Lang::Vi => &VI,
+        Lang::En => &EN,
+    }
+}
+
+/// The plain words for one kind of data.
+pub fn words(item: DataItem, lang: Lang) -> &'static str {
+    let t = texts(lang);
+    match item {
+        DataItem::Identifier => t.identifier,
+        DataItem::FullName => t.full_name,
+        DataItem::BirthDate => t.birth_date,
+        DataItem::Gender => t.gender,
+        DataItem::Nationality => t.nationality,
+        DataItem::PlaceOfOrigin => t.place_of_origin,
+        DataItem::PermanentAddress => t.permanent_address,
+        DataItem::NationalId => t.national_id,
+        DataItem::IdCard => t.id_card,
+        DataItem::LoginFacts => t.login_facts,
+        DataItem::OfflineAccess => t.offline_access,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    t: &'a super::i18n::Texts,
+    c: &'a ConsentTexts,
+    lang: &'a str,
+    other_lang: &'a str,
+    client_name: &'a str,
+    items: Vec<&'static str>,
+    flow: &'a str,
+    csrf_token: &'a str,
+}
+
+#[derive(Deserialize)]
+pub struct ConsentQuery {
+    flow: Option<String>,
+}
+
+/// Fields of the consent form; all optional so a missing one gets a page.
+#[derive(Deserialize, Default)]
+pub struct ConsentForm {
+    flow: Option<String>,
+    csrf_token: Option<String>,
+    decision: Option<String>,
+    lang: Option<String>,
+}
+
+const MAX_FIELD_LEN: usize = 128;
+
+/// The pending flow and the browser's live session, or the page that explains why the
+/// consent step cannot go on.
+async fn pending(
+    req: &HttpRequest,
+    state: &AppState,
+    flow_id: Option<&str>,
+) -> Result<(String, LoginFlow, LiveSession), PageError> {
+    let flow_id = flow_id
+        .filter(|f| f.len() <= MAX_FIELD_LEN)
+        .ok_or_else(PageError::login_expired)?;
+    let now = state.clock.now();
+    let flow = flow::find(state.store.as_ref(), flow_id, now)
+        .await?
+        .ok_or_else(PageError::login_expired)?;
+    // Consent follows a finished login, for a client: any other flow is not ours.
+    if flow.progress.is_some() || flow.request.own_page.is_some() {
+        return Err(PageError::bad_request());
+    }
+    let live = live_session(req, state, now)
+        .await
+        .map_err(PageError::from_oauth)?
+        .ok_or_else(PageError::login_expired)?;
+    Ok((flow_id.to_owned(), flow, live))
+}
+
+pub async fn consent_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Option<web::Query<ConsentQuery>>,
+) -> Result<HttpResponse, PageError> {
+    let lang = page_lang(&req, None);
+    let flow_id = query.and_then(|q| q.into_inner().flow);
+    let (flow_id, flow, _) = pending(&req, &state, flow_id.as_deref())
+        .await
+        .map_err(|e| e.in_lang(lang))?;
+    let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
+    let items = consent::data::for_scopes(&consent::requested_scope(&flow.request))
+        .into_iter()
+        .map(|item| words(item, lang))
+        .collect();
+    let page = ConsentPage {
+        t: lang.texts(),
+        c: texts(lang),
+        lang: lang.code(),
+        other_lang: other.code(),
+        client_name: &flow.request.client_name,
+        items,
+        flow: &flow_id,
+        csrf_token: &flow.csrf_token,
+    };
+    Ok(html(StatusCode::OK, page.render()))
+}
+
+pub async fn consent_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let form: ConsentForm = body
+        .ok()
+        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
+        .unwrap_or_default();
+    let lang = Lang::negotiate(form.lang.as_deref());
+    decide(&req, &state, form, lang)
+        .await
+        .map_err(|e| e.in_lang(lang))
+}
+
+async fn decide(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    form: ConsentForm,
+    lang: Lang,
+) -> Result<HttpResponse, PageError> {
+    let (flow_id, mut flow, live) = pending(req, state, form.flow.as_deref()).await?;
+    let browser_secret = req.cookie(flow::COOKIE).map(|c| c.value().to_owned());
+    if !flow.accepts(browser_secret.as_deref(), form.csrf_token.as_deref()) {
+        tracing::warn!(target: "security", "consent form rejected: CSRF token or browser binding mismatch");
+        return Err(PageError::csrf_failed());
+    }
+    let citizen = registry::identity_by_account(&state.db, live.session.account_id.clone())
+        .await?
+        .map(|(_, citizen)| citizen.national_id);
+    let scope = consent::requested_scope(&flow.request);
+    let request_id = request_id(req);
+    match form.decision.as_deref() {
+        Some("allow") => {
+            consent::grant(state, &live.session, &flow.request, state.clock.now()).await?;
+            consent::audit(
+                state,
+                "consent_granted",
+                citizen,
+                &flow.request.client_id,
+                &scope,
+                request_id.as_deref(),
+            )
+            .await;
+            // Granted just now: prompt=consent is answered and must not ask again.
+            flow.request.prompt_consent = false;
+            interaction::resume(req, state, lang, &flow_id, flow).await
+        }
+        Some("deny") => {
+            consent::audit(
+                state,
+                "consent_denied",
+                citizen,
+                &flow.request.client_id,
+                &scope,
+                request_id.as_deref(),
+            )
+            .await;
+            // OIDC Core §3.1.2.6: the End-User denied the request.
+            let error = OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the citizen did not consent to share the requested data",
+            );
+            interaction::finish_with_error(state, &flow_id, &flow, error).await
+        }
+        _ => Err(PageError::bad_request()),
+    }
+}
