@@ -4,7 +4,9 @@
 //!
 //! Wrong codes are counted per flow in the store (so on every instance); after
 //! [`MAX_ATTEMPTS`] the flow ends and the citizen must start the login again, which
-//! also passes the password check's own limits. Six digits give a guesser 3 codes in a
+//! also passes the password check's own limits. Every code sent is also counted per
+//! account ([`MAX_ACCOUNT_ATTEMPTS`] per [`ACCOUNT_WINDOW`]), for the step-ups that
+//! start new flows without a password. Six digits give a guesser 3 codes in a
 //! million per try, so five tries per password cost an attacker a password per
 //! 67,000 guesses.
 
@@ -30,6 +32,11 @@ use crate::tokens::random;
 
 /// Wrong codes a flow may take before it ends.
 pub const MAX_ATTEMPTS: u64 = 5;
+/// Codes one account may be sent in [`ACCOUNT_WINDOW`], across all its flows: a step-up
+/// starts a new flow without the password, so the per-flow limit alone would let a
+/// stolen session cookie guess on and on. Far above what a citizen types.
+pub const MAX_ACCOUNT_ATTEMPTS: u64 = 30;
+pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(15 * 60);
 const MAX_FIELD_LEN: usize = 128;
 const MAX_CODE_LEN: usize = 32;
 
@@ -148,6 +155,28 @@ pub async fn second_factor_post(
     let recovery = form.method.as_deref() == Some("recovery");
     let code = form.code.unwrap_or_default();
     let now = state.clock.now();
+    let account_attempts = state
+        .store
+        .increment(&account_attempts_key(&account_id), ACCOUNT_WINDOW)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if account_attempts > MAX_ACCOUNT_ATTEMPTS {
+        tracing::warn!(target: "security", "second-factor attempts per account exceeded");
+        let detail = format!("account_attempts={account_attempts}");
+        audit_factor(
+            &req,
+            &state,
+            &account_id,
+            Some(&flow.request.client_id),
+            "second_factor_attempts_exceeded",
+            &detail,
+        )
+        .await;
+        flow::finish(state.store.as_ref(), &flow_id)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        return Ok(too_many_attempts(lang, &flow));
+    }
     let verdict = if code.len() > MAX_CODE_LEN {
         Verdict::Wrong
     } else if recovery {
@@ -250,6 +279,10 @@ pub(crate) async fn audit_factor(
         event = event.client(client_id);
     }
     state.audit.record(event).await;
+}
+
+fn account_attempts_key(account_id: &str) -> String {
+    format!("2fa-account-attempts:{}", random::sha256_b64(account_id))
 }
 
 fn attempts_key(flow_id: &str) -> String {

@@ -561,3 +561,36 @@ async fn second_factor_outcomes_are_in_the_citizens_audit_trail() {
         ]
     );
 }
+
+#[tokio::test]
+async fn codes_are_limited_per_account_across_flows() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let enrolled = enrol_totp(&app, &citizen).await;
+    let client = app.confidential_client();
+    let rp = app.relying_party(&client).await;
+    let right = code_now(&app, &enrolled.secret);
+    let wrong = if right == "111111" {
+        "222222"
+    } else {
+        "111111"
+    };
+    // Six flows of five wrong codes: the per-flow limit alone would allow them all.
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let next = password_step(&app, &rp.authorize_url(&[]).url, &citizen).await;
+        for _ in 0..5 {
+            let response = submit_code(&app, &next, "totp", wrong).await;
+            statuses.push(response.status());
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                break;
+            }
+        }
+    }
+    // 30 codes per account in 15 minutes, then every new flow ends at its first code,
+    // even with the right one.
+    let next = password_step(&app, &rp.authorize_url(&[]).url, &citizen).await;
+    let response = submit_code(&app, &next, "totp", &right).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(statuses.len() >= 31, "{statuses:?}");
+}
