@@ -15,6 +15,8 @@ use crate::config::Settings;
 use crate::domain::citizen::LifeStatus;
 use crate::domain::national_id::NationalId;
 
+use crate::domain::acr::AssuranceLevel;
+use crate::registry::assurance;
 use crate::registry::import::{self, CitizenReader, CitizenWriter};
 use crate::registry::lifecycle::{self, AccountAction, Actor};
 use crate::registry::seed;
@@ -61,7 +63,7 @@ enum Command {
     /// Manage the population register.
     #[command(subcommand)]
     Population(PopulationCommand),
-    /// Suspend, reinstate, lock or unlock an e-ID account.
+    /// Suspend, reinstate, lock or unlock an e-ID account, or set its assurance level.
     #[command(subcommand)]
     Accounts(AccountsCommand),
     /// Print the audit trail of one citizen.
@@ -82,6 +84,19 @@ enum AccountsCommand {
     Lock { national_id: String },
     /// Unlock a locked account.
     Unlock { national_id: String },
+    /// Set the assurance level (2 after an officer verified the citizen in person, or
+    /// back to 1); audited with the officer and the reason.
+    SetLevel {
+        national_id: String,
+        /// 1 or 2.
+        level: i32,
+        /// The verifying officer's id.
+        #[arg(long)]
+        officer: String,
+        /// Why (e.g. "ID card checked at the ward office").
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -361,6 +376,12 @@ async fn change_account(
         AccountsCommand::Reinstate { national_id } => (national_id, AccountAction::Reinstate),
         AccountsCommand::Lock { national_id } => (national_id, AccountAction::Lock),
         AccountsCommand::Unlock { national_id } => (national_id, AccountAction::Unlock),
+        AccountsCommand::SetLevel {
+            national_id,
+            level,
+            officer,
+            reason,
+        } => return set_level(settings, national_id, *level, officer, reason, now).await,
     };
     let id = parse_id(raw_id)?;
     let db = startup::connect_database(settings).await?;
@@ -370,6 +391,45 @@ async fn change_account(
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
     println!("{masked}: account is now {}", status.as_str());
+    Ok(())
+}
+
+async fn set_level(
+    settings: &Settings,
+    raw_id: &str,
+    level: i32,
+    officer: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<(), StartupError> {
+    let id = parse_id(raw_id)?;
+    let level = AssuranceLevel::from_number(level)
+        .ok_or_else(|| StartupError::Other("level must be 1 or 2".into()))?;
+    let (officer, reason) = (officer.to_owned(), reason.to_owned());
+    assurance::Decision {
+        officer: &officer,
+        reason: &reason,
+    }
+    .check()
+    .map_err(|e| StartupError::Other(e.to_string()))?;
+    let db = startup::connect_database(settings).await?;
+    let masked = id.masked();
+    let (before, after) = db
+        .run(move |conn| {
+            let decision = assurance::Decision {
+                officer: &officer,
+                reason: &reason,
+            };
+            assurance::set_level(conn, &id, level, &decision, Actor("cli"), now)
+        })
+        .await
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+    println!(
+        "{masked}: assurance level {} -> {} ({})",
+        before.number(),
+        after.number(),
+        after.acr()
+    );
     Ok(())
 }
 

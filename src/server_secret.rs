@@ -11,6 +11,10 @@
 //! - `"signing-key-encryption"`: AES-256-GCM key sealing the private signing keys.
 //! - `"pairwise-subject"`: pairwise subject identifiers (`tokens::subject`). Changing
 //!   the secret changes every pairwise `sub`: relying parties would lose their users.
+//! - `"totp-secret"`: AES-256-GCM key sealing TOTP secrets (`authn::totp`), stored in
+//!   `second_factors` and, while being enrolled, in the store. Changing the secret makes
+//!   enrolled TOTP factors unusable; recovery codes (digests) still work, and the
+//!   citizen enrols again.
 //! - `"csrf"`: HMAC key of the CSRF tokens of forms outside a login flow (`pages::csrf`).
 //!
 //! Reach it from a handler as `state.secret`.

@@ -334,6 +334,30 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/authorize", web::post().to(authorize::authorize_post))
     .route("/login", web::get().to(pages::login::login_get))
     .route("/login", web::post().to(pages::login::login_post))
+    .route(
+        "/login/second-factor",
+        web::get().to(pages::second_factor::second_factor_get),
+    )
+    .route(
+        "/login/second-factor",
+        web::post().to(pages::second_factor::second_factor_post),
+    )
+    .route(
+        "/account/factors",
+        web::get().to(pages::factors::factors_get),
+    )
+    .route(
+        "/account/factors/totp",
+        web::get().to(pages::factors::totp_enrol_get),
+    )
+    .route(
+        "/account/factors/totp",
+        web::post().to(pages::factors::totp_enrol_post),
+    )
+    .route(
+        "/account/factors/remove",
+        web::post().to(pages::factors::factor_remove_post),
+    )
     // Consent and the citizen's account pages.
     .route("/consent", web::get().to(pages::consent::consent_get))
     .route("/consent", web::post().to(pages::consent::consent_post))
@@ -371,6 +395,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/admin/clients/{client_id}/secret",
         web::post().to(admin::rotate_secret),
+    )
+    .route(
+        "/admin/accounts/{national_id}/level",
+        web::post().to(crate::client_admin::account_level::set_level),
     )
     .route("/userinfo", web::get().to(userinfo::userinfo_get))
     .route("/userinfo", web::post().to(userinfo::userinfo_post))

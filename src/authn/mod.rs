@@ -1,10 +1,13 @@
-//! Proving who the person is: passwords (Argon2id), login sessions, and the login
-//! decision that combines the account with the population register.
+//! Proving who the person is: passwords (Argon2id), second factors (TOTP, recovery
+//! codes), login sessions, and the login decision that combines the account with the
+//! population register.
 
 pub mod enrolment;
 pub mod login;
 pub mod password;
 pub mod password_policy;
+pub mod recovery_codes;
 pub mod second_factor;
 pub mod session;
 pub mod throttle;
+pub mod totp;

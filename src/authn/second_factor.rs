@@ -1,13 +1,27 @@
-//! Whether a login must also present a second factor before it may finish.
+//! Whether a login must also present a second factor, what level it then reaches,
+//! and checking a presented TOTP or recovery code.
 //!
-//! The second-factor work (TOTP, recovery codes, WebAuthn) decides this from the
-//! account's level, its enrolled factors, the methods already used (`amr`) and the
-//! `acr` the client asked for.
+//! The rules, in one place ([`decide`]):
+//! - an account with a second factor enrolled presents it at every login, whatever its
+//!   level: a factor the citizen chose to add must protect them;
+//! - level 2 (`urn:citizen-idp:loa:2`) is reached only by a level-2 account (verified
+//!   in person by an officer) that presented a second factor. A level-2 account with
+//!   no factor enrolled logs in at level 1 until the citizen adds one;
+//! - a client's demand for a level (`acr_values`, essential `acr` claim) makes a
+//!   session that falls short step up with the second factor, or fails with
+//!   `unmet_authentication_requirements` when the account cannot reach that level.
 
-use crate::domain::acr::AssuranceLevel;
+use chrono::{DateTime, Utc};
+
+use super::recovery_codes::{self, RecoveryCode};
+use super::totp::{self, SecretSealer, TotpError, TotpSecret};
+use crate::domain::acr::{AcrDemand, AssuranceLevel, has_second_factor};
 use crate::oidc::authorize::request::AuthorizationRequest;
 use crate::pages::PageError;
+use crate::server_secret::ServerSecret;
 use crate::state::AppState;
+use crate::storage::second_factors::{self, FactorRow, KIND_TOTP};
+use crate::storage::{self, StorageError, accounts, recovery_codes as stored_codes};
 
 /// What the login still owes before a session can be made for `request`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,16 +34,373 @@ pub enum FactorCheck {
     Unmet,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum FactorError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Totp(#[from] TotpError),
+}
+
+impl From<FactorError> for PageError {
+    fn from(e: FactorError) -> Self {
+        match e {
+            FactorError::Storage(e) => e.into(),
+            FactorError::Totp(e) => PageError::internal(&e, false),
+        }
+    }
+}
+
 pub async fn check(
-    _state: &AppState,
-    _account_id: &str,
-    _amr: &[String],
-    _request: &AuthorizationRequest,
+    state: &AppState,
+    account_id: &str,
+    amr: &[String],
+    request: &AuthorizationRequest,
 ) -> Result<FactorCheck, PageError> {
-    Ok(FactorCheck::Satisfied)
+    let id = account_id.to_owned();
+    let (account, factors) = state
+        .db
+        .run(move |conn| {
+            let account = accounts::find(conn, &id)?;
+            let factors = second_factors::for_account(conn, &id)?;
+            Ok::<_, StorageError>((account, factors))
+        })
+        .await?;
+    let account = account.ok_or_else(PageError::login_expired)?;
+    Ok(decide(
+        account.assurance_level,
+        !factors.is_empty(),
+        amr,
+        request.acr,
+    ))
+}
+
+/// The rules of the module doc, without I/O.
+pub fn decide(
+    account_level: AssuranceLevel,
+    has_factor: bool,
+    amr: &[String],
+    demand: Option<AcrDemand>,
+) -> FactorCheck {
+    let reachable = if has_factor {
+        account_level
+    } else {
+        AssuranceLevel::Level1
+    };
+    if let Some(demand) = demand {
+        if demand.min_level > reachable {
+            return FactorCheck::Unmet;
+        }
+        if achieved_level(account_level, amr) < demand.min_level {
+            return FactorCheck::Needed;
+        }
+    }
+    if has_factor && !has_second_factor(amr) {
+        return FactorCheck::Needed;
+    }
+    FactorCheck::Satisfied
 }
 
 /// The level the methods in `amr` prove for an account of `account_level`.
-pub fn achieved_level(_account_level: AssuranceLevel, _amr: &[String]) -> AssuranceLevel {
-    AssuranceLevel::Level1
+pub fn achieved_level(account_level: AssuranceLevel, amr: &[String]) -> AssuranceLevel {
+    if account_level == AssuranceLevel::Level2 && has_second_factor(amr) {
+        AssuranceLevel::Level2
+    } else {
+        AssuranceLevel::Level1
+    }
+}
+
+/// The answer to a presented code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    /// Not a code of this account (or malformed).
+    Wrong,
+    /// A correct code whose time step (TOTP) or single use (recovery) is spent.
+    Replayed,
+}
+
+/// Checks a TOTP code of the account's factor, and spends its time step.
+pub async fn verify_totp(
+    state: &AppState,
+    account_id: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Verdict, FactorError> {
+    let id = account_id.to_owned();
+    let factors = state
+        .db
+        .run(move |conn| second_factors::for_account(conn, &id))
+        .await?;
+    let Some(factor) = factors.into_iter().find(|f| f.kind == KIND_TOTP) else {
+        return Ok(Verdict::Wrong);
+    };
+    let secret = SecretSealer::new(&state.secret)?.open(&factor.id, &factor.sealed_secret)?;
+    let Some(step) = totp::matching_step(&secret, code, now) else {
+        return Ok(Verdict::Wrong);
+    };
+    let first_use = state
+        .db
+        .run(move |conn| second_factors::use_step(conn, &factor.id, step))
+        .await?;
+    Ok(if first_use {
+        Verdict::Accepted
+    } else {
+        Verdict::Replayed
+    })
+}
+
+/// Checks and spends a recovery code of the account.
+pub async fn verify_recovery_code(
+    state: &AppState,
+    account_id: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Verdict, FactorError> {
+    let Some(digest) = recovery_codes::digest(code) else {
+        return Ok(Verdict::Wrong);
+    };
+    let id = account_id.to_owned();
+    let at = now.naive_utc();
+    let verdict = state
+        .db
+        .run(move |conn| {
+            let unused = stored_codes::unused(conn, &id)?;
+            let Some(stored) = recovery_codes::find_match(&digest, &unused) else {
+                return Ok::<_, StorageError>(Verdict::Wrong);
+            };
+            Ok(if stored_codes::use_code(conn, &id, stored, at)? {
+                Verdict::Accepted
+            } else {
+                Verdict::Replayed
+            })
+        })
+        .await?;
+    Ok(verdict)
+}
+
+/// The outcome of confirming a TOTP enrolment with a first code.
+#[derive(Debug)]
+pub enum Enrolment {
+    /// Saved; the recovery codes to show once.
+    Done(Vec<RecoveryCode>),
+    WrongCode,
+    AlreadyEnrolled,
+}
+
+/// Saves `secret` as the account's TOTP factor if `code` is one of its codes, with
+/// that code's step already spent (it cannot be replayed at the next login), and
+/// issues fresh recovery codes, in one transaction.
+pub async fn enrol_totp(
+    state: &AppState,
+    account_id: &str,
+    secret: &TotpSecret,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Enrolment, FactorError> {
+    let Some(step) = totp::matching_step(secret, code, now) else {
+        return Ok(Enrolment::WrongCode);
+    };
+    let factor_id = uuid::Uuid::new_v4().to_string();
+    let row = FactorRow {
+        sealed_secret: SecretSealer::new(&state.secret)?.seal(&factor_id, secret)?,
+        id: factor_id,
+        account_id: account_id.to_owned(),
+        kind: KIND_TOTP.to_owned(),
+        last_used_step: Some(step),
+        created_at: now.naive_utc(),
+    };
+    let codes = recovery_codes::generate().ok_or(TotpError::Random)?;
+    let digests: Vec<String> = codes
+        .iter()
+        .filter_map(|c| recovery_codes::digest(c.expose()))
+        .collect();
+    let id = account_id.to_owned();
+    let at = now.naive_utc();
+    let saved = state
+        .db
+        .run(move |conn| {
+            storage::transaction(conn, |conn| {
+                if !second_factors::insert(conn, &row)? {
+                    return Ok::<_, StorageError>(false);
+                }
+                stored_codes::replace(conn, &id, &digests, at)?;
+                Ok(true)
+            })
+        })
+        .await?;
+    Ok(if saved {
+        Enrolment::Done(codes)
+    } else {
+        Enrolment::AlreadyEnrolled
+    })
+}
+
+/// A factor as the account pages list it.
+#[derive(Debug, Clone)]
+pub struct FactorSummary {
+    pub id: String,
+    pub kind: String,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+/// The account's factors and how many recovery codes are left.
+pub async fn summary(
+    state: &AppState,
+    account_id: &str,
+) -> Result<(Vec<FactorSummary>, usize), FactorError> {
+    let id = account_id.to_owned();
+    let (factors, unused) = state
+        .db
+        .run(move |conn| {
+            let factors = second_factors::for_account(conn, &id)?;
+            let unused = stored_codes::unused(conn, &id)?;
+            Ok::<_, StorageError>((factors, unused.len()))
+        })
+        .await?;
+    let factors = factors
+        .into_iter()
+        .map(|f| FactorSummary {
+            id: f.id,
+            kind: f.kind,
+            created_at: f.created_at,
+        })
+        .collect();
+    Ok((factors, unused))
+}
+
+/// Removes one of the account's factors (and the recovery codes with the TOTP one).
+pub async fn remove(
+    state: &AppState,
+    account_id: &str,
+    factor_id: &str,
+) -> Result<bool, FactorError> {
+    let (id, factor) = (account_id.to_owned(), factor_id.to_owned());
+    Ok(state
+        .db
+        .run(move |conn| {
+            storage::transaction(conn, |conn| second_factors::delete(conn, &id, &factor))
+        })
+        .await?)
+}
+
+/// A TOTP secret being enrolled, kept sealed in the store between showing the QR code
+/// and the first code, under the account (one enrolment at a time).
+pub mod pending {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::{Store, StoreError};
+    use crate::tokens::random;
+
+    /// Time to scan the code and type the first one.
+    pub const TTL: Duration = Duration::from_secs(10 * 60);
+
+    fn key(account_id: &str) -> String {
+        format!("totp-enrol:{}", random::sha256_b64(account_id))
+    }
+
+    fn context(account_id: &str) -> String {
+        format!("pending:{account_id}")
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum PendingError {
+        #[error(transparent)]
+        Store(#[from] StoreError),
+        #[error(transparent)]
+        Totp(#[from] TotpError),
+    }
+
+    impl From<PendingError> for PageError {
+        fn from(e: PendingError) -> Self {
+            match e {
+                PendingError::Store(e) => e.into(),
+                PendingError::Totp(e) => PageError::internal(&e, false),
+            }
+        }
+    }
+
+    pub async fn start(
+        store: &dyn Store,
+        secret: &ServerSecret,
+        account_id: &str,
+    ) -> Result<TotpSecret, PendingError> {
+        let totp_secret = TotpSecret::generate()?;
+        let sealed = SecretSealer::new(secret)?.seal(&context(account_id), &totp_secret)?;
+        store.put(&key(account_id), sealed, TTL).await?;
+        Ok(totp_secret)
+    }
+
+    pub async fn find(
+        store: &dyn Store,
+        secret: &ServerSecret,
+        account_id: &str,
+    ) -> Result<Option<TotpSecret>, PendingError> {
+        let Some(sealed) = store.get(&key(account_id)).await? else {
+            return Ok(None);
+        };
+        Ok(SecretSealer::new(secret)?
+            .open(&context(account_id), &sealed)
+            .ok())
+    }
+
+    pub async fn finish(store: &dyn Store, account_id: &str) -> Result<(), StoreError> {
+        store.delete(&key(account_id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AssuranceLevel::{Level1, Level2};
+
+    fn amr(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn demand(level: AssuranceLevel) -> Option<AcrDemand> {
+        Some(AcrDemand { min_level: level })
+    }
+
+    #[test]
+    fn an_enrolled_factor_is_always_asked_for() {
+        assert_eq!(
+            decide(Level1, true, &amr(&["pwd"]), None),
+            FactorCheck::Needed
+        );
+        assert_eq!(
+            decide(Level1, true, &amr(&["pwd", "otp", "mfa"]), None),
+            FactorCheck::Satisfied
+        );
+        assert_eq!(
+            decide(Level1, false, &amr(&["pwd"]), None),
+            FactorCheck::Satisfied
+        );
+    }
+
+    #[test]
+    fn level_2_needs_a_level_2_account_with_a_factor() {
+        let pwd = amr(&["pwd"]);
+        assert_eq!(
+            decide(Level1, true, &pwd, demand(Level2)),
+            FactorCheck::Unmet
+        );
+        assert_eq!(
+            decide(Level2, false, &pwd, demand(Level2)),
+            FactorCheck::Unmet
+        );
+        assert_eq!(
+            decide(Level2, true, &pwd, demand(Level2)),
+            FactorCheck::Needed
+        );
+        let both = amr(&["pwd", "otp", "mfa"]);
+        assert_eq!(
+            decide(Level2, true, &both, demand(Level2)),
+            FactorCheck::Satisfied
+        );
+        assert_eq!(achieved_level(Level2, &both), Level2);
+        assert_eq!(achieved_level(Level1, &both), Level1);
+        assert_eq!(achieved_level(Level2, &pwd), Level1);
+    }
 }

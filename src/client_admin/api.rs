@@ -27,7 +27,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+    pub(super) fn new(
+        status: StatusCode,
+        code: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             code,
@@ -35,7 +39,7 @@ impl ApiError {
         }
     }
 
-    fn not_found() -> Self {
+    pub(super) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
 }
@@ -110,7 +114,7 @@ pub fn presented_token(authorization: Option<&HeaderValue>) -> &str {
 }
 
 /// Lets the request through only with the configured admin token.
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let expected = &state.settings.admin.token;
     if expected.is_empty() {
         return Err(ApiError::not_found());
@@ -286,13 +290,15 @@ impl ClientView {
     }
 }
 
-fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+pub(super) fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
 }
 
-fn body_bytes(body: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, ApiError> {
+pub(super) fn body_bytes(
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<web::Bytes, ApiError> {
     body.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -4,6 +4,7 @@
 //! A secret is generated only when a client first needs one (created, or switched from
 //! keys to a secret) or on rotation, and is returned once; only its hash is kept.
 
+pub mod account_level;
 pub mod api;
 pub mod cli;
 

@@ -39,17 +39,93 @@ impl AssuranceLevel {
 }
 
 /// RFC 8176 authentication method reference values that citizen-idp emits.
+///
+/// A TOTP code and a recovery code are both `otp`: RFC 8176 has no value for recovery
+/// codes, and each is a one-time password held by the citizen. `mfa` is added once two
+/// or more factors have been presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
     /// Password.
     Pwd,
+    /// One-time password: a TOTP code (RFC 6238) or a recovery code.
+    Otp,
+    /// Multiple-factor authentication.
+    Mfa,
 }
 
 impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::Pwd => "pwd",
+            AuthMethod::Otp => "otp",
+            AuthMethod::Mfa => "mfa",
         }
+    }
+}
+
+/// The methods of RFC 8176 that count as a second factor after the password.
+pub const SECOND_FACTOR_METHODS: [&str; 2] = ["otp", "hwk"];
+
+/// Whether `amr` holds a second factor.
+pub fn has_second_factor(amr: &[String]) -> bool {
+    amr.iter()
+        .any(|m| SECOND_FACTOR_METHODS.contains(&m.as_str()))
+}
+
+/// `amr` after a second factor `method`: the method once, then `mfa`, last.
+pub fn with_second_factor(amr: &[String], method: AuthMethod) -> Vec<String> {
+    let mut out: Vec<String> = amr
+        .iter()
+        .filter(|m| m.as_str() != AuthMethod::Mfa.as_str())
+        .cloned()
+        .collect();
+    if !out.iter().any(|m| m == method.as_str()) {
+        out.push(method.as_str().to_owned());
+    }
+    if out.len() >= 2 {
+        out.push(AuthMethod::Mfa.as_str().to_owned());
+    }
+    out
+}
+
+/// What a client demands of the login (`acr_values`, or an essential `acr` claim in
+/// the `claims` parameter): the lowest of the levels it accepts. Levels are ordered, so
+/// a higher level satisfies a lower demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcrDemand {
+    pub min_level: AssuranceLevel,
+}
+
+impl AssuranceLevel {
+    /// The level an `acr` URN names; `None` for a URN that is not ours.
+    pub fn from_acr(urn: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.acr() == urn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amr(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_second_factor_after_the_password_adds_mfa_last_and_once() {
+        let after = with_second_factor(&amr(&["pwd"]), AuthMethod::Otp);
+        assert_eq!(after, amr(&["pwd", "otp", "mfa"]));
+        assert_eq!(with_second_factor(&after, AuthMethod::Otp), after);
+        assert!(has_second_factor(&after));
+        assert!(!has_second_factor(&amr(&["pwd"])));
+    }
+
+    #[test]
+    fn acr_urns_round_trip_and_foreign_ones_are_not_ours() {
+        for level in AssuranceLevel::ALL {
+            assert_eq!(AssuranceLevel::from_acr(level.acr()), Some(level));
+        }
+        assert_eq!(AssuranceLevel::from_acr("urn:other:loa:2"), None);
     }
 }

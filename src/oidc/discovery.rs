@@ -65,7 +65,7 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": AssuranceLevel::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),
         "claims_supported": CLAIMS_SUPPORTED,
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,

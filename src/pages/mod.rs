@@ -7,9 +7,12 @@ pub mod csrf;
 pub mod demo;
 pub mod enrol;
 pub mod error;
+pub mod factor_texts;
+pub mod factors;
 pub mod i18n;
 pub mod login;
 pub mod login_protection;
+pub mod second_factor;
 pub mod signed_in;
 pub mod static_files;
 

@@ -71,6 +71,7 @@ pub async fn login(
         max_age: None,
         ui_locales: Some(lang.code().to_owned()),
         own_page: Some(return_to.to_owned()),
+        acr: None,
         prompt_consent: false,
     };
     start_flow(req, state, request, None, "/login", state.clock.now())

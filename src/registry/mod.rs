@@ -2,6 +2,7 @@
 //! be used right now. Every login, token exchange and userinfo call asks it again, so
 //! a death recorded or an account suspended takes effect at once.
 
+pub mod assurance;
 pub mod claims;
 pub mod generate;
 pub mod import;

@@ -107,6 +107,22 @@ pub fn set_status(
     Ok(updated == 1)
 }
 
+/// Sets an account's assurance level; returns whether the account exists.
+pub fn set_level(
+    conn: &mut DbConnection,
+    id: &NationalId,
+    level: AssuranceLevel,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let updated = diesel::update(accounts::table.filter(accounts::national_id.eq(id.expose())))
+        .set((
+            accounts::assurance_level.eq(level.number()),
+            accounts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
 /// Replaces an account's password hash; returns whether the account exists.
 pub fn set_password_hash(
     conn: &mut DbConnection,

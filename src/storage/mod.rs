@@ -12,9 +12,11 @@ mod connection;
 pub mod consents;
 pub mod migrations;
 pub mod pairwise_subjects;
+pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod schema;
+pub mod second_factors;
 pub mod signing_keys;
 
 use std::time::Duration;

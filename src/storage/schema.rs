@@ -146,3 +146,23 @@ diesel::table! {
         published_until -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    second_factors (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        sealed_secret -> Binary,
+        last_used_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (account_id, code_digest) {
+        account_id -> Text,
+        code_digest -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

@@ -22,7 +22,7 @@ const STARTUP: &str = include_str!("../../src/startup.rs");
 /// The routes of `startup::routes` that answer HTML pages or redirects to browsers, and
 /// the Prometheus text of `/metrics`; every other route answers JSON and must be
 /// documented.
-const NOT_JSON: [&str; 16] = [
+const NOT_JSON: &[&str] = &[
     "/metrics",
     "/",
     "/authorize",
@@ -39,6 +39,10 @@ const NOT_JSON: [&str; 16] = [
     "/account/sessions/end",
     "/account/services/withdraw",
     "/account/password",
+    "/login/second-factor",
+    "/account/factors",
+    "/account/factors/totp",
+    "/account/factors/remove",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -777,6 +781,29 @@ async fn every_documented_operation_answers_as_documented() {
     for (path, request, expected) in checks {
         let (status, body) = w.call(path, request).await;
         assert_eq!(status, expected, "{path}: {body}");
+    }
+
+    // An account's assurance level (officers' tools).
+    let number = w.app.citizen().number;
+    let level = "/admin/accounts/{national_id}/level";
+    let change = json!({ "level": 2, "officer": "cb-1", "reason": "checked in person" });
+    let of = |number: &str| url(&format!("/admin/accounts/{number}/level"));
+    for (request, expected) in [
+        (admin(http.post(of(&number))).json(&change), StatusCode::OK),
+        (
+            admin(http.post(of("001099999999"))).json(&change),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            admin(http.post(of(&number))).json(&json!({ "level": 9 })),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            http.post(of(&number)).bearer_auth("wrong").json(&change),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ] {
+        assert_eq!(w.call(level, request).await.0, expected);
     }
 
     w.assert_everything_was_called();

@@ -14,6 +14,7 @@ use super::request::AuthorizationRequest;
 use super::{grant, redirect};
 use crate::authn::second_factor::{self, FactorCheck};
 use crate::authn::session::{self, Session};
+use crate::domain::acr::AssuranceLevel;
 use crate::domain::secret::SessionToken;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::pages::PageError;
@@ -44,6 +45,14 @@ pub async fn pending_for_session(
         FactorCheck::Needed => return Ok(Some(Pending::StepUp)),
         FactorCheck::Unmet => return Ok(Some(Pending::Unmet)),
         FactorCheck::Satisfied => {}
+    }
+    // A session made before an officer raised the account keeps its old `acr`, even
+    // if its methods would now reach more: a demand for more steps up (second factors).
+    if let Some(demand) = request.acr {
+        let held = AssuranceLevel::from_acr(&session.acr).unwrap_or(AssuranceLevel::Level1);
+        if held < demand.min_level {
+            return Ok(Some(Pending::StepUp));
+        }
     }
     if crate::consent::due(state, session, request).await? {
         return Ok(Some(Pending::Consent));

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::acr::{AcrDemand, AssuranceLevel};
 use crate::domain::client::{Client, ClientKind};
 use crate::domain::scope::ScopeSet;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -67,6 +68,10 @@ pub struct AuthorizationRequest {
     /// a client: the flow then ends by returning there, with no code and no consent.
     #[serde(default)]
     pub own_page: Option<String>,
+    /// The assurance level the client demands (`acr_values` or an essential `acr`
+    /// claim); see [`check_acr`].
+    #[serde(default)]
+    pub acr: Option<AcrDemand>,
     /// `prompt=consent`: ask for consent even when a grant covers the scopes.
     #[serde(default)]
     pub prompt_consent: bool,
@@ -181,6 +186,9 @@ pub fn check(
         })?),
     };
 
+    let acr = check_acr(single("acr_values")?, single("claims")?)
+        .map_err(|(code, why)| fail(code, why))?;
+
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         client_name: client.name.clone(),
@@ -193,8 +201,88 @@ pub fn check(
         max_age,
         ui_locales: single("ui_locales")?.map(str::to_owned),
         own_page: None,
+        acr,
         prompt_consent,
     })
+}
+
+/// `acr_values` (OIDC Core §3.1.2.1) and an essential `acr` claim in `claims`
+/// (§5.5.1.1), as one demand: the lowest of our levels named.
+///
+/// citizen-idp treats both as binding. OIDC Core calls `acr_values` voluntary, but a
+/// public service that asks for level 2 must never get level 1 silently: the citizen
+/// is asked for the second factor, and an account that cannot reach the level gets
+/// `unmet_authentication_requirements` (OpenID Connect Unmet Authentication
+/// Requirements 1.0). URNs that are not ours are ignored in `acr_values`; an essential
+/// `acr` claim that names none of ours cannot be met. A voluntary `acr` claim is
+/// ignored: the ID token's `acr` says what was achieved.
+fn check_acr(
+    acr_values: Option<&str>,
+    claims: Option<&str>,
+) -> Result<Option<AcrDemand>, (ErrorCode, &'static str)> {
+    let from_values = acr_values.and_then(|raw| lowest_level(raw.split(' ')));
+    let from_claims = match claims {
+        None => None,
+        Some(raw) => essential_acr(raw)?,
+    };
+    let min_level = match (from_values, from_claims) {
+        (None, None) => return Ok(None),
+        (a, b) => a.max(b),
+    };
+    Ok(min_level.map(|min_level| AcrDemand { min_level }))
+}
+
+fn lowest_level<'a>(urns: impl Iterator<Item = &'a str>) -> Option<AssuranceLevel> {
+    urns.filter_map(AssuranceLevel::from_acr).min()
+}
+
+/// The level an essential `acr` claim demands (of the ID token or userinfo); `None`
+/// when there is no essential one.
+fn essential_acr(raw: &str) -> Result<Option<AssuranceLevel>, (ErrorCode, &'static str)> {
+    let malformed = (
+        ErrorCode::InvalidRequest,
+        "claims is not a valid JSON object",
+    );
+    let claims: serde_json::Value = serde_json::from_str(raw).map_err(|_| malformed)?;
+    let Some(claims) = claims.as_object() else {
+        return Err(malformed);
+    };
+    let mut demand = None;
+    for target in ["id_token", "userinfo"] {
+        let Some(acr) = claims.get(target).and_then(|t| t.get("acr")) else {
+            continue;
+        };
+        // §5.5.1: a claim is `null` (voluntary, any value) or an object.
+        if acr.is_null() {
+            continue;
+        }
+        let Some(acr) = acr.as_object() else {
+            return Err(malformed);
+        };
+        if acr.get("essential").and_then(serde_json::Value::as_bool) != Some(true) {
+            continue;
+        }
+        let mut urns: Vec<&str> = Vec::new();
+        if let Some(value) = acr.get("value") {
+            urns.push(value.as_str().ok_or(malformed)?);
+        }
+        if let Some(values) = acr.get("values") {
+            for value in values.as_array().ok_or(malformed)? {
+                urns.push(value.as_str().ok_or(malformed)?);
+            }
+        }
+        let level = if urns.is_empty() {
+            // Essential with no value: any acr will do.
+            AssuranceLevel::Level1
+        } else {
+            lowest_level(urns.into_iter()).ok_or((
+                ErrorCode::UnmetAuthenticationRequirements,
+                "none of the essential acr values is supported",
+            ))?
+        };
+        demand = demand.max(Some(level));
+    }
+    Ok(demand)
 }
 
 /// OIDC Core §3.1.2.1: redirect_uri is required and must match a registered URI

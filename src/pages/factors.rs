@@ -1,0 +1,459 @@
+//! The citizen's second factors under `/account/factors`: the list (with the account's
+//! level), enrolling an authenticator app (QR code, first code, recovery codes shown
+//! once), and removing a factor, which needs a login of the last few minutes: whoever
+//! finds a phone with a live session must not be able to switch the second step off.
+
+use std::time::Duration;
+
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::{self, CsrfError};
+use super::error::{PageError, html};
+use super::factor_texts::{self, FactorTexts};
+use super::i18n::{Lang, Texts};
+use super::second_factor::audit_factor;
+use super::signed_in;
+use crate::authn::second_factor::{self, Enrolment, pending};
+use crate::authn::totp::TotpSecret;
+use crate::domain::acr::AssuranceLevel;
+use crate::oidc::authorize::{LiveSession, page_lang, redirect};
+use crate::state::AppState;
+use crate::storage::accounts;
+
+const LIST_PAGE: &str = "/account/factors";
+const ENROL_PAGE: &str = "/account/factors/totp";
+/// How recent the login must be to remove a factor.
+pub const FRESH_LOGIN: Duration = Duration::from_secs(5 * 60);
+const PURPOSE_ENROL: &str = "totp-enrol";
+const PURPOSE_REMOVE: &str = "factor-remove";
+const MAX_FIELD_LEN: usize = 128;
+
+struct FactorLine {
+    id: String,
+    added_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "factors.html")]
+struct ListPage<'a> {
+    t: &'a Texts,
+    f: &'a FactorTexts,
+    lang: &'a str,
+    other_lang: &'a str,
+    level: &'a str,
+    factors: Vec<FactorLine>,
+    recovery_left: usize,
+    csrf_token: &'a str,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+struct EnrolPage<'a> {
+    t: &'a Texts,
+    f: &'a FactorTexts,
+    lang: &'a str,
+    other_lang: &'a str,
+    qr_svg: &'a str,
+    secret_text: &'a str,
+    csrf_token: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct CodesPage<'a> {
+    t: &'a Texts,
+    f: &'a FactorTexts,
+    lang: &'a str,
+    codes: Vec<&'a str>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct FactorForm {
+    csrf_token: Option<String>,
+    lang: Option<String>,
+    code: Option<String>,
+    factor: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    done: Option<String>,
+}
+
+fn other(lang: Lang) -> Lang {
+    if lang == Lang::Vi { Lang::En } else { Lang::Vi }
+}
+
+fn parse_form(body: Result<web::Bytes, actix_web::Error>) -> FactorForm {
+    body.ok()
+        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
+        .unwrap_or_default()
+}
+
+/// The response with the browser cookie that the CSRF token needs, when it is new.
+fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
+    if let Some(cookie) = cookie {
+        // Only an invalid cookie fails here, and ours are built valid.
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+pub async fn factors_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Option<web::Query<ListQuery>>,
+) -> Result<HttpResponse, PageError> {
+    let lang = page_lang(&req, None);
+    let live = match signed_in::require(&req, &state, lang, &return_to(LIST_PAGE, lang), None)
+        .await
+        .map_err(|e| e.in_lang(lang))?
+    {
+        Ok(live) => live,
+        Err(login) => return Ok(login),
+    };
+    let notice = query
+        .and_then(|q| q.into_inner().done)
+        .filter(|d| d == "removed")
+        .map(|_| factor_texts::texts(lang).removed);
+    list(&req, &state, lang, &live, StatusCode::OK, notice, None).await
+}
+
+async fn list(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    live: &LiveSession,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let (factors, recovery_left) = second_factor::summary(state, &live.session.account_id)
+        .await
+        .map_err(|e| PageError::from(e).in_lang(lang))?;
+    let f = factor_texts::texts(lang);
+    let (secret, cookie) = csrf::browser(req, state);
+    let token = csrf::issue(state, &secret, PURPOSE_REMOVE, state.clock.now());
+    let page = ListPage {
+        t: lang.texts(),
+        f,
+        lang: lang.code(),
+        other_lang: other(lang).code(),
+        level: match live.account_level {
+            AssuranceLevel::Level1 => f.level_1,
+            AssuranceLevel::Level2 => f.level_2,
+        },
+        factors: factors
+            .into_iter()
+            .map(|factor| FactorLine {
+                id: factor.id,
+                added_on: factor.created_at.format("%d/%m/%Y").to_string(),
+            })
+            .collect(),
+        recovery_left,
+        csrf_token: &token,
+        notice,
+        error,
+    };
+    Ok(with_cookie(html(status, page.render()), cookie))
+}
+
+pub async fn totp_enrol_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let lang = page_lang(&req, None);
+    let live = match signed_in::require(&req, &state, lang, &return_to(ENROL_PAGE, lang), None)
+        .await
+        .map_err(|e| e.in_lang(lang))?
+    {
+        Ok(live) => live,
+        Err(login) => return Ok(login),
+    };
+    let fail = |e: PageError| e.in_lang(lang);
+    let account_id = &live.session.account_id;
+    let (factors, _) = second_factor::summary(&state, account_id)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if !factors.is_empty() {
+        return Ok(redirect(&list_url(lang, None), false));
+    }
+    let secret = pending::start(state.store.as_ref(), &state.secret, account_id)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    enrol_page(
+        &req,
+        &state,
+        lang,
+        account_id,
+        &secret,
+        StatusCode::OK,
+        None,
+    )
+    .await
+}
+
+pub async fn totp_enrol_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let form = parse_form(body);
+    let lang = Lang::negotiate(form.lang.as_deref());
+    let fail = |e: PageError| e.in_lang(lang);
+    let now = state.clock.now();
+    let csrf = csrf::verify(&req, &state, PURPOSE_ENROL, form.csrf_token.as_deref(), now);
+    if csrf == Err(CsrfError::Invalid) {
+        tracing::warn!(target: "security", "TOTP enrolment form rejected: CSRF token mismatch");
+        return Err(fail(PageError::csrf_failed()));
+    }
+    let live = match signed_in::require(&req, &state, lang, &return_to(ENROL_PAGE, lang), None)
+        .await
+        .map_err(fail)?
+    {
+        Ok(live) => live,
+        Err(login) => return Ok(login),
+    };
+    let account_id = &live.session.account_id;
+    let f = factor_texts::texts(lang);
+    let pending_secret = pending::find(state.store.as_ref(), &state.secret, account_id)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let Some(secret) = pending_secret else {
+        let secret = pending::start(state.store.as_ref(), &state.secret, account_id)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        let status = StatusCode::BAD_REQUEST;
+        return enrol_page(
+            &req,
+            &state,
+            lang,
+            account_id,
+            &secret,
+            status,
+            Some(f.enrol_expired),
+        )
+        .await;
+    };
+    if csrf == Err(CsrfError::Expired) {
+        let status = StatusCode::BAD_REQUEST;
+        return enrol_page(
+            &req,
+            &state,
+            lang,
+            account_id,
+            &secret,
+            status,
+            Some(f.form_expired),
+        )
+        .await;
+    }
+    let code = form.code.unwrap_or_default();
+    let code = if code.len() > MAX_FIELD_LEN {
+        ""
+    } else {
+        &code
+    };
+    match second_factor::enrol_totp(&state, account_id, &secret, code, now)
+        .await
+        .map_err(|e| fail(e.into()))?
+    {
+        Enrolment::Done(codes) => {
+            pending::finish(state.store.as_ref(), account_id)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            tracing::info!(target: "security", "TOTP factor enrolled");
+            audit_factor(
+                &req,
+                &state,
+                account_id,
+                None,
+                "second_factor_enrolled",
+                "kind=totp",
+            )
+            .await;
+            let page = CodesPage {
+                t: lang.texts(),
+                f,
+                lang: lang.code(),
+                codes: codes.iter().map(|c| c.expose()).collect(),
+            };
+            Ok(html(StatusCode::OK, page.render()))
+        }
+        Enrolment::WrongCode => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            enrol_page(
+                &req,
+                &state,
+                lang,
+                account_id,
+                &secret,
+                status,
+                Some(f.wrong_code),
+            )
+            .await
+        }
+        Enrolment::AlreadyEnrolled => {
+            list(
+                &req,
+                &state,
+                lang,
+                &live,
+                StatusCode::CONFLICT,
+                None,
+                Some(f.already_enrolled),
+            )
+            .await
+        }
+    }
+}
+
+pub async fn factor_remove_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let form = parse_form(body);
+    let lang = Lang::negotiate(form.lang.as_deref());
+    let fail = |e: PageError| e.in_lang(lang);
+    let now = state.clock.now();
+    let csrf = csrf::verify(
+        &req,
+        &state,
+        PURPOSE_REMOVE,
+        form.csrf_token.as_deref(),
+        now,
+    );
+    if csrf == Err(CsrfError::Invalid) {
+        tracing::warn!(target: "security", "factor removal form rejected: CSRF token mismatch");
+        return Err(fail(PageError::csrf_failed()));
+    }
+    // Only a recent login may remove a factor; an older session logs in again (password
+    // and the factor itself) and comes back to the list.
+    let back = return_to(LIST_PAGE, lang);
+    let live = match signed_in::require(&req, &state, lang, &back, Some(FRESH_LOGIN))
+        .await
+        .map_err(fail)?
+    {
+        Ok(live) => live,
+        Err(login) => return Ok(login),
+    };
+    let f = factor_texts::texts(lang);
+    if csrf == Err(CsrfError::Expired) {
+        return list(
+            &req,
+            &state,
+            lang,
+            &live,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some(f.form_expired),
+        )
+        .await;
+    }
+    let factor = form.factor.unwrap_or_default();
+    // Factor ids are UUIDs; anything else (a NUL, which PostgreSQL refuses in text,
+    // included) is a bad request before it reaches the database.
+    if factor.len() > MAX_FIELD_LEN || uuid::Uuid::parse_str(&factor).is_err() {
+        return Err(fail(PageError::bad_request()));
+    }
+    let removed = second_factor::remove(&state, &live.session.account_id, &factor)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if !removed {
+        return Err(fail(PageError::not_found()));
+    }
+    tracing::info!(target: "security", "second factor removed");
+    let account_id = &live.session.account_id;
+    audit_factor(
+        &req,
+        &state,
+        account_id,
+        None,
+        "second_factor_removed",
+        "kind=totp",
+    )
+    .await;
+    Ok(redirect(&list_url(lang, Some("removed")), true))
+}
+
+/// Where a login started from `page` comes back to, in the page's language.
+fn return_to(page: &str, lang: Lang) -> String {
+    format!("{page}?lang={}", lang.code())
+}
+
+fn list_url(lang: Lang, done: Option<&str>) -> String {
+    match done {
+        Some(done) => format!("{LIST_PAGE}?lang={}&done={done}", lang.code()),
+        None => format!("{LIST_PAGE}?lang={}", lang.code()),
+    }
+}
+
+async fn enrol_page(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    account_id: &str,
+    secret: &TotpSecret,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let id = account_id.to_owned();
+    let account = state
+        .db
+        .run(move |conn| accounts::find(conn, &id))
+        .await
+        .map_err(|e| PageError::from(e).in_lang(lang))?
+        .ok_or_else(|| PageError::login_expired().in_lang(lang))?;
+    let issuer_name = url::Url::parse(&state.issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "citizen-idp".to_owned());
+    // The app shows this label beside the codes: the masked number tells the citizen
+    // which account it is without putting the whole number on the phone.
+    let uri = secret.otpauth_uri(&issuer_name, &account.national_id.masked());
+    let qr = qr_svg(&uri).ok_or_else(|| {
+        PageError::internal(&"the otpauth URI does not fit a QR code", false).in_lang(lang)
+    })?;
+    let (browser_secret, cookie) = csrf::browser(req, state);
+    let token = csrf::issue(state, &browser_secret, PURPOSE_ENROL, state.clock.now());
+    let grouped: Vec<String> = secret
+        .base32()
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let page = EnrolPage {
+        t: lang.texts(),
+        f: factor_texts::texts(lang),
+        lang: lang.code(),
+        other_lang: other(lang).code(),
+        qr_svg: &qr,
+        secret_text: &grouped.join(" "),
+        csrf_token: &token,
+        error,
+    };
+    Ok(with_cookie(html(status, page.render()), cookie))
+}
+
+/// The QR code as inline SVG markup (no script, no style attribute: the strict CSP
+/// holds), without the XML declaration that HTML does not want.
+fn qr_svg(uri: &str) -> Option<String> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(220, 220)
+        .build();
+    Some(match svg.split_once("?>") {
+        Some((_, rest)) => rest.to_owned(),
+        None => svg,
+    })
+}

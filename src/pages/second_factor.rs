@@ -1,0 +1,305 @@
+//! The login step after the password: a TOTP code, or a recovery code, at
+//! `/login/second-factor?flow=…`. It serves a fresh login (the flow's progress holds the
+//! password) and a step-up of a live session (progress taken from the session).
+//!
+//! Wrong codes are counted per flow in the store (so on every instance); after
+//! [`MAX_ATTEMPTS`] the flow ends and the citizen must start the login again, which
+//! also passes the password check's own limits. Every code sent is also counted per
+//! account ([`MAX_ACCOUNT_ATTEMPTS`] per [`ACCOUNT_WINDOW`]), for the step-ups that
+//! start new flows without a password. Six digits give a guesser 3 codes in a
+//! million per try, so five tries per password cost an attacker a password per
+//! 67,000 guesses.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::error::{PageError, html};
+use super::factor_texts::{self, FactorTexts};
+use super::i18n::{Lang, Texts};
+use crate::audit;
+use crate::authn::second_factor::{self, Verdict};
+use crate::domain::acr::{AuthMethod, with_second_factor};
+use crate::http::access_log::request_id;
+use crate::oidc::authorize::flow::{self, LoginFlow};
+use crate::oidc::authorize::{interaction, page_lang};
+use crate::state::AppState;
+use crate::storage::accounts;
+use crate::tokens::random;
+
+/// Wrong codes a flow may take before it ends.
+pub const MAX_ATTEMPTS: u64 = 5;
+/// Codes one account may be sent in [`ACCOUNT_WINDOW`], across all its flows: a step-up
+/// starts a new flow without the password, so the per-flow limit alone would let a
+/// stolen session cookie guess on and on. Far above what a citizen types.
+pub const MAX_ACCOUNT_ATTEMPTS: u64 = 30;
+pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(15 * 60);
+const MAX_FIELD_LEN: usize = 128;
+const MAX_CODE_LEN: usize = 32;
+
+#[derive(Template)]
+#[template(path = "second_factor.html")]
+struct StepPage<'a> {
+    t: &'a Texts,
+    f: &'a FactorTexts,
+    lang: &'a str,
+    other_lang: &'a str,
+    flow: &'a str,
+    csrf_token: &'a str,
+    error: Option<&'a str>,
+    recovery_open: bool,
+}
+
+/// A page with one message (the flow ended).
+#[derive(Template)]
+#[template(path = "factor_message.html")]
+pub(crate) struct MessagePage<'a> {
+    pub t: &'a Texts,
+    pub lang: &'a str,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub link: Option<&'a str>,
+    pub link_text: &'a str,
+}
+
+#[derive(Deserialize)]
+pub struct StepQuery {
+    flow: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct StepForm {
+    flow: Option<String>,
+    csrf_token: Option<String>,
+    lang: Option<String>,
+    method: Option<String>,
+    code: Option<String>,
+}
+
+fn render(
+    lang: Lang,
+    status: StatusCode,
+    flow_id: &str,
+    flow: &LoginFlow,
+    error: Option<&str>,
+    recovery_open: bool,
+) -> HttpResponse {
+    let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
+    let page = StepPage {
+        t: lang.texts(),
+        f: factor_texts::texts(lang),
+        lang: lang.code(),
+        other_lang: other.code(),
+        flow: flow_id,
+        csrf_token: &flow.csrf_token,
+        error,
+        recovery_open,
+    };
+    html(status, page.render())
+}
+
+/// The flow named by `flow_id`, if it is live and waiting for a second factor.
+async fn waiting_flow(
+    state: &AppState,
+    flow_id: Option<&str>,
+) -> Result<(String, LoginFlow), PageError> {
+    let flow_id = flow_id
+        .filter(|f| f.len() <= MAX_FIELD_LEN)
+        .ok_or_else(PageError::login_expired)?;
+    let flow = flow::find(state.store.as_ref(), flow_id, state.clock.now())
+        .await?
+        .filter(|flow| flow.progress.is_some())
+        .ok_or_else(PageError::login_expired)?;
+    Ok((flow_id.to_owned(), flow))
+}
+
+pub async fn second_factor_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: Option<web::Query<StepQuery>>,
+) -> Result<HttpResponse, PageError> {
+    let lang = page_lang(&req, None);
+    let flow_id = query.and_then(|q| q.into_inner().flow);
+    let (flow_id, flow) = waiting_flow(&state, flow_id.as_deref())
+        .await
+        .map_err(|e| e.in_lang(lang))?;
+    Ok(render(lang, StatusCode::OK, &flow_id, &flow, None, false))
+}
+
+pub async fn second_factor_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let form: StepForm = body
+        .ok()
+        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
+        .unwrap_or_default();
+    let lang = Lang::negotiate(form.lang.as_deref());
+    let fail = |e: PageError| e.in_lang(lang);
+    let (flow_id, mut flow) = waiting_flow(&state, form.flow.as_deref())
+        .await
+        .map_err(fail)?;
+    let browser_secret = req.cookie(flow::COOKIE).map(|c| c.value().to_owned());
+    if !flow.accepts(browser_secret.as_deref(), form.csrf_token.as_deref()) {
+        tracing::warn!(target: "security", "second-factor form rejected: CSRF token or browser binding mismatch");
+        return Err(fail(PageError::csrf_failed()));
+    }
+    let Some(account_id) = flow.progress.as_ref().map(|p| p.account_id.clone()) else {
+        return Err(fail(PageError::login_expired()));
+    };
+
+    let recovery = form.method.as_deref() == Some("recovery");
+    let code = form.code.unwrap_or_default();
+    let now = state.clock.now();
+    let account_attempts = state
+        .store
+        .increment(&account_attempts_key(&account_id), ACCOUNT_WINDOW)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if account_attempts > MAX_ACCOUNT_ATTEMPTS {
+        tracing::warn!(target: "security", "second-factor attempts per account exceeded");
+        let detail = format!("account_attempts={account_attempts}");
+        audit_factor(
+            &req,
+            &state,
+            &account_id,
+            Some(&flow.request.client_id),
+            "second_factor_attempts_exceeded",
+            &detail,
+        )
+        .await;
+        flow::finish(state.store.as_ref(), &flow_id)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        return Ok(too_many_attempts(lang, &flow));
+    }
+    let verdict = if code.len() > MAX_CODE_LEN {
+        Verdict::Wrong
+    } else if recovery {
+        second_factor::verify_recovery_code(&state, &account_id, &code, now)
+            .await
+            .map_err(|e| fail(e.into()))?
+    } else {
+        second_factor::verify_totp(&state, &account_id, &code, now)
+            .await
+            .map_err(|e| fail(e.into()))?
+    };
+    let method = if recovery { "recovery_code" } else { "totp" };
+    let client_id = flow.request.client_id.clone();
+    let audit = |outcome: &'static str, detail: String| {
+        let (req, state) = (&req, &state);
+        let (account_id, client_id) = (account_id.clone(), client_id.clone());
+        async move { audit_factor(req, state, &account_id, Some(&client_id), outcome, &detail).await }
+    };
+    match verdict {
+        Verdict::Accepted => {
+            tracing::info!(target: "security", method, outcome = "success", "second factor accepted");
+            audit("second_factor_accepted", format!("method={method}")).await;
+            let Some(progress) = flow.progress.as_mut() else {
+                return Err(fail(PageError::login_expired()));
+            };
+            progress.amr = with_second_factor(&progress.amr, AuthMethod::Otp);
+            interaction::resume(&req, &state, lang, &flow_id, flow)
+                .await
+                .map_err(fail)
+        }
+        Verdict::Wrong | Verdict::Replayed => {
+            tracing::info!(target: "security", method, outcome = ?verdict, "second factor refused");
+            let reason = if verdict == Verdict::Replayed {
+                "replayed"
+            } else {
+                "wrong"
+            };
+            audit(
+                "second_factor_refused",
+                format!("method={method} reason={reason}"),
+            )
+            .await;
+            let attempts = state
+                .store
+                .increment(
+                    &attempts_key(&flow_id),
+                    Duration::from_secs(state.settings.session.login_ttl_secs),
+                )
+                .await
+                .map_err(|e| fail(e.into()))?;
+            if attempts >= MAX_ATTEMPTS {
+                audit(
+                    "second_factor_attempts_exceeded",
+                    format!("attempts={attempts}"),
+                )
+                .await;
+                flow::finish(state.store.as_ref(), &flow_id)
+                    .await
+                    .map_err(|e| fail(e.into()))?;
+                return Ok(too_many_attempts(lang, &flow));
+            }
+            let f = factor_texts::texts(lang);
+            let message = if verdict == Verdict::Replayed {
+                f.replayed_code
+            } else {
+                f.wrong_code
+            };
+            Ok(render(
+                lang,
+                StatusCode::UNAUTHORIZED,
+                &flow_id,
+                &flow,
+                Some(message),
+                recovery,
+            ))
+        }
+    }
+}
+
+/// Second-factor events go to the audit trail beside the password's (kind `login`), so
+/// the citizen's history and an investigation see them. An audit that cannot find the
+/// account is skipped: the account was just checked, and the answer must not wait.
+pub(crate) async fn audit_factor(
+    req: &HttpRequest,
+    state: &AppState,
+    account_id: &str,
+    client_id: Option<&str>,
+    outcome: &'static str,
+    detail: &str,
+) {
+    let id = account_id.to_owned();
+    let Ok(Some(account)) = state.db.run(move |conn| accounts::find(conn, &id)).await else {
+        return;
+    };
+    let mut event = audit::Event::new(audit::Kind::Login, outcome, state.clock.now().naive_utc())
+        .citizen(account.national_id)
+        .request_id(request_id(req).as_deref())
+        .detail(detail.to_owned());
+    if let Some(client_id) = client_id.filter(|c| !c.is_empty()) {
+        event = event.client(client_id);
+    }
+    state.audit.record(event).await;
+}
+
+fn account_attempts_key(account_id: &str) -> String {
+    format!("2fa-account-attempts:{}", random::sha256_b64(account_id))
+}
+
+fn attempts_key(flow_id: &str) -> String {
+    format!("2fa-attempts:{}", random::sha256_b64(flow_id))
+}
+
+fn too_many_attempts(lang: Lang, flow: &LoginFlow) -> HttpResponse {
+    let f = factor_texts::texts(lang);
+    let page = MessagePage {
+        t: lang.texts(),
+        lang: lang.code(),
+        title: f.too_many_attempts_title,
+        message: f.too_many_attempts,
+        // citizen-idp's own pages can start a new login themselves; a client's login
+        // starts again at the client.
+        link: flow.request.own_page.as_deref(),
+        link_text: f.start_again,
+    };
+    html(StatusCode::TOO_MANY_REQUESTS, page.render())
+}
