@@ -32,17 +32,28 @@ function request()
    return wrk.format("GET", authorize)
 end
 
+-- The browser cookie of each flow, set by /authorize and sent with both login requests.
+local cookies = {}
+
 function response(status, headers, body)
    local location = header(headers, "location")
    if status == 302 and location and string.find(location, "/login", 1, true) then
-      table.insert(pending, wrk.format("GET", location))
-   elseif status == 200 and string.find(body, "csrf_token", 1, true) then
+      local flow = string.match(location, "[?&]flow=([^&]+)")
       local cookie = header(headers, "set-cookie")
+      if flow and cookie then
+         cookies[flow] = string.match(cookie, "^[^;]+")
+         table.insert(pending, wrk.format("GET", location, { ["Cookie"] = cookies[flow] }))
+      else
+         failed = failed + 1
+      end
+   elseif status == 200 and string.find(body, "csrf_token", 1, true) then
       local flow, csrf = field(body, "flow"), field(body, "csrf_token")
-      if cookie and flow and csrf then
+      local cookie = flow and cookies[flow]
+      if cookie and csrf then
+         cookies[flow] = nil
          table.insert(pending, wrk.format("POST", "/login", {
             ["Content-Type"] = "application/x-www-form-urlencoded",
-            ["Cookie"] = string.match(cookie, "^[^;]+"),
+            ["Cookie"] = cookie,
          }, "flow=" .. escape(flow) .. "&csrf_token=" .. escape(csrf)
             .. "&national_id=" .. citizen .. "&password=" .. escape(password)))
       else

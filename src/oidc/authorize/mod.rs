@@ -22,7 +22,6 @@ use crate::pages::PageError;
 use crate::pages::i18n::Lang;
 use crate::registry;
 use crate::state::AppState;
-use crate::storage::clients;
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -73,8 +72,8 @@ async fn authorize(
 ) -> Result<HttpResponse, AuthorizeError> {
     let client_id = request::client_id(&params)?;
     let client = state
-        .db
-        .run(move |conn| clients::find(conn, &client_id))
+        .clients
+        .find(&state.db, &client_id, state.clock.now())
         .await
         .map_err(|e| AuthorizeError::Page(e.into()))?
         .ok_or_else(|| AuthorizeError::Page(PageError::unknown_client()))?;
