@@ -406,9 +406,7 @@ async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cach
         .await;
     assert!(updated.status.success());
 
-    app.advance_clock(std::time::Duration::from_secs(
-        citizen_idp::oidc::client_cache::TTL.num_seconds() as u64,
-    ));
+    app.advance_clock(citizen_idp::oidc::client_cache::TTL);
     assert_eq!(
         client_credentials_token(&app, "cached-sync", &old_secret)
             .await
@@ -425,9 +423,7 @@ async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cach
 
     let deleted = app.cli(&["clients", "delete", "cached-sync"], None).await;
     assert!(deleted.status.success());
-    app.advance_clock(std::time::Duration::from_secs(
-        citizen_idp::oidc::client_cache::TTL.num_seconds() as u64,
-    ));
+    app.advance_clock(citizen_idp::oidc::client_cache::TTL);
     assert_eq!(
         client_credentials_token(&app, "cached-sync", &new_secret)
             .await
