@@ -279,6 +279,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         demo,
         http: outbound_http_client()?,
         client_keys: Default::default(),
+        clients: Default::default(),
         metrics,
         settings: settings.clone(),
     });

@@ -36,6 +36,8 @@ pub struct AppState {
     pub discovery_json: String,
     /// For calls the server makes itself (back-channel logout).
     pub http: reqwest::Client,
+    /// Client registrations, cached for a few seconds (see `oidc::client_cache`).
+    pub clients: crate::oidc::client_cache::ClientCache,
     /// Keys of private_key_jwt clients fetched from their jwks_uri.
     pub client_keys: crate::oidc::token::client_keys::ClientKeyCache,
     /// Derives pairwise subjects (OIDC Core §8), from the server secret.

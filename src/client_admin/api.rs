@@ -328,6 +328,7 @@ pub async fn create(
         .db
         .run(move |conn| super::create(conn, new, ACTOR, now))
         .await?;
+    state.clients.invalidate(&client.id);
     let secret = secret.map(|s| s.expose().to_owned());
     Ok(json(StatusCode::CREATED, &ClientView::of(client, secret)))
 }
@@ -375,6 +376,8 @@ pub async fn replace(
         .db
         .run(move |conn| super::update(conn, &client_id, |_| wanted, ACTOR, now))
         .await?;
+    // This instance sees the change at once; others within the cache's TTL.
+    state.clients.invalidate(&client.id);
     let secret = secret.map(|s| s.expose().to_owned());
     Ok(json(StatusCode::OK, &ClientView::of(client, secret)))
 }
@@ -387,10 +390,12 @@ pub async fn delete(
     authorize(&req, &state)?;
     let client_id = path_client_id(path)?;
     let now = state.clock.now().naive_utc();
+    let id = client_id.clone();
     state
         .db
-        .run(move |conn| super::delete(conn, &client_id, ACTOR, now))
+        .run(move |conn| super::delete(conn, &id, ACTOR, now))
         .await?;
+    state.clients.invalidate(&client_id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -402,10 +407,12 @@ pub async fn rotate_secret(
     authorize(&req, &state)?;
     let client_id = path_client_id(path)?;
     let now = state.clock.now().naive_utc();
+    let id = client_id.clone();
     let secret = state
         .db
-        .run(move |conn| super::rotate_secret(conn, &client_id, ACTOR, now))
+        .run(move |conn| super::rotate_secret(conn, &id, ACTOR, now))
         .await?;
+    state.clients.invalidate(&client_id);
     Ok(json(
         StatusCode::OK,
         &json!({ "client_secret": secret.expose() }),

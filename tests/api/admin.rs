@@ -356,3 +356,81 @@ async fn the_clients_commands_update_show_rotate_and_delete() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no client"));
 }
+
+/// Each instance caches client registrations for a few seconds
+/// (`oidc::client_cache::TTL`). A change through its own admin API is seen at once (see
+/// the test above); one made elsewhere, here by the CLI in another process, once the
+/// cached entry is older than that.
+#[tokio::test]
+async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cache_ttl() {
+    let app = admin_app().await;
+    let (status, created) = call(
+        &app,
+        Method::POST,
+        "/admin/clients",
+        Some(json!({
+            "client_id": "cached-sync",
+            "client_name": "Cached",
+            "grant_types": ["client_credentials"],
+            "scope": "civil.read"
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let old_secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        client_credentials_token(&app, "cached-sync", &old_secret)
+            .await
+            .0,
+        StatusCode::OK,
+        "now cached"
+    );
+
+    let rotated = app
+        .cli(&["clients", "rotate-secret", "cached-sync"], None)
+        .await;
+    assert!(rotated.status.success());
+    let new_secret = String::from_utf8_lossy(&rotated.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: ").map(str::to_owned))
+        .unwrap();
+    let updated = app
+        .cli(
+            &[
+                "clients",
+                "update",
+                "cached-sync",
+                "--scope",
+                "civil.events",
+            ],
+            None,
+        )
+        .await;
+    assert!(updated.status.success());
+
+    app.advance_clock(citizen_idp::oidc::client_cache::TTL);
+    assert_eq!(
+        client_credentials_token(&app, "cached-sync", &old_secret)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "the old secret is refused once the entry is stale"
+    );
+    let (status, token) = client_credentials_token(&app, "cached-sync", &new_secret).await;
+    assert_eq!(
+        (status, token["scope"].as_str()),
+        (StatusCode::OK, Some("civil.events")),
+        "{token}"
+    );
+
+    let deleted = app.cli(&["clients", "delete", "cached-sync"], None).await;
+    assert!(deleted.status.success());
+    app.advance_clock(citizen_idp::oidc::client_cache::TTL);
+    assert_eq!(
+        client_credentials_token(&app, "cached-sync", &new_secret)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "a deleted client is gone once the entry is stale"
+    );
+}

@@ -24,7 +24,6 @@ use crate::pages::PageError;
 use crate::pages::i18n::Lang;
 use crate::registry;
 use crate::state::AppState;
-use crate::storage::clients;
 use flow::Progress;
 use interaction::Pending;
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
@@ -77,8 +76,8 @@ async fn authorize(
 ) -> Result<HttpResponse, AuthorizeError> {
     let client_id = request::client_id(&params)?;
     let client = state
-        .db
-        .run(move |conn| clients::find(conn, &client_id))
+        .clients
+        .find(&state.db, &client_id, state.clock.now())
         .await
         .map_err(|e| AuthorizeError::Page(e.into()))?
         .ok_or_else(|| AuthorizeError::Page(PageError::unknown_client()))?;

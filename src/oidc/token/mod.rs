@@ -20,7 +20,7 @@ use crate::http::access_log::request_id;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::registry;
 use crate::state::AppState;
-use crate::storage::{clients, pairwise_subjects};
+use crate::storage::pairwise_subjects;
 use crate::tokens::access_token::{self, AccessTokenClaims};
 use crate::tokens::code::{self, CodeGrant, SpentCode};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
@@ -122,10 +122,9 @@ pub(crate) async fn authenticate_client(
         form.get("client_secret"),
         assertion,
     )?;
-    let client_id = credentials.client_id.clone();
     let client = state
-        .db
-        .run(move |conn| clients::find(conn, &client_id))
+        .clients
+        .find(&state.db, &credentials.client_id, state.clock.now())
         .await?
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidClient, "client authentication failed"))?;
     let verified = match &credentials.assertion {

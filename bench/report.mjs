@@ -1,0 +1,70 @@
+// Prints bench/run's results as markdown: one table per citizen-idp backend, each
+// beside the reference, then the login storm.
+//
+//   node bench/report.mjs bench/.work
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const work = process.argv[2];
+const rows = [];
+for (const line of readFileSync(join(work, 'results.tsv'), 'utf8').split('\n')) {
+  if (!line.trim()) continue;
+  const [target, scenario, conns, ...rest] = line.split('\t');
+  const fields = {};
+  for (const part of rest.join(' ').split(/\s+/)) {
+    const [k, v] = part.split('=');
+    if (v !== undefined) fields[k] = Number(v);
+  }
+  rows.push({ target, scenario, conns: Number(conns), ...fields });
+}
+
+const find = (target, scenario, conns) =>
+  rows.find((r) => r.target === target && r.scenario === scenario && r.conns === conns);
+const n = (x, digits = 0) =>
+  x === undefined || Number.isNaN(x)
+    ? '–'
+    : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const cpuPer1k = (r) => (r && r.flows ? (r.cpu / r.flows) * 1000 : undefined);
+const cells = (r) =>
+  r
+    ? [n(r.fps), n(r.p50_ms, 2), n(r.p99_ms, 2), n(r.errors), n(cpuPer1k(r), 3), n(r.peak_rss_mb, 0)]
+    : ['–', '–', '–', '–', '–', '–'];
+
+const scenarios = [
+  'discovery',
+  'jwks',
+  'client_credentials_es256',
+  'client_credentials_rs256',
+  'introspection',
+  'userinfo',
+  'sso_round_trip',
+  'refresh',
+];
+
+console.log(readFileSync(join(work, 'notes'), 'utf8'));
+for (const backend of ['embedded', 'postgres']) {
+  if (!rows.some((r) => r.target === backend)) continue;
+  console.log(`\n### citizen-idp (${backend === 'embedded' ? 'embedded: SQLite + in-process store' : 'PostgreSQL + Redis'}) beside node-oidc-provider\n`);
+  console.log('| scenario | conns | citizen-idp /s | p50 ms | p99 ms | errors | CPU s per 1k | peak RSS MB | reference /s | p50 ms | p99 ms | errors | CPU s per 1k | peak RSS MB | ratio |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const scenario of scenarios) {
+    for (const conns of [16, 64]) {
+      const ours = find(backend, scenario, conns);
+      const ref = find('node', scenario, conns);
+      if (!ours && !ref) continue;
+      const ratio = ours && ref && ref.fps ? `${n(ours.fps / ref.fps, 1)}×` : '–';
+      console.log(`| ${scenario} | ${conns} | ${[...cells(ours), ...cells(ref), ratio].join(' | ')} |`);
+    }
+  }
+  const storm = find(backend, 'password_login', 64);
+  const during = find(backend, 'client_credentials_during_logins', 16);
+  const alone = find(backend, 'client_credentials_es256', 16);
+  if (storm) {
+    console.log(`\nPassword logins (${backend}), 64 connections: ${n(storm.fps, 1)} logins/s, p50 ${n(storm.p50_ms, 1)} ms, p99 ${n(storm.p99_ms, 1)} ms per request, ${n(storm.errors)} errors, CPU ${n(cpuPer1k(storm), 2)} s per 1k logins.`);
+  }
+  if (during) {
+    console.log(`client_credentials at 16 connections during the storm: ${n(during.fps)} /s, p50 ${n(during.p50_ms, 2)} ms, p99 ${n(during.p99_ms, 2)} ms, ${n(during.errors)} errors` +
+      (alone ? ` (alone: ${n(alone.fps)} /s, p99 ${n(alone.p99_ms, 2)} ms).` : '.'));
+  }
+}

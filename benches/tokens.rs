@@ -1,0 +1,143 @@
+//! Micro-benchmarks of the token work behind each request (criterion):
+//!
+//! ```sh
+//! cargo bench --bench tokens
+//! ```
+//!
+//! - minting an ID token and an access token, with ES256 and RS256 keys parsed once
+//!   (as the server keeps them);
+//! - validating an access token (signature, `typ`, `iss`, then the claims);
+//! - PKCE S256 verification;
+//! - the in-process store's round trip of an authorization code (put, then take).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark stops at the first failure, like a test"
+)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use citizen_idp::store::Store;
+use citizen_idp::store::memory::MemoryStore;
+use citizen_idp::tokens::access_token::{self, AccessTokenClaims};
+use citizen_idp::tokens::id_token::{IdTokenClaims, at_hash};
+use citizen_idp::tokens::key_set::{KeySet, LoadedKey};
+use citizen_idp::tokens::keys::{KeyLifetime, SigningAlg, SigningKey};
+use citizen_idp::tokens::{jwt, pkce, random};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const ISSUER: &str = "https://id.example.gov.vn";
+
+fn access_claims() -> AccessTokenClaims {
+    AccessTokenClaims {
+        iss: ISSUER.into(),
+        sub: "b1RjZ2Y3WXh0dUJqQ3R6dWtPZ3BjZw".into(),
+        aud: ISSUER.into(),
+        client_id: "tax-portal".into(),
+        scope: "openid profile".into(),
+        jti: random::token(),
+        exp: 1_900_000_300,
+        iat: 1_900_000_000,
+        auth_time: Some(1_899_999_000),
+        acr: Some("urn:citizen-idp:loa:1".into()),
+    }
+}
+
+fn id_claims(access_token: &str) -> IdTokenClaims {
+    IdTokenClaims {
+        iss: ISSUER.into(),
+        sub: "b1RjZ2Y3WXh0dUJqQ3R6dWtPZ3BjZw".into(),
+        aud: "tax-portal".into(),
+        azp: "tax-portal".into(),
+        exp: 1_900_000_300,
+        iat: 1_900_000_000,
+        auth_time: 1_899_999_000,
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        at_hash: at_hash(access_token),
+        acr: "urn:citizen-idp:loa:1".into(),
+        amr: vec!["pwd".into()],
+        sid: Some(random::token()),
+    }
+}
+
+/// A key set of one freshly generated key of `alg`, active since the epoch.
+fn key_set(alg: SigningAlg) -> KeySet {
+    let lifetime = KeyLifetime {
+        activated_at: chrono::DateTime::UNIX_EPOCH,
+        retired_at: None,
+        published_until: None,
+    };
+    let (key, _) = SigningKey::generate(alg).unwrap();
+    KeySet::new(vec![LoadedKey {
+        key: std::sync::Arc::new(key),
+        lifetime,
+    }])
+    .unwrap()
+}
+
+fn minting(c: &mut Criterion) {
+    for alg in [SigningAlg::Es256, SigningAlg::Rs256] {
+        let (key, _) = SigningKey::generate(alg).unwrap();
+        c.bench_function(&format!("mint access token {}", alg.as_str()), |b| {
+            b.iter(|| jwt::sign(&key, access_token::TYP, &black_box(access_claims())).unwrap())
+        });
+        c.bench_function(&format!("mint id token {}", alg.as_str()), |b| {
+            let access = jwt::sign(&key, access_token::TYP, &access_claims()).unwrap();
+            b.iter(|| jwt::sign(&key, "JWT", &black_box(id_claims(&access))).unwrap())
+        });
+    }
+}
+
+fn validating(c: &mut Criterion) {
+    for alg in [SigningAlg::Es256, SigningAlg::Rs256] {
+        let set = key_set(alg);
+        let now = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let key = set.signing_key(alg, now).unwrap();
+        let token = jwt::sign(key, access_token::TYP, &access_claims()).unwrap();
+        c.bench_function(&format!("validate access token {}", alg.as_str()), |b| {
+            b.iter(|| {
+                jwt::verify::<AccessTokenClaims>(&set, black_box(&token), access_token::TYP, ISSUER)
+                    .unwrap()
+            })
+        });
+    }
+}
+
+fn pkce_verification(c: &mut Criterion) {
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    c.bench_function("pkce verify S256", |b| {
+        b.iter(|| assert!(pkce::verify_s256(black_box(challenge), black_box(verifier))))
+    });
+}
+
+fn store_round_trip(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = runtime.block_on(async { MemoryStore::new() });
+    let value = vec![7u8; 300];
+    c.bench_function("memory store put + take", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let key = format!("code:{}", random::token());
+                store
+                    .put(&key, value.clone(), Duration::from_secs(60))
+                    .await
+                    .unwrap();
+                store.take(&key).await.unwrap().unwrap()
+            })
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    minting,
+    validating,
+    pkce_verification,
+    store_round_trip
+);
+criterion_main!(benches);
