@@ -13,7 +13,7 @@ use crate::browser::{Browser, demo_app};
 use crate::helpers::TestApp;
 
 /// The demo portal as a service that is not the state's own: it asks for consent.
-fn make_demo_portal_third_party(app: &TestApp) {
+pub(crate) fn make_demo_portal_third_party(app: &TestApp) {
     app.db
         .run_blocking(|conn| {
             let mut portal = clients::find(conn, DEMO_PORTAL_ID)?.expect("the demo portal");

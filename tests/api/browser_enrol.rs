@@ -10,7 +10,13 @@ use crate::enrol::{NEW_PASSWORD, unenrolled};
 
 /// Fills the enrolment form. The date goes in through the DOM: a date picker's typing
 /// order depends on the browser's locale, which is not what this test is about.
-async fn fill(browser: &Browser, number: &str, name: &str, birth_date: &str, password: &str) {
+pub(crate) async fn fill(
+    browser: &Browser,
+    number: &str,
+    name: &str,
+    birth_date: &str,
+    password: &str,
+) {
     browser.replace_text("#national_id", number).await;
     browser.replace_text("#full_name", name).await;
     browser

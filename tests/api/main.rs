@@ -30,6 +30,7 @@ mod guide;
 mod helpers;
 mod import;
 mod instances;
+mod journey;
 mod keys;
 mod lifecycle;
 mod limits;
