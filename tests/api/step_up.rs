@@ -236,6 +236,50 @@ async fn a_level_2_account_gets_loa_2_and_pwd_otp_mfa_in_the_id_token() {
 }
 
 #[tokio::test]
+async fn lowering_the_level_lowers_what_a_live_session_vouches_for() {
+    let app = app_with_admin().await;
+    let citizen = app.citizen();
+    raise(&app, &citizen).await;
+    let enrolled = enrol_totp(&app, &citizen).await;
+    let client = app.confidential_client();
+    let rp = app.relying_party(&client).await;
+    let start = rp.authorize_url(&[]);
+    let next = password_step(&app, &start.url, &citizen).await;
+    let response = submit_code(&app, &next, "totp", &code_now(&app, &enrolled.secret)).await;
+    let code = query_param(&location_of(&response), "code").unwrap();
+    let tokens = rp.exchange(&app.http, &code, start.verifier).await.unwrap();
+    assert_eq!(
+        rp.verify(&tokens, &start.nonce)
+            .auth_context_ref()
+            .unwrap()
+            .as_str(),
+        LOA2
+    );
+
+    // The citizen reports the ID card stolen; an officer lowers the account.
+    let body = json!({ "level": 1, "officer": "cb-042", "reason": "ID card reported stolen" });
+    assert_eq!(
+        set_level(&app, &citizen.number, body).await.status(),
+        StatusCode::OK
+    );
+    let again = rp.authorize_url(&[]);
+    let (_, location, _) = app.browse(&again.url).await;
+    let code = query_param(&location.unwrap(), "code").expect("SSO still works");
+    let tokens = rp.exchange(&app.http, &code, again.verifier).await.unwrap();
+    let claims = rp.verify(&tokens, &again.nonce);
+    assert_eq!(claims.auth_context_ref().unwrap().as_str(), LOA1);
+    // And a client that needs level 2 is told it cannot have it.
+    let demanding = rp.authorize_url(&[]);
+    let (_, location, _) = app
+        .browse(&format!("{}&acr_values={LOA2}", demanding.url))
+        .await;
+    assert_eq!(
+        query_param(&location.unwrap(), "error").as_deref(),
+        Some("unmet_authentication_requirements")
+    );
+}
+
+#[tokio::test]
 async fn a_level_2_account_without_a_factor_logs_in_at_level_1() {
     let app = app_with_admin().await;
     let citizen = app.citizen();

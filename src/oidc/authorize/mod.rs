@@ -204,6 +204,12 @@ pub async fn live_session(
         session::end(state.store.as_ref(), &token).await?;
         return Ok(None);
     };
+    // An officer may have lowered the account since the login (a reported stolen
+    // card, say): the session never vouches for more than the account has now.
+    let mut session = session;
+    if AssuranceLevel::from_acr(&session.acr).is_some_and(|l| l > account.assurance_level) {
+        session.acr = account.assurance_level.acr().to_owned();
+    }
     Ok(Some(LiveSession {
         session,
         account_level: account.assurance_level,
