@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use ring::hmac;
 
 use crate::oidc::authorize::flow;
+use crate::pages::PageError;
 use crate::state::AppState;
 use crate::tokens::random;
 
@@ -27,6 +28,33 @@ pub enum CsrfError {
     Invalid,
     /// A genuine token whose form was open too long.
     Expired,
+}
+
+/// A submitted form's token, once it is known to be ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    /// The caller shows its form again with a "form expired" message.
+    Expired,
+}
+
+/// [`verify`] for a form handler: a token that is not ours is logged and answered with
+/// the 403 page here, once for every form; an expired one is left to the caller.
+pub fn check_form(
+    req: &HttpRequest,
+    state: &AppState,
+    purpose: &str,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Freshness, PageError> {
+    match verify(req, state, purpose, token, now) {
+        Ok(()) => Ok(Freshness::Fresh),
+        Err(CsrfError::Expired) => Ok(Freshness::Expired),
+        Err(CsrfError::Invalid) => {
+            tracing::warn!(target: "security", purpose, "form rejected: CSRF token mismatch");
+            Err(PageError::csrf_failed())
+        }
+    }
 }
 
 /// The browser's binding secret, and a cookie to set when it is new.

@@ -11,7 +11,7 @@ use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::csrf::{self, CsrfError};
+use super::csrf::{self, Freshness};
 use super::error::{PageError, html};
 use super::i18n::{Lang, Texts};
 use super::login_protection;
@@ -421,9 +421,11 @@ pub async fn enrol_post(
         return Ok(response);
     }
 
-    match csrf::verify(&req, &state, CSRF_PURPOSE, form.csrf_token.as_deref(), now) {
-        Ok(()) => {}
-        Err(CsrfError::Expired) => {
+    match csrf::check_form(&req, &state, CSRF_PURPOSE, form.csrf_token.as_deref(), now)
+        .map_err(fail)?
+    {
+        Freshness::Fresh => {}
+        Freshness::Expired => {
             return Ok(form_response(
                 &req,
                 &state,
@@ -437,10 +439,6 @@ pub async fn enrol_post(
                 },
                 now,
             ));
-        }
-        Err(CsrfError::Invalid) => {
-            tracing::warn!(target: "security", "enrolment form rejected: CSRF token mismatch");
-            return Err(fail(PageError::csrf_failed()));
         }
     }
 

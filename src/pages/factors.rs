@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::csrf::{self, CsrfError};
+use super::csrf::{self, Freshness};
 use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
 use super::i18n::{Lang, Texts};
@@ -209,11 +209,8 @@ pub async fn totp_enrol_post(
     let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
-    let csrf = csrf::verify(&req, &state, PURPOSE_ENROL, form.csrf_token.as_deref(), now);
-    if csrf == Err(CsrfError::Invalid) {
-        tracing::warn!(target: "security", "TOTP enrolment form rejected: CSRF token mismatch");
-        return Err(fail(PageError::csrf_failed()));
-    }
+    let csrf = csrf::check_form(&req, &state, PURPOSE_ENROL, form.csrf_token.as_deref(), now)
+        .map_err(fail)?;
     let live = match signed_in::require(&req, &state, lang, &return_to(ENROL_PAGE, lang), None)
         .await
         .map_err(fail)?
@@ -242,7 +239,7 @@ pub async fn totp_enrol_post(
         )
         .await;
     };
-    if csrf == Err(CsrfError::Expired) {
+    if csrf == Freshness::Expired {
         let status = StatusCode::BAD_REQUEST;
         return enrol_page(
             &req,
@@ -324,17 +321,14 @@ pub async fn factor_remove_post(
     let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
-    let csrf = csrf::verify(
+    let csrf = csrf::check_form(
         &req,
         &state,
         PURPOSE_REMOVE,
         form.csrf_token.as_deref(),
         now,
-    );
-    if csrf == Err(CsrfError::Invalid) {
-        tracing::warn!(target: "security", "factor removal form rejected: CSRF token mismatch");
-        return Err(fail(PageError::csrf_failed()));
-    }
+    )
+    .map_err(fail)?;
     // Only a recent login may remove a factor; an older session logs in again (password
     // and the factor itself) and comes back to the list.
     let back = return_to(LIST_PAGE, lang);
@@ -346,7 +340,7 @@ pub async fn factor_remove_post(
         Err(login) => return Ok(login),
     };
     let f = factor_texts::texts(lang);
-    if csrf == Err(CsrfError::Expired) {
+    if csrf == Freshness::Expired {
         return list(
             &req,
             &state,

@@ -16,7 +16,7 @@ use crate::http::access_log::request_id;
 use crate::metrics::InternalError;
 use crate::oidc::authorize::{LiveSession, redirect};
 use crate::oidc::logout;
-use crate::pages::csrf::{self, CsrfError};
+use crate::pages::csrf::{self, Freshness};
 use crate::pages::enrol;
 use crate::pages::error::PageError;
 use crate::pages::i18n::Lang;
@@ -65,9 +65,9 @@ async fn check(
         Err(login) => return Ok(Checked::Answer(login)),
     };
     let token = form.csrf_token.as_deref().filter(|t| t.len() <= MAX_ID_LEN);
-    match csrf::verify(req, state, purpose, token, state.clock.now()) {
-        Ok(()) => Ok(Checked::Go(Box::new(live))),
-        Err(CsrfError::Expired) => {
+    match csrf::check_form(req, state, purpose, token, state.clock.now())? {
+        Freshness::Fresh => Ok(Checked::Go(Box::new(live))),
+        Freshness::Expired => {
             let expired = texts(lang).form_expired;
             let page = render(
                 req,
@@ -80,10 +80,6 @@ async fn check(
             )
             .await?;
             Ok(Checked::Answer(page))
-        }
-        Err(CsrfError::Invalid) => {
-            tracing::warn!(target: "security", purpose, "account form rejected: CSRF token mismatch");
-            Err(PageError::csrf_failed())
         }
     }
 }
