@@ -104,6 +104,16 @@ impl AssuranceLevel {
     }
 }
 
+/// The `acr` a login earned, never above the account's level now. An officer may lower
+/// an account after the login (a reported stolen ID card, say); live sessions and
+/// refresh tokens must not go on vouching for more.
+pub fn capped_acr(earned: &str, now: AssuranceLevel) -> &str {
+    match AssuranceLevel::from_acr(earned) {
+        Some(level) if level > now => now.acr(),
+        _ => earned,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +129,14 @@ mod tests {
         assert_eq!(with_second_factor(&after, AuthMethod::Otp), after);
         assert!(has_second_factor(&after));
         assert!(!has_second_factor(&amr(&["pwd"])));
+    }
+
+    #[test]
+    fn an_earned_acr_is_capped_at_the_accounts_level_now() {
+        let (one, two) = (AssuranceLevel::Level1.acr(), AssuranceLevel::Level2.acr());
+        assert_eq!(capped_acr(two, AssuranceLevel::Level1), one);
+        assert_eq!(capped_acr(two, AssuranceLevel::Level2), two);
+        assert_eq!(capped_acr(one, AssuranceLevel::Level2), one, "never raised");
     }
 
     #[test]

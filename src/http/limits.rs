@@ -23,6 +23,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::LimitSettings;
+use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::pages::{PageError, PageMessage};
 use crate::state::AppState;
 
@@ -191,20 +192,24 @@ impl Refusal {
         }
     }
 
-    /// The OAuth error code (RFC 6749 §5.2 and §4.1.2.1) and its description.
-    fn oauth_error(&self) -> (&'static str, &'static str) {
-        match self {
-            Refusal::UriTooLong => ("invalid_request", "the request URI is too long"),
-            Refusal::HeadersTooLarge => ("invalid_request", "the request headers are too large"),
+    /// The OAuth error (RFC 6749 §5.2 and §4.1.2.1) a program is answered with.
+    fn oauth_error(&self) -> OAuthError {
+        let (code, description) = match self {
+            Refusal::UriTooLong => (ErrorCode::InvalidRequest, "the request URI is too long"),
+            Refusal::HeadersTooLarge => (
+                ErrorCode::InvalidRequest,
+                "the request headers are too large",
+            ),
             Refusal::TooManyConnections => (
-                "temporarily_unavailable",
+                ErrorCode::TemporarilyUnavailable,
                 "too many open connections from this address",
             ),
             Refusal::TooManyRequests => (
-                "temporarily_unavailable",
+                ErrorCode::TemporarilyUnavailable,
                 "too many requests from this address; retry later",
             ),
-        }
+        };
+        OAuthError::new(code, description)
     }
 
     fn response(&self, req: &ServiceRequest) -> HttpResponse {
@@ -225,10 +230,7 @@ impl Refusal {
                 .in_lang(lang)
                 .error_response()
         } else {
-            let (error, description) = self.oauth_error();
-            HttpResponse::build(self.status())
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(serde_json::json!({ "error": error, "error_description": description }))
+            self.oauth_error().response_with_status(self.status())
         };
         if matches!(self, Refusal::TooManyRequests) {
             response

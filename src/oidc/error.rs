@@ -185,7 +185,15 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
+        self.response_with_status(self.status_code())
+    }
+}
+
+impl OAuthError {
+    /// The RFC 6749 §5.2 body under `status`. The request limits answer their own
+    /// statuses (414, 431, 429) with the same body as the endpoints.
+    pub fn response_with_status(&self, status: StatusCode) -> HttpResponse {
+        let mut response = HttpResponse::build(status);
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"));

@@ -117,3 +117,17 @@ pub fn families_of(
         .distinct()
         .load(conn)?)
 }
+
+/// Every family of `account_id`, at any client, that still holds an unrevoked token:
+/// a changed password revokes them all.
+pub fn families_of_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Vec<String>, StorageError> {
+    Ok(refresh_tokens::table
+        .filter(refresh_tokens::account_id.eq(account_id))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .select(refresh_tokens::family_id)
+        .distinct()
+        .load(conn)?)
+}

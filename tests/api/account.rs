@@ -233,19 +233,26 @@ async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
         .unwrap()
 }
 
-#[tokio::test]
-async fn withdrawing_consent_revokes_the_services_refresh_and_access_tokens() {
-    let app = TestApp::spawn().await;
-    let citizen = app.citizen();
-    let client = third_party(&app);
-    let rp = app.relying_party(&client).await;
+struct ServiceTokens {
+    refresh: String,
+    access: String,
+}
+
+/// `citizen` logs in at the third-party `client` in `app.browser`, consents, and the
+/// service exchanges its code: a live refresh token and access token.
+async fn service_tokens(
+    app: &TestApp,
+    rp: &crate::helpers::RelyingParty,
+    client: &TestClient,
+    citizen: &TestCitizen,
+) -> ServiceTokens {
     let start = rp.authorize_url(&["profile", "offline_access"]);
-    let location = after_login(&app, &start.url, &citizen).await;
-    let (_, redirect) = answer_consent(&app, &location, "allow").await;
+    let location = after_login(app, &start.url, citizen).await;
+    let (_, redirect) = answer_consent(app, &location, "allow").await;
     let code = query_param(&redirect, "code").unwrap();
     let (status, tokens) = token_request(
-        &app,
-        &client,
+        app,
+        client,
         &[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -255,12 +262,37 @@ async fn withdrawing_consent_revokes_the_services_refresh_and_access_tokens() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let tokens = ServiceTokens {
+        refresh: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        access: tokens["access_token"].as_str().unwrap().to_owned(),
+    };
     assert_eq!(
-        introspect(&app, &client, &refresh).await["active"],
+        introspect(app, client, &tokens.refresh).await["active"],
         Value::Bool(true)
     );
+    tokens
+}
+
+/// Neither token is honoured any more: introspection says inactive, userinfo refuses.
+async fn assert_revoked(app: &TestApp, client: &TestClient, refresh: &str, access: &str) {
+    assert_eq!(
+        introspect(app, client, refresh).await["active"],
+        Value::Bool(false)
+    );
+    assert_eq!(
+        introspect(app, client, access).await["active"],
+        Value::Bool(false)
+    );
+    assert_eq!(app.userinfo(access).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn withdrawing_consent_revokes_the_services_refresh_and_access_tokens() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = third_party(&app);
+    let rp = app.relying_party(&client).await;
+    let ServiceTokens { refresh, access } = service_tokens(&app, &rp, &client, &citizen).await;
 
     let (_, page) = account_page(&app, &app.browser).await;
     let services = &page[page.find("id=\"account-services\"").unwrap()..];
@@ -288,15 +320,7 @@ async fn withdrawing_consent_revokes_the_services_refresh_and_access_tokens() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
-    assert_eq!(
-        introspect(&app, &client, &refresh).await["active"],
-        Value::Bool(false)
-    );
-    assert_eq!(
-        introspect(&app, &client, &access).await["active"],
-        Value::Bool(false)
-    );
-    assert_eq!(app.userinfo(&access).await.0, StatusCode::UNAUTHORIZED);
+    assert_revoked(&app, &client, &refresh, &access).await;
 
     // The next request of the service asks again.
     let again = rp.authorize_url(&["profile"]);
@@ -308,9 +332,13 @@ async fn withdrawing_consent_revokes_the_services_refresh_and_access_tokens() {
 async fn changing_the_password_checks_the_current_one_and_the_new_one_then_ends_other_sessions() {
     let app = TestApp::spawn().await;
     let citizen = app.citizen();
+    let service = third_party(&app);
+    let rp = app.relying_party(&service).await;
+    let ServiceTokens { refresh, access } = service_tokens(&app, &rp, &service, &citizen).await;
     let other = http_client(true);
     sign_in(&app, &other, &citizen, PASSWORD).await;
-    let page = sign_in(&app, &app.browser, &citizen, PASSWORD).await;
+    // The service's login left this browser signed in.
+    let (_, page) = account_page(&app, &app.browser).await;
     let token = csrf_for(&page, "/account/password");
     let change = |current: &'static str, new: &'static str| {
         let token = token.clone();
@@ -360,6 +388,8 @@ async fn changing_the_password_checks_the_current_one_and_the_new_one_then_ends_
         StatusCode::FOUND,
         "the other browser must log in again"
     );
+    // The services the old password let in must sign the citizen in again.
+    assert_revoked(&app, &service, &refresh, &access).await;
 
     // The old password no longer works; the new one does.
     let client = app.confidential_client();
@@ -367,6 +397,69 @@ async fn changing_the_password_checks_the_current_one_and_the_new_one_then_ends_
     assert_eq!(fresh, StatusCode::UNAUTHORIZED);
     let fresh = TestApp::log_in_fresh(&app, &client, &citizen.number, "một câu mới dễ nhớ").await;
     assert_eq!(fresh, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_current_password_is_throttled_like_a_login() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_protection.delay_after_failures = 2;
+        s.login_protection.first_delay_secs = 60;
+    })
+    .await;
+    let citizen = app.citizen();
+    let page = sign_in(&app, &app.browser, &citizen, PASSWORD).await;
+    let token = csrf_for(&page, "/account/password");
+    let change = |current: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            post(
+                app,
+                &app.browser,
+                "/account/password",
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("current_password", current),
+                    ("new_password", "một câu mới dễ nhớ"),
+                    ("lang", "en"),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(change("guess one").await.status(), StatusCode::BAD_REQUEST);
+    let response = change("guess two").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "60");
+    let page = response.text().await.unwrap();
+    assert!(
+        alert_of(&page).contains("Please try again in 60 seconds"),
+        "{page}"
+    );
+    // Refused before the password is looked at: the right one waits too.
+    assert_eq!(
+        change(PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The counters are a login's: the number's logins wait as well.
+    let client = app.confidential_client();
+    let fresh = TestApp::log_in_fresh(&app, &client, &citizen.number, PASSWORD).await;
+    assert_eq!(fresh, StatusCode::TOO_MANY_REQUESTS);
+    // After the wait, the right password changes it.
+    app.advance_clock(Duration::seconds(61));
+    let response = post(
+        &app,
+        &app.browser,
+        "/account/password",
+        &[
+            ("csrf_token", token.as_str()),
+            ("current_password", PASSWORD),
+            ("new_password", "một câu mới dễ nhớ"),
+            ("lang", "en"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
 trait FreshLogin {

@@ -75,7 +75,7 @@ fn portal_with_logout(app: &TestApp, backchannel: Option<&str>) -> TestClient {
 }
 
 /// The JSON payload of a compact JWS, unverified (the tests verify signatures apart).
-fn payload(jws: &str) -> Value {
+pub(crate) fn payload(jws: &str) -> Value {
     let part = jws.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }

@@ -6,11 +6,14 @@
 use chrono::Duration;
 
 use citizen_idp::clock::Clock;
+use citizen_idp::registration::NewClient;
 use citizen_idp::storage::audit_events;
+use openidconnect::OAuth2TokenResponse;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestCitizen, location_of, query_param};
+use crate::helpers::{TestApp, TestCitizen, TestClient, location_of, query_param};
+use crate::logout::payload;
 use crate::second_factor::{code_now, enrol_totp, password_step, submit_code};
 
 const TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
@@ -236,14 +239,17 @@ async fn a_level_2_account_gets_loa_2_and_pwd_otp_mfa_in_the_id_token() {
 }
 
 #[tokio::test]
-async fn lowering_the_level_lowers_what_a_live_session_vouches_for() {
+async fn lowering_the_level_lowers_what_live_sessions_and_refresh_tokens_vouch_for() {
     let app = app_with_admin().await;
     let citizen = app.citizen();
     raise(&app, &citizen).await;
     let enrolled = enrol_totp(&app, &citizen).await;
-    let client = app.confidential_client();
+    let client = app.register_client(NewClient {
+        scopes: "openid profile offline_access".into(),
+        ..TestClient::portal()
+    });
     let rp = app.relying_party(&client).await;
-    let start = rp.authorize_url(&[]);
+    let start = rp.authorize_url(&["offline_access"]);
     let next = password_step(&app, &start.url, &citizen).await;
     let response = submit_code(&app, &next, "totp", &code_now(&app, &enrolled.secret)).await;
     let code = query_param(&location_of(&response), "code").unwrap();
@@ -255,6 +261,7 @@ async fn lowering_the_level_lowers_what_a_live_session_vouches_for() {
             .as_str(),
         LOA2
     );
+    let refresh_token = tokens.refresh_token().unwrap().secret().clone();
 
     // The citizen reports the ID card stolen; an officer lowers the account.
     let body = json!({ "level": 1, "officer": "cb-042", "reason": "ID card reported stolen" });
@@ -268,6 +275,25 @@ async fn lowering_the_level_lowers_what_a_live_session_vouches_for() {
     let tokens = rp.exchange(&app.http, &code, again.verifier).await.unwrap();
     let claims = rp.verify(&tokens, &again.nonce);
     assert_eq!(claims.auth_context_ref().unwrap().as_str(), LOA1);
+    // The refresh token of the level-2 login vouches for no more than the account now.
+    let refreshed: serde_json::Value = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for token in ["id_token", "access_token"] {
+        let jws = refreshed[token].as_str().expect(token);
+        assert_eq!(payload(jws)["acr"], LOA1, "{token}");
+    }
     // And a client that needs level 2 is told it cannot have it.
     let demanding = rp.authorize_url(&[]);
     let (_, location, _) = app

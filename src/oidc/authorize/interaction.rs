@@ -25,14 +25,23 @@ use crate::state::AppState;
 pub const SECOND_FACTOR_PAGE: &str = "/login/second-factor";
 pub const CONSENT_PAGE: &str = "/consent";
 
+/// What a live session's request needs before a code can be issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionVerdict {
+    /// Nothing: the code is issued at once.
+    Ready,
+    /// A step the citizen must still take, on its page.
+    Step(Step),
+    /// The request demands a level this account cannot reach: no page can help.
+    Unmet,
+}
+
 /// A step a citizen with a live session must still take for this request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pending {
+pub enum Step {
     /// The session's methods fall short of what the request or the account needs.
     StepUp,
     Consent,
-    /// The request demands a level this account cannot reach.
-    Unmet,
 }
 
 /// What a live session still owes `request` before a code can be issued at once.
@@ -40,10 +49,10 @@ pub async fn pending_for_session(
     state: &AppState,
     session: &Session,
     request: &AuthorizationRequest,
-) -> Result<Option<Pending>, PageError> {
+) -> Result<SessionVerdict, PageError> {
     match second_factor::check(state, &session.account_id, &session.amr, request).await? {
-        FactorCheck::Needed => return Ok(Some(Pending::StepUp)),
-        FactorCheck::Unmet => return Ok(Some(Pending::Unmet)),
+        FactorCheck::Needed => return Ok(SessionVerdict::Step(Step::StepUp)),
+        FactorCheck::Unmet => return Ok(SessionVerdict::Unmet),
         FactorCheck::Satisfied => {}
     }
     // A session made before an officer raised the account keeps its old `acr`, even
@@ -51,38 +60,37 @@ pub async fn pending_for_session(
     if let Some(demand) = request.acr {
         let held = AssuranceLevel::from_acr(&session.acr).unwrap_or(AssuranceLevel::Level1);
         if held < demand.min_level {
-            return Ok(Some(Pending::StepUp));
+            return Ok(SessionVerdict::Step(Step::StepUp));
         }
     }
     if crate::consent::due(state, session, request).await? {
-        return Ok(Some(Pending::Consent));
+        return Ok(SessionVerdict::Step(Step::Consent));
     }
-    Ok(None)
+    Ok(SessionVerdict::Ready)
 }
 
-/// The page that takes a pending step.
-pub fn page_of(pending: Pending) -> &'static str {
-    match pending {
-        Pending::StepUp => SECOND_FACTOR_PAGE,
-        Pending::Consent | Pending::Unmet => CONSENT_PAGE,
+/// The page that takes a step.
+pub fn page_of(step: Step) -> &'static str {
+    match step {
+        Step::StepUp => SECOND_FACTOR_PAGE,
+        Step::Consent => CONSENT_PAGE,
     }
 }
 
 /// The error `prompt=none` gets for a pending step (OIDC Core §3.1.2.6).
-pub fn prompt_none_error(pending: Pending) -> OAuthError {
-    match pending {
-        Pending::StepUp => OAuthError::new(
+pub fn prompt_none_error(step: Step) -> OAuthError {
+    match step {
+        Step::StepUp => OAuthError::new(
             ErrorCode::LoginRequired,
             "the citizen must present a second factor",
         ),
-        Pending::Consent => {
+        Step::Consent => {
             OAuthError::new(ErrorCode::ConsentRequired, "the citizen must grant consent")
         }
-        Pending::Unmet => unmet(),
     }
 }
 
-fn unmet() -> OAuthError {
+pub fn unmet() -> OAuthError {
     OAuthError::new(
         ErrorCode::UnmetAuthenticationRequirements,
         "the requested authentication context cannot be met for this citizen",

@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 
 use crate::authn::session::{self, Session};
-use crate::domain::acr::AssuranceLevel;
+use crate::domain::acr::{AssuranceLevel, capped_acr};
 use crate::domain::client::GrantType;
 use crate::domain::secret::SessionToken;
 use crate::http::params;
@@ -25,7 +25,7 @@ use crate::pages::i18n::Lang;
 use crate::registry;
 use crate::state::AppState;
 use flow::Progress;
-use interaction::Pending;
+use interaction::{SessionVerdict, Step};
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -124,7 +124,7 @@ async fn authorize(
         .await
         .map_err(AuthorizeError::Page)?;
     match pending {
-        None => {
+        SessionVerdict::Ready => {
             let url = grant::issue_code(
                 state.store.as_ref(),
                 &state.issuer,
@@ -137,12 +137,13 @@ async fn authorize(
             .map_err(|e| redirect_error(e.into()))?;
             Ok(redirect(&url, false))
         }
-        Some(pending) if request.prompt == Prompt::None || pending == Pending::Unmet => {
-            Err(redirect_error(interaction::prompt_none_error(pending)))
+        SessionVerdict::Unmet => Err(redirect_error(interaction::unmet())),
+        SessionVerdict::Step(step) if request.prompt == Prompt::None => {
+            Err(redirect_error(interaction::prompt_none_error(step)))
         }
-        Some(pending) => {
+        SessionVerdict::Step(step) => {
             // A step-up goes on from what the session already proved.
-            let progress = (pending == Pending::StepUp).then(|| Progress {
+            let progress = (step == Step::StepUp).then(|| Progress {
                 account_id: session.account_id.clone(),
                 account_level,
                 amr: session.amr.clone(),
@@ -153,7 +154,7 @@ async fn authorize(
                 state,
                 request,
                 progress,
-                interaction::page_of(pending),
+                interaction::page_of(step),
                 now,
             )
             .await
@@ -207,9 +208,7 @@ pub async fn live_session(
     // An officer may have lowered the account since the login (a reported stolen
     // card, say): the session never vouches for more than the account has now.
     let mut session = session;
-    if AssuranceLevel::from_acr(&session.acr).is_some_and(|l| l > account.assurance_level) {
-        session.acr = account.assurance_level.acr().to_owned();
-    }
+    session.acr = capped_acr(&session.acr, account.assurance_level).to_owned();
     Ok(Some(LiveSession {
         session,
         account_level: account.assurance_level,

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit;
+use crate::domain::acr::capped_acr;
 use crate::domain::client::{Client, GrantType, SubjectType};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::AuthCode;
@@ -384,6 +385,9 @@ async fn issue_tokens(
     let Some((account, citizen)) = identity else {
         return Err(invalid_grant("the citizen can no longer sign in"));
     };
+    // A refresh carries the login's acr; an officer may have lowered the account since.
+    let mut grant = grant;
+    grant.acr = capped_acr(&grant.acr, account.assurance_level).to_owned();
 
     let sub = subject::for_client(&state.pairwise_key, client, &account.id);
     if client.subject_type == SubjectType::Pairwise {

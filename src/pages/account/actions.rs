@@ -10,6 +10,7 @@ use super::{END_SESSION, PASSWORD, WITHDRAW, render, return_to, texts};
 use crate::audit;
 use crate::authn::password_policy::{self, PolicyContext};
 use crate::authn::session::{self, Session};
+use crate::authn::throttle::{Throttle, Verdict};
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
@@ -20,10 +21,12 @@ use crate::pages::csrf::{self, Freshness};
 use crate::pages::enrol;
 use crate::pages::error::PageError;
 use crate::pages::i18n::Lang;
+use crate::pages::login_protection;
 use crate::pages::signed_in;
 use crate::registry;
 use crate::state::AppState;
-use crate::storage::accounts;
+use crate::storage::{accounts, refresh_tokens};
+use crate::tokens::revocation;
 
 /// Fields of every account form; all optional so a missing one gets a page.
 #[derive(Deserialize, Default)]
@@ -247,6 +250,16 @@ async fn change_password(
         )
         .await;
     }
+    // The current password is a password guess like a login's: the same protection
+    // and the same counters, so a stolen session cannot try passwords here unthrottled.
+    let number = citizen.national_id.expose().to_owned();
+    let client_ip = crate::http::limits::client_ip(req);
+    let now = state.clock.now();
+    let throttle = Throttle::new(state.store.as_ref(), &state.settings.login_protection);
+    if let Verdict::Wait { retry_after_secs } = throttle.check(&number, client_ip, now).await? {
+        tracing::info!(target: "security", "password change refused: too many failures");
+        return too_many_attempts(req, state, lang, &live, retry_after_secs).await;
+    }
     let stored = (current.len() <= MAX_PASSWORD_BYTES).then(|| account.password_hash.clone());
     let password_error =
         |e: &dyn std::fmt::Display| PageError::internal_from(InternalError::PASSWORD, e, false);
@@ -257,6 +270,10 @@ async fn change_password(
         .map_err(|e| password_error(&e))?;
     if !matches {
         tracing::info!(target: "security", "password change refused: wrong current password");
+        let failure = throttle.record_failure(&number, client_ip, now).await?;
+        if let Verdict::Wait { retry_after_secs } = failure.wait {
+            return too_many_attempts(req, state, lang, &live, retry_after_secs).await;
+        }
         return render(
             req,
             state,
@@ -268,17 +285,31 @@ async fn change_password(
         )
         .await;
     }
+    throttle.record_success(&number).await?;
     let hash = state
         .hasher
         .hash(Password::new(new))
         .await
         .map_err(|e| password_error(&e))?;
-    let now = state.clock.now();
     let at = now.naive_utc();
-    state
+    // Apps the old password let in keep no refresh token: the citizen signs in to them
+    // again with the new one.
+    let account = account_id.clone();
+    let (revoked_families, revoked) = state
         .db
-        .run(move |conn| accounts::set_password_hash(conn, &account_id, &hash, at))
+        .run(move |conn| {
+            crate::storage::transaction(conn, |conn| {
+                accounts::set_password_hash(conn, &account, &hash, at)?;
+                let families = refresh_tokens::families_of_account(conn, &account)?;
+                let mut revoked = Vec::new();
+                for family in &families {
+                    revoked.extend(refresh_tokens::revoke_family(conn, family, at)?);
+                }
+                Ok::<_, crate::storage::StorageError>((families.len(), revoked))
+            })
+        })
         .await?;
+    revocation::remember(state.store.as_ref(), &revoked, now).await?;
     // Whoever knew the old password may hold another session: end them all but this.
     let ended = session::end_others(
         state.store.as_ref(),
@@ -300,11 +331,42 @@ async fn change_password(
     let event = audit::Event::new(audit::Kind::Admin, "password_changed", at)
         .citizen(citizen.national_id.clone())
         .detail(format!(
-            "by the citizen; {} other sessions ended",
-            ended.len()
+            "by the citizen; {} other sessions ended, {} refresh token families revoked",
+            ended.len(),
+            revoked_families
         ))
         .request_id(request_id(req).as_deref());
     state.audit.record(event).await;
     tracing::info!(target: "security", "password changed from the account page");
     Ok(done(lang, "password"))
+}
+
+/// The account page with "too many attempts, try again in …": 429 with Retry-After.
+async fn too_many_attempts(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    live: &LiveSession,
+    retry_after_secs: u64,
+) -> Result<HttpResponse, PageError> {
+    let message = login_protection::wait_message(
+        lang,
+        login_protection::texts(lang).too_many_logins,
+        retry_after_secs,
+    );
+    let mut response = render(
+        req,
+        state,
+        lang,
+        live,
+        StatusCode::TOO_MANY_REQUESTS,
+        None,
+        Some(&message),
+    )
+    .await?;
+    response.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        retry_after_secs.into(),
+    );
+    Ok(response)
 }

@@ -59,7 +59,7 @@ pub static VI: AccountTexts = AccountTexts {
     new_password: "Mật khẩu mới",
     new_password_hint: "Ít nhất 8 ký tự. Nên dùng một câu dễ nhớ. Các phiên đăng nhập khác sẽ kết thúc.",
     change_password: "Đổi mật khẩu",
-    factors: "Xác thực hai lớp",
+    factors: "Xác thực hai bước",
     log_out: "Đăng xuất",
     time_zone: "Giờ Việt Nam",
     session_ended: "Đã kết thúc phiên đăng nhập.",
