@@ -319,9 +319,9 @@ pub async fn verify_login(
                 let mut passkey: Passkey = serde_json::from_str(&row.credential)
                     .map_err(|e| internal("stored passkey", e))?;
                 let updated = match passkey.update_credential(&result) {
-                    Some(true) => Some(
-                        serde_json::to_string(&passkey).map_err(|e| internal("passkey", e))?,
-                    ),
+                    Some(true) => {
+                        Some(serde_json::to_string(&passkey).map_err(|e| internal("passkey", e))?)
+                    }
                     _ => None,
                 };
                 passkeys::record_use(conn, &account, &row.id, updated.as_deref(), at)?;
@@ -382,17 +382,36 @@ mod tests {
         assert_eq!(valid_name("  Điện thoại  "), Some("Điện thoại".to_owned()));
         assert_eq!(valid_name("   "), None);
         assert_eq!(valid_name("a\u{0}b"), None);
-        assert_eq!(valid_name(&"ệ".repeat(MAX_NAME_CHARS)).map(|n| n.chars().count()), Some(64));
+        assert_eq!(
+            valid_name(&"ệ".repeat(MAX_NAME_CHARS)).map(|n| n.chars().count()),
+            Some(64)
+        );
         assert_eq!(valid_name(&"a".repeat(MAX_NAME_CHARS + 1)), None);
     }
 
     #[test]
     fn the_relying_party_follows_the_issuer() {
-        assert!(relying_party("https://id.example.vn", "").unwrap().is_some());
-        assert!(relying_party("http://localhost:8080", "").unwrap().is_some());
-        assert!(relying_party("https://login.id.example.vn", "id.example.vn").unwrap().is_some());
+        assert!(
+            relying_party("https://id.example.vn", "")
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            relying_party("http://localhost:8080", "")
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            relying_party("https://login.id.example.vn", "id.example.vn")
+                .unwrap()
+                .is_some()
+        );
         assert!(relying_party("https://id.example.vn", "other.example").is_err());
-        assert!(relying_party("http://127.0.0.1:8080", "").unwrap().is_none());
+        assert!(
+            relying_party("http://127.0.0.1:8080", "")
+                .unwrap()
+                .is_none()
+        );
         assert!(relying_party("http://127.0.0.1:8080", "localhost").is_err());
     }
 }

@@ -72,7 +72,12 @@ pub async fn check(
         })
         .await?;
     let account = account.ok_or_else(PageError::login_expired)?;
-    Ok(decide(account.assurance_level, has_factor, amr, request.acr))
+    Ok(decide(
+        account.assurance_level,
+        has_factor,
+        amr,
+        request.acr,
+    ))
 }
 
 /// The rules of the module doc, without I/O.

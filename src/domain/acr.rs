@@ -137,7 +137,8 @@ mod tests {
         assert_eq!(after, amr(&["pwd", "otp", "mfa"]));
         assert_eq!(with_second_factor(&after, AuthMethod::Otp), after);
         assert!(has_second_factor(&after));
-        let passkey = with_second_factor_methods(&amr(&["pwd"]), &[AuthMethod::Hwk, AuthMethod::User]);
+        let passkey =
+            with_second_factor_methods(&amr(&["pwd"]), &[AuthMethod::Hwk, AuthMethod::User]);
         assert_eq!(passkey, amr(&["pwd", "hwk", "user", "mfa"]));
         assert!(has_second_factor(&passkey));
         assert!(!has_second_factor(&amr(&["pwd"])));

@@ -108,7 +108,10 @@ pub(super) fn parse_form(body: Result<web::Bytes, actix_web::Error>) -> FactorFo
 }
 
 /// The response with the browser cookie that the CSRF token needs, when it is new.
-pub(super) fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
+pub(super) fn with_cookie(
+    mut response: HttpResponse,
+    cookie: Option<Cookie<'static>>,
+) -> HttpResponse {
     if let Some(cookie) = cookie {
         // Only an invalid cookie fails here, and ours are built valid.
         let _ = response.add_cookie(&cookie);
@@ -400,7 +403,15 @@ pub async fn factor_remove_post(
         return Err(fail(PageError::not_found()));
     };
     tracing::info!(target: "security", kind, "second factor removed");
-    audit_factor(&req, &state, account_id, None, "second_factor_removed", kind).await;
+    audit_factor(
+        &req,
+        &state,
+        account_id,
+        None,
+        "second_factor_removed",
+        kind,
+    )
+    .await;
     Ok(redirect(&list_url(lang, Some("removed")), true))
 }
 

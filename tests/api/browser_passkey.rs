@@ -48,7 +48,10 @@ async fn a_citizen_adds_a_passkey_and_logs_in_with_it_in_a_real_browser() {
             }),
         )
         .await;
-    assert!(authenticator.is_string(), "a virtual authenticator: {authenticator}");
+    assert!(
+        authenticator.is_string(),
+        "a virtual authenticator: {authenticator}"
+    );
     let f = factor_texts::texts(Lang::Vi);
     let page = |path: &str| format!("{}{path}", app.issuer);
 
@@ -62,8 +65,12 @@ async fn a_citizen_adds_a_passkey_and_logs_in_with_it_in_a_real_browser() {
     browser.wait_for_text(f.passkeys_intro).await;
     browser.screenshot("passkey-factors-vi").await;
     browser.click("#add-passkey").await;
-    browser.wait_for_url(&page("/account/factors/passkey")).await;
-    browser.type_into("#passkey_name", "Điện thoại của tôi").await;
+    browser
+        .wait_for_url(&page("/account/factors/passkey"))
+        .await;
+    browser
+        .type_into("#passkey_name", "Điện thoại của tôi")
+        .await;
     browser.screenshot("passkey-add-vi").await;
     browser.click("#create-passkey").await;
     browser.wait_for_text(f.passkey_added).await;
@@ -74,7 +81,9 @@ async fn a_citizen_adds_a_passkey_and_logs_in_with_it_in_a_real_browser() {
     app.advance_clock(chrono::Duration::seconds(30));
     browser.open(&page("/logout?ui_locales=vi")).await;
     browser.click("button[type=submit]").await;
-    browser.wait_for_text(Lang::Vi.texts().logged_out_title).await;
+    browser
+        .wait_for_text(Lang::Vi.texts().logged_out_title)
+        .await;
     browser.open(&page("/demo/login?lang=vi")).await;
     browser.wait_for_url(&page("/login?")).await;
     browser.type_into("#national_id", DEMO_CITIZEN).await;

@@ -188,12 +188,15 @@ impl TestApp {
             .local_addr()
             .unwrap()
             .port();
-        Self::spawn_with(|settings| {
+        let mut app = Self::spawn_with(|settings| {
             settings.server.listen = format!("127.0.0.1:{port}");
             settings.server.issuer = format!("http://localhost:{port}");
             configure(settings);
         })
-        .await
+        .await;
+        // The browser's cookies are per host: every request goes to the issuer's.
+        app.address = app.issuer.clone();
+        app
     }
 
     /// A second instance beside this one: the same database, store, keys directory and
