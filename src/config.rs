@@ -43,6 +43,7 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub password: PasswordSettings,
     pub login_protection: LoginProtectionSettings,
+    pub passkeys: PasskeySettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
@@ -279,6 +280,13 @@ impl LoginProtectionSettings {
         }
         Ok(())
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeySettings {
+    /// The WebAuthn relying party id; empty = the issuer's host.
+    pub rp_id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

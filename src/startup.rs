@@ -258,7 +258,10 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
     let endpoints = Endpoints::new(&issuer);
     let access_token_alg = SigningAlg::parse(&settings.tokens.access_token_alg)
         .ok_or_else(|| StartupError::Other("tokens.access_token_alg".into()))?;
+    let passkeys = crate::authn::passkey::relying_party(&issuer, &settings.passkeys.rp_id)
+        .map_err(StartupError::Other)?;
     let state = web::Data::new(AppState {
+        passkeys,
         discovery_json: discovery::document(&issuer, &endpoints).to_string(),
         secure_cookies: issuer.starts_with("https://"),
         issuer: issuer.clone(),
@@ -356,6 +359,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(pages::factors::totp_enrol_post),
     )
     .route(
+        "/account/factors/passkey",
+        web::get().to(pages::passkeys::passkey_add_get),
+    )
+    .route(
+        "/account/factors/passkey",
+        web::post().to(pages::passkeys::passkey_add_post),
+    )
+    .route(
         "/account/factors/remove",
         web::post().to(pages::factors::factor_remove_post),
     )
@@ -412,6 +423,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/static/style.css",
         web::get().to(pages::static_files::style_get),
+    )
+    .route(
+        "/static/passkey.js",
+        web::get().to(pages::static_files::passkey_js_get),
     )
     .route("/healthz", web::get().to(health::healthz_get))
     .route("/readyz", web::get().to(health::readyz_get))

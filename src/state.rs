@@ -44,6 +44,9 @@ pub struct AppState {
     pub pairwise_key: crate::tokens::subject::PairwiseKey,
     /// This server's metrics (its own registry: several servers may share a process).
     pub metrics: crate::metrics::Metrics,
+    /// The WebAuthn relying party (see `authn::passkey`); `None` on an issuer whose host
+    /// is an IP address, where browsers refuse passkeys.
+    pub passkeys: Option<webauthn_rs::Webauthn>,
     /// The demo relying party, when `demo.enabled`.
     pub demo: Option<crate::pages::demo::DemoRelyingParty>,
 }

@@ -1,9 +1,10 @@
 //! Proving who the person is: passwords (Argon2id), second factors (TOTP, recovery
-//! codes), login sessions, and the login decision that combines the account with the
+//! codes, passkeys), login sessions, and the login decision that combines the account with the
 //! population register.
 
 pub mod enrolment;
 pub mod login;
+pub mod passkey;
 pub mod password;
 pub mod password_policy;
 pub mod recovery_codes;

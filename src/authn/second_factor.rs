@@ -1,5 +1,5 @@
 //! Whether a login must also present a second factor, what level it then reaches,
-//! and checking a presented TOTP or recovery code.
+//! and checking a presented TOTP or recovery code (passkeys: `authn::passkey`).
 //!
 //! The rules, in one place ([`decide`]):
 //! - an account with a second factor enrolled presents it at every login, whatever its
@@ -21,7 +21,9 @@ use crate::pages::PageError;
 use crate::server_secret::ServerSecret;
 use crate::state::AppState;
 use crate::storage::second_factors::{self, FactorRow, KIND_TOTP};
-use crate::storage::{self, StorageError, accounts, recovery_codes as stored_codes};
+use crate::storage::{
+    self, StorageError, accounts, passkeys as stored_passkeys, recovery_codes as stored_codes,
+};
 
 /// What the login still owes before a session can be made for `request`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,18 +60,21 @@ pub async fn check(
     request: &AuthorizationRequest,
 ) -> Result<FactorCheck, PageError> {
     let id = account_id.to_owned();
-    let (account, factors) = state
+    // Passkeys count only where they can be presented (not on an IP-address issuer).
+    let passkeys_on = state.passkeys.is_some();
+    let (account, has_factor) = state
         .db
         .run(move |conn| {
             let account = accounts::find(conn, &id)?;
-            let factors = second_factors::for_account(conn, &id)?;
-            Ok::<_, StorageError>((account, factors))
+            let has_factor = !second_factors::for_account(conn, &id)?.is_empty()
+                || (passkeys_on && stored_passkeys::any(conn, &id)?);
+            Ok::<_, StorageError>((account, has_factor))
         })
         .await?;
     let account = account.ok_or_else(PageError::login_expired)?;
     Ok(decide(
         account.assurance_level,
-        !factors.is_empty(),
+        has_factor,
         amr,
         request.acr,
     ))

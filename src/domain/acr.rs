@@ -41,8 +41,12 @@ impl AssuranceLevel {
 /// RFC 8176 authentication method reference values that citizen-idp emits.
 ///
 /// A TOTP code and a recovery code are both `otp`: RFC 8176 has no value for recovery
-/// codes, and each is a one-time password held by the citizen. `mfa` is added once two
-/// or more factors have been presented.
+/// codes, and each is a one-time password held by the citizen. A passkey is `hwk`
+/// (proof of possession of a key held by the authenticator) and, since every passkey
+/// login is user-verified, `user`: RFC 8176 defines `user` as a test of the user's
+/// presence, which user verification includes; citizen-idp does not say `pin` or a
+/// biometric value because the authenticator does not tell which it used. `mfa` is
+/// added once two or more factors have been presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
@@ -50,6 +54,11 @@ pub enum AuthMethod {
     Pwd,
     /// One-time password: a TOTP code (RFC 6238) or a recovery code.
     Otp,
+    /// Proof of possession of a hardware-secured key: a passkey.
+    Hwk,
+    /// User presence test (RFC 8176 §2): the authenticator checked that the user was
+    /// there, here by verifying them.
+    User,
     /// Multiple-factor authentication.
     Mfa,
 }
@@ -59,6 +68,8 @@ impl AuthMethod {
         match self {
             AuthMethod::Pwd => "pwd",
             AuthMethod::Otp => "otp",
+            AuthMethod::Hwk => "hwk",
+            AuthMethod::User => "user",
             AuthMethod::Mfa => "mfa",
         }
     }
@@ -75,13 +86,21 @@ pub fn has_second_factor(amr: &[String]) -> bool {
 
 /// `amr` after a second factor `method`: the method once, then `mfa`, last.
 pub fn with_second_factor(amr: &[String], method: AuthMethod) -> Vec<String> {
+    with_second_factor_methods(amr, &[method])
+}
+
+/// `amr` after a second factor proved by several `methods` (a passkey: `hwk`, `user`):
+/// each once, then `mfa`, last.
+pub fn with_second_factor_methods(amr: &[String], methods: &[AuthMethod]) -> Vec<String> {
     let mut out: Vec<String> = amr
         .iter()
         .filter(|m| m.as_str() != AuthMethod::Mfa.as_str())
         .cloned()
         .collect();
-    if !out.iter().any(|m| m == method.as_str()) {
-        out.push(method.as_str().to_owned());
+    for method in methods {
+        if !out.iter().any(|m| m == method.as_str()) {
+            out.push(method.as_str().to_owned());
+        }
     }
     if out.len() >= 2 {
         out.push(AuthMethod::Mfa.as_str().to_owned());
@@ -128,6 +147,10 @@ mod tests {
         assert_eq!(after, amr(&["pwd", "otp", "mfa"]));
         assert_eq!(with_second_factor(&after, AuthMethod::Otp), after);
         assert!(has_second_factor(&after));
+        let passkey =
+            with_second_factor_methods(&amr(&["pwd"]), &[AuthMethod::Hwk, AuthMethod::User]);
+        assert_eq!(passkey, amr(&["pwd", "hwk", "user", "mfa"]));
+        assert!(has_second_factor(&passkey));
         assert!(!has_second_factor(&amr(&["pwd"])));
     }
 

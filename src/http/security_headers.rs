@@ -2,11 +2,12 @@
 
 use actix_web::middleware::DefaultHeaders;
 
-/// The content security policy allows only our own stylesheet: no scripts at all, no
+/// The content security policy allows only our own stylesheet and our own script files
+/// (`/static/passkey.js`, which calls WebAuthn): no inline script, no other origin's, no
 /// framing (clickjacking on the login page), no base-URI tricks. `form-action` is left
 /// out on purpose: browsers apply it to the redirect that follows the login form, which
 /// must reach the client's redirect URI.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 pub fn headers(https: bool) -> DefaultHeaders {

@@ -1,6 +1,6 @@
 //! The citizen's second factors under `/account/factors`: the list (with the account's
 //! level), enrolling an authenticator app (QR code, first code, recovery codes shown
-//! once), and removing a factor, which needs a login of the last few minutes: whoever
+//! once), the passkeys (added in `pages::passkeys`), and removing a factor, which needs a login of the last few minutes: whoever
 //! finds a phone with a live session must not be able to switch the second step off.
 
 use std::time::Duration;
@@ -17,6 +17,7 @@ use super::factor_texts::{self, FactorTexts};
 use super::i18n::{Lang, Texts};
 use super::second_factor::audit_factor;
 use super::signed_in;
+use crate::authn::passkey;
 use crate::authn::second_factor::{self, Enrolment, pending};
 use crate::authn::totp::TotpSecret;
 use crate::domain::acr::AssuranceLevel;
@@ -37,6 +38,13 @@ struct FactorLine {
     added_on: String,
 }
 
+struct PasskeyLine {
+    id: String,
+    name: String,
+    added_on: String,
+    last_used: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "factors.html")]
 struct ListPage<'a> {
@@ -47,6 +55,8 @@ struct ListPage<'a> {
     level: &'a str,
     factors: Vec<FactorLine>,
     recovery_left: usize,
+    passkeys_on: bool,
+    passkeys: Vec<PasskeyLine>,
     csrf_token: &'a str,
     notice: Option<&'a str>,
     error: Option<&'a str>,
@@ -87,18 +97,21 @@ pub struct ListQuery {
     done: Option<String>,
 }
 
-fn other(lang: Lang) -> Lang {
+pub(super) fn other(lang: Lang) -> Lang {
     if lang == Lang::Vi { Lang::En } else { Lang::Vi }
 }
 
-fn parse_form(body: Result<web::Bytes, actix_web::Error>) -> FactorForm {
+pub(super) fn parse_form(body: Result<web::Bytes, actix_web::Error>) -> FactorForm {
     body.ok()
         .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
         .unwrap_or_default()
 }
 
 /// The response with the browser cookie that the CSRF token needs, when it is new.
-fn with_cookie(mut response: HttpResponse, cookie: Option<Cookie<'static>>) -> HttpResponse {
+pub(super) fn with_cookie(
+    mut response: HttpResponse,
+    cookie: Option<Cookie<'static>>,
+) -> HttpResponse {
     if let Some(cookie) = cookie {
         // Only an invalid cookie fails here, and ours are built valid.
         let _ = response.add_cookie(&cookie);
@@ -121,12 +134,15 @@ pub async fn factors_get(
     };
     let notice = query
         .and_then(|q| q.into_inner().done)
-        .filter(|d| d == "removed")
-        .map(|_| factor_texts::texts(lang).removed);
+        .and_then(|d| match d.as_str() {
+            "removed" => Some(factor_texts::texts(lang).removed),
+            "passkey" => Some(factor_texts::texts(lang).passkey_added),
+            _ => None,
+        });
     list(&req, &state, lang, &live, StatusCode::OK, notice, None).await
 }
 
-async fn list(
+pub(super) async fn list(
     req: &HttpRequest,
     state: &AppState,
     lang: Lang,
@@ -136,6 +152,9 @@ async fn list(
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let (factors, recovery_left) = second_factor::summary(state, &live.session.account_id)
+        .await
+        .map_err(|e| PageError::from(e).in_lang(lang))?;
+    let passkeys = passkey::summary(state, &live.session.account_id)
         .await
         .map_err(|e| PageError::from(e).in_lang(lang))?;
     let f = factor_texts::texts(lang);
@@ -158,6 +177,16 @@ async fn list(
             })
             .collect(),
         recovery_left,
+        passkeys_on: state.passkeys.is_some(),
+        passkeys: passkeys
+            .into_iter()
+            .map(|p| PasskeyLine {
+                id: p.id,
+                name: p.name,
+                added_on: p.created_at.format("%d/%m/%Y").to_string(),
+                last_used: p.last_used_at.map(|at| at.format("%d/%m/%Y").to_string()),
+            })
+            .collect(),
         csrf_token: &token,
         notice,
         error,
@@ -358,32 +387,40 @@ pub async fn factor_remove_post(
     if factor.len() > MAX_FIELD_LEN || uuid::Uuid::parse_str(&factor).is_err() {
         return Err(fail(PageError::bad_request()));
     }
-    let removed = second_factor::remove(&state, &live.session.account_id, &factor)
-        .await
-        .map_err(|e| fail(e.into()))?;
-    if !removed {
-        return Err(fail(PageError::not_found()));
-    }
-    tracing::info!(target: "security", "second factor removed");
     let account_id = &live.session.account_id;
+    // The id is a TOTP factor's or a passkey's; both are UUIDs, in separate tables.
+    let kind = if second_factor::remove(&state, account_id, &factor)
+        .await
+        .map_err(|e| fail(e.into()))?
+    {
+        "kind=totp"
+    } else if passkey::remove(&state, account_id, &factor)
+        .await
+        .map_err(|e| fail(e.into()))?
+    {
+        "kind=passkey"
+    } else {
+        return Err(fail(PageError::not_found()));
+    };
+    tracing::info!(target: "security", kind, "second factor removed");
     audit_factor(
         &req,
         &state,
         account_id,
         None,
         "second_factor_removed",
-        "kind=totp",
+        kind,
     )
     .await;
     Ok(redirect(&list_url(lang, Some("removed")), true))
 }
 
 /// Where a login started from `page` comes back to, in the page's language.
-fn return_to(page: &str, lang: Lang) -> String {
+pub(super) fn return_to(page: &str, lang: Lang) -> String {
     format!("{page}?lang={}", lang.code())
 }
 
-fn list_url(lang: Lang, done: Option<&str>) -> String {
+pub(super) fn list_url(lang: Lang, done: Option<&str>) -> String {
     match done {
         Some(done) => format!("{LIST_PAGE}?lang={}&done={done}", lang.code()),
         None => format!("{LIST_PAGE}?lang={}", lang.code()),

@@ -12,6 +12,7 @@ pub mod factors;
 pub mod i18n;
 pub mod login;
 pub mod login_protection;
+pub mod passkeys;
 pub mod second_factor;
 pub mod signed_in;
 pub mod static_files;

@@ -1,6 +1,10 @@
-//! The login step after the password: a TOTP code, or a recovery code, at
+//! The login step after the password: a passkey, a TOTP code, or a recovery code, at
 //! `/login/second-factor?flow=…`. It serves a fresh login (the flow's progress holds the
 //! password) and a step-up of a live session (progress taken from the session).
+//!
+//! A passkey's answer that fails (malformed, oversized, another account's credential,
+//! another challenge or origin, a replay) counts as a wrong code. A passkey proves
+//! `hwk` and, being user-verified, `user` (see `domain::acr::AuthMethod`).
 //!
 //! Wrong codes are counted per flow in the store (so on every instance); after
 //! [`MAX_ATTEMPTS`] the flow ends and the citizen must start the login again, which
@@ -21,13 +25,15 @@ use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
 use super::i18n::{Lang, Texts};
 use crate::audit;
+use crate::authn::passkey::{self, LoginVerdict};
 use crate::authn::second_factor::{self, Verdict};
-use crate::domain::acr::{AuthMethod, with_second_factor};
+use crate::domain::acr::{AuthMethod, with_second_factor_methods};
 use crate::http::access_log::request_id;
 use crate::oidc::authorize::flow::{self, LoginFlow};
 use crate::oidc::authorize::{interaction, page_lang};
 use crate::state::AppState;
-use crate::storage::accounts;
+use crate::storage::second_factors::{self, KIND_TOTP};
+use crate::storage::{StorageError, accounts};
 use crate::tokens::random;
 
 /// Wrong codes a flow may take before it ends.
@@ -51,6 +57,9 @@ struct StepPage<'a> {
     csrf_token: &'a str,
     error: Option<&'a str>,
     recovery_open: bool,
+    show_totp: bool,
+    /// The WebAuthn request options, when the account has a passkey.
+    passkey_options: Option<&'a str>,
 }
 
 /// A page with one message (the flow ended).
@@ -77,16 +86,35 @@ pub struct StepForm {
     lang: Option<String>,
     method: Option<String>,
     code: Option<String>,
+    credential: Option<String>,
 }
 
-fn render(
+/// The step page, with the forms of the factors the account has: a passkey (with a
+/// fresh challenge for this flow), and TOTP with recovery codes.
+async fn show(
+    state: &AppState,
     lang: Lang,
     status: StatusCode,
     flow_id: &str,
     flow: &LoginFlow,
     error: Option<&str>,
     recovery_open: bool,
-) -> HttpResponse {
+) -> Result<HttpResponse, PageError> {
+    let Some(account_id) = flow.progress.as_ref().map(|p| p.account_id.clone()) else {
+        return Err(PageError::login_expired());
+    };
+    let passkey_options = passkey::start_login(state, flow_id, &account_id).await?;
+    let id = account_id.clone();
+    let has_totp = state
+        .db
+        .run(move |conn| {
+            Ok::<_, StorageError>(
+                second_factors::for_account(conn, &id)?
+                    .iter()
+                    .any(|f| f.kind == KIND_TOTP),
+            )
+        })
+        .await?;
     let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
     let page = StepPage {
         t: lang.texts(),
@@ -97,8 +125,10 @@ fn render(
         csrf_token: &flow.csrf_token,
         error,
         recovery_open,
+        show_totp: has_totp || passkey_options.is_none(),
+        passkey_options: passkey_options.as_deref(),
     };
-    html(status, page.render())
+    Ok(html(status, page.render()))
 }
 
 /// The flow named by `flow_id`, if it is live and waiting for a second factor.
@@ -126,7 +156,9 @@ pub async fn second_factor_get(
     let (flow_id, flow) = waiting_flow(&state, flow_id.as_deref())
         .await
         .map_err(|e| e.in_lang(lang))?;
-    Ok(render(lang, StatusCode::OK, &flow_id, &flow, None, false))
+    show(&state, lang, StatusCode::OK, &flow_id, &flow, None, false)
+        .await
+        .map_err(|e| e.in_lang(lang))
 }
 
 pub async fn second_factor_post(
@@ -152,7 +184,6 @@ pub async fn second_factor_post(
         return Err(fail(PageError::login_expired()));
     };
 
-    let recovery = form.method.as_deref() == Some("recovery");
     let code = form.code.unwrap_or_default();
     let now = state.clock.now();
     let account_attempts = state
@@ -177,18 +208,39 @@ pub async fn second_factor_post(
             .map_err(|e| fail(e.into()))?;
         return Ok(too_many_attempts(lang, &flow));
     }
-    let verdict = if code.len() > MAX_CODE_LEN {
-        Verdict::Wrong
-    } else if recovery {
-        second_factor::verify_recovery_code(&state, &account_id, &code, now)
-            .await
-            .map_err(|e| fail(e.into()))?
-    } else {
-        second_factor::verify_totp(&state, &account_id, &code, now)
-            .await
-            .map_err(|e| fail(e.into()))?
+    let method = match form.method.as_deref() {
+        Some("recovery") => Method::Recovery,
+        Some("passkey") => Method::Passkey,
+        _ => Method::Totp,
     };
-    let method = if recovery { "recovery_code" } else { "totp" };
+    let mut proved = vec![AuthMethod::Otp];
+    let verdict = match method {
+        Method::Totp | Method::Recovery if code.len() > MAX_CODE_LEN => Verdict::Wrong,
+        Method::Recovery => second_factor::verify_recovery_code(&state, &account_id, &code, now)
+            .await
+            .map_err(|e| fail(e.into()))?,
+        Method::Totp => second_factor::verify_totp(&state, &account_id, &code, now)
+            .await
+            .map_err(|e| fail(e.into()))?,
+        Method::Passkey => {
+            let credential = form.credential.unwrap_or_default();
+            match passkey::verify_login(&state, &flow_id, &account_id, &credential, now)
+                .await
+                .map_err(|e| fail(e.into()))?
+            {
+                LoginVerdict::Accepted { user_verified } => {
+                    proved = vec![AuthMethod::Hwk];
+                    if user_verified {
+                        proved.push(AuthMethod::User);
+                    }
+                    Verdict::Accepted
+                }
+                LoginVerdict::Wrong => Verdict::Wrong,
+                LoginVerdict::Spent => Verdict::Replayed,
+            }
+        }
+    };
+    let method = method.as_str();
     let client_id = flow.request.client_id.clone();
     let audit = |outcome: &'static str, detail: String| {
         let (req, state) = (&req, &state);
@@ -202,7 +254,7 @@ pub async fn second_factor_post(
             let Some(progress) = flow.progress.as_mut() else {
                 return Err(fail(PageError::login_expired()));
             };
-            progress.amr = with_second_factor(&progress.amr, AuthMethod::Otp);
+            progress.amr = with_second_factor_methods(&progress.amr, &proved);
             interaction::resume(&req, &state, lang, &flow_id, flow)
                 .await
                 .map_err(fail)
@@ -239,19 +291,24 @@ pub async fn second_factor_post(
                 return Ok(too_many_attempts(lang, &flow));
             }
             let f = factor_texts::texts(lang);
-            let message = if verdict == Verdict::Replayed {
-                f.replayed_code
-            } else {
-                f.wrong_code
+            let message = match (method, verdict) {
+                ("passkey", Verdict::Replayed) => f.passkey_spent,
+                ("passkey", _) => f.passkey_wrong,
+                (_, Verdict::Replayed) => f.replayed_code,
+                _ => f.wrong_code,
             };
-            Ok(render(
+            let recovery_open = method == "recovery_code";
+            show(
+                &state,
                 lang,
                 StatusCode::UNAUTHORIZED,
                 &flow_id,
                 &flow,
                 Some(message),
-                recovery,
-            ))
+                recovery_open,
+            )
+            .await
+            .map_err(fail)
         }
     }
 }
@@ -279,6 +336,24 @@ pub(crate) async fn audit_factor(
         event = event.client(client_id);
     }
     state.audit.record(event).await;
+}
+
+/// The second factor a step form presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Totp,
+    Recovery,
+    Passkey,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Totp => "totp",
+            Method::Recovery => "recovery_code",
+            Method::Passkey => "passkey",
+        }
+    }
 }
 
 fn account_attempts_key(account_id: &str) -> String {

@@ -12,6 +12,7 @@ mod connection;
 pub mod consents;
 pub mod migrations;
 pub mod pairwise_subjects;
+pub mod passkeys;
 pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod revoked_tokens;

@@ -179,6 +179,26 @@ impl TestApp {
         Self::start(settings, clock, data, postgres).await
     }
 
+    /// An app whose issuer is `http://localhost:PORT` (browsers refuse WebAuthn on an
+    /// IP-address host). The port is taken from a listener that closes just before the
+    /// server binds it.
+    pub async fn spawn_on_localhost(configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut app = Self::spawn_with(|settings| {
+            settings.server.listen = format!("127.0.0.1:{port}");
+            settings.server.issuer = format!("http://localhost:{port}");
+            configure(settings);
+        })
+        .await;
+        // The browser's cookies are per host: every request goes to the issuer's.
+        app.address = app.issuer.clone();
+        app
+    }
+
     /// A second instance beside this one: the same database, store, keys directory and
     /// clock, as two replicas behind one load balancer.
     pub async fn spawn_beside(&self) -> TestApp {

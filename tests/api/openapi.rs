@@ -34,6 +34,7 @@ const NOT_JSON: &[&str] = &[
     "/demo/login",
     "/demo/callback",
     "/static/style.css",
+    "/static/passkey.js",
     "/consent",
     "/account",
     "/account/sessions/end",
@@ -43,6 +44,7 @@ const NOT_JSON: &[&str] = &[
     "/account/factors",
     "/account/factors/totp",
     "/account/factors/remove",
+    "/account/factors/passkey",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

@@ -1,0 +1,185 @@
+//! Adding a passkey at `/account/factors/passkey`: the page carries the WebAuthn
+//! creation options, `/static/passkey.js` asks the browser for a credential and posts
+//! the answer in the form with its name (CSRF-protected like the other account forms),
+//! and the passkey joins the list on `/account/factors`. Removing one is the list's
+//! remove form, with its fresh-login rule.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::{self, Freshness};
+use super::error::{PageError, html};
+use super::factor_texts::{self, FactorTexts};
+use super::factors::{list, list_url, other, return_to, with_cookie};
+use super::i18n::{Lang, Texts};
+use super::second_factor::audit_factor;
+use super::signed_in;
+use crate::authn::passkey::{self, Registration};
+use crate::oidc::authorize::{page_lang, redirect};
+use crate::state::AppState;
+use crate::storage::accounts;
+
+const ADD_PAGE: &str = "/account/factors/passkey";
+const PURPOSE_ADD: &str = "passkey-add";
+
+#[derive(Template)]
+#[template(path = "passkey_add.html")]
+struct AddPage<'a> {
+    t: &'a Texts,
+    f: &'a FactorTexts,
+    lang: &'a str,
+    other_lang: &'a str,
+    options: &'a str,
+    csrf_token: &'a str,
+    name: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AddForm {
+    csrf_token: Option<String>,
+    lang: Option<String>,
+    name: Option<String>,
+    credential: Option<String>,
+}
+
+pub async fn passkey_add_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let lang = page_lang(&req, None);
+    let live = match signed_in::require(&req, &state, lang, &return_to(ADD_PAGE, lang), None)
+        .await
+        .map_err(|e| e.in_lang(lang))?
+    {
+        Ok(live) => live,
+        Err(login) => return Ok(login),
+    };
+    if state.passkeys.is_none() {
+        return Ok(redirect(&list_url(lang, None), false));
+    }
+    add_page(
+        &req,
+        &state,
+        lang,
+        &live.session.account_id,
+        StatusCode::OK,
+        "",
+        None,
+    )
+    .await
+}
+
+pub async fn passkey_add_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let form: AddForm = body
+        .ok()
+        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
+        .unwrap_or_default();
+    let lang = Lang::negotiate(form.lang.as_deref());
+    let fail = |e: PageError| e.in_lang(lang);
+    let now = state.clock.now();
+    let csrf = csrf::check_form(&req, &state, PURPOSE_ADD, form.csrf_token.as_deref(), now)
+        .map_err(fail)?;
+    let live = match signed_in::require(&req, &state, lang, &return_to(ADD_PAGE, lang), None)
+        .await
+        .map_err(fail)?
+    {
+        Ok(live) => live,
+        Err(login) => return Ok(login),
+    };
+    if state.passkeys.is_none() {
+        return Ok(redirect(&list_url(lang, None), true));
+    }
+    let account_id = &live.session.account_id;
+    let f = factor_texts::texts(lang);
+    let typed = form.name.unwrap_or_default();
+    // What the citizen typed goes back into the field, bounded.
+    let shown: String = typed.chars().take(passkey::MAX_NAME_CHARS).collect();
+    let again = |status, error| {
+        let (req, state, shown) = (&req, &state, &shown);
+        async move { add_page(req, state, lang, account_id, status, shown, Some(error)).await }
+    };
+    if csrf == Freshness::Expired {
+        return again(StatusCode::BAD_REQUEST, f.form_expired).await;
+    }
+    let Some(name) = passkey::valid_name(&typed) else {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, f.passkey_bad_name).await;
+    };
+    let credential = form.credential.unwrap_or_default();
+    let outcome = passkey::finish_registration(&state, account_id, &name, &credential, now)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    match outcome {
+        Registration::Added(_) => {
+            tracing::info!(target: "security", "passkey registered");
+            audit_factor(
+                &req,
+                &state,
+                account_id,
+                None,
+                "second_factor_enrolled",
+                "kind=passkey",
+            )
+            .await;
+            Ok(redirect(&list_url(lang, Some("passkey")), true))
+        }
+        Registration::Expired => again(StatusCode::BAD_REQUEST, f.passkey_expired).await,
+        Registration::Refused => again(StatusCode::UNPROCESSABLE_ENTITY, f.passkey_refused).await,
+        Registration::Duplicate => {
+            list(
+                &req,
+                &state,
+                lang,
+                &live,
+                StatusCode::CONFLICT,
+                None,
+                Some(f.passkey_duplicate),
+            )
+            .await
+        }
+    }
+}
+
+/// The page with a fresh challenge (each answer spends the previous one).
+async fn add_page(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    account_id: &str,
+    status: StatusCode,
+    name: &str,
+    error: Option<&str>,
+) -> Result<HttpResponse, PageError> {
+    let fail = |e: PageError| e.in_lang(lang);
+    let id = account_id.to_owned();
+    let account = state
+        .db
+        .run(move |conn| accounts::find(conn, &id))
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| fail(PageError::login_expired()))?;
+    // The authenticator shows this name in its list of passkeys: the masked number
+    // tells the citizen which account it is without storing the whole number there.
+    let options = passkey::start_registration(state, account_id, &account.national_id.masked())
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let (secret, cookie) = csrf::browser(req, state);
+    let token = csrf::issue(state, &secret, PURPOSE_ADD, state.clock.now());
+    let page = AddPage {
+        t: lang.texts(),
+        f: factor_texts::texts(lang),
+        lang: lang.code(),
+        other_lang: other(lang).code(),
+        options: &options,
+        csrf_token: &token,
+        name,
+        error,
+    };
+    Ok(with_cookie(html(status, page.render()), cookie))
+}
