@@ -172,7 +172,7 @@ mod tests {
             let verified: AccessTokenClaims = verify(&keys, &token, TYP, ISSUER).unwrap();
             assert_eq!(verified.jti, "j");
 
-            let verify = |token: &str| verify::<AccessTokenClaims>(&keys, token, TYP, ISSUER);
+            let check = |token: &str| verify::<AccessTokenClaims>(&keys, token, TYP, ISSUER);
             assert_eq!(
                 verify::<AccessTokenClaims>(&keys, &token, "JWT", ISSUER).unwrap_err(),
                 JwtError::WrongType
@@ -192,7 +192,7 @@ mod tests {
                 part(&forged, 1),
                 part(&token, 2)
             );
-            assert_eq!(verify(&spliced).unwrap_err(), JwtError::Invalid);
+            assert_eq!(check(&spliced).unwrap_err(), JwtError::Invalid);
             // Signed by a key that is not ours, under our kid.
             let stranger = sign(&other, TYP, &claims()).unwrap();
             let stolen_kid = format!(
@@ -201,15 +201,15 @@ mod tests {
                 part(&stranger, 1),
                 part(&stranger, 2)
             );
-            assert_eq!(verify(&stolen_kid).unwrap_err(), JwtError::Invalid);
-            assert_eq!(verify(&stranger).unwrap_err(), JwtError::UnknownKey);
+            assert_eq!(check(&stolen_kid).unwrap_err(), JwtError::Invalid);
+            assert_eq!(check(&stranger).unwrap_err(), JwtError::UnknownKey);
             // The header's alg must be the key's.
             let none = URL_SAFE_NO_PAD.encode(format!(
                 r#"{{"alg":"none","kid":"{}","typ":"{TYP}"}}"#,
                 key.kid()
             ));
             let downgraded = format!("{none}.{}.", part(&token, 1));
-            assert_eq!(verify(&downgraded).unwrap_err(), JwtError::Invalid);
+            assert_eq!(check(&downgraded).unwrap_err(), JwtError::Invalid);
             for malformed in [
                 "",
                 "a.b",
@@ -217,7 +217,7 @@ mod tests {
                 &format!("{token}.x"),
                 &format!("!{token}"),
             ] {
-                assert!(verify(malformed).is_err(), "{malformed}");
+                assert!(check(malformed).is_err(), "{malformed}");
             }
         }
     }
