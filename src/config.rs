@@ -65,6 +65,10 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub acquire_timeout_secs: u64,
     pub query_timeout_ms: u64,
+    /// How long introspection and userinfo may reuse what they read from the register
+    /// (0: never; see `registry::identity_cache`).
+    #[serde(default)]
+    pub register_cache_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +229,18 @@ pub struct PasswordSettings {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Hashes computed at once; each holds `memory_kib` of memory while it runs.
+    /// Unset: one per core. 0 turns every password away as busy (maintenance, tests).
+    #[serde(default)]
+    pub max_concurrent_hashes: Option<usize>,
+    /// Hashes that may wait for a turn; beyond that a login is answered "busy, retry"
+    /// (HTTP 503 with Retry-After) at once instead of queueing until it times out.
+    #[serde(default = "default_max_queued_hashes")]
+    pub max_queued_hashes: usize,
+}
+
+fn default_max_queued_hashes() -> usize {
+    32
 }
 
 /// Login protection (`[login_protection]`): progressive delays, lockouts and rate

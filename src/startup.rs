@@ -283,6 +283,9 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         http: outbound_http_client()?,
         client_keys: Default::default(),
         clients: Default::default(),
+        identities: crate::registry::identity_cache::IdentityCache::new(
+            settings.database.register_cache_ms,
+        ),
         metrics,
         settings: settings.clone(),
     });

@@ -38,6 +38,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Client registrations, cached for a few seconds (see `oidc::client_cache`).
     pub clients: crate::oidc::client_cache::ClientCache,
+    /// What introspection and userinfo read from the register, if the operator turned
+    /// the cache on (`database.register_cache_ms`); cleared by every change made here.
+    pub identities: crate::registry::identity_cache::IdentityCache,
     /// Keys of private_key_jwt clients fetched from their jwks_uri.
     pub client_keys: crate::oidc::token::client_keys::ClientKeyCache,
     /// Derives pairwise subjects (OIDC Core §8), from the server secret.

@@ -2,15 +2,19 @@
 //!
 //! Each hash costs about 19 MiB and tens of milliseconds of CPU by design. Hashes run
 //! on the blocking pool so that they never stall request handling, and a semaphore
-//! caps how many run at once so that a login storm cannot exhaust memory.
+//! caps how many run at once so that a login storm cannot exhaust memory: one per core
+//! by default, since more at once only share the same cores and hold more memory.
+//! The queue for a turn is bounded too: past it, [`PasswordError::Busy`] comes back at
+//! once and the login page says "busy, try again" (503) instead of timing out.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
 };
 use ring::rand::{SecureRandom, SystemRandom};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::PasswordSettings;
 use crate::domain::secret::Password;
@@ -19,6 +23,19 @@ use crate::domain::secret::Password;
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// Every hashing slot is taken and the queue for one is full.
+    #[error("too many password hashes waiting")]
+    Busy,
+}
+
+/// One place in the queue for a hashing slot; given back however the wait ends (a
+/// client that disconnects drops the future).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[derive(Clone)]
@@ -28,6 +45,10 @@ pub struct PasswordHasher {
     /// number costs the same time as a wrong password (no user enumeration by timing).
     dummy_hash: Arc<str>,
     permits: Arc<Semaphore>,
+    /// 0: every hash is refused as busy.
+    concurrent: usize,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
 }
 
 impl PasswordHasher {
@@ -39,11 +60,16 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| PasswordError::Hashing(e.to_string()))?;
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let concurrent = settings
+            .max_concurrent_hashes
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
         let mut hasher = PasswordHasher {
             params,
             dummy_hash: Arc::from(""),
-            permits: Arc::new(Semaphore::new(cores * 2)),
+            permits: Arc::new(Semaphore::new(concurrent)),
+            concurrent,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: settings.max_queued_hashes,
         };
         hasher.dummy_hash = Arc::from(hasher.hash_now(&crate::tokens::random::token())?);
         Ok(hasher)
@@ -65,12 +91,30 @@ impl PasswordHasher {
             .map_err(|e| PasswordError::Hashing(e.to_string()))
     }
 
-    pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
+    /// A hashing slot: at once if one is free, after a wait if the queue has room, else
+    /// `Busy` at once.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, PasswordError> {
+        if self.concurrent == 0 {
+            return Err(PasswordError::Busy);
+        }
+        if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
+            return Ok(permit);
+        }
+        let place = Waiting(&self.waiting);
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            drop(place);
+            return Err(PasswordError::Busy);
+        }
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
-            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+            .map_err(|e| PasswordError::Hashing(e.to_string()));
+        drop(place);
+        permit
+    }
+
+    pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
+        let _permit = self.slot().await?;
         let hasher = self.clone();
         tokio::task::spawn_blocking(move || hasher.hash_now(password.expose()))
             .await
@@ -84,11 +128,7 @@ impl PasswordHasher {
         password: Password,
         stored: Option<String>,
     ) -> Result<bool, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        let _permit = self.slot().await?;
         let hasher = self.clone();
         tokio::task::spawn_blocking(move || {
             let is_real = stored.is_some();
@@ -117,6 +157,8 @@ mod tests {
             memory_kib: 19456,
             iterations: 2,
             parallelism: 1,
+            max_concurrent_hashes: None,
+            max_queued_hashes: 32,
         }
     }
 

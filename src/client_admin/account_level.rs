@@ -59,6 +59,7 @@ pub async fn set_level(
             LifecycleError::Storage(e) => e.into(),
             _ => ApiError::not_found(),
         })?;
+    state.identities.clear();
     Ok(json(
         StatusCode::OK,
         &json!({

@@ -58,11 +58,12 @@ pub async fn introspect_post(
 async fn eligible_citizen(
     state: &AppState,
     subject: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<crate::domain::national_id::NationalId>, OAuthError> {
-    let identity = registry::identity_by_subject(&state.db, subject.to_owned()).await?;
+    let identity = state.identities.by_subject(&state.db, subject, now).await?;
     Ok(identity
-        .filter(|(account, citizen)| registry::check_eligible(account, citizen).is_ok())
-        .map(|(_, citizen)| citizen.national_id))
+        .filter(|identity| registry::check_eligible(&identity.0, &identity.1).is_ok())
+        .map(|identity| identity.1.national_id.clone()))
 }
 
 /// The answer, and the citizen it speaks of, if any.
@@ -93,7 +94,7 @@ async fn access_token_answer(
         return Ok(None);
     }
     let citizen = if claims.has_citizen() {
-        let Some(citizen) = eligible_citizen(state, &claims.sub).await? else {
+        let Some(citizen) = eligible_citizen(state, &claims.sub, now).await? else {
             return Ok(None);
         };
         Some(citizen)
@@ -138,7 +139,7 @@ async fn refresh_token_answer(
     else {
         return Ok(None);
     };
-    let Some(citizen) = eligible_citizen(state, &row.account_id).await? else {
+    let Some(citizen) = eligible_citizen(state, &row.account_id, now).await? else {
         return Ok(None);
     };
     let sub = subject::for_client(&state.pairwise_key, client, &row.account_id);

@@ -1,5 +1,6 @@
 //! The userinfo endpoint (OIDC Core §5.3): the claims the access token's scopes allow,
-//! read from the population register at the time of the call.
+//! read from the population register at the time of the call (or, if the operator
+//! turned the cache on, at most `database.register_cache_ms` before it).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -122,13 +123,17 @@ async fn userinfo(
             "the openid scope is required",
         )));
     }
-    // Read now, not at login: a correction or a death in the register shows at once.
-    let (account, citizen) = registry::identity_by_subject(&state.db, token_claims.sub.clone())
+    // Read now, not at login: a correction or a death in the register shows at once (or
+    // within `database.register_cache_ms`, if the operator turned the cache on).
+    let identity = state
+        .identities
+        .by_subject(&state.db, &token_claims.sub, state.clock.now())
         .await?
         .ok_or_else(|| invalid_token("the access token is invalid"))?;
-    registry::check_eligible(&account, &citizen)
+    let (account, citizen) = identity.as_ref();
+    registry::check_eligible(account, citizen)
         .map_err(|_| invalid_token("the citizen can no longer sign in"))?;
-    let released = claims::for_scopes(&token_claims.sub, &citizen, &scopes);
+    let released = claims::for_scopes(&token_claims.sub, citizen, &scopes);
     let event = audit::Event::new(
         audit::Kind::Disclosure,
         "userinfo",

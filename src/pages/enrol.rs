@@ -17,6 +17,7 @@ use super::i18n::{Lang, Texts};
 use super::login_protection;
 use crate::audit;
 use crate::authn::enrolment::{self, Contact, EnrolError, EnrolmentRequest};
+use crate::authn::password::PasswordError;
 use crate::authn::password_policy::{self, PolicyContext, PolicyError};
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
@@ -497,6 +498,34 @@ pub async fn enrol_post(
             ))
         }
         Err(EnrolError::Storage(cause)) => Err(fail(cause.into())),
+        Err(EnrolError::Password(PasswordError::Busy)) => {
+            tracing::warn!(
+                outcome,
+                "enrolment turned away: the password hash queue is full"
+            );
+            let message = login_protection::wait_message(
+                lang,
+                login_protection::texts(lang).busy,
+                BUSY_RETRY_AFTER_SECS,
+            );
+            let mut response = form_response(
+                &req,
+                &state,
+                lang,
+                FormView {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    flow_id: &flow_id,
+                    typed: &typed,
+                    errors: &[],
+                    notice: Some(&message),
+                },
+                now,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.into());
+            Ok(response)
+        }
         Err(EnrolError::Password(cause)) => Err(fail(PageError::internal_from(
             InternalError::PASSWORD,
             &cause,
@@ -504,6 +533,9 @@ pub async fn enrol_post(
         ))),
     }
 }
+
+/// How long a citizen turned away in a storm is asked to wait (as on the login page).
+const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
 /// Back to the login page the citizen came from, or the success page.
 fn success(lang: Lang, flow_id: &str) -> HttpResponse {

@@ -10,6 +10,7 @@ use super::i18n::{Lang, Texts};
 use super::{enrol, login_protection};
 use crate::audit;
 use crate::authn::login::{self, LoginError};
+use crate::authn::password::PasswordError;
 use crate::authn::throttle::{Throttle, Verdict};
 use crate::domain::acr::AuthMethod;
 use crate::domain::national_id::NationalId;
@@ -245,6 +246,13 @@ pub async fn login_post(
             ));
         }
         Err(LoginError::Storage(e)) => return Err(fail(e.into())),
+        Err(LoginError::Password(PasswordError::Busy)) => {
+            tracing::warn!(
+                outcome = "busy",
+                "login turned away: the password hash queue is full"
+            );
+            return Ok(busy(lang, flow_id, &flow, echo));
+        }
         Err(LoginError::Password(e)) => {
             return Err(fail(PageError::internal_from(
                 InternalError::PASSWORD,
@@ -269,6 +277,32 @@ pub async fn login_post(
     interaction::resume(&req, &state, lang, flow_id, flow)
         .await
         .map_err(fail)
+}
+
+/// How long a citizen turned away in a login storm is asked to wait.
+const BUSY_RETRY_AFTER_SECS: u64 = 5;
+
+/// "Too many people are logging in, try again in …": 503 with Retry-After, the
+/// number kept, so that the citizen only has to send the form again.
+fn busy(lang: Lang, flow_id: &str, flow: &flow::LoginFlow, echo: &str) -> HttpResponse {
+    let message = login_protection::wait_message(
+        lang,
+        login_protection::texts(lang).busy,
+        BUSY_RETRY_AFTER_SECS,
+    );
+    let mut response = render(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        flow_id,
+        flow,
+        echo,
+        Some(&message),
+    );
+    response.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        BUSY_RETRY_AFTER_SECS.into(),
+    );
+    response
 }
 
 /// "Too many attempts, try again in …": 429 with Retry-After, the number kept.
@@ -327,6 +361,7 @@ async fn lock_account(
         .await;
     match locked {
         Ok(true) => {
+            state.identities.clear();
             tracing::warn!(target: "security", "account locked after too many failed logins");
             let event = audit::Event::new(audit::Kind::Login, "account_locked", at)
                 .client(&flow.request.client_id)

@@ -5,6 +5,9 @@ use super::i18n::Lang;
 
 pub struct ProtectionTexts {
     pub too_many_logins: &'static str,
+    /// The server has too many logins in hand (a login storm): nothing is wrong with
+    /// the citizen's attempt.
+    pub busy: &'static str,
     /// Followed by the wait, e.g. "Vui lòng thử lại sau 5 phút."
     pub retry_prefix: &'static str,
     pub seconds: &'static str,
@@ -15,6 +18,7 @@ pub struct ProtectionTexts {
 
 pub static VI: ProtectionTexts = ProtectionTexts {
     too_many_logins: "Bạn đã nhập sai quá nhiều lần, nên việc đăng nhập tạm thời bị khóa để bảo vệ tài khoản.",
+    busy: "Hệ thống đang có quá nhiều người đăng nhập cùng lúc.",
     retry_prefix: "Vui lòng thử lại sau",
     seconds: "giây",
     minutes: "phút",
@@ -24,6 +28,7 @@ pub static VI: ProtectionTexts = ProtectionTexts {
 
 pub static EN: ProtectionTexts = ProtectionTexts {
     too_many_logins: "Too many failed attempts: logging in is paused for a while to protect the account.",
+    busy: "Too many people are logging in right now.",
     retry_prefix: "Please try again in",
     seconds: "seconds",
     minutes: "minutes",

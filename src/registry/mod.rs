@@ -1,10 +1,12 @@
 //! The population register as a service: who a citizen is, and whether their e-ID may
-//! be used right now. Every login, token exchange and userinfo call asks it again, so
-//! a death recorded or an account suspended takes effect at once.
+//! be used right now. Every login, SSO round trip and token exchange asks it again, so
+//! a death recorded or an account suspended takes effect at once; introspection and
+//! userinfo may be configured to ask through a short cache (`identity_cache`).
 
 pub mod assurance;
 pub mod claims;
 pub mod generate;
+pub mod identity_cache;
 pub mod import;
 pub mod lifecycle;
 pub mod seed;

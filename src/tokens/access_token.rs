@@ -28,5 +28,11 @@ impl AccessTokenClaims {
     }
 }
 
+impl super::jwt::Issued for AccessTokenClaims {
+    fn issuer(&self) -> &str {
+        &self.iss
+    }
+}
+
 /// RFC 9068 §2.1: the `typ` header of a JWT access token.
 pub const TYP: &str = "at+jwt";

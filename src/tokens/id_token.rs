@@ -33,3 +33,9 @@ pub fn at_hash(access_token: &str) -> String {
     let digest = sha256(access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
 }
+
+impl super::jwt::Issued for IdTokenClaims {
+    fn issuer(&self) -> &str {
+        &self.iss
+    }
+}

@@ -1,16 +1,17 @@
 //! Compact JWS (RFC 7515) signing with our pre-parsed keys, and verification of the
-//! tokens we issued (through jsonwebtoken).
+//! tokens we issued, with the same parsed keys.
+
+use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, Validation};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::TokenError;
 use super::key_set::KeySet;
-use super::keys::{SigningAlg, SigningKey};
+use super::keys::SigningKey;
 
 /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
 #[tracing::instrument(name = "sign", skip_all, fields(alg = key.alg().as_str(), typ = typ))]
@@ -39,28 +40,54 @@ pub enum JwtError {
     WrongType,
 }
 
+/// Claims that name their issuer, so that [`verify`] can check it without decoding
+/// the claims twice.
+pub trait Issued {
+    fn issuer(&self) -> &str;
+}
+
+/// The protected header members we look at; others are ignored (we made the token).
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+}
+
 /// Verifies the signature, `typ` and `iss` of a token we issued. Expiry is the
 /// caller's to check against its own `now` (time is a parameter).
+///
+/// Each part is decoded once, and the signature is checked with the key parsed when it
+/// was loaded (jsonwebtoken's `decode` rebuilt the public key on every call and decoded
+/// the header and the claims twice: 90 µs for ES256, against about 50 µs for the
+/// signature check alone).
 ///
 /// `keys` is the instance's current set. An unknown `kid` is refused at once and never
 /// triggers a reload: otherwise anyone could make every instance query the database
 /// per request. Keys are published before they sign, so the periodic reload suffices.
-pub fn verify<T: DeserializeOwned>(
+pub fn verify<T: DeserializeOwned + Issued>(
     keys: &KeySet,
     token: &str,
     expected_typ: &str,
     issuer: &str,
 ) -> Result<T, JwtError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+    let (signing_input, signature) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
+    let (header, claims) = signing_input.split_once('.').ok_or(JwtError::Malformed)?;
+    if claims.contains('.') {
+        return Err(JwtError::Malformed);
+    }
+    let header = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| JwtError::Malformed)?;
+    let header: Header = serde_json::from_slice(&header).map_err(|_| JwtError::Malformed)?;
     let kid = header.kid.as_deref().ok_or(JwtError::UnknownKey)?;
     let key = keys.find(kid).ok_or(JwtError::UnknownKey)?;
     // The algorithm comes from our key, never from the token's header, so an attacker
     // cannot downgrade it (e.g. to `none` or HS256 with the public key as secret).
-    let algorithm = match key.alg() {
-        SigningAlg::Rs256 => Algorithm::RS256,
-        SigningAlg::Es256 => Algorithm::ES256,
-    };
-    if header.alg != algorithm {
+    if header.alg != key.alg().as_str() {
         return Err(JwtError::Invalid);
     }
     if !header
@@ -70,12 +97,128 @@ pub fn verify<T: DeserializeOwned>(
     {
         return Err(JwtError::WrongType);
     }
-    let mut validation = Validation::new(algorithm);
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    validation.set_issuer(&[issuer]);
-    jsonwebtoken::decode::<T>(token, key.decoding_key(), &validation)
-        .map(|data| data.claims)
-        .map_err(|_| JwtError::Invalid)
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| JwtError::Malformed)?;
+    if !key.verify(signing_input.as_bytes(), &signature) {
+        return Err(JwtError::Invalid);
+    }
+    let claims = URL_SAFE_NO_PAD
+        .decode(claims)
+        .map_err(|_| JwtError::Invalid)?;
+    let claims: T = serde_json::from_slice(&claims).map_err(|_| JwtError::Invalid)?;
+    if claims.issuer() != issuer {
+        return Err(JwtError::Invalid);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::tokens::access_token::{AccessTokenClaims, TYP};
+    use crate::tokens::key_set::LoadedKey;
+    use crate::tokens::keys::{KeyLifetime, SigningAlg};
+
+    const ISSUER: &str = "https://id.example";
+
+    fn claims() -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: ISSUER.into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            client_id: "c".into(),
+            scope: "openid".into(),
+            jti: "j".into(),
+            exp: 2_000_000_000,
+            iat: 1_900_000_000,
+            auth_time: None,
+            acr: None,
+        }
+    }
+
+    fn set(keys: &[&Arc<SigningKey>]) -> KeySet {
+        let activated_at = DateTime::<Utc>::from_timestamp(1_000_000_000, 0).unwrap();
+        KeySet::new(
+            keys.iter()
+                .map(|key| LoadedKey {
+                    key: Arc::clone(key),
+                    lifetime: KeyLifetime {
+                        activated_at,
+                        retired_at: None,
+                        published_until: None,
+                    },
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    fn part(token: &str, index: usize) -> &str {
+        token.split('.').nth(index).unwrap()
+    }
+
+    #[test]
+    fn a_token_verifies_only_as_it_was_signed() {
+        for alg in SigningAlg::ALL {
+            let key = Arc::new(SigningKey::generate(alg).unwrap().0);
+            let other = Arc::new(SigningKey::generate(alg).unwrap().0);
+            let keys = set(&[&key]);
+            let token = sign(&key, TYP, &claims()).unwrap();
+            let verified: AccessTokenClaims = verify(&keys, &token, TYP, ISSUER).unwrap();
+            assert_eq!(verified.jti, "j");
+
+            let check = |token: &str| verify::<AccessTokenClaims>(&keys, token, TYP, ISSUER);
+            assert_eq!(
+                verify::<AccessTokenClaims>(&keys, &token, "JWT", ISSUER).unwrap_err(),
+                JwtError::WrongType
+            );
+            assert_eq!(
+                verify::<AccessTokenClaims>(&keys, &token, TYP, "https://other.example")
+                    .unwrap_err(),
+                JwtError::Invalid
+            );
+            // Claims changed after signing.
+            let mut changed = claims();
+            changed.sub = "someone else".into();
+            let forged = sign(&key, TYP, &changed).unwrap();
+            let spliced = format!(
+                "{}.{}.{}",
+                part(&token, 0),
+                part(&forged, 1),
+                part(&token, 2)
+            );
+            assert_eq!(check(&spliced).unwrap_err(), JwtError::Invalid);
+            // Signed by a key that is not ours, under our kid.
+            let stranger = sign(&other, TYP, &claims()).unwrap();
+            let stolen_kid = format!(
+                "{}.{}.{}",
+                part(&token, 0),
+                part(&stranger, 1),
+                part(&stranger, 2)
+            );
+            assert_eq!(check(&stolen_kid).unwrap_err(), JwtError::Invalid);
+            assert_eq!(check(&stranger).unwrap_err(), JwtError::UnknownKey);
+            // The header's alg must be the key's.
+            let none = URL_SAFE_NO_PAD.encode(format!(
+                r#"{{"alg":"none","kid":"{}","typ":"{TYP}"}}"#,
+                key.kid()
+            ));
+            let downgraded = format!("{none}.{}.", part(&token, 1));
+            assert_eq!(check(&downgraded).unwrap_err(), JwtError::Invalid);
+            for malformed in [
+                "",
+                "a.b",
+                "a.b.c.d",
+                &format!("{token}.x"),
+                &format!("!{token}"),
+            ] {
+                assert!(check(malformed).is_err(), "{malformed}");
+            }
+        }
+    }
 }

@@ -14,7 +14,8 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
     RsaPublicKeyComponents,
 };
 use base64::Engine;
@@ -69,7 +70,9 @@ pub struct SigningKey {
     alg: SigningAlg,
     material: KeyMaterial,
     public_jwk: serde_json::Value,
-    decoding: jsonwebtoken::DecodingKey,
+    /// Parsed once: parsing the public key (for P-256, decoding and checking the point)
+    /// costs about as much as the verification itself.
+    verifying: ParsedPublicKey,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -87,12 +90,14 @@ fn key_error(e: impl std::fmt::Display) -> TokenError {
 
 impl SigningKey {
     pub fn from_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<Self, TokenError> {
-        let (material, members, decoding) = match alg {
+        let (material, members, verifying) = match alg {
             SigningAlg::Rs256 => {
                 let pair = RsaKeyPair::from_pkcs8(der).map_err(key_error)?;
                 let public = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-                let decoding =
-                    jsonwebtoken::DecodingKey::from_rsa_raw_components(&public.n, &public.e);
+                // The public key's DER form (RFC 8017 RSAPublicKey).
+                let verifying =
+                    ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pair.public_key().as_ref())
+                        .map_err(key_error)?;
                 // RFC 7638 §3.2: the thumbprint covers the required members in
                 // lexicographic order.
                 let members = json!({
@@ -100,7 +105,7 @@ impl SigningKey {
                     "kty": "RSA",
                     "n": URL_SAFE_NO_PAD.encode(public.n),
                 });
-                (KeyMaterial::Rsa(pair), members, decoding)
+                (KeyMaterial::Rsa(pair), members, verifying)
             }
             SigningAlg::Es256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
@@ -114,10 +119,10 @@ impl SigningKey {
                     URL_SAFE_NO_PAD.encode(&point[1..33]),
                     URL_SAFE_NO_PAD.encode(&point[33..]),
                 );
-                let decoding =
-                    jsonwebtoken::DecodingKey::from_ec_components(&x, &y).map_err(key_error)?;
+                let verifying =
+                    ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).map_err(key_error)?;
                 let members = json!({ "crv": "P-256", "kty": "EC", "x": x, "y": y });
-                (KeyMaterial::Ec(pair), members, decoding)
+                (KeyMaterial::Ec(pair), members, verifying)
             }
         };
         let canonical = serde_json::to_vec(&members).map_err(key_error)?;
@@ -131,7 +136,7 @@ impl SigningKey {
             alg,
             material,
             public_jwk,
-            decoding,
+            verifying,
         })
     }
 
@@ -164,9 +169,9 @@ impl SigningKey {
         &self.public_jwk
     }
 
-    /// The public key, for verifying tokens this key signed.
-    pub fn decoding_key(&self) -> &jsonwebtoken::DecodingKey {
-        &self.decoding
+    /// Checks a JWS signature (JWS form for ES256) this key made over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifying.verify_sig(message, signature).is_ok()
     }
 
     /// Signs a JWS signing input and returns the raw signature (JWS form for ES256).

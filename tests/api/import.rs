@@ -244,3 +244,55 @@ async fn a_death_arriving_by_import_takes_effect_without_any_command() {
         "the session ended with the death"
     );
 }
+
+/// With `database.register_cache_ms` on, userinfo may answer from what it read a moment
+/// ago: a CLI change shows once the cache time has passed, and a change made through
+/// the instance's own admin API empties the cache at once.
+#[tokio::test]
+async fn with_the_register_cache_on_a_change_elsewhere_shows_within_its_time() {
+    const ADMIN: &str = "admin-token-for-tests-0123456789abcdef";
+    let app = TestApp::spawn_with(|settings| {
+        settings.database.register_cache_ms = 60_000;
+        settings.admin.token = ADMIN.into();
+    })
+    .await;
+    let citizen = app.citizen();
+    let token = access_token(&app, &citizen).await;
+    assert_eq!(userinfo(&app, &token).await.0, StatusCode::OK);
+
+    let suspend = app
+        .cli(&["accounts", "suspend", &citizen.number], None)
+        .await;
+    assert!(suspend.status.success(), "{}", text(&suspend.stderr));
+    assert_eq!(
+        userinfo(&app, &token).await.0,
+        StatusCode::OK,
+        "within the cache time, the answer read before the change"
+    );
+    app.advance_clock(Duration::seconds(61));
+    assert_eq!(userinfo(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+
+    // Back to active, and read again into the cache.
+    let reinstate = app
+        .cli(&["accounts", "reinstate", &citizen.number], None)
+        .await;
+    assert!(reinstate.status.success(), "{}", text(&reinstate.stderr));
+    app.advance_clock(Duration::seconds(61));
+    assert_eq!(userinfo(&app, &token).await.0, StatusCode::OK);
+    let suspend = app
+        .cli(&["accounts", "suspend", &citizen.number], None)
+        .await;
+    assert!(suspend.status.success(), "{}", text(&suspend.stderr));
+    // An officer's change through this instance clears the cache: the suspension
+    // made with the CLI shows at once too.
+    let level = app
+        .http
+        .post(app.url(&format!("/admin/accounts/{}/level", citizen.number)))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({ "level": 2, "officer": "cb-042", "reason": "ID card checked" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(level.status(), StatusCode::OK);
+    assert_eq!(userinfo(&app, &token).await.0, StatusCode::UNAUTHORIZED);
+}

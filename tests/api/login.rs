@@ -227,3 +227,57 @@ async fn logins_started_in_two_tabs_both_work() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(crate::helpers::location_of(&response).starts_with(&other.redirect_uri));
 }
+
+/// A login storm: when every hashing slot is taken and the queue for one is full, the
+/// form is answered at once with "busy, try again" (503 and Retry-After) in the page's
+/// language, the number kept, instead of waiting in a queue until the request times out.
+/// `max_concurrent_hashes = 0` makes every login find the queue full.
+#[tokio::test]
+async fn a_full_password_queue_answers_busy_at_once_in_the_page_language() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.password.max_concurrent_hashes = Some(0);
+        settings.password.max_queued_hashes = 0;
+    })
+    .await;
+    let citizen = app.citizen();
+    let html = login_page(&app).await;
+    let busy = app.submit_login(&html, &citizen.number, PASSWORD).await;
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(busy.headers()["retry-after"], "5");
+    let body = busy.text().await.unwrap();
+    assert!(body.contains("lang=\"vi\""));
+    assert!(
+        body.contains("Hệ thống đang có quá nhiều người đăng nhập cùng lúc."),
+        "{body}"
+    );
+    assert!(body.contains("Vui lòng thử lại sau 5 giây."), "{body}");
+    assert!(body.contains(&citizen.number), "the number is kept");
+    // The page is still a login form: the citizen only has to send it again.
+    assert!(!hidden_field(&body, "csrf_token").is_empty());
+
+    let flow = hidden_field(&html, "flow");
+    let (_, _, english) = app
+        .browse(&app.url(&format!("/login?flow={flow}&lang=en")))
+        .await;
+    let form = [
+        ("flow", hidden_field(&english, "flow")),
+        ("csrf_token", hidden_field(&english, "csrf_token")),
+        ("lang", "en".to_owned()),
+        ("national_id", citizen.number.clone()),
+        ("password", "a wrong one".to_owned()),
+    ];
+    let busy = app
+        .browser
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = busy.text().await.unwrap();
+    assert!(
+        body.contains("Too many people are logging in right now."),
+        "{body}"
+    );
+    assert!(body.contains("Please try again in 5 seconds."), "{body}");
+}
