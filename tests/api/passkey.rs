@@ -176,7 +176,7 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(excluded, [credential_id.clone()]);
+    assert_eq!(excluded, std::slice::from_ref(&credential_id));
     // The page loads its one script from this origin; the CSP allows that and no more.
     assert!(add_page.contains("<script src=\"/static/passkey.js\" defer></script>"));
     let script = app
