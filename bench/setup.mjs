@@ -1,7 +1,8 @@
 // Before the load: logs the benchmark citizen in once (a live session, as after their
 // password), then runs the code flow enough times to hold one refresh token per
 // refresh-rotation connection. Works against either server: it follows redirects by
-// hand, keeps the cookies, and fills in citizen-idp's login form when one appears.
+// hand, keeps the cookies, and fills in citizen-idp's login and consent forms when they
+// appear.
 //
 //   node bench/setup.mjs OUT_DIR
 //
@@ -53,7 +54,7 @@ async function browse(url, init = {}) {
 function hidden(html, name) {
   const match = html.match(new RegExp(`name="${name}"[^>]*value="([^"]*)"`))
     ?? html.match(new RegExp(`value="([^"]*)"[^>]*name="${name}"`));
-  if (!match) throw new Error(`no ${name} field in the login page`);
+  if (!match) throw new Error(`no ${name} field in the page`);
   return match[1].replaceAll('&amp;', '&');
 }
 
@@ -85,14 +86,19 @@ async function authorize() {
     if (response.status !== 200 || !html.includes('csrf_token')) {
       throw new Error(`unexpected answer ${response.status}: ${html.slice(0, 300)}`);
     }
-    response = await browse('/login', {
+    // Either citizen-idp's consent page (prompt=consent asks again each time) or its
+    // login form.
+    const consent = html.includes('action="/consent"');
+    const fields = consent
+      ? { decision: 'allow' }
+      : { national_id: env('BENCH_CITIZEN'), password: env('BENCH_PASSWORD') };
+    response = await browse(consent ? '/consent' : '/login', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
         flow: hidden(html, 'flow'),
         csrf_token: hidden(html, 'csrf_token'),
-        national_id: env('BENCH_CITIZEN'),
-        password: env('BENCH_PASSWORD'),
+        ...fields,
       }),
     });
   }

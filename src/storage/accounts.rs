@@ -59,7 +59,7 @@ pub fn find_by_national_id(
     accounts::table
         .filter(accounts::national_id.eq(id.expose()))
         .select(AccountRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Account::try_from)
         .transpose()
@@ -69,7 +69,7 @@ pub fn find(conn: &mut DbConnection, account_id: &str) -> Result<Option<Account>
     accounts::table
         .find(account_id)
         .select(AccountRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Account::try_from)
         .transpose()
@@ -181,7 +181,7 @@ pub fn contact(
     let found: Option<(Option<String>, Option<String>)> = accounts::table
         .find(account_id)
         .select((accounts::phone, accounts::email))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(found.map(|(phone, email)| AccountContact { phone, email }))
 }

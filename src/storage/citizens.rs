@@ -97,7 +97,7 @@ pub fn find(conn: &mut DbConnection, id: &NationalId) -> Result<Option<Citizen>,
     citizens::table
         .find(id.expose())
         .select(CitizenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Citizen::try_from)
         .transpose()

@@ -91,7 +91,7 @@ pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, 
     clients::table
         .find(client_id)
         .select(ClientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Client::try_from)
         .transpose()

@@ -3,6 +3,12 @@
 //!
 //! Every query runs on tokio's blocking pool through [`Db::run`], never on an actix
 //! worker thread: a slow disk or a slow PostgreSQL must not stall other requests.
+//!
+//! Lookups by a unique key use `get_result`, never diesel's `first` (clippy.toml
+//! forbids it): `first` adds `LIMIT ?`, and SQLite (the bundled 3.50) plans with the value
+//! bound to a LIMIT, so binding it, even to the same 1, expires the cached statement and
+//! the next step parses and plans it again. Profiled under introspection load, that re-preparing was
+//! about a quarter of the server's CPU (docs/PERFORMANCE.md).
 
 pub mod accounts;
 pub mod audit_events;

@@ -39,6 +39,6 @@ pub fn resolve(conn: &mut DbConnection, subject: &str) -> Result<Option<String>,
     Ok(pairwise_subjects::table
         .find(subject)
         .select(pairwise_subjects::account_id)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }

@@ -44,7 +44,7 @@ pub fn find(
     Ok(refresh_tokens::table
         .find(token_hash)
         .select(RefreshTokenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
