@@ -31,7 +31,7 @@ pub fn granted(
     consents::table
         .find((account_id, client_id))
         .select(consents::scope)
-        .first::<String>(conn)
+        .get_result::<String>(conn)
         .optional()?
         .map(|raw| parse_scope(&raw))
         .transpose()
