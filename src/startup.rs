@@ -75,6 +75,7 @@ pub struct Application {
     key_reloader: tokio::task::JoinHandle<()>,
     issuer: String,
     port: u16,
+    store: Arc<dyn Store>,
     pub demo_enabled: bool,
 }
 
@@ -85,6 +86,12 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The store this instance keeps sessions, codes and counters in, for another
+    /// instance to share ([`build_on`]).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
@@ -206,6 +213,16 @@ pub async fn load_keys(
 }
 
 pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Application, StartupError> {
+    build_on(settings, clock, None).await
+}
+
+/// [`build`], on `store` when given instead of the one the settings name: instances
+/// that share an in-process store, as Redis is shared between processes.
+pub async fn build_on(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    store: Option<Arc<dyn Store>>,
+) -> Result<Application, StartupError> {
     settings.validate()?;
     let listen = settings.listen_addr()?;
     let listener = TcpListener::bind(listen).map_err(|source| StartupError::Listen {
@@ -229,10 +246,11 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
     let metrics = Metrics::new().map_err(|e| StartupError::Other(format!("metrics: {e}")))?;
     let db = connect_database_observed(&settings, Some(Arc::new(metrics.clone()))).await?;
     let keys = load_keys(&settings, &db, clock.now()).await?;
-    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
-        connect_store(&settings).await?,
-        metrics.clone(),
-    ));
+    let raw_store = match store {
+        Some(store) => store,
+        None => connect_store(&settings).await?,
+    };
+    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(raw_store.clone(), metrics.clone()));
     warn_if_metrics_hidden(&settings, &issuer);
     let hasher = {
         let password = settings.password.clone();
@@ -327,6 +345,7 @@ pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Applicat
         key_reloader,
         issuer,
         port: bound.port(),
+        store: raw_store,
         demo_enabled,
     })
 }

@@ -27,8 +27,10 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
+use super::recovery_codes::{self, RecoveryCode};
 use crate::state::AppState;
 use crate::storage::passkeys::{self, PasskeyRow};
+use crate::storage::recovery_codes as stored_codes;
 use crate::storage::{self, StorageError};
 use crate::store::StoreError;
 use crate::tokens::random;
@@ -159,10 +161,13 @@ pub async fn start_registration(
 }
 
 /// The outcome of an answer to a registration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Registration {
-    /// Saved, under this id.
-    Added(String),
+    /// Saved. With the account's first second factor come its recovery codes, to
+    /// show once: without them, a lost phone would lock the citizen out.
+    Added {
+        recovery_codes: Option<Vec<RecoveryCode>>,
+    },
     /// No registration is waiting (expired, or already answered).
     Expired,
     /// Not a valid answer to the challenge (malformed, oversized, another origin, ...).
@@ -198,9 +203,8 @@ pub async fn finish_registration(
             return Ok(Registration::Refused);
         }
     };
-    let id = uuid::Uuid::new_v4().to_string();
     let row = PasskeyRow {
-        id: id.clone(),
+        id: uuid::Uuid::new_v4().to_string(),
         account_id: account_id.to_owned(),
         name: name.to_owned(),
         credential_id: credential_id_text(passkey.cred_id()),
@@ -208,14 +212,35 @@ pub async fn finish_registration(
         created_at: now.naive_utc(),
         last_used_at: None,
     };
-    let added = state
+    let codes = recovery_codes::generate()
+        .ok_or_else(|| PasskeyError::Internal("no randomness for recovery codes".into()))?;
+    let digests: Vec<String> = codes
+        .iter()
+        .filter_map(|c| recovery_codes::digest(c.expose()))
+        .collect();
+    let (account, at) = (account_id.to_owned(), now.naive_utc());
+    let outcome = state
         .db
-        .run(move |conn| passkeys::insert(conn, &row))
+        .run(move |conn| {
+            storage::transaction(conn, |conn| {
+                let first = !stored_codes::account_has_factor(conn, &account)?;
+                // The insert comes before any other write: a duplicate ends the
+                // transaction with nothing written (PostgreSQL aborts it on the error).
+                if !passkeys::insert(conn, &row)? {
+                    return Ok::<_, StorageError>(None);
+                }
+                if first {
+                    stored_codes::replace(conn, &account, &digests, at)?;
+                }
+                Ok(Some(first))
+            })
+        })
         .await?;
-    Ok(if added {
-        Registration::Added(id)
-    } else {
-        Registration::Duplicate
+    Ok(match outcome {
+        None => Registration::Duplicate,
+        Some(first) => Registration::Added {
+            recovery_codes: first.then_some(codes),
+        },
     })
 }
 
@@ -369,7 +394,7 @@ pub async fn remove(
     let (account, id) = (account_id.to_owned(), passkey_id.to_owned());
     Ok(state
         .db
-        .run(move |conn| passkeys::delete(conn, &account, &id))
+        .run(move |conn| storage::transaction(conn, |conn| passkeys::delete(conn, &account, &id)))
         .await?)
 }
 

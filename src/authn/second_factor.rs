@@ -123,6 +123,10 @@ pub enum Verdict {
     Wrong,
     /// A correct code whose time step (TOTP) or single use (recovery) is spent.
     Replayed,
+    /// The account's TOTP factor cannot be opened (its secret was sealed under another
+    /// server secret, or the row is damaged): no code can match it, so the citizen is
+    /// refused as for a wrong code and can still use a recovery code.
+    Unusable,
 }
 
 /// Checks a TOTP code of the account's factor, and spends its time step.
@@ -140,7 +144,16 @@ pub async fn verify_totp(
     let Some(factor) = factors.into_iter().find(|f| f.kind == KIND_TOTP) else {
         return Ok(Verdict::Wrong);
     };
-    let secret = SecretSealer::new(&state.secret)?.open(&factor.id, &factor.sealed_secret)?;
+    let Ok(secret) = SecretSealer::new(&state.secret)?.open(&factor.id, &factor.sealed_secret)
+    else {
+        // An operator problem, not the citizen's: say so once per attempt, without the
+        // account, so that a rotated server secret is noticed before citizens call.
+        tracing::warn!(
+            target: "security",
+            "a TOTP factor cannot be opened under the current server secret"
+        );
+        return Ok(Verdict::Unusable);
+    };
     let Some(step) = totp::matching_step(&secret, code, now) else {
         return Ok(Verdict::Wrong);
     };

@@ -403,7 +403,7 @@ pub async fn enrol_post(
     if let Some(retry_after) = over_rate_limit(&req, &state).await.map_err(fail)? {
         tracing::info!(target: "security", "enrolment refused: too many attempts from one address");
         let message = login_protection::wait_message(lang, e.too_many, retry_after);
-        let mut response = form_response(
+        let response = form_response(
             &req,
             &state,
             lang,
@@ -416,10 +416,7 @@ pub async fn enrol_post(
             },
             now,
         );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after.into());
-        return Ok(response);
+        return Ok(login_protection::with_retry_after(response, retry_after));
     }
 
     match csrf::check_form(&req, &state, CSRF_PURPOSE, form.csrf_token.as_deref(), now)
@@ -503,12 +500,10 @@ pub async fn enrol_post(
                 outcome,
                 "enrolment turned away: the password hash queue is full"
             );
-            let message = login_protection::wait_message(
-                lang,
-                login_protection::texts(lang).busy,
-                BUSY_RETRY_AFTER_SECS,
-            );
-            let mut response = form_response(
+            let wait = login_protection::BUSY_RETRY_AFTER_SECS;
+            let message =
+                login_protection::wait_message(lang, login_protection::texts(lang).busy, wait);
+            let response = form_response(
                 &req,
                 &state,
                 lang,
@@ -521,10 +516,7 @@ pub async fn enrol_post(
                 },
                 now,
             );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, BUSY_RETRY_AFTER_SECS.into());
-            Ok(response)
+            Ok(login_protection::with_retry_after(response, wait))
         }
         Err(EnrolError::Password(cause)) => Err(fail(PageError::internal_from(
             InternalError::PASSWORD,
@@ -533,9 +525,6 @@ pub async fn enrol_post(
         ))),
     }
 }
-
-/// How long a citizen turned away in a storm is asked to wait (as on the login page).
-const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
 /// Back to the login page the citizen came from, or the success page.
 fn success(lang: Lang, flow_id: &str) -> HttpResponse {

@@ -18,6 +18,7 @@ use super::i18n::{Lang, Texts};
 use super::second_factor::audit_factor;
 use super::signed_in;
 use crate::authn::passkey;
+use crate::authn::recovery_codes::RecoveryCode;
 use crate::authn::second_factor::{self, Enrolment, pending};
 use crate::authn::totp::TotpSecret;
 use crate::domain::acr::AssuranceLevel;
@@ -305,13 +306,7 @@ pub async fn totp_enrol_post(
                 "kind=totp",
             )
             .await;
-            let page = CodesPage {
-                t: lang.texts(),
-                f,
-                lang: lang.code(),
-                codes: codes.iter().map(|c| c.expose()).collect(),
-            };
-            Ok(html(StatusCode::OK, page.render()))
+            Ok(codes_page(lang, &codes))
         }
         Enrolment::WrongCode => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -416,6 +411,17 @@ pub async fn factor_remove_post(
 }
 
 /// Where a login started from `page` comes back to, in the page's language.
+/// The recovery codes, shown once, after the factor they came with was added.
+pub(super) fn codes_page(lang: Lang, codes: &[RecoveryCode]) -> HttpResponse {
+    let page = CodesPage {
+        t: lang.texts(),
+        f: factor_texts::texts(lang),
+        lang: lang.code(),
+        codes: codes.iter().map(RecoveryCode::expose).collect(),
+    };
+    html(StatusCode::OK, page.render())
+}
+
 pub(super) fn return_to(page: &str, lang: Lang) -> String {
     format!("{page}?lang={}", lang.code())
 }

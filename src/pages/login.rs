@@ -279,30 +279,20 @@ pub async fn login_post(
         .map_err(fail)
 }
 
-/// How long a citizen turned away in a login storm is asked to wait.
-const BUSY_RETRY_AFTER_SECS: u64 = 5;
-
 /// "Too many people are logging in, try again in …": 503 with Retry-After, the
 /// number kept, so that the citizen only has to send the form again.
 fn busy(lang: Lang, flow_id: &str, flow: &flow::LoginFlow, echo: &str) -> HttpResponse {
-    let message = login_protection::wait_message(
-        lang,
-        login_protection::texts(lang).busy,
-        BUSY_RETRY_AFTER_SECS,
-    );
-    let mut response = render(
+    let reason = login_protection::texts(lang).busy;
+    let wait = login_protection::BUSY_RETRY_AFTER_SECS;
+    wait_page(
         lang,
         StatusCode::SERVICE_UNAVAILABLE,
+        reason,
+        wait,
         flow_id,
         flow,
         echo,
-        Some(&message),
-    );
-    response.headers_mut().insert(
-        actix_web::http::header::RETRY_AFTER,
-        BUSY_RETRY_AFTER_SECS.into(),
-    );
-    response
+    )
 }
 
 /// "Too many attempts, try again in …": 429 with Retry-After, the number kept.
@@ -313,24 +303,25 @@ fn too_many_attempts(
     echo: &str,
     retry_after_secs: u64,
 ) -> HttpResponse {
-    let message = login_protection::wait_message(
-        lang,
-        login_protection::texts(lang).too_many_logins,
+    let reason = login_protection::texts(lang).too_many_logins;
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    wait_page(lang, status, reason, retry_after_secs, flow_id, flow, echo)
+}
+
+fn wait_page(
+    lang: Lang,
+    status: StatusCode,
+    reason: &str,
+    retry_after_secs: u64,
+    flow_id: &str,
+    flow: &flow::LoginFlow,
+    echo: &str,
+) -> HttpResponse {
+    let message = login_protection::wait_message(lang, reason, retry_after_secs);
+    login_protection::with_retry_after(
+        render(lang, status, flow_id, flow, echo, Some(&message)),
         retry_after_secs,
-    );
-    let mut response = render(
-        lang,
-        StatusCode::TOO_MANY_REQUESTS,
-        flow_id,
-        flow,
-        echo,
-        Some(&message),
-    );
-    response.headers_mut().insert(
-        actix_web::http::header::RETRY_AFTER,
-        retry_after_secs.into(),
-    );
-    response
+    )
 }
 
 /// NIST SP 800-63B's cap reached: the account (if the number has one) is locked until

@@ -1,7 +1,15 @@
 //! The words of login protection: "too many attempts, wait N minutes", in the page's
-//! language, for the login and enrolment pages.
+//! language, for the login, enrolment and account pages, and the `Retry-After` that
+//! goes with them.
+
+use actix_web::HttpResponse;
+use actix_web::http::header::RETRY_AFTER;
 
 use super::i18n::Lang;
+
+/// How long a citizen turned away in a login storm (the password hash queue is full)
+/// is asked to wait. Short: the queue drains in well under a second per core.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
 pub struct ProtectionTexts {
     pub too_many_logins: &'static str,
@@ -56,6 +64,14 @@ pub fn wait_message(lang: Lang, reason: &str, retry_after_secs: u64) -> String {
         "{reason} {} {amount} {unit}{}",
         t.retry_prefix, t.retry_suffix
     )
+}
+
+/// `response` (a page that says to wait) with the same wait for machines.
+pub fn with_retry_after(mut response: HttpResponse, retry_after_secs: u64) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, retry_after_secs.into());
+    response
 }
 
 #[cfg(test)]

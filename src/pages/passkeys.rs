@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::csrf::{self, Freshness};
 use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
-use super::factors::{list, list_url, other, return_to, with_cookie};
+use super::factors::{codes_page, list, list_url, other, return_to, with_cookie};
 use super::i18n::{Lang, Texts};
 use super::second_factor::audit_factor;
 use super::signed_in;
@@ -116,7 +116,7 @@ pub async fn passkey_add_post(
         .await
         .map_err(|e| fail(e.into()))?;
     match outcome {
-        Registration::Added(_) => {
+        Registration::Added { recovery_codes } => {
             tracing::info!(target: "security", "passkey registered");
             audit_factor(
                 &req,
@@ -127,7 +127,10 @@ pub async fn passkey_add_post(
                 "kind=passkey",
             )
             .await;
-            Ok(redirect(&list_url(lang, Some("passkey")), true))
+            Ok(match recovery_codes {
+                Some(codes) => codes_page(lang, &codes),
+                None => redirect(&list_url(lang, Some("passkey")), true),
+            })
         }
         Registration::Expired => again(StatusCode::BAD_REQUEST, f.passkey_expired).await,
         Registration::Refused => again(StatusCode::UNPROCESSABLE_ENTITY, f.passkey_refused).await,

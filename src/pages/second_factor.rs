@@ -259,12 +259,12 @@ pub async fn second_factor_post(
                 .await
                 .map_err(fail)
         }
-        Verdict::Wrong | Verdict::Replayed => {
+        Verdict::Wrong | Verdict::Replayed | Verdict::Unusable => {
             tracing::info!(target: "security", method, outcome = ?verdict, "second factor refused");
-            let reason = if verdict == Verdict::Replayed {
-                "replayed"
-            } else {
-                "wrong"
+            let reason = match verdict {
+                Verdict::Replayed => "replayed",
+                Verdict::Unusable => "unusable",
+                _ => "wrong",
             };
             audit(
                 "second_factor_refused",

@@ -92,7 +92,8 @@ pub fn record_use(
     Ok(())
 }
 
-/// Removes one passkey of the account; returns whether it existed.
+/// Removes one passkey of the account; with its last factor of any kind go the
+/// recovery codes. Returns whether it existed.
 pub fn delete(conn: &mut DbConnection, account_id: &str, id: &str) -> Result<bool, StorageError> {
     let deleted = diesel::delete(
         passkeys::table
@@ -100,5 +101,8 @@ pub fn delete(conn: &mut DbConnection, account_id: &str, id: &str) -> Result<boo
             .filter(passkeys::id.eq(id)),
     )
     .execute(conn)?;
+    if deleted == 1 {
+        super::recovery_codes::forget_if_no_factor(conn, account_id)?;
+    }
     Ok(deleted == 1)
 }

@@ -4,8 +4,32 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::recovery_codes;
+use super::schema::{passkeys, recovery_codes, second_factors};
 use super::{DbConnection, StorageError};
+
+/// Whether the account has a second factor of any kind (TOTP or passkey). Recovery
+/// codes stand in for a lost factor, so they are issued with the first one and
+/// forgotten with the last one.
+pub fn account_has_factor(conn: &mut DbConnection, account_id: &str) -> Result<bool, StorageError> {
+    let totp = diesel::select(diesel::dsl::exists(
+        second_factors::table.filter(second_factors::account_id.eq(account_id)),
+    ))
+    .get_result::<bool>(conn)?;
+    Ok(totp
+        || diesel::select(diesel::dsl::exists(
+            passkeys::table.filter(passkeys::account_id.eq(account_id)),
+        ))
+        .get_result::<bool>(conn)?)
+}
+
+/// Deletes the account's codes if it has no second factor left (after a removal).
+pub fn forget_if_no_factor(conn: &mut DbConnection, account_id: &str) -> Result<(), StorageError> {
+    if !account_has_factor(conn, account_id)? {
+        diesel::delete(recovery_codes::table.filter(recovery_codes::account_id.eq(account_id)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
 
 /// Replaces the account's codes with `digests`.
 pub fn replace(

@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{recovery_codes, second_factors};
-use super::{DbConnection, StorageError};
+use super::schema::second_factors;
+use super::{DbConnection, StorageError, recovery_codes};
 
 pub const KIND_TOTP: &str = "totp";
 
@@ -85,8 +85,8 @@ pub fn use_step(conn: &mut DbConnection, factor_id: &str, step: i64) -> Result<b
     Ok(updated == 1)
 }
 
-/// Removes one factor of the account; with the last TOTP factor go the recovery codes
-/// that were issued with it. Returns whether it existed.
+/// Removes one factor of the account; with its last factor of any kind go the
+/// recovery codes. Returns whether it existed.
 pub fn delete(
     conn: &mut DbConnection,
     account_id: &str,
@@ -99,8 +99,7 @@ pub fn delete(
     )
     .execute(conn)?;
     if deleted == 1 {
-        diesel::delete(recovery_codes::table.filter(recovery_codes::account_id.eq(account_id)))
-            .execute(conn)?;
+        recovery_codes::forget_if_no_factor(conn, account_id)?;
     }
     Ok(deleted == 1)
 }

@@ -462,6 +462,46 @@ async fn the_current_password_is_throttled_like_a_login() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
+#[tokio::test]
+async fn a_password_change_in_a_login_storm_is_asked_to_wait_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let page = sign_in(&app, &app.browser, &citizen, PASSWORD).await;
+    let token = csrf_for(&page, "/account/password");
+    // A replica whose password hashing is full (0 turns every hash away as busy); the
+    // browser's session is good there too.
+    let stormy = app
+        .spawn_replica_with(|s| s.password.max_concurrent_hashes = Some(0))
+        .await;
+    let response = post(
+        &stormy,
+        &app.browser,
+        "/account/password",
+        &[
+            ("csrf_token", token.as_str()),
+            ("current_password", PASSWORD),
+            ("new_password", "một câu mới dễ nhớ"),
+            ("lang", "en"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let page = response.text().await.unwrap();
+    assert!(
+        alert_of(&page).contains("Too many people are logging in right now."),
+        "{page}"
+    );
+    assert!(
+        !page.contains("một câu mới dễ nhớ"),
+        "passwords are never echoed"
+    );
+    // Nothing changed: the old password still logs in, the new one does not.
+    let client = app.confidential_client();
+    let fresh = TestApp::log_in_fresh(&app, &client, &citizen.number, PASSWORD).await;
+    assert_eq!(fresh, StatusCode::SEE_OTHER);
+}
+
 trait FreshLogin {
     async fn log_in_fresh(&self, client: &TestClient, number: &str, password: &str) -> StatusCode;
 }

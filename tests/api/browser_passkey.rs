@@ -73,7 +73,10 @@ async fn a_citizen_adds_a_passkey_and_logs_in_with_it_in_a_real_browser() {
         .await;
     browser.screenshot("passkey-add-vi").await;
     browser.click("#create-passkey").await;
-    browser.wait_for_text(f.passkey_added).await;
+    // The account's first factor: its recovery codes come first, shown once.
+    browser.wait_for_text(f.codes_title).await;
+    browser.screenshot("passkey-recovery-codes-vi").await;
+    browser.click("a.button[href^='/account/factors']").await;
     browser.wait_for_text("Điện thoại của tôi").await;
     browser.screenshot("passkey-added-vi").await;
 

@@ -18,6 +18,7 @@ use citizen_idp::registry::generate::PopulationGenerator;
 use citizen_idp::startup;
 use citizen_idp::storage::accounts::{self, Account};
 use citizen_idp::storage::{Db, citizens, clients};
+use citizen_idp::store::Store;
 use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use openidconnect::core::{
@@ -81,6 +82,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// The Redis key prefix of this app, when it runs on Redis.
     pub redis_prefix: Option<String>,
+    /// Its store (in-process or Redis), which replicas share.
+    store: Arc<dyn Store>,
     pub clock: Arc<FixedClock>,
     pub db: Db,
     /// A browser: keeps cookies, never follows redirects.
@@ -215,13 +218,22 @@ impl TestApp {
     /// A replica of this instance, as a load balancer would put beside it: the same
     /// issuer, database, store, keys directory and clock, on its own port.
     pub async fn spawn_replica(&self) -> TestApp {
+        self.spawn_replica_with(|_| {}).await
+    }
+
+    /// A replica with settings of its own (e.g. its password hashing), sharing this
+    /// app's store even when that is the in-process one: a browser signed in here is
+    /// signed in there too (cookies are per host, not per port).
+    pub async fn spawn_replica_with(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let mut settings = self.settings.clone();
         settings.server.issuer = self.issuer.clone();
-        Self::start(
+        configure(&mut settings);
+        Self::start_on(
             settings,
             self.clock.clone(),
             tempfile::tempdir().unwrap(),
             None,
+            Some(self.store.clone()),
         )
         .await
     }
@@ -232,9 +244,20 @@ impl TestApp {
         data: tempfile::TempDir,
         postgres: Option<PostgresDatabase>,
     ) -> TestApp {
-        let app = startup::build(settings.clone(), clock.clone())
+        Self::start_on(settings, clock, data, postgres, None).await
+    }
+
+    async fn start_on(
+        settings: Settings,
+        clock: Arc<FixedClock>,
+        data: tempfile::TempDir,
+        postgres: Option<PostgresDatabase>,
+        store: Option<Arc<dyn Store>>,
+    ) -> TestApp {
+        let app = startup::build_on(settings.clone(), clock.clone(), store)
             .await
             .expect("server starts");
+        let store = app.store();
         let issuer = app.issuer().to_owned();
         let address = format!("http://127.0.0.1:{}", app.port());
         let server = app.server_handle();
@@ -249,6 +272,7 @@ impl TestApp {
             redis_prefix: (!settings.redis.url.is_empty()
                 || !settings.redis.cluster_nodes().is_empty())
             .then(|| settings.redis.key_prefix.clone()),
+            store,
             server,
             running,
             clock,

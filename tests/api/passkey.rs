@@ -24,7 +24,7 @@ use webauthn_rs::prelude::{
 };
 
 use crate::helpers::{PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param};
-use crate::second_factor::{password_step, sign_in_to_account};
+use crate::second_factor::{password_step, sign_in_to_account, submit_code};
 
 async fn passkey_app() -> TestApp {
     TestApp::spawn_on_localhost(|_| {}).await
@@ -98,9 +98,15 @@ async fn post_registration(
         .unwrap()
 }
 
-/// Signs `citizen` in to the account pages and registers `device`'s passkey: its
-/// credential id.
-async fn register(app: &TestApp, citizen: &TestCitizen, device: &mut SoftPasskey) -> Vec<u8> {
+/// A passkey just registered: its credential id, and the recovery codes shown when it
+/// was the account's first second factor.
+struct Registered {
+    credential_id: Vec<u8>,
+    recovery_codes: Option<Vec<String>>,
+}
+
+/// Signs `citizen` in to the account pages and registers `device`'s passkey.
+async fn register(app: &TestApp, citizen: &TestCitizen, device: &mut SoftPasskey) -> Registered {
     sign_in_to_account(app, citizen).await;
     register_in(app, &app.browser, device).await
 }
@@ -109,17 +115,48 @@ async fn register_in(
     app: &TestApp,
     browser: &reqwest::Client,
     device: &mut SoftPasskey,
-) -> Vec<u8> {
+) -> Registered {
     let (html, options) = open_add_page(app, browser).await;
     let answer: RegisterPublicKeyCredential = device.do_registration(origin(app), options).unwrap();
     let json = serde_json::to_string(&answer).unwrap();
     let response = post_registration(app, browser, &html, "Điện thoại", &json).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        location_of(&response),
-        "/account/factors?lang=vi&done=passkey"
+    let recovery_codes = if response.status() == StatusCode::OK {
+        Some(recovery_codes_on(&response.text().await.unwrap()))
+    } else {
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            location_of(&response),
+            "/account/factors?lang=vi&done=passkey"
+        );
+        None
+    };
+    Registered {
+        credential_id: answer.raw_id,
+        recovery_codes,
+    }
+}
+
+/// The codes on the page that shows them once; there are always ten.
+fn recovery_codes_on(page: &str) -> Vec<String> {
+    assert!(
+        page.contains("Mã khôi phục của bạn") || page.contains("Your recovery codes"),
+        "{page}"
     );
-    answer.raw_id
+    let codes: Vec<String> = page
+        .split("<li><code>")
+        .skip(1)
+        .map(|rest| rest[..rest.find("</code>").unwrap()].to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10, "{page}");
+    codes
+}
+
+fn stored_recovery_codes(app: &TestApp, citizen: &TestCitizen) -> usize {
+    let account = citizen.subject.clone();
+    app.db
+        .run_blocking(move |conn| citizen_idp::storage::recovery_codes::unused(conn, &account))
+        .unwrap()
+        .len()
 }
 
 /// The second-factor page at `page`: its HTML and the passkey request options.
@@ -160,7 +197,12 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
     let citizen = app.citizen();
     raise_to_level_2(&app, &citizen);
     let mut device = SoftPasskey::new(true);
-    let credential_id = register(&app, &citizen, &mut device).await;
+    let Registered {
+        credential_id,
+        recovery_codes,
+    } = register(&app, &citizen, &mut device).await;
+    // The first second factor comes with its recovery codes, passkey or app alike.
+    let recovery_codes = recovery_codes.expect("codes with the first factor");
 
     let (_, _, list) = app
         .browse(&app.url("/account/factors?lang=vi&done=passkey"))
@@ -211,9 +253,11 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
     let next = password_step(&app, &start.url, &citizen).await;
     assert!(next.starts_with("/login/second-factor?flow="), "{next}");
     let (html, options) = step_page(&app, &next).await;
-    // A passkey-only account is offered its passkey, not a code form.
+    // A passkey-only account is offered its passkey and its recovery codes, not an
+    // authenticator app's code.
     assert!(html.contains("id=\"use-passkey\""));
-    assert!(!html.contains("name=\"code\""));
+    assert!(!html.contains("value=\"totp\""));
+    assert!(html.contains("value=\"recovery\""));
     let assertion: PublicKeyCredential = device.do_authentication(origin(&app), options).unwrap();
     let response = post_assertion(&app, &html, &serde_json::to_string(&assertion).unwrap()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -249,6 +293,18 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
         page.contains("Không xác nhận được khoá truy cập này"),
         "{page}"
     );
+
+    // The device is lost: a recovery code stands in for it, once, at level 2.
+    let start = rp.authorize_url(&[]);
+    let next = password_step(&app, &start.url, &citizen).await;
+    let response = submit_code(&app, &next, "recovery", &recovery_codes[0]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let redirect = location_of(&response);
+    let code = query_param(&redirect, "code").unwrap();
+    let tokens = rp.exchange(&app.http, &code, start.verifier).await.unwrap();
+    let claims = rp.verify(&tokens, &start.nonce);
+    assert_eq!(amr_of(&claims), ["pwd", "otp", "mfa"]);
+    assert_eq!(stored_recovery_codes(&app, &citizen), 9);
 }
 
 #[tokio::test]
@@ -257,7 +313,12 @@ async fn a_level_1_citizen_with_totp_and_a_passkey_is_offered_both_and_stays_at_
     let citizen = app.citizen();
     crate::second_factor::enrol_totp(&app, &citizen).await;
     let mut device = SoftPasskey::new(true);
-    register_in(&app, &app.browser, &mut device).await;
+    let registered = register_in(&app, &app.browser, &mut device).await;
+    assert!(
+        registered.recovery_codes.is_none(),
+        "the codes issued with the app still stand"
+    );
+    assert_eq!(stored_recovery_codes(&app, &citizen), 10);
 
     let client = app.confidential_client();
     let rp = app.relying_party(&client).await;
@@ -322,7 +383,9 @@ async fn bad_passkey_answers_at_login_are_refused_and_count_as_wrong_codes() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let mut other_device = SoftPasskey::new(true);
-    let other_credential = register_in(&app, &other_browser, &mut other_device).await;
+    let other_credential = register_in(&app, &other_browser, &mut other_device)
+        .await
+        .credential_id;
 
     let client = app.confidential_client();
     let rp = app.relying_party(&client).await;
@@ -422,7 +485,15 @@ async fn registering_refuses_bad_answers_and_removing_needs_a_fresh_login() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // The account's first factor: its recovery codes, shown once, in English.
+    assert_eq!(response.status(), StatusCode::OK);
+    let codes_page = response.text().await.unwrap();
+    assert!(
+        codes_page.contains("Two-step verification is on"),
+        "{codes_page}"
+    );
+    recovery_codes_on(&codes_page);
+    assert_eq!(stored_recovery_codes(&app, &citizen), 10);
     let response = app
         .browser
         .post(app.url("/account/factors/passkey"))
@@ -487,6 +558,11 @@ async fn registering_refuses_bad_answers_and_removing_needs_a_fresh_login() {
         .run_blocking(move |conn| passkeys::for_account(conn, &account))
         .unwrap();
     assert!(rows.is_empty());
+    assert_eq!(
+        stored_recovery_codes(&app, &citizen),
+        0,
+        "the codes go with the last factor"
+    );
 
     // No factor left: a client login is the password alone.
     let client = app.confidential_client();

@@ -594,3 +594,56 @@ async fn codes_are_limited_per_account_across_flows() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(statuses.len() >= 31, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn a_factor_sealed_under_another_server_secret_is_refused_like_a_wrong_code() {
+    let mut app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let enrolled = enrol_totp(&app, &citizen).await;
+    // What a replaced server secret looks like from here: a sealed secret that no longer
+    // opens. Flipping a byte of the ciphertext breaks its tag just the same.
+    let account = citizen.subject.clone();
+    app.db
+        .run_blocking(move |conn| {
+            use citizen_idp::storage::schema::second_factors;
+            let mut sealed: Vec<u8> = second_factors::table
+                .filter(second_factors::account_id.eq(&account))
+                .select(second_factors::sealed_secret)
+                .get_result(conn)?;
+            let last = sealed.len() - 1;
+            sealed[last] ^= 0x55;
+            diesel::update(second_factors::table.filter(second_factors::account_id.eq(&account)))
+                .set(second_factors::sealed_secret.eq(sealed))
+                .execute(conn)?;
+            Ok::<_, citizen_idp::storage::StorageError>(())
+        })
+        .unwrap();
+    let client = app.confidential_client();
+    let rp = app.relying_party(&client).await;
+    let next = password_step(&app, &rp.authorize_url(&[]).url, &citizen).await;
+
+    let response = submit_code(&app, &next, "totp", &code_now(&app, &enrolled.secret)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "not a 500: the citizen can still go on"
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Mã không đúng"), "{html}");
+    // The way out that does not need the factor: a recovery code.
+    let response = submit_code(&app, &next, "recovery", &enrolled.recovery_codes[0]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(location_of(&response).starts_with(&client.redirect_uri));
+
+    app.stop().await;
+    let number = citizen.number.clone();
+    let rows = app
+        .db
+        .run_blocking(move |conn| citizen_idp::storage::audit_events::for_citizen(conn, &number))
+        .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.detail.as_deref() == Some("method=totp reason=unusable")),
+        "the audit trail says why"
+    );
+}

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{END_SESSION, PASSWORD, WITHDRAW, render, return_to, texts};
 use crate::audit;
+use crate::authn::password::PasswordError;
 use crate::authn::password_policy::{self, PolicyContext};
 use crate::authn::session::{self, Session};
 use crate::authn::throttle::{Throttle, Verdict};
@@ -261,13 +262,11 @@ async fn change_password(
         return too_many_attempts(req, state, lang, &live, retry_after_secs).await;
     }
     let stored = (current.len() <= MAX_PASSWORD_BYTES).then(|| account.password_hash.clone());
-    let password_error =
-        |e: &dyn std::fmt::Display| PageError::internal_from(InternalError::PASSWORD, e, false);
-    let matches = state
-        .hasher
-        .verify(Password::new(current), stored)
-        .await
-        .map_err(|e| password_error(&e))?;
+    let matches = match state.hasher.verify(Password::new(current), stored).await {
+        Ok(matches) => matches,
+        Err(PasswordError::Busy) => return busy(req, state, lang, &live).await,
+        Err(e) => return Err(password_error(&e)),
+    };
     if !matches {
         tracing::info!(target: "security", "password change refused: wrong current password");
         let failure = throttle.record_failure(&number, client_ip, now).await?;
@@ -286,11 +285,11 @@ async fn change_password(
         .await;
     }
     throttle.record_success(&number).await?;
-    let hash = state
-        .hasher
-        .hash(Password::new(new))
-        .await
-        .map_err(|e| password_error(&e))?;
+    let hash = match state.hasher.hash(Password::new(new)).await {
+        Ok(hash) => hash,
+        Err(PasswordError::Busy) => return busy(req, state, lang, &live).await,
+        Err(e) => return Err(password_error(&e)),
+    };
     let at = now.naive_utc();
     // Apps the old password let in keep no refresh token: the citizen signs in to them
     // again with the new one.
@@ -341,6 +340,10 @@ async fn change_password(
     Ok(done(lang, "password"))
 }
 
+fn password_error(e: &PasswordError) -> PageError {
+    PageError::internal_from(InternalError::PASSWORD, e, false)
+}
+
 /// The account page with "too many attempts, try again in …": 429 with Retry-After.
 async fn too_many_attempts(
     req: &HttpRequest,
@@ -349,24 +352,41 @@ async fn too_many_attempts(
     live: &LiveSession,
     retry_after_secs: u64,
 ) -> Result<HttpResponse, PageError> {
-    let message = login_protection::wait_message(
-        lang,
-        login_protection::texts(lang).too_many_logins,
+    let reason = login_protection::texts(lang).too_many_logins;
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    wait_page(req, state, lang, live, status, reason, retry_after_secs).await
+}
+
+/// The account page with "too many people are logging in, try again in …" (the
+/// password hash queue is full): 503 with Retry-After. Nothing was changed.
+async fn busy(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    live: &LiveSession,
+) -> Result<HttpResponse, PageError> {
+    tracing::warn!(target: "security", "password change turned away: the password hash queue is full");
+    let reason = login_protection::texts(lang).busy;
+    let (status, wait) = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        login_protection::BUSY_RETRY_AFTER_SECS,
+    );
+    wait_page(req, state, lang, live, status, reason, wait).await
+}
+
+async fn wait_page(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    live: &LiveSession,
+    status: StatusCode,
+    reason: &str,
+    retry_after_secs: u64,
+) -> Result<HttpResponse, PageError> {
+    let message = login_protection::wait_message(lang, reason, retry_after_secs);
+    let response = render(req, state, lang, live, status, None, Some(&message)).await?;
+    Ok(login_protection::with_retry_after(
+        response,
         retry_after_secs,
-    );
-    let mut response = render(
-        req,
-        state,
-        lang,
-        live,
-        StatusCode::TOO_MANY_REQUESTS,
-        None,
-        Some(&message),
-    )
-    .await?;
-    response.headers_mut().insert(
-        actix_web::http::header::RETRY_AFTER,
-        retry_after_secs.into(),
-    );
-    Ok(response)
+    ))
 }
