@@ -24,7 +24,7 @@ use webauthn_rs::prelude::{
 };
 
 use crate::helpers::{PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param};
-use crate::second_factor::{password_step, sign_in_to_account, submit_code};
+use crate::second_factor::{password_step, recovery_codes_on, sign_in_to_account, submit_code};
 
 async fn passkey_app() -> TestApp {
     TestApp::spawn_on_localhost(|_| {}).await
@@ -134,21 +134,6 @@ async fn register_in(
         credential_id: answer.raw_id,
         recovery_codes,
     }
-}
-
-/// The codes on the page that shows them once; there are always ten.
-fn recovery_codes_on(page: &str) -> Vec<String> {
-    assert!(
-        page.contains("Mã khôi phục của bạn") || page.contains("Your recovery codes"),
-        "{page}"
-    );
-    let codes: Vec<String> = page
-        .split("<li><code>")
-        .skip(1)
-        .map(|rest| rest[..rest.find("</code>").unwrap()].to_owned())
-        .collect();
-    assert_eq!(codes.len(), 10, "{page}");
-    codes
 }
 
 fn stored_recovery_codes(app: &TestApp, citizen: &TestCitizen) -> usize {

@@ -94,6 +94,22 @@ pub async fn post_enrolment(app: &TestApp, html: &str, code: &str) -> (StatusCod
     (response.status(), response.text().await.unwrap())
 }
 
+/// The codes on the page that shows them once, with the account's first factor;
+/// there are always ten.
+pub fn recovery_codes_on(page: &str) -> Vec<String> {
+    assert!(
+        page.contains("Mã khôi phục của bạn") || page.contains("Your recovery codes"),
+        "{page}"
+    );
+    let codes: Vec<String> = page
+        .split("<li><code>")
+        .skip(1)
+        .map(|rest| rest[..rest.find("</code>").unwrap()].to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10, "ten recovery codes are shown: {page}");
+    codes
+}
+
 /// Signs `citizen` in and enrols a TOTP factor; the clock then moves on one step, so
 /// the next code is not the one spent at enrolment.
 pub async fn enrol_totp(app: &TestApp, citizen: &TestCitizen) -> Enrolled {
@@ -101,12 +117,7 @@ pub async fn enrol_totp(app: &TestApp, citizen: &TestCitizen) -> Enrolled {
     let (html, secret) = open_enrolment(app).await;
     let (status, page) = post_enrolment(app, &html, &code_now(app, &secret)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    let recovery_codes: Vec<String> = page
-        .split("<li><code>")
-        .skip(1)
-        .map(|rest| rest[..rest.find("</code>").unwrap()].to_owned())
-        .collect();
-    assert_eq!(recovery_codes.len(), 10, "ten recovery codes are shown");
+    let recovery_codes = recovery_codes_on(&page);
     app.advance_clock(Duration::seconds(30));
     Enrolled {
         secret,
