@@ -304,6 +304,7 @@ pub async fn build_on(
         identities: crate::registry::identity_cache::IdentityCache::new(
             settings.database.register_cache_ms,
         ),
+        verified_tokens: Default::default(),
         metrics,
         settings: settings.clone(),
     });

@@ -41,6 +41,8 @@ pub struct AppState {
     /// What introspection and userinfo read from the register, if the operator turned
     /// the cache on (`database.register_cache_ms`); cleared by every change made here.
     pub identities: crate::registry::identity_cache::IdentityCache,
+    /// Access tokens already verified, for introspection and userinfo.
+    pub verified_tokens: crate::tokens::verified::VerifiedTokens,
     /// Keys of private_key_jwt clients fetched from their jwks_uri.
     pub client_keys: crate::oidc::token::client_keys::ClientKeyCache,
     /// Derives pairwise subjects (OIDC Core §8), from the server secret.

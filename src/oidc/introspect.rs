@@ -14,8 +14,7 @@ use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::token::{authenticate_client, parse_form};
 use crate::registry;
 use crate::state::AppState;
-use crate::tokens::access_token::{self, AccessTokenClaims};
-use crate::tokens::{jwt, refresh, revocation, subject};
+use crate::tokens::{refresh, revocation, subject};
 
 pub async fn introspect_post(
     req: HttpRequest,
@@ -75,12 +74,11 @@ async fn access_token_answer(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Answer>, OAuthError> {
-    let Ok(claims) = jwt::verify::<AccessTokenClaims>(
-        &state.keys.current(),
-        token,
-        access_token::TYP,
-        &state.issuer,
-    ) else {
+    let Ok(claims) =
+        state
+            .verified_tokens
+            .verify(&state.keys.current(), token, &state.issuer, now.timestamp())
+    else {
         return Ok(None);
     };
     // A token of another client is not the caller's to see (its audience is not them).

@@ -11,8 +11,7 @@ use crate::http::access_log::request_id;
 use crate::oidc::error::{BearerError, ErrorCode, MISSING_TOKEN, OAuthError};
 use crate::registry::{self, claims};
 use crate::state::AppState;
-use crate::tokens::access_token::{self, AccessTokenClaims};
-use crate::tokens::{jwt, revocation};
+use crate::tokens::revocation;
 
 fn invalid_token(why: &'static str) -> BearerError {
     BearerError(OAuthError::new(ErrorCode::InvalidToken, why))
@@ -90,14 +89,11 @@ async fn userinfo(
     token: &str,
     request_id: Option<String>,
 ) -> Result<HttpResponse, BearerError> {
-    let token_claims: AccessTokenClaims = jwt::verify(
-        &state.keys.current(),
-        token,
-        access_token::TYP,
-        &state.issuer,
-    )
-    .map_err(|_| invalid_token("the access token is invalid"))?;
     let now = state.clock.now().timestamp();
+    let token_claims = state
+        .verified_tokens
+        .verify(&state.keys.current(), token, &state.issuer, now)
+        .map_err(|_| invalid_token("the access token is invalid"))?;
     if token_claims.exp <= now {
         return Err(invalid_token("the access token has expired"));
     }

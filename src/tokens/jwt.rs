@@ -62,8 +62,8 @@ struct Header<'a> {
 ///
 /// Each part is decoded once, and the signature is checked with the key parsed when it
 /// was loaded (jsonwebtoken's `decode` rebuilt the public key on every call and decoded
-/// the header and the claims twice: 90 µs for ES256, against about 50 µs for the
-/// signature check alone).
+/// the header and the claims twice). Measured, that bought 15 % for RS256 (19 against
+/// 22 µs) and nothing for ES256 (56 µs either way: the P-256 check is nearly all of it).
 ///
 /// `keys` is the instance's current set. An unknown `kid` is refused at once and never
 /// triggers a reload: otherwise anyone could make every instance query the database
@@ -74,6 +74,16 @@ pub fn verify<T: DeserializeOwned + Issued>(
     expected_typ: &str,
     issuer: &str,
 ) -> Result<T, JwtError> {
+    verify_with_kid(keys, token, expected_typ, issuer).map(|(claims, _)| claims)
+}
+
+/// [`verify`], with the `kid` of the key that signed the token.
+pub fn verify_with_kid<T: DeserializeOwned + Issued>(
+    keys: &KeySet,
+    token: &str,
+    expected_typ: &str,
+    issuer: &str,
+) -> Result<(T, String), JwtError> {
     let (signing_input, signature) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
     let (header, claims) = signing_input.split_once('.').ok_or(JwtError::Malformed)?;
     if claims.contains('.') {
@@ -110,7 +120,7 @@ pub fn verify<T: DeserializeOwned + Issued>(
     if claims.issuer() != issuer {
         return Err(JwtError::Invalid);
     }
-    Ok(claims)
+    Ok((claims, kid.to_owned()))
 }
 
 #[cfg(test)]

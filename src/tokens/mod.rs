@@ -14,6 +14,7 @@ pub mod random;
 pub mod refresh;
 pub mod revocation;
 pub mod subject;
+pub mod verified;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

@@ -64,6 +64,9 @@ async fn garbage_missing_or_expired_tokens_get_a_bearer_challenge() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{garbage}");
         assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     }
+    // The genuine token works, and the instance now remembers it as verified: a
+    // tampered copy is still checked in full below, and the remembered one still expires.
+    assert_eq!(app.userinfo(&token).await.0, StatusCode::OK);
     // A token whose signature does not match its content.
     let payload_at = token.find('.').unwrap() + 10;
     let flipped = if &token[payload_at..=payload_at] == "A" {
