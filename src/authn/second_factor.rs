@@ -287,7 +287,7 @@ pub async fn summary(
     Ok((factors, unused))
 }
 
-/// Removes one of the account's factors (and the recovery codes with the TOTP one).
+/// Removes the account's TOTP factor (and the recovery codes with its last factor).
 pub async fn remove(
     state: &AppState,
     account_id: &str,

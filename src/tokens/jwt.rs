@@ -127,45 +127,13 @@ pub fn verify_with_kid<T: DeserializeOwned + Issued>(
 mod tests {
     use std::sync::Arc;
 
-    use chrono::{DateTime, Utc};
-
     use super::*;
     use crate::tokens::access_token::{AccessTokenClaims, TYP};
-    use crate::tokens::key_set::LoadedKey;
-    use crate::tokens::keys::{KeyLifetime, SigningAlg};
-
-    const ISSUER: &str = "https://id.example";
+    use crate::tokens::keys::SigningAlg;
+    use crate::tokens::test_support::{ISSUER, access_claims, key_set as set};
 
     fn claims() -> AccessTokenClaims {
-        AccessTokenClaims {
-            iss: ISSUER.into(),
-            sub: "s".into(),
-            aud: "a".into(),
-            client_id: "c".into(),
-            scope: "openid".into(),
-            jti: "j".into(),
-            exp: 2_000_000_000,
-            iat: 1_900_000_000,
-            auth_time: None,
-            acr: None,
-        }
-    }
-
-    fn set(keys: &[&Arc<SigningKey>]) -> KeySet {
-        let activated_at = DateTime::<Utc>::from_timestamp(1_000_000_000, 0).unwrap();
-        KeySet::new(
-            keys.iter()
-                .map(|key| LoadedKey {
-                    key: Arc::clone(key),
-                    lifetime: KeyLifetime {
-                        activated_at,
-                        retired_at: None,
-                        published_until: None,
-                    },
-                })
-                .collect(),
-        )
-        .unwrap()
+        access_claims("j", 2_000_000_000)
     }
 
     fn part(token: &str, index: usize) -> &str {

@@ -14,6 +14,8 @@ pub mod random;
 pub mod refresh;
 pub mod revocation;
 pub mod subject;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod verified;
 
 #[derive(Debug, thiserror::Error)]

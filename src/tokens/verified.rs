@@ -75,12 +75,9 @@ impl VerifiedTokens {
         Ok(claims)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         read(&self.entries).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -96,47 +93,12 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
-
     use super::*;
     use crate::tokens::jwt::sign;
-    use crate::tokens::key_set::LoadedKey;
-    use crate::tokens::keys::{KeyLifetime, SigningAlg, SigningKey};
+    use crate::tokens::keys::{SigningAlg, SigningKey};
+    use crate::tokens::test_support::{ISSUER, access_claims as claims, key_set as set};
 
-    const ISSUER: &str = "https://id.example";
     const NOW: i64 = 1_900_000_100;
-
-    fn claims(jti: &str, exp: i64) -> AccessTokenClaims {
-        AccessTokenClaims {
-            iss: ISSUER.into(),
-            sub: "s".into(),
-            aud: "a".into(),
-            client_id: "c".into(),
-            scope: "openid".into(),
-            jti: jti.into(),
-            exp,
-            iat: 1_900_000_000,
-            auth_time: None,
-            acr: None,
-        }
-    }
-
-    fn set(keys: &[&Arc<SigningKey>]) -> KeySet {
-        let activated_at = DateTime::<Utc>::from_timestamp(1_000_000_000, 0).unwrap();
-        KeySet::new(
-            keys.iter()
-                .map(|key| LoadedKey {
-                    key: Arc::clone(key),
-                    lifetime: KeyLifetime {
-                        activated_at,
-                        retired_at: None,
-                        published_until: None,
-                    },
-                })
-                .collect(),
-        )
-        .unwrap()
-    }
 
     #[test]
     fn a_verified_token_is_kept_and_a_forged_one_never() {
@@ -162,7 +124,7 @@ mod tests {
                 .verify(&keys, &token, "https://other.example", NOW)
                 .is_err()
         );
-        assert!(other.is_empty());
+        assert_eq!(other.len(), 0);
     }
 
     #[test]
@@ -191,7 +153,7 @@ mod tests {
             cache.verify(&keys, &expired, ISSUER, NOW).unwrap().jti,
             "old"
         );
-        assert!(cache.is_empty());
+        assert_eq!(cache.len(), 0);
         for i in 0..=MAX_ENTRIES {
             let token = sign(&key, access_token::TYP, &claims(&i.to_string(), NOW + 300)).unwrap();
             cache.verify(&keys, &token, ISSUER, NOW).unwrap();

@@ -104,6 +104,29 @@ async fn post(
         .unwrap()
 }
 
+/// Posts the password form of `/account` at `app` (a replica, say), from `browser`.
+async fn change_password(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf_token: &str,
+    current: &str,
+    new: &str,
+    lang: &str,
+) -> reqwest::Response {
+    post(
+        app,
+        browser,
+        "/account/password",
+        &[
+            ("csrf_token", csrf_token),
+            ("current_password", current),
+            ("new_password", new),
+            ("lang", lang),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_account_page_sends_a_stranger_to_log_in_and_comes_back_after() {
     let app = TestApp::spawn().await;
@@ -344,18 +367,7 @@ async fn changing_the_password_checks_the_current_one_and_the_new_one_then_ends_
         let token = token.clone();
         let app = &app;
         async move {
-            let response = post(
-                app,
-                &app.browser,
-                "/account/password",
-                &[
-                    ("csrf_token", token.as_str()),
-                    ("current_password", current),
-                    ("new_password", new),
-                    ("lang", "vi"),
-                ],
-            )
-            .await;
+            let response = change_password(app, &app.browser, &token, current, new, "vi").await;
             (response.status(), response.text().await.unwrap())
         }
     };
@@ -413,16 +425,13 @@ async fn the_current_password_is_throttled_like_a_login() {
         let token = token.clone();
         let app = &app;
         async move {
-            post(
+            change_password(
                 app,
                 &app.browser,
-                "/account/password",
-                &[
-                    ("csrf_token", token.as_str()),
-                    ("current_password", current),
-                    ("new_password", "một câu mới dễ nhớ"),
-                    ("lang", "en"),
-                ],
+                &token,
+                current,
+                "một câu mới dễ nhớ",
+                "en",
             )
             .await
         }
@@ -447,16 +456,13 @@ async fn the_current_password_is_throttled_like_a_login() {
     assert_eq!(fresh, StatusCode::TOO_MANY_REQUESTS);
     // After the wait, the right password changes it.
     app.advance_clock(Duration::seconds(61));
-    let response = post(
+    let response = change_password(
         &app,
         &app.browser,
-        "/account/password",
-        &[
-            ("csrf_token", token.as_str()),
-            ("current_password", PASSWORD),
-            ("new_password", "một câu mới dễ nhớ"),
-            ("lang", "en"),
-        ],
+        &token,
+        PASSWORD,
+        "một câu mới dễ nhớ",
+        "en",
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -473,16 +479,13 @@ async fn a_password_change_in_a_login_storm_is_asked_to_wait_and_changes_nothing
     let stormy = app
         .spawn_replica_with(|s| s.password.max_concurrent_hashes = Some(0))
         .await;
-    let response = post(
+    let response = change_password(
         &stormy,
         &app.browser,
-        "/account/password",
-        &[
-            ("csrf_token", token.as_str()),
-            ("current_password", PASSWORD),
-            ("new_password", "một câu mới dễ nhớ"),
-            ("lang", "en"),
-        ],
+        &token,
+        PASSWORD,
+        "một câu mới dễ nhớ",
+        "en",
     )
     .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -17,6 +17,7 @@ use citizen_idp::registration::{self, NewClient};
 use citizen_idp::registry::generate::PopulationGenerator;
 use citizen_idp::startup;
 use citizen_idp::storage::accounts::{self, Account};
+use citizen_idp::storage::audit_events::{self, AuditEvent};
 use citizen_idp::storage::{Db, citizens, clients};
 use citizen_idp::store::Store;
 use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
@@ -502,6 +503,14 @@ impl TestApp {
         self.db
             .run_blocking(move |conn| citizens::set_life_status(conn, &id, status, now))
             .unwrap();
+    }
+
+    /// The citizen's audit trail as stored (stop the app first: that drains the writer).
+    pub fn audit_of(&self, citizen: &TestCitizen) -> Vec<AuditEvent> {
+        let number = citizen.number.clone();
+        self.db
+            .run_blocking(move |conn| audit_events::for_citizen(conn, &number))
+            .unwrap()
     }
 
     /// Runs the citizen-idp command line against this app's database.

@@ -541,11 +541,7 @@ async fn second_factor_outcomes_are_in_the_citizens_audit_trail() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     // Stopping the server drains the audit writer.
     app.stop().await;
-    let number = citizen.number.clone();
-    let rows = app
-        .db
-        .run_blocking(move |conn| citizen_idp::storage::audit_events::for_citizen(conn, &number))
-        .unwrap();
+    let rows = app.audit_of(&citizen);
     let factor_rows: Vec<(String, Option<String>, Option<String>)> = rows
         .into_iter()
         .filter(|r| r.outcome.starts_with("second_factor"))
@@ -647,11 +643,7 @@ async fn a_factor_sealed_under_another_server_secret_is_refused_like_a_wrong_cod
     assert!(location_of(&response).starts_with(&client.redirect_uri));
 
     app.stop().await;
-    let number = citizen.number.clone();
-    let rows = app
-        .db
-        .run_blocking(move |conn| citizen_idp::storage::audit_events::for_citizen(conn, &number))
-        .unwrap();
+    let rows = app.audit_of(&citizen);
     assert!(
         rows.iter()
             .any(|r| r.detail.as_deref() == Some("method=totp reason=unusable")),
