@@ -282,6 +282,11 @@ pub async fn build_on(
         passkeys,
         discovery_json: discovery::document(&issuer, &endpoints).to_string(),
         secure_cookies: issuer.starts_with("https://"),
+        cookies: crate::http::cookies::Cookies::new(
+            &settings.session.cookie_name,
+            issuer.starts_with("https://"),
+            &keys.secret,
+        ),
         issuer: issuer.clone(),
         endpoints,
         db,

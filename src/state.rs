@@ -31,6 +31,9 @@ pub struct AppState {
     pub access_token_alg: SigningAlg,
     /// Whether the issuer is https, which decides the cookies' Secure attribute.
     pub secure_cookies: bool,
+    /// The session and browser cookies: their names (`__Host-` on https) and the
+    /// browser secret's MAC.
+    pub cookies: crate::http::cookies::Cookies,
     /// The discovery document, serialised once: it changes only at restart. (The JWKS
     /// changes with the keys: `keys.current().jwks_json()`.)
     pub discovery_json: String,

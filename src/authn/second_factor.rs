@@ -1,7 +1,8 @@
 //! Whether a login must also present a second factor, what level it then reaches,
 //! and checking a presented TOTP or recovery code (passkeys: `authn::passkey`).
 //!
-//! The rules, in one place ([`decide`]):
+//! The rules, in one place (`domain::interaction::factor_verdict`, which the login
+//! state machine applies):
 //! - an account with a second factor enrolled presents it at every login, whatever its
 //!   level: a factor the citizen chose to add must protect them;
 //! - level 2 (`urn:citizen-idp:loa:2`) is reached only by a level-2 account (verified
@@ -15,26 +16,12 @@ use chrono::{DateTime, Utc};
 
 use super::recovery_codes::{self, RecoveryCode};
 use super::totp::{self, SecretSealer, TotpError, TotpSecret};
-use crate::domain::acr::{AcrDemand, AssuranceLevel, has_second_factor};
-use crate::oidc::authorize::request::AuthorizationRequest;
+use crate::domain::acr::{AssuranceLevel, has_second_factor};
 use crate::pages::PageError;
 use crate::server_secret::ServerSecret;
 use crate::state::AppState;
 use crate::storage::second_factors::{self, FactorRow, KIND_TOTP};
-use crate::storage::{
-    self, StorageError, accounts, passkeys as stored_passkeys, recovery_codes as stored_codes,
-};
-
-/// What the login still owes before a session can be made for `request`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FactorCheck {
-    /// Nothing more: the methods used are enough.
-    Satisfied,
-    /// A second factor must be presented (a login step, or a step-up of a session).
-    Needed,
-    /// The request demands an assurance level this account cannot reach.
-    Unmet,
-}
+use crate::storage::{self, StorageError, recovery_codes as stored_codes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FactorError {
@@ -51,59 +38,6 @@ impl From<FactorError> for PageError {
             FactorError::Totp(e) => PageError::internal(&e, false),
         }
     }
-}
-
-pub async fn check(
-    state: &AppState,
-    account_id: &str,
-    amr: &[String],
-    request: &AuthorizationRequest,
-) -> Result<FactorCheck, PageError> {
-    let id = account_id.to_owned();
-    // Passkeys count only where they can be presented (not on an IP-address issuer).
-    let passkeys_on = state.passkeys.is_some();
-    let (account, has_factor) = state
-        .db
-        .run(move |conn| {
-            let account = accounts::find(conn, &id)?;
-            let has_factor = !second_factors::for_account(conn, &id)?.is_empty()
-                || (passkeys_on && stored_passkeys::any(conn, &id)?);
-            Ok::<_, StorageError>((account, has_factor))
-        })
-        .await?;
-    let account = account.ok_or_else(PageError::login_expired)?;
-    Ok(decide(
-        account.assurance_level,
-        has_factor,
-        amr,
-        request.acr,
-    ))
-}
-
-/// The rules of the module doc, without I/O.
-pub fn decide(
-    account_level: AssuranceLevel,
-    has_factor: bool,
-    amr: &[String],
-    demand: Option<AcrDemand>,
-) -> FactorCheck {
-    let reachable = if has_factor {
-        account_level
-    } else {
-        AssuranceLevel::Level1
-    };
-    if let Some(demand) = demand {
-        if demand.min_level > reachable {
-            return FactorCheck::Unmet;
-        }
-        if achieved_level(account_level, amr) < demand.min_level {
-            return FactorCheck::Needed;
-        }
-    }
-    if has_factor && !has_second_factor(amr) {
-        return FactorCheck::Needed;
-    }
-    FactorCheck::Satisfied
 }
 
 /// The level the methods in `amr` prove for an account of `account_level`.
@@ -371,6 +305,8 @@ pub mod pending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::acr::AcrDemand;
+    use crate::domain::interaction::{AccountFacts, FactorVerdict as FactorCheck, factor_verdict};
     use AssuranceLevel::{Level1, Level2};
 
     fn amr(v: &[&str]) -> Vec<String> {
@@ -379,6 +315,21 @@ mod tests {
 
     fn demand(level: AssuranceLevel) -> Option<AcrDemand> {
         Some(AcrDemand { min_level: level })
+    }
+
+    /// The rules as the login applies them, for a login that holds what `amr` proves.
+    fn decide(
+        level: AssuranceLevel,
+        has_factor: bool,
+        amr: &[String],
+        demand: Option<AcrDemand>,
+    ) -> FactorCheck {
+        let account = AccountFacts {
+            level,
+            has_factor,
+            eligible: true,
+        };
+        factor_verdict(account, amr, achieved_level(level, amr), demand)
     }
 
     #[test]

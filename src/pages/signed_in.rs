@@ -8,6 +8,8 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::PageError;
 use super::i18n::Lang;
+use crate::domain::interaction::Step;
+use crate::oidc::authorize::flow::Entry;
 use crate::oidc::authorize::request::{AuthorizationRequest, Prompt};
 use crate::oidc::authorize::{LiveSession, live_session, start_flow};
 use crate::state::AppState;
@@ -73,8 +75,15 @@ pub async fn login(
         own_page: Some(return_to.to_owned()),
         acr: None,
         prompt_consent: false,
+        id_token_hint: None,
+        hint_subject: None,
     };
-    start_flow(req, state, request, None, "/login", state.clock.now())
+    let entry = Entry {
+        step: Step::Password,
+        progress: None,
+        sid: None,
+    };
+    start_flow(req, state, request, entry, state.clock.now())
         .await
         .map_err(PageError::from_oauth)
 }
