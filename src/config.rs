@@ -193,6 +193,7 @@ pub struct TokenSettings {
     pub access_token_ttl_secs: u64,
     pub access_token_alg: String,
     pub refresh_token_ttl_secs: u64,
+    pub refresh_family_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -421,6 +422,7 @@ impl Settings {
         if self.tokens.id_token_ttl_secs == 0
             || self.tokens.access_token_ttl_secs == 0
             || self.tokens.refresh_token_ttl_secs == 0
+            || self.tokens.refresh_family_max_secs == 0
         {
             return Err(invalid("tokens", "token lifetimes must be positive"));
         }
