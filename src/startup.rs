@@ -292,6 +292,7 @@ pub async fn build_on(
         db,
         store,
         keys: keys.ring,
+        key_sealer: keys.sealer.clone(),
         pairwise_key: crate::tokens::subject::PairwiseKey::new(
             &keys
                 .secret
@@ -425,6 +426,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/openapi.json", web::get().to(openapi::openapi_get))
     .route("/admin/openapi.json", web::get().to(openapi::openapi_get))
     .route("/admin/clients", web::get().to(admin::list))
+    .route(
+        "/admin/keys/{kid}/revoke",
+        web::post().to(crate::client_admin::signing_keys::revoke),
+    )
     .route("/admin/clients", web::post().to(admin::create))
     .route("/admin/clients/{client_id}", web::get().to(admin::show))
     .route("/admin/clients/{client_id}", web::put().to(admin::replace))

@@ -22,6 +22,9 @@ pub struct AppState {
     /// The signing keys, reloaded from the database every `keys.reload_interval_secs`:
     /// take `keys.current()` once per request.
     pub keys: Arc<KeyRing>,
+    /// Opens the sealed private keys, for a reload outside the periodic one (after an
+    /// operator withdraws a key over the admin API).
+    pub key_sealer: Arc<crate::tokens::keyring::Sealer>,
     /// The server secret. Derive a key per purpose with `secret.derive("purpose")`
     /// (see `server_secret` for the purposes in use); never use it directly.
     pub secret: ServerSecret,

@@ -7,6 +7,7 @@
 pub mod account_level;
 pub mod api;
 pub mod cli;
+pub mod signing_keys;
 
 use chrono::NaiveDateTime;
 
