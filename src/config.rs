@@ -92,6 +92,9 @@ pub struct RedisSettings {
     pub key_prefix: String,
     pub response_timeout_ms: u64,
     pub connection_timeout_ms: u64,
+    /// Bounds of the in-process store.
+    pub in_process_max_entries: usize,
+    pub in_process_max_bytes: usize,
 }
 
 impl RedisSettings {
@@ -107,6 +110,13 @@ impl RedisSettings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
+        // Room for at least a few thousand logins at once, whatever else it holds.
+        if self.in_process_max_entries < 1000 || self.in_process_max_bytes < 1 << 20 {
+            return Err(invalid(
+                "redis.in_process_max_entries",
+                "the in-process store needs at least 1000 entries and 1 MiB",
+            ));
+        }
         let cluster = self.cluster_nodes();
         if !self.url.is_empty() && !cluster.is_empty() {
             return Err(invalid(

@@ -134,7 +134,14 @@ pub async fn connect_database_observed(
 pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
     let cluster = settings.redis.cluster_nodes();
     let nodes = match (settings.redis.url.as_str(), cluster.is_empty()) {
-        ("", true) => return Ok(Arc::new(MemoryStore::new())),
+        ("", true) => {
+            return Ok(Arc::new(MemoryStore::bounded(
+                crate::store::memory::Limits {
+                    max_entries: settings.redis.in_process_max_entries,
+                    max_bytes: settings.redis.in_process_max_bytes,
+                },
+            )));
+        }
         ("", false) => RedisNodes::Cluster(&cluster),
         (url, _) => RedisNodes::Single(url),
     };

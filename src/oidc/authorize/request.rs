@@ -27,6 +27,10 @@ pub struct AuthorizeParams {
 // Bounds on untrusted values, generous for any honest client.
 const MAX_PARAM_LEN: usize = 2048;
 const MAX_PARAMS: usize = 40;
+/// The values a flow keeps in the store for its whole life, or echoes back: short, so
+/// that pending flows stay small however many an attacker starts.
+const MAX_SHORT_PARAM_LEN: usize = 512;
+const SHORT_PARAMS: [&str; 5] = ["state", "nonce", "ui_locales", "login_hint", "acr_values"];
 
 impl AuthorizeParams {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
@@ -129,7 +133,12 @@ pub fn check(
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let redirect_uri = check_redirect_uri(params, client)?;
     // From here on, errors can be redirected. `state` is echoed back when it is usable.
-    let state = params.single("state").ok().flatten().map(str::to_owned);
+    let state = params
+        .single("state")
+        .ok()
+        .flatten()
+        .filter(|s| s.len() <= MAX_SHORT_PARAM_LEN)
+        .map(str::to_owned);
     let fail = |code: ErrorCode, description: &'static str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
         state: state.clone(),
@@ -144,6 +153,14 @@ pub fn check(
         })
     };
     single("state")?;
+    for name in SHORT_PARAMS {
+        if single(name)?.is_some_and(|v| v.len() > MAX_SHORT_PARAM_LEN) {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "state, nonce, ui_locales, login_hint and acr_values are limited to 512 bytes",
+            ));
+        }
+    }
 
     // RFC 6749 §4.1.1: response_type is required; only the code flow is offered.
     match single("response_type")? {
