@@ -13,6 +13,8 @@ use url::Url;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 const ENV_PREFIX: &str = "CITIZEN_IDP";
+/// The longest `session.reauth_max_age_secs` allowed: a few minutes, not a session.
+const MAX_REAUTH_MAX_AGE_SECS: u64 = 900;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -212,6 +214,10 @@ pub struct SessionSettings {
     pub ttl_secs: u64,
     pub cookie_name: String,
     pub login_ttl_secs: u64,
+    /// How recent a login must be to bind or remove an authenticator, or to renew the
+    /// recovery codes (NIST SP 800-63B §6.1.2.1); it must also have presented the
+    /// account's second factor, if it has one.
+    pub reauth_max_age_secs: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -441,6 +447,14 @@ impl Settings {
         if self.session.ttl_secs == 0 || self.session.login_ttl_secs == 0 {
             return Err(invalid("session", "lifetimes must be positive"));
         }
+        // Re-authentication means a login of a few minutes: a longer window would let an
+        // unattended session change how its account logs in.
+        if !(1..=MAX_REAUTH_MAX_AGE_SECS).contains(&self.session.reauth_max_age_secs) {
+            return Err(invalid(
+                "session.reauth_max_age_secs",
+                "must be between 1 and 900 seconds",
+            ));
+        }
         let cookie_ok = !self.session.cookie_name.is_empty()
             && self
                 .session
@@ -623,5 +637,17 @@ mod tests {
         settings.metrics.token = SecretSetting::new("short".into());
         let error = settings.validate().unwrap_err().to_string();
         assert!(error.contains("metrics.token"), "{error}");
+    }
+
+    #[test]
+    fn re_authentication_is_a_matter_of_minutes() {
+        let mut settings = Settings::defaults().unwrap();
+        assert_eq!(settings.session.reauth_max_age_secs, 300);
+        settings.session.reauth_max_age_secs = 900;
+        settings.validate().unwrap();
+        for bad in [0, 901, 28_800] {
+            settings.session.reauth_max_age_secs = bad;
+            assert_eq!(invalid_key(&settings), Some("session.reauth_max_age_secs"));
+        }
     }
 }

@@ -406,6 +406,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/account/factors/remove",
         web::post().to(pages::factors::factor_remove_post),
     )
+    .route(
+        "/account/factors/recovery-codes",
+        web::post().to(pages::factors::recovery_codes_post),
+    )
     // Consent and the citizen's account pages.
     .route("/consent", web::get().to(pages::consent::consent_get))
     .route("/consent", web::post().to(pages::consent::consent_post))

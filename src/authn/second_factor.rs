@@ -11,6 +11,12 @@
 //! - a client's demand for a level (`acr_values`, essential `acr` claim) makes a
 //!   session that falls short step up with the second factor, or fails with
 //!   `unmet_authentication_requirements` when the account cannot reach that level.
+//!
+//! Changing the authenticators themselves ([`reauthentication`]: binding an app or a
+//! passkey, removing one, renewing the recovery codes) needs a login of the last few
+//! minutes that presented the account's second factor, if it has one (NIST SP 800-63B
+//! §6.1.2.1): otherwise an unattended password-only session could add its own factor
+//! and step itself up with it.
 
 use chrono::{DateTime, Utc};
 
@@ -21,7 +27,9 @@ use crate::pages::PageError;
 use crate::server_secret::ServerSecret;
 use crate::state::AppState;
 use crate::storage::second_factors::{self, FactorRow, KIND_TOTP};
-use crate::storage::{self, StorageError, recovery_codes as stored_codes};
+use crate::storage::{
+    self, DbConnection, StorageError, passkeys as stored_passkeys, recovery_codes as stored_codes,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FactorError {
@@ -38,6 +46,74 @@ impl From<FactorError> for PageError {
             FactorError::Totp(e) => PageError::internal(&e, false),
         }
     }
+}
+
+/// Whether a session may change the account's authenticators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reauthentication {
+    /// A login recent enough, with the account's second factor if it has one.
+    Fresh,
+    /// The login is older than the limit.
+    TooOld,
+    /// The account has a second factor, and the session's login did not present it
+    /// (it was made before the factor was added).
+    FactorNotPresented,
+}
+
+impl Reauthentication {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reauthentication::Fresh => "fresh",
+            Reauthentication::TooOld => "too_old",
+            Reauthentication::FactorNotPresented => "factor_not_presented",
+        }
+    }
+}
+
+/// The rule for binding or removing an authenticator and renewing the recovery codes
+/// (NIST SP 800-63B §6.1.2.1), without I/O: the session's login (`auth_time`, `amr`)
+/// is at most `max_age_secs` old at `now` (seconds since the epoch), and presented a
+/// second factor when the account `has_factor`. A login time in the future (a clock
+/// step back) counts as fresh: it cannot be older than the limit.
+pub fn reauthentication(
+    auth_time: i64,
+    amr: &[String],
+    has_factor: bool,
+    now: i64,
+    max_age_secs: u64,
+) -> Reauthentication {
+    let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
+    if now.saturating_sub(auth_time) > max_age {
+        Reauthentication::TooOld
+    } else if has_factor && !has_second_factor(amr) {
+        Reauthentication::FactorNotPresented
+    } else {
+        Reauthentication::Fresh
+    }
+}
+
+/// Whether the account has a second factor that its logins must present (see
+/// [`has_factor_in`]).
+pub async fn has_factor(state: &AppState, account_id: &str) -> Result<bool, FactorError> {
+    let id = account_id.to_owned();
+    let passkeys_on = state.passkeys.is_some();
+    Ok(state
+        .db
+        .run(move |conn| has_factor_in(conn, &id, passkeys_on))
+        .await?)
+}
+
+/// The one rule for "has a second factor", shared by the login and the binding pages:
+/// an authenticator app, or a passkey where passkeys can be presented (not on an
+/// IP-address issuer, where browsers refuse them), so that no login is asked for a
+/// factor it cannot present.
+pub fn has_factor_in(
+    conn: &mut DbConnection,
+    account_id: &str,
+    passkeys_on: bool,
+) -> Result<bool, StorageError> {
+    Ok(!second_factors::for_account(conn, account_id)?.is_empty()
+        || (passkeys_on && stored_passkeys::any(conn, account_id)?))
 }
 
 /// The level the methods in `amr` prove for an account of `account_level`.
@@ -134,15 +210,18 @@ pub async fn verify_recovery_code(
 /// The outcome of confirming a TOTP enrolment with a first code.
 #[derive(Debug)]
 pub enum Enrolment {
-    /// Saved; the recovery codes to show once.
-    Done(Vec<RecoveryCode>),
+    /// Saved. With the account's first second factor come its recovery codes, to show
+    /// once; a later factor keeps the set the citizen already has (`None`).
+    Done(Option<Vec<RecoveryCode>>),
     WrongCode,
     AlreadyEnrolled,
 }
 
 /// Saves `secret` as the account's TOTP factor if `code` is one of its codes, with
-/// that code's step already spent (it cannot be replayed at the next login), and
-/// issues fresh recovery codes, in one transaction.
+/// that code's step already spent (it cannot be replayed at the next login), and, when
+/// it is the account's first second factor, issues its recovery codes, in one
+/// transaction. Existing codes are never replaced here: only [`renew_recovery_codes`]
+/// does that, so that whoever adds a factor cannot take the citizen's codes.
 pub async fn enrol_totp(
     state: &AppState,
     account_id: &str,
@@ -173,7 +252,43 @@ pub async fn enrol_totp(
         .db
         .run(move |conn| {
             storage::transaction(conn, |conn| {
+                let first = !stored_codes::account_has_factor(conn, &id)?;
                 if !second_factors::insert(conn, &row)? {
+                    return Ok::<_, StorageError>(None);
+                }
+                if first {
+                    stored_codes::replace(conn, &id, &digests, at)?;
+                }
+                Ok(Some(first))
+            })
+        })
+        .await?;
+    Ok(match saved {
+        None => Enrolment::AlreadyEnrolled,
+        Some(first) => Enrolment::Done(first.then_some(codes)),
+    })
+}
+
+/// Replaces the account's recovery codes with a new set, to show once: the citizen's
+/// explicit "new codes" action (the caller has checked [`reauthentication`]). `None`
+/// when the account has no second factor (codes stand in for one, so there is nothing
+/// to renew).
+pub async fn renew_recovery_codes(
+    state: &AppState,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<RecoveryCode>>, FactorError> {
+    let codes = recovery_codes::generate().ok_or(TotpError::Random)?;
+    let digests: Vec<String> = codes
+        .iter()
+        .filter_map(|c| recovery_codes::digest(c.expose()))
+        .collect();
+    let (id, at) = (account_id.to_owned(), now.naive_utc());
+    let renewed = state
+        .db
+        .run(move |conn| {
+            storage::transaction(conn, |conn| {
+                if !stored_codes::account_has_factor(conn, &id)? {
                     return Ok::<_, StorageError>(false);
                 }
                 stored_codes::replace(conn, &id, &digests, at)?;
@@ -181,11 +296,7 @@ pub async fn enrol_totp(
             })
         })
         .await?;
-    Ok(if saved {
-        Enrolment::Done(codes)
-    } else {
-        Enrolment::AlreadyEnrolled
-    })
+    Ok(renewed.then_some(codes))
 }
 
 /// A factor as the account pages list it.
@@ -346,6 +457,46 @@ mod tests {
             decide(Level1, false, &amr(&["pwd"]), None),
             FactorCheck::Satisfied
         );
+    }
+
+    #[test]
+    fn changing_authenticators_needs_a_recent_login_with_the_factor() {
+        use Reauthentication::{FactorNotPresented, Fresh, TooOld};
+        let (pwd, both) = (amr(&["pwd"]), amr(&["pwd", "otp", "mfa"]));
+        let passkey = amr(&["pwd", "hwk", "user", "mfa"]);
+        let login = 1_000_000;
+        // No factor yet: a recent password login may add the first one.
+        assert_eq!(reauthentication(login, &pwd, false, login, 300), Fresh);
+        assert_eq!(
+            reauthentication(login, &pwd, false, login + 300, 300),
+            Fresh
+        );
+        assert_eq!(
+            reauthentication(login, &pwd, false, login + 301, 300),
+            TooOld
+        );
+        // With a factor, the login must have presented one, however recent it is.
+        assert_eq!(
+            reauthentication(login, &pwd, true, login, 300),
+            FactorNotPresented
+        );
+        assert_eq!(reauthentication(login, &both, true, login + 60, 300), Fresh);
+        assert_eq!(reauthentication(login, &passkey, true, login, 300), Fresh);
+        // Age is checked first: an old login with the factor is still too old.
+        assert_eq!(
+            reauthentication(login, &both, true, login + 3600, 300),
+            TooOld
+        );
+        // Extremes do not overflow.
+        assert_eq!(
+            reauthentication(i64::MIN, &both, true, i64::MAX, 300),
+            TooOld
+        );
+        assert_eq!(
+            reauthentication(login, &both, true, login + 3600, u64::MAX),
+            Fresh
+        );
+        assert_eq!(reauthentication(login + 10, &pwd, false, login, 300), Fresh);
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod cluster;
 mod consent;
 mod discovery;
 mod enrol;
+mod factor_binding;
 mod faults;
 mod flow;
 mod guide;

@@ -45,6 +45,7 @@ const NOT_JSON: &[&str] = &[
     "/account/factors/totp",
     "/account/factors/remove",
     "/account/factors/passkey",
+    "/account/factors/recovery-codes",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use super::flow::{self, LoginFlow, Progress};
 use super::request::{AuthorizationRequest, Prompt};
 use super::{grant, live_session, redirect};
+use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
@@ -21,10 +22,7 @@ use crate::pages::PageError;
 use crate::pages::i18n::Lang;
 use crate::registry;
 use crate::state::AppState;
-use crate::storage::{
-    StorageError, accounts, citizens, clients, consents, passkeys as stored_passkeys,
-    second_factors,
-};
+use crate::storage::{StorageError, accounts, citizens, clients, consents};
 use crate::tokens::subject;
 
 /// Pages of the steps, each taking `?flow=` and `&lang=`.
@@ -146,8 +144,7 @@ pub async fn read_facts(
                 return Ok(None);
             };
             let citizen = citizens::find(conn, &account.national_id)?;
-            let has_factor = !second_factors::for_account(conn, &account_id)?.is_empty()
-                || (passkeys_on && stored_passkeys::any(conn, &account_id)?);
+            let has_factor = second_factor::has_factor_in(conn, &account_id, passkeys_on)?;
             let (client, granted) = match client_id {
                 Some(client_id) => (
                     clients::find(conn, &client_id)?,
