@@ -204,11 +204,7 @@ impl PasswordHasher {
         } else {
             PasswordMatch::No
         };
-        if is_real {
-            verdict
-        } else {
-            PasswordMatch::No
-        }
+        if is_real { verdict } else { PasswordMatch::No }
     }
 }
 
@@ -303,7 +299,10 @@ mod tests {
             }
         };
         // Hashed from either form, the hash is the NFC one's.
-        let hash = hasher.hash(Password::new(decomposed.clone())).await.unwrap();
+        let hash = hasher
+            .hash(Password::new(decomposed.clone()))
+            .await
+            .unwrap();
         assert_eq!(check(composed, &hash).await, PasswordMatch::Yes);
         assert_eq!(check(&decomposed, &hash).await, PasswordMatch::Yes);
         // A hash made of the decomposed bytes themselves (before normalisation).

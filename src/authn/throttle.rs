@@ -207,7 +207,9 @@ impl<'a> Throttle<'a> {
         now: DateTime<Utc>,
     ) -> Result<Verdict, StoreError> {
         let recorded = self.recorded_wait(unverified_number).await?;
-        Ok(Verdict::after(self.wait_now(recorded.as_ref(), ip, now).await?))
+        Ok(Verdict::after(
+            self.wait_now(recorded.as_ref(), ip, now).await?,
+        ))
     }
 
     /// Counts one attempt for `unverified_number` from `ip`, atomically, before its
@@ -226,7 +228,11 @@ impl<'a> Throttle<'a> {
         if wait > 0 {
             return Ok(Verdict::after(wait));
         }
-        let turns = Turns::new(self.store, "throttle:turns", &number_hash(unverified_number));
+        let turns = Turns::new(
+            self.store,
+            "throttle:turns",
+            &number_hash(unverified_number),
+        );
         // The free turns' window is the lockout: a turn whose attempt vanished comes
         // back at the latest when a lockout would have ended, and waiting out a window
         // to get free turns again costs a guesser more than the waits it would skip.
@@ -298,9 +304,13 @@ impl<'a> Throttle<'a> {
         self.store
             .delete(&number_key("until", unverified_number))
             .await?;
-        Turns::new(self.store, "throttle:turns", &number_hash(unverified_number))
-            .reset()
-            .await
+        Turns::new(
+            self.store,
+            "throttle:turns",
+            &number_hash(unverified_number),
+        )
+        .reset()
+        .await
     }
 
     /// The wait earned by `failures` consecutive failures: none, then a delay that
