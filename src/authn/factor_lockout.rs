@@ -211,7 +211,7 @@ impl<'a> FactorLockout<'a> {
         Ok(Failure {
             failures: count.failures,
             wait_secs: self.wait_after(count.failures),
-            lock_account: count.failures >= cap && count.failures % cap == 0,
+            lock_account: count.failures >= cap && count.failures.is_multiple_of(cap),
         })
     }
 

@@ -10,9 +10,11 @@
 //! [`MAX_ATTEMPTS`] the flow ends and the citizen must start the login again, which
 //! also passes the password check's own limits. Every code sent is also counted per
 //! account ([`MAX_ACCOUNT_ATTEMPTS`] per [`ACCOUNT_WINDOW`]), for the step-ups that
-//! start new flows without a password. Six digits give a guesser 3 codes in a
-//! million per try, so five tries per password cost an attacker a password per
-//! 67,000 guesses.
+//! start new flows without a password. Neither limit stops a guesser who knows the
+//! password and starts login after login: the account's *consecutive* wrong answers,
+//! whatever the flow, are counted too (`authn::factor_lockout`), before each answer is
+//! checked; they make the step wait, even for the right code, and lock the account at
+//! the cap.
 
 use std::time::Duration;
 
@@ -313,17 +315,14 @@ pub async fn second_factor_post(
                 format!("method={method} reason={reason}"),
             )
             .await;
-            // A factor that cannot be opened is the operator's fault, not a guess.
-            let counted = match verdict {
-                Verdict::Unusable => None,
-                _ => Some(
-                    lockout
-                        .record_failure(&account_id, now)
-                        .await
-                        .map_err(|e| fail(e.into()))?,
-                ),
-            };
-            if let Some(failure) = counted.filter(|f| f.lock_account) {
+            // Counted whatever the reason, as the citizen is told "wrong code". An
+            // unusable factor too: uncounted, its answers would still hold turns, and
+            // could shut out the way out (a recovery code) without any wait to end.
+            let failure = lockout
+                .record_failure(&account_id, now)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            if failure.lock_account {
                 lock_after_wrong_factors(&req, &state, &lockout, &account_id, &client_id, failure)
                     .await;
                 flow::finish(state.store.as_ref(), &flow_id)
@@ -358,7 +357,7 @@ pub async fn second_factor_post(
                 _ => f.wrong_code,
             };
             let recovery_open = method == "recovery_code";
-            if let Some(failure) = counted.filter(|f| f.wait_secs > 0) {
+            if failure.wait_secs > 0 {
                 return codes_paused(
                     &state,
                     lang,
