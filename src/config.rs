@@ -281,6 +281,11 @@ pub struct LoginProtectionSettings {
     pub ip_failures_per_hour: u64,
     /// Enrolment attempts per client IP per hour (0 = none).
     pub enrol_attempts_per_hour: u64,
+    /// Consecutive wrong second factors (TOTP, recovery code, passkey) for one account
+    /// before each further one must wait, with the password's progressive waits. They
+    /// count toward `lock_account_after_failures` too, and only an accepted second
+    /// factor resets them.
+    pub second_factor_delay_after_failures: u64,
 }
 
 impl LoginProtectionSettings {
@@ -309,6 +314,14 @@ impl LoginProtectionSettings {
             return Err(invalid(
                 "login_protection.failure_memory_secs",
                 "must be at least lockout_secs",
+            ));
+        }
+        // Six digits give a guesser 3 chances in a million per code: 100 codes before
+        // the waits start is the most this may allow (NIST SP 800-63B's cap).
+        if !(1..=100).contains(&self.second_factor_delay_after_failures) {
+            return Err(invalid(
+                "login_protection.second_factor_delay_after_failures",
+                "must be between 1 and 100",
             ));
         }
         Ok(())

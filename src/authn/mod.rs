@@ -3,6 +3,7 @@
 //! population register.
 
 pub mod enrolment;
+pub mod factor_lockout;
 pub mod login;
 pub mod passkey;
 pub mod password;

@@ -5,8 +5,17 @@
 //! caps how many run at once so that a login storm cannot exhaust memory: one per core
 //! by default, since more at once only share the same cores and hold more memory.
 //! The queue for a turn is bounded too: past it, [`PasswordError::Busy`] comes back at
-//! once and the login page says "busy, try again" (503) instead of timing out.
+//! once and the login page says "busy, try again" (503) instead of timing out. A caller
+//! that must not start something it cannot finish (a counted login attempt) takes its
+//! turn first with [`PasswordHasher::reserve`].
+//!
+//! Passwords are hashed in Unicode NFC: "ệ" typed precomposed by one keyboard and as
+//! e + two combining marks by another is one password (the policy counts it in NFC
+//! too). Hashes made before that, from the form as typed, still match: a login
+//! verifies the NFC form, then, only if the typed text is not NFC, the typed form, and
+//! reports [`PasswordMatch::AsTyped`] so that the caller stores an NFC hash instead.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -15,6 +24,7 @@ use argon2::{
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use unicode_normalization::{UnicodeNormalization, is_nfc};
 
 use crate::config::PasswordSettings;
 use crate::domain::secret::Password;
@@ -26,6 +36,32 @@ pub enum PasswordError {
     /// Every hashing slot is taken and the queue for one is full.
     #[error("too many password hashes waiting")]
     Busy,
+}
+
+/// How a password matched its stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordMatch {
+    No,
+    /// Its NFC form matched.
+    Yes,
+    /// Only the form as typed, which is not NFC, matched: a hash made before passwords
+    /// were normalised. Hash the password again.
+    AsTyped,
+}
+
+impl PasswordMatch {
+    pub fn matched(self) -> bool {
+        self != PasswordMatch::No
+    }
+}
+
+/// The password in Unicode NFC (borrowed when it already is).
+fn nfc(password: &str) -> Cow<'_, str> {
+    if is_nfc(password) {
+        Cow::Borrowed(password)
+    } else {
+        Cow::Owned(password.nfc().collect())
+    }
 }
 
 /// One place in the queue for a hashing slot; given back however the wait ends (a
@@ -79,14 +115,19 @@ impl PasswordHasher {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
     }
 
-    /// Hashes on the calling thread; for the CLI and seeding only.
+    /// Hashes (the NFC form) on the calling thread; for the CLI and seeding only.
     pub fn hash_now(&self, password: &str) -> Result<String, PasswordError> {
+        self.hash_form(nfc(password).as_bytes())
+    }
+
+    /// Hashes exactly these bytes.
+    fn hash_form(&self, password: &[u8]) -> Result<String, PasswordError> {
         let mut salt = [0u8; 16];
         SystemRandom::new()
             .fill(&mut salt)
             .map_err(|_| PasswordError::Hashing("no randomness".into()))?;
         self.argon2()
-            .hash_password_with_salt(password.as_bytes(), &salt)
+            .hash_password_with_salt(password, &salt)
             .map(|hash| hash.to_string())
             .map_err(|e| PasswordError::Hashing(e.to_string()))
     }
@@ -113,38 +154,87 @@ impl PasswordHasher {
         permit
     }
 
-    pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
-        let _permit = self.slot().await?;
-        let hasher = self.clone();
-        tokio::task::spawn_blocking(move || hasher.hash_now(password.expose()))
-            .await
-            .map_err(|e| PasswordError::Hashing(e.to_string()))?
+    /// A hashing turn held in advance: at once if one is free, after a wait if the
+    /// queue has room, else `Busy` at once.
+    pub async fn reserve(&self) -> Result<HashTurn, PasswordError> {
+        Ok(HashTurn {
+            hasher: self.clone(),
+            _permit: self.slot().await?,
+        })
     }
 
-    /// Verifies `password` against `stored`, or against the dummy hash when there is
-    /// no stored hash, so both paths take the same time. Malformed hashes never match.
+    pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
+        self.reserve().await?.hash(password).await
+    }
+
+    /// Whether `password` matches `stored` (in either form, see [`PasswordMatch`]); a
+    /// missing hash never matches, after as long a check as a real one.
     pub async fn verify(
         &self,
         password: Password,
         stored: Option<String>,
     ) -> Result<bool, PasswordError> {
-        let _permit = self.slot().await?;
-        let hasher = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let is_real = stored.is_some();
-            let hash_text = stored.unwrap_or_else(|| hasher.dummy_hash.to_string());
-            let matches = PasswordHash::new(&hash_text)
-                .map(|hash| {
-                    hasher
-                        .argon2()
-                        .verify_password(password.expose().as_bytes(), &hash)
-                        .is_ok()
-                })
-                .unwrap_or(false);
-            is_real && matches
-        })
-        .await
-        .map_err(|e| PasswordError::Hashing(e.to_string()))
+        Ok(self
+            .reserve()
+            .await?
+            .check(password, stored)
+            .await?
+            .matched())
+    }
+
+    /// The Argon2 checks of [`HashTurn::check`], on the calling thread.
+    fn check_now(&self, password: &str, stored: Option<String>) -> PasswordMatch {
+        let is_real = stored.is_some();
+        let hash_text = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        // A malformed stored hash never matches.
+        let parsed = PasswordHash::new(&hash_text).ok();
+        let argon2 = self.argon2();
+        let matches = |form: &[u8]| {
+            parsed
+                .as_ref()
+                .is_some_and(|hash| argon2.verify_password(form, hash).is_ok())
+        };
+        let normalized = nfc(password);
+        // The dummy hash goes through the same checks, so that an unknown number takes
+        // as long as a wrong password typed the same way.
+        let verdict = if matches(normalized.as_bytes()) {
+            PasswordMatch::Yes
+        } else if normalized != password && matches(password.as_bytes()) {
+            PasswordMatch::AsTyped
+        } else {
+            PasswordMatch::No
+        };
+        if is_real { verdict } else { PasswordMatch::No }
+    }
+}
+
+/// A turn of the password hasher, held until dropped: what is done with it cannot be
+/// turned away as busy.
+pub struct HashTurn {
+    hasher: PasswordHasher,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl HashTurn {
+    /// Hashes the NFC form of `password`, off the async workers.
+    pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
+        let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || hasher.hash_now(password.expose()))
+            .await
+            .map_err(|e| PasswordError::Hashing(e.to_string()))?
+    }
+
+    /// Checks `password` against `stored`, or against the dummy hash when there is
+    /// none (never a match), so both paths take the same time.
+    pub async fn check(
+        &self,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<PasswordMatch, PasswordError> {
+        let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || hasher.check_now(password.expose(), stored))
+            .await
+            .map_err(|e| PasswordError::Hashing(e.to_string()))
     }
 }
 
@@ -188,5 +278,37 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn a_password_matches_in_either_unicode_form_and_an_old_hash_of_another_form_is_flagged()
+    {
+        let hasher = PasswordHasher::new(&settings()).unwrap();
+        let composed = "mật khẩu tiếng Việt";
+        let decomposed: String = composed.nfd().collect();
+        assert_ne!(composed, decomposed);
+        let check = |typed: &str, stored: &str| {
+            let turn = hasher.reserve();
+            let (typed, stored) = (typed.to_owned(), stored.to_owned());
+            async move {
+                turn.await
+                    .unwrap()
+                    .check(Password::new(typed), Some(stored))
+                    .await
+                    .unwrap()
+            }
+        };
+        // Hashed from either form, the hash is the NFC one's.
+        let hash = hasher
+            .hash(Password::new(decomposed.clone()))
+            .await
+            .unwrap();
+        assert_eq!(check(composed, &hash).await, PasswordMatch::Yes);
+        assert_eq!(check(&decomposed, &hash).await, PasswordMatch::Yes);
+        // A hash made of the decomposed bytes themselves (before normalisation).
+        let old = hasher.hash_form(decomposed.as_bytes()).unwrap();
+        assert_eq!(check(&decomposed, &old).await, PasswordMatch::AsTyped);
+        assert_eq!(check(composed, &old).await, PasswordMatch::No);
+        assert_eq!(check("wrong", &old).await, PasswordMatch::No);
     }
 }

@@ -3,9 +3,18 @@
 //!
 //! Everything lives in the [`Store`], so with Redis every instance sees the same
 //! counts. Failures are counted per *submitted number string*, whether or not it has
-//! an account, so a refusal never tells which numbers exist; and per client IP, so
-//! one address cannot walk through many numbers. A refusal is decided before the
-//! password is checked: while a number waits, even its right password is refused.
+//! an account, so a refusal never tells which numbers exist; and per client IP (an
+//! IPv6 client per /64, the block one subscriber is usually given), so one address
+//! cannot walk through many numbers. A refusal is decided before the password is
+//! checked: while a number waits, even its right password is refused.
+//!
+//! **No races.** An attempt is counted *before* Argon2 runs, by an atomic increment
+//! ([`Throttle::claim`]): checking the wait, hashing, then recording the failure would
+//! let N parallel guesses all pass the check. A number has [`Turns`]: up to
+//! `delay_after_failures` free ones, then one per wait, each wait named by the failure
+//! that started it (a random phase id in the recorded wait). Of several parallel
+//! attempts only the ones within the budget get a turn; the rest are refused at once
+//! and count nowhere, so a burst cannot push a number towards its lock either.
 //!
 //! Keys hold a SHA-256 of the number, never the number itself.
 
@@ -21,6 +30,11 @@ use crate::tokens::random;
 /// Failed logins per IP are counted over windows of this length.
 const IP_WINDOW: Duration = Duration::from_secs(3600);
 
+/// How long a turn is held by an attempt that never reports back (its client went
+/// away, or the process died between the claim and the verdict) before the turn is
+/// given again. An Argon2 check takes well under a second.
+pub(crate) const TURN_TTL: Duration = Duration::from_secs(60);
+
 /// Whether an attempt may go ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -29,6 +43,17 @@ pub enum Verdict {
     Wait {
         retry_after_secs: u64,
     },
+}
+
+impl Verdict {
+    fn after(wait_secs: u64) -> Self {
+        match wait_secs {
+            0 => Verdict::Allowed,
+            secs => Verdict::Wait {
+                retry_after_secs: secs,
+            },
+        }
+    }
 }
 
 /// What a failure led to.
@@ -46,15 +71,126 @@ pub struct Throttle<'a> {
     settings: &'a LoginProtectionSettings,
 }
 
+fn number_hash(unverified_number: &str) -> String {
+    random::sha256_b64(unverified_number.trim())
+}
+
 fn number_key(kind: &str, unverified_number: &str) -> String {
-    format!(
-        "throttle:{kind}:{}",
-        random::sha256_b64(unverified_number.trim())
-    )
+    format!("throttle:{kind}:{}", number_hash(unverified_number))
 }
 
 fn ip_key(kind: &str, ip: IpAddr) -> String {
-    format!("throttle:{kind}:{ip}")
+    format!("throttle:{kind}:{}", client_bucket(ip))
+}
+
+/// The unit a client address is counted in: an IPv4 address, or an IPv6 /64 (RFC 6177:
+/// one subscriber gets at least a /64, so counting single IPv6 addresses would give
+/// each client 2^64 budgets). An IPv4-mapped IPv6 address counts as its IPv4 address.
+pub fn client_bucket(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The wait after `failures` consecutive failures when waits start at `from`: none
+/// before, then `first_delay_secs` doubling with each further failure, up to
+/// `lockout_secs`. The second factor's waits (`authn::factor_lockout`) are these.
+pub fn progressive_wait(failures: u64, from: u64, settings: &LoginProtectionSettings) -> u64 {
+    if failures < from {
+        return 0;
+    }
+    let doublings = u32::try_from(failures - from).unwrap_or(u32::MAX);
+    settings
+        .first_delay_secs
+        .saturating_mul(2u64.saturating_pow(doublings))
+        .min(settings.lockout_secs)
+}
+
+/// The atomic half of a throttle: who may try now. `free` turns are shared by every
+/// attempt in a window (refilled when the window ends, or by [`Turns::reset`] after a
+/// success); once waits have started, each wait (a *phase*, named by the failure that
+/// started it) opens exactly one turn. A turn is taken by an increment, so of several
+/// parallel attempts exactly the budget gets through.
+pub(crate) struct Turns<'a> {
+    store: &'a dyn Store,
+    /// `{kind}:{hash of the subject}`.
+    base: String,
+}
+
+impl<'a> Turns<'a> {
+    pub(crate) fn new(store: &'a dyn Store, kind: &str, subject_hash: &str) -> Self {
+        Turns {
+            store,
+            base: format!("{kind}:{subject_hash}"),
+        }
+    }
+
+    /// Takes a turn: one of `free` in the window (`phase` None), or the single turn of
+    /// `phase`. `false`: none is left (other attempts hold them).
+    pub(crate) async fn claim(
+        &self,
+        phase: Option<&str>,
+        free: u64,
+        free_window: Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(match phase {
+            None => {
+                self.store
+                    .increment(&format!("{}:free", self.base), free_window)
+                    .await?
+                    <= free
+            }
+            Some(phase) => {
+                self.store
+                    .increment(&format!("{}:phase:{phase}", self.base), TURN_TTL)
+                    .await?
+                    <= 1
+            }
+        })
+    }
+
+    /// After a success: the free turns are whole again. (Phase turns need no reset: a
+    /// new failure names a new phase.)
+    pub(crate) async fn reset(&self) -> Result<(), StoreError> {
+        self.store.delete(&format!("{}:free", self.base)).await
+    }
+}
+
+/// The last wait a number earned, as stored: `{deadline}:{failures}:{phase id}`.
+struct RecordedWait {
+    deadline: i64,
+    /// The whole stored value: unique to the failure that wrote it.
+    phase: String,
+}
+
+impl RecordedWait {
+    fn encode(deadline: i64, failures: u64) -> Vec<u8> {
+        // The random part keeps two generations of failures (before and after a
+        // success) from ever naming the same phase.
+        format!("{deadline}:{failures}:{}", &random::token()[..16]).into_bytes()
+    }
+
+    /// Values written before phases existed hold the deadline alone; they still wait.
+    fn decode(bytes: Vec<u8>) -> Option<Self> {
+        let text = String::from_utf8(bytes).ok()?;
+        let deadline = text.split(':').next()?.parse::<i64>().ok()?;
+        Some(RecordedWait {
+            deadline,
+            phase: text,
+        })
+    }
+
+    fn left(&self, now: DateTime<Utc>) -> u64 {
+        let left = self.deadline.saturating_sub(now.timestamp());
+        u64::try_from(left).unwrap_or(0)
+    }
 }
 
 impl<'a> Throttle<'a> {
@@ -62,25 +198,54 @@ impl<'a> Throttle<'a> {
         Throttle { store, settings }
     }
 
-    /// Whether a login for `unverified_number` from `ip` may be tried now.
+    /// Whether `unverified_number` from `ip` must wait now. Reads only: a quick
+    /// refusal before anything costly; [`Throttle::claim`] is what counts.
     pub async fn check(
         &self,
         unverified_number: &str,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<Verdict, StoreError> {
-        let mut wait = self
-            .wait_until(&number_key("until", unverified_number), now)
-            .await?;
-        if let Some(ip) = ip {
-            wait = wait.max(self.wait_until(&ip_key("ip-until", ip), now).await?);
+        let recorded = self.recorded_wait(unverified_number).await?;
+        Ok(Verdict::after(
+            self.wait_now(recorded.as_ref(), ip, now).await?,
+        ))
+    }
+
+    /// Counts one attempt for `unverified_number` from `ip`, atomically, before its
+    /// password is checked: `Allowed` means it holds a turn, and must end in
+    /// [`Throttle::record_failure`] or [`Throttle::record_success`] (a turn left
+    /// unanswered comes back after [`TURN_TTL`] at most, or with the free window).
+    pub async fn claim(
+        &self,
+        unverified_number: &str,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, StoreError> {
+        let s = self.settings;
+        let recorded = self.recorded_wait(unverified_number).await?;
+        let wait = self.wait_now(recorded.as_ref(), ip, now).await?;
+        if wait > 0 {
+            return Ok(Verdict::after(wait));
         }
-        Ok(match wait {
-            0 => Verdict::Allowed,
-            secs => Verdict::Wait {
-                retry_after_secs: secs,
-            },
-        })
+        let turns = Turns::new(
+            self.store,
+            "throttle:turns",
+            &number_hash(unverified_number),
+        );
+        // The free turns' window is the lockout: a turn whose attempt vanished comes
+        // back at the latest when a lockout would have ended, and waiting out a window
+        // to get free turns again costs a guesser more than the waits it would skip.
+        let free_window = Duration::from_secs(s.lockout_secs);
+        let phase = recorded.as_ref().map(|r| r.phase.as_str());
+        if turns
+            .claim(phase, s.delay_after_failures, free_window)
+            .await?
+        {
+            return Ok(Verdict::Allowed);
+        }
+        // Other attempts hold every turn: if they fail, they start at least this wait.
+        Ok(Verdict::after(s.first_delay_secs.max(1)))
     }
 
     /// Counts a wrong password (or an unknown number) and starts the wait it earns.
@@ -97,9 +262,19 @@ impl<'a> Throttle<'a> {
             .increment(&number_key("failures", unverified_number), memory)
             .await?;
         let mut wait = self.delay_after(failures);
+        let until_key = number_key("until", unverified_number);
         if wait > 0 {
-            self.wait_from(&number_key("until", unverified_number), now, wait)
+            let deadline = now.timestamp().saturating_add_unsigned(wait);
+            // Kept as long as the failures are: it names the phase whose single turn
+            // the next attempt takes, and without it the free turns would be offered.
+            let ttl = memory.max(Duration::from_secs(wait.saturating_add(60)));
+            self.store
+                .put(&until_key, RecordedWait::encode(deadline, failures), ttl)
                 .await?;
+        } else if failures == 1 {
+            // A new window of failures (the last one's memory ran out): a wait recorded
+            // in the old one is over (this attempt got a turn) and names a stale phase.
+            self.store.delete(&until_key).await?;
         }
         if let Some(ip) = ip
             && s.ip_failures_per_hour > 0
@@ -116,12 +291,7 @@ impl<'a> Throttle<'a> {
             }
         }
         Ok(Failure {
-            wait: match wait {
-                0 => Verdict::Allowed,
-                secs => Verdict::Wait {
-                    retry_after_secs: secs,
-                },
-            },
+            wait: Verdict::after(wait),
             lock_account: failures >= s.lock_account_after_failures,
         })
     }
@@ -133,7 +303,14 @@ impl<'a> Throttle<'a> {
             .await?;
         self.store
             .delete(&number_key("until", unverified_number))
-            .await
+            .await?;
+        Turns::new(
+            self.store,
+            "throttle:turns",
+            &number_hash(unverified_number),
+        )
+        .reset()
+        .await
     }
 
     /// The wait earned by `failures` consecutive failures: none, then a delay that
@@ -142,14 +319,34 @@ impl<'a> Throttle<'a> {
         let s = self.settings;
         if failures >= s.lockout_after_failures {
             s.lockout_secs
-        } else if failures >= s.delay_after_failures {
-            let doublings = u32::try_from(failures - s.delay_after_failures).unwrap_or(u32::MAX);
-            s.first_delay_secs
-                .saturating_mul(2u64.saturating_pow(doublings))
-                .min(s.lockout_secs)
         } else {
-            0
+            progressive_wait(failures, s.delay_after_failures, s)
         }
+    }
+
+    async fn recorded_wait(
+        &self,
+        unverified_number: &str,
+    ) -> Result<Option<RecordedWait>, StoreError> {
+        Ok(self
+            .store
+            .get(&number_key("until", unverified_number))
+            .await?
+            .and_then(RecordedWait::decode))
+    }
+
+    /// Seconds left of the number's wait and of the IP's, whichever is longer.
+    async fn wait_now(
+        &self,
+        recorded: Option<&RecordedWait>,
+        ip: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut wait = recorded.map_or(0, |r| r.left(now));
+        if let Some(ip) = ip {
+            wait = wait.max(self.wait_until(&ip_key("ip-until", ip), now).await?);
+        }
+        Ok(wait)
     }
 
     /// Seconds left before the wait recorded at `key` ends (0 if none).
@@ -191,7 +388,12 @@ mod tests {
             failure_memory_secs: 86400,
             ip_failures_per_hour: 0,
             enrol_attempts_per_hour: 0,
+            second_factor_delay_after_failures: 10,
         }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
     }
 
     #[test]
@@ -201,5 +403,72 @@ mod tests {
         let throttle = Throttle::new(&store, &settings);
         let delays: Vec<u64> = (1..=12).map(|n| throttle.delay_after(n)).collect();
         assert_eq!(delays, [0, 0, 0, 0, 30, 60, 120, 240, 480, 900, 900, 900]);
+        let second_factor: Vec<u64> = (9..=16)
+            .map(|n| progressive_wait(n, 10, &settings))
+            .collect();
+        assert_eq!(second_factor, [0, 30, 60, 120, 240, 480, 900, 900]);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64_and_ipv4_per_address() {
+        let bucket = |ip: &str| client_bucket(ip.parse().unwrap());
+        assert_eq!(bucket("203.0.113.7"), "203.0.113.7");
+        assert_ne!(bucket("203.0.113.7"), bucket("203.0.113.8"));
+        assert_eq!(bucket("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            bucket("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            bucket("2001:db8:1:2::1")
+        );
+        assert_ne!(bucket("2001:db8:1:3::1"), bucket("2001:db8:1:2::1"));
+        assert_eq!(bucket("::ffff:203.0.113.7"), "203.0.113.7");
+    }
+
+    #[tokio::test]
+    async fn parallel_attempts_get_only_the_free_turns_and_then_one_per_wait() {
+        let settings = settings();
+        let store = MemoryStore::new();
+        let throttle = Throttle::new(&store, &settings);
+        let number = "001090000042";
+        // Twenty attempts in flight at once: all claim before any is answered.
+        let mut claims = Vec::new();
+        for _ in 0..20 {
+            claims.push(throttle.claim(number, None, now()).await);
+        }
+        let allowed = claims
+            .iter()
+            .filter(|c| matches!(c, Ok(Verdict::Allowed)))
+            .count();
+        assert_eq!(allowed, 5, "{claims:?}");
+        // The refused ones counted nowhere: the five allowed ones fail, and the fifth
+        // failure starts the first wait, not a lockout.
+        let mut last = None;
+        for _ in 0..allowed {
+            last = Some(throttle.record_failure(number, None, now()).await.unwrap());
+        }
+        assert_eq!(
+            last.unwrap().wait,
+            Verdict::Wait {
+                retry_after_secs: 30
+            }
+        );
+        // After the wait, one turn for the whole burst.
+        let later = now() + chrono::Duration::seconds(30);
+        let mut claims = Vec::new();
+        for _ in 0..20 {
+            claims.push(throttle.claim(number, None, later).await);
+        }
+        let allowed = claims
+            .iter()
+            .filter(|c| matches!(c, Ok(Verdict::Allowed)))
+            .count();
+        assert_eq!(allowed, 1, "{claims:?}");
+        // A success gives the free turns back.
+        throttle.record_success(number).await.unwrap();
+        for _ in 0..5 {
+            assert_eq!(
+                throttle.claim(number, None, later).await.unwrap(),
+                Verdict::Allowed
+            );
+        }
     }
 }

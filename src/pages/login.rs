@@ -9,7 +9,7 @@ use super::error::{PageError, html};
 use super::i18n::{Lang, Texts};
 use super::{enrol, login_protection};
 use crate::audit;
-use crate::authn::login::{self, LoginError};
+use crate::authn::login::{self, LoginAttempt, LoginError};
 use crate::authn::password::PasswordError;
 use crate::authn::throttle::{Throttle, Verdict};
 use crate::domain::acr::{AssuranceLevel, AuthMethod};
@@ -173,43 +173,34 @@ pub async fn login_post(
         ));
     }
 
-    // Login protection: decided before the password is looked at, so a number that
-    // must wait is refused even with the right password.
+    // Login protection: decided before the password is looked at (so a number that
+    // must wait is refused even with the right password), and each check counted
+    // before Argon2 runs (see `authn::login`).
     let client_ip = crate::http::limits::client_ip(&req);
     let throttle = Throttle::new(state.store.as_ref(), &state.settings.login_protection);
-    if let Verdict::Wait { retry_after_secs } = throttle
-        .check(national_id, client_ip, now)
-        .await
-        .map_err(|e| fail(e.into()))?
-    {
-        tracing::info!(target: "security", outcome = "throttled", "login refused: too many failures");
-        state.metrics.login(LoginOutcome::InvalidCredentials);
-        return Ok(too_many_attempts(
-            lang,
-            flow_id,
-            &flow,
-            echo,
-            retry_after_secs,
-        ));
-    }
-
-    let result = login::authenticate(
-        &state.db,
-        &state.hasher,
-        national_id,
-        Password::new(password),
-    )
-    .await;
+    let attempt = LoginAttempt {
+        unverified_national_id: national_id,
+        password: Password::new(password),
+        client_ip,
+        now,
+    };
+    let result = login::authenticate(&state.db, &state.hasher, &throttle, attempt).await;
     audit_login(&req, &state, &flow, national_id, &result, now).await;
     state.metrics.login(login_outcome(&result));
     let account = match result {
         Ok(account) => account,
-        Err(LoginError::InvalidCredentials) => {
+        Err(LoginError::Throttled { retry_after_secs }) => {
+            tracing::info!(target: "security", outcome = "throttled", "login refused: too many failures");
+            return Ok(too_many_attempts(
+                lang,
+                flow_id,
+                &flow,
+                echo,
+                retry_after_secs,
+            ));
+        }
+        Err(LoginError::InvalidCredentials(failure)) => {
             tracing::info!(target: "security", outcome = "invalid_credentials", "login failed");
-            let failure = throttle
-                .record_failure(national_id, client_ip, now)
-                .await
-                .map_err(|e| fail(e.into()))?;
             if failure.lock_account {
                 lock_account(&req, &state, &flow, national_id, now).await;
             }
@@ -243,6 +234,7 @@ pub async fn login_post(
             ));
         }
         Err(LoginError::Storage(e)) => return Err(fail(e.into())),
+        Err(LoginError::Store(e)) => return Err(fail(e.into())),
         Err(LoginError::Password(PasswordError::Busy)) => {
             tracing::warn!(
                 outcome = "busy",
@@ -259,10 +251,6 @@ pub async fn login_post(
         }
     };
     tracing::info!(target: "security", outcome = "success", "login succeeded");
-    throttle
-        .record_success(national_id)
-        .await
-        .map_err(|e| fail(e.into()))?;
 
     let mut flow = flow;
     flow.progress = Some(Progress {
@@ -379,9 +367,15 @@ async fn audit_login(
 ) {
     let outcome = match result {
         Ok(_) => "success",
-        Err(LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(LoginError::InvalidCredentials(_)) => "invalid_credentials",
         Err(LoginError::NotPermitted(_)) => "not_permitted",
-        Err(LoginError::Storage(_) | LoginError::Password(_)) => return,
+        // Refused before the password was checked: no verdict on the citizen.
+        Err(
+            LoginError::Throttled { .. }
+            | LoginError::Storage(_)
+            | LoginError::Store(_)
+            | LoginError::Password(_),
+        ) => return,
     };
     let mut event = audit::Event::new(audit::Kind::Login, outcome, now.naive_utc())
         .client(&flow.request.client_id)
@@ -398,8 +392,13 @@ async fn audit_login(
 fn login_outcome(result: &Result<Account, LoginError>) -> LoginOutcome {
     match result {
         Ok(_) => LoginOutcome::Success,
-        Err(LoginError::InvalidCredentials) => LoginOutcome::InvalidCredentials,
+        // A throttled attempt was counted as one before (it is refused credentials).
+        Err(LoginError::InvalidCredentials(_) | LoginError::Throttled { .. }) => {
+            LoginOutcome::InvalidCredentials
+        }
         Err(LoginError::NotPermitted(reason)) => LoginOutcome::Refused(*reason),
-        Err(LoginError::Storage(_) | LoginError::Password(_)) => LoginOutcome::Error,
+        Err(LoginError::Storage(_) | LoginError::Store(_) | LoginError::Password(_)) => {
+            LoginOutcome::Error
+        }
     }
 }

@@ -13,6 +13,8 @@ pub const BUSY_RETRY_AFTER_SECS: u64 = 5;
 
 pub struct ProtectionTexts {
     pub too_many_logins: &'static str,
+    /// Too many wrong second factors in a row: the step waits, even the right code.
+    pub too_many_codes: &'static str,
     /// The server has too many logins in hand (a login storm): nothing is wrong with
     /// the citizen's attempt.
     pub busy: &'static str,
@@ -26,6 +28,7 @@ pub struct ProtectionTexts {
 
 pub static VI: ProtectionTexts = ProtectionTexts {
     too_many_logins: "Bạn đã nhập sai quá nhiều lần, nên việc đăng nhập tạm thời bị khóa để bảo vệ tài khoản.",
+    too_many_codes: "Mã xác thực đã bị nhập sai quá nhiều lần liên tiếp, nên bước xác thực thứ hai tạm thời bị khóa để bảo vệ tài khoản.",
     busy: "Hệ thống đang có quá nhiều người đăng nhập cùng lúc.",
     retry_prefix: "Vui lòng thử lại sau",
     seconds: "giây",
@@ -36,6 +39,7 @@ pub static VI: ProtectionTexts = ProtectionTexts {
 
 pub static EN: ProtectionTexts = ProtectionTexts {
     too_many_logins: "Too many failed attempts: logging in is paused for a while to protect the account.",
+    too_many_codes: "Too many wrong codes in a row: the second step is paused for a while to protect the account.",
     busy: "Too many people are logging in right now.",
     retry_prefix: "Please try again in",
     seconds: "seconds",

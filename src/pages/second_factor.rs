@@ -10,9 +10,11 @@
 //! [`MAX_ATTEMPTS`] the flow ends and the citizen must start the login again, which
 //! also passes the password check's own limits. Every code sent is also counted per
 //! account ([`MAX_ACCOUNT_ATTEMPTS`] per [`ACCOUNT_WINDOW`]), for the step-ups that
-//! start new flows without a password. Six digits give a guesser 3 codes in a
-//! million per try, so five tries per password cost an attacker a password per
-//! 67,000 guesses.
+//! start new flows without a password. Neither limit stops a guesser who knows the
+//! password and starts login after login: the account's *consecutive* wrong answers,
+//! whatever the flow, are counted too (`authn::factor_lockout`), before each answer is
+//! checked; they make the step wait, even for the right code, and lock the account at
+//! the cap.
 
 use std::time::Duration;
 
@@ -24,7 +26,9 @@ use serde::Deserialize;
 use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
 use super::i18n::{Lang, Texts};
+use super::login_protection;
 use crate::audit;
+use crate::authn::factor_lockout::{Claim, FactorLockout, LockoutError};
 use crate::authn::passkey::{self, LoginVerdict};
 use crate::authn::second_factor::{self, Verdict};
 use crate::domain::acr::{AuthMethod, with_second_factor_methods};
@@ -200,6 +204,42 @@ pub async fn second_factor_post(
             .map_err(|e| fail(e.into()))?;
         return Ok(too_many_attempts(lang, &flow));
     }
+    // Consecutive wrong second factors of the account, across flows, passwords and
+    // restarts (`authn::factor_lockout`), counted before the answer is checked.
+    let lockout = FactorLockout::new(
+        state.store.as_ref(),
+        &state.db,
+        &state.settings.login_protection,
+    );
+    if let Claim::Wait { retry_after_secs } = lockout
+        .claim(&account_id, now)
+        .await
+        .map_err(|e| fail(e.into()))?
+    {
+        tracing::info!(target: "security", "second factor refused unchecked: too many wrong ones in a row");
+        let detail = format!("retry_after={retry_after_secs}");
+        let client_id = Some(flow.request.client_id.as_str());
+        audit_factor(
+            &req,
+            &state,
+            &account_id,
+            client_id,
+            "second_factor_throttled",
+            &detail,
+        )
+        .await;
+        let recovery_open = form.method.as_deref() == Some("recovery");
+        return codes_paused(
+            &state,
+            lang,
+            &flow_id,
+            &flow,
+            retry_after_secs,
+            recovery_open,
+        )
+        .await
+        .map_err(fail);
+    }
     let method = match form.method.as_deref() {
         Some("recovery") => Method::Recovery,
         Some("passkey") => Method::Passkey,
@@ -243,6 +283,10 @@ pub async fn second_factor_post(
         Verdict::Accepted => {
             tracing::info!(target: "security", method, outcome = "success", "second factor accepted");
             audit("second_factor_accepted", format!("method={method}")).await;
+            lockout
+                .record_success(&account_id)
+                .await
+                .map_err(|e| fail(e.into()))?;
             let Some(progress) = flow.progress.as_mut() else {
                 return Err(fail(PageError::login_expired()));
             };
@@ -264,6 +308,21 @@ pub async fn second_factor_post(
                 format!("method={method} reason={reason}"),
             )
             .await;
+            // Counted whatever the reason, as the citizen is told "wrong code". An
+            // unusable factor too: uncounted, its answers would still hold turns, and
+            // could shut out the way out (a recovery code) without any wait to end.
+            let failure = lockout
+                .record_failure(&account_id, now)
+                .await
+                .map_err(|e| fail(e.into()))?;
+            if failure.lock_account {
+                lock_after_wrong_factors(&req, &state, &lockout, &account_id, &client_id, failure)
+                    .await;
+                flow::finish(state.store.as_ref(), &flow_id)
+                    .await
+                    .map_err(|e| fail(e.into()))?;
+                return Ok(account_locked(lang));
+            }
             let attempts = state
                 .store
                 .increment(
@@ -291,6 +350,18 @@ pub async fn second_factor_post(
                 _ => f.wrong_code,
             };
             let recovery_open = method == "recovery_code";
+            if failure.wait_secs > 0 {
+                return codes_paused(
+                    &state,
+                    lang,
+                    &flow_id,
+                    &flow,
+                    failure.wait_secs,
+                    recovery_open,
+                )
+                .await
+                .map_err(fail);
+            }
             show(
                 &state,
                 lang,
@@ -370,4 +441,89 @@ fn too_many_attempts(lang: Lang, flow: &LoginFlow) -> HttpResponse {
         link_text: f.start_again,
     };
     html(StatusCode::TOO_MANY_REQUESTS, page.render())
+}
+
+impl From<LockoutError> for PageError {
+    fn from(e: LockoutError) -> Self {
+        match e {
+            LockoutError::Store(e) => e.into(),
+            LockoutError::Storage(e) => e.into(),
+        }
+    }
+}
+
+/// The step page again, saying how long the second step is paused: 429 with
+/// `Retry-After`. The flow stays, so the citizen can go on after the wait.
+async fn codes_paused(
+    state: &AppState,
+    lang: Lang,
+    flow_id: &str,
+    flow: &LoginFlow,
+    retry_after_secs: u64,
+    recovery_open: bool,
+) -> Result<HttpResponse, PageError> {
+    let reason = login_protection::texts(lang).too_many_codes;
+    let message = login_protection::wait_message(lang, reason, retry_after_secs);
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    let page = show(
+        state,
+        lang,
+        status,
+        flow_id,
+        flow,
+        Some(&message),
+        recovery_open,
+    )
+    .await?;
+    Ok(login_protection::with_retry_after(page, retry_after_secs))
+}
+
+/// The cap of consecutive wrong second factors: the account is locked until an officer
+/// unlocks it (`accounts unlock`), and the lock audited. A failure to lock is logged;
+/// the flow ends either way.
+async fn lock_after_wrong_factors(
+    req: &HttpRequest,
+    state: &AppState,
+    lockout: &FactorLockout<'_>,
+    account_id: &str,
+    client_id: &str,
+    failure: crate::authn::factor_lockout::Failure,
+) {
+    match lockout.lock_account(account_id, state.clock.now()).await {
+        Ok(true) => {
+            state.identities.clear();
+            tracing::warn!(target: "security", "account locked after too many wrong second factors");
+            let detail = format!(
+                "consecutive wrong second factors ({}) reached login_protection.lock_account_after_failures",
+                failure.failures
+            );
+            audit_factor(
+                req,
+                state,
+                account_id,
+                Some(client_id),
+                "account_locked",
+                &detail,
+            )
+            .await;
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "could not lock an account after too many wrong second factors")
+        }
+    }
+}
+
+/// The account was just locked: what a locked account is told at the password step.
+fn account_locked(lang: Lang) -> HttpResponse {
+    let t = lang.texts();
+    let page = MessagePage {
+        t,
+        lang: lang.code(),
+        title: factor_texts::texts(lang).too_many_attempts_title,
+        message: t.not_permitted,
+        link: None,
+        link_text: "",
+    };
+    html(StatusCode::FORBIDDEN, page.render())
 }

@@ -185,3 +185,25 @@ pub fn contact(
         .optional()?;
     Ok(found.map(|(phone, email)| AccountContact { phone, email }))
 }
+
+/// Replaces an account's password hash only if it is still `old_hash` (a password
+/// changed meanwhile wins); returns whether it replaced it.
+pub fn replace_password_hash(
+    conn: &mut DbConnection,
+    account_id: &str,
+    old_hash: &str,
+    new_hash: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let updated = diesel::update(
+        accounts::table
+            .find(account_id)
+            .filter(accounts::password_hash.eq(old_hash)),
+    )
+    .set((
+        accounts::password_hash.eq(new_hash),
+        accounts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}

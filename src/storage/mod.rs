@@ -23,6 +23,7 @@ pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod schema;
+pub mod second_factor_failures;
 pub mod second_factors;
 pub mod signing_keys;
 

@@ -178,3 +178,11 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    second_factor_failures (account_id) {
+        account_id -> Text,
+        failures -> BigInt,
+        last_failure_at -> Timestamp,
+    }
+}

@@ -216,6 +216,23 @@ impl TestApp {
         .await
     }
 
+    /// This instance started again on the same database and clock with an empty store:
+    /// a restart on the in-process store, or a Redis that lost its data (a fresh key
+    /// prefix). Stop this one first for a restart.
+    pub async fn restart_with_empty_store(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        if self.redis_prefix.is_some() {
+            settings.redis.key_prefix = format!("cidp-test:{}:", uuid::Uuid::new_v4().simple());
+        }
+        Self::start(
+            settings,
+            self.clock.clone(),
+            tempfile::tempdir().unwrap(),
+            None,
+        )
+        .await
+    }
+
     /// A replica of this instance, as a load balancer would put beside it: the same
     /// issuer, database, store, keys directory and clock, on its own port.
     pub async fn spawn_replica(&self) -> TestApp {

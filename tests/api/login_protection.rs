@@ -292,3 +292,125 @@ async fn the_failure_count_holds_across_two_instances_sharing_redis() {
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(a.retry_after.as_deref(), Some("30"));
 }
+
+/// A login form opened in a fresh browser: the browser and the form's hidden fields.
+async fn open_login(app: &TestApp, client: &TestClient) -> (reqwest::Client, String, String) {
+    let browser = crate::helpers::http_client(true);
+    let rp = app.relying_party(client).await;
+    let start = rp.authorize_url(&["profile"]);
+    let response = browser.get(&start.url).send().await.unwrap();
+    let location = crate::helpers::location_of(&response);
+    let html = browser
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (flow, csrf) = (
+        hidden_field(&html, "flow"),
+        hidden_field(&html, "csrf_token"),
+    );
+    (browser, flow, csrf)
+}
+
+#[tokio::test]
+async fn wrong_passwords_sent_in_parallel_are_checked_only_up_to_the_budget() {
+    let mut app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    // Twenty login forms, each in its own browser, all submitted at once.
+    let mut opened = Vec::new();
+    for _ in 0..20 {
+        opened.push(open_login(&app, &client).await);
+    }
+    let mut sent = tokio::task::JoinSet::new();
+    for (browser, flow, csrf) in opened {
+        let request = browser.post(app.url("/login")).form(&[
+            ("flow", flow),
+            ("csrf_token", csrf),
+            ("national_id", citizen.number.clone()),
+            ("password", "sai mật khẩu rồi".to_owned()),
+        ]);
+        sent.spawn(async move { request.send().await.unwrap().status() });
+    }
+    let statuses = sent.join_all().await;
+    let unauthorized = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    // Five checked (four 401s, the fifth starting the wait), the rest refused unchecked.
+    assert_eq!((unauthorized, refused), (4, 16), "{statuses:?}");
+    // They counted as five failures, not twenty: after the first wait (30 s, not the
+    // 15-minute lockout twenty would earn) the right password works.
+    advance(&app, 30);
+    let a = attempt(&app, &client, &citizen.number, PASSWORD).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+
+    app.stop().await;
+    let checked = app
+        .audit_of(&citizen)
+        .into_iter()
+        .filter(|r| r.outcome == "invalid_credentials")
+        .count();
+    assert_eq!(checked, 5, "only the budget was checked: {statuses:?}");
+}
+
+#[tokio::test]
+async fn ipv6_clients_behind_a_trusted_proxy_are_counted_per_64() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_protection.ip_failures_per_hour = 3;
+        s.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let client = app.confidential_client();
+    let from = |address: &'static str| {
+        let app = &app;
+        let client = &client;
+        async move {
+            let (browser, flow, csrf) = open_login(app, client).await;
+            let number = TestCitizen::generate().national_id.expose().to_owned();
+            browser
+                .post(app.url("/login"))
+                .header("x-forwarded-for", address)
+                .form(&[
+                    ("flow", flow),
+                    ("csrf_token", csrf),
+                    ("national_id", number),
+                    ("password", "đoán bừa thôi".to_owned()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Three addresses of one /64, each guessing another number: one client.
+    assert_eq!(
+        from("2001:db8:7:1::a").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        from("2001:db8:7:1:ffff::b").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let third = from("2001:db8:7:1::c").await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        third.headers().get(RETRY_AFTER).unwrap().to_str().unwrap(),
+        "3600"
+    );
+    // Any address of that /64 now waits; the next /64 does not.
+    assert_eq!(
+        from("2001:db8:7:1::d").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        from("2001:db8:7:2::a").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

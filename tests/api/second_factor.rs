@@ -589,7 +589,10 @@ async fn second_factor_outcomes_are_in_the_citizens_audit_trail() {
 
 #[tokio::test]
 async fn codes_are_limited_per_account_across_flows() {
-    let app = TestApp::spawn().await;
+    // The consecutive-failure waits (tests/api/second_factor_lockout.rs) would stop
+    // this guesser first; set far off, the window limit alone is seen.
+    let app =
+        TestApp::spawn_with(|s| s.login_protection.second_factor_delay_after_failures = 100).await;
     let citizen = app.citizen();
     let enrolled = enrol_totp(&app, &citizen).await;
     let client = app.confidential_client();

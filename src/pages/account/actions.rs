@@ -253,11 +253,12 @@ async fn change_password(
     }
     // The current password is a password guess like a login's: the same protection
     // and the same counters, so a stolen session cannot try passwords here unthrottled.
+    // `claim` counts the attempt before Argon2 runs, so parallel guesses cannot either.
     let number = citizen.national_id.expose().to_owned();
     let client_ip = crate::http::limits::client_ip(req);
     let now = state.clock.now();
     let throttle = Throttle::new(state.store.as_ref(), &state.settings.login_protection);
-    if let Verdict::Wait { retry_after_secs } = throttle.check(&number, client_ip, now).await? {
+    if let Verdict::Wait { retry_after_secs } = throttle.claim(&number, client_ip, now).await? {
         tracing::info!(target: "security", "password change refused: too many failures");
         return too_many_attempts(req, state, lang, &live, retry_after_secs).await;
     }
