@@ -81,6 +81,10 @@ pub struct LimitSettings {
     pub request_head_timeout_ms: u64,
     pub max_connections_per_ip: usize,
     pub requests_per_minute_per_ip: u64,
+    /// Logins one client IP (an IPv6 /64) may start per `session.login_ttl_secs`.
+    pub login_flows_per_ip: u64,
+    /// Logins one browser may start per `session.login_ttl_secs`.
+    pub login_flows_per_browser: u64,
     pub trusted_proxies: Vec<String>,
 }
 

@@ -236,3 +236,70 @@ async fn an_address_holding_too_many_connections_is_refused_until_it_closes_one(
     }
     assert_eq!(served, Some(200), "a closed connection frees its slot");
 }
+
+/// Each pending login is held in the store until it ends: one network, or one browser,
+/// can only hold so many at once; the others are unaffected.
+#[tokio::test]
+async fn one_network_or_one_browser_can_hold_only_so_many_pending_logins() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.login_flows_per_ip = 5;
+        s.limits.login_flows_per_browser = 3;
+        s.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let client = app.confidential_client();
+    let url = app.relying_party(&client).await.authorize_url(&[]).url;
+    let location =
+        |response: &reqwest::Response| response.headers()["location"].to_str().unwrap().to_owned();
+    // Anonymous requests (no cookie kept) from one IPv6 /64, each from another address.
+    let anonymous = crate::helpers::http_client(false);
+    for i in 1..=5 {
+        let response = anonymous
+            .get(&url)
+            .header("x-forwarded-for", format!("2001:db8:7:7::{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(location(&response).starts_with("/login?flow="), "{i}");
+    }
+    let refused = anonymous
+        .get(&url)
+        .header("x-forwarded-for", "2001:db8:7:7::99")
+        .send()
+        .await
+        .unwrap();
+    let refused = location(&refused);
+    assert!(refused.starts_with(&client.redirect_uri), "{refused}");
+    assert!(
+        refused.contains("error=temporarily_unavailable"),
+        "{refused}"
+    );
+    // Another network is unaffected.
+    let response = anonymous
+        .get(&url)
+        .header("x-forwarded-for", "2001:db8:8:8::1")
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&response).starts_with("/login?flow="));
+
+    // One browser (its cookie kept), from addresses of its own.
+    for i in 1..=3 {
+        let response = app
+            .browser
+            .get(&url)
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(location(&response).starts_with("/login?flow="), "{i}");
+    }
+    let response = app
+        .browser
+        .get(&url)
+        .header("x-forwarded-for", "198.51.100.50")
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&response).contains("error=temporarily_unavailable"));
+}

@@ -225,6 +225,7 @@ pub(crate) async fn start_flow(
     let lang = Lang::negotiate(request.ui_locales.as_deref());
     let ttl = Duration::from_secs(state.settings.session.login_ttl_secs);
     let (browser_secret, new_cookie) = state.cookies.browser(req);
+    pending_logins_allowed(state, req, &browser_secret, ttl).await?;
     let page = interaction::page_of(entry.step);
     let flow_id = flow::start(
         state.store.as_ref(),
@@ -242,6 +243,43 @@ pub(crate) async fn start_flow(
             .map_err(|e| OAuthError::internal(&e, false))?;
     }
     Ok(response)
+}
+
+/// Counts a new pending login against its browser and its client address, refusing it
+/// past `limits.login_flows_per_browser` or `limits.login_flows_per_ip` within a login's
+/// lifetime: each one is held in the store until it ends, so anyone on the internet
+/// could otherwise fill the store with abandoned logins.
+async fn pending_logins_allowed(
+    state: &AppState,
+    req: &HttpRequest,
+    browser_secret: &str,
+    ttl: Duration,
+) -> Result<(), OAuthError> {
+    let limits = &state.settings.limits;
+    let mut counted = Vec::with_capacity(2);
+    if limits.login_flows_per_browser > 0 {
+        let key = format!(
+            "flows:browser:{}",
+            crate::tokens::random::sha256_b64(browser_secret)
+        );
+        counted.push((key, limits.login_flows_per_browser));
+    }
+    if let Some(ip) = crate::http::limits::client_ip(req)
+        && limits.login_flows_per_ip > 0
+    {
+        let key = format!("flows:ip:{}", crate::authn::throttle::client_bucket(ip));
+        counted.push((key, limits.login_flows_per_ip));
+    }
+    for (key, limit) in counted {
+        if state.store.increment(&key, ttl).await? > limit {
+            tracing::warn!(target: "security", "too many pending logins from one browser or address");
+            return Err(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "too many logins in progress from this browser or network; try again later",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// 302 for GET flows; 303 after a form POST so the browser follows with GET.
