@@ -15,7 +15,6 @@ use super::{grant, redirect};
 use crate::authn::second_factor::{self, FactorCheck};
 use crate::authn::session::{self, Session};
 use crate::domain::acr::AssuranceLevel;
-use crate::domain::secret::SessionToken;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::pages::PageError;
 use crate::pages::i18n::Lang;
@@ -193,10 +192,7 @@ async fn start_session(
     progress: &Progress,
     now: DateTime<Utc>,
 ) -> Result<(Session, String), PageError> {
-    if let Some(old) = req.cookie(&state.settings.session.cookie_name) {
-        let old = SessionToken::new(old.value().to_owned());
-        session::end(state.store.as_ref(), &old).await?;
-    }
+    crate::oidc::logout::end_replaced_session(req, state).await?;
     let ttl = state.settings.session.ttl_secs;
     let level = second_factor::achieved_level(progress.account_level, &progress.amr);
     let session = Session {
