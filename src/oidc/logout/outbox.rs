@@ -67,6 +67,8 @@ const MAX_IN_FLIGHT: usize = 64;
 const ACCOUNT_LOGOUTS_PER_ROUND: i64 = 32;
 /// Added to every lease beyond the time its holder needs, for a slow database write.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// The least time between rounds while the outbox is unreachable.
+const UNREACHABLE_PAUSE: Duration = Duration::from_secs(5);
 /// How often finished rows past their retention are deleted.
 const PURGE_EVERY: chrono::Duration = chrono::Duration::minutes(10);
 
@@ -138,9 +140,16 @@ impl Worker {
             while self.running.try_join_next().is_some() {}
             let outcome = self.round().await;
             self.report(outcome);
+            // An unreachable database is asked less often, so that the worker does not
+            // pile up waits for connections while requests need them.
+            let pause = if self.failing {
+                poll.max(UNREACHABLE_PAUSE)
+            } else {
+                poll
+            };
             tokio::select! {
                 _ = wakeup.notified() => {}
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(pause) => {}
                 Some(_) = self.running.join_next(), if self.saturated => {}
                 _ = stopped.changed() => break,
             }
