@@ -543,3 +543,66 @@ async fn finished_deliveries_are_deleted_after_the_retention() {
     // The audit trail keeps the outcome.
     audit_trail(&app, &citizen, "backchannel_logout_delivered", 1).await;
 }
+
+#[tokio::test]
+async fn workers_claiming_at_the_same_instant_never_get_the_same_delivery() {
+    use std::sync::{Arc, Barrier};
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let portal = portal_with_logout(&app, Some("https://portal.example.gov.vn/backchannel"));
+    const WORKERS: usize = 8;
+    const ROUNDS: usize = 10;
+    const ROWS: usize = 12;
+    let pool = citizen_idp::storage::Db::connect(
+        &app.database_url,
+        WORKERS as u32,
+        StdDuration::from_secs(10),
+    )
+    .unwrap();
+    // Due in the (fixed) future of the app's clock, so that its worker leaves them.
+    let at = (app.clock.now() + Duration::days(1)).naive_utc();
+    let lease = at + Duration::minutes(5);
+    for round in 0..ROUNDS {
+        let batch: Vec<NewDelivery> = (0..ROWS)
+            .map(|i| NewDelivery {
+                client_id: portal.id.clone(),
+                uri: "https://portal.example.gov.vn/backchannel".into(),
+                sub: citizen.subject.clone(),
+                sid: format!("race-{round}-{i}"),
+                alg: "RS256".into(),
+                national_id: None,
+            })
+            .collect();
+        pool.run_blocking(|conn| logout_outbox::enqueue(conn, &batch, at))
+            .unwrap();
+        let start = Arc::new(Barrier::new(WORKERS));
+        let claims: Vec<Vec<i64>> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..WORKERS)
+                .map(|w| {
+                    let (pool, start) = (pool.clone(), start.clone());
+                    scope.spawn(move || {
+                        start.wait();
+                        pool.run_blocking(|conn| {
+                            logout_outbox::claim_due(conn, &format!("racer-{w}"), at, lease, 64)
+                        })
+                        .unwrap()
+                        .into_iter()
+                        .map(|d| d.id)
+                        .collect()
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let mut all: Vec<i64> = claims.concat();
+        let claimed = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(
+            all.len(),
+            claimed,
+            "round {round}: a row claimed twice: {claims:?}"
+        );
+        assert_eq!(claimed, ROWS, "round {round}: every due row claimed once");
+    }
+}
