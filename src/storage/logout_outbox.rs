@@ -270,15 +270,6 @@ pub fn purge_finished(
     .execute(conn)?)
 }
 
-/// Every delivery of session `sid`, oldest first (operators' and tests' view).
-pub fn of_session(conn: &mut DbConnection, sid: &str) -> Result<Vec<DeliveryState>, StorageError> {
-    Ok(logout_deliveries::table
-        .filter(logout_deliveries::sid.eq(sid))
-        .order(logout_deliveries::id.asc())
-        .select(DeliveryState::as_select())
-        .load(conn)?)
-}
-
 /// Every delivery, oldest first (operators' and tests' view).
 pub fn all(conn: &mut DbConnection) -> Result<Vec<DeliveryState>, StorageError> {
     Ok(logout_deliveries::table
