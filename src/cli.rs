@@ -119,6 +119,16 @@ enum KeysCommand {
     },
     /// List the signing keys with their state.
     List,
+    /// Withdraw a compromised key at once: it leaves the JWKS and every token it signed
+    /// stops verifying, on every instance within keys.reload_interval_secs. A key that
+    /// is the only one of its algorithm signing now is refused: run `keys rotate --now`
+    /// first.
+    Revoke {
+        kid: String,
+        /// Who withdraws it, for the audit trail (e.g. an operator's name).
+        #[arg(long, default_value = "")]
+        operator: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,6 +214,9 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             rotate_keys(&settings, alg.as_deref(), now, clock.now()).await
         }
         Command::Keys(KeysCommand::List) => list_keys(&settings, clock.now()).await,
+        Command::Keys(KeysCommand::Revoke { kid, operator }) => {
+            revoke_key(&settings, kid, &operator, clock.now()).await
+        }
         Command::Clients(command) => {
             client_admin::cli::run(&settings, command, clock.as_ref()).await
         }
@@ -532,6 +545,30 @@ async fn rotate_keys(
 }
 
 const TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+async fn revoke_key(
+    settings: &Settings,
+    kid: String,
+    operator: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StartupError> {
+    let db = startup::connect_database(settings).await?;
+    let by = if operator.is_empty() {
+        "cli".to_owned()
+    } else {
+        format!("cli:{operator}")
+    };
+    let withdrawn = kid.clone();
+    db.run(move |conn| keyring::withdraw(conn, &withdrawn, &by, now))
+        .await
+        .map_err(|e| StartupError::Other(format!("{kid}: {e}")))?;
+    tracing::warn!(target: "security", %kid, "signing key withdrawn");
+    println!(
+        "{kid} withdrawn: every instance drops it within {} s",
+        settings.keys.reload_interval_secs
+    );
+    Ok(())
+}
 
 async fn list_keys(settings: &Settings, now: DateTime<Utc>) -> Result<(), StartupError> {
     let db = startup::connect_database(settings).await?;

@@ -13,6 +13,8 @@ use url::Url;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 const ENV_PREFIX: &str = "CITIZEN_IDP";
+/// The longest `session.reauth_max_age_secs` allowed: a few minutes, not a session.
+const MAX_REAUTH_MAX_AGE_SECS: u64 = 900;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -92,6 +94,9 @@ pub struct RedisSettings {
     pub key_prefix: String,
     pub response_timeout_ms: u64,
     pub connection_timeout_ms: u64,
+    /// Bounds of the in-process store.
+    pub in_process_max_entries: usize,
+    pub in_process_max_bytes: usize,
 }
 
 impl RedisSettings {
@@ -107,6 +112,13 @@ impl RedisSettings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
+        // Room for at least a few thousand logins at once, whatever else it holds.
+        if self.in_process_max_entries < 1000 || self.in_process_max_bytes < 1 << 20 {
+            return Err(invalid(
+                "redis.in_process_max_entries",
+                "the in-process store needs at least 1000 entries and 1 MiB",
+            ));
+        }
         let cluster = self.cluster_nodes();
         if !self.url.is_empty() && !cluster.is_empty() {
             return Err(invalid(
@@ -193,6 +205,7 @@ pub struct TokenSettings {
     pub access_token_ttl_secs: u64,
     pub access_token_alg: String,
     pub refresh_token_ttl_secs: u64,
+    pub refresh_family_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +214,10 @@ pub struct SessionSettings {
     pub ttl_secs: u64,
     pub cookie_name: String,
     pub login_ttl_secs: u64,
+    /// How recent a login must be to bind or remove an authenticator, or to renew the
+    /// recovery codes (NIST SP 800-63B §6.1.2.1); it must also have presented the
+    /// account's second factor, if it has one.
+    pub reauth_max_age_secs: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -425,6 +442,7 @@ impl Settings {
         if self.tokens.id_token_ttl_secs == 0
             || self.tokens.access_token_ttl_secs == 0
             || self.tokens.refresh_token_ttl_secs == 0
+            || self.tokens.refresh_family_max_secs == 0
         {
             return Err(invalid("tokens", "token lifetimes must be positive"));
         }
@@ -432,6 +450,14 @@ impl Settings {
             .ok_or_else(|| invalid("tokens.access_token_alg", "must be ES256 or RS256"))?;
         if self.session.ttl_secs == 0 || self.session.login_ttl_secs == 0 {
             return Err(invalid("session", "lifetimes must be positive"));
+        }
+        // Re-authentication means a login of a few minutes: a longer window would let an
+        // unattended session change how its account logs in.
+        if !(1..=MAX_REAUTH_MAX_AGE_SECS).contains(&self.session.reauth_max_age_secs) {
+            return Err(invalid(
+                "session.reauth_max_age_secs",
+                "must be between 1 and 900 seconds",
+            ));
         }
         let cookie_ok = !self.session.cookie_name.is_empty()
             && self
@@ -627,5 +653,17 @@ mod tests {
         settings.metrics.token = SecretSetting::new("short".into());
         let error = settings.validate().unwrap_err().to_string();
         assert!(error.contains("metrics.token"), "{error}");
+    }
+
+    #[test]
+    fn re_authentication_is_a_matter_of_minutes() {
+        let mut settings = Settings::defaults().unwrap();
+        assert_eq!(settings.session.reauth_max_age_secs, 300);
+        settings.session.reauth_max_age_secs = 900;
+        settings.validate().unwrap();
+        for bad in [0, 901, 28_800] {
+            settings.session.reauth_max_age_secs = bad;
+            assert_eq!(invalid_key(&settings), Some("session.reauth_max_age_secs"));
+        }
     }
 }

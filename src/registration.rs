@@ -188,10 +188,15 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         return Err(scope_error());
     }
     let sector_identifier = match &new.sector_identifier {
+        // Kept as it was given at creation (an update starts from the stored client).
+        Some(given) if *given == own_sector(&id) => given.clone(),
         Some(given) => sector_of(given)
             .filter(|_| given.contains("://"))
             .or_else(|| valid_host(given).then(|| given.to_ascii_lowercase()))
             .ok_or(RegistrationError::SectorIdentifier)?,
+        None if new.kind == ClientKind::Public && names_no_host(&new.redirect_uris) => {
+            own_sector(&id)
+        }
         None => sector(&new.redirect_uris, new.subject_type)?,
     };
     SigningAlg::parse(&new.id_token_alg).ok_or(RegistrationError::Alg)?;
@@ -263,6 +268,27 @@ fn grant_types(names: &[String], kind: ClientKind) -> Result<Vec<GrantType>, Reg
         return Err(RegistrationError::PublicClientCredentials);
     }
     Ok(grants)
+}
+
+/// The sector of a native app whose redirect URIs name no host of its own: the client
+/// itself. A loopback address is every app's, and a private-use scheme is anyone's to
+/// claim (nothing proves who owns `vn.gov.app:`), so two such apps sharing a sector
+/// would share each citizen's `sub`. The prefix keeps it apart from every host name.
+fn own_sector(client_id: &str) -> String {
+    format!("client_id:{client_id}")
+}
+
+/// Whether every redirect URI is a loopback one (RFC 8252 §7.3) or a private-use scheme
+/// (§7.1): none is an https host the client's organisation answers for.
+fn names_no_host(redirect_uris: &[String]) -> bool {
+    redirect_uris.iter().all(|uri| match url::Url::parse(uri) {
+        Ok(parsed) => match parsed.scheme() {
+            "https" => false,
+            "http" => matches!(parsed.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")),
+            _ => true,
+        },
+        Err(_) => false,
+    })
 }
 
 /// OIDC Core §8.1: without a sector_identifier_uri, the sector is the host of the

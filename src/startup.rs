@@ -138,7 +138,14 @@ pub async fn connect_database_observed(
 pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
     let cluster = settings.redis.cluster_nodes();
     let nodes = match (settings.redis.url.as_str(), cluster.is_empty()) {
-        ("", true) => return Ok(Arc::new(MemoryStore::new())),
+        ("", true) => {
+            return Ok(Arc::new(MemoryStore::bounded(
+                crate::store::memory::Limits {
+                    max_entries: settings.redis.in_process_max_entries,
+                    max_bytes: settings.redis.in_process_max_bytes,
+                },
+            )));
+        }
         ("", false) => RedisNodes::Cluster(&cluster),
         (url, _) => RedisNodes::Single(url),
     };
@@ -286,11 +293,17 @@ pub async fn build_on(
         passkeys,
         discovery_json: discovery::document(&issuer, &endpoints).to_string(),
         secure_cookies: issuer.starts_with("https://"),
+        cookies: crate::http::cookies::Cookies::new(
+            &settings.session.cookie_name,
+            issuer.starts_with("https://"),
+            &keys.secret,
+        ),
         issuer: issuer.clone(),
         endpoints,
         db,
         store,
         keys: keys.ring,
+        key_sealer: keys.sealer.clone(),
         pairwise_key: crate::tokens::subject::PairwiseKey::new(
             &keys
                 .secret
@@ -403,6 +416,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/account/factors/remove",
         web::post().to(pages::factors::factor_remove_post),
     )
+    .route(
+        "/account/factors/recovery-codes",
+        web::post().to(pages::factors::recovery_codes_post),
+    )
     // Consent and the citizen's account pages.
     .route("/consent", web::get().to(pages::consent::consent_get))
     .route("/consent", web::post().to(pages::consent::consent_post))
@@ -430,6 +447,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/openapi.json", web::get().to(openapi::openapi_get))
     .route("/admin/openapi.json", web::get().to(openapi::openapi_get))
     .route("/admin/clients", web::get().to(admin::list))
+    .route(
+        "/admin/keys/{kid}/revoke",
+        web::post().to(crate::client_admin::signing_keys::revoke),
+    )
     .route("/admin/clients", web::post().to(admin::create))
     .route("/admin/clients/{client_id}", web::get().to(admin::show))
     .route("/admin/clients/{client_id}", web::put().to(admin::replace))

@@ -22,6 +22,9 @@ pub struct AppState {
     /// The signing keys, reloaded from the database every `keys.reload_interval_secs`:
     /// take `keys.current()` once per request.
     pub keys: Arc<KeyRing>,
+    /// Opens the sealed private keys, for a reload outside the periodic one (after an
+    /// operator withdraws a key over the admin API).
+    pub key_sealer: Arc<crate::tokens::keyring::Sealer>,
     /// The server secret. Derive a key per purpose with `secret.derive("purpose")`
     /// (see `server_secret` for the purposes in use); never use it directly.
     pub secret: ServerSecret,
@@ -31,6 +34,9 @@ pub struct AppState {
     pub access_token_alg: SigningAlg,
     /// Whether the issuer is https, which decides the cookies' Secure attribute.
     pub secure_cookies: bool,
+    /// The session and browser cookies: their names (`__Host-` on https) and the
+    /// browser secret's MAC.
+    pub cookies: crate::http::cookies::Cookies,
     /// The discovery document, serialised once: it changes only at restart. (The JWKS
     /// changes with the keys: `keys.current().jwks_json()`.)
     pub discovery_json: String,

@@ -1,7 +1,8 @@
 //! Whether a login must also present a second factor, what level it then reaches,
 //! and checking a presented TOTP or recovery code (passkeys: `authn::passkey`).
 //!
-//! The rules, in one place ([`decide`]):
+//! The rules, in one place (`domain::interaction::factor_verdict`, which the login
+//! state machine applies):
 //! - an account with a second factor enrolled presents it at every login, whatever its
 //!   level: a factor the citizen chose to add must protect them;
 //! - level 2 (`urn:citizen-idp:loa:2`) is reached only by a level-2 account (verified
@@ -10,31 +11,25 @@
 //! - a client's demand for a level (`acr_values`, essential `acr` claim) makes a
 //!   session that falls short step up with the second factor, or fails with
 //!   `unmet_authentication_requirements` when the account cannot reach that level.
+//!
+//! Changing the authenticators themselves ([`reauthentication`]: binding an app or a
+//! passkey, removing one, renewing the recovery codes) needs a login of the last few
+//! minutes that presented the account's second factor, if it has one (NIST SP 800-63B
+//! §6.1.2.1): otherwise an unattended password-only session could add its own factor
+//! and step itself up with it.
 
 use chrono::{DateTime, Utc};
 
 use super::recovery_codes::{self, RecoveryCode};
 use super::totp::{self, SecretSealer, TotpError, TotpSecret};
-use crate::domain::acr::{AcrDemand, AssuranceLevel, has_second_factor};
-use crate::oidc::authorize::request::AuthorizationRequest;
+use crate::domain::acr::{AssuranceLevel, has_second_factor};
 use crate::pages::PageError;
 use crate::server_secret::ServerSecret;
 use crate::state::AppState;
 use crate::storage::second_factors::{self, FactorRow, KIND_TOTP};
 use crate::storage::{
-    self, StorageError, accounts, passkeys as stored_passkeys, recovery_codes as stored_codes,
+    self, DbConnection, StorageError, passkeys as stored_passkeys, recovery_codes as stored_codes,
 };
-
-/// What the login still owes before a session can be made for `request`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FactorCheck {
-    /// Nothing more: the methods used are enough.
-    Satisfied,
-    /// A second factor must be presented (a login step, or a step-up of a session).
-    Needed,
-    /// The request demands an assurance level this account cannot reach.
-    Unmet,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FactorError {
@@ -53,57 +48,72 @@ impl From<FactorError> for PageError {
     }
 }
 
-pub async fn check(
-    state: &AppState,
-    account_id: &str,
-    amr: &[String],
-    request: &AuthorizationRequest,
-) -> Result<FactorCheck, PageError> {
-    let id = account_id.to_owned();
-    // Passkeys count only where they can be presented (not on an IP-address issuer).
-    let passkeys_on = state.passkeys.is_some();
-    let (account, has_factor) = state
-        .db
-        .run(move |conn| {
-            let account = accounts::find(conn, &id)?;
-            let has_factor = !second_factors::for_account(conn, &id)?.is_empty()
-                || (passkeys_on && stored_passkeys::any(conn, &id)?);
-            Ok::<_, StorageError>((account, has_factor))
-        })
-        .await?;
-    let account = account.ok_or_else(PageError::login_expired)?;
-    Ok(decide(
-        account.assurance_level,
-        has_factor,
-        amr,
-        request.acr,
-    ))
+/// Whether a session may change the account's authenticators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reauthentication {
+    /// A login recent enough, with the account's second factor if it has one.
+    Fresh,
+    /// The login is older than the limit.
+    TooOld,
+    /// The account has a second factor, and the session's login did not present it
+    /// (it was made before the factor was added).
+    FactorNotPresented,
 }
 
-/// The rules of the module doc, without I/O.
-pub fn decide(
-    account_level: AssuranceLevel,
-    has_factor: bool,
+impl Reauthentication {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reauthentication::Fresh => "fresh",
+            Reauthentication::TooOld => "too_old",
+            Reauthentication::FactorNotPresented => "factor_not_presented",
+        }
+    }
+}
+
+/// The rule for binding or removing an authenticator and renewing the recovery codes
+/// (NIST SP 800-63B §6.1.2.1), without I/O: the session's login (`auth_time`, `amr`)
+/// is at most `max_age_secs` old at `now` (seconds since the epoch), and presented a
+/// second factor when the account `has_factor`. A login time in the future (a clock
+/// step back) counts as fresh: it cannot be older than the limit.
+pub fn reauthentication(
+    auth_time: i64,
     amr: &[String],
-    demand: Option<AcrDemand>,
-) -> FactorCheck {
-    let reachable = if has_factor {
-        account_level
+    has_factor: bool,
+    now: i64,
+    max_age_secs: u64,
+) -> Reauthentication {
+    let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
+    if now.saturating_sub(auth_time) > max_age {
+        Reauthentication::TooOld
+    } else if has_factor && !has_second_factor(amr) {
+        Reauthentication::FactorNotPresented
     } else {
-        AssuranceLevel::Level1
-    };
-    if let Some(demand) = demand {
-        if demand.min_level > reachable {
-            return FactorCheck::Unmet;
-        }
-        if achieved_level(account_level, amr) < demand.min_level {
-            return FactorCheck::Needed;
-        }
+        Reauthentication::Fresh
     }
-    if has_factor && !has_second_factor(amr) {
-        return FactorCheck::Needed;
-    }
-    FactorCheck::Satisfied
+}
+
+/// Whether the account has a second factor that its logins must present (see
+/// [`has_factor_in`]).
+pub async fn has_factor(state: &AppState, account_id: &str) -> Result<bool, FactorError> {
+    let id = account_id.to_owned();
+    let passkeys_on = state.passkeys.is_some();
+    Ok(state
+        .db
+        .run(move |conn| has_factor_in(conn, &id, passkeys_on))
+        .await?)
+}
+
+/// The one rule for "has a second factor", shared by the login and the binding pages:
+/// an authenticator app, or a passkey where passkeys can be presented (not on an
+/// IP-address issuer, where browsers refuse them), so that no login is asked for a
+/// factor it cannot present.
+pub fn has_factor_in(
+    conn: &mut DbConnection,
+    account_id: &str,
+    passkeys_on: bool,
+) -> Result<bool, StorageError> {
+    Ok(!second_factors::for_account(conn, account_id)?.is_empty()
+        || (passkeys_on && stored_passkeys::any(conn, account_id)?))
 }
 
 /// The level the methods in `amr` prove for an account of `account_level`.
@@ -200,15 +210,18 @@ pub async fn verify_recovery_code(
 /// The outcome of confirming a TOTP enrolment with a first code.
 #[derive(Debug)]
 pub enum Enrolment {
-    /// Saved; the recovery codes to show once.
-    Done(Vec<RecoveryCode>),
+    /// Saved. With the account's first second factor come its recovery codes, to show
+    /// once; a later factor keeps the set the citizen already has (`None`).
+    Done(Option<Vec<RecoveryCode>>),
     WrongCode,
     AlreadyEnrolled,
 }
 
 /// Saves `secret` as the account's TOTP factor if `code` is one of its codes, with
-/// that code's step already spent (it cannot be replayed at the next login), and
-/// issues fresh recovery codes, in one transaction.
+/// that code's step already spent (it cannot be replayed at the next login), and, when
+/// it is the account's first second factor, issues its recovery codes, in one
+/// transaction. Existing codes are never replaced here: only [`renew_recovery_codes`]
+/// does that, so that whoever adds a factor cannot take the citizen's codes.
 pub async fn enrol_totp(
     state: &AppState,
     account_id: &str,
@@ -239,7 +252,43 @@ pub async fn enrol_totp(
         .db
         .run(move |conn| {
             storage::transaction(conn, |conn| {
+                let first = !stored_codes::account_has_factor(conn, &id)?;
                 if !second_factors::insert(conn, &row)? {
+                    return Ok::<_, StorageError>(None);
+                }
+                if first {
+                    stored_codes::replace(conn, &id, &digests, at)?;
+                }
+                Ok(Some(first))
+            })
+        })
+        .await?;
+    Ok(match saved {
+        None => Enrolment::AlreadyEnrolled,
+        Some(first) => Enrolment::Done(first.then_some(codes)),
+    })
+}
+
+/// Replaces the account's recovery codes with a new set, to show once: the citizen's
+/// explicit "new codes" action (the caller has checked [`reauthentication`]). `None`
+/// when the account has no second factor (codes stand in for one, so there is nothing
+/// to renew).
+pub async fn renew_recovery_codes(
+    state: &AppState,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<RecoveryCode>>, FactorError> {
+    let codes = recovery_codes::generate().ok_or(TotpError::Random)?;
+    let digests: Vec<String> = codes
+        .iter()
+        .filter_map(|c| recovery_codes::digest(c.expose()))
+        .collect();
+    let (id, at) = (account_id.to_owned(), now.naive_utc());
+    let renewed = state
+        .db
+        .run(move |conn| {
+            storage::transaction(conn, |conn| {
+                if !stored_codes::account_has_factor(conn, &id)? {
                     return Ok::<_, StorageError>(false);
                 }
                 stored_codes::replace(conn, &id, &digests, at)?;
@@ -247,11 +296,7 @@ pub async fn enrol_totp(
             })
         })
         .await?;
-    Ok(if saved {
-        Enrolment::Done(codes)
-    } else {
-        Enrolment::AlreadyEnrolled
-    })
+    Ok(renewed.then_some(codes))
 }
 
 /// A factor as the account pages list it.
@@ -371,6 +416,8 @@ pub mod pending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::acr::AcrDemand;
+    use crate::domain::interaction::{AccountFacts, FactorVerdict as FactorCheck, factor_verdict};
     use AssuranceLevel::{Level1, Level2};
 
     fn amr(v: &[&str]) -> Vec<String> {
@@ -379,6 +426,21 @@ mod tests {
 
     fn demand(level: AssuranceLevel) -> Option<AcrDemand> {
         Some(AcrDemand { min_level: level })
+    }
+
+    /// The rules as the login applies them, for a login that holds what `amr` proves.
+    fn decide(
+        level: AssuranceLevel,
+        has_factor: bool,
+        amr: &[String],
+        demand: Option<AcrDemand>,
+    ) -> FactorCheck {
+        let account = AccountFacts {
+            level,
+            has_factor,
+            eligible: true,
+        };
+        factor_verdict(account, amr, achieved_level(level, amr), demand)
     }
 
     #[test]
@@ -395,6 +457,46 @@ mod tests {
             decide(Level1, false, &amr(&["pwd"]), None),
             FactorCheck::Satisfied
         );
+    }
+
+    #[test]
+    fn changing_authenticators_needs_a_recent_login_with_the_factor() {
+        use Reauthentication::{FactorNotPresented, Fresh, TooOld};
+        let (pwd, both) = (amr(&["pwd"]), amr(&["pwd", "otp", "mfa"]));
+        let passkey = amr(&["pwd", "hwk", "user", "mfa"]);
+        let login = 1_000_000;
+        // No factor yet: a recent password login may add the first one.
+        assert_eq!(reauthentication(login, &pwd, false, login, 300), Fresh);
+        assert_eq!(
+            reauthentication(login, &pwd, false, login + 300, 300),
+            Fresh
+        );
+        assert_eq!(
+            reauthentication(login, &pwd, false, login + 301, 300),
+            TooOld
+        );
+        // With a factor, the login must have presented one, however recent it is.
+        assert_eq!(
+            reauthentication(login, &pwd, true, login, 300),
+            FactorNotPresented
+        );
+        assert_eq!(reauthentication(login, &both, true, login + 60, 300), Fresh);
+        assert_eq!(reauthentication(login, &passkey, true, login, 300), Fresh);
+        // Age is checked first: an old login with the factor is still too old.
+        assert_eq!(
+            reauthentication(login, &both, true, login + 3600, 300),
+            TooOld
+        );
+        // Extremes do not overflow.
+        assert_eq!(
+            reauthentication(i64::MIN, &both, true, i64::MAX, 300),
+            TooOld
+        );
+        assert_eq!(
+            reauthentication(login, &both, true, login + 3600, u64::MAX),
+            Fresh
+        );
+        assert_eq!(reauthentication(login + 10, &pwd, false, login, 300), Fresh);
     }
 
     #[test]

@@ -17,38 +17,8 @@ use crate::domain::scope::ScopeSet;
 use crate::oidc::authorize::request::AuthorizationRequest;
 use crate::pages::PageError;
 use crate::state::AppState;
-use crate::storage::{clients, consents, refresh_tokens};
+use crate::storage::{consents, refresh_tokens};
 use crate::tokens::{refresh, revocation};
-
-/// Whether the citizen of `session` must grant consent to `request` first.
-pub async fn due(
-    state: &AppState,
-    session: &Session,
-    request: &AuthorizationRequest,
-) -> Result<bool, PageError> {
-    // citizen-idp's own pages have no client to consent to.
-    if request.own_page.is_some() {
-        return Ok(false);
-    }
-    let requested = requested_scope(request);
-    let (account_id, client_id) = (session.account_id.clone(), request.client_id.clone());
-    let (first_party, granted) = state
-        .db
-        .run(move |conn| {
-            let first_party = clients::find(conn, &client_id)?.is_some_and(|c| c.first_party);
-            let granted = consents::granted(conn, &account_id, &client_id)?;
-            Ok::<_, crate::storage::StorageError>((first_party, granted))
-        })
-        .await?;
-    if first_party {
-        return Ok(false);
-    }
-    // OIDC Core §3.1.2.1 prompt=consent: ask even if a grant covers the request.
-    if request.prompt_consent {
-        return Ok(true);
-    }
-    Ok(granted.is_none_or(|granted| !requested.is_subset(&granted)))
-}
 
 /// The scopes of a checked request (already parsed once, so never malformed).
 pub fn requested_scope(request: &AuthorizationRequest) -> ScopeSet {

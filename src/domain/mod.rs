@@ -5,6 +5,7 @@ pub mod acr;
 pub mod citizen;
 pub mod client;
 pub mod client_keys;
+pub mod interaction;
 pub mod national_id;
 pub mod province;
 pub mod scope;

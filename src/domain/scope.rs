@@ -62,6 +62,12 @@ impl ScopeSet {
         self.0.difference(&allowed.0).map(String::as_str)
     }
 
+    /// The scopes of `self` that `allowed` also contains: what a token may still carry
+    /// once its client's registration is taken into account.
+    pub fn intersection(&self, allowed: &ScopeSet) -> ScopeSet {
+        ScopeSet(self.0.intersection(&allowed.0).cloned().collect())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

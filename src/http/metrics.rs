@@ -78,7 +78,7 @@ pub async fn metrics_get(
     }
     let body = state
         .metrics
-        .render(state.db.pool_status())
+        .render(state.db.pool_status(), state.store.usage())
         .map_err(|e| PageError::internal(&e, false))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

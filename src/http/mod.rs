@@ -3,6 +3,7 @@
 //! document, and the fallback page.
 
 pub mod access_log;
+pub mod cookies;
 pub mod health;
 pub mod limits;
 pub mod metrics;

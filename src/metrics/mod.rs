@@ -20,6 +20,7 @@ use prometheus::{
 
 use crate::registry::Ineligible;
 use crate::storage::{PoolObserver, PoolStatus, StorageError};
+use crate::store::StoreUsage;
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -116,6 +117,9 @@ pub struct Metrics {
     pool_max: IntGauge,
     pool_acquire_timeouts: IntCounter,
     pool_acquire_wait: Histogram,
+    store_entries: IntGauge,
+    store_bytes: IntGauge,
+    store_evicted: IntCounter,
 }
 
 impl Metrics {
@@ -185,6 +189,18 @@ impl Metrics {
         registry.register(Box::new(pool_max.clone()))?;
         registry.register(Box::new(pool_acquire_timeouts.clone()))?;
         registry.register(Box::new(pool_acquire_wait.clone()))?;
+        let store_entries = IntGauge::new(
+            "citizen_idp_store_entries",
+            "Entries held by the in-process store (store.max_entries bounds it); absent with Redis",
+        )?;
+        let store_bytes = IntGauge::new(
+            "citizen_idp_store_bytes",
+            "Bytes held by the in-process store, keys and values (store.max_bytes bounds it); absent with Redis",
+        )?;
+        let store_evicted = IntCounter::new(
+            "citizen_idp_store_evicted_flows_total",
+            "Pending login flows the in-process store dropped, oldest first, to stay within its bounds",
+        )?;
 
         // Series that exist from the start, at zero, so that rate() and alerts see the
         // first event instead of a series appearing from nothing.
@@ -209,6 +225,9 @@ impl Metrics {
             pool_max,
             pool_acquire_timeouts,
             pool_acquire_wait,
+            store_entries,
+            store_bytes,
+            store_evicted,
         })
     }
 
@@ -252,8 +271,13 @@ impl Metrics {
         self.store_errors.with_label_values(&[operation]).inc();
     }
 
-    /// The text exposition of every metric, with the pool's gauges read now.
-    pub fn render(&self, pool: PoolStatus) -> Result<String, prometheus::Error> {
+    /// The text exposition of every metric, with the pool's and the in-process store's
+    /// gauges read now.
+    pub fn render(
+        &self,
+        pool: PoolStatus,
+        store: Option<StoreUsage>,
+    ) -> Result<String, prometheus::Error> {
         let idle = i64::from(pool.idle);
         let open = i64::from(pool.connections);
         self.pool_connections
@@ -261,7 +285,22 @@ impl Metrics {
             .set(open - idle);
         self.pool_connections.with_label_values(&["idle"]).set(idle);
         self.pool_max.set(i64::from(pool.max));
-        TextEncoder::new().encode_to_string(&self.registry.gather())
+        let mut families = self.registry.gather();
+        if let Some(usage) = store {
+            let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+            self.store_entries.set(gauge(usage.entries));
+            self.store_bytes.set(gauge(usage.bytes));
+            self.store_evicted
+                .inc_by(usage.evicted.saturating_sub(self.store_evicted.get()));
+            for metric in [
+                &self.store_entries as &dyn prometheus::core::Collector,
+                &self.store_bytes,
+                &self.store_evicted,
+            ] {
+                families.extend(metric.collect());
+            }
+        }
+        TextEncoder::new().encode_to_string(&families)
     }
 }
 

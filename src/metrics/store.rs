@@ -72,4 +72,8 @@ impl Store for MeteredStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.observe("ping", self.inner.ping()).await
     }
+
+    fn usage(&self) -> Option<crate::store::StoreUsage> {
+        self.inner.usage()
+    }
 }

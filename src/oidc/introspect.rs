@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::audit;
 use crate::domain::client::{Client, ClientKind};
+use crate::domain::scope::ScopeSet;
 use crate::http::access_log::request_id;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::token::{authenticate_client, parse_form};
@@ -65,6 +66,15 @@ async fn eligible_citizen(
         .map(|identity| identity.1.national_id.clone()))
 }
 
+/// The part of a token's scope its client is still registered for: an operator who
+/// removes a scope from a client cuts it off at the next call.
+fn registered_part(scope: &str, client: &Client) -> String {
+    ScopeSet::parse(scope)
+        .unwrap_or_default()
+        .intersection(&client.scopes)
+        .to_string()
+}
+
 /// The answer, and the citizen it speaks of, if any.
 type Answer = (Value, Option<crate::domain::national_id::NationalId>);
 
@@ -102,7 +112,7 @@ async fn access_token_answer(
     let mut body = json!({
         "active": true,
         "token_type": "Bearer",
-        "scope": claims.scope,
+        "scope": registered_part(&claims.scope, client),
         "client_id": claims.client_id,
         "sub": claims.sub,
         "aud": claims.aud,
@@ -144,7 +154,7 @@ async fn refresh_token_answer(
     let body = json!({
         "active": true,
         "token_type": "refresh_token",
-        "scope": row.scope,
+        "scope": registered_part(&row.scope, client),
         "client_id": row.client_id,
         "sub": sub,
         "iss": state.issuer,

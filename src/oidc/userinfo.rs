@@ -111,8 +111,16 @@ async fn userinfo(
     if !token_claims.has_citizen() {
         return Err(invalid_token("the access token speaks for no citizen"));
     }
+    // Only what the client is still registered for: an operator who removes a scope
+    // from a client (or the client) cuts it off at the next call.
+    let client = state
+        .clients
+        .find(&state.db, &token_claims.client_id, state.clock.now())
+        .await?
+        .ok_or_else(|| invalid_token("the access token's client is no longer registered"))?;
     let scopes = ScopeSet::parse(&token_claims.scope)
-        .map_err(|_| invalid_token("the access token is invalid"))?;
+        .map_err(|_| invalid_token("the access token is invalid"))?
+        .intersection(&client.scopes);
     if !scopes.contains("openid") {
         return Err(BearerError(OAuthError::new(
             ErrorCode::InsufficientScope,

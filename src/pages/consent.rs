@@ -11,8 +11,9 @@ use serde::Deserialize;
 use super::error::{PageError, html};
 use super::i18n::Lang;
 use crate::consent::{self, data::DataItem};
+use crate::domain::interaction::Step;
 use crate::http::access_log::request_id;
-use crate::oidc::authorize::flow::{self, LoginFlow};
+use crate::oidc::authorize::flow::LoginFlow;
 use crate::oidc::authorize::{LiveSession, interaction, live_session, page_lang};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::registry;
@@ -132,31 +133,22 @@ pub struct ConsentForm {
     lang: Option<String>,
 }
 
-const MAX_FIELD_LEN: usize = 128;
-
-/// The pending flow and the browser's live session, or the page that explains why the
-/// consent step cannot go on.
-async fn pending(
+/// The browser's live session, which must be the one the flow goes on with: consent is
+/// given by the session that logged in (or started the flow), never by another one.
+async fn session_of(
     req: &HttpRequest,
     state: &AppState,
-    flow_id: Option<&str>,
-) -> Result<(String, LoginFlow, LiveSession), PageError> {
-    let flow_id = flow_id
-        .filter(|f| f.len() <= MAX_FIELD_LEN)
-        .ok_or_else(PageError::login_expired)?;
-    let now = state.clock.now();
-    let flow = flow::find(state.store.as_ref(), flow_id, now)
-        .await?
-        .ok_or_else(PageError::login_expired)?;
-    // Consent follows a finished login, for a client: any other flow is not ours.
-    if flow.progress.is_some() || flow.request.own_page.is_some() {
-        return Err(PageError::bad_request());
-    }
-    let live = live_session(req, state, now)
+    flow: &LoginFlow,
+) -> Result<LiveSession, PageError> {
+    let live = live_session(req, state, state.clock.now())
         .await
         .map_err(PageError::from_oauth)?
         .ok_or_else(PageError::login_expired)?;
-    Ok((flow_id.to_owned(), flow, live))
+    if flow.sid.as_deref() != Some(live.session.sid.as_str()) {
+        tracing::warn!(target: "security", "consent refused: the browser's session is not the flow's");
+        return Err(PageError::login_expired());
+    }
+    Ok(live)
 }
 
 pub async fn consent_get(
@@ -166,7 +158,16 @@ pub async fn consent_get(
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
     let flow_id = query.and_then(|q| q.into_inner().flow);
-    let (flow_id, flow, _) = pending(&req, &state, flow_id.as_deref())
+    let (flow_id, flow) =
+        match interaction::flow_for_page(&state, flow_id.as_deref(), Step::Consent)
+            .await
+            .map_err(|e| e.in_lang(lang))?
+            .or_redirect(lang)
+        {
+            Ok(found) => found,
+            Err(elsewhere) => return Ok(elsewhere),
+        };
+    session_of(&req, &state, &flow)
         .await
         .map_err(|e| e.in_lang(lang))?;
     let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
@@ -208,12 +209,15 @@ async fn decide(
     form: ConsentForm,
     lang: Lang,
 ) -> Result<HttpResponse, PageError> {
-    let (flow_id, mut flow, live) = pending(req, state, form.flow.as_deref()).await?;
-    let browser_secret = req.cookie(flow::COOKIE).map(|c| c.value().to_owned());
-    if !flow.accepts(browser_secret.as_deref(), form.csrf_token.as_deref()) {
+    let (flow_id, mut flow) =
+        interaction::flow_for_page(state, form.flow.as_deref(), Step::Consent)
+            .await?
+            .or_refuse(Step::Consent)?;
+    if !interaction::form_accepted(req, state, &flow, form.csrf_token.as_deref()) {
         tracing::warn!(target: "security", "consent form rejected: CSRF token or browser binding mismatch");
         return Err(PageError::csrf_failed());
     }
+    let live = session_of(req, state, &flow).await?;
     let citizen = registry::identity_by_account(&state.db, live.session.account_id.clone())
         .await?
         .map(|(_, citizen)| citizen.national_id);
@@ -233,7 +237,7 @@ async fn decide(
             .await;
             // Granted just now: prompt=consent is answered and must not ask again.
             flow.request.prompt_consent = false;
-            interaction::resume(req, state, lang, &flow_id, flow).await
+            interaction::advance(req, state, lang, &flow_id, flow).await
         }
         Some("deny") => {
             consent::audit(

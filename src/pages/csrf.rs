@@ -2,19 +2,18 @@
 //! pages, factor enrolment, consent may use the flow's own token).
 //!
 //! A token is `{expiry}.{mac}`: an HMAC-SHA256, under a key derived from the server
-//! secret, of the browser's binding secret (the `cidp_browser` cookie), the form's
+//! secret, of the browser's binding secret (the browser cookie, see `http::cookies`), the form's
 //! purpose and the expiry. So a token works only in the browser it was made for, for
 //! the form it was made for, until it expires, and needs no server-side state: every
 //! instance checks it alone.
 
 use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use ring::hmac;
 
-use crate::oidc::authorize::flow;
 use crate::pages::PageError;
 use crate::state::AppState;
 use crate::tokens::random;
@@ -59,17 +58,7 @@ pub fn check_form(
 
 /// The browser's binding secret, and a cookie to set when it is new.
 pub fn browser(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
-    let cookie = req.cookie(flow::COOKIE);
-    let (secret, is_new) = flow::browser_secret(cookie.as_ref().map(|c| c.value()));
-    let set = is_new.then(|| {
-        Cookie::build(flow::COOKIE, secret.clone())
-            .path("/")
-            .http_only(true)
-            .secure(state.secure_cookies)
-            .same_site(SameSite::Lax)
-            .finish()
-    });
-    (secret, set)
+    state.cookies.browser(req)
 }
 
 /// A token for `purpose` (a fixed name per form, e.g. "enrol") in this browser.
@@ -86,12 +75,15 @@ pub fn verify(
     token: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), CsrfError> {
-    let browser_secret = req.cookie(flow::COOKIE).ok_or(CsrfError::Invalid)?;
+    let browser_secret = state
+        .cookies
+        .browser_secret(req)
+        .ok_or(CsrfError::Invalid)?;
     let (expiry, given) = token
         .and_then(|t| t.split_once('.'))
         .ok_or(CsrfError::Invalid)?;
     let expiry: i64 = expiry.parse().map_err(|_| CsrfError::Invalid)?;
-    let expected = mac(state, browser_secret.value(), purpose, expiry);
+    let expected = mac(state, &browser_secret, purpose, expiry);
     if !random::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(CsrfError::Invalid);
     }

@@ -1,9 +1,14 @@
 //! The citizen's second factors under `/account/factors`: the list (with the account's
-//! level), enrolling an authenticator app (QR code, first code, recovery codes shown
-//! once), the passkeys (added in `pages::passkeys`), and removing a factor, which needs a login of the last few minutes: whoever
-//! finds a phone with a live session must not be able to switch the second step off.
-
-use std::time::Duration;
+//! level), enrolling an authenticator app (QR code, first code; recovery codes shown
+//! once with the account's first factor), the passkeys (added in `pages::passkeys`),
+//! removing a factor, and a new set of recovery codes.
+//!
+//! Everything but the list changes how the account logs in, so every request to it,
+//! GET and POST alike, needs a re-authentication ([`signed_in::require_reauthenticated`]:
+//! a login of the last few minutes that presented the account's second factor, if it
+//! has one). Whoever finds a phone or a computer with a live session must not be able to
+//! add their own authenticator (and step the session up with it), switch the second step
+//! off, or take the recovery codes. Each change is audited and listed on `/account`.
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
@@ -28,11 +33,22 @@ use crate::storage::accounts;
 
 const LIST_PAGE: &str = "/account/factors";
 const ENROL_PAGE: &str = "/account/factors/totp";
-/// How recent the login must be to remove a factor.
-pub const FRESH_LOGIN: Duration = Duration::from_secs(5 * 60);
 const PURPOSE_ENROL: &str = "totp-enrol";
 const PURPOSE_REMOVE: &str = "factor-remove";
+const PURPOSE_NEW_CODES: &str = "recovery-codes-new";
 const MAX_FIELD_LEN: usize = 128;
+
+/// The audit outcomes of changes to an account's authenticators (kind `login`, no
+/// client), which `/account` lists as its security events. The detail of the first and
+/// the last names the factor's kind (`kind=totp`, `kind=passkey`).
+pub mod events {
+    /// `audit::Kind::Login`'s name: `audit_factor` records them as login events.
+    pub const KIND: &str = "login";
+    pub const FACTOR_ADDED: &str = "second_factor_enrolled";
+    pub const CODES_RENEWED: &str = "recovery_codes_renewed";
+    pub const FACTOR_REMOVED: &str = "second_factor_removed";
+    pub const ALL: [&str; 3] = [FACTOR_ADDED, CODES_RENEWED, FACTOR_REMOVED];
+}
 
 struct FactorLine {
     id: String,
@@ -59,6 +75,7 @@ struct ListPage<'a> {
     passkeys_on: bool,
     passkeys: Vec<PasskeyLine>,
     csrf_token: &'a str,
+    csrf_new_codes: &'a str,
     notice: Option<&'a str>,
     error: Option<&'a str>,
 }
@@ -83,6 +100,8 @@ struct CodesPage<'a> {
     f: &'a FactorTexts,
     lang: &'a str,
     codes: Vec<&'a str>,
+    /// A set that replaced an earlier one (the "new codes" action), not the first.
+    renewed: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -138,6 +157,7 @@ pub async fn factors_get(
         .and_then(|d| match d.as_str() {
             "removed" => Some(factor_texts::texts(lang).removed),
             "passkey" => Some(factor_texts::texts(lang).passkey_added),
+            "totp" => Some(factor_texts::texts(lang).totp_added),
             _ => None,
         });
     list(&req, &state, lang, &live, StatusCode::OK, notice, None).await
@@ -161,6 +181,7 @@ pub(super) async fn list(
     let f = factor_texts::texts(lang);
     let (secret, cookie) = csrf::browser(req, state);
     let token = csrf::issue(state, &secret, PURPOSE_REMOVE, state.clock.now());
+    let new_codes_token = csrf::issue(state, &secret, PURPOSE_NEW_CODES, state.clock.now());
     let page = ListPage {
         t: lang.texts(),
         f,
@@ -189,6 +210,7 @@ pub(super) async fn list(
             })
             .collect(),
         csrf_token: &token,
+        csrf_new_codes: &new_codes_token,
         notice,
         error,
     };
@@ -200,7 +222,8 @@ pub async fn totp_enrol_get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
-    let live = match signed_in::require(&req, &state, lang, &return_to(ENROL_PAGE, lang), None)
+    let back = return_to(ENROL_PAGE, lang);
+    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
         .await
         .map_err(|e| e.in_lang(lang))?
     {
@@ -215,9 +238,17 @@ pub async fn totp_enrol_get(
     if !factors.is_empty() {
         return Ok(redirect(&list_url(lang, None), false));
     }
-    let secret = pending::start(state.store.as_ref(), &state.secret, account_id)
+    // A secret still waiting is shown again: a citizen who scanned it and was then sent
+    // to log in again (the form outlived the re-authentication) need not scan anew.
+    let waiting = pending::find(state.store.as_ref(), &state.secret, account_id)
         .await
         .map_err(|e| fail(e.into()))?;
+    let secret = match waiting {
+        Some(secret) => secret,
+        None => pending::start(state.store.as_ref(), &state.secret, account_id)
+            .await
+            .map_err(|e| fail(e.into()))?,
+    };
     enrol_page(
         &req,
         &state,
@@ -241,7 +272,10 @@ pub async fn totp_enrol_post(
     let now = state.clock.now();
     let csrf = csrf::check_form(&req, &state, PURPOSE_ENROL, form.csrf_token.as_deref(), now)
         .map_err(fail)?;
-    let live = match signed_in::require(&req, &state, lang, &return_to(ENROL_PAGE, lang), None)
+    // Checked again at the post: a form fetched with a fresh login and posted after
+    // the limit binds nothing; the citizen logs in again and comes back to the page.
+    let back = return_to(ENROL_PAGE, lang);
+    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
         .await
         .map_err(fail)?
     {
@@ -302,11 +336,15 @@ pub async fn totp_enrol_post(
                 &state,
                 account_id,
                 None,
-                "second_factor_enrolled",
+                events::FACTOR_ADDED,
                 "kind=totp",
             )
             .await;
-            Ok(codes_page(lang, &codes))
+            // Codes come only with the first factor; a later one keeps the set.
+            Ok(match codes {
+                Some(codes) => codes_page(lang, &codes, false),
+                None => redirect(&list_url(lang, Some("totp")), true),
+            })
         }
         Enrolment::WrongCode => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -353,10 +391,10 @@ pub async fn factor_remove_post(
         now,
     )
     .map_err(fail)?;
-    // Only a recent login may remove a factor; an older session logs in again (password
-    // and the factor itself) and comes back to the list.
+    // Only a recent login that presented the factor may remove one; any other session
+    // logs in again (password and the factor) and comes back to the list.
     let back = return_to(LIST_PAGE, lang);
-    let live = match signed_in::require(&req, &state, lang, &back, Some(FRESH_LOGIN))
+    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
         .await
         .map_err(fail)?
     {
@@ -398,30 +436,81 @@ pub async fn factor_remove_post(
         return Err(fail(PageError::not_found()));
     };
     tracing::info!(target: "security", kind, "second factor removed");
+    audit_factor(&req, &state, account_id, None, events::FACTOR_REMOVED, kind).await;
+    Ok(redirect(&list_url(lang, Some("removed")), true))
+}
+
+/// "New recovery codes": replaces the account's set and shows the new one once. The
+/// only way existing codes are replaced, so it needs the same re-authentication as
+/// adding a factor; a session that falls short logs in again and comes back to the
+/// list, where the citizen asks again.
+pub async fn recovery_codes_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<HttpResponse, PageError> {
+    let form = parse_form(body);
+    let lang = Lang::negotiate(form.lang.as_deref());
+    let fail = |e: PageError| e.in_lang(lang);
+    let now = state.clock.now();
+    let csrf = csrf::check_form(
+        &req,
+        &state,
+        PURPOSE_NEW_CODES,
+        form.csrf_token.as_deref(),
+        now,
+    )
+    .map_err(fail)?;
+    let back = return_to(LIST_PAGE, lang);
+    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
+        .await
+        .map_err(fail)?
+    {
+        Ok(live) => live,
+        Err(login) => return Ok(login),
+    };
+    let f = factor_texts::texts(lang);
+    let refused = |status, error| {
+        let (req, state, live) = (&req, &state, &live);
+        async move { list(req, state, lang, live, status, None, Some(error)).await }
+    };
+    if csrf == Freshness::Expired {
+        return refused(StatusCode::BAD_REQUEST, f.form_expired).await;
+    }
+    let account_id = &live.session.account_id;
+    let Some(codes) = second_factor::renew_recovery_codes(&state, account_id, now)
+        .await
+        .map_err(|e| fail(e.into()))?
+    else {
+        return refused(StatusCode::CONFLICT, f.codes_need_factor).await;
+    };
+    tracing::info!(target: "security", "recovery codes renewed");
     audit_factor(
         &req,
         &state,
         account_id,
         None,
-        "second_factor_removed",
-        kind,
+        events::CODES_RENEWED,
+        &format!("count={}", codes.len()),
     )
     .await;
-    Ok(redirect(&list_url(lang, Some("removed")), true))
+    Ok(codes_page(lang, &codes, true))
 }
 
-/// Where a login started from `page` comes back to, in the page's language.
-/// The recovery codes, shown once, after the factor they came with was added.
-pub(super) fn codes_page(lang: Lang, codes: &[RecoveryCode]) -> HttpResponse {
+/// The recovery codes, shown once: after the first factor they came with was added, or
+/// `renewed` by the citizen's "new codes" action.
+pub(super) fn codes_page(lang: Lang, codes: &[RecoveryCode], renewed: bool) -> HttpResponse {
     let page = CodesPage {
         t: lang.texts(),
         f: factor_texts::texts(lang),
         lang: lang.code(),
         codes: codes.iter().map(RecoveryCode::expose).collect(),
+        renewed,
     };
     html(StatusCode::OK, page.render())
 }
 
+/// Where a login started from `page` comes back to, in the page's language.
 pub(super) fn return_to(page: &str, lang: Lang) -> String {
     format!("{page}?lang={}", lang.code())
 }

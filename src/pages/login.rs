@@ -12,7 +12,8 @@ use crate::audit;
 use crate::authn::login::{self, LoginError};
 use crate::authn::password::PasswordError;
 use crate::authn::throttle::{Throttle, Verdict};
-use crate::domain::acr::AuthMethod;
+use crate::domain::acr::{AssuranceLevel, AuthMethod};
+use crate::domain::interaction::Step;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
@@ -104,15 +105,16 @@ pub async fn login_get(
     let lang = page_lang(&req, None);
     let query = query.map(|q| q.into_inner());
     let enrolled = query.as_ref().is_some_and(|q| q.enrolled.is_some());
-    let flow_id = query
-        .and_then(|q| q.flow)
-        .filter(|f| f.len() <= MAX_FIELD_LEN)
-        .ok_or_else(|| PageError::login_expired().in_lang(lang))?;
-    let now = state.clock.now();
-    let flow = flow::find(state.store.as_ref(), &flow_id, now)
-        .await
-        .map_err(|e| PageError::from(e).in_lang(lang))?
-        .ok_or_else(|| PageError::login_expired().in_lang(lang))?;
+    let flow_id = query.and_then(|q| q.flow);
+    let (flow_id, flow) =
+        match interaction::flow_for_page(&state, flow_id.as_deref(), Step::Password)
+            .await
+            .map_err(|e| e.in_lang(lang))?
+            .or_redirect(lang)
+        {
+            Ok(found) => found,
+            Err(elsewhere) => return Ok(elsewhere),
+        };
     let notice = enrolled.then(|| enrol::texts(lang).enrolled_notice);
     Ok(render_with_notice(
         lang,
@@ -137,18 +139,13 @@ pub async fn login_post(
     let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
 
-    let flow_id = form
-        .flow
-        .as_deref()
-        .filter(|f| f.len() <= MAX_FIELD_LEN)
-        .ok_or_else(|| fail(PageError::login_expired()))?;
-    let now = state.clock.now();
-    let flow = flow::find(state.store.as_ref(), flow_id, now)
+    let (flow_id, flow) = interaction::flow_for_page(&state, form.flow.as_deref(), Step::Password)
         .await
-        .map_err(|e| fail(e.into()))?
-        .ok_or_else(|| fail(PageError::login_expired()))?;
-    let browser_secret = req.cookie(flow::COOKIE).map(|c| c.value().to_owned());
-    if !flow.accepts(browser_secret.as_deref(), form.csrf_token.as_deref()) {
+        .and_then(|found| found.or_refuse(Step::Password))
+        .map_err(fail)?;
+    let flow_id = flow_id.as_str();
+    let now = state.clock.now();
+    if !interaction::form_accepted(&req, &state, &flow, form.csrf_token.as_deref()) {
         tracing::warn!(target: "security", "login form rejected: CSRF token or browser binding mismatch");
         state.metrics.login(LoginOutcome::FormRejected);
         return Err(fail(PageError::csrf_failed()));
@@ -273,8 +270,10 @@ pub async fn login_post(
         account_level: account.assurance_level,
         amr: vec![AuthMethod::Pwd.as_str().to_owned()],
         auth_time: now.timestamp(),
+        level: AssuranceLevel::Level1,
+        password_in_flow: true,
     });
-    interaction::resume(&req, &state, lang, flow_id, flow)
+    interaction::advance(&req, &state, lang, flow_id, flow)
         .await
         .map_err(fail)
 }

@@ -2,7 +2,11 @@
 //! creation options, `/static/passkey.js` asks the browser for a credential and posts
 //! the answer in the form with its name (CSRF-protected like the other account forms),
 //! and the passkey joins the list on `/account/factors`. Removing one is the list's
-//! remove form, with its fresh-login rule.
+//! remove form.
+//!
+//! Both requests need a re-authentication ([`signed_in::require_reauthenticated`]), the
+//! post checked again before the answer is looked at: a page fetched with a fresh
+//! login and answered after the limit binds nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,7 +16,7 @@ use serde::Deserialize;
 use super::csrf::{self, Freshness};
 use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
-use super::factors::{codes_page, list, list_url, other, return_to, with_cookie};
+use super::factors::{codes_page, events, list, list_url, other, return_to, with_cookie};
 use super::i18n::{Lang, Texts};
 use super::second_factor::audit_factor;
 use super::signed_in;
@@ -50,7 +54,8 @@ pub async fn passkey_add_get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
-    let live = match signed_in::require(&req, &state, lang, &return_to(ADD_PAGE, lang), None)
+    let back = return_to(ADD_PAGE, lang);
+    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
         .await
         .map_err(|e| e.in_lang(lang))?
     {
@@ -86,7 +91,9 @@ pub async fn passkey_add_post(
     let now = state.clock.now();
     let csrf = csrf::check_form(&req, &state, PURPOSE_ADD, form.csrf_token.as_deref(), now)
         .map_err(fail)?;
-    let live = match signed_in::require(&req, &state, lang, &return_to(ADD_PAGE, lang), None)
+    // Before the registration is taken from the store: a refused post spends nothing.
+    let back = return_to(ADD_PAGE, lang);
+    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
         .await
         .map_err(fail)?
     {
@@ -123,12 +130,12 @@ pub async fn passkey_add_post(
                 &state,
                 account_id,
                 None,
-                "second_factor_enrolled",
+                events::FACTOR_ADDED,
                 "kind=passkey",
             )
             .await;
             Ok(match recovery_codes {
-                Some(codes) => codes_page(lang, &codes),
+                Some(codes) => codes_page(lang, &codes, false),
                 None => redirect(&list_url(lang, Some("passkey")), true),
             })
         }

@@ -28,6 +28,7 @@ use crate::audit;
 use crate::authn::passkey::{self, LoginVerdict};
 use crate::authn::second_factor::{self, Verdict};
 use crate::domain::acr::{AuthMethod, with_second_factor_methods};
+use crate::domain::interaction::Step;
 use crate::http::access_log::request_id;
 use crate::oidc::authorize::flow::{self, LoginFlow};
 use crate::oidc::authorize::{interaction, page_lang};
@@ -43,7 +44,6 @@ pub const MAX_ATTEMPTS: u64 = 5;
 /// stolen session cookie guess on and on. Far above what a citizen types.
 pub const MAX_ACCOUNT_ATTEMPTS: u64 = 30;
 pub const ACCOUNT_WINDOW: Duration = Duration::from_secs(15 * 60);
-const MAX_FIELD_LEN: usize = 128;
 const MAX_CODE_LEN: usize = 32;
 
 #[derive(Template)]
@@ -131,21 +131,6 @@ async fn show(
     Ok(html(status, page.render()))
 }
 
-/// The flow named by `flow_id`, if it is live and waiting for a second factor.
-async fn waiting_flow(
-    state: &AppState,
-    flow_id: Option<&str>,
-) -> Result<(String, LoginFlow), PageError> {
-    let flow_id = flow_id
-        .filter(|f| f.len() <= MAX_FIELD_LEN)
-        .ok_or_else(PageError::login_expired)?;
-    let flow = flow::find(state.store.as_ref(), flow_id, state.clock.now())
-        .await?
-        .filter(|flow| flow.progress.is_some())
-        .ok_or_else(PageError::login_expired)?;
-    Ok((flow_id.to_owned(), flow))
-}
-
 pub async fn second_factor_get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -153,9 +138,15 @@ pub async fn second_factor_get(
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
     let flow_id = query.and_then(|q| q.into_inner().flow);
-    let (flow_id, flow) = waiting_flow(&state, flow_id.as_deref())
-        .await
-        .map_err(|e| e.in_lang(lang))?;
+    let (flow_id, flow) =
+        match interaction::flow_for_page(&state, flow_id.as_deref(), Step::SecondFactor)
+            .await
+            .map_err(|e| e.in_lang(lang))?
+            .or_redirect(lang)
+        {
+            Ok(found) => found,
+            Err(elsewhere) => return Ok(elsewhere),
+        };
     show(&state, lang, StatusCode::OK, &flow_id, &flow, None, false)
         .await
         .map_err(|e| e.in_lang(lang))
@@ -172,11 +163,12 @@ pub async fn second_factor_post(
         .unwrap_or_default();
     let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
-    let (flow_id, mut flow) = waiting_flow(&state, form.flow.as_deref())
-        .await
-        .map_err(fail)?;
-    let browser_secret = req.cookie(flow::COOKIE).map(|c| c.value().to_owned());
-    if !flow.accepts(browser_secret.as_deref(), form.csrf_token.as_deref()) {
+    let (flow_id, mut flow) =
+        interaction::flow_for_page(&state, form.flow.as_deref(), Step::SecondFactor)
+            .await
+            .and_then(|found| found.or_refuse(Step::SecondFactor))
+            .map_err(fail)?;
+    if !interaction::form_accepted(&req, &state, &flow, form.csrf_token.as_deref()) {
         tracing::warn!(target: "security", "second-factor form rejected: CSRF token or browser binding mismatch");
         return Err(fail(PageError::csrf_failed()));
     }
@@ -255,7 +247,8 @@ pub async fn second_factor_post(
                 return Err(fail(PageError::login_expired()));
             };
             progress.amr = with_second_factor_methods(&progress.amr, &proved);
-            interaction::resume(&req, &state, lang, &flow_id, flow)
+            progress.level = second_factor::achieved_level(progress.account_level, &progress.amr);
+            interaction::advance(&req, &state, lang, &flow_id, flow)
                 .await
                 .map_err(fail)
         }

@@ -1,6 +1,12 @@
 //! citizen-idp's own pages (`/account` and below) need a signed-in citizen. They use
 //! the same login flow as clients do (password, then a second factor if due), with no
 //! client: the flow ends by returning to the page.
+//!
+//! Pages that change how the account logs in (binding or removing an authenticator,
+//! new recovery codes) use [`require_reauthenticated`] on every request, GET and POST:
+//! a login of the last `session.reauth_max_age_secs` that presented the account's
+//! second factor, if it has one. A form fetched while fresh and posted later is
+//! refused like any other stale request.
 
 use std::time::Duration;
 
@@ -8,6 +14,9 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::PageError;
 use super::i18n::Lang;
+use crate::authn::second_factor::{self, Reauthentication};
+use crate::domain::interaction::Step;
+use crate::oidc::authorize::flow::Entry;
 use crate::oidc::authorize::request::{AuthorizationRequest, Prompt};
 use crate::oidc::authorize::{LiveSession, live_session, start_flow};
 use crate::state::AppState;
@@ -43,6 +52,43 @@ pub async fn require(
     }
 }
 
+/// The live session of the browser if it may change the account's authenticators
+/// ([`second_factor::reauthentication`]), or the response that sends it to log in
+/// again, with `prompt=login` (password, then the second factor the account has), and
+/// come back to `return_to`. The check reads the account's factors now, so a factor
+/// added since the login counts.
+pub async fn require_reauthenticated(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    return_to: &str,
+) -> Result<Result<LiveSession, HttpResponse>, PageError> {
+    let now = state.clock.now();
+    let Some(live) = live_session(req, state, now)
+        .await
+        .map_err(PageError::from_oauth)?
+    else {
+        return Ok(Err(login(req, state, lang, return_to, false).await?));
+    };
+    let has_factor = second_factor::has_factor(state, &live.session.account_id).await?;
+    let verdict = second_factor::reauthentication(
+        live.session.auth_time,
+        &live.session.amr,
+        has_factor,
+        now.timestamp(),
+        state.settings.session.reauth_max_age_secs,
+    );
+    if verdict == Reauthentication::Fresh {
+        return Ok(Ok(live));
+    }
+    tracing::info!(
+        target: "security",
+        reason = verdict.as_str(),
+        "changing authenticators needs a new login"
+    );
+    Ok(Err(login(req, state, lang, return_to, true).await?))
+}
+
 /// Starts a login whose end is `return_to`; `fresh` asks for the password even with a
 /// live session.
 pub async fn login(
@@ -73,8 +119,15 @@ pub async fn login(
         own_page: Some(return_to.to_owned()),
         acr: None,
         prompt_consent: false,
+        id_token_hint: None,
+        hint_subject: None,
     };
-    start_flow(req, state, request, None, "/login", state.clock.now())
+    let entry = Entry {
+        step: Step::Password,
+        progress: None,
+        sid: None,
+    };
+    start_flow(req, state, request, entry, state.clock.now())
         .await
         .map_err(PageError::from_oauth)
 }

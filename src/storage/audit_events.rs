@@ -73,3 +73,22 @@ pub fn disclosures_for_citizen(
         .select(AuditEvent::as_select())
         .load(conn)?)
 }
+
+/// The latest `limit` events of one citizen of `kind` with one of `outcomes`, newest
+/// first (the security events of the account pages: factors added and removed).
+pub fn latest_for_citizen(
+    conn: &mut DbConnection,
+    national_id: &str,
+    kind: &str,
+    outcomes: &[&str],
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StorageError> {
+    Ok(audit_events::table
+        .filter(audit_events::national_id.eq(national_id))
+        .filter(audit_events::kind.eq(kind))
+        .filter(audit_events::outcome.eq_any(outcomes))
+        .order((audit_events::at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)?)
+}

@@ -102,6 +102,39 @@ pub fn retire_and_insert(
     Ok(retired)
 }
 
+/// Withdraws `kid` at `now`: no longer published, signing nothing, its private part
+/// wiped. Returns whether a published key was withdrawn.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    kid: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let published = signing_keys::kid.eq(kid).and(
+        signing_keys::published_until
+            .is_null()
+            .or(signing_keys::published_until.gt(now)),
+    );
+    let changed = diesel::update(signing_keys::table.filter(published))
+        .set((
+            signing_keys::published_until.eq(now),
+            signing_keys::sealed_key.eq(None::<Vec<u8>>),
+        ))
+        .execute(conn)?;
+    // A key retired later (or never) stops signing now too.
+    diesel::update(
+        signing_keys::table.filter(
+            signing_keys::kid.eq(kid).and(
+                signing_keys::retired_at
+                    .is_null()
+                    .or(signing_keys::retired_at.gt(now)),
+            ),
+        ),
+    )
+    .set(signing_keys::retired_at.eq(now))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
 /// Wipes the private part of every key that is no longer published; returns their kids.
 pub fn wipe_expired(
     conn: &mut DbConnection,

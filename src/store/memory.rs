@@ -1,22 +1,66 @@
 //! The in-process store: a map guarded by a mutex, with expiry checked on every read and
 //! a periodic sweep so that abandoned entries do not accumulate.
+//!
+//! It is bounded ([`Limits`]: entries and bytes), since anyone on the internet can make
+//! it hold a pending login flow. When a write would pass a bound, the oldest login
+//! flows are dropped first (their citizens start the login again); nothing else is ever
+//! dropped, because a lost revocation, single-use `jti` or throttle count would be a
+//! silent security failure. If no flow is left to drop, the write fails as an
+//! unavailable store (503) and nothing is lost. [`MemoryStore::usage`] feeds the
+//! `/metrics` gauges.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, StoreUsage};
+
+/// Keys that may be dropped under pressure, oldest first: pending login flows.
+const EVICTABLE_PREFIX: &str = "login:";
+/// What one entry costs beyond its key and value (map slot, expiry, bookkeeping).
+const ENTRY_OVERHEAD: usize = 64;
+
+/// The bounds of the in-process store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: 200_000,
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct MemoryStore {
-    entries: Arc<Mutex<HashMap<String, Entry>>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, Entry>,
+    /// The sum of [`Entry::size`].
+    bytes: usize,
+    /// Evictable keys in the order they were written, with the write's sequence number
+    /// (an entry rewritten since has a newer one, and its old place is skipped).
+    flows: VecDeque<(u64, String)>,
+    next_seq: u64,
+    evicted: u64,
+    limits: Limits,
 }
 
 struct Entry {
     value: Value,
     expires: Instant,
+    seq: u64,
+    size: usize,
 }
 
 enum Value {
@@ -32,24 +76,41 @@ impl Value {
             Value::Set(_) | Value::Counter(_) => None,
         }
     }
+
+    fn size(&self) -> usize {
+        match self {
+            Value::Bytes(bytes) => bytes.len(),
+            Value::Set(members) => members.iter().map(|m| m.len() + 32).sum(),
+            Value::Counter(_) => 8,
+        }
+    }
 }
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 impl MemoryStore {
+    /// Creates the store with the default [`Limits`] (see [`Self::bounded`]).
+    pub fn new() -> Self {
+        Self::bounded(Limits::default())
+    }
+
     /// Creates the store and, inside a tokio runtime, its background sweeper. The
     /// sweeper holds only a weak reference, so it ends when the store is dropped.
-    pub fn new() -> Self {
-        let store = MemoryStore::default();
+    pub fn bounded(limits: Limits) -> Self {
+        let store = MemoryStore {
+            inner: Arc::new(Mutex::new(Inner {
+                limits,
+                ..Inner::default()
+            })),
+        };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let weak = Arc::downgrade(&store.entries);
+            let weak = Arc::downgrade(&store.inner);
             runtime.spawn(async move {
                 let mut interval = tokio::time::interval(SWEEP_INTERVAL);
                 loop {
                     interval.tick().await;
-                    let Some(entries) = weak.upgrade() else { break };
-                    let now = Instant::now();
-                    lock(&entries).retain(|_, e| e.expires > now);
+                    let Some(inner) = weak.upgrade() else { break };
+                    lock(&inner).sweep(Instant::now());
                 }
             });
         }
@@ -59,43 +120,125 @@ impl MemoryStore {
 
 // A panic while the lock is held cannot leave an entry half-written (each operation
 // is a single map call), so a poisoned lock is safe to keep using.
-fn lock(entries: &Mutex<HashMap<String, Entry>>) -> MutexGuard<'_, HashMap<String, Entry>> {
-    entries
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    inner
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn full() -> StoreError {
+    StoreError::Unavailable(
+        "the in-process store is full (store.max_entries / store.max_bytes)".into(),
+    )
+}
+
+impl Inner {
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.expires <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            self.remove(&key);
+        }
+        let entries = &self.entries;
+        self.flows
+            .retain(|(seq, key)| entries.get(key).is_some_and(|e| e.seq == *seq));
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.bytes -= entry.size;
+        Some(entry)
+    }
+
+    /// Writes `value` under `key`, making room first: expired entries, then the oldest
+    /// flows. Fails, changing nothing, if the bounds cannot be kept.
+    fn insert(
+        &mut self,
+        key: &str,
+        value: Value,
+        expires: Instant,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        let size = key.len() + value.size() + ENTRY_OVERHEAD;
+        let replaced = self.entries.get(key).map_or(0, |e| e.size);
+        let is_new = !self.entries.contains_key(key);
+        let fits = |inner: &Inner| {
+            inner.entries.len() + usize::from(is_new) <= inner.limits.max_entries
+                && inner.bytes - replaced + size <= inner.limits.max_bytes
+        };
+        if !fits(self) {
+            self.sweep(now);
+        }
+        while !fits(self) {
+            let Some((seq, victim)) = self.flows.pop_front() else {
+                return Err(full());
+            };
+            if victim != key && self.entries.get(&victim).is_some_and(|e| e.seq == seq) {
+                self.remove(&victim);
+                self.evicted += 1;
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if key.starts_with(EVICTABLE_PREFIX) {
+            self.flows.push_back((seq, key.to_owned()));
+        }
+        self.remove(key);
+        self.bytes += size;
+        self.entries.insert(
+            key.to_owned(),
+            Entry {
+                value,
+                expires,
+                seq,
+                size,
+            },
+        );
+        Ok(())
+    }
+
+    fn live(&self, key: &str, now: Instant) -> Option<&Entry> {
+        self.entries.get(key).filter(|e| e.expires > now)
+    }
+}
+
+impl MemoryStore {
+    /// Entries and bytes held now, and flows dropped to keep the bounds since start.
+    pub fn usage(&self) -> StoreUsage {
+        let inner = lock(&self.inner);
+        StoreUsage {
+            entries: inner.entries.len() as u64,
+            bytes: inner.bytes as u64,
+            evicted: inner.evicted,
+        }
+    }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        let expires = Instant::now() + ttl;
-        let value = Value::Bytes(value);
-        lock(&self.entries).insert(key.to_owned(), Entry { value, expires });
-        Ok(())
+        let now = Instant::now();
+        lock(&self.inner).insert(key, Value::Bytes(value), now + ttl, now)
     }
 
     async fn put_new(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
         let now = Instant::now();
-        let mut entries = lock(&self.entries);
-        if entries.get(key).is_some_and(|e| e.expires > now) {
+        let mut inner = lock(&self.inner);
+        if inner.live(key, now).is_some() {
             return Ok(false);
         }
-        let value = Value::Bytes(value);
-        entries.insert(
-            key.to_owned(),
-            Entry {
-                value,
-                expires: now + ttl,
-            },
-        );
+        inner.insert(key, Value::Bytes(value), now + ttl, now)?;
         Ok(true)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let now = Instant::now();
-        Ok(lock(&self.entries)
-            .get(key)
-            .filter(|e| e.expires > now)
+        Ok(lock(&self.inner)
+            .live(key, now)
             .and_then(|e| match &e.value {
                 Value::Bytes(bytes) => Some(bytes.clone()),
                 Value::Set(_) | Value::Counter(_) => None,
@@ -104,38 +247,32 @@ impl Store for MemoryStore {
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let now = Instant::now();
-        Ok(lock(&self.entries)
+        Ok(lock(&self.inner)
             .remove(key)
             .filter(|e| e.expires > now)
             .and_then(|e| e.value.bytes()))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        lock(&self.entries).remove(key);
+        lock(&self.inner).remove(key);
         Ok(())
     }
 
     async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
         let now = Instant::now();
-        let mut entries = lock(&self.entries);
-        let entry = entries.entry(key.to_owned()).or_insert_with(|| Entry {
-            value: Value::Set(BTreeSet::new()),
-            expires: now,
-        });
+        let mut inner = lock(&self.inner);
         // Like Redis, an expired set or a plain value under the key is replaced.
-        if entry.expires <= now || !matches!(entry.value, Value::Set(_)) {
-            entry.value = Value::Set(BTreeSet::new());
-        }
-        if let Value::Set(members) = &mut entry.value {
-            members.insert(member.to_owned());
-        }
-        entry.expires = now + ttl;
-        Ok(())
+        let mut members = match inner.live(key, now).map(|e| &e.value) {
+            Some(Value::Set(members)) => members.clone(),
+            _ => BTreeSet::new(),
+        };
+        members.insert(member.to_owned());
+        inner.insert(key, Value::Set(members), now + ttl, now)
     }
 
     async fn take_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let now = Instant::now();
-        Ok(lock(&self.entries)
+        Ok(lock(&self.inner)
             .remove(key)
             .filter(|e| e.expires > now)
             .map(|e| match e.value {
@@ -147,26 +284,94 @@ impl Store for MemoryStore {
 
     async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
         let now = Instant::now();
-        let mut entries = lock(&self.entries);
-        match entries.get_mut(key) {
-            Some(Entry {
-                value: Value::Counter(count),
-                expires,
-            }) if *expires > now => {
-                *count += 1;
-                Ok(*count)
-            }
-            // Absent, expired, or another kind of value: a new window starts.
-            _ => {
-                let value = Value::Counter(1);
-                let expires = now + window;
-                entries.insert(key.to_owned(), Entry { value, expires });
-                Ok(1)
-            }
+        let mut inner = lock(&self.inner);
+        if let Some(Entry {
+            value: Value::Counter(count),
+            expires,
+            ..
+        }) = inner.entries.get_mut(key)
+            && *expires > now
+        {
+            *count += 1;
+            return Ok(*count);
         }
+        // Absent, expired, or another kind of value: a new window starts.
+        inner.insert(key, Value::Counter(1), now + window, now)?;
+        Ok(1)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn usage(&self) -> Option<StoreUsage> {
+        Some(MemoryStore::usage(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn the_oldest_flows_go_first_and_nothing_else_is_ever_dropped() {
+        let store = MemoryStore::bounded(Limits {
+            max_entries: 4,
+            max_bytes: 1 << 20,
+        });
+        store.put("revoked:a", b"1".to_vec(), TTL).await.unwrap();
+        store.increment("throttle:x", TTL).await.unwrap();
+        store.put("login:1", b"f1".to_vec(), TTL).await.unwrap();
+        store.put("login:2", b"f2".to_vec(), TTL).await.unwrap();
+        // Full: a new flow pushes out the oldest one.
+        store.put("login:3", b"f3".to_vec(), TTL).await.unwrap();
+        assert_eq!(store.get("login:1").await.unwrap(), None);
+        assert!(store.get("login:2").await.unwrap().is_some());
+        assert_eq!(store.usage().evicted, 1);
+        // Rewriting a flow moves it to the back of the line.
+        store.put("login:2", b"f2'".to_vec(), TTL).await.unwrap();
+        store.put("login:4", b"f4".to_vec(), TTL).await.unwrap();
+        assert_eq!(store.get("login:3").await.unwrap(), None);
+        assert!(store.get("login:2").await.unwrap().is_some());
+        // Security state pushes out the last two flows, then writes fail.
+        store.put("jti:1", b"1".to_vec(), TTL).await.unwrap();
+        store.put("jti:2", b"1".to_vec(), TTL).await.unwrap();
+        assert_eq!(store.usage().evicted, 4);
+        assert!(store.put("jti:3", b"1".to_vec(), TTL).await.is_err());
+        assert!(store.put_new("jti:4", b"1".to_vec(), TTL).await.is_err());
+        assert!(store.increment("throttle:new", TTL).await.is_err());
+        for kept in ["revoked:a", "jti:1", "jti:2"] {
+            assert!(store.get(kept).await.unwrap().is_some(), "{kept}");
+        }
+        assert_eq!(store.increment("throttle:x", TTL).await.unwrap(), 2);
+        assert_eq!(store.usage().entries, 4);
+    }
+
+    #[tokio::test]
+    async fn bytes_are_bounded_and_accounted_through_every_operation() {
+        let store = MemoryStore::bounded(Limits {
+            max_entries: 1000,
+            max_bytes: 4096,
+        });
+        for i in 0..100 {
+            store
+                .put(&format!("login:{i}"), vec![0; 500], TTL)
+                .await
+                .unwrap();
+            assert!(store.usage().bytes <= 4096);
+        }
+        assert!(store.usage().evicted >= 90);
+        store.add_member("set", "a", TTL).await.unwrap();
+        store.add_member("set", "b", TTL).await.unwrap();
+        assert_eq!(store.take_members("set").await.unwrap().len(), 2);
+        let before = store.usage().bytes;
+        store.put("k", vec![1; 100], TTL).await.unwrap();
+        store.take("k").await.unwrap();
+        store.delete("nothing").await.unwrap();
+        assert_eq!(store.usage().bytes, before);
+        // A value larger than the whole bound is refused outright.
+        assert!(store.put("big", vec![0; 8192], TTL).await.is_err());
     }
 }

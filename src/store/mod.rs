@@ -14,6 +14,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+/// What a bounded store holds (the in-process store; Redis reports its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreUsage {
+    pub entries: u64,
+    pub bytes: u64,
+    /// Login flows dropped to keep the bounds, since start.
+    pub evicted: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
@@ -52,4 +61,9 @@ pub trait Store: Send + Sync {
 
     /// Checks that the store answers (for readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// What the store holds, where it keeps the count itself (the in-process store).
+    fn usage(&self) -> Option<StoreUsage> {
+        None
+    }
 }

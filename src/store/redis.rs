@@ -255,6 +255,67 @@ impl Store for RedisStore {
                 return Err(StoreError::Unavailable("cluster_state is not ok".into()));
             }
         }
+        // A Redis that evicts keys under memory pressure would silently drop
+        // revocations, single-use `jti`s and throttle counts: such a server is not fit
+        // to serve. INFO, unlike CONFIG, is allowed by managed Redis services.
+        // A cluster may answer once per node (a map or an array): every text counts.
+        let info: redis::Value = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let info = texts_of(&info);
+        if let Some(policy) = evicting_policy(&info) {
+            tracing::error!(
+                policy,
+                "Redis maxmemory-policy is not noeviction: not ready"
+            );
+            return Err(StoreError::Unavailable(format!(
+                "maxmemory-policy is {policy}; it must be noeviction"
+            )));
+        }
         Ok(())
+    }
+}
+
+/// Every text in a reply, one after the other.
+fn texts_of(value: &redis::Value) -> String {
+    match value {
+        redis::Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        redis::Value::SimpleString(text) | redis::Value::VerbatimString { text, .. } => {
+            text.clone()
+        }
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            items.iter().map(texts_of).collect::<Vec<_>>().join("\n")
+        }
+        redis::Value::Map(pairs) => pairs
+            .iter()
+            .map(|(_, v)| texts_of(v))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The `maxmemory_policy` of an `INFO memory` answer, if it is not `noeviction`.
+fn evicting_policy(info: &str) -> Option<&str> {
+    info.lines()
+        .filter_map(|line| line.trim().strip_prefix("maxmemory_policy:"))
+        .find(|policy| *policy != "noeviction")
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::evicting_policy;
+
+    #[test]
+    fn only_noeviction_is_fit_to_serve() {
+        let info = "# Memory\r\nused_memory:1024\r\nmaxmemory_policy:noeviction\r\n";
+        assert_eq!(evicting_policy(info), None);
+        let info = "# Memory\r\nmaxmemory_policy:allkeys-lru\r\n";
+        assert_eq!(evicting_policy(info), Some("allkeys-lru"));
+        // A cluster answers once per node: any node that evicts is enough to refuse.
+        let info = "maxmemory_policy:noeviction\nmaxmemory_policy:volatile-ttl\n";
+        assert_eq!(evicting_policy(info), Some("volatile-ttl"));
     }
 }

@@ -46,9 +46,13 @@ pub trait Issued {
     fn issuer(&self) -> &str;
 }
 
-/// The protected header members we look at; others are ignored (we made the token).
+/// The protected header members we look at; others are ignored (we made the token),
+/// except `crit`: we issue none, and RFC 7515 §4.1.11 has a token naming extensions we
+/// do not understand refused.
 #[derive(Deserialize)]
 struct Header<'a> {
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
     #[serde(borrow)]
     alg: Cow<'a, str>,
     #[serde(borrow, default)]
@@ -93,6 +97,9 @@ pub fn verify_with_kid<T: DeserializeOwned + Issued>(
         .decode(header)
         .map_err(|_| JwtError::Malformed)?;
     let header: Header = serde_json::from_slice(&header).map_err(|_| JwtError::Malformed)?;
+    if header.crit.is_some() {
+        return Err(JwtError::Invalid);
+    }
     let kid = header.kid.as_deref().ok_or(JwtError::UnknownKey)?;
     let key = keys.find(kid).ok_or(JwtError::UnknownKey)?;
     // The algorithm comes from our key, never from the token's header, so an attacker

@@ -277,6 +277,57 @@ pub fn rotate(
     })
 }
 
+/// Why a key cannot be withdrawn.
+#[derive(Debug, thiserror::Error)]
+pub enum WithdrawError {
+    #[error("no published signing key has this kid")]
+    NotPublished,
+    /// Withdrawing it would leave its algorithm with no key that signs: rotate first.
+    #[error(
+        "{kid} is the only {alg} key that signs now: run `citizen-idp keys rotate --alg {alg} --now` first"
+    )]
+    StillSigning { kid: String, alg: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Withdraws a compromised key at once: it leaves the JWKS, every token it signed stops
+/// verifying (introspection answers inactive, userinfo invalid_token), and its private
+/// part is wiped. The withdrawal is audited with `by`, in the same transaction. A key
+/// that is the only one of its algorithm signing now is refused: `keys rotate --now`
+/// comes first, so that tokens keep being issued.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    kid: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), WithdrawError> {
+    storage::transaction(conn, |conn| {
+        let rows = signing_keys::list(conn)?;
+        let row = rows
+            .iter()
+            .find(|row| row.kid == kid && state(row, now).is_published())
+            .ok_or(WithdrawError::NotPublished)?;
+        let signs = |row: &SigningKeyRow| state(row, now) == KeyState::Active;
+        let another_signs = rows
+            .iter()
+            .any(|other| other.kid != row.kid && other.alg == row.alg && signs(other));
+        if signs(row) && !another_signs {
+            return Err(WithdrawError::StillSigning {
+                kid: row.kid.clone(),
+                alg: row.alg.clone(),
+            });
+        }
+        if !signing_keys::withdraw(conn, kid, now.naive_utc())? {
+            return Err(WithdrawError::NotPublished);
+        }
+        let event = Event::new(Kind::Admin, "signing_key_revoked", now.naive_utc())
+            .detail(format!("alg={} kid={} by={by}", row.alg, row.kid));
+        audit_events::append(conn, &[event.into_row()])?;
+        Ok(())
+    })
+}
+
 /// Reloads the keys from the database into `ring`, and wipes the private part of keys
 /// that are no longer published. Returns whether the published set changed.
 pub async fn reload(

@@ -37,17 +37,40 @@ pub enum RefreshError {
     /// yielded.
     #[error("a used refresh token was replayed; its family is revoked")]
     Replayed(Vec<RevokedAccessToken>),
+    /// The client is no longer registered for offline access: the family is revoked,
+    /// with the access tokens it yielded.
+    #[error("the client is no longer registered for offline access; the family is revoked")]
+    Unregistered(Vec<RevokedAccessToken>),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-/// Issues a new token of `grant`'s family, valid for `ttl`.
+/// How long the tokens of a family live.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Each token, from its issue.
+    pub token: Duration,
+    /// The whole family, from the login that began it (`auth_time`): rotation never
+    /// extends it.
+    pub family: Duration,
+}
+
+impl Lifetimes {
+    /// When a token of `grant`'s family issued at `now` expires.
+    fn expiry(self, grant: &RefreshGrant, now: NaiveDateTime) -> NaiveDateTime {
+        let started =
+            chrono::DateTime::from_timestamp(grant.auth_time, 0).map_or(now, |t| t.naive_utc());
+        (now + self.token).min(started + self.family)
+    }
+}
+
+/// Issues a new token of `grant`'s family, valid for `lifetimes` from `now`.
 /// `access_token` is the one issued with it, revoked with the family if it comes to that.
 pub fn issue(
     conn: &mut DbConnection,
     grant: &RefreshGrant,
     access_token: RevokedAccessToken,
-    ttl: Duration,
+    lifetimes: Lifetimes,
     now: NaiveDateTime,
 ) -> Result<String, StorageError> {
     let token = random::token();
@@ -63,7 +86,7 @@ pub fn issue(
             acr: grant.acr.clone(),
             amr: grant.amr.join(" "),
             issued_at: now,
-            expires_at: now + ttl,
+            expires_at: lifetimes.expiry(grant, now),
             used_at: None,
             revoked_at: None,
             sid: grant.sid.clone(),
@@ -79,6 +102,7 @@ enum Outcome {
     Invalid,
     ScopeExceeded,
     Replayed(Vec<RevokedAccessToken>),
+    Unregistered(Vec<RevokedAccessToken>),
 }
 
 /// The scope of the new access token: the grant's, or a narrower one that still
@@ -95,10 +119,16 @@ fn access_scope(granted: &str, requested: Option<&str>) -> Option<String> {
 /// Spends `presented` and returns what it granted, with the scope of the new access
 /// token (`requested`, if narrower). A replay revokes the family, and that revocation
 /// is committed even though the caller gets an error.
+///
+/// `registered` is the client's registration as it is now: the family keeps only the
+/// scopes still in it, so an operator who removes a scope from a client cuts it off at
+/// the next refresh; a client no longer registered for `offline_access` (or `openid`)
+/// loses the family.
 pub fn redeem(
     conn: &mut DbConnection,
     presented: &str,
     client_id: &str,
+    registered: &ScopeSet,
     requested_scope: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<(RefreshGrant, String), RefreshError> {
@@ -110,7 +140,15 @@ pub fn redeem(
         if row.client_id != client_id || row.revoked_at.is_some() || row.expires_at <= now {
             return Ok(Outcome::Invalid);
         }
-        let Some(scope) = access_scope(&row.scope, requested_scope) else {
+        let family_scope = ScopeSet::parse(&row.scope)
+            .unwrap_or_default()
+            .intersection(registered);
+        if !family_scope.contains("offline_access") || !family_scope.contains("openid") {
+            let revoked = refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+            return Ok(Outcome::Unregistered(revoked));
+        }
+        let family_scope = family_scope.to_string();
+        let Some(scope) = access_scope(&family_scope, requested_scope) else {
             return Ok(Outcome::ScopeExceeded);
         };
         // A spent token, or losing the race to spend it: someone else holds a copy.
@@ -130,7 +168,7 @@ pub fn redeem(
                 sid: row.sid,
                 account_id: row.account_id,
                 client_id: row.client_id,
-                scope: row.scope,
+                scope: family_scope,
                 auth_time: row.auth_time,
                 acr: row.acr,
             },
@@ -142,6 +180,7 @@ pub fn redeem(
         Outcome::Invalid => Err(RefreshError::Invalid),
         Outcome::ScopeExceeded => Err(RefreshError::ScopeExceeded),
         Outcome::Replayed(revoked) => Err(RefreshError::Replayed(revoked)),
+        Outcome::Unregistered(revoked) => Err(RefreshError::Unregistered(revoked)),
     }
 }
 

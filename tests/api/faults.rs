@@ -778,3 +778,45 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly_with_the_audi
         rows.iter().map(|r| &r.outcome).collect::<Vec<_>>()
     );
 }
+
+async fn set_eviction_policy(redis: &PrivateRedis, policy: &str) {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg(policy)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+async fn readyz(app: &TestApp) -> (StatusCode, Value) {
+    let response = app.http.get(app.url("/readyz")).send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+/// Eviction would silently drop revocations, single-use `jti`s and throttle counts:
+/// a Redis that may evict is reported as not ready.
+#[tokio::test]
+async fn a_redis_that_may_evict_keys_is_not_ready() {
+    let Some(redis) = PrivateRedis::start() else {
+        return;
+    };
+    let url = redis.url();
+    let app = TestApp::spawn_with(|s| {
+        s.redis.url = url;
+        s.redis.cluster_urls = Vec::new();
+    })
+    .await;
+    assert_eq!(readyz(&app).await.0, StatusCode::OK);
+    for policy in ["allkeys-lru", "volatile-ttl", "allkeys-random"] {
+        set_eviction_policy(&redis, policy).await;
+        let (status, body) = readyz(&app).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{policy}: {body}");
+        assert_eq!(body["store"], "unavailable", "{policy}");
+        assert_eq!(body["database"], "ok");
+    }
+    set_eviction_policy(&redis, "noeviction").await;
+    assert_eq!(readyz(&app).await.0, StatusCode::OK);
+}

@@ -320,3 +320,140 @@ async fn a_wrong_server_secret_stops_start_up_with_a_clear_message() {
     assert!(stderr.contains("there is no server secret"), "{stderr}");
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
+
+const ADMIN_TOKEN: &str = "admin-token-for-key-tests-0123456789";
+
+async fn revoke_over_api(app: &TestApp, kid: &str, token: &str) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .post(app.url(&format!("/admin/keys/{kid}/revoke")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn revocations(app: &TestApp) -> Vec<String> {
+    app.db
+        .run_blocking(|conn| {
+            use citizen_idp::storage::schema::audit_events::dsl::*;
+            use diesel::prelude::*;
+            audit_events
+                .filter(outcome.eq("signing_key_revoked"))
+                .select(detail.assume_not_null())
+                .load::<String>(conn)
+                .map_err(citizen_idp::storage::StorageError::from)
+        })
+        .unwrap()
+}
+
+async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
+    app.http
+        .post(app.url("/introspect"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_leaves_the_jwks_at_once_and_its_tokens_stop_working_everywhere() {
+    let app = TestApp::spawn_with(|s| {
+        s.keys.reload_interval_secs = 1;
+        s.admin.token = ADMIN_TOKEN.into();
+    })
+    .await;
+    let replica = app.spawn_beside().await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let (_, access_token) = tokens(&app, &citizen, &client).await;
+    let compromised = kid_of(&access_token);
+    assert_eq!(app.userinfo(&access_token).await.0, StatusCode::OK);
+
+    // Nobody else may, and the only key that signs ES256 cannot go before a rotation.
+    let (status, _) = revoke_over_api(&app, &compromised, "wrong-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = revoke_over_api(&app, &compromised, ADMIN_TOKEN).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("rotate"),
+        "{body}"
+    );
+    assert_eq!(app.userinfo(&access_token).await.0, StatusCode::OK);
+
+    // The documented order: rotate at once, then withdraw.
+    rotate(&app, &["--alg", "ES256", "--now"]).await;
+    app.advance_clock(Duration::seconds(60));
+    let (status, body) = revoke_over_api(&app, &compromised, ADMIN_TOKEN).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // This instance answers the very next JWKS request without it...
+    let (kids, _, _) = jwks(&app).await;
+    assert!(!kids.contains(&compromised), "{kids:?}");
+    // ...and the other drops it at its next reload.
+    jwks_until(&replica, |kids| !kids.contains(&compromised)).await;
+    for server in [&app, &replica] {
+        assert_eq!(
+            server.userinfo(&access_token).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            introspect(server, &client, &access_token).await["active"],
+            false
+        );
+    }
+    // Tokens keep being issued, with the new key.
+    let (_, fresh) = tokens(&app, &citizen, &client).await;
+    assert_ne!(kid_of(&fresh), compromised);
+    assert_eq!(app.userinfo(&fresh).await.0, StatusCode::OK);
+
+    let audited = revocations(&app);
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert!(audited[0].contains(&format!("kid={compromised}")) && audited[0].contains("by=api"));
+    // Again, or a kid that is not ours: not found.
+    for kid in [compromised.as_str(), "no-such-key", "bad%00kid"] {
+        let (status, _) = revoke_over_api(&app, kid, ADMIN_TOKEN).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{kid}");
+    }
+}
+
+#[tokio::test]
+async fn keys_revoke_on_the_command_line_withdraws_a_key_and_names_the_operator() {
+    let app = spawn().await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let (id_token, _) = tokens(&app, &citizen, &client).await;
+    let compromised = kid_of(&id_token);
+    let refused = app.cli(&["keys", "revoke", &compromised], None).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("keys rotate"));
+
+    rotate(&app, &["--alg", "RS256", "--now"]).await;
+    let output = app
+        .cli(
+            &["keys", "revoke", &compromised, "--operator", "op-07"],
+            None,
+        )
+        .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The CLI's wall clock is ahead of the server's fixed one.
+    app.advance_clock(Duration::seconds(60));
+    jwks_until(&app, |kids| !kids.contains(&compromised)).await;
+    let audited = revocations(&app);
+    assert!(audited[0].contains("by=cli:op-07"), "{audited:?}");
+    // A key the table no longer publishes cannot be withdrawn twice.
+    let again = app.cli(&["keys", "revoke", &compromised], None).await;
+    assert!(!again.status.success());
+}

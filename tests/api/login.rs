@@ -3,7 +3,7 @@
 use citizen_idp::domain::citizen::{AccountStatus, LifeStatus};
 use reqwest::StatusCode;
 
-use crate::helpers::{PASSWORD, TestApp, hidden_field, http_client};
+use crate::helpers::{PASSWORD, TestApp, hidden_field, http_client, location_of};
 
 /// Starts an authorization request and returns the login page's HTML.
 async fn login_page(app: &TestApp) -> String {
@@ -193,13 +193,125 @@ async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
         .unwrap();
     assert!(hsts.contains("max-age="), "{hsts}");
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("cidp_browser="), "{cookie}");
+    // RFC 6265bis __Host-: Secure, Path=/, no Domain, so no sibling domain can plant it.
+    assert!(cookie.starts_with("__Host-cidp_browser="), "{cookie}");
     assert!(
-        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"),
         "{cookie}"
     );
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     let discovery: serde_json::Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(discovery["issuer"], "https://id.example.gov.vn");
+}
+
+/// The `name=value` of the cookie `name` among a response's Set-Cookie headers.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+#[tokio::test]
+async fn behind_an_https_issuer_the_session_cookie_has_the_host_prefix() {
+    let app = TestApp::spawn_with(|s| s.server.issuer = "https://id.example.gov.vn".into()).await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let query = serde_urlencoded::to_string([
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ])
+    .unwrap();
+    // The browser's cookies are Secure, which a cookie jar keeps off plain http: carry
+    // them by hand as a browser would over https.
+    let response = app
+        .http
+        .get(app.url(&format!("/authorize?{query}")))
+        .send()
+        .await
+        .unwrap();
+    let browser = set_cookie(&response, "__Host-cidp_browser").expect("a browser cookie");
+    let browser = browser.split(';').next().unwrap().to_owned();
+    let login = app
+        .http
+        .get(app.url(&location_of(&response)))
+        .header("cookie", &browser)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = app
+        .http
+        .post(app.url("/login"))
+        .header("cookie", &browser)
+        .form(&[
+            ("flow", hidden_field(&login, "flow")),
+            ("csrf_token", hidden_field(&login, "csrf_token")),
+            ("national_id", citizen.number.clone()),
+            ("password", PASSWORD.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&response, "__Host-cidp_session").expect("a __Host- session cookie");
+    assert!(
+        session.contains("Secure") && session.contains("Path=/"),
+        "{session}"
+    );
+    assert!(set_cookie(&response, "cidp_session").is_none());
+}
+
+#[tokio::test]
+async fn a_browser_cookie_this_server_did_not_issue_is_replaced_not_adopted() {
+    let app = TestApp::spawn().await;
+    let client = app.confidential_client();
+    let rp = app.relying_party(&client).await;
+    // A value planted by someone else (a sibling domain's script, a man in the middle
+    // on http): the shape of a random token, but no MAC of ours.
+    let planted = "A".repeat(43);
+    let response = app
+        .http
+        .get(rp.authorize_url(&[]).url)
+        .header("cookie", format!("cidp_browser={planted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let issued = set_cookie(&response, "cidp_browser").expect("a new browser cookie");
+    assert!(!issued.contains(&format!("={planted}")), "{issued}");
+    // The flow is bound to the new value: the planted one cannot post its login form.
+    let login = app
+        .http
+        .get(app.url(&location_of(&response)))
+        .header("cookie", format!("cidp_browser={planted}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let citizen = app.citizen();
+    let response = app
+        .http
+        .post(app.url("/login"))
+        .header("cookie", format!("cidp_browser={planted}"))
+        .form(&[
+            ("flow", hidden_field(&login, "flow")),
+            ("csrf_token", hidden_field(&login, "csrf_token")),
+            ("national_id", citizen.number.clone()),
+            ("password", PASSWORD.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -472,3 +472,44 @@ fn the_parser_refuses_what_is_not_the_text_format() {
         assert!(parse_exposition(bad).is_err(), "{bad}");
     }
 }
+
+/// The in-process store is bounded, and /metrics shows what it holds: a flood of
+/// anonymous authorization requests leaves it within its bounds, the oldest pending
+/// logins dropped, and a citizen's login still works.
+#[tokio::test]
+async fn a_flood_of_pending_logins_stays_within_the_store_bounds() {
+    let app = TestApp::spawn_with(|s| {
+        s.redis.in_process_max_entries = 1000;
+        s.limits.requests_per_minute_per_ip = 0;
+    })
+    .await;
+    if app.redis_prefix.is_some() {
+        // Redis is bounded by its own maxmemory (with noeviction, see /readyz).
+        assert!(value(&scrape(&app).await, "citizen_idp_store_entries", &[]).is_none());
+        return;
+    }
+    let client = app.confidential_client();
+    let rp = app.relying_party(&client).await;
+    let url = rp.authorize_url(&[]).url;
+    let http = crate::helpers::http_client(false);
+    for _ in 0..30 {
+        let mut batch = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let request = http.get(&url).send();
+            batch.spawn(async move { request.await.unwrap().status() });
+        }
+        while let Some(status) = batch.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::FOUND);
+        }
+    }
+    let samples = scrape(&app).await;
+    let entries = value(&samples, "citizen_idp_store_entries", &[]).unwrap();
+    assert!((900.0..=1000.0).contains(&entries), "{entries}");
+    assert!(value(&samples, "citizen_idp_store_bytes", &[]).unwrap() > 0.0);
+    let evicted = value(&samples, "citizen_idp_store_evicted_flows_total", &[]).unwrap();
+    assert!(evicted >= 500.0, "{evicted}");
+    // A citizen who starts now logs in.
+    let citizen = app.citizen();
+    let redirect = app.log_in(&url, &citizen.number, PASSWORD).await;
+    assert!(query_param(&redirect, "code").is_some(), "{redirect}");
+}

@@ -45,6 +45,7 @@ const NOT_JSON: &[&str] = &[
     "/account/factors/totp",
     "/account/factors/remove",
     "/account/factors/passkey",
+    "/account/factors/recovery-codes",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -832,6 +833,41 @@ async fn every_documented_operation_answers_as_documented() {
     ] {
         assert_eq!(w.call(status, request).await.0, expected);
     }
+
+    // Withdrawing a signing key, in the documented order: rotate at once, then withdraw.
+    let es256 = |jwks: &Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["alg"] == "ES256")
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let old = es256(&w.app.get_json("/jwks.json").await).remove(0);
+    let rotated = w
+        .app
+        .cli(&["keys", "rotate", "--alg", "ES256", "--now"], None)
+        .await;
+    assert!(rotated.status.success());
+    w.app.advance_clock(chrono::Duration::seconds(60));
+    let revoke = "/admin/keys/{kid}/revoke";
+    let of = |kid: &str| url(&format!("/admin/keys/{kid}/revoke"));
+    for (request, expected) in [
+        (
+            http.post(of(&old)).bearer_auth("wrong"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (admin(http.post(of(&old))), StatusCode::OK),
+        (admin(http.post(of(&old))), StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(w.call(revoke, request).await.0, expected);
+    }
+    let new = es256(&w.app.get_json("/jwks.json").await).remove(0);
+    assert_eq!(
+        w.call(revoke, admin(http.post(of(&new)))).await.0,
+        StatusCode::CONFLICT
+    );
 
     w.assert_everything_was_called();
 }

@@ -101,7 +101,8 @@ fn pairwise_clients_need_one_sector() {
     })
     .unwrap();
     assert_eq!(client.sector_identifier, "sector.gov.vn");
-    // A native app's loopback redirect does not count as a second sector.
+    // A native app that names no host (a private-use scheme and loopback) is a sector of
+    // its own: nothing proves who owns the scheme.
     let (app, _) = registration::register(NewClient {
         name: "App".into(),
         kind: citizen_idp::domain::client::ClientKind::Public,
@@ -109,7 +110,7 @@ fn pairwise_clients_need_one_sector() {
         ..NewClient::default()
     })
     .unwrap();
-    assert_eq!(app.sector_identifier, "vn.gov.app");
+    assert_eq!(app.sector_identifier, format!("client_id:{}", app.id));
 }
 
 #[tokio::test]
@@ -124,4 +125,73 @@ async fn discovery_lists_both_subject_types() {
         document["grant_types_supported"],
         serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
+}
+
+fn native_app(app: &TestApp, redirect_uris: &[&str]) -> TestClient {
+    app.register_client(NewClient {
+        name: "Ứng dụng di động".into(),
+        kind: citizen_idp::domain::client::ClientKind::Public,
+        redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
+        scopes: "openid profile".into(),
+        id_token_alg: "ES256".into(),
+        subject_type: SubjectType::Pairwise,
+        ..NewClient::default()
+    })
+}
+
+#[tokio::test]
+async fn native_apps_that_name_no_host_never_share_a_citizens_subject() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    // Loopback is every app's, and anyone can claim a private-use scheme.
+    let pairs = [
+        (
+            native_app(&app, &["http://127.0.0.1/callback"]),
+            native_app(&app, &["http://127.0.0.1/callback"]),
+        ),
+        (
+            native_app(
+                &app,
+                &["vn.gov.shared.app:/callback", "http://127.0.0.1/callback"],
+            ),
+            native_app(&app, &["vn.gov.shared.app:/callback"]),
+        ),
+    ];
+    for (first, second) in &pairs {
+        let (one, _) = subject_at(&app, &citizen, first).await;
+        let (again, _) = subject_at(&app, &citizen, first).await;
+        let (other, _) = subject_at(&app, &citizen, second).await;
+        assert_eq!(one, again, "stable for one app");
+        assert_ne!(one, other, "two apps cannot link the citizen");
+        assert_ne!(one, citizen.subject);
+    }
+    // An update keeps the app's own sector, and so its citizens' subjects.
+    let (first, _) = &pairs[0];
+    let (before, _) = subject_at(&app, &citizen, first).await;
+    let output = app
+        .cli(&["clients", "update", &first.id, "--name", "Tên mới"], None)
+        .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    app.advance_clock(chrono::Duration::seconds(6));
+    let (after, _) = subject_at(&app, &citizen, first).await;
+    assert_eq!(before, after);
+    // An app with a web host of its own keeps that host's sector.
+    let web = registration::register(NewClient {
+        name: "App".into(),
+        kind: citizen_idp::domain::client::ClientKind::Public,
+        redirect_uris: vec![
+            "https://app.dichvucong.gov.vn/callback".into(),
+            "http://127.0.0.1/callback".into(),
+        ],
+        scopes: "openid".into(),
+        subject_type: SubjectType::Pairwise,
+        ..NewClient::default()
+    })
+    .unwrap()
+    .0;
+    assert_eq!(web.sector_identifier, "app.dichvucong.gov.vn");
 }

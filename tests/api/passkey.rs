@@ -23,19 +23,20 @@ use webauthn_rs::prelude::{
     RequestChallengeResponse, Url,
 };
 
+use crate::factor_binding::{again_with_passkey, again_with_totp};
 use crate::helpers::{PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param};
 use crate::second_factor::{password_step, recovery_codes_on, sign_in_to_account, submit_code};
 
-async fn passkey_app() -> TestApp {
+pub(crate) async fn passkey_app() -> TestApp {
     TestApp::spawn_on_localhost(|_| {}).await
 }
 
-fn origin(app: &TestApp) -> Url {
+pub(crate) fn origin(app: &TestApp) -> Url {
     Url::parse(&app.issuer).unwrap()
 }
 
 /// The JSON of the form's `data-options`, unescaped from the HTML attribute.
-fn options_json(html: &str) -> String {
+pub(crate) fn options_json(html: &str) -> String {
     let marker = "data-options=\"";
     let start = html
         .find(marker)
@@ -52,7 +53,7 @@ fn options_json(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn raise_to_level_2(app: &TestApp, citizen: &TestCitizen) {
+pub(crate) fn raise_to_level_2(app: &TestApp, citizen: &TestCitizen) {
     let id = citizen.record.national_id.clone();
     let now = app.clock.now().naive_utc();
     let raised = app
@@ -63,7 +64,7 @@ fn raise_to_level_2(app: &TestApp, citizen: &TestCitizen) {
 }
 
 /// Opens the add page in `browser`: its HTML and the creation options.
-async fn open_add_page(
+pub(crate) async fn open_add_page(
     app: &TestApp,
     browser: &reqwest::Client,
 ) -> (String, CreationChallengeResponse) {
@@ -78,7 +79,7 @@ async fn open_add_page(
     (html, options)
 }
 
-async fn post_registration(
+pub(crate) async fn post_registration(
     app: &TestApp,
     browser: &reqwest::Client,
     html: &str,
@@ -100,18 +101,22 @@ async fn post_registration(
 
 /// A passkey just registered: its credential id, and the recovery codes shown when it
 /// was the account's first second factor.
-struct Registered {
-    credential_id: Vec<u8>,
-    recovery_codes: Option<Vec<String>>,
+pub(crate) struct Registered {
+    pub credential_id: Vec<u8>,
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 /// Signs `citizen` in to the account pages and registers `device`'s passkey.
-async fn register(app: &TestApp, citizen: &TestCitizen, device: &mut SoftPasskey) -> Registered {
+pub(crate) async fn register(
+    app: &TestApp,
+    citizen: &TestCitizen,
+    device: &mut SoftPasskey,
+) -> Registered {
     sign_in_to_account(app, citizen).await;
     register_in(app, &app.browser, device).await
 }
 
-async fn register_in(
+pub(crate) async fn register_in(
     app: &TestApp,
     browser: &reqwest::Client,
     device: &mut SoftPasskey,
@@ -136,7 +141,7 @@ async fn register_in(
     }
 }
 
-fn stored_recovery_codes(app: &TestApp, citizen: &TestCitizen) -> usize {
+pub(crate) fn stored_recovery_codes(app: &TestApp, citizen: &TestCitizen) -> usize {
     let account = citizen.subject.clone();
     app.db
         .run_blocking(move |conn| citizen_idp::storage::recovery_codes::unused(conn, &account))
@@ -145,14 +150,18 @@ fn stored_recovery_codes(app: &TestApp, citizen: &TestCitizen) -> usize {
 }
 
 /// The second-factor page at `page`: its HTML and the passkey request options.
-async fn step_page(app: &TestApp, page: &str) -> (String, RequestChallengeResponse) {
+pub(crate) async fn step_page(app: &TestApp, page: &str) -> (String, RequestChallengeResponse) {
     let (status, _, html) = app.browse(&app.url(page)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     let options = serde_json::from_str(&options_json(&html)).unwrap();
     (html, options)
 }
 
-async fn post_assertion(app: &TestApp, html: &str, credential: &str) -> reqwest::Response {
+pub(crate) async fn post_assertion(
+    app: &TestApp,
+    html: &str,
+    credential: &str,
+) -> reqwest::Response {
     app.browser
         .post(app.url("/login/second-factor"))
         .form(&[
@@ -194,7 +203,12 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
         .await;
     assert!(list.contains("Đã thêm khoá truy cập"), "{list}");
     assert!(list.contains("<strong>Điện thoại</strong>"));
-    // The next registration excludes the passkey already there.
+    // Adding another needs a login that presented the passkey (the account has a
+    // factor now); the next registration excludes the passkey already there.
+    let (status, login, _) = app.browse(&app.url("/account/factors/passkey")).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let back = again_with_passkey(&app, &login.unwrap(), &citizen, &mut device).await;
+    assert_eq!(back, "/account/factors/passkey?lang=vi");
     let (add_page, options) = open_add_page(&app, &app.browser).await;
     let excluded: Vec<Vec<u8>> = options
         .public_key
@@ -257,7 +271,8 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
         "urn:citizen-idp:loa:2"
     );
 
-    // The login's use is recorded, with the signature counter the device reported.
+    // The login's use is recorded, with the signature counter the device reported
+    // (its second use: the first was the login before adding another passkey).
     let account = citizen.subject.clone();
     let rows = app
         .db
@@ -266,7 +281,7 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
     assert_eq!(rows.len(), 1);
     assert!(rows[0].last_used_at.is_some());
     let stored: serde_json::Value = serde_json::from_str(&rows[0].credential).unwrap();
-    assert_eq!(stored["cred"]["counter"], 1, "{stored}");
+    assert_eq!(stored["cred"]["counter"], 2, "{stored}");
 
     // The same assertion, replayed in a new login, is refused: its challenge is spent.
     let next = password_step(&app, &rp.authorize_url(&[]).url, &citizen).await;
@@ -296,7 +311,10 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
 async fn a_level_1_citizen_with_totp_and_a_passkey_is_offered_both_and_stays_at_level_1() {
     let app = passkey_app().await;
     let citizen = app.citizen();
-    crate::second_factor::enrol_totp(&app, &citizen).await;
+    let enrolled = crate::second_factor::enrol_totp(&app, &citizen).await;
+    // Adding the passkey needs a login that presented the app.
+    let (_, login, _) = app.browse(&app.url("/account/factors/passkey")).await;
+    again_with_totp(&app, &login.unwrap(), &citizen, &enrolled.secret).await;
     let mut device = SoftPasskey::new(true);
     let registered = register_in(&app, &app.browser, &mut device).await;
     assert!(
@@ -479,6 +497,13 @@ async fn registering_refuses_bad_answers_and_removing_needs_a_fresh_login() {
     );
     recovery_codes_on(&codes_page);
     assert_eq!(stored_recovery_codes(&app, &citizen), 10);
+    // Posted again (after a login that presented the new passkey, which the account's
+    // next change needs), the answer finds its challenge spent.
+    let (_, login, _) = app
+        .browse(&app.url("/account/factors/passkey?lang=en"))
+        .await;
+    let back = again_with_passkey(&app, &login.unwrap(), &citizen, &mut device).await;
+    assert_eq!(back, "/account/factors/passkey?lang=en");
     let response = app
         .browser
         .post(app.url("/account/factors/passkey"))

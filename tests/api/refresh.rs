@@ -228,3 +228,132 @@ async fn a_mobile_app_refreshes_without_a_secret() {
     let (status, body) = refresh(&app, &client, &r1).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
+    app.http
+        .post(app.url("/introspect"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The operator's `clients update --scope`, as run on the server.
+async fn set_scopes(app: &TestApp, client: &TestClient, scopes: &str) {
+    let mut args = vec!["clients", "update", client.id.as_str()];
+    for scope in scopes.split(' ') {
+        args.extend(["--scope", scope]);
+    }
+    let output = app.cli(&args, None).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Past the few seconds for which a server may keep a client's registration.
+    app.advance_clock(chrono::Duration::seconds(6));
+}
+
+fn national_portal(app: &TestApp) -> TestClient {
+    let mut registration = TestClient::portal();
+    registration.scopes = "openid profile national_id offline_access".into();
+    app.register_client(registration)
+}
+
+#[tokio::test]
+async fn a_scope_removed_from_the_client_is_cut_off_at_the_next_refresh_userinfo_and_introspection()
+{
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = national_portal(&app);
+    let first = first_tokens(&app, &citizen, &client, &["national_id", "offline_access"]).await;
+    let access = first["access_token"].as_str().unwrap().to_owned();
+    let (status, claims) = app.userinfo(&access).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(claims.get("national_id").is_some(), "{claims}");
+
+    set_scopes(&app, &client, "openid profile offline_access").await;
+
+    // The access token issued before: userinfo and introspection drop the scope.
+    let (status, claims) = app.userinfo(&access).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(claims.get("national_id").is_none(), "{claims}");
+    let answer = introspect(&app, &client, &access).await;
+    assert_eq!(answer["active"], true);
+    assert!(
+        !answer["scope"].as_str().unwrap().contains("national_id"),
+        "{answer}"
+    );
+    // The refresh: the new tokens, and the family from now on, carry no national_id.
+    let (status, body) = refresh(&app, &client, &refresh_token_of(&first)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["scope"], "offline_access openid", "{body}");
+    let answer = introspect(&app, &client, &refresh_token_of(&body)).await;
+    assert_eq!(answer["scope"], "offline_access openid", "{answer}");
+    // Asking for it back explicitly is refused.
+    let (status, body) = token_request(
+        &app,
+        &client,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token_of(&body)),
+            ("scope", "openid national_id offline_access"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_scope");
+}
+
+#[tokio::test]
+async fn a_client_no_longer_registered_for_offline_access_loses_its_refresh_family() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = offline_portal(&app);
+    let first = first_tokens(&app, &citizen, &client, &["offline_access"]).await;
+    let access = first["access_token"].as_str().unwrap().to_owned();
+    set_scopes(&app, &client, "openid profile").await;
+    let (status, body) = refresh(&app, &client, &refresh_token_of(&first)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    // Registering it again does not bring the family back, nor its access token.
+    set_scopes(&app, &client, "openid profile offline_access").await;
+    let (status, _) = refresh(&app, &client, &refresh_token_of(&first)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app.userinfo(&access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rotation_never_extends_a_family_past_its_absolute_lifetime() {
+    let app = TestApp::spawn_with(|s| s.tokens.refresh_family_max_secs = 1000).await;
+    let citizen = app.citizen();
+    let client = offline_portal(&app);
+    let login_at = {
+        use citizen_idp::clock::Clock;
+        app.clock.now().timestamp()
+    };
+    let first = first_tokens(&app, &citizen, &client, &["offline_access"]).await;
+    let mut token = refresh_token_of(&first);
+    for _ in 0..3 {
+        app.advance_clock(chrono::Duration::seconds(300));
+        let (status, body) = refresh(&app, &client, &token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        token = refresh_token_of(&body);
+        let answer = introspect(&app, &client, &token).await;
+        // Each new token ends with the family, not 30 days after its rotation.
+        let exp = answer["exp"].as_i64().unwrap();
+        assert!(
+            (login_at + 999..=login_at + 1001).contains(&exp),
+            "{answer}"
+        );
+    }
+    app.advance_clock(chrono::Duration::seconds(150));
+    let (status, body) = refresh(&app, &client, &token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+}

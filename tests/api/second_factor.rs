@@ -234,6 +234,24 @@ async fn an_expired_enrolment_form_asks_for_the_code_again_in_english() {
     assert!(html.contains("Set up an authenticator app"));
     let secret = base32_decode(between(&html, "<code class=\"secret\">", "</code>"));
     app.advance_clock(Duration::seconds(31 * 60));
+    // The login is no longer recent enough to bind a factor: the post logs in again
+    // first, and comes back to the page in English.
+    let response = app
+        .browser
+        .post(app.url("/account/factors/totp"))
+        .form(&[
+            ("csrf_token", hidden_field(&html, "csrf_token")),
+            ("lang", hidden_field(&html, "lang")),
+            ("code", code_now(&app, &secret)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let (_, _, login) = app.browse(&app.url(&location_of(&response))).await;
+    let response = app.submit_login(&login, &citizen.number, PASSWORD).await;
+    assert_eq!(location_of(&response), "/account/factors/totp?lang=en");
+    // With the fresh login, the form left open is explained as expired.
     let (status, page) = post_enrolment(&app, &html, &code_now(&app, &secret)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("The form has expired"), "{page}");

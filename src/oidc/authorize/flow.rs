@@ -2,7 +2,7 @@
 //! citizen fills in the login page.
 //!
 //! The flow is bound to the browser that started it by a cookie whose SHA-256 the flow
-//! keeps, and the login form carries a CSRF token. A login form posted from another
+//! keeps (see `http::cookies`), and the login form carries a CSRF token. A login form posted from another
 //! site, or with another browser's flow id, is refused (no login CSRF). The cookie is
 //! one per browser, not one per flow, so that logins started in two tabs both work.
 
@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::request::AuthorizationRequest;
 use crate::domain::acr::AssuranceLevel;
+use crate::domain::interaction::Step;
 use crate::store::{Store, StoreError};
 use crate::tokens::random;
-
-pub const COOKIE: &str = "cidp_browser";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginFlow {
@@ -24,11 +23,23 @@ pub struct LoginFlow {
     pub csrf_token: String,
     pub browser_binding: String,
     pub expires_at: i64,
+    /// The step the flow is at, set only by the server (`interaction::advance`): each
+    /// page acts only on a flow at its own step.
+    pub step: Step,
     /// Who the citizen proved to be so far, and how, while a login needs more steps
     /// (a second factor) before a session is made. `None` before the password, and
-    /// for steps taken with a live session (consent, step-up start from the session).
+    /// once a session is made.
     #[serde(default)]
     pub progress: Option<Progress>,
+    /// The browser session the flow goes on with, once there is one (a step-up or
+    /// consent started from a live session, or the session a login in this flow made).
+    /// Another session of the same browser, even of the same citizen, cannot finish it.
+    #[serde(default)]
+    pub sid: Option<String>,
+    /// The session `sid` was made by a password presented in this flow (what
+    /// `prompt=login` demands).
+    #[serde(default)]
+    pub reauthenticated: bool,
 }
 
 /// Methods presented in this flow and not yet turned into a session.
@@ -41,23 +52,18 @@ pub struct Progress {
     pub amr: Vec<String>,
     /// When the first of them was presented (OIDC `auth_time`).
     pub auth_time: i64,
+    /// The level these methods established (capped by the account's level when read).
+    pub level: AssuranceLevel,
+    /// The password was presented in this flow, not only in the session it started from.
+    pub password_in_flow: bool,
 }
 
-/// The browser's binding secret: the one its cookie already holds, or a new one
-/// (`true` when the cookie must be set).
-pub fn browser_secret(cookie: Option<&str>) -> (String, bool) {
-    match cookie {
-        // Only values this server could have made are reused.
-        Some(value)
-            if value.len() == 43
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            (value.to_owned(), false)
-        }
-        _ => (random::token(), true),
-    }
+/// Where a new flow starts.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub step: Step,
+    pub progress: Option<Progress>,
+    pub sid: Option<String>,
 }
 
 fn key(flow_id: &str) -> String {
@@ -69,7 +75,7 @@ pub async fn start(
     store: &dyn Store,
     request: AuthorizationRequest,
     browser_secret: &str,
-    progress: Option<Progress>,
+    entry: Entry,
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
@@ -79,7 +85,10 @@ pub async fn start(
         csrf_token: random::token(),
         browser_binding: random::sha256_b64(browser_secret),
         expires_at: now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
-        progress,
+        step: entry.step,
+        progress: entry.progress,
+        sid: entry.sid,
+        reauthenticated: false,
     };
     let value = serde_json::to_vec(&flow).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     store.put(&key(&id), value, ttl).await?;
@@ -113,8 +122,10 @@ pub async fn find(
         .filter(|flow| flow.expires_at > now.timestamp()))
 }
 
-pub async fn finish(store: &dyn Store, flow_id: &str) -> Result<(), StoreError> {
-    store.delete(&key(flow_id)).await
+/// Ends the flow; `true` only for the one caller that ended it, so two requests racing
+/// to finish the same flow cannot both issue a code.
+pub async fn finish(store: &dyn Store, flow_id: &str) -> Result<bool, StoreError> {
+    Ok(store.take(&key(flow_id)).await?.is_some())
 }
 
 impl LoginFlow {

@@ -9,7 +9,6 @@ pub mod request;
 
 use std::time::Duration;
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
@@ -17,15 +16,14 @@ use chrono::{DateTime, Utc};
 use crate::authn::session::{self, Session};
 use crate::domain::acr::{AssuranceLevel, capped_acr};
 use crate::domain::client::GrantType;
-use crate::domain::secret::SessionToken;
+use crate::domain::interaction::{Next, Step};
 use crate::http::params;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::pages::PageError;
 use crate::pages::i18n::Lang;
 use crate::registry;
 use crate::state::AppState;
-use flow::Progress;
-use interaction::{SessionVerdict, Step};
+use flow::{Entry, Progress};
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -100,31 +98,33 @@ async fn authorize(
         error,
     };
 
+    let hint = request::verify_id_token_hint(
+        &state.keys.current(),
+        &state.issuer,
+        &client.id,
+        request.id_token_hint.as_deref(),
+    )
+    .map_err(&redirect_error)?;
+    let mut request = request;
+    request.hint_subject = hint;
+
     let live = live_session(req, state, now)
         .await
-        .map_err(redirect_error)?
-        .filter(|live| !needs_login(&request, &live.session, now));
-    let Some(LiveSession {
-        session,
-        account_level,
-    }) = live
-    else {
-        // OIDC Core §3.1.2.6: with prompt=none the provider must not show a page.
-        if request.prompt == Prompt::None {
-            return Err(redirect_error(OAuthError::new(
-                ErrorCode::LoginRequired,
-                "the citizen must log in",
-            )));
-        }
-        return start_flow(req, state, request, None, "/login", now)
-            .await
-            .map_err(redirect_error);
-    };
-    let pending = interaction::pending_for_session(state, &session, &request)
+        .map_err(&redirect_error)?;
+    let session = live.map(|live| live.session);
+    let claimed = session
+        .as_ref()
+        .map(|session| interaction::Claimed::from_session(session, false));
+    let facts = interaction::read_facts(state, &request, claimed)
         .await
         .map_err(AuthorizeError::Page)?;
-    match pending {
-        SessionVerdict::Ready => {
+    let next =
+        crate::domain::interaction::next(&interaction::demands(&request), &facts, now.timestamp());
+    let step = match next {
+        Next::Refuse(refusal) => return Err(redirect_error(interaction::refusal_error(refusal))),
+        Next::Done => {
+            let session =
+                session.ok_or_else(|| AuthorizeError::Page(PageError::login_expired()))?;
             let url = grant::issue_code(
                 state.store.as_ref(),
                 &state.issuer,
@@ -135,47 +135,46 @@ async fn authorize(
             )
             .await
             .map_err(|e| redirect_error(e.into()))?;
-            Ok(redirect(&url, false))
+            return Ok(redirect(&url, false));
         }
-        SessionVerdict::Unmet => Err(redirect_error(interaction::unmet())),
-        SessionVerdict::Step(step) if request.prompt == Prompt::None => {
-            Err(redirect_error(interaction::prompt_none_error(step)))
-        }
-        SessionVerdict::Step(step) => {
-            // A step-up goes on from what the session already proved.
-            let progress = (step == Step::StepUp).then(|| Progress {
+        Next::Step(step) => step,
+    };
+    // OIDC Core §3.1.2.6: with prompt=none the provider must not show a page.
+    if request.prompt == Prompt::None {
+        return Err(redirect_error(interaction::prompt_none_error(step)));
+    }
+    let entry = match (step, session, facts.authn, facts.account) {
+        // A step-up goes on from what the session already proved, bound to it.
+        (Step::SecondFactor, Some(session), Some(authn), Some(account)) => Entry {
+            step,
+            progress: Some(Progress {
                 account_id: session.account_id.clone(),
-                account_level,
+                account_level: account.level,
                 amr: session.amr.clone(),
                 auth_time: session.auth_time,
-            });
-            start_flow(
-                req,
-                state,
-                request,
-                progress,
-                interaction::page_of(step),
-                now,
-            )
-            .await
-            .map_err(redirect_error)
-        }
-    }
+                level: authn.level,
+                password_in_flow: false,
+            }),
+            sid: Some(session.sid),
+        },
+        (Step::Consent, Some(session), _, _) => Entry {
+            step,
+            progress: None,
+            sid: Some(session.sid),
+        },
+        _ => Entry {
+            step: Step::Password,
+            progress: None,
+            sid: None,
+        },
+    };
+    start_flow(req, state, request, entry, now)
+        .await
+        .map_err(redirect_error)
 }
 
 fn code_ttl(state: &AppState) -> Duration {
     Duration::from_secs(state.settings.tokens.code_ttl_secs)
-}
-
-/// Whether the request demands a fresh login despite a live session.
-fn needs_login(request: &AuthorizationRequest, session: &Session, now: DateTime<Utc>) -> bool {
-    if request.prompt == Prompt::Login {
-        return true;
-    }
-    // OIDC Core §3.1.2.1 max_age: the citizen must have authenticated within it.
-    request
-        .max_age
-        .is_some_and(|max_age| now.timestamp() - session.auth_time > max_age)
 }
 
 /// A live session and the level its account has now.
@@ -190,10 +189,9 @@ pub async fn live_session(
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Result<Option<LiveSession>, OAuthError> {
-    let Some(cookie) = req.cookie(&state.settings.session.cookie_name) else {
+    let Some(token) = state.cookies.session_token(req) else {
         return Ok(None);
     };
-    let token = SessionToken::new(cookie.value().to_owned());
     let Some(session) = session::find(state.store.as_ref(), &token, now).await? else {
         return Ok(None);
     };
@@ -215,37 +213,30 @@ pub async fn live_session(
     }))
 }
 
-/// Stores the request as a flow bound to this browser and sends it to `page`.
+/// Stores the request as a flow at `entry`'s step, bound to this browser, and sends
+/// the browser to that step's page.
 pub(crate) async fn start_flow(
     req: &HttpRequest,
     state: &AppState,
     request: AuthorizationRequest,
-    progress: Option<Progress>,
-    page: &str,
+    entry: Entry,
     now: DateTime<Utc>,
 ) -> Result<HttpResponse, OAuthError> {
     let lang = Lang::negotiate(request.ui_locales.as_deref());
     let ttl = Duration::from_secs(state.settings.session.login_ttl_secs);
-    let cookie = req.cookie(flow::COOKIE);
-    let (browser_secret, is_new) = flow::browser_secret(cookie.as_ref().map(|c| c.value()));
+    let (browser_secret, new_cookie) = state.cookies.browser(req);
+    let page = interaction::page_of(entry.step);
     let flow_id = flow::start(
         state.store.as_ref(),
         request,
         &browser_secret,
-        progress,
+        entry,
         ttl,
         now,
     )
     .await?;
-    let location = interaction::step_url(page, &flow_id, lang);
-    let mut response = redirect(&location, false);
-    if is_new {
-        let cookie = Cookie::build(flow::COOKIE, browser_secret)
-            .path("/")
-            .http_only(true)
-            .secure(state.secure_cookies)
-            .same_site(SameSite::Lax)
-            .finish();
+    let mut response = redirect(&interaction::step_url(page, &flow_id, lang), false);
+    if let Some(cookie) = new_cookie {
         response
             .add_cookie(&cookie)
             .map_err(|e| OAuthError::internal(&e, false))?;

@@ -12,6 +12,9 @@ use crate::domain::client::{Client, ClientKind};
 use crate::domain::scope::ScopeSet;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::pages::PageError;
+use crate::tokens::id_token::IdTokenClaims;
+use crate::tokens::jwt;
+use crate::tokens::key_set::KeySet;
 use crate::tokens::pkce;
 
 /// Parameters as received, not yet checked. Repeated parameters are kept so that they
@@ -24,6 +27,10 @@ pub struct AuthorizeParams {
 // Bounds on untrusted values, generous for any honest client.
 const MAX_PARAM_LEN: usize = 2048;
 const MAX_PARAMS: usize = 40;
+/// The values a flow keeps in the store for its whole life, or echoes back: short, so
+/// that pending flows stay small however many an attacker starts.
+const MAX_SHORT_PARAM_LEN: usize = 512;
+const SHORT_PARAMS: [&str; 5] = ["state", "nonce", "ui_locales", "login_hint", "acr_values"];
 
 impl AuthorizeParams {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
@@ -75,6 +82,13 @@ pub struct AuthorizationRequest {
     /// `prompt=consent`: ask for consent even when a grant covers the scopes.
     #[serde(default)]
     pub prompt_consent: bool,
+    /// `id_token_hint` as received; verified by the endpoint with
+    /// [`verify_id_token_hint`], never stored.
+    #[serde(skip)]
+    pub id_token_hint: Option<String>,
+    /// The subject of the verified `id_token_hint`: only that citizen may log in.
+    #[serde(default)]
+    pub hint_subject: Option<String>,
 }
 
 /// OIDC Core §3.1.2.1 `prompt`.
@@ -119,7 +133,12 @@ pub fn check(
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let redirect_uri = check_redirect_uri(params, client)?;
     // From here on, errors can be redirected. `state` is echoed back when it is usable.
-    let state = params.single("state").ok().flatten().map(str::to_owned);
+    let state = params
+        .single("state")
+        .ok()
+        .flatten()
+        .filter(|s| s.len() <= MAX_SHORT_PARAM_LEN)
+        .map(str::to_owned);
     let fail = |code: ErrorCode, description: &'static str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
         state: state.clone(),
@@ -134,6 +153,14 @@ pub fn check(
         })
     };
     single("state")?;
+    for name in SHORT_PARAMS {
+        if single(name)?.is_some_and(|v| v.len() > MAX_SHORT_PARAM_LEN) {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "state, nonce, ui_locales, login_hint and acr_values are limited to 512 bytes",
+            ));
+        }
+    }
 
     // RFC 6749 §4.1.1: response_type is required; only the code flow is offered.
     match single("response_type")? {
@@ -203,7 +230,36 @@ pub fn check(
         own_page: None,
         acr,
         prompt_consent,
+        id_token_hint: single("id_token_hint")?.map(str::to_owned),
+        hint_subject: None,
     })
+}
+
+/// OIDC Core §3.1.2.1 `id_token_hint`: an ID token this provider issued to this client.
+/// Its signature is checked with our own key named by `kid`, whose algorithm alone is
+/// trusted (never the header's `alg`, `jwk`, `jku` or `x5u`); `iss` must be ours and
+/// `aud` the client. An expired hint is accepted: it names a citizen, it grants
+/// nothing. Returns the subject, which the login must then match.
+pub fn verify_id_token_hint(
+    keys: &KeySet,
+    issuer: &str,
+    client_id: &str,
+    hint: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let Some(hint) = hint else {
+        return Ok(None);
+    };
+    let invalid = || {
+        OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "id_token_hint is not an ID token this provider issued to the client",
+        )
+    };
+    let claims = jwt::verify::<IdTokenClaims>(keys, hint, "JWT", issuer).map_err(|_| invalid())?;
+    if claims.aud != client_id {
+        return Err(invalid());
+    }
+    Ok(Some(claims.sub))
 }
 
 /// `acr_values` (OIDC Core §3.1.2.1) and an essential `acr` claim in `claims`

@@ -254,7 +254,7 @@ async fn browser_session(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<(SessionToken, Session)>, PageError> {
-    let Some(cookie) = req.cookie(&state.settings.session.cookie_name) else {
+    let Some(cookie) = req.cookie(state.cookies.session_name()) else {
         return Ok(None);
     };
     let token = SessionToken::new(cookie.value().to_owned());
@@ -317,7 +317,7 @@ fn finish(state: &AppState, back: Option<Return>, after_post: bool, lang: Lang) 
             html(StatusCode::OK, page.render())
         }
     };
-    let mut removal = Cookie::build(state.settings.session.cookie_name.clone(), "")
+    let mut removal = Cookie::build(state.cookies.session_name().to_owned(), "")
         .path("/")
         .http_only(true)
         .secure(state.secure_cookies)

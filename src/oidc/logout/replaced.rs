@@ -10,7 +10,6 @@ use actix_web::HttpRequest;
 
 use crate::audit::{Event, Kind};
 use crate::authn::session;
-use crate::domain::secret::SessionToken;
 use crate::http::access_log::request_id;
 use crate::pages::PageError;
 use crate::registry;
@@ -22,10 +21,9 @@ use super::backchannel;
 /// about to start a new one; queues the logout tokens of its relying parties. Call it
 /// before creating the new session.
 pub async fn end_replaced_session(req: &HttpRequest, state: &AppState) -> Result<(), PageError> {
-    let Some(cookie) = req.cookie(&state.settings.session.cookie_name) else {
+    let Some(token) = state.cookies.session_token(req) else {
         return Ok(());
     };
-    let token = SessionToken::new(cookie.value().to_owned());
     let store = state.store.as_ref();
     let now = state.clock.now();
     let old = session::find(store, &token, now).await?;

@@ -224,18 +224,30 @@ pub async fn token_post(
             refresh_token,
             scope,
         } => {
-            let client_id = client.id.clone();
+            let (client_id, registered) = (client.id.clone(), client.scopes.clone());
             let at = now.naive_utc();
             let redeemed = state
                 .db
                 .run(move |conn| {
-                    refresh::redeem(conn, &refresh_token, &client_id, scope.as_deref(), at)
+                    refresh::redeem(
+                        conn,
+                        &refresh_token,
+                        &client_id,
+                        &registered,
+                        scope.as_deref(),
+                        at,
+                    )
                 })
                 .await;
             let (grant, scope) = match redeemed {
                 Ok(redeemed) => redeemed,
                 Err(RefreshError::Replayed(revoked)) => {
                     tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
+                    revocation::remember(state.store.as_ref(), &revoked, now).await?;
+                    return Err(invalid_grant("the refresh token is invalid or expired"));
+                }
+                Err(RefreshError::Unregistered(revoked)) => {
+                    tracing::info!(target: "security", "a refresh family ended: its client is no longer registered for offline access");
                     revocation::remember(state.store.as_ref(), &revoked, now).await?;
                     return Err(invalid_grant("the refresh token is invalid or expired"));
                 }
@@ -474,7 +486,10 @@ async fn issue_tokens(
     let refresh_token = match refresh_grant {
         None => None,
         Some(refresh_grant) => {
-            let ttl = chrono::Duration::seconds(secs(tokens.refresh_token_ttl_secs));
+            let lifetimes = refresh::Lifetimes {
+                token: chrono::Duration::seconds(secs(tokens.refresh_token_ttl_secs)),
+                family: chrono::Duration::seconds(secs(tokens.refresh_family_max_secs)),
+            };
             let access = (
                 access_claims.jti.clone(),
                 DateTime::<Utc>::from_timestamp(access_claims.exp, 0)
@@ -485,7 +500,7 @@ async fn issue_tokens(
             Some(
                 state
                     .db
-                    .run(move |conn| refresh::issue(conn, &refresh_grant, access, ttl, at))
+                    .run(move |conn| refresh::issue(conn, &refresh_grant, access, lifetimes, at))
                     .await?,
             )
         }

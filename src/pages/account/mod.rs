@@ -1,7 +1,8 @@
 //! `/account`: the citizen's own page, after logging in. It lists the browsers signed
 //! in (each can be ended), the services the citizen consented to (each can be
-//! withdrawn), the access history from the disclosure audit, and a form to change the
-//! password. Every form is a POST with a CSRF token bound to the browser
+//! withdrawn), the access history from the disclosure audit, the security events
+//! (second factors added and removed, new recovery codes: from the audit too, so that
+//! a change the citizen did not make shows), and a form to change the password. Every form is a POST with a CSRF token bound to the browser
 //! ([`crate::pages::csrf`]); the actions are in [`actions`].
 
 mod actions;
@@ -17,6 +18,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
 use super::error::{PageError, html};
+use super::factors::events;
 use super::i18n::{Lang, Texts};
 use super::{consent as consent_page, csrf, signed_in};
 use crate::authn::session;
@@ -31,6 +33,8 @@ pub use texts::{AccountTexts, texts};
 
 /// The entries of the access history shown: the latest ones only.
 const HISTORY_LIMIT: i64 = 50;
+/// The security events shown: the latest ones only.
+const SECURITY_LIMIT: i64 = 20;
 
 /// CSRF purposes, one per form.
 const END_SESSION: &str = "account-end-session";
@@ -57,6 +61,11 @@ struct HistoryView {
     data: String,
 }
 
+struct SecurityView {
+    at: String,
+    what: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
@@ -70,6 +79,7 @@ struct AccountPage<'a> {
     sessions: Vec<SessionView>,
     services: Vec<ServiceView>,
     history: Vec<HistoryView>,
+    security: Vec<SecurityView>,
     csrf_end_session: String,
     csrf_withdraw: String,
     csrf_password: String,
@@ -140,12 +150,19 @@ async fn render(
         .collect();
 
     let national_id = citizen.national_id.expose().to_owned();
-    let (grants, disclosures, names) = state
+    let (grants, disclosures, changes, names) = state
         .db
         .run(move |conn| {
             let grants = consents::for_account(conn, &account_id)?;
             let disclosures =
                 audit_events::disclosures_for_citizen(conn, &national_id, HISTORY_LIMIT)?;
+            let changes = audit_events::latest_for_citizen(
+                conn,
+                &national_id,
+                events::KIND,
+                &events::ALL,
+                SECURITY_LIMIT,
+            )?;
             // Only the clients the history names, each looked up once.
             let mut names: HashMap<String, String> = HashMap::new();
             for id in disclosures.iter().filter_map(|e| e.client_id.as_deref()) {
@@ -155,7 +172,7 @@ async fn render(
                     names.insert(client.id, client.name);
                 }
             }
-            Ok::<_, crate::storage::StorageError>((grants, disclosures, names))
+            Ok::<_, crate::storage::StorageError>((grants, disclosures, changes, names))
         })
         .await?;
     let in_words = |items: Vec<data::DataItem>| {
@@ -185,6 +202,15 @@ async fn render(
             data: in_words(data::for_claims(event.claims.as_deref().unwrap_or(""))),
         })
         .collect();
+    let security = changes
+        .into_iter()
+        .filter_map(|event| {
+            Some(SecurityView {
+                what: security_event(a, &event.outcome, event.detail.as_deref())?,
+                at: local_time(event.at.and_utc()),
+            })
+        })
+        .collect();
 
     let (secret, new_cookie) = csrf::browser(req, state);
     let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
@@ -199,11 +225,29 @@ async fn render(
         sessions,
         services,
         history,
+        security,
         csrf_end_session: csrf::issue(state, &secret, END_SESSION, now),
         csrf_withdraw: csrf::issue(state, &secret, WITHDRAW, now),
         csrf_password: csrf::issue(state, &secret, PASSWORD, now),
     };
     with_cookie(html(status, page.render()), new_cookie)
+}
+
+/// How the account page says an audited change to the account's authenticators;
+/// `None` for an outcome it does not show.
+fn security_event(a: &AccountTexts, outcome: &str, detail: Option<&str>) -> Option<&'static str> {
+    let kind = detail
+        .unwrap_or("")
+        .split(' ')
+        .find_map(|field| field.strip_prefix("kind="));
+    Some(match (outcome, kind) {
+        (events::FACTOR_ADDED, Some("totp")) => a.totp_added,
+        (events::FACTOR_ADDED, Some("passkey")) => a.passkey_added,
+        (events::FACTOR_REMOVED, Some("totp")) => a.totp_removed,
+        (events::FACTOR_REMOVED, Some("passkey")) => a.passkey_removed,
+        (events::CODES_RENEWED, _) => a.codes_renewed,
+        _ => return None,
+    })
 }
 
 fn with_cookie(

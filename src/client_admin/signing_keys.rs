@@ -1,0 +1,66 @@
+//! Withdrawing a compromised signing key over the admin API
+//! (`POST /admin/keys/{kid}/revoke`), as `citizen-idp keys revoke KID` does on the
+//! command line. The instance that answers serves the set without the key at once; the
+//! others drop it at their next reload (`keys.reload_interval_secs`).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::api::{ApiError, authorize};
+use crate::state::AppState;
+use crate::tokens::keyring::{self, WithdrawError};
+
+/// Longer than any kid we make (a base64url SHA-256 thumbprint is 43 characters).
+const MAX_KID_LEN: usize = 128;
+
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&req, &state)?;
+    let kid = path.into_inner();
+    if kid.is_empty()
+        || kid.len() > MAX_KID_LEN
+        || !kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::not_found());
+    }
+    let now = state.clock.now();
+    let withdrawn = kid.clone();
+    let result = state
+        .db
+        .run(move |conn| keyring::withdraw(conn, &withdrawn, "api", now))
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(WithdrawError::NotPublished) => return Err(ApiError::not_found()),
+        Err(e @ WithdrawError::StillSigning { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                e.to_string(),
+            ));
+        }
+        Err(WithdrawError::Storage(e)) => return Err(e.into()),
+    }
+    tracing::warn!(target: "security", %kid, "signing key withdrawn over the admin API");
+    // This instance serves the new set at once (with any key rotated in since its last
+    // reload); the others at their next reload.
+    keyring::reload(&state.db, &state.keys, &state.key_sealer, now)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not reload the keys after a withdrawal");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the key is withdrawn; this instance drops it at its next reload",
+            )
+        })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "kid": kid, "revoked": true })))
+}
