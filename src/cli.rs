@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::client_admin;
@@ -76,16 +76,19 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AccountsCommand {
-    /// Suspend the account (an authority's decision): sessions and tokens stop working.
+    /// Suspend the account (an authority's decision): sessions and tokens stop working,
+    /// and the services it signed in to get back-channel logout tokens.
     Suspend { national_id: String },
     /// Lift a suspension.
     Reinstate { national_id: String },
-    /// Lock the account (e.g. reported stolen credentials).
+    /// Lock the account (e.g. reported stolen credentials); its sessions end as with
+    /// `suspend`.
     Lock { national_id: String },
     /// Unlock a locked account.
     Unlock { national_id: String },
     /// Set the assurance level (2 after an officer verified the citizen in person, or
-    /// back to 1); audited with the officer and the reason.
+    /// back to 1); audited with the officer and the reason. Lowering it ends the
+    /// account's sessions as `suspend` does.
     SetLevel {
         national_id: String,
         /// 1 or 2.
@@ -222,7 +225,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             status,
         }) => set_life_status(&settings, &national_id, &status, clock.now().naive_utc()).await,
         Command::Population(PopulationCommand::Import { file, dry_run }) => {
-            import(&settings, file, dry_run, clock.now().date_naive()).await
+            import(&settings, file, dry_run, clock.now()).await
         }
         Command::Population(PopulationCommand::Export { file }) => export(&settings, file).await,
         Command::Accounts(command) => {
@@ -281,8 +284,10 @@ async fn import(
     settings: &Settings,
     file: PathBuf,
     dry_run: bool,
-    today: NaiveDate,
+    now: DateTime<Utc>,
 ) -> Result<(), StartupError> {
+    let today = now.date_naive();
+    let now = now.naive_utc();
     let input =
         open_input(&file).map_err(|e| StartupError::Other(format!("{}: {e}", file.display())))?;
     let reader = CitizenReader::new(BufReader::with_capacity(1 << 16, input), today)
@@ -302,6 +307,7 @@ async fn import(
                         eprint!("\r{} rows read", so_far.read);
                     }
                 },
+                now,
             )
         })
         .await?;
@@ -376,8 +382,16 @@ async fn set_life_status(
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
     println!("{masked}: life status is now {}", status.as_str());
+    if status == LifeStatus::Deceased {
+        println!("{SESSIONS_END}");
+    }
     Ok(())
 }
+
+/// Said after a change that ends the account's sessions: the command only queues that
+/// (`account_logouts`); a running server acts on it (see `oidc::logout::outbox`).
+const SESSIONS_END: &str = "its sessions end and the services it signed in to are told, \
+    within logout.outbox_poll_ms of a running server";
 
 async fn change_account(
     settings: &Settings,
@@ -399,11 +413,14 @@ async fn change_account(
     let id = parse_id(raw_id)?;
     let db = startup::connect_database(settings).await?;
     let masked = id.masked();
-    let status = db
-        .run(move |conn| lifecycle::change_account(conn, &id, action, Actor("cli"), now))
+    let (_, status) = db
+        .run(move |conn| lifecycle::change_account(conn, &id, action, Actor("cli"), None, now))
         .await
         .map_err(|e| StartupError::Other(e.to_string()))?;
     println!("{masked}: account is now {}", status.as_str());
+    if matches!(action, AccountAction::Suspend | AccountAction::Lock) {
+        println!("{SESSIONS_END}");
+    }
     Ok(())
 }
 
@@ -443,6 +460,9 @@ async fn set_level(
         after.number(),
         after.acr()
     );
+    if after < before {
+        println!("{SESSIONS_END}");
+    }
     Ok(())
 }
 

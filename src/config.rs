@@ -242,6 +242,10 @@ pub struct LogoutSettings {
     pub backchannel_timeout_ms: u64,
     pub backchannel_attempts: u32,
     pub backchannel_retry_base_ms: u64,
+    /// How often a server looks for queued work it was not told about.
+    pub outbox_poll_ms: u64,
+    /// How long finished deliveries stay in the outbox.
+    pub outbox_retention_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -506,6 +510,18 @@ impl Settings {
             return Err(invalid(
                 "logout.backchannel_retry_base_ms",
                 "must be at most 60000",
+            ));
+        }
+        if !(10..=60_000).contains(&self.logout.outbox_poll_ms) {
+            return Err(invalid(
+                "logout.outbox_poll_ms",
+                "must be between 10 and 60000",
+            ));
+        }
+        if !(60..=7_776_000).contains(&self.logout.outbox_retention_secs) {
+            return Err(invalid(
+                "logout.outbox_retention_secs",
+                "must be between 60 and 7776000 (90 days)",
             ));
         }
         // OWASP's floor for Argon2id; weaker settings would make stolen hashes cheap to crack.

@@ -18,6 +18,7 @@ use crate::domain::national_id::NationalId;
 use crate::http::limits::{self, RequestLimits};
 use crate::http::{access_log, health, metrics as metrics_endpoint, openapi, security_headers};
 use crate::metrics::{MeteredStore, Metrics};
+use crate::oidc::logout::outbox::OutboxWorker;
 use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
 use crate::pages::{self, PageError, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
@@ -73,6 +74,7 @@ pub struct Application {
     server: Server,
     audit: AuditLog,
     key_reloader: tokio::task::JoinHandle<()>,
+    logout_worker: OutboxWorker,
     issuer: String,
     port: u16,
     store: Arc<dyn Store>,
@@ -98,11 +100,13 @@ impl Application {
         self.server.handle()
     }
 
-    /// Runs until SIGINT/SIGTERM; in-flight requests are drained first, then the audit
-    /// rows still queued are written.
+    /// Runs until SIGINT/SIGTERM; in-flight requests are drained first, then the logout
+    /// worker gives back the deliveries it holds, then the audit rows still queued are
+    /// written.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.key_reloader.abort();
+        self.logout_worker.stop().await;
         self.audit.flush().await;
         result
     }
@@ -312,6 +316,7 @@ pub async fn build_on(
         access_token_alg,
         demo,
         http: outbound_http_client()?,
+        logout_wakeup: Default::default(),
         client_keys: Default::default(),
         clients: Default::default(),
         identities: crate::registry::identity_cache::IdentityCache::new(
@@ -321,6 +326,10 @@ pub async fn build_on(
         metrics,
         settings: settings.clone(),
     });
+
+    // Sends the queued back-channel logout tokens and ends the sessions of accounts
+    // stopped elsewhere (see `oidc::logout::outbox`).
+    let logout_worker = OutboxWorker::start(state.clone());
 
     let https = issuer.starts_with("https://");
     let max_body = settings.server.max_body_bytes;
@@ -357,6 +366,7 @@ pub async fn build_on(
         server,
         audit,
         key_reloader,
+        logout_worker,
         issuer,
         port: bound.port(),
         store: raw_store,
@@ -455,6 +465,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/admin/accounts/{national_id}/level",
         web::post().to(crate::client_admin::account_level::set_level),
+    )
+    .route(
+        "/admin/accounts/{national_id}/status",
+        web::post().to(crate::client_admin::account_status::set_status),
     )
     .route("/userinfo", web::get().to(userinfo::userinfo_get))
     .route("/userinfo", web::post().to(userinfo::userinfo_post))

@@ -42,6 +42,9 @@ pub struct AppState {
     pub discovery_json: String,
     /// For calls the server makes itself (back-channel logout).
     pub http: reqwest::Client,
+    /// Wakes this server's logout worker when a request queued work for it (see
+    /// `oidc::logout::outbox`); work queued elsewhere is found by polling.
+    pub logout_wakeup: Arc<tokio::sync::Notify>,
     /// Client registrations, cached for a few seconds (see `oidc::client_cache`).
     pub clients: crate::oidc::client_cache::ClientCache,
     /// What introspection and userinfo read from the register, if the operator turned

@@ -184,6 +184,21 @@ pub async fn end_others(
     Ok(ended)
 }
 
+/// Ends every live session of `account_id` (an officer or the register stopped the
+/// account); returns those ended.
+pub async fn end_all(
+    store: &dyn Store,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Session>, StoreError> {
+    let mut ended = Vec::new();
+    for (hash, session) in indexed(store, account_id, now).await? {
+        store.delete(&format!("session:{hash}")).await?;
+        ended.push(session);
+    }
+    Ok(ended)
+}
+
 /// A short, fixed-vocabulary description of a User-Agent: browser and system. Only
 /// names from the lists below can come out, so nothing the client sent is echoed.
 pub fn device_hint(user_agent: Option<&str>) -> Option<String> {

@@ -1,5 +1,7 @@
 //! `POST /admin/accounts/{national_id}/level`: an officer's tool sets an account's
 //! assurance level (see `registry::assurance`), with the admin token of [`super::api`].
+//! A lowered level ends the account's sessions: the change queues the request in its
+//! transaction and this server's logout worker is woken to act on it at once.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -21,7 +23,7 @@ struct LevelChange {
     reason: String,
 }
 
-fn invalid(description: impl Into<String>) -> ApiError {
+pub(super) fn invalid(description: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
@@ -60,6 +62,7 @@ pub async fn set_level(
             _ => ApiError::not_found(),
         })?;
     state.identities.clear();
+    state.logout_wakeup.notify_one();
     Ok(json(
         StatusCode::OK,
         &json!({

@@ -5,6 +5,7 @@
 //! keys to a secret) or on rotation, and is returned once; only its hash is kept.
 
 pub mod account_level;
+pub mod account_status;
 pub mod api;
 pub mod cli;
 pub mod signing_keys;

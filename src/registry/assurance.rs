@@ -2,8 +2,10 @@
 //! citizen in person (ID card in hand), or back to level 1. The change and its audit row
 //! (who, which officer, why) are written in one transaction.
 //!
-//! Sessions already open keep the `acr` they were made with; the next login, or the
-//! next step-up a client asks for, reaches the new level.
+//! A raised level reaches sessions at the next login, or the next step-up a client asks
+//! for. A lowered level ends every session of the account (an `account_logouts` row,
+//! written in the same transaction; see `registry::lifecycle`), and the relying parties
+//! they signed in to get their back-channel logout tokens.
 
 use chrono::NaiveDateTime;
 
@@ -11,7 +13,7 @@ use super::lifecycle::{Actor, LifecycleError};
 use crate::audit::{Event, Kind};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::national_id::NationalId;
-use crate::storage::{self, DbConnection, accounts, audit_events};
+use crate::storage::{self, DbConnection, accounts, audit_events, logout_outbox};
 
 /// Longest officer id and reason kept in the audit trail.
 pub const MAX_OFFICER_LEN: usize = 64;
@@ -76,6 +78,14 @@ pub fn set_level(
                 decision.reason.trim(),
             ));
         audit_events::append(conn, &[event.into_row()])?;
+        if level < account.assurance_level {
+            logout_outbox::request_account_logout(
+                conn,
+                &account.id,
+                super::lifecycle::logout_reason::LEVEL_LOWERED,
+                now,
+            )?;
+        }
         Ok((account.assurance_level, level))
     })
 }

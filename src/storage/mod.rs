@@ -16,6 +16,7 @@ pub mod citizens;
 pub mod clients;
 mod connection;
 pub mod consents;
+pub mod logout_outbox;
 pub mod migrations;
 pub mod pairwise_subjects;
 pub mod passkeys;
@@ -284,10 +285,20 @@ where
     // SQLite's default deferred transaction takes the write lock at its first write; in
     // WAL mode, if another writer committed since this one read, that upgrade fails at
     // once with SQLITE_BUSY instead of waiting. BEGIN IMMEDIATE takes the lock up front,
-    // so concurrent writers queue behind busy_timeout instead.
+    // so concurrent writers queue behind busy_timeout instead. Inside a transaction
+    // already (a function with its own transaction called from a caller's), it is a
+    // savepoint: BEGIN IMMEDIATE cannot be nested.
     match conn {
         DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+            let nested = AnsiTransactionManager::transaction_manager_status_mut(c)
+                .transaction_depth()
+                .map_err(StorageError::from)?
+                .is_some();
+            if nested {
+                AnsiTransactionManager::begin_transaction(c)
+            } else {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+            }
         }
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
     }

@@ -186,3 +186,34 @@ diesel::table! {
         last_failure_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    logout_deliveries (id) {
+        id -> BigInt,
+        client_id -> Text,
+        uri -> Text,
+        sub -> Text,
+        sid -> Text,
+        alg -> Text,
+        national_id -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    account_logouts (id) {
+        id -> BigInt,
+        account_id -> Text,
+        reason -> Text,
+        requested_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+    }
+}

@@ -51,7 +51,7 @@ fn act(app: &TestApp, citizen: &TestCitizen, action: AccountAction) {
     let id = citizen.record.national_id.clone();
     app.db
         .run_blocking(move |conn| {
-            lifecycle::change_account(conn, &id, action, Actor("test"), now()).map(|_| ())
+            lifecycle::change_account(conn, &id, action, Actor("test"), None, now()).map(|_| ())
         })
         .unwrap();
 }
@@ -117,7 +117,7 @@ async fn account_actions_follow_their_state_rules() {
         let id = id.clone();
         app.db.run_blocking(move |conn| {
             Ok::<_, StorageError>(
-                lifecycle::change_account(conn, &id, action, Actor("test"), now()).is_ok(),
+                lifecycle::change_account(conn, &id, action, Actor("test"), None, now()).is_ok(),
             )
         })
     };

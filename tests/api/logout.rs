@@ -16,16 +16,23 @@ use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, query_param};
 
 /// A relying party's back-channel logout endpoint: records every logout token it gets,
 /// answering 500 to the first `failures` requests and 200 after.
-struct Receiver {
-    uri: String,
-    tokens: mpsc::UnboundedReceiver<String>,
+pub(crate) struct Receiver {
+    pub(crate) uri: String,
+    pub(crate) tokens: mpsc::UnboundedReceiver<String>,
     _server: actix_web::dev::ServerHandle,
 }
 
-async fn receiver(failures: usize) -> Receiver {
+pub(crate) async fn receiver(failures: usize) -> Receiver {
+    receiver_on(0, failures, 500).await
+}
+
+/// A receiver on `port` (0: any free one) answering `failure_status` to the first
+/// `failures` requests, and 200 after.
+pub(crate) async fn receiver_on(port: u16, failures: usize, failure_status: u16) -> Receiver {
     use actix_web::{App, HttpResponse, HttpServer, web};
     let (sender, tokens) = mpsc::unbounded_channel();
     let remaining = Arc::new(Mutex::new(failures));
+    let failure = actix_web::http::StatusCode::from_u16(failure_status).unwrap();
     let server = HttpServer::new(move || {
         let sender = sender.clone();
         let remaining = remaining.clone();
@@ -38,7 +45,7 @@ async fn receiver(failures: usize) -> Receiver {
                     let mut left = remaining.lock().unwrap();
                     if *left > 0 {
                         *left -= 1;
-                        return HttpResponse::InternalServerError().finish();
+                        return HttpResponse::build(failure).finish();
                     }
                     for (name, value) in form.into_inner() {
                         if name == "logout_token" {
@@ -51,7 +58,7 @@ async fn receiver(failures: usize) -> Receiver {
         )
     })
     .workers(1)
-    .bind("127.0.0.1:0")
+    .bind(("127.0.0.1", port))
     .unwrap();
     let port = server.addrs()[0].port();
     let server = server.run();
@@ -64,9 +71,47 @@ async fn receiver(failures: usize) -> Receiver {
     }
 }
 
-const RETURN_URI: &str = "https://portal.example.gov.vn/logged-out";
+/// The next logout token `rp` receives, within ten seconds.
+pub(crate) async fn next_token(rp: &mut Receiver) -> String {
+    tokio::time::timeout(Duration::from_secs(10), rp.tokens.recv())
+        .await
+        .expect("a logout token")
+        .unwrap()
+}
 
-fn portal_with_logout(app: &TestApp, backchannel: Option<&str>) -> TestClient {
+/// Verifies a logout token as a relying party must (OIDC Back-Channel Logout §2.6):
+/// the signature against the provider's JWKS, `typ`, `iss`, `aud`, the `events` claim
+/// and no `nonce`. Returns its claims.
+pub(crate) async fn verify_logout_token(app: &TestApp, token: &str, client_id: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(app.get_json("/jwks.json").await).unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[client_id]);
+    validation.set_issuer(&[&app.issuer]);
+    // The test clock is fixed in the past; the signature and claims are what count.
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .expect("a logout token signed by the provider")
+    .claims;
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(
+        claims.get("nonce").is_none(),
+        "§2.4: a logout token has no nonce"
+    );
+    assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    claims
+}
+
+pub(crate) const RETURN_URI: &str = "https://portal.example.gov.vn/logged-out";
+
+pub(crate) fn portal_with_logout(app: &TestApp, backchannel: Option<&str>) -> TestClient {
     app.register_client(NewClient {
         post_logout_redirect_uris: vec![RETURN_URI.into()],
         backchannel_logout_uri: backchannel.map(str::to_owned),
@@ -81,7 +126,7 @@ pub(crate) fn payload(jws: &str) -> Value {
 }
 
 /// Logs in at `client` and returns the ID token.
-async fn id_token(app: &TestApp, citizen: &TestCitizen, client: &TestClient) -> String {
+pub(crate) async fn id_token(app: &TestApp, citizen: &TestCitizen, client: &TestClient) -> String {
     let rp = app.relying_party(client).await;
     let start = rp.authorize_url(&["profile"]);
     let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
@@ -93,19 +138,19 @@ async fn id_token(app: &TestApp, citizen: &TestCitizen, client: &TestClient) -> 
 
 /// Whether the browser still has a session: an authorization request is answered
 /// without the login page.
-async fn has_session(app: &TestApp, client: &TestClient) -> bool {
+pub(crate) async fn has_session(app: &TestApp, client: &TestClient) -> bool {
     let rp = app.relying_party(client).await;
     let (_, location, _) = app.browse(&rp.authorize_url(&[]).url).await;
     !location.unwrap().starts_with("/login?")
 }
 
-fn logout_url(app: &TestApp, params: &[(&str, &str)]) -> String {
+pub(crate) fn logout_url(app: &TestApp, params: &[(&str, &str)]) -> String {
     let query = serde_urlencoded::to_string(params).unwrap();
     app.url(&format!("/logout?{query}"))
 }
 
 /// The audit rows of `outcome`, once there are at least `count`.
-async fn audit_trail(
+pub(crate) async fn audit_trail(
     app: &TestApp,
     citizen: &TestCitizen,
     outcome: &str,
@@ -163,39 +208,14 @@ async fn a_logout_with_an_id_token_hint_ends_the_session_tells_every_relying_par
     assert_eq!(location.unwrap(), format!("{RETURN_URI}?state=st-42"));
     assert!(!has_session(&app, &portal).await, "the session has ended");
 
-    let jwks: jsonwebtoken::jwk::JwkSet =
-        serde_json::from_value(app.get_json("/jwks.json").await).unwrap();
     for (rp, client, id_token) in [
         (&mut portal_rp, &portal, &portal_id_token),
         (&mut tax_rp, &tax, &tax_id_token),
     ] {
-        let token = tokio::time::timeout(Duration::from_secs(10), rp.tokens.recv())
-            .await
-            .expect("a logout token")
-            .unwrap();
-        let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
-        let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(header.alg);
-        validation.set_audience(&[&client.id]);
-        validation.set_issuer(&[&app.issuer]);
-        // The test clock is fixed in the past; the signature and claims are what count.
-        validation.validate_exp = false;
-        let claims = jsonwebtoken::decode::<Value>(
-            &token,
-            &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
-            &validation,
-        )
-        .expect("a logout token signed by the provider")
-        .claims;
+        let token = next_token(rp).await;
+        let claims = verify_logout_token(&app, &token, &client.id).await;
         assert_eq!(claims["sub"], payload(id_token)["sub"]);
         assert_eq!(claims["sid"], sid.as_str());
-        assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
-        assert!(
-            claims.get("nonce").is_none(),
-            "§2.4: a logout token has no nonce"
-        );
-        assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
     }
     audit_trail(&app, &citizen, "logout", 1).await;
     let delivered = audit_trail(&app, &citizen, "backchannel_logout_delivered", 2).await;

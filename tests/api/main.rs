@@ -13,6 +13,7 @@
 mod account;
 mod admin;
 mod authorize;
+mod backchannel_outbox;
 mod browser;
 mod browser_account;
 mod browser_enrol;

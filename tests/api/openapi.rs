@@ -808,6 +808,31 @@ async fn every_documented_operation_answers_as_documented() {
     ] {
         assert_eq!(w.call(level, request).await.0, expected);
     }
+    let status = "/admin/accounts/{national_id}/status";
+    let of = |number: &str| url(&format!("/admin/accounts/{number}/status"));
+    let suspend = json!({ "action": "suspend", "officer": "cb-1", "reason": "court order" });
+    let unlock = json!({ "action": "unlock", "officer": "cb-1", "reason": "identity checked" });
+    for (request, expected) in [
+        (admin(http.post(of(&number))).json(&suspend), StatusCode::OK),
+        (
+            admin(http.post(of(&number))).json(&unlock),
+            StatusCode::CONFLICT,
+        ),
+        (
+            admin(http.post(of("001099999999"))).json(&suspend),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            admin(http.post(of(&number))).json(&json!({ "action": "delete" })),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            http.post(of(&number)).bearer_auth("wrong").json(&suspend),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ] {
+        assert_eq!(w.call(status, request).await.0, expected);
+    }
 
     // Withdrawing a signing key, in the documented order: rotate at once, then withdraw.
     let es256 = |jwks: &Value| -> Vec<String> {

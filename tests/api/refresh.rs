@@ -139,7 +139,7 @@ async fn a_refresh_asks_the_register_again() {
     let now = chrono::Utc::now().naive_utc();
     app.db
         .run_blocking(move |conn| {
-            lifecycle::change_account(conn, &id, AccountAction::Suspend, Actor("test"), now)
+            lifecycle::change_account(conn, &id, AccountAction::Suspend, Actor("test"), None, now)
                 .map(|_| ())
         })
         .unwrap();

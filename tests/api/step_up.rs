@@ -269,9 +269,24 @@ async fn lowering_the_level_lowers_what_live_sessions_and_refresh_tokens_vouch_f
         set_level(&app, &citizen.number, body).await.status(),
         StatusCode::OK
     );
+    // Its sessions end (see tests/api/backchannel_outbox.rs): the next login, with the
+    // factor again, reaches level 1 only.
+    let mut ended = false;
+    for _ in 0..100 {
+        let silent = format!("{}&prompt=none", rp.authorize_url(&[]).url);
+        let (_, location, _) = app.browse(&silent).await;
+        if query_param(&location.unwrap(), "error").as_deref() == Some("login_required") {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ended, "lowering the level ends the session");
+    app.advance_clock(Duration::seconds(30));
     let again = rp.authorize_url(&[]);
-    let (_, location, _) = app.browse(&again.url).await;
-    let code = query_param(&location.unwrap(), "code").expect("SSO still works");
+    let next = password_step(&app, &again.url, &citizen).await;
+    let response = submit_code(&app, &next, "totp", &code_now(&app, &enrolled.secret)).await;
+    let code = query_param(&location_of(&response), "code").unwrap();
     let tokens = rp.exchange(&app.http, &code, again.verifier).await.unwrap();
     let claims = rp.verify(&tokens, &again.nonce);
     assert_eq!(claims.auth_context_ref().unwrap().as_str(), LOA1);

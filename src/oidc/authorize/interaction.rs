@@ -420,9 +420,7 @@ async fn start_session(
     level: AssuranceLevel,
     now: DateTime<Utc>,
 ) -> Result<(Session, String), PageError> {
-    if let Some(old) = state.cookies.session_token(req) {
-        session::end(state.store.as_ref(), &old).await?;
-    }
+    crate::oidc::logout::end_replaced_session(req, state).await?;
     let ttl = state.settings.session.ttl_secs;
     let session = Session {
         sid: crate::tokens::random::token(),

@@ -1,148 +1,127 @@
-//! Back-channel logout delivery (OIDC Back-Channel Logout 1.0 §2.5): a logout token is
-//! POSTed to each relying party the ended session signed in to.
+//! Back-channel logout (OIDC Back-Channel Logout 1.0 §2.5): which relying parties of an
+//! ended session get a logout token, and sending one.
 //!
-//! Delivery runs on its own task after the citizen has been answered, so a relying party
-//! that is slow or down never holds up a logout. Each delivery has a timeout and a
-//! bounded number of attempts with doubling waits, and its outcome goes to the audit
-//! trail. Deliveries still pending when the process stops are lost; relying parties
-//! must not rely on back-channel logout alone (their own sessions should expire too).
+//! Nothing is sent from a citizen's request: [`queue`] writes one outbox row per
+//! relying party (one database insert) and wakes this server's worker
+//! ([`super::outbox`]), which signs and POSTs each token after the citizen has been
+//! answered, so a relying party that is slow or down never holds up a logout. A token
+//! says who the relying party knew (`sub`, pairwise where the client is) and which
+//! session ended (`sid`); it is signed with the client's ID token algorithm when it is
+//! sent, with the keys current then.
 
 use std::time::Duration;
 
-use actix_web::web;
-
-use crate::audit::{self, Event};
 use crate::domain::national_id::NationalId;
 use crate::state::AppState;
+use crate::storage::StorageError;
+use crate::storage::logout_outbox::{self, Delivery, NewDelivery};
 use crate::tokens::keys::SigningAlg;
 use crate::tokens::logout_token::{self, LogoutTokenClaims};
-use crate::tokens::{jwt, random};
+use crate::tokens::{jwt, random, subject};
 
-/// One relying party to tell.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    pub client_id: String,
-    pub uri: String,
-    /// The subject as this relying party knows it.
-    pub sub: String,
-    pub sid: String,
-    pub alg: SigningAlg,
-    pub citizen: Option<NationalId>,
-}
-
-/// How one delivery ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Outcome {
-    Delivered {
-        attempts: u32,
-    },
-    /// The relying party answered 4xx: the token was refused, and retrying the same
-    /// request cannot help.
-    Refused {
-        attempts: u32,
-        status: u16,
-    },
-    Failed {
-        attempts: u32,
-        last: String,
-    },
-}
-
-/// Starts delivering every notice; returns at once.
-pub fn send_all(state: web::Data<AppState>, notices: Vec<Notice>) {
-    for notice in notices {
-        let state = state.clone();
-        tokio::spawn(async move {
-            let outcome = deliver(&state, &notice).await;
-            record(&state, &notice, &outcome).await;
+/// The outbox rows for the clients of session `sid` (of `account_id`) that registered a
+/// back-channel logout URI. Clients come from the instance's short-lived cache.
+pub async fn deliveries(
+    state: &AppState,
+    account_id: &str,
+    sid: &str,
+    client_ids: &[String],
+    citizen: Option<&NationalId>,
+) -> Result<Vec<NewDelivery>, StorageError> {
+    let now = state.clock.now();
+    let mut deliveries = Vec::new();
+    for client_id in client_ids {
+        let Some(client) = state.clients.find(&state.db, client_id, now).await? else {
+            continue;
+        };
+        let Some(uri) = client.backchannel_logout_uri.clone() else {
+            continue;
+        };
+        deliveries.push(NewDelivery {
+            sub: subject::for_client(&state.pairwise_key, &client, account_id),
+            alg: SigningAlg::parse(&client.id_token_alg)
+                .unwrap_or(SigningAlg::Rs256)
+                .as_str()
+                .to_owned(),
+            client_id: client.id,
+            uri,
+            sid: sid.to_owned(),
+            national_id: citizen.map(|id| id.expose().to_owned()),
         });
     }
+    Ok(deliveries)
 }
 
-async fn deliver(state: &AppState, notice: &Notice) -> Outcome {
-    let settings = &state.settings.logout;
-    let now = state.clock.now().timestamp();
+/// Queues a logout token for each of `client_ids` that registered for one, and wakes
+/// the worker; returns how many were queued. Nothing is sent here.
+pub async fn queue(
+    state: &AppState,
+    account_id: &str,
+    sid: &str,
+    client_ids: &[String],
+    citizen: Option<&NationalId>,
+) -> Result<usize, StorageError> {
+    let deliveries = deliveries(state, account_id, sid, client_ids, citizen).await?;
+    if deliveries.is_empty() {
+        return Ok(0);
+    }
+    let now = state.clock.now().naive_utc();
+    let queued = state
+        .db
+        .run(move |conn| logout_outbox::enqueue(conn, &deliveries, now))
+        .await?;
+    state.logout_wakeup.notify_one();
+    Ok(queued)
+}
+
+/// The signed logout token of `delivery`, with a fresh `jti`.
+pub(super) fn sign(state: &AppState, delivery: &Delivery) -> Result<String, String> {
+    let now = state.clock.now();
     let claims = LogoutTokenClaims::new(
         &state.issuer,
-        &notice.sub,
-        &notice.client_id,
-        &notice.sid,
+        &delivery.sub,
+        &delivery.client_id,
+        &delivery.sid,
         random::token(),
-        now,
+        now.timestamp(),
     );
+    let alg = SigningAlg::parse(&delivery.alg).unwrap_or(SigningAlg::Rs256);
     let keys = state.keys.current();
-    let token = match keys
-        .signing_key(notice.alg, state.clock.now())
+    keys.signing_key(alg, now)
         .and_then(|key| jwt::sign(key, logout_token::TYP, &claims))
-    {
-        Ok(token) => token,
-        Err(e) => {
-            return Outcome::Failed {
-                attempts: 0,
-                last: format!("signing: {e}"),
-            };
-        }
-    };
-    let mut wait = Duration::from_millis(settings.backchannel_retry_base_ms);
-    let mut last = String::new();
-    for attempt in 1..=settings.backchannel_attempts {
-        if attempt > 1 {
-            tokio::time::sleep(wait).await;
-            wait = wait.saturating_mul(2);
-        }
-        let sent = state
-            .http
-            .post(&notice.uri)
-            .form(&[("logout_token", token.as_str())])
-            .timeout(Duration::from_millis(settings.backchannel_timeout_ms))
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => {
-                return Outcome::Delivered { attempts: attempt };
-            }
-            Ok(response) if response.status().is_client_error() => {
-                return Outcome::Refused {
-                    attempts: attempt,
-                    status: response.status().as_u16(),
-                };
-            }
-            Ok(response) => last = format!("status {}", response.status().as_u16()),
-            // Without the URL: it is the relying party's, but errors can be verbose.
-            Err(e) if e.is_timeout() => last = "timeout".into(),
-            Err(e) if e.is_connect() => last = "connection failed".into(),
-            Err(_) => last = "request failed".into(),
-        }
-    }
-    Outcome::Failed {
-        attempts: settings.backchannel_attempts,
-        last,
-    }
+        .map_err(|e| format!("signing: {e}"))
 }
 
-async fn record(state: &AppState, notice: &Notice, outcome: &Outcome) {
-    let (name, detail) = match outcome {
-        Outcome::Delivered { attempts } => (
-            "backchannel_logout_delivered",
-            format!("attempts={attempts}"),
-        ),
-        Outcome::Refused { attempts, status } => (
-            "backchannel_logout_refused",
-            format!("attempts={attempts} status={status}"),
-        ),
-        Outcome::Failed { attempts, last } => (
-            "backchannel_logout_failed",
-            format!("attempts={attempts} last={last}"),
-        ),
-    };
-    if !matches!(outcome, Outcome::Delivered { .. }) {
-        tracing::warn!(client_id = %notice.client_id, %detail, "back-channel logout not delivered");
+/// What one POST of a logout token got.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Attempt {
+    /// 2xx.
+    Delivered,
+    /// 4xx: the token was refused, and sending the same request again cannot help.
+    Refused(u16),
+    /// 5xx, a timeout or a network error: worth another attempt. The reason never
+    /// holds the URL: it is the relying party's, but errors can be verbose.
+    Retry(String),
+}
+
+/// POSTs `token` to `uri` once, within `logout.backchannel_timeout_ms`.
+pub(super) async fn post(state: &AppState, uri: &str, token: &str) -> Attempt {
+    let timeout = Duration::from_millis(state.settings.logout.backchannel_timeout_ms);
+    let sent = state
+        .http
+        .post(uri)
+        .form(&[("logout_token", token)])
+        .timeout(timeout)
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status().is_success() => Attempt::Delivered,
+        Ok(response) if response.status().is_client_error() => {
+            Attempt::Refused(response.status().as_u16())
+        }
+        Ok(response) => Attempt::Retry(format!("status {}", response.status().as_u16())),
+        Err(e) if e.is_timeout() => Attempt::Retry("timeout".into()),
+        Err(e) if e.is_connect() => Attempt::Retry("connection failed".into()),
+        Err(_) => Attempt::Retry("request failed".into()),
     }
-    let mut event = Event::new(audit::Kind::Login, name, state.clock.now().naive_utc())
-        .client(&notice.client_id)
-        .detail(detail);
-    if let Some(citizen) = &notice.citizen {
-        event = event.citizen(citizen.clone());
-    }
-    state.audit.record(event).await;
 }

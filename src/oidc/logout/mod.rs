@@ -8,9 +8,19 @@
 //! cannot log anyone out by embedding the URL. `post_logout_redirect_uri` must match
 //! a registered one exactly, and is only used when the request names its client;
 //! otherwise the citizen sees a page of ours.
+//!
+//! Every way a session ends queues the logout tokens of its relying parties in the
+//! database ([`backchannel::queue`]), and the worker of [`outbox`] sends them: a logout
+//! here or on the account page, a new login or step-up replacing the browser's session
+//! ([`replaced::end_replaced_session`]), and an officer or the register stopping the
+//! account (`account_logouts`, see [`outbox`]).
 
 pub mod backchannel;
+pub mod outbox;
+pub mod replaced;
 pub mod request;
+
+pub use replaced::end_replaced_session;
 
 use std::time::Duration;
 
@@ -23,7 +33,6 @@ use url::Url;
 
 use crate::audit;
 use crate::authn::session::{self, Session};
-use crate::domain::client::Client;
 use crate::domain::secret::SessionToken;
 use crate::http::access_log::request_id;
 use crate::http::params;
@@ -34,9 +43,7 @@ use crate::pages::i18n::{Lang, Texts};
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::clients;
-use crate::tokens::keys::SigningAlg;
 use crate::tokens::{random, subject};
-use backchannel::Notice;
 use request::LogoutRequest;
 
 /// Where the browser goes once logged out: a registered URI with the client's `state`.
@@ -278,38 +285,22 @@ async fn log_out(
     tell_relying_parties(state, session, client_ids, citizen).await
 }
 
-/// Sends back-channel logout notices for `session` (already ended) to those of
-/// `client_ids` that registered for them.
+/// Queues back-channel logout tokens for `session` (already ended) to those of
+/// `client_ids` that registered for them; the outbox worker sends them.
 pub(crate) async fn tell_relying_parties(
-    state: &web::Data<AppState>,
+    state: &AppState,
     session: &Session,
     client_ids: Vec<String>,
     citizen: Option<crate::domain::national_id::NationalId>,
 ) -> Result<(), PageError> {
-    let registered = state
-        .db
-        .run(move |conn| {
-            client_ids
-                .iter()
-                .filter_map(|id| clients::find(conn, id).transpose())
-                .collect::<Result<Vec<Client>, _>>()
-        })
-        .await?;
-    let notices = registered
-        .into_iter()
-        .filter_map(|client| {
-            let uri = client.backchannel_logout_uri.clone()?;
-            Some(Notice {
-                sub: subject::for_client(&state.pairwise_key, &client, &session.account_id),
-                alg: SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256),
-                client_id: client.id,
-                uri,
-                sid: session.sid.clone(),
-                citizen: citizen.clone(),
-            })
-        })
-        .collect();
-    backchannel::send_all(state.clone(), notices);
+    backchannel::queue(
+        state,
+        &session.account_id,
+        &session.sid,
+        &client_ids,
+        citizen.as_ref(),
+    )
+    .await?;
     Ok(())
 }
 

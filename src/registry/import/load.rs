@@ -2,9 +2,12 @@
 
 use std::io::Read;
 
+use chrono::NaiveDateTime;
+
 use super::{CitizenReader, RowError};
 use crate::domain::citizen::Citizen;
-use crate::storage::citizens::{self, UpsertCounts};
+use crate::registry::lifecycle;
+use crate::storage::citizens::UpsertCounts;
 use crate::storage::{DbConnection, StorageError};
 
 const BATCH: usize = 5000;
@@ -45,6 +48,9 @@ impl std::fmt::Display for ImportSummary {
 /// written, not even in part. With `write` false (a dry run) nothing is written, yet
 /// the counts say what an import would do. `progress` is called after each batch.
 ///
+/// A batch that records the death of a citizen with an account also asks the servers
+/// to end that account's sessions (see `registry::lifecycle::import_batch`).
+///
 /// Parsing and validating run on their own thread, one batch ahead of the writes, so
 /// that the CPU work of reading overlaps the database's work of writing.
 pub fn load<R: Read + Send>(
@@ -53,6 +59,7 @@ pub fn load<R: Read + Send>(
     write: bool,
     mut on_reject: impl FnMut(&RowError),
     mut progress: impl FnMut(&ImportSummary),
+    now: NaiveDateTime,
 ) -> Result<ImportSummary, StorageError> {
     enum Parsed {
         Batch(Vec<Citizen>, u64),
@@ -99,7 +106,8 @@ pub fn load<R: Read + Send>(
                 Parsed::Batch(batch, read_so_far) => {
                     summary.read = read_so_far;
                     if !batch.is_empty() {
-                        let counts: UpsertCounts = citizens::upsert_batch(conn, &batch, write)?;
+                        let counts: UpsertCounts =
+                            lifecycle::import_batch(conn, &batch, write, now)?;
                         summary.inserted += counts.inserted;
                         summary.updated += counts.updated;
                         summary.unchanged += counts.unchanged;

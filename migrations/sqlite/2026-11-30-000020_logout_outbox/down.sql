@@ -1,0 +1,2 @@
+DROP TABLE account_logouts;
+DROP TABLE logout_deliveries;
