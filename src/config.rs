@@ -621,7 +621,10 @@ mod tests {
     #[test]
     fn the_second_factor_waits_start_between_1_and_100_failures() {
         let mut settings = Settings::defaults().unwrap();
-        assert_eq!(settings.login_protection.second_factor_delay_after_failures, 10);
+        assert_eq!(
+            settings.login_protection.second_factor_delay_after_failures,
+            10
+        );
         for bad in [0, 101] {
             settings.login_protection.second_factor_delay_after_failures = bad;
             assert_eq!(
