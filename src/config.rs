@@ -665,6 +665,24 @@ mod tests {
     }
 
     #[test]
+    fn the_second_factor_waits_start_between_1_and_100_failures() {
+        let mut settings = Settings::defaults().unwrap();
+        assert_eq!(
+            settings.login_protection.second_factor_delay_after_failures,
+            10
+        );
+        for bad in [0, 101] {
+            settings.login_protection.second_factor_delay_after_failures = bad;
+            assert_eq!(
+                invalid_key(&settings),
+                Some("login_protection.second_factor_delay_after_failures")
+            );
+        }
+        settings.login_protection.second_factor_delay_after_failures = 100;
+        settings.validate().unwrap();
+    }
+
+    #[test]
     fn a_short_metrics_token_is_refused() {
         let mut settings = Settings::defaults().unwrap();
         settings.metrics.token = SecretSetting::new("short".into());
