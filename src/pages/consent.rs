@@ -165,7 +165,7 @@ pub async fn consent_get(
             .or_redirect(lang)
         {
             Ok(found) => found,
-            Err(elsewhere) => return Ok(elsewhere),
+            Err(elsewhere) => return Ok(*elsewhere),
         };
     session_of(&req, &state, &flow)
         .await

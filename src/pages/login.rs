@@ -113,7 +113,7 @@ pub async fn login_get(
             .or_redirect(lang)
         {
             Ok(found) => found,
-            Err(elsewhere) => return Ok(elsewhere),
+            Err(elsewhere) => return Ok(*elsewhere),
         };
     let notice = enrolled.then(|| enrol::texts(lang).enrolled_notice);
     Ok(render_with_notice(

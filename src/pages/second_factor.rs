@@ -149,7 +149,7 @@ pub async fn second_factor_get(
             .or_redirect(lang)
         {
             Ok(found) => found,
-            Err(elsewhere) => return Ok(elsewhere),
+            Err(elsewhere) => return Ok(*elsewhere),
         };
     show(&state, lang, StatusCode::OK, &flow_id, &flow, None, false)
         .await

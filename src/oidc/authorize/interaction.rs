@@ -201,7 +201,10 @@ pub async fn read_facts(
 /// A flow found for a page.
 pub enum PageFlow {
     /// At this page's step.
-    At { flow_id: String, flow: LoginFlow },
+    At {
+        flow_id: String,
+        flow: Box<LoginFlow>,
+    },
     /// Live, but at another step: where it is.
     Elsewhere { flow_id: String, step: Step },
 }
@@ -220,7 +223,10 @@ pub async fn flow_for_page(
         .ok_or_else(PageError::login_expired)?;
     let flow_id = flow_id.to_owned();
     if flow.step.accepts(page) {
-        Ok(PageFlow::At { flow_id, flow })
+        Ok(PageFlow::At {
+            flow_id,
+            flow: Box::new(flow),
+        })
     } else {
         Ok(PageFlow::Elsewhere {
             flow_id,
@@ -231,12 +237,13 @@ pub async fn flow_for_page(
 
 impl PageFlow {
     /// For a page's GET: the flow, or a redirect to the page of its step.
-    pub fn or_redirect(self, lang: Lang) -> Result<(String, LoginFlow), HttpResponse> {
+    pub fn or_redirect(self, lang: Lang) -> Result<(String, LoginFlow), Box<HttpResponse>> {
         match self {
-            PageFlow::At { flow_id, flow } => Ok((flow_id, flow)),
-            PageFlow::Elsewhere { flow_id, step } => {
-                Err(redirect(&step_url(page_of(step), &flow_id, lang), false))
-            }
+            PageFlow::At { flow_id, flow } => Ok((flow_id, *flow)),
+            PageFlow::Elsewhere { flow_id, step } => Err(Box::new(redirect(
+                &step_url(page_of(step), &flow_id, lang),
+                false,
+            ))),
         }
     }
 
@@ -244,7 +251,7 @@ impl PageFlow {
     /// at is someone skipping a step.
     pub fn or_refuse(self, page: Step) -> Result<(String, LoginFlow), PageError> {
         match self {
-            PageFlow::At { flow_id, flow } => Ok((flow_id, flow)),
+            PageFlow::At { flow_id, flow } => Ok((flow_id, *flow)),
             PageFlow::Elsewhere { step, .. } => {
                 tracing::warn!(target: "security", at = ?step, page = ?page, "form posted for a step the flow is not at");
                 Err(PageError::bad_request())
