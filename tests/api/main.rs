@@ -23,6 +23,7 @@ mod client_assertion;
 mod client_credentials;
 mod cluster;
 mod consent;
+mod control_chars;
 mod discovery;
 mod enrol;
 mod faults;
