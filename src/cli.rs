@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `keys`, `clients`, `population`.
+//! The command line: `serve` (the default), `migrate`, `keys`, `clients`, `population`,
+//! `accounts`, `audit`.
 
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -21,8 +22,9 @@ use crate::registry::import::{self, CitizenReader, CitizenWriter};
 use crate::registry::lifecycle::{self, AccountAction, Actor};
 use crate::registry::seed;
 use crate::startup::{self, StartupError};
+use crate::storage::audit_guard::{self, LockDownError};
 use crate::storage::signing_keys;
-use crate::storage::{StorageError, audit_events, citizens, migrations};
+use crate::storage::{Backend, StorageError, audit_events, citizens, migrations};
 use crate::tokens::keyring;
 use crate::tokens::keys::{SigningAlg, SigningKey};
 
@@ -50,9 +52,17 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate {
-        /// Revert every migration and apply them again (for testing down migrations).
+        /// Revert every migration and apply them again (for testing down migrations):
+        /// every table is dropped with all its rows. Refused without --yes.
         #[arg(long)]
         redo: bool,
+        /// Confirms --redo.
+        #[arg(long, requires = "redo")]
+        yes: bool,
+        /// On PostgreSQL, --redo needs this too: it drops the audit trail, which is
+        /// append-only for the application.
+        #[arg(long = "i-know-this-drops-the-audit-trail", requires = "redo")]
+        drops_audit_trail: bool,
     },
     /// Manage signing keys.
     #[command(subcommand)]
@@ -66,11 +76,29 @@ enum Command {
     /// Suspend, reinstate, lock or unlock an e-ID account, or set its assurance level.
     #[command(subcommand)]
     Accounts(AccountsCommand),
-    /// Print the audit trail of one citizen.
+    /// Print the audit trail of one citizen (`audit --citizen ID`), or lock the trail
+    /// down on PostgreSQL (`audit lock-down --app-role NAME`).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Audit {
         /// The citizen's personal identification number.
-        #[arg(long)]
-        citizen: String,
+        #[arg(long, required = true)]
+        citizen: Option<String>,
+        #[command(subcommand)]
+        action: Option<AuditCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// PostgreSQL only: give the audit table and its append-only guard to the role
+    /// citizen_idp_audit_owner (made if missing; it cannot log in) and leave the
+    /// application's role SELECT and INSERT on it, so that the application cannot
+    /// change, delete or truncate audit rows nor remove the guard. Run it once as a
+    /// superuser (database.url names that role); see docs/OPERATIONS.md.
+    LockDown {
+        /// The role `serve` connects as.
+        #[arg(long, value_name = "NAME")]
+        app_role: String,
     },
 }
 
@@ -200,16 +228,11 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match command {
         Command::Serve { .. } => serve(settings, clock).await,
-        Command::Migrate { redo } => {
-            let db = startup::connect_database(&settings).await?;
-            if redo {
-                db.run(migrations::redo_all).await?;
-                println!("migrations reverted and applied again");
-            } else {
-                println!("database is up to date");
-            }
-            Ok(())
-        }
+        Command::Migrate {
+            redo,
+            yes,
+            drops_audit_trail,
+        } => migrate(&settings, redo, yes, drops_audit_trail).await,
         Command::Keys(KeysCommand::Rotate { alg, now }) => {
             rotate_keys(&settings, alg.as_deref(), now, clock.now()).await
         }
@@ -231,7 +254,17 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
         Command::Accounts(command) => {
             change_account(&settings, command, clock.now().naive_utc()).await
         }
-        Command::Audit { citizen } => print_audit(&settings, &citizen).await,
+        Command::Audit {
+            action: Some(AuditCommand::LockDown { app_role }),
+            ..
+        } => lock_down_audit(&settings, &app_role).await,
+        Command::Audit {
+            citizen: Some(citizen),
+            ..
+        } => print_audit(&settings, &citizen).await,
+        Command::Audit { citizen: None, .. } => Err(StartupError::Other(
+            "audit: give --citizen ID, or a subcommand (lock-down)".into(),
+        )),
         Command::Population(PopulationCommand::Generate {
             count,
             seed: rng_seed,
@@ -268,6 +301,67 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
             Ok(())
         }
     }
+}
+
+/// `migrate`; with `--redo`, which drops every table with its rows, only when
+/// confirmed: `--yes`, and on PostgreSQL (where the audit trail is append-only, and
+/// this would erase it) `--i-know-this-drops-the-audit-trail` as well. Checked before
+/// connecting, so that a refused command changes nothing (not even pending migrations).
+async fn migrate(
+    settings: &Settings,
+    redo: bool,
+    yes: bool,
+    drops_audit_trail: bool,
+) -> Result<(), StartupError> {
+    if redo {
+        if !yes {
+            return Err(StartupError::Other(
+                "migrate --redo drops every table with all its rows (the register, accounts, \
+                 clients, signing keys, the audit trail) and creates them empty; add --yes \
+                 if that is what you want"
+                    .into(),
+            ));
+        }
+        let postgres = Backend::from_url(&settings.database.url) == Ok(Backend::Postgres);
+        if postgres && !drops_audit_trail {
+            return Err(StartupError::Other(
+                "on PostgreSQL, migrate --redo also erases the audit trail, which is otherwise \
+                 append-only; add --i-know-this-drops-the-audit-trail as well"
+                    .into(),
+            ));
+        }
+    }
+    let db = startup::connect_database(settings).await?;
+    if redo {
+        db.run(migrations::redo_all).await?;
+        println!("migrations reverted and applied again");
+    } else {
+        println!("database is up to date");
+    }
+    Ok(())
+}
+
+async fn lock_down_audit(settings: &Settings, app_role: &str) -> Result<(), StartupError> {
+    let db = startup::connect_database(settings).await?;
+    let role = app_role.to_owned();
+    let done = db
+        .run_to_completion(move |conn| audit_guard::lock_down(conn, &role))
+        .await
+        .map_err(|e| match e {
+            LockDownError::Storage(e) => StartupError::Storage(e),
+            refused => StartupError::Other(format!("audit lock-down: {refused}")),
+        })?;
+    if done.created_owner {
+        println!("created the role {} (NOLOGIN)", audit_guard::AUDIT_OWNER);
+    }
+    println!(
+        "audit_events and its guard now belong to {} (before: {}); {app_role} may SELECT \
+         and INSERT audit rows, nothing more",
+        audit_guard::AUDIT_OWNER,
+        done.previous_owner
+    );
+    tracing::info!(target: "security", app_role, "audit trail locked down");
+    Ok(())
 }
 
 fn open_input(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {

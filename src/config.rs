@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use config::{Config, Environment, File, FileFormat};
+use config::{Config, ConfigError, File, FileFormat, Map, Source, Value, ValueKind};
 use serde::Deserialize;
 use url::Url;
 
@@ -15,6 +15,9 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 const ENV_PREFIX: &str = "CITIZEN_IDP";
 /// The longest `session.reauth_max_age_secs` allowed: a few minutes, not a session.
 const MAX_REAUTH_MAX_AGE_SECS: u64 = 900;
+/// The settings that hold a list: from the environment, comma-separated
+/// (CITIZEN_IDP__REDIS__CLUSTER_URLS=redis://a:6379,redis://b:6379).
+const LIST_SETTINGS: [&str; 2] = ["redis.cluster_urls", "limits.trusted_proxies"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -347,6 +350,9 @@ pub struct PasskeySettings {
 #[serde(deny_unknown_fields)]
 pub struct DemoSettings {
     pub enabled: bool,
+    /// Lets the demo run where it looks like production (an https issuer, PostgreSQL);
+    /// see [`Settings::refuse_demo_in_production`].
+    pub allow_in_production: bool,
     pub population: u64,
     pub citizen_id: String,
     pub citizen_password: String,
@@ -367,25 +373,98 @@ pub struct MetricsSettings {
     pub token: SecretSetting,
 }
 
+/// The environment layer: each `CITIZEN_IDP__SECTION__KEY` variable as the text it was
+/// written. The `config` crate's `Environment` with `try_parsing` read anything that
+/// looks like a number as one: `001090000002` arrived as `1090000002`, and a token of
+/// digits (or `1e5`) as another number. Here every value stays a string, and a numeric
+/// or boolean setting parses its own text when it is deserialised, as a quoted value in
+/// a TOML file would be. Lists ([`LIST_SETTINGS`]) are split at commas, their entries
+/// trimmed, empty ones dropped (an empty variable is an empty list).
+#[derive(Clone, Debug, Default)]
+struct EnvironmentLayer {
+    /// The variables; the process's when `None` (tests give their own).
+    vars: Option<Vec<(String, String)>>,
+}
+
+impl EnvironmentLayer {
+    /// The setting a variable names (`citizen_idp__demo__citizen_id` is
+    /// `demo.citizen_id`); names are matched case-insensitively, as before.
+    fn key_of(name: &str) -> Option<String> {
+        let lower = name.to_ascii_lowercase();
+        let key = lower.strip_prefix(&format!("{}__", ENV_PREFIX.to_ascii_lowercase()))?;
+        (!key.is_empty()).then(|| key.replace("__", "."))
+    }
+
+    fn value_of(key: &str, text: String) -> ValueKind {
+        let origin = Some("the environment".to_owned());
+        if LIST_SETTINGS.contains(&key) {
+            let entries = text
+                .split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+                .map(|entry| Value::new(origin.as_ref(), ValueKind::String(entry.to_owned())))
+                .collect();
+            ValueKind::Array(entries)
+        } else {
+            ValueKind::String(text)
+        }
+    }
+}
+
+impl Source for EnvironmentLayer {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, ConfigError> {
+        let origin = Some("the environment".to_owned());
+        let mut settings = Map::new();
+        let mut add = |name: &str, text: Option<String>| -> Result<(), ConfigError> {
+            let Some(key) = Self::key_of(name) else {
+                return Ok(());
+            };
+            // The value is never quoted back: it may be a secret.
+            let text = text.ok_or_else(|| {
+                ConfigError::Message(format!("environment variable {name}: not UTF-8"))
+            })?;
+            let value = Value::new(origin.as_ref(), Self::value_of(&key, text));
+            settings.insert(key, value);
+            Ok(())
+        };
+        match &self.vars {
+            Some(vars) => {
+                for (name, text) in vars {
+                    add(name, Some(text.clone()))?;
+                }
+            }
+            None => {
+                for (name, text) in std::env::vars_os() {
+                    // A name that is not UTF-8 is no setting of ours.
+                    if let Some(name) = name.to_str() {
+                        add(name, text.into_string().ok())?;
+                    }
+                }
+            }
+        }
+        Ok(settings)
+    }
+}
+
 impl Settings {
     /// Loads the layers and validates the result. `overlay` is the `--config` file.
     pub fn load(overlay: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_layers(overlay, EnvironmentLayer::default())
+    }
+
+    fn load_layers(
+        overlay: Option<&Path>,
+        environment: EnvironmentLayer,
+    ) -> Result<Self, SettingsError> {
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(path) = overlay {
             builder = builder.add_source(File::from(path).required(true));
         }
-        let settings: Settings = builder
-            .add_source(
-                Environment::with_prefix(ENV_PREFIX)
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    // The one list setting: CITIZEN_IDP__REDIS__CLUSTER_URLS=redis://a:6379,redis://b:6379
-                    .list_separator(",")
-                    .with_list_parse_key("redis.cluster_urls"),
-            )
-            .build()?
-            .try_deserialize()?;
+        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
         settings.validate()?;
         Ok(settings)
     }
@@ -557,6 +636,35 @@ impl Settings {
         Ok(())
     }
 
+    /// The demo seeds synthetic citizens, an account whose password is published in
+    /// the README, and serves `/demo`: on a production instance, a way in for anyone.
+    /// The server refuses to start with it on an https issuer or on PostgreSQL, which
+    /// is what production looks like, unless `demo.allow_in_production` says this is
+    /// a demonstration instance. Checked by `serve` only: the other commands seed
+    /// nothing.
+    pub fn refuse_demo_in_production(&self) -> Result<(), SettingsError> {
+        if !self.demo.enabled || self.demo.allow_in_production {
+            return Ok(());
+        }
+        let looks_like = if self.issuer()?.scheme() == "https" {
+            "an https issuer (server.issuer)"
+        } else if crate::storage::Backend::from_url(&self.database.url)
+            == Ok(crate::storage::Backend::Postgres)
+        {
+            "PostgreSQL (database.url)"
+        } else {
+            return Ok(());
+        };
+        Err(invalid(
+            "demo.enabled",
+            format!(
+                "the demo (synthetic citizens, an account with a published password, /demo) \
+                 is on with {looks_like}, as in production; set demo.enabled = false, or \
+                 demo.allow_in_production = true if this is a demonstration instance"
+            ),
+        ))
+    }
+
     pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
         self.server
             .listen
@@ -662,6 +770,156 @@ mod tests {
         // Metrics on, and (an https issuer) served only with the token from the secret store.
         assert!(settings.metrics.enabled);
         assert!(settings.metrics.token.expose().is_empty());
+    }
+
+    fn from_environment(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let vars = vars
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        Settings::load_layers(None, EnvironmentLayer { vars: Some(vars) })
+    }
+
+    #[test]
+    fn string_settings_from_the_environment_keep_their_text_exactly() {
+        // Each of these was read as a number, and lost its text, with `try_parsing`.
+        let secret = "1234567890123456789012345678901234567890120"; // 32 bytes, base64url
+        let settings = from_environment(&[
+            ("CITIZEN_IDP__DEMO__CITIZEN_ID", "001090000002"),
+            ("CITIZEN_IDP__DEMO__CITIZEN_PASSWORD", "0012345678.50"),
+            (
+                "CITIZEN_IDP__ADMIN__TOKEN",
+                "00000000000000000000000000000000000042",
+            ),
+            (
+                "CITIZEN_IDP__METRICS__TOKEN",
+                "1e400000000000000000000000000000000000",
+            ),
+            ("CITIZEN_IDP__KEYS__SECRET", secret),
+            ("CITIZEN_IDP__REDIS__KEY_PREFIX", "1e3"),
+            ("CITIZEN_IDP__LOG__FILTER", "true"),
+            (
+                "CITIZEN_IDP__SERVER__ISSUER",
+                "https://id.example.gov.vn:8443/vn",
+            ),
+            (
+                "CITIZEN_IDP__DATABASE__URL",
+                "postgres://citizen_idp:007@db.internal:5432/citizen_idp",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(settings.demo.citizen_id, "001090000002");
+        assert_eq!(settings.demo.citizen_password, "0012345678.50");
+        assert_eq!(
+            settings.admin.token,
+            "00000000000000000000000000000000000042"
+        );
+        assert_eq!(
+            settings.metrics.token.expose(),
+            "1e400000000000000000000000000000000000"
+        );
+        assert_eq!(settings.keys.secret.expose(), secret);
+        assert_eq!(settings.redis.key_prefix, "1e3");
+        assert_eq!(settings.log.filter, "true");
+        assert_eq!(settings.server.issuer, "https://id.example.gov.vn:8443/vn");
+        assert_eq!(
+            settings.database.url,
+            "postgres://citizen_idp:007@db.internal:5432/citizen_idp"
+        );
+    }
+
+    #[test]
+    fn numbers_booleans_and_lists_from_the_environment_still_parse() {
+        let settings = from_environment(&[
+            ("CITIZEN_IDP__SERVER__WORKERS", "4"),
+            ("CITIZEN_IDP__TOKENS__CODE_TTL_SECS", "030"),
+            ("CITIZEN_IDP__PASSWORD__MAX_CONCURRENT_HASHES", "2"),
+            ("CITIZEN_IDP__DEMO__ENABLED", "false"),
+            ("CITIZEN_IDP__METRICS__ENABLED", "FALSE"),
+            (
+                "CITIZEN_IDP__REDIS__CLUSTER_URLS",
+                "redis://10.0.0.1:6379, redis://10.0.0.2:6379",
+            ),
+            ("CITIZEN_IDP__LIMITS__TRUSTED_PROXIES", "10.0.0.5,::1"),
+        ])
+        .unwrap();
+        assert_eq!(settings.server.workers, 4);
+        assert_eq!(settings.tokens.code_ttl_secs, 30);
+        assert_eq!(settings.password.max_concurrent_hashes, Some(2));
+        assert!(!settings.demo.enabled);
+        assert!(!settings.metrics.enabled);
+        assert_eq!(
+            settings.redis.cluster_urls,
+            ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]
+        );
+        assert_eq!(settings.limits.trusted_proxies, ["10.0.0.5", "::1"]);
+
+        // One entry is a list of one; an empty variable, an empty list.
+        let settings = from_environment(&[
+            ("CITIZEN_IDP__LIMITS__TRUSTED_PROXIES", "10.0.0.5"),
+            ("CITIZEN_IDP__REDIS__CLUSTER_URLS", ""),
+        ])
+        .unwrap();
+        assert_eq!(settings.limits.trusted_proxies, ["10.0.0.5"]);
+        assert!(settings.redis.cluster_urls.is_empty());
+
+        // Names are not case-sensitive; other variables are not settings.
+        let settings = from_environment(&[
+            ("citizen_idp__demo__citizen_id", "001090000003"),
+            ("CITIZEN_IDPX__SERVER__WORKERS", "many"),
+            ("PATH", "/usr/bin"),
+        ])
+        .unwrap();
+        assert_eq!(settings.demo.citizen_id, "001090000003");
+    }
+
+    #[test]
+    fn a_mistyped_setting_from_the_environment_is_refused_naming_its_key() {
+        for (name, value, key) in [
+            ("CITIZEN_IDP__SERVER__WORKERS", "many", "server.workers"),
+            ("CITIZEN_IDP__DEMO__ENABLED", "maybe", "demo.enabled"),
+            ("CITIZEN_IDP__SERVER__WORKERS", "", "server.workers"),
+            ("CITIZEN_IDP__SERVER__NO_SUCH_KEY", "1", "no_such_key"),
+        ] {
+            let error = from_environment(&[(name, value)]).unwrap_err().to_string();
+            assert!(error.contains(key), "{name}={value:?}: {error}");
+        }
+        // A secret's value is never quoted in the message.
+        let error = from_environment(&[("CITIZEN_IDP__KEYS__SECRET", "not-base64-s3cr3t!")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("keys.secret"), "{error}");
+        assert!(!error.contains("s3cr3t"), "{error}");
+    }
+
+    #[test]
+    fn the_demo_is_refused_where_it_looks_like_production_unless_allowed() {
+        let mut settings = Settings::defaults().unwrap();
+        assert!(settings.demo.enabled && !settings.demo.allow_in_production);
+        settings.refuse_demo_in_production().unwrap();
+
+        settings.server.issuer = "https://id.example.gov.vn".into();
+        let error = settings
+            .refuse_demo_in_production()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("demo.enabled"), "{error}");
+        assert!(error.contains("https issuer (server.issuer)"), "{error}");
+        assert!(error.contains("demo.allow_in_production"), "{error}");
+
+        settings.server.issuer = String::new();
+        settings.database.url = "postgres://citizen_idp@db.internal/citizen_idp".into();
+        let error = settings
+            .refuse_demo_in_production()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("PostgreSQL (database.url)"), "{error}");
+
+        settings.demo.allow_in_production = true;
+        settings.refuse_demo_in_production().unwrap();
+        settings.demo.allow_in_production = false;
+        settings.demo.enabled = false;
+        settings.refuse_demo_in_production().unwrap();
     }
 
     #[test]

@@ -235,6 +235,7 @@ pub async fn build_on(
     store: Option<Arc<dyn Store>>,
 ) -> Result<Application, StartupError> {
     settings.validate()?;
+    settings.refuse_demo_in_production()?;
     let listen = settings.listen_addr()?;
     let listener = TcpListener::bind(listen).map_err(|source| StartupError::Listen {
         addr: listen,

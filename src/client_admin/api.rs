@@ -164,22 +164,30 @@ pub struct ClientMetadata {
     first_party: bool,
 }
 
-fn holds_nul(value: &Value) -> bool {
+fn is_control_text(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+/// Whether any string or member name in `value` holds a control character. No client
+/// setting may: PostgreSQL refuses a NUL in text, a name is shown on the consent page,
+/// and URL parsers drop a tab or a line break from a URI silently, so that what was
+/// registered is not what is matched.
+fn holds_control(value: &Value) -> bool {
     match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
+        Value::String(s) => is_control_text(s),
+        Value::Array(items) => items.iter().any(holds_control),
         Value::Object(members) => members
             .iter()
-            .any(|(k, v)| k.contains('\0') || holds_nul(v)),
+            .any(|(k, v)| is_control_text(k) || holds_control(v)),
         _ => false,
     }
 }
 
-/// The client id of the URL. No client id holds a NUL (PostgreSQL refuses one in a
-/// lookup), so such an id names no client.
+/// The client id of the URL. No client id holds a control character (PostgreSQL
+/// refuses a NUL in a lookup), so such an id names no client.
 fn path_client_id(path: web::Path<String>) -> Result<String, ApiError> {
     let client_id = path.into_inner();
-    if client_id.contains('\0') {
+    if is_control_text(&client_id) {
         return Err(ApiError::not_found());
     }
     Ok(client_id)
@@ -204,8 +212,8 @@ impl ClientMetadata {
         };
         let value: Value = serde_json::from_slice(body).map_err(not_metadata)?;
         // PostgreSQL refuses a NUL in text: without this check it would be a 500.
-        if holds_nul(&value) {
-            return Err(invalid("a value contains a NUL character"));
+        if holds_control(&value) {
+            return Err(invalid("a value contains a control character"));
         }
         serde_json::from_value(value).map_err(not_metadata)
     }

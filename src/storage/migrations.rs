@@ -16,8 +16,20 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<usize, StorageError> {
     applied.map_err(|e| StorageError::Migration(e.to_string()))
 }
 
-/// Reverts every migration, then applies them again: CI proves each `down.sql`.
+/// Reverts every migration, then applies them again: CI proves each `down.sql`. Every
+/// table is dropped with its rows; the command line asks for confirmation first.
+///
+/// Refused before anything is reverted when this role may not drop the audit table (on
+/// PostgreSQL after `audit lock-down`): the migrations would drop every other table,
+/// then fail on that one, and leave the database half gone.
 pub fn redo_all(conn: &mut DbConnection) -> Result<(), StorageError> {
+    if !super::audit_guard::may_drop_audit_trail(conn)? {
+        return Err(StorageError::Migration(
+            "this role may not drop audit_events (another role owns it, as after \
+             `citizen-idp audit lock-down`): nothing was reverted"
+                .into(),
+        ));
+    }
     let boxed_error =
         |e: Box<dyn std::error::Error + Send + Sync>| StorageError::Migration(e.to_string());
     match conn {

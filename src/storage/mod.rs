@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod audit_events;
+pub mod audit_guard;
 pub mod citizens;
 pub mod clients;
 mod connection;

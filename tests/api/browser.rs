@@ -273,6 +273,8 @@ impl Browser {
 pub(crate) async fn demo_app() -> TestApp {
     TestApp::spawn_with(|s| {
         s.demo.enabled = true;
+        // On PostgreSQL too, when the suite runs there.
+        s.demo.allow_in_production = true;
         s.demo.population = 10;
         s.server.workers = 2;
     })

@@ -26,6 +26,8 @@ async fn a_citizen_adds_a_passkey_and_logs_in_with_it_in_a_real_browser() {
     };
     let app = TestApp::spawn_on_localhost(|s| {
         s.demo.enabled = true;
+        // On PostgreSQL too, when the suite runs there.
+        s.demo.allow_in_production = true;
         s.demo.population = 10;
         s.server.workers = 2;
     })

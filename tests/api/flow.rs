@@ -210,6 +210,8 @@ async fn the_national_id_scope_is_only_for_clients_registered_for_it() {
 async fn the_demo_relying_party_completes_a_real_login() {
     let app = TestApp::spawn_with(|s| {
         s.demo.enabled = true;
+        // On PostgreSQL too, when the suite runs there.
+        s.demo.allow_in_production = true;
         s.demo.population = 20;
         s.server.workers = 2;
     })

@@ -24,6 +24,7 @@ mod client_assertion;
 mod client_credentials;
 mod cluster;
 mod consent;
+mod control_chars;
 mod discovery;
 mod enrol;
 mod factor_binding;

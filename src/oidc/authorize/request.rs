@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::acr::{AcrDemand, AssuranceLevel};
 use crate::domain::client::{Client, ClientKind};
 use crate::domain::scope::ScopeSet;
+use crate::http::params;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::pages::PageError;
 use crate::tokens::id_token::IdTokenClaims;
@@ -121,8 +122,10 @@ pub fn client_id(params: &AuthorizeParams) -> Result<String, AuthorizeError> {
         return Err(AuthorizeError::Page(PageError::bad_request()));
     }
     match params.single("client_id") {
-        Ok(Some(id)) => Ok(id.to_owned()),
-        Ok(None) | Err(_) => Err(AuthorizeError::Page(PageError::unknown_client())),
+        // No client id holds a control character: such an id names no client, and is
+        // never looked up (PostgreSQL refuses a NUL in a query).
+        Ok(Some(id)) if !params::holds_control(id) => Ok(id.to_owned()),
+        Ok(_) | Err(_) => Err(AuthorizeError::Page(PageError::unknown_client())),
     }
 }
 
@@ -137,7 +140,7 @@ pub fn check(
         .single("state")
         .ok()
         .flatten()
-        .filter(|s| s.len() <= MAX_SHORT_PARAM_LEN)
+        .filter(|state| state.len() <= MAX_SHORT_PARAM_LEN && !params::holds_control(state))
         .map(str::to_owned);
     let fail = |code: ErrorCode, description: &'static str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
@@ -153,6 +156,18 @@ pub fn check(
         })
     };
     single("state")?;
+    // Control characters in any parameter (even one we ignore, such as `login_hint`):
+    // the request is malformed, and none of it goes further.
+    if params
+        .pairs
+        .iter()
+        .any(|(_, value)| params::holds_control(value))
+    {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "a parameter holds a control character",
+        ));
+    }
     for name in SHORT_PARAMS {
         if single(name)?.is_some_and(|v| v.len() > MAX_SHORT_PARAM_LEN) {
             return Err(fail(
@@ -347,6 +362,7 @@ fn check_redirect_uri(params: &AuthorizeParams, client: &Client) -> Result<Strin
     let requested = params
         .single("redirect_uri")
         .map_err(|_| AuthorizeError::Page(PageError::bad_redirect_uri()))?
+        .filter(|requested| !params::holds_control(requested))
         .ok_or_else(|| AuthorizeError::Page(PageError::bad_redirect_uri()))?;
     client
         .find_redirect_uri(requested)

@@ -1,5 +1,6 @@
 //! Parsing an RP-initiated logout request (RP-Initiated Logout 1.0 §2).
 
+use crate::http::params;
 use crate::pages::PageError;
 use crate::state::AppState;
 use crate::tokens::id_token::IdTokenClaims;
@@ -17,7 +18,8 @@ pub struct LogoutRequest {
 const MAX_VALUE_LEN: usize = 4096;
 
 impl LogoutRequest {
-    /// `None` when a parameter is repeated or oversized: such a request is malformed.
+    /// `None` when a parameter is repeated, oversized or holds a control character: such
+    /// a request is malformed.
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Option<Self> {
         let mut request = LogoutRequest::default();
         for (name, value) in pairs {
@@ -39,7 +41,10 @@ impl LogoutRequest {
                 // Unknown parameters (logout_hint, lang, ...) are ignored.
                 _ => continue,
             };
-            if slot.is_some() {
+            // A control character makes the request malformed before anything reads it
+            // (a NUL in `client_id` would fail the lookup on PostgreSQL; `state` would
+            // go back to the relying party).
+            if slot.is_some() || params::holds_control(&value) {
                 return None;
             }
             *slot = Some(value);
@@ -62,7 +67,6 @@ impl LogoutRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::params;
 
     fn parse(query: &[u8]) -> Option<LogoutRequest> {
         params::parse(query).and_then(LogoutRequest::from_pairs)
