@@ -303,3 +303,64 @@ async fn one_network_or_one_browser_can_hold_only_so_many_pending_logins() {
         .unwrap();
     assert!(location(&response).contains("error=temporarily_unavailable"));
 }
+
+/// A flood of new browsers (no cookie kept) from one network, past its limit of pending
+/// logins: each request still leaves a count for its browser, and those counts are
+/// dropped under pressure like the pending logins themselves, so the flood cannot fill
+/// the in-process store and a citizen arriving after it logs in. The network's own
+/// count is never dropped: it stays refused.
+#[tokio::test]
+async fn a_flood_of_new_browsers_past_the_network_limit_leaves_room_for_citizens() {
+    let app = TestApp::spawn_with(|s| {
+        s.redis.in_process_max_entries = 1000;
+        s.limits.requests_per_minute_per_ip = 0;
+        s.limits.login_flows_per_ip = 5;
+        s.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let client = app.confidential_client();
+    let url = app.relying_party(&client).await.authorize_url(&[]).url;
+    let anonymous = crate::helpers::http_client(false);
+    let attack = |i: usize| {
+        anonymous
+            .get(&url)
+            .header("x-forwarded-for", format!("2001:db8:7:7::{i:x}"))
+            .send()
+    };
+    for round in 0..30 {
+        let mut batch = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let request = attack(round * 50 + i + 1);
+            batch.spawn(async move {
+                let response = request.await.unwrap();
+                let location = response.headers()["location"].to_str().unwrap().to_owned();
+                (response.status(), location)
+            });
+        }
+        while let Some(answer) = batch.join_next().await {
+            let (status, location) = answer.unwrap();
+            assert_eq!(status, StatusCode::FOUND);
+            assert!(
+                location.starts_with("/login?flow=")
+                    || location.contains("error=temporarily_unavailable"),
+                "{location}"
+            );
+        }
+    }
+    let refused = attack(5000).await.unwrap();
+    let refused = refused.headers()["location"].to_str().unwrap();
+    assert!(
+        refused.contains("error=temporarily_unavailable"),
+        "{refused}"
+    );
+
+    // A citizen from another address, after the flood: the whole login, to the code.
+    let citizen = app.citizen();
+    let redirect = app
+        .log_in(&url, &citizen.number, crate::helpers::PASSWORD)
+        .await;
+    assert!(
+        crate::helpers::query_param(&redirect, "code").is_some(),
+        "{redirect}"
+    );
+}
