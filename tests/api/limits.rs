@@ -364,3 +364,58 @@ async fn a_flood_of_new_browsers_past_the_network_limit_leaves_room_for_citizens
         "{redirect}"
     );
 }
+
+/// New browsers (no cookie) that their network's limit refuses leave nothing in the
+/// store: each one used to leave a count of its own for a login's lifetime, so a flood
+/// refused at the door still filled Redis (100,000 keys for 100,000 requests).
+#[tokio::test]
+async fn new_browsers_refused_by_their_network_leave_no_count_behind() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.requests_per_minute_per_ip = 0;
+        s.limits.login_flows_per_ip = 5;
+    })
+    .await;
+    let client = app.confidential_client();
+    let url = app.relying_party(&client).await.authorize_url(&[]).url;
+    let anonymous = crate::helpers::http_client(false);
+    let mut refused = 0;
+    for _ in 0..200 {
+        let response = anonymous.get(&url).send().await.unwrap();
+        let location = response.headers()["location"].to_str().unwrap();
+        if location.contains("error=temporarily_unavailable") {
+            refused += 1;
+        } else {
+            assert!(location.starts_with("/login?flow="), "{location}");
+        }
+    }
+    assert_eq!(refused, 195);
+
+    if let Some(prefix) = &app.redis_prefix {
+        let redis = redis::Client::open(std::env::var("TEST_REDIS_URL").unwrap()).unwrap();
+        let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+        let counts: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}flows:browser:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(counts.len(), 5, "one count per browser let in");
+    } else {
+        let metrics = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let entries: f64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("citizen_idp_store_entries "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Five flows, their browsers' counts, the network's count, and little else.
+        assert!(entries < 50.0, "{entries}");
+    }
+}
