@@ -12,7 +12,7 @@
 //! A full store stays about as fast as an empty one: making room pops the oldest flow,
 //! and the whole map is swept for expired entries at most once per [`PRESSURE_SWEEP`]
 //! (a flood keeps the store full, and a sweep on every write, under the lock, cut it
-//! to under 600 answers a second where it now gives 33,000; see bench/flood).
+//! to under 600 answers a second where it now gives about 30,000; see bench/flood).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
