@@ -303,3 +303,119 @@ async fn one_network_or_one_browser_can_hold_only_so_many_pending_logins() {
         .unwrap();
     assert!(location(&response).contains("error=temporarily_unavailable"));
 }
+
+/// A flood of new browsers (no cookie kept) from one network, past its limit of pending
+/// logins: each request still leaves a count for its browser, and those counts are
+/// dropped under pressure like the pending logins themselves, so the flood cannot fill
+/// the in-process store and a citizen arriving after it logs in. The network's own
+/// count is never dropped: it stays refused.
+#[tokio::test]
+async fn a_flood_of_new_browsers_past_the_network_limit_leaves_room_for_citizens() {
+    let app = TestApp::spawn_with(|s| {
+        s.redis.in_process_max_entries = 1000;
+        s.limits.requests_per_minute_per_ip = 0;
+        s.limits.login_flows_per_ip = 5;
+        s.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let client = app.confidential_client();
+    let url = app.relying_party(&client).await.authorize_url(&[]).url;
+    let anonymous = crate::helpers::http_client(false);
+    let attack = |i: usize| {
+        anonymous
+            .get(&url)
+            .header("x-forwarded-for", format!("2001:db8:7:7::{i:x}"))
+            .send()
+    };
+    for round in 0..30 {
+        let mut batch = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let request = attack(round * 50 + i + 1);
+            batch.spawn(async move {
+                let response = request.await.unwrap();
+                let location = response.headers()["location"].to_str().unwrap().to_owned();
+                (response.status(), location)
+            });
+        }
+        while let Some(answer) = batch.join_next().await {
+            let (status, location) = answer.unwrap();
+            assert_eq!(status, StatusCode::FOUND);
+            assert!(
+                location.starts_with("/login?flow=")
+                    || location.contains("error=temporarily_unavailable"),
+                "{location}"
+            );
+        }
+    }
+    let refused = attack(5000).await.unwrap();
+    let refused = refused.headers()["location"].to_str().unwrap();
+    assert!(
+        refused.contains("error=temporarily_unavailable"),
+        "{refused}"
+    );
+
+    // A citizen from another address, after the flood: the whole login, to the code.
+    let citizen = app.citizen();
+    let redirect = app
+        .log_in(&url, &citizen.number, crate::helpers::PASSWORD)
+        .await;
+    assert!(
+        crate::helpers::query_param(&redirect, "code").is_some(),
+        "{redirect}"
+    );
+}
+
+/// New browsers (no cookie) that their network's limit refuses leave nothing in the
+/// store: each one used to leave a count of its own for a login's lifetime, so a flood
+/// refused at the door still filled Redis (100,000 keys for 100,000 requests).
+#[tokio::test]
+async fn new_browsers_refused_by_their_network_leave_no_count_behind() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.requests_per_minute_per_ip = 0;
+        s.limits.login_flows_per_ip = 5;
+    })
+    .await;
+    let client = app.confidential_client();
+    let url = app.relying_party(&client).await.authorize_url(&[]).url;
+    let anonymous = crate::helpers::http_client(false);
+    let mut refused = 0;
+    for _ in 0..200 {
+        let response = anonymous.get(&url).send().await.unwrap();
+        let location = response.headers()["location"].to_str().unwrap();
+        if location.contains("error=temporarily_unavailable") {
+            refused += 1;
+        } else {
+            assert!(location.starts_with("/login?flow="), "{location}");
+        }
+    }
+    assert_eq!(refused, 195);
+
+    if let Some(prefix) = &app.redis_prefix {
+        let redis = redis::Client::open(std::env::var("TEST_REDIS_URL").unwrap()).unwrap();
+        let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+        let counts: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}flows:browser:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(counts.len(), 5, "one count per browser let in");
+    } else {
+        let metrics = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let entries: f64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("citizen_idp_store_entries "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Five flows, their browsers' counts, the network's count, and little else.
+        assert!(entries < 50.0, "{entries}");
+    }
+}
