@@ -152,7 +152,8 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
             }
             id
         }
-        None => random::token()[..22].to_owned(),
+        // Never a leading '-': an id must read as an argument on the command line.
+        None => format!("c{}", &random::token()[..21]),
     };
     let grant_types = grant_types(&new.grant_types, new.kind)?;
     let code_flow = grant_types.contains(&GrantType::AuthorizationCode);
