@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::consent::{after_login, answer_consent, third_party};
 use crate::helpers::{
-    PASSWORD, TestApp, TestCitizen, TestClient, hidden_field, http_client, location_of, query_param,
+    PASSWORD, TestApp, TestCitizen, TestClient, hidden_field, http_client, introspect, location_of,
+    query_param,
 };
 
 /// Opens /account in `browser`, logging in on the way; returns the account page.
@@ -241,19 +242,6 @@ async fn token_request(
         .await
         .unwrap();
     (response.status(), response.json().await.unwrap())
-}
-
-async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
-    app.http
-        .post(app.url("/introspect"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 struct ServiceTokens {

@@ -4,7 +4,7 @@ use citizen_idp::registration::NewClient;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestClient};
+use crate::helpers::{TestApp, TestClient, introspect};
 
 fn back_office(app: &TestApp) -> TestClient {
     app.register_client(NewClient {
@@ -30,19 +30,6 @@ async fn token(app: &TestApp, client: &TestClient, scope: Option<&str>) -> (Stat
         .await
         .unwrap();
     (response.status(), response.json().await.unwrap())
-}
-
-async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
-    app.http
-        .post(app.url("/introspect"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

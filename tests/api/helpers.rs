@@ -788,3 +788,17 @@ impl RelyingParty {
         claims
     }
 }
+
+/// POST /introspect as `client` (Basic): the JSON answer.
+pub async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> serde_json::Value {
+    app.http
+        .post(app.url("/introspect"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -15,7 +15,7 @@ use openidconnect::TokenResponse;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestCitizen, TestClient, query_param};
+use crate::helpers::{TestApp, TestCitizen, TestClient, introspect, query_param};
 
 /// One reload a second, and tokens that outlive the 600 s of pre-publication.
 async fn spawn() -> TestApp {
@@ -346,19 +346,6 @@ fn revocations(app: &TestApp) -> Vec<String> {
                 .load::<String>(conn)
                 .map_err(citizen_idp::storage::StorageError::from)
         })
-        .unwrap()
-}
-
-async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
-    app.http
-        .post(app.url("/introspect"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
         .unwrap()
 }
 

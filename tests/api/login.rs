@@ -174,16 +174,9 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
 async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
     let app = TestApp::spawn_with(|s| s.server.issuer = "https://id.example.gov.vn".into()).await;
     let client = app.confidential_client();
-    let query = serde_urlencoded::to_string([
-        ("client_id", client.id.as_str()),
-        ("redirect_uri", client.redirect_uri.as_str()),
-        ("response_type", "code"),
-        ("scope", "openid"),
-    ])
-    .unwrap();
     let response = app
         .http
-        .get(app.url(&format!("/authorize?{query}")))
+        .get(app.url(&authorize_path(&client)))
         .send()
         .await
         .unwrap();
@@ -204,6 +197,19 @@ async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
     assert_eq!(discovery["issuer"], "https://id.example.gov.vn");
 }
 
+/// A plain authorization request of `client`, built by hand: a relying party would
+/// discover the issuer over https, which the test server does not serve.
+fn authorize_path(client: &crate::helpers::TestClient) -> String {
+    let query = serde_urlencoded::to_string([
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ])
+    .unwrap();
+    format!("/authorize?{query}")
+}
+
 /// The `name=value` of the cookie `name` among a response's Set-Cookie headers.
 fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
     response
@@ -219,18 +225,11 @@ async fn behind_an_https_issuer_the_session_cookie_has_the_host_prefix() {
     let app = TestApp::spawn_with(|s| s.server.issuer = "https://id.example.gov.vn".into()).await;
     let citizen = app.citizen();
     let client = app.confidential_client();
-    let query = serde_urlencoded::to_string([
-        ("client_id", client.id.as_str()),
-        ("redirect_uri", client.redirect_uri.as_str()),
-        ("response_type", "code"),
-        ("scope", "openid"),
-    ])
-    .unwrap();
     // The browser's cookies are Secure, which a cookie jar keeps off plain http: carry
     // them by hand as a browser would over https.
     let response = app
         .http
-        .get(app.url(&format!("/authorize?{query}")))
+        .get(app.url(&authorize_path(&client)))
         .send()
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use citizen_idp::registry::lifecycle::{self, AccountAction, Actor};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, query_param};
+use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, introspect, query_param};
 
 fn offline_portal(app: &TestApp) -> TestClient {
     let mut registration = TestClient::portal();
@@ -227,19 +227,6 @@ async fn a_mobile_app_refreshes_without_a_secret() {
     let r1 = refresh_token_of(&first_tokens(&app, &citizen, &client, &["offline_access"]).await);
     let (status, body) = refresh(&app, &client, &r1).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
-    app.http
-        .post(app.url("/introspect"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// The operator's `clients update --scope`, as run on the server.
