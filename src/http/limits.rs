@@ -3,8 +3,9 @@
 //! - the request line and headers are bounded (414 and 431), below what actix-web
 //!   itself would buffer;
 //! - each client IP may hold a bounded number of open connections;
-//! - each client IP may send a bounded number of requests per minute. The counter lives
-//!   in the store, so with Redis the limit holds across every instance.
+//! - each client IP (each IPv6 /64) may send a bounded number of requests per minute.
+//!   The counter lives in the store, so with Redis the limit holds across every
+//!   instance.
 //!
 //! Refusals are OAuth-shaped JSON for programs and a localised page for browsers. The
 //! health checks are never limited: a load balancer must always see the truth.
@@ -29,6 +30,9 @@ use crate::state::AppState;
 
 /// Requests are counted per IP over windows of this length.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// The store key of a network's request count; the in-process store may drop these
+/// under pressure (`store::memory`).
+pub const RATE_KEY_PREFIX: &str = "ratelimit:ip:";
 
 /// After the store fails, rate limiting is skipped for this long instead of making
 /// every request wait for the store's timeout: discovery and JWKS must keep answering
@@ -278,9 +282,12 @@ async fn check(req: &ServiceRequest, limits: &RequestLimits, state: &AppState) -
         return None;
     }
     let ip = limits.client_ip(req.request())?;
+    // One budget per IPv6 /64: a single host holds a whole /64, and a count per address
+    // would let it send 2^64 times the limit and fill the store with counts.
+    let bucket = crate::authn::throttle::client_bucket(ip);
     match state
         .store
-        .increment(&format!("ratelimit:ip:{ip}"), RATE_WINDOW)
+        .increment(&format!("{RATE_KEY_PREFIX}{bucket}"), RATE_WINDOW)
         .await
     {
         Ok(count) if count > per_minute => Some(Refusal::TooManyRequests),

@@ -28,7 +28,11 @@ use super::{Store, StoreError, StoreUsage};
 /// store and every login after them failed (bench/flood). They only bound what one
 /// browser makes the store hold, which the store's own bound then does; the network's
 /// count (`flows:ip:`), which refuses a flood, is never dropped.
-const EVICTABLE_PREFIXES: [&str; 2] = ["login:", "flows:browser:"];
+///
+/// The per-minute request counts (`http::limits`) go too, oldest window first: they
+/// shield the server's load and guard no secret, and an attacker holding many IPv6
+/// networks makes one per /64, which must not fill the store and refuse every citizen.
+const EVICTABLE_PREFIXES: [&str; 3] = ["login:", "flows:browser:", "ratelimit:ip:"];
 /// The shortest time between two sweeps made to find room (the periodic one aside).
 const PRESSURE_SWEEP: Duration = Duration::from_secs(1);
 /// What one entry costs beyond its key and value (map slot, expiry, bookkeeping).
@@ -405,6 +409,28 @@ mod tests {
         assert_eq!(usage.evicted, 98);
         // A dropped count starts again.
         assert_eq!(store.increment("flows:browser:98", TTL).await.unwrap(), 1);
+    }
+
+    /// Request counts (one per network and minute) go, oldest first, like flows; the
+    /// counts that guard a secret (login throttles, a network's pending logins) stay.
+    #[tokio::test]
+    async fn old_request_counts_make_room_and_throttle_counts_stay() {
+        let store = MemoryStore::bounded(Limits {
+            max_entries: 3,
+            max_bytes: 1 << 20,
+        });
+        store.increment("throttle:login:n", TTL).await.unwrap();
+        store.increment("flows:ip:n", TTL).await.unwrap();
+        for i in 0..50 {
+            store
+                .increment(&format!("ratelimit:ip:{i}"), TTL)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.increment("ratelimit:ip:49", TTL).await.unwrap(), 2);
+        assert_eq!(store.increment("throttle:login:n", TTL).await.unwrap(), 2);
+        assert_eq!(store.increment("flows:ip:n", TTL).await.unwrap(), 2);
+        assert_eq!(store.usage().entries, 3);
     }
 
     /// A flood keeps the store full: making room must not sweep the whole map on every

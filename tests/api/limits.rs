@@ -150,6 +150,77 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     );
 }
 
+/// One host holds a whole IPv6 /64: its addresses share one budget (a count per
+/// address gave it 2^64 budgets), and another /64 has its own.
+#[tokio::test]
+async fn the_addresses_of_one_ipv6_network_share_one_request_budget() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.requests_per_minute_per_ip = 3;
+        s.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let from = |client: &str| {
+        app.http
+            .get(app.url("/jwks.json"))
+            .header("x-forwarded-for", client.to_owned())
+            .send()
+    };
+    for client in ["2001:db8:5:5::1", "2001:db8:5:5::2", "2001:db8:5:5:ffff::3"] {
+        assert_eq!(from(client).await.unwrap().status(), StatusCode::OK);
+    }
+    let refused = from("2001:db8:5:5:abcd:1234:5678:9").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        from("2001:db8:5:6::1").await.unwrap().status(),
+        StatusCode::OK
+    );
+    // An IPv4 client written as an IPv4-mapped IPv6 address is that IPv4 client.
+    for _ in 0..3 {
+        from("192.0.2.44").await.unwrap();
+    }
+    assert_eq!(
+        from("::ffff:192.0.2.44").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// An attacker with many IPv6 networks makes one request count per /64. Those counts
+/// never made the in-process store drop one, so they filled it, and every citizen's
+/// login after them failed as an unavailable store; now the oldest counts go.
+#[tokio::test]
+async fn request_counts_from_many_networks_do_not_fill_the_store() {
+    let app = TestApp::spawn_with(|s| {
+        s.redis.in_process_max_entries = 1000;
+        s.limits.requests_per_minute_per_ip = 100;
+        s.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    for batch in 0..25 {
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let request = app
+                .http
+                .get(app.url("/jwks.json"))
+                .header("x-forwarded-for", format!("2001:db8:{batch:x}:{i:x}::1"))
+                .send();
+            requests.spawn(async move { request.await.unwrap().status() });
+        }
+        while let Some(status) = requests.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::OK);
+        }
+    }
+    let client = app.confidential_client();
+    let url = app.relying_party(&client).await.authorize_url(&[]).url;
+    let citizen = app.citizen();
+    let redirect = app
+        .log_in(&url, &citizen.number, crate::helpers::PASSWORD)
+        .await;
+    assert!(
+        crate::helpers::query_param(&redirect, "code").is_some(),
+        "{redirect}"
+    );
+}
+
 #[tokio::test]
 async fn untrusted_peers_cannot_choose_their_address_with_x_forwarded_for() {
     let app = TestApp::spawn_with(|s| s.limits.requests_per_minute_per_ip = 2).await;
