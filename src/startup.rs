@@ -16,11 +16,12 @@ use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
 use crate::domain::national_id::NationalId;
 use crate::http::limits::{self, RequestLimits};
+use crate::http::page_error::PageError;
 use crate::http::{access_log, health, metrics as metrics_endpoint, openapi, security_headers};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::oidc::logout::outbox::OutboxWorker;
 use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
-use crate::pages::{self, PageError, demo::DemoRelyingParty};
+use crate::pages::{self, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
 use crate::server_secret::{self, SecretError, ServerSecret};
 use crate::state::{AppState, Endpoints};
@@ -513,11 +514,11 @@ async fn home_get(state: web::Data<AppState>) -> actix_web::HttpResponse {
     } else {
         "/.well-known/openid-configuration"
     };
-    authorize::redirect(target, false)
+    crate::http::redirect::redirect(target, false)
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, PageError> {
-    Err(PageError::not_found().in_lang(authorize::page_lang(&req, None)))
+    Err(PageError::not_found().in_lang(crate::http::lang::page_lang(&req, None)))
 }
 
 async fn seed_demo(

@@ -65,6 +65,19 @@ pub struct AppState {
     pub demo: Option<crate::pages::demo::DemoRelyingParty>,
 }
 
+impl AppState {
+    /// The parts the second-factor and passkey services use.
+    pub fn authn(&self) -> crate::authn::AuthnContext<'_> {
+        crate::authn::AuthnContext {
+            db: &self.db,
+            store: self.store.as_ref(),
+            secret: &self.secret,
+            passkeys: self.passkeys.as_ref(),
+            login_ttl: std::time::Duration::from_secs(self.settings.session.login_ttl_secs),
+        }
+    }
+}
+
 /// Absolute URLs of the endpoints, derived from the issuer.
 #[derive(Debug, Clone)]
 pub struct Endpoints {

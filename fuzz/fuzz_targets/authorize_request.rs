@@ -15,7 +15,7 @@ use citizen_idp::oidc::authorize::grant;
 use citizen_idp::oidc::authorize::request::{
     self, AuthorizationRequest, AuthorizeError, AuthorizeParams,
 };
-use citizen_idp::oidc::error::{ErrorCode, OAuthError};
+use citizen_idp::http::oauth_error::{ErrorCode, OAuthError};
 use citizen_idp::tokens::pkce;
 use citizen_idp_fuzz::{ISSUER, clients};
 use libfuzzer_sys::fuzz_target;

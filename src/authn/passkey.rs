@@ -27,8 +27,8 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
+use super::AuthnContext;
 use super::recovery_codes::{self, RecoveryCode};
-use crate::state::AppState;
 use crate::storage::passkeys::{self, PasskeyRow};
 use crate::storage::recovery_codes as stored_codes;
 use crate::storage::{self, StorageError};
@@ -53,16 +53,6 @@ pub enum PasskeyError {
     /// our fault, not the citizen's.
     #[error("passkey ceremony: {0}")]
     Internal(String),
-}
-
-impl From<PasskeyError> for crate::pages::PageError {
-    fn from(e: PasskeyError) -> Self {
-        match e {
-            PasskeyError::Storage(e) => e.into(),
-            PasskeyError::Store(e) => e.into(),
-            PasskeyError::Internal(_) => crate::pages::PageError::internal(&e, false),
-        }
-    }
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> PasskeyError {
@@ -90,10 +80,8 @@ pub fn relying_party(issuer: &str, rp_id: &str) -> Result<Option<Webauthn>, Stri
     Ok(Some(webauthn))
 }
 
-fn webauthn(state: &AppState) -> Result<&Webauthn, PasskeyError> {
-    state
-        .passkeys
-        .as_ref()
+fn webauthn<'a>(cx: &AuthnContext<'a>) -> Result<&'a Webauthn, PasskeyError> {
+    cx.passkeys
         .ok_or_else(|| PasskeyError::Internal("passkeys are off on this issuer".into()))
 }
 
@@ -101,9 +89,9 @@ fn credential_id_text(id: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(id)
 }
 
-async fn rows(state: &AppState, account_id: &str) -> Result<Vec<PasskeyRow>, PasskeyError> {
+async fn rows(cx: &AuthnContext<'_>, account_id: &str) -> Result<Vec<PasskeyRow>, PasskeyError> {
     let id = account_id.to_owned();
-    Ok(state
+    Ok(cx
         .db
         .run(move |conn| passkeys::for_account(conn, &id))
         .await?)
@@ -136,12 +124,12 @@ fn login_key(flow_id: &str) -> String {
 /// `navigator.credentials.create`, as JSON. The account's passkeys are excluded, so an
 /// authenticator that holds one of them says so instead of making a second.
 pub async fn start_registration(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
     user_name: &str,
 ) -> Result<String, PasskeyError> {
-    let webauthn = webauthn(state)?;
-    let existing = rows(state, account_id).await?;
+    let webauthn = webauthn(cx)?;
+    let existing = rows(cx, account_id).await?;
     let exclude = parse_rows(&existing)?
         .iter()
         .map(|p| p.cred_id().clone())
@@ -153,8 +141,7 @@ pub async fn start_registration(
         .start_passkey_registration(handle, user_name, user_name, Some(exclude))
         .map_err(|e| internal("start registration", e))?;
     let saved = serde_json::to_vec(&registration).map_err(|e| internal("registration", e))?;
-    state
-        .store
+    cx.store
         .put(&registration_key(account_id), saved, REGISTRATION_TTL)
         .await?;
     serde_json::to_string(&options).map_err(|e| internal("creation options", e))
@@ -178,14 +165,14 @@ pub enum Registration {
 
 /// Finishes adding a passkey named `name` with the browser's answer `credential`.
 pub async fn finish_registration(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
     name: &str,
     credential: &str,
     now: DateTime<Utc>,
 ) -> Result<Registration, PasskeyError> {
-    let webauthn = webauthn(state)?;
-    let Some(saved) = state.store.take(&registration_key(account_id)).await? else {
+    let webauthn = webauthn(cx)?;
+    let Some(saved) = cx.store.take(&registration_key(account_id)).await? else {
         return Ok(Registration::Expired);
     };
     let registration: PasskeyRegistration =
@@ -219,7 +206,7 @@ pub async fn finish_registration(
         .filter_map(|c| recovery_codes::digest(c.expose()))
         .collect();
     let (account, at) = (account_id.to_owned(), now.naive_utc());
-    let outcome = state
+    let outcome = cx
         .db
         .run(move |conn| {
             storage::transaction(conn, |conn| {
@@ -256,14 +243,14 @@ struct LoginChallenge {
 /// for `navigator.credentials.get` as JSON, or `None` when the account has no passkey.
 /// A new challenge replaces the flow's previous one.
 pub async fn start_login(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     flow_id: &str,
     account_id: &str,
 ) -> Result<Option<String>, PasskeyError> {
-    let Some(webauthn) = state.passkeys.as_ref() else {
+    let Some(webauthn) = cx.passkeys else {
         return Ok(None);
     };
-    let stored = parse_rows(&rows(state, account_id).await?)?;
+    let stored = parse_rows(&rows(cx, account_id).await?)?;
     if stored.is_empty() {
         return Ok(None);
     }
@@ -275,8 +262,8 @@ pub async fn start_login(
         state: authentication,
     })
     .map_err(|e| internal("authentication", e))?;
-    let ttl = Duration::from_secs(state.settings.session.login_ttl_secs);
-    state.store.put(&login_key(flow_id), saved, ttl).await?;
+    let ttl = cx.login_ttl;
+    cx.store.put(&login_key(flow_id), saved, ttl).await?;
     Ok(Some(
         serde_json::to_string(&options).map_err(|e| internal("request options", e))?,
     ))
@@ -298,16 +285,16 @@ pub enum LoginVerdict {
 /// Checks the browser's answer `credential` for the flow's challenge, spending the
 /// challenge, and saves what the login changed on the passkey (counter, backup state).
 pub async fn verify_login(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     flow_id: &str,
     account_id: &str,
     credential: &str,
     now: DateTime<Utc>,
 ) -> Result<LoginVerdict, PasskeyError> {
-    let Some(webauthn) = state.passkeys.as_ref() else {
+    let Some(webauthn) = cx.passkeys else {
         return Ok(LoginVerdict::Wrong);
     };
-    let Some(saved) = state.store.take(&login_key(flow_id)).await? else {
+    let Some(saved) = cx.store.take(&login_key(flow_id)).await? else {
         return Ok(LoginVerdict::Spent);
     };
     let challenge: LoginChallenge =
@@ -331,7 +318,7 @@ pub async fn verify_login(
     let used = credential_id_text(result.cred_id());
     let account = account_id.to_owned();
     let at = now.naive_utc();
-    let saved = state
+    let saved = cx
         .db
         .run(move |conn| {
             storage::transaction(conn, |conn| {
@@ -370,10 +357,10 @@ pub struct PasskeySummary {
 }
 
 pub async fn summary(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
 ) -> Result<Vec<PasskeySummary>, PasskeyError> {
-    Ok(rows(state, account_id)
+    Ok(rows(cx, account_id)
         .await?
         .into_iter()
         .map(|row| PasskeySummary {
@@ -387,12 +374,12 @@ pub async fn summary(
 
 /// Removes one of the account's passkeys; returns whether it existed.
 pub async fn remove(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
     passkey_id: &str,
 ) -> Result<bool, PasskeyError> {
     let (account, id) = (account_id.to_owned(), passkey_id.to_owned());
-    Ok(state
+    Ok(cx
         .db
         .run(move |conn| storage::transaction(conn, |conn| passkeys::delete(conn, &account, &id)))
         .await?)

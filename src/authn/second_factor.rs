@@ -20,12 +20,11 @@
 
 use chrono::{DateTime, Utc};
 
+use super::AuthnContext;
 use super::recovery_codes::{self, RecoveryCode};
 use super::totp::{self, SecretSealer, TotpError, TotpSecret};
 use crate::domain::acr::{AssuranceLevel, has_second_factor};
-use crate::pages::PageError;
 use crate::server_secret::ServerSecret;
-use crate::state::AppState;
 use crate::storage::second_factors::{self, FactorRow, KIND_TOTP};
 use crate::storage::{
     self, DbConnection, StorageError, passkeys as stored_passkeys, recovery_codes as stored_codes,
@@ -37,15 +36,6 @@ pub enum FactorError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Totp(#[from] TotpError),
-}
-
-impl From<FactorError> for PageError {
-    fn from(e: FactorError) -> Self {
-        match e {
-            FactorError::Storage(e) => e.into(),
-            FactorError::Totp(e) => PageError::internal(&e, false),
-        }
-    }
 }
 
 /// Whether a session may change the account's authenticators.
@@ -94,10 +84,10 @@ pub fn reauthentication(
 
 /// Whether the account has a second factor that its logins must present (see
 /// [`has_factor_in`]).
-pub async fn has_factor(state: &AppState, account_id: &str) -> Result<bool, FactorError> {
+pub async fn has_factor(cx: &AuthnContext<'_>, account_id: &str) -> Result<bool, FactorError> {
     let id = account_id.to_owned();
-    let passkeys_on = state.passkeys.is_some();
-    Ok(state
+    let passkeys_on = cx.passkeys.is_some();
+    Ok(cx
         .db
         .run(move |conn| has_factor_in(conn, &id, passkeys_on))
         .await?)
@@ -141,21 +131,20 @@ pub enum Verdict {
 
 /// Checks a TOTP code of the account's factor, and spends its time step.
 pub async fn verify_totp(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
     code: &str,
     now: DateTime<Utc>,
 ) -> Result<Verdict, FactorError> {
     let id = account_id.to_owned();
-    let factors = state
+    let factors = cx
         .db
         .run(move |conn| second_factors::for_account(conn, &id))
         .await?;
     let Some(factor) = factors.into_iter().find(|f| f.kind == KIND_TOTP) else {
         return Ok(Verdict::Wrong);
     };
-    let Ok(secret) = SecretSealer::new(&state.secret)?.open(&factor.id, &factor.sealed_secret)
-    else {
+    let Ok(secret) = SecretSealer::new(&cx.secret)?.open(&factor.id, &factor.sealed_secret) else {
         // An operator problem, not the citizen's: say so once per attempt, without the
         // account, so that a rotated server secret is noticed before citizens call.
         tracing::warn!(
@@ -167,7 +156,7 @@ pub async fn verify_totp(
     let Some(step) = totp::matching_step(&secret, code, now) else {
         return Ok(Verdict::Wrong);
     };
-    let first_use = state
+    let first_use = cx
         .db
         .run(move |conn| second_factors::use_step(conn, &factor.id, step))
         .await?;
@@ -180,7 +169,7 @@ pub async fn verify_totp(
 
 /// Checks and spends a recovery code of the account.
 pub async fn verify_recovery_code(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
     code: &str,
     now: DateTime<Utc>,
@@ -190,7 +179,7 @@ pub async fn verify_recovery_code(
     };
     let id = account_id.to_owned();
     let at = now.naive_utc();
-    let verdict = state
+    let verdict = cx
         .db
         .run(move |conn| {
             let unused = stored_codes::unused(conn, &id)?;
@@ -223,7 +212,7 @@ pub enum Enrolment {
 /// transaction. Existing codes are never replaced here: only [`renew_recovery_codes`]
 /// does that, so that whoever adds a factor cannot take the citizen's codes.
 pub async fn enrol_totp(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
     secret: &TotpSecret,
     code: &str,
@@ -234,7 +223,7 @@ pub async fn enrol_totp(
     };
     let factor_id = uuid::Uuid::new_v4().to_string();
     let row = FactorRow {
-        sealed_secret: SecretSealer::new(&state.secret)?.seal(&factor_id, secret)?,
+        sealed_secret: SecretSealer::new(&cx.secret)?.seal(&factor_id, secret)?,
         id: factor_id,
         account_id: account_id.to_owned(),
         kind: KIND_TOTP.to_owned(),
@@ -248,7 +237,7 @@ pub async fn enrol_totp(
         .collect();
     let id = account_id.to_owned();
     let at = now.naive_utc();
-    let saved = state
+    let saved = cx
         .db
         .run(move |conn| {
             storage::transaction(conn, |conn| {
@@ -274,7 +263,7 @@ pub async fn enrol_totp(
 /// when the account has no second factor (codes stand in for one, so there is nothing
 /// to renew).
 pub async fn renew_recovery_codes(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<RecoveryCode>>, FactorError> {
@@ -284,7 +273,7 @@ pub async fn renew_recovery_codes(
         .filter_map(|c| recovery_codes::digest(c.expose()))
         .collect();
     let (id, at) = (account_id.to_owned(), now.naive_utc());
-    let renewed = state
+    let renewed = cx
         .db
         .run(move |conn| {
             storage::transaction(conn, |conn| {
@@ -309,11 +298,11 @@ pub struct FactorSummary {
 
 /// The account's factors and how many recovery codes are left.
 pub async fn summary(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
 ) -> Result<(Vec<FactorSummary>, usize), FactorError> {
     let id = account_id.to_owned();
-    let (factors, unused) = state
+    let (factors, unused) = cx
         .db
         .run(move |conn| {
             let factors = second_factors::for_account(conn, &id)?;
@@ -334,12 +323,12 @@ pub async fn summary(
 
 /// Removes the account's TOTP factor (and the recovery codes with its last factor).
 pub async fn remove(
-    state: &AppState,
+    cx: &AuthnContext<'_>,
     account_id: &str,
     factor_id: &str,
 ) -> Result<bool, FactorError> {
     let (id, factor) = (account_id.to_owned(), factor_id.to_owned());
-    Ok(state
+    Ok(cx
         .db
         .run(move |conn| {
             storage::transaction(conn, |conn| second_factors::delete(conn, &id, &factor))
@@ -373,15 +362,6 @@ pub mod pending {
         Store(#[from] StoreError),
         #[error(transparent)]
         Totp(#[from] TotpError),
-    }
-
-    impl From<PendingError> for PageError {
-        fn from(e: PendingError) -> Self {
-            match e {
-                PendingError::Store(e) => e.into(),
-                PendingError::Totp(e) => PageError::internal(&e, false),
-            }
-        }
     }
 
     pub async fn start(

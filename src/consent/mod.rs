@@ -10,80 +10,81 @@ pub mod data;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit;
-use crate::authn::session::Session;
+use crate::audit::{self, AuditLog};
 use crate::domain::national_id::NationalId;
 use crate::domain::scope::ScopeSet;
-use crate::oidc::authorize::request::AuthorizationRequest;
-use crate::pages::PageError;
-use crate::state::AppState;
-use crate::storage::{consents, refresh_tokens};
+use crate::storage::{Db, StorageError, consents, refresh_tokens};
+use crate::store::{Store, StoreError};
 use crate::tokens::{refresh, revocation};
 
-/// The scopes of a checked request (already parsed once, so never malformed).
-pub fn requested_scope(request: &AuthorizationRequest) -> ScopeSet {
-    ScopeSet::parse(&request.scope).unwrap_or_default()
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// Records that the citizen agreed to share `request`'s scopes with its client.
+/// Records that the account agreed to share `scope` with `client_id`.
 pub async fn grant(
-    state: &AppState,
-    session: &Session,
-    request: &AuthorizationRequest,
+    db: &Db,
+    account_id: &str,
+    client_id: &str,
+    scope: &ScopeSet,
     now: DateTime<Utc>,
-) -> Result<(), PageError> {
-    let scope = requested_scope(request);
-    let (account_id, client_id, at) = (
-        session.account_id.clone(),
-        request.client_id.clone(),
+) -> Result<(), StorageError> {
+    let (account_id, client_id, scope, at) = (
+        account_id.to_owned(),
+        client_id.to_owned(),
+        scope.clone(),
         now.naive_utc(),
     );
-    state
-        .db
-        .run(move |conn| consents::grant(conn, &account_id, &client_id, &scope, at))
-        .await?;
-    Ok(())
+    db.run(move |conn| consents::grant(conn, &account_id, &client_id, &scope, at))
+        .await
 }
 
 /// Deletes the grant of `client_id` and revokes the client's refresh tokens for this
 /// account, with the access tokens they yielded. Returns whether there was a grant.
 pub async fn withdraw(
-    state: &AppState,
+    db: &Db,
+    store: &dyn Store,
     account_id: &str,
     client_id: &str,
     now: DateTime<Utc>,
-) -> Result<bool, PageError> {
+) -> Result<bool, ConsentError> {
     let (account, client, at) = (account_id.to_owned(), client_id.to_owned(), now.naive_utc());
-    let (existed, revoked) = state
-        .db
+    let (existed, revoked) = db
         .run(move |conn| {
             let existed = consents::withdraw(conn, &account, &client)?;
             let mut revoked = Vec::new();
             for family in refresh_tokens::families_of(conn, &account, &client)? {
                 revoked.extend(refresh::revoke_family(conn, &family, at)?);
             }
-            Ok::<_, crate::storage::StorageError>((existed, revoked))
+            Ok::<_, StorageError>((existed, revoked))
         })
         .await?;
-    revocation::remember(state.store.as_ref(), &revoked, now).await?;
+    revocation::remember(store, &revoked, now).await?;
     Ok(existed)
 }
 
-/// Audits a consent decision (`consent_granted`, `consent_denied`, `consent_withdrawn`).
-pub async fn audit(
-    state: &AppState,
-    outcome: &'static str,
-    citizen: Option<NationalId>,
-    client_id: &str,
-    scope: &ScopeSet,
-    request_id: Option<&str>,
-) {
-    let mut event = audit::Event::new(audit::Kind::Admin, outcome, state.clock.now().naive_utc())
-        .client(client_id)
-        .detail(format!("scope: {scope}"))
-        .request_id(request_id);
-    if let Some(citizen) = citizen {
+/// What a consent decision was about, for its audit event.
+pub struct Decision<'a> {
+    /// `consent_granted`, `consent_denied` or `consent_withdrawn`.
+    pub outcome: &'static str,
+    pub citizen: Option<NationalId>,
+    pub client_id: &'a str,
+    pub scope: &'a ScopeSet,
+    pub request_id: Option<&'a str>,
+}
+
+/// Audits a consent decision.
+pub async fn audit(log: &AuditLog, decision: Decision<'_>, now: DateTime<Utc>) {
+    let mut event = audit::Event::new(audit::Kind::Admin, decision.outcome, now.naive_utc())
+        .client(decision.client_id)
+        .detail(format!("scope: {}", decision.scope))
+        .request_id(decision.request_id);
+    if let Some(citizen) = decision.citizen {
         event = event.citizen(citizen);
     }
-    state.audit.record(event).await;
+    log.record(event).await;
 }

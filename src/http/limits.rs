@@ -24,8 +24,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::LimitSettings;
-use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::pages::{PageError, PageMessage};
+use crate::http::oauth_error::{ErrorCode, OAuthError};
+use crate::http::page_error::{PageError, PageMessage};
 use crate::state::AppState;
 
 /// Requests are counted per IP over windows of this length.
@@ -229,7 +229,7 @@ impl Refusal {
                     PageMessage::TooManyRequests
                 }
             };
-            let lang = crate::oidc::authorize::page_lang(req.request(), None);
+            let lang = crate::http::lang::page_lang(req.request(), None);
             PageError::with_status(self.status(), message)
                 .in_lang(lang)
                 .error_response()

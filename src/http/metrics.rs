@@ -13,7 +13,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::pages::PageError;
+use crate::http::page_error::PageError;
 use crate::state::AppState;
 use crate::tokens::random;
 

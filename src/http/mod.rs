@@ -1,12 +1,17 @@
 //! HTTP plumbing shared by every endpoint: security headers, the access log with
 //! request ids, request metrics, request limits, health checks, metrics, the OpenAPI
-//! document, and the fallback page.
+//! document, and the web vocabulary the pages and the protocol endpoints share (page
+//! errors, page language, redirects, cookies). It imports no endpoint and no page.
 
 pub mod access_log;
 pub mod cookies;
 pub mod health;
+pub mod lang;
 pub mod limits;
 pub mod metrics;
+pub mod oauth_error;
 pub mod openapi;
+pub mod page_error;
 pub mod params;
+pub mod redirect;
 pub mod security_headers;

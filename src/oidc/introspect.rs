@@ -11,7 +11,7 @@ use crate::audit;
 use crate::domain::client::{Client, ClientKind};
 use crate::domain::scope::ScopeSet;
 use crate::http::access_log::request_id;
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::oidc::token::{authenticate_client, parse_form};
 use crate::registry;
 use crate::state::AppState;

@@ -4,7 +4,6 @@
 pub mod authorize;
 pub mod client_cache;
 pub mod discovery;
-pub mod error;
 pub mod introspect;
 pub mod logout;
 pub mod revoke;

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::oidc::token::{authenticate_client, parse_form};
 use crate::state::AppState;
 use crate::tokens::access_token::{self, AccessTokenClaims};

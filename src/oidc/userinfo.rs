@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::audit;
 use crate::domain::scope::ScopeSet;
 use crate::http::access_log::request_id;
-use crate::oidc::error::{BearerError, ErrorCode, MISSING_TOKEN, OAuthError};
+use crate::http::oauth_error::{BearerError, ErrorCode, MISSING_TOKEN, OAuthError};
 use crate::registry::{self, claims};
 use crate::state::AppState;
 use crate::tokens::revocation;

@@ -8,14 +8,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{PageError, html};
-use super::i18n::Lang;
-use crate::consent::{self, data::DataItem};
+use crate::consent::{self, Decision, data::DataItem};
 use crate::domain::interaction::Step;
 use crate::http::access_log::request_id;
+use crate::http::lang::Lang;
+use crate::http::lang::page_lang;
+use crate::http::oauth_error::{ErrorCode, OAuthError};
+use crate::http::page_error::{PageError, html};
 use crate::oidc::authorize::flow::LoginFlow;
-use crate::oidc::authorize::{LiveSession, interaction, live_session, page_lang};
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::authorize::{LiveSession, interaction, live_session};
 use crate::registry;
 use crate::state::AppState;
 
@@ -109,7 +110,7 @@ pub fn words(item: DataItem, lang: Lang) -> &'static str {
 #[derive(Template)]
 #[template(path = "consent.html")]
 struct ConsentPage<'a> {
-    t: &'a super::i18n::Texts,
+    t: &'a crate::http::lang::Texts,
     c: &'a ConsentTexts,
     lang: &'a str,
     other_lang: &'a str,
@@ -171,7 +172,7 @@ pub async fn consent_get(
         .await
         .map_err(|e| e.in_lang(lang))?;
     let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
-    let items = consent::data::for_scopes(&consent::requested_scope(&flow.request))
+    let items = consent::data::for_scopes(&flow.request.requested_scope())
         .into_iter()
         .map(|item| words(item, lang))
         .collect();
@@ -221,34 +222,34 @@ async fn decide(
     let citizen = registry::identity_by_account(&state.db, live.session.account_id.clone())
         .await?
         .map(|(_, citizen)| citizen.national_id);
-    let scope = consent::requested_scope(&flow.request);
+    let scope = flow.request.requested_scope();
     let request_id = request_id(req);
     match form.decision.as_deref() {
         Some("allow") => {
-            consent::grant(state, &live.session, &flow.request, state.clock.now()).await?;
-            consent::audit(
-                state,
-                "consent_granted",
+            let now = state.clock.now();
+            let client_id = &flow.request.client_id;
+            consent::grant(&state.db, &live.session.account_id, client_id, &scope, now).await?;
+            let decision = Decision {
+                outcome: "consent_granted",
                 citizen,
-                &flow.request.client_id,
-                &scope,
-                request_id.as_deref(),
-            )
-            .await;
+                client_id,
+                scope: &scope,
+                request_id: request_id.as_deref(),
+            };
+            consent::audit(&state.audit, decision, now).await;
             // Granted just now: prompt=consent is answered and must not ask again.
             flow.request.prompt_consent = false;
             interaction::advance(req, state, lang, &flow_id, flow).await
         }
         Some("deny") => {
-            consent::audit(
-                state,
-                "consent_denied",
+            let decision = Decision {
+                outcome: "consent_denied",
                 citizen,
-                &flow.request.client_id,
-                &scope,
-                request_id.as_deref(),
-            )
-            .await;
+                client_id: &flow.request.client_id,
+                scope: &scope,
+                request_id: request_id.as_deref(),
+            };
+            consent::audit(&state.audit, decision, state.clock.now()).await;
             // OIDC Core §3.1.2.6: the End-User denied the request.
             let error = OAuthError::new(
                 ErrorCode::AccessDenied,

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use ring::hmac;
 
-use crate::pages::PageError;
+use crate::http::page_error::PageError;
 use crate::state::AppState;
 use crate::tokens::random;
 

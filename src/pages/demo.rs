@@ -20,9 +20,10 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::error::{PageError, html};
-use super::i18n::{Lang, Texts};
-use crate::oidc::authorize::{page_lang, redirect};
+use crate::http::lang::page_lang;
+use crate::http::lang::{Lang, Texts};
+use crate::http::page_error::{PageError, html};
+use crate::http::redirect::redirect;
 use crate::state::AppState;
 
 /// The demo portal's registration, known to this process only.

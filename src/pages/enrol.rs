@@ -12,8 +12,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::csrf::{self, Freshness};
-use super::error::{PageError, html};
-use super::i18n::{Lang, Texts};
 use super::login_protection;
 use crate::audit;
 use crate::authn::enrolment::{self, Contact, EnrolError, EnrolmentRequest};
@@ -22,9 +20,12 @@ use crate::authn::password_policy::{self, PolicyContext, PolicyError};
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
+use crate::http::lang::page_lang;
+use crate::http::lang::{Lang, Texts};
 use crate::http::limits::client_ip;
+use crate::http::page_error::{PageError, html};
 use crate::metrics::InternalError;
-use crate::oidc::authorize::{flow, page_lang};
+use crate::oidc::authorize::flow;
 use crate::state::AppState;
 
 const CSRF_PURPOSE: &str = "enrol";

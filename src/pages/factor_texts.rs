@@ -2,7 +2,7 @@
 //! Vietnamese and English. Kept apart from the shared `i18n::Texts` so that the pages
 //! of each part of the site can change without touching one another's strings.
 
-use super::i18n::Lang;
+use crate::http::lang::Lang;
 
 pub struct FactorTexts {
     pub step_title: &'static str,

@@ -17,9 +17,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::csrf::{self, Freshness};
-use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
-use super::i18n::{Lang, Texts};
 use super::second_factor::audit_factor;
 use super::signed_in;
 use crate::authn::passkey;
@@ -27,7 +25,11 @@ use crate::authn::recovery_codes::RecoveryCode;
 use crate::authn::second_factor::{self, Enrolment, pending};
 use crate::authn::totp::TotpSecret;
 use crate::domain::acr::AssuranceLevel;
-use crate::oidc::authorize::{LiveSession, page_lang, redirect};
+use crate::http::lang::page_lang;
+use crate::http::lang::{Lang, Texts};
+use crate::http::page_error::{PageError, html};
+use crate::http::redirect::redirect;
+use crate::oidc::authorize::LiveSession;
 use crate::state::AppState;
 use crate::storage::accounts;
 
@@ -172,10 +174,10 @@ pub(super) async fn list(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
-    let (factors, recovery_left) = second_factor::summary(state, &live.session.account_id)
+    let (factors, recovery_left) = second_factor::summary(&state.authn(), &live.session.account_id)
         .await
         .map_err(|e| PageError::from(e).in_lang(lang))?;
-    let passkeys = passkey::summary(state, &live.session.account_id)
+    let passkeys = passkey::summary(&state.authn(), &live.session.account_id)
         .await
         .map_err(|e| PageError::from(e).in_lang(lang))?;
     let f = factor_texts::texts(lang);
@@ -232,7 +234,7 @@ pub async fn totp_enrol_get(
     };
     let fail = |e: PageError| e.in_lang(lang);
     let account_id = &live.session.account_id;
-    let (factors, _) = second_factor::summary(&state, account_id)
+    let (factors, _) = second_factor::summary(&state.authn(), account_id)
         .await
         .map_err(|e| fail(e.into()))?;
     if !factors.is_empty() {
@@ -322,7 +324,7 @@ pub async fn totp_enrol_post(
     } else {
         &code
     };
-    match second_factor::enrol_totp(&state, account_id, &secret, code, now)
+    match second_factor::enrol_totp(&state.authn(), account_id, &secret, code, now)
         .await
         .map_err(|e| fail(e.into()))?
     {
@@ -422,12 +424,12 @@ pub async fn factor_remove_post(
     }
     let account_id = &live.session.account_id;
     // The id is a TOTP factor's or a passkey's; both are UUIDs, in separate tables.
-    let kind = if second_factor::remove(&state, account_id, &factor)
+    let kind = if second_factor::remove(&state.authn(), account_id, &factor)
         .await
         .map_err(|e| fail(e.into()))?
     {
         "kind=totp"
-    } else if passkey::remove(&state, account_id, &factor)
+    } else if passkey::remove(&state.authn(), account_id, &factor)
         .await
         .map_err(|e| fail(e.into()))?
     {
@@ -478,7 +480,7 @@ pub async fn recovery_codes_post(
         return refused(StatusCode::BAD_REQUEST, f.form_expired).await;
     }
     let account_id = &live.session.account_id;
-    let Some(codes) = second_factor::renew_recovery_codes(&state, account_id, now)
+    let Some(codes) = second_factor::renew_recovery_codes(&state.authn(), account_id, now)
         .await
         .map_err(|e| fail(e.into()))?
     else {

@@ -5,8 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{PageError, html};
-use super::i18n::{Lang, Texts};
 use super::{enrol, login_protection};
 use crate::audit;
 use crate::authn::login::{self, LoginAttempt, LoginError};
@@ -17,9 +15,12 @@ use crate::domain::interaction::Step;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
+use crate::http::lang::page_lang;
+use crate::http::lang::{Lang, Texts};
+use crate::http::page_error::{PageError, html};
 use crate::metrics::{InternalError, LoginOutcome};
 use crate::oidc::authorize::flow::{self, Progress};
-use crate::oidc::authorize::{interaction, page_lang};
+use crate::oidc::authorize::interaction;
 use crate::state::AppState;
 use crate::storage::accounts::Account;
 

@@ -5,7 +5,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::RETRY_AFTER;
 
-use super::i18n::Lang;
+use crate::http::lang::Lang;
 
 /// How long a citizen turned away in a login storm (the password hash queue is full)
 /// is asked to wait. Short: the queue drains in well under a second per core.

@@ -6,15 +6,11 @@ pub mod consent;
 pub mod csrf;
 pub mod demo;
 pub mod enrol;
-pub mod error;
 pub mod factor_texts;
 pub mod factors;
-pub mod i18n;
 pub mod login;
 pub mod login_protection;
 pub mod passkeys;
 pub mod second_factor;
 pub mod signed_in;
 pub mod static_files;
-
-pub use error::{PageError, PageMessage};

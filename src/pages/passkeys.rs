@@ -14,14 +14,15 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::csrf::{self, Freshness};
-use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
 use super::factors::{codes_page, events, list, list_url, other, return_to, with_cookie};
-use super::i18n::{Lang, Texts};
 use super::second_factor::audit_factor;
 use super::signed_in;
 use crate::authn::passkey::{self, Registration};
-use crate::oidc::authorize::{page_lang, redirect};
+use crate::http::lang::page_lang;
+use crate::http::lang::{Lang, Texts};
+use crate::http::page_error::{PageError, html};
+use crate::http::redirect::redirect;
 use crate::state::AppState;
 use crate::storage::accounts;
 
@@ -119,7 +120,7 @@ pub async fn passkey_add_post(
         return again(StatusCode::UNPROCESSABLE_ENTITY, f.passkey_bad_name).await;
     };
     let credential = form.credential.unwrap_or_default();
-    let outcome = passkey::finish_registration(&state, account_id, &name, &credential, now)
+    let outcome = passkey::finish_registration(&state.authn(), account_id, &name, &credential, now)
         .await
         .map_err(|e| fail(e.into()))?;
     match outcome {
@@ -176,9 +177,10 @@ async fn add_page(
         .ok_or_else(|| fail(PageError::login_expired()))?;
     // The authenticator shows this name in its list of passkeys: the masked number
     // tells the citizen which account it is without storing the whole number there.
-    let options = passkey::start_registration(state, account_id, &account.national_id.masked())
-        .await
-        .map_err(|e| fail(e.into()))?;
+    let options =
+        passkey::start_registration(&state.authn(), account_id, &account.national_id.masked())
+            .await
+            .map_err(|e| fail(e.into()))?;
     let (secret, cookie) = csrf::browser(req, state);
     let token = csrf::issue(state, &secret, PURPOSE_ADD, state.clock.now());
     let page = AddPage {

@@ -23,9 +23,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::error::{PageError, html};
 use super::factor_texts::{self, FactorTexts};
-use super::i18n::{Lang, Texts};
 use super::login_protection;
 use crate::audit;
 use crate::authn::factor_lockout::{Claim, FactorLockout, LockoutError};
@@ -34,8 +32,11 @@ use crate::authn::second_factor::{self, Verdict};
 use crate::domain::acr::{AuthMethod, with_second_factor_methods};
 use crate::domain::interaction::Step;
 use crate::http::access_log::request_id;
+use crate::http::lang::page_lang;
+use crate::http::lang::{Lang, Texts};
+use crate::http::page_error::{PageError, html};
 use crate::oidc::authorize::flow::{self, LoginFlow};
-use crate::oidc::authorize::{interaction, page_lang};
+use crate::oidc::authorize::interaction;
 use crate::state::AppState;
 use crate::storage::second_factors::{self, KIND_TOTP};
 use crate::storage::{StorageError, accounts};
@@ -107,7 +108,7 @@ async fn show(
     let Some(account_id) = flow.progress.as_ref().map(|p| p.account_id.clone()) else {
         return Err(PageError::login_expired());
     };
-    let passkey_options = passkey::start_login(state, flow_id, &account_id).await?;
+    let passkey_options = passkey::start_login(&state.authn(), flow_id, &account_id).await?;
     let id = account_id.clone();
     let has_totp = state
         .db
@@ -248,15 +249,17 @@ pub async fn second_factor_post(
     let mut proved = vec![AuthMethod::Otp];
     let verdict = match method {
         Method::Totp | Method::Recovery if code.len() > MAX_CODE_LEN => Verdict::Wrong,
-        Method::Recovery => second_factor::verify_recovery_code(&state, &account_id, &code, now)
-            .await
-            .map_err(|e| fail(e.into()))?,
-        Method::Totp => second_factor::verify_totp(&state, &account_id, &code, now)
+        Method::Recovery => {
+            second_factor::verify_recovery_code(&state.authn(), &account_id, &code, now)
+                .await
+                .map_err(|e| fail(e.into()))?
+        }
+        Method::Totp => second_factor::verify_totp(&state.authn(), &account_id, &code, now)
             .await
             .map_err(|e| fail(e.into()))?,
         Method::Passkey => {
             let credential = form.credential.unwrap_or_default();
-            match passkey::verify_login(&state, &flow_id, &account_id, &credential, now)
+            match passkey::verify_login(&state.authn(), &flow_id, &account_id, &credential, now)
                 .await
                 .map_err(|e| fail(e.into()))?
             {

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::PageError;
-use super::i18n::Lang;
 use crate::authn::second_factor::{self, Reauthentication};
 use crate::domain::interaction::Step;
+use crate::http::lang::Lang;
+use crate::http::page_error::PageError;
 use crate::oidc::authorize::flow::Entry;
 use crate::oidc::authorize::request::{AuthorizationRequest, Prompt};
 use crate::oidc::authorize::{LiveSession, live_session, start_flow};
@@ -70,7 +70,7 @@ pub async fn require_reauthenticated(
     else {
         return Ok(Err(login(req, state, lang, return_to, false).await?));
     };
-    let has_factor = second_factor::has_factor(state, &live.session.account_id).await?;
+    let has_factor = second_factor::has_factor(&state.authn(), &live.session.account_id).await?;
     let verdict = second_factor::reauthentication(
         live.session.auth_time,
         &live.session.amr,

@@ -8,8 +8,8 @@
 use citizen_idp::clock::Clock;
 use citizen_idp::domain::acr::AssuranceLevel;
 use citizen_idp::domain::national_id::NationalId;
+use citizen_idp::http::lang::Lang;
 use citizen_idp::pages::factor_texts;
-use citizen_idp::pages::i18n::Lang;
 use citizen_idp::storage::accounts;
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@
 //! with `acr` loa:1 (self-enrolled) and `amr` pwd, otp, mfa. Each page is saved as
 //! `target/screenshots/journey-{lang}-{step}.png` and checked at a phone's width.
 
-use citizen_idp::pages::i18n::Lang;
+use citizen_idp::http::lang::Lang;
 use citizen_idp::pages::{account, consent, enrol, factor_texts};
 use serde_json::Value;
 

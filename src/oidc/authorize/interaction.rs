@@ -12,14 +12,15 @@ use chrono::{DateTime, Utc};
 
 use super::flow::{self, LoginFlow, Progress};
 use super::request::{AuthorizationRequest, Prompt};
-use super::{grant, live_session, redirect};
+use super::{grant, live_session};
 use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
-use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::pages::PageError;
-use crate::pages::i18n::Lang;
+use crate::http::lang::Lang;
+use crate::http::oauth_error::{ErrorCode, OAuthError};
+use crate::http::page_error::PageError;
+use crate::http::redirect::redirect;
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::{StorageError, accounts, citizens, clients, consents};
@@ -171,7 +172,7 @@ pub async fn read_facts(
         // OIDC Core §3.1.2.1 prompt=consent: ask even if a grant covers the request.
         Some(_) if request.prompt_consent => true,
         Some(_) => {
-            let requested = crate::consent::requested_scope(request);
+            let requested = request.requested_scope();
             granted.is_none_or(|granted| !requested.is_subset(&granted))
         }
     };

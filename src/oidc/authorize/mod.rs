@@ -9,7 +9,6 @@ pub mod request;
 
 use std::time::Duration;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 
@@ -17,10 +16,12 @@ use crate::authn::session::{self, Session};
 use crate::domain::acr::{AssuranceLevel, capped_acr};
 use crate::domain::client::GrantType;
 use crate::domain::interaction::{Next, Step};
+use crate::http::lang::Lang;
+use crate::http::lang::page_lang;
+use crate::http::oauth_error::{ErrorCode, OAuthError};
+use crate::http::page_error::PageError;
 use crate::http::params;
-use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::pages::PageError;
-use crate::pages::i18n::Lang;
+use crate::http::redirect::redirect;
 use crate::registry;
 use crate::state::AppState;
 use flow::{Entry, Progress};
@@ -290,34 +291,4 @@ async fn pending_logins_allowed(
         }
     }
     Ok(())
-}
-
-/// 302 for GET flows; 303 after a form POST so the browser follows with GET.
-pub fn redirect(location: &str, after_post: bool) -> HttpResponse {
-    let mut builder = if after_post {
-        HttpResponse::SeeOther()
-    } else {
-        HttpResponse::Found()
-    };
-    builder
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
-/// The page language: an explicit `lang`, else `ui_locales`, else Accept-Language.
-pub fn page_lang(req: &HttpRequest, ui_locales: Option<&str>) -> Lang {
-    let query_lang = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .ok()
-        .and_then(|pairs| {
-            pairs
-                .into_iter()
-                .find(|(k, _)| k == "lang" || k == "ui_locales")
-                .map(|(_, v)| v)
-        });
-    let accept = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    Lang::negotiate(query_lang.as_deref().or(ui_locales).or(accept))
 }

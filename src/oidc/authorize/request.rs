@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::acr::{AcrDemand, AssuranceLevel};
 use crate::domain::client::{Client, ClientKind};
 use crate::domain::scope::ScopeSet;
+use crate::http::oauth_error::{ErrorCode, OAuthError};
+use crate::http::page_error::PageError;
 use crate::http::params;
-use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::pages::PageError;
 use crate::tokens::id_token::IdTokenClaims;
 use crate::tokens::jwt;
 use crate::tokens::key_set::KeySet;
@@ -90,6 +90,13 @@ pub struct AuthorizationRequest {
     /// The subject of the verified `id_token_hint`: only that citizen may log in.
     #[serde(default)]
     pub hint_subject: Option<String>,
+}
+
+impl AuthorizationRequest {
+    /// The requested scopes (checked when the request was, so never malformed).
+    pub fn requested_scope(&self) -> ScopeSet {
+        ScopeSet::parse(&self.scope).unwrap_or_default()
+    }
 }
 
 /// OIDC Core §3.1.2.1 `prompt`.

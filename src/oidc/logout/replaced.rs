@@ -11,7 +11,7 @@ use actix_web::HttpRequest;
 use crate::audit::{Event, Kind};
 use crate::authn::session;
 use crate::http::access_log::request_id;
-use crate::pages::PageError;
+use crate::http::page_error::PageError;
 use crate::registry;
 use crate::state::AppState;
 

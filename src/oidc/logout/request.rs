@@ -1,7 +1,7 @@
 //! Parsing an RP-initiated logout request (RP-Initiated Logout 1.0 §2).
 
+use crate::http::page_error::PageError;
 use crate::http::params;
-use crate::pages::PageError;
 use crate::state::AppState;
 use crate::tokens::id_token::IdTokenClaims;
 use crate::tokens::jwt;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::domain::client::Client;
 use crate::domain::client_keys::{self, ASSERTION_ALGS};
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 use crate::tokens::random;
 

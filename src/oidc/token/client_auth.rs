@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::domain::client::{Client, ClientKind, TokenEndpointAuthMethod};
 use crate::domain::secret::ClientSecret;
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::tokens::random;
 
 /// Credentials as presented, not yet checked.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::client::Client;
 use crate::domain::scope::{self, ScopeSet};
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 use crate::tokens::access_token::{self, AccessTokenClaims};
 use crate::tokens::{jwt, random};

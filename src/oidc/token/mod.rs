@@ -18,7 +18,7 @@ use crate::domain::client::{Client, GrantType, SubjectType};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::AuthCode;
 use crate::http::access_log::request_id;
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::pairwise_subjects;

@@ -2,7 +2,7 @@
 
 use crate::domain::client::GrantType;
 use crate::domain::secret::AuthCode;
-use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::http::oauth_error::{ErrorCode, OAuthError};
 
 /// A token request, by grant type.
 #[derive(Debug)]

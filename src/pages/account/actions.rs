@@ -12,16 +12,18 @@ use crate::authn::password::PasswordError;
 use crate::authn::password_policy::{self, PolicyContext};
 use crate::authn::session::{self, Session};
 use crate::authn::throttle::{Throttle, Verdict};
+use crate::consent;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
+use crate::http::lang::Lang;
+use crate::http::page_error::PageError;
+use crate::http::redirect::redirect;
 use crate::metrics::InternalError;
-use crate::oidc::authorize::{LiveSession, redirect};
+use crate::oidc::authorize::LiveSession;
 use crate::oidc::logout;
 use crate::pages::csrf::{self, Freshness};
 use crate::pages::enrol;
-use crate::pages::error::PageError;
-use crate::pages::i18n::Lang;
 use crate::pages::login_protection;
 use crate::pages::signed_in;
 use crate::registry;
@@ -190,17 +192,17 @@ async fn withdraw(
         .run(move |conn| crate::storage::consents::granted(conn, &account, &client))
         .await?
         .unwrap_or_default();
-    if crate::consent::withdraw(state, account_id, &client_id, now).await? {
+    if consent::withdraw(&state.db, state.store.as_ref(), account_id, &client_id, now).await? {
         let citizen = citizen_of(state, account_id).await?;
-        crate::consent::audit(
-            state,
-            "consent_withdrawn",
+        let request_id = request_id(req);
+        let decision = consent::Decision {
+            outcome: "consent_withdrawn",
             citizen,
-            &client_id,
-            &scope,
-            request_id(req).as_deref(),
-        )
-        .await;
+            client_id: &client_id,
+            scope: &scope,
+            request_id: request_id.as_deref(),
+        };
+        consent::audit(&state.audit, decision, now).await;
     }
     Ok(done(lang, "withdrawn"))
 }

@@ -17,13 +17,14 @@ use askama::Template;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
-use super::error::{PageError, html};
 use super::factors::events;
-use super::i18n::{Lang, Texts};
 use super::{consent as consent_page, csrf, signed_in};
 use crate::authn::session;
 use crate::consent::data;
-use crate::oidc::authorize::{LiveSession, page_lang};
+use crate::http::lang::page_lang;
+use crate::http::lang::{Lang, Texts};
+use crate::http::page_error::{PageError, html};
+use crate::oidc::authorize::LiveSession;
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::{audit_events, clients, consents};

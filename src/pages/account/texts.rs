@@ -1,6 +1,6 @@
 //! The strings of the account pages, in Vietnamese and English.
 
-use crate::pages::i18n::Lang;
+use crate::http::lang::Lang;
 
 pub struct AccountTexts {
     pub title: &'static str,

@@ -1,6 +1,9 @@
 //! Page language: Vietnamese by default, English on request (`ui_locales`, `?lang=`,
 //! or the browser's Accept-Language).
 
+use actix_web::HttpRequest;
+use actix_web::http::header;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     Vi,
@@ -162,6 +165,23 @@ pub static EN: Texts = Texts {
     too_many_requests: "Too many requests came from your network address. Please wait a minute and try again.",
     request_too_large: "The request is too long. Please go back to the service and try again.",
 };
+
+/// The page language: an explicit `lang`, else `ui_locales`, else Accept-Language.
+pub fn page_lang(req: &HttpRequest, ui_locales: Option<&str>) -> Lang {
+    let query_lang = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .ok()
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(k, _)| k == "lang" || k == "ui_locales")
+                .map(|(_, v)| v)
+        });
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::negotiate(query_lang.as_deref().or(ui_locales).or(accept))
+}
 
 #[cfg(test)]
 mod tests {

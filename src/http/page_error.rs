@@ -5,7 +5,11 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use super::i18n::{Lang, Texts};
+use crate::authn::passkey::PasskeyError;
+use crate::authn::second_factor::FactorError;
+use crate::authn::second_factor::pending::PendingError;
+use crate::consent::ConsentError;
+use crate::http::lang::{Lang, Texts};
 use crate::metrics::InternalError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +116,8 @@ impl PageError {
     }
 
     /// A protocol-level internal error met on a page (already logged where it arose).
-    pub fn from_oauth(e: crate::oidc::error::OAuthError) -> Self {
-        let unavailable = e.code == crate::oidc::error::ErrorCode::TemporarilyUnavailable;
+    pub fn from_oauth(e: crate::http::oauth_error::OAuthError) -> Self {
+        let unavailable = e.code == crate::http::oauth_error::ErrorCode::TemporarilyUnavailable;
         let mut error = if unavailable {
             Self::new(StatusCode::SERVICE_UNAVAILABLE, PageMessage::Unavailable)
         } else {
@@ -162,6 +166,45 @@ impl From<crate::storage::StorageError> for PageError {
 impl From<crate::store::StoreError> for PageError {
     fn from(e: crate::store::StoreError) -> Self {
         PageError::internal_from(InternalError::STORE, &e, true)
+    }
+}
+
+// The authentication services' errors, as pages show them: their causes are ours (a
+// database, the store, a sealed secret that does not open), never the citizen's.
+impl From<FactorError> for PageError {
+    fn from(e: FactorError) -> Self {
+        match e {
+            FactorError::Storage(e) => e.into(),
+            FactorError::Totp(e) => PageError::internal(&e, false),
+        }
+    }
+}
+
+impl From<PendingError> for PageError {
+    fn from(e: PendingError) -> Self {
+        match e {
+            PendingError::Store(e) => e.into(),
+            PendingError::Totp(e) => PageError::internal(&e, false),
+        }
+    }
+}
+
+impl From<ConsentError> for PageError {
+    fn from(e: ConsentError) -> Self {
+        match e {
+            ConsentError::Storage(e) => e.into(),
+            ConsentError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<PasskeyError> for PageError {
+    fn from(e: PasskeyError) -> Self {
+        match e {
+            PasskeyError::Storage(e) => e.into(),
+            PasskeyError::Store(e) => e.into(),
+            PasskeyError::Internal(_) => PageError::internal(&e, false),
+        }
     }
 }
 

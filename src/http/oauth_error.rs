@@ -5,7 +5,7 @@
 //!   §5.2 JSON; the authorization endpoint sends it back to the client's registered
 //!   redirect URI (RFC 6749 §4.1.2.1); userinfo renders it as an RFC 6750 §3 Bearer
 //!   challenge.
-//! - [`crate::pages::PageError`] is for people: an HTML page, used whenever the
+//! - [`crate::http::page_error::PageError`] is for people: an HTML page, used whenever the
 //!   authorization endpoint cannot trust where to send the browser.
 //!
 //! Internal causes (database, store, signing) become `server_error` or
