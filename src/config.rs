@@ -542,7 +542,7 @@ impl Settings {
         {
             return Err(invalid("tokens", "token lifetimes must be positive"));
         }
-        crate::tokens::keys::SigningAlg::parse(&self.tokens.access_token_alg)
+        crate::domain::signing_alg::SigningAlg::parse(&self.tokens.access_token_alg)
             .ok_or_else(|| invalid("tokens.access_token_alg", "must be ES256 or RS256"))?;
         if self.session.ttl_secs == 0 || self.session.login_ttl_secs == 0 {
             return Err(invalid("session", "lifetimes must be positive"));

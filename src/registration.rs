@@ -1,13 +1,14 @@
 //! Registering relying parties: validation of what an operator asks for, and the
 //! client id and secret that result. The secret is shown once; only its hash is kept.
 
+use crate::domain::client::MAX_ACCESS_TOKEN_TTL_SECS;
 use crate::domain::client::{
     Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod, sector_of,
     validate_redirect_uri,
 };
 use crate::domain::scope::{self, ScopeSet};
 use crate::domain::secret::ClientSecret;
-use crate::tokens::keys::SigningAlg;
+use crate::domain::signing_alg::SigningAlg;
 use crate::tokens::random;
 
 /// What an operator asks for. `Default` gives a confidential portal using the code flow
@@ -132,10 +133,6 @@ impl From<&Client> for NewClient {
 }
 
 /// Validates the request and builds the client, with its secret for confidential ones.
-/// The longest access-token lifetime a client may have; signing keys stay published at
-/// least this long after they retire.
-pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 3600;
-
 pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), RegistrationError> {
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {

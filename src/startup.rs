@@ -273,7 +273,9 @@ pub async fn build_on(
     };
 
     let demo = if settings.demo.enabled {
-        Some(seed_demo(&settings, &db, &hasher, &issuer, clock.as_ref()).await?)
+        Some(web::Data::new(
+            seed_demo(&settings, &db, &hasher, &issuer, clock.as_ref()).await?,
+        ))
     } else {
         None
     };
@@ -295,7 +297,7 @@ pub async fn build_on(
         passkeys,
         discovery_json: discovery::document(&issuer, &endpoints).to_string(),
         secure_cookies: issuer.starts_with("https://"),
-        cookies: crate::http::cookies::Cookies::new(
+        cookies: crate::authn::cookies::CookiePolicy::new(
             &settings.session.cookie_name,
             issuer.starts_with("https://"),
             &keys.secret,
@@ -316,7 +318,6 @@ pub async fn build_on(
         hasher,
         audit: audit.clone(),
         access_token_alg,
-        demo,
         http: outbound_http_client()?,
         logout_wakeup: Default::default(),
         client_keys: Default::default(),
@@ -347,6 +348,11 @@ pub async fn build_on(
             .wrap(from_fn(limits::enforce))
             .wrap(security_headers::headers(https))
             .wrap(from_fn(access_log::access_log))
+            .configure(|cfg| {
+                if let Some(demo) = &demo {
+                    demo_routes(cfg, demo.clone());
+                }
+            })
             .configure(routes)
     })
     .on_connect(on_connect)
@@ -474,12 +480,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/userinfo", web::get().to(userinfo::userinfo_get))
     .route("/userinfo", web::post().to(userinfo::userinfo_post))
-    .route("/demo", web::get().to(pages::demo::demo_get))
-    .route("/demo/login", web::get().to(pages::demo::demo_login_get))
-    .route(
-        "/demo/callback",
-        web::get().to(pages::demo::demo_callback_get),
-    )
     .route(
         "/static/style.css",
         web::get().to(pages::static_files::style_get),
@@ -508,8 +508,19 @@ fn warn_if_metrics_hidden(settings: &Settings, issuer: &str) {
     }
 }
 
-async fn home_get(state: web::Data<AppState>) -> actix_web::HttpResponse {
-    let target = if state.demo.is_some() {
+/// The demo portal's pages, with the relying party they take.
+fn demo_routes(cfg: &mut web::ServiceConfig, demo: web::Data<DemoRelyingParty>) {
+    cfg.app_data(demo)
+        .route("/demo", web::get().to(pages::demo::demo_get))
+        .route("/demo/login", web::get().to(pages::demo::demo_login_get))
+        .route(
+            "/demo/callback",
+            web::get().to(pages::demo::demo_callback_get),
+        );
+}
+
+async fn home_get(req: HttpRequest) -> actix_web::HttpResponse {
+    let target = if req.app_data::<web::Data<DemoRelyingParty>>().is_some() {
         "/demo"
     } else {
         "/.well-known/openid-configuration"

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use crate::authn::password::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::signing_alg::SigningAlg;
 use crate::server_secret::ServerSecret;
 use crate::storage::Db;
 use crate::store::Store;
 use crate::tokens::key_set::KeyRing;
-use crate::tokens::keys::SigningAlg;
 
 pub struct AppState {
     pub settings: Settings,
@@ -36,7 +36,7 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The session and browser cookies: their names (`__Host-` on https) and the
     /// browser secret's MAC.
-    pub cookies: crate::http::cookies::Cookies,
+    pub cookies: crate::authn::cookies::CookiePolicy,
     /// The discovery document, serialised once: it changes only at restart. (The JWKS
     /// changes with the keys: `keys.current().jwks_json()`.)
     pub discovery_json: String,
@@ -61,8 +61,6 @@ pub struct AppState {
     /// The WebAuthn relying party (see `authn::passkey`); `None` on an issuer whose host
     /// is an IP address, where browsers refuse passkeys.
     pub passkeys: Option<webauthn_rs::Webauthn>,
-    /// The demo relying party, when `demo.enabled`.
-    pub demo: Option<crate::pages::demo::DemoRelyingParty>,
 }
 
 impl AppState {

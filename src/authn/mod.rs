@@ -2,6 +2,7 @@
 //! codes, passkeys), login sessions, and the login decision that combines the account with the
 //! population register.
 
+pub mod cookies;
 pub mod enrolment;
 pub mod factor_lockout;
 pub mod login;

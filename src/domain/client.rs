@@ -5,6 +5,10 @@ use url::Url;
 
 use super::scope::ScopeSet;
 
+/// The longest access-token lifetime a client may have; signing keys stay published at
+/// least this long after they retire.
+pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 3600;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientKind {

@@ -10,3 +10,4 @@ pub mod national_id;
 pub mod province;
 pub mod scope;
 pub mod secret;
+pub mod signing_alg;

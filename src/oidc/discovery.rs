@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
+use crate::domain::signing_alg::SigningAlg;
 use crate::domain::{client_keys, scope};
 use crate::state::{AppState, Endpoints};
-use crate::tokens::keys::SigningAlg;
 
 /// Claims that userinfo can release, by the scopes listed in `scope::SUPPORTED`.
 pub const CLAIMS_SUPPORTED: [&str; 23] = [

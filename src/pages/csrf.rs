@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use ring::hmac;
 
+use crate::http::cookies;
 use crate::http::page_error::PageError;
 use crate::state::AppState;
 use crate::tokens::random;
@@ -58,7 +59,7 @@ pub fn check_form(
 
 /// The browser's binding secret, and a cookie to set when it is new.
 pub fn browser(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
-    state.cookies.browser(req)
+    cookies::browser(&state.cookies, req)
 }
 
 /// A token for `purpose` (a fixed name per form, e.g. "enrol") in this browser.
@@ -75,10 +76,7 @@ pub fn verify(
     token: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), CsrfError> {
-    let browser_secret = state
-        .cookies
-        .browser_secret(req)
-        .ok_or(CsrfError::Invalid)?;
+    let browser_secret = cookies::browser_secret(&state.cookies, req).ok_or(CsrfError::Invalid)?;
     let (expiry, given) = token
         .and_then(|t| t.split_once('.'))
         .ok_or(CsrfError::Invalid)?;

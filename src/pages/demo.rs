@@ -86,20 +86,14 @@ struct PendingLogin {
     lang: String,
 }
 
-fn demo(state: &AppState) -> Result<&DemoRelyingParty, PageError> {
-    state.demo.as_ref().ok_or_else(PageError::not_found)
-}
-
 fn other(lang: Lang) -> Lang {
     if lang == Lang::Vi { Lang::En } else { Lang::Vi }
 }
 
-pub async fn demo_get(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+/// Served only where the demo is on (`startup` then registers these routes and the
+/// relying party they take).
+pub async fn demo_get(req: HttpRequest) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
-    demo(&state).map_err(|e| e.in_lang(lang))?;
     let page = DemoPage {
         t: lang.texts(),
         lang: lang.code(),
@@ -122,9 +116,10 @@ async fn discover(state: &AppState, rp: &DemoRelyingParty) -> Result<CoreProvide
 pub async fn demo_login_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    rp: web::Data<DemoRelyingParty>,
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
-    let rp = demo(&state).map_err(|e| e.in_lang(lang))?;
+    let rp = rp.as_ref();
     let metadata = discover(&state, rp).await.map_err(|e| failed(&e, lang))?;
     let redirect_url = RedirectUrl::new(rp.redirect_uri.clone()).map_err(|e| failed(&e, lang))?;
     let client = CoreClient::from_provider_metadata(
@@ -186,10 +181,11 @@ pub struct CallbackQuery {
 pub async fn demo_callback_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    rp: web::Data<DemoRelyingParty>,
     query: Option<web::Query<CallbackQuery>>,
 ) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
-    let rp = demo(&state).map_err(|e| e.in_lang(lang))?;
+    let rp = rp.as_ref();
     let query = query
         .ok_or_else(|| PageError::bad_request().in_lang(lang))?
         .into_inner();

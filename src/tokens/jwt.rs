@@ -135,8 +135,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::domain::signing_alg::SigningAlg;
     use crate::tokens::access_token::{AccessTokenClaims, TYP};
-    use crate::tokens::keys::SigningAlg;
     use crate::tokens::test_support::{ISSUER, access_claims, key_set as set};
 
     fn claims() -> AccessTokenClaims {

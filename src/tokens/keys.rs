@@ -25,37 +25,13 @@ use serde_json::json;
 use super::TokenError;
 use super::random::sha256;
 
-/// JWS algorithms citizen-idp signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SigningAlg {
-    Rs256,
-    Es256,
-}
+pub use crate::domain::signing_alg::SigningAlg;
 
-impl SigningAlg {
-    pub const ALL: [SigningAlg; 2] = [SigningAlg::Rs256, SigningAlg::Es256];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlg::Rs256 => "RS256",
-            SigningAlg::Es256 => "ES256",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "RS256" => Some(SigningAlg::Rs256),
-            "ES256" => Some(SigningAlg::Es256),
-            _ => None,
-        }
-    }
-
-    /// The suffix of a PEM file of the old file layout (`<kid>.<suffix>.pem`).
-    fn file_suffix(self) -> &'static str {
-        match self {
-            SigningAlg::Rs256 => "rs256",
-            SigningAlg::Es256 => "es256",
-        }
+/// The suffix of a PEM file of the old file layout (`<kid>.<suffix>.pem`).
+fn file_suffix(alg: SigningAlg) -> &'static str {
+    match alg {
+        SigningAlg::Rs256 => "rs256",
+        SigningAlg::Es256 => "es256",
     }
 }
 
@@ -261,7 +237,7 @@ pub fn retention(
 ) -> Duration {
     let longest = id_token_ttl_secs
         .max(access_token_ttl_secs)
-        .max(u64::from(crate::registration::MAX_ACCESS_TOKEN_TTL_SECS));
+        .max(u64::from(crate::domain::client::MAX_ACCESS_TOKEN_TTL_SECS));
     let secs = longest.saturating_add(reload_interval_secs);
     Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000)) + CLOCK_LEEWAY
 }
@@ -289,7 +265,7 @@ pub fn legacy_key_files(dir: &Path) -> Result<Vec<LegacyKeyFile>, TokenError> {
         };
         let Some(alg) = SigningAlg::ALL
             .into_iter()
-            .find(|alg| name.ends_with(&format!(".{}.pem", alg.file_suffix())))
+            .find(|alg| name.ends_with(&format!(".{}.pem", file_suffix(*alg))))
         else {
             continue;
         };

@@ -17,6 +17,7 @@ use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
+use crate::http::cookies;
 use crate::http::lang::Lang;
 use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::http::page_error::PageError;
@@ -268,7 +269,7 @@ pub fn form_accepted(
     flow: &LoginFlow,
     csrf: Option<&str>,
 ) -> bool {
-    let browser_secret = state.cookies.browser_secret(req);
+    let browser_secret = cookies::browser_secret(&state.cookies, req);
     flow.accepts(browser_secret.as_deref(), csrf)
 }
 
@@ -396,7 +397,7 @@ pub async fn advance(
     };
     if let Some(token) = new_session_cookie {
         response
-            .add_cookie(&state.cookies.session_cookie(token))
+            .add_cookie(&cookies::session_cookie(&state.cookies, token))
             .map_err(|e| PageError::internal(&e, false))?;
     }
     Ok(response)

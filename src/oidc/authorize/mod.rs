@@ -16,6 +16,7 @@ use crate::authn::session::{self, Session};
 use crate::domain::acr::{AssuranceLevel, capped_acr};
 use crate::domain::client::GrantType;
 use crate::domain::interaction::{Next, Step};
+use crate::http::cookies;
 use crate::http::lang::Lang;
 use crate::http::lang::page_lang;
 use crate::http::oauth_error::{ErrorCode, OAuthError};
@@ -190,7 +191,7 @@ pub async fn live_session(
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Result<Option<LiveSession>, OAuthError> {
-    let Some(token) = state.cookies.session_token(req) else {
+    let Some(token) = cookies::session_token(&state.cookies, req) else {
         return Ok(None);
     };
     let Some(session) = session::find(state.store.as_ref(), &token, now).await? else {
@@ -225,7 +226,7 @@ pub(crate) async fn start_flow(
 ) -> Result<HttpResponse, OAuthError> {
     let lang = Lang::negotiate(request.ui_locales.as_deref());
     let ttl = Duration::from_secs(state.settings.session.login_ttl_secs);
-    let (browser_secret, new_cookie) = state.cookies.browser(req);
+    let (browser_secret, new_cookie) = cookies::browser(&state.cookies, req);
     pending_logins_allowed(state, req, &browser_secret, new_cookie.is_some(), ttl).await?;
     let page = interaction::page_of(entry.step);
     let flow_id = flow::start(

@@ -12,10 +12,10 @@
 use std::time::Duration;
 
 use crate::domain::national_id::NationalId;
+use crate::domain::signing_alg::SigningAlg;
 use crate::state::AppState;
 use crate::storage::StorageError;
 use crate::storage::logout_outbox::{self, Delivery, NewDelivery};
-use crate::tokens::keys::SigningAlg;
 use crate::tokens::logout_token::{self, LogoutTokenClaims};
 use crate::tokens::{jwt, random, subject};
 

@@ -24,7 +24,6 @@ pub use replaced::end_replaced_session;
 
 use std::time::Duration;
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -35,6 +34,7 @@ use crate::audit;
 use crate::authn::session::{self, Session};
 use crate::domain::secret::SessionToken;
 use crate::http::access_log::request_id;
+use crate::http::cookies;
 use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::PageError;
@@ -318,13 +318,7 @@ fn finish(state: &AppState, back: Option<Return>, after_post: bool, lang: Lang) 
             html(StatusCode::OK, page.render())
         }
     };
-    let mut removal = Cookie::build(state.cookies.session_name().to_owned(), "")
-        .path("/")
-        .http_only(true)
-        .secure(state.secure_cookies)
-        .same_site(SameSite::Lax)
-        .finish();
-    removal.make_removal();
+    let removal = cookies::session_removal(&state.cookies);
     if let Err(e) = response.add_cookie(&removal) {
         tracing::error!(error = %e, "cannot clear the session cookie");
     }

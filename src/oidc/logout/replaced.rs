@@ -11,6 +11,7 @@ use actix_web::HttpRequest;
 use crate::audit::{Event, Kind};
 use crate::authn::session;
 use crate::http::access_log::request_id;
+use crate::http::cookies;
 use crate::http::page_error::PageError;
 use crate::registry;
 use crate::state::AppState;
@@ -21,7 +22,7 @@ use super::backchannel;
 /// about to start a new one; queues the logout tokens of its relying parties. Call it
 /// before creating the new session.
 pub async fn end_replaced_session(req: &HttpRequest, state: &AppState) -> Result<(), PageError> {
-    let Some(token) = state.cookies.session_token(req) else {
+    let Some(token) = cookies::session_token(&state.cookies, req) else {
         return Ok(());
     };
     let store = state.store.as_ref();
