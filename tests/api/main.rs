@@ -12,6 +12,7 @@
 
 mod account;
 mod admin;
+mod architecture;
 mod authorize;
 mod backchannel_outbox;
 mod browser;

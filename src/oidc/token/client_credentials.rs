@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::tokens::access_token::{self, AccessTokenClaims};
 use crate::tokens::{jwt, random};
 
-use super::{TokenResponse, access_token_ttl, secs};
+use super::issue::{TokenResponse, access_token_ttl, secs};
 
 /// The scopes granted: those asked for, all of which the client must be registered
 /// for, or by default every API scope it is registered for. Citizen scopes (openid,

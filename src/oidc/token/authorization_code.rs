@@ -1,0 +1,134 @@
+//! The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.6): a code is redeemed
+//! once, by the client it was issued to, at the redirect URI it was sent to, with the
+//! PKCE verifier of its challenge.
+
+use chrono::{DateTime, Utc};
+
+use super::invalid_grant;
+use super::issue::{Authorization, Refresh, TokenResponse, access_token_ttl, issue_tokens};
+use crate::domain::client::{Client, GrantType};
+use crate::domain::scope::ScopeSet;
+use crate::domain::secret::AuthCode;
+use crate::http::oauth_error::OAuthError;
+use crate::state::AppState;
+use crate::tokens::code::{self, CodeGrant, SpentCode};
+use crate::tokens::{pkce, refresh, revocation};
+
+/// What the client presented with its code.
+pub struct Presented<'a> {
+    pub code: &'a AuthCode,
+    pub redirect_uri: &'a str,
+    pub code_verifier: Option<&'a str>,
+}
+
+pub async fn exchange(
+    state: &AppState,
+    client: &Client,
+    presented: Presented<'_>,
+    now: DateTime<Utc>,
+    request_id: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let Presented {
+        code,
+        redirect_uri,
+        code_verifier,
+    } = presented;
+
+    let Some(grant) = code::redeem(state.store.as_ref(), code, now).await? else {
+        revoke_replayed_code(state, code, now).await?;
+        return Err(invalid_grant(
+            "the code is invalid, expired or already used",
+        ));
+    };
+    check_grant(&grant, client, redirect_uri, code_verifier)?;
+    // OIDC Core §11: offline access is granted through its scope, which the
+    // authorization endpoint allows only to clients registered for it.
+    let offline = ScopeSet::parse(&grant.scope).is_ok_and(|s| s.contains("offline_access"));
+    let refresh = if offline && client.allows_grant(GrantType::RefreshToken) {
+        Refresh::NewFamily
+    } else {
+        Refresh::None
+    };
+    let authorization = Authorization {
+        account_id: grant.account_id,
+        sid: Some(grant.sid),
+        scope: grant.scope,
+        nonce: grant.nonce,
+        auth_time: grant.auth_time,
+        acr: grant.acr,
+        amr: grant.amr,
+    };
+    let (response, issued) =
+        issue_tokens(state, client, authorization, refresh, now, request_id).await?;
+    let spent = SpentCode {
+        access_token_jti: issued.jti,
+        access_token_exp: issued.exp,
+        refresh_family: issued.refresh_family,
+    };
+    let ttl = std::time::Duration::from_secs(access_token_ttl(state, client));
+    code::mark_spent(state.store.as_ref(), code, &spent, ttl).await?;
+    Ok(response)
+}
+
+/// RFC 6749 §4.1.2: a code presented again after it was redeemed revokes the tokens
+/// it gave, since one of the two presenters is an attacker.
+#[tracing::instrument(name = "revoke_replayed_code", skip_all)]
+async fn revoke_replayed_code(
+    state: &AppState,
+    code: &AuthCode,
+    now: DateTime<Utc>,
+) -> Result<(), OAuthError> {
+    let Some(spent) = code::take_spent(state.store.as_ref(), code).await? else {
+        return Ok(());
+    };
+    tracing::warn!(target: "security", "an authorization code was replayed; its tokens are revoked");
+    let expires_at = DateTime::<Utc>::from_timestamp(spent.access_token_exp, 0).unwrap_or(now);
+    if expires_at > now {
+        revocation::revoke(
+            state.store.as_ref(),
+            &state.db,
+            &spent.access_token_jti,
+            expires_at,
+            now,
+        )
+        .await?;
+    }
+    if let Some(family) = spent.refresh_family {
+        let at = now.naive_utc();
+        let revoked = state
+            .db
+            .run(move |conn| refresh::revoke_family(conn, &family, at))
+            .await?;
+        revocation::remember(state.store.as_ref(), &revoked, now).await?;
+    }
+    Ok(())
+}
+
+/// RFC 6749 §4.1.3 and RFC 7636 §4.6.
+fn check_grant(
+    grant: &CodeGrant,
+    client: &Client,
+    redirect_uri: &str,
+    code_verifier: Option<&str>,
+) -> Result<(), OAuthError> {
+    if grant.client_id != client.id {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err(invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    match (&grant.code_challenge, code_verifier) {
+        (Some(challenge), Some(verifier)) if pkce::verify_s256(challenge, verifier) => Ok(()),
+        (Some(_), Some(_)) => Err(invalid_grant(
+            "code_verifier does not match the code_challenge",
+        )),
+        (Some(_), None) => Err(invalid_grant("code_verifier is required")),
+        // RFC 9700 §2.1.1: a verifier without a challenge would allow a PKCE downgrade.
+        (None, Some(_)) => Err(invalid_grant(
+            "code_verifier sent but no code_challenge was",
+        )),
+        (None, None) => Ok(()),
+    }
+}

@@ -1,0 +1,229 @@
+//! Issuing tokens for a citizen's authorization, whichever grant presented it: the
+//! register is asked again, then the access token (RFC 9068), the ID token (OIDC Core
+//! §2) and, where the grant allows, a refresh token of a new or the same family.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::invalid_grant;
+use crate::audit;
+use crate::domain::acr::capped_acr;
+use crate::domain::client::{Client, SubjectType};
+use crate::domain::signing_alg::SigningAlg;
+use crate::http::oauth_error::OAuthError;
+use crate::registry;
+use crate::state::AppState;
+use crate::storage::pairwise_subjects;
+use crate::tokens::access_token::{self, AccessTokenClaims};
+use crate::tokens::id_token::{IdTokenClaims, at_hash};
+use crate::tokens::refresh::{self, RefreshGrant};
+use crate::tokens::revocation;
+use crate::tokens::{jwt, random, subject};
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// What tokens are issued for: a login, through a code or a refresh token.
+pub struct Authorization {
+    pub account_id: String,
+    pub sid: Option<String>,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
+
+/// What a token response issued, for revoking it if its code is replayed.
+pub struct Issued {
+    pub jti: String,
+    pub exp: i64,
+    pub refresh_family: Option<String>,
+}
+
+/// Whether the response carries a refresh token, and of which family.
+pub enum Refresh {
+    None,
+    NewFamily,
+    /// Rotation: a new token in the family, with the family's (original) scope.
+    Rotate {
+        family_id: String,
+        scope: String,
+    },
+}
+
+#[tracing::instrument(name = "issue_tokens", skip_all)]
+pub async fn issue_tokens(
+    state: &AppState,
+    client: &Client,
+    grant: Authorization,
+    refresh: Refresh,
+    now: DateTime<Utc>,
+    request_id: Option<String>,
+) -> Result<(TokenResponse, Issued), OAuthError> {
+    // The register is asked again: a death or a suspension since the login ends it
+    // here, and ends the refresh token's family with it.
+    let identity = registry::identity_by_account(&state.db, grant.account_id.clone()).await?;
+    let eligible = identity
+        .as_ref()
+        .map(|(account, citizen)| registry::check_eligible(account, citizen));
+    let Some(Ok(())) = eligible else {
+        if let Some(Err(reason)) = eligible {
+            tracing::info!(target: "security", %reason, "token refused by the register");
+        }
+        if let Refresh::Rotate { family_id, .. } = &refresh {
+            let (family_id, at) = (family_id.clone(), now.naive_utc());
+            let revoked = state
+                .db
+                .run(move |conn| refresh::revoke_family(conn, &family_id, at))
+                .await?;
+            revocation::remember(state.store.as_ref(), &revoked, now).await?;
+        }
+        return Err(invalid_grant("the citizen can no longer sign in"));
+    };
+    let Some((account, citizen)) = identity else {
+        return Err(invalid_grant("the citizen can no longer sign in"));
+    };
+    // A refresh carries the login's acr; an officer may have lowered the account since.
+    let mut grant = grant;
+    grant.acr = capped_acr(&grant.acr, account.assurance_level).to_owned();
+
+    let sub = subject::for_client(&state.pairwise_key, client, &account.id);
+    if client.subject_type == SubjectType::Pairwise {
+        let (sub, account_id, sector) = (
+            sub.clone(),
+            account.id.clone(),
+            client.sector_identifier.clone(),
+        );
+        let at = now.naive_utc();
+        state
+            .db
+            .run(move |conn| pairwise_subjects::remember(conn, &sub, &account_id, &sector, at))
+            .await?;
+    }
+
+    let tokens = &state.settings.tokens;
+    let iat = now.timestamp();
+    let access_claims = AccessTokenClaims {
+        iss: state.issuer.clone(),
+        sub: sub.clone(),
+        aud: state.issuer.clone(),
+        client_id: client.id.clone(),
+        scope: grant.scope.clone(),
+        jti: random::token(),
+        exp: iat + secs(access_token_ttl(state, client)),
+        iat,
+        auth_time: Some(grant.auth_time),
+        acr: Some(grant.acr.clone()),
+    };
+    // One set for both tokens, so that they are signed by keys of the same generation.
+    let keys = state.keys.current();
+    let access_key = keys.signing_key(state.access_token_alg, now)?;
+    let access_token = jwt::sign(access_key, access_token::TYP, &access_claims)?;
+
+    let id_alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
+    let id_claims = IdTokenClaims {
+        iss: state.issuer.clone(),
+        sub,
+        aud: client.id.clone(),
+        azp: client.id.clone(),
+        exp: iat + secs(tokens.id_token_ttl_secs),
+        iat,
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.clone(),
+        at_hash: at_hash(&access_token),
+        acr: grant.acr.clone(),
+        amr: grant.amr.clone(),
+        sid: grant.sid.clone(),
+    };
+    let id_token = jwt::sign(keys.signing_key(id_alg, now)?, "JWT", &id_claims)?;
+    // The ID token releases the citizen's subject and authentication facts; the
+    // register's claims are released (and audited) at userinfo.
+    let event = audit::Event::new(audit::Kind::Disclosure, "id_token", now.naive_utc())
+        .citizen(citizen.national_id.clone())
+        .client(&client.id)
+        .claims(["sub", "auth_time", "acr", "amr"])
+        .request_id(request_id.as_deref());
+    state.audit.record(event).await;
+
+    let refresh_grant = match refresh {
+        Refresh::None => None,
+        Refresh::NewFamily => Some(RefreshGrant {
+            family_id: uuid::Uuid::new_v4().to_string(),
+            account_id: account.id.clone(),
+            client_id: client.id.clone(),
+            scope: grant.scope.clone(),
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: grant.amr.clone(),
+            sid: grant.sid.clone(),
+        }),
+        Refresh::Rotate { family_id, scope } => Some(RefreshGrant {
+            family_id,
+            account_id: account.id.clone(),
+            client_id: client.id.clone(),
+            scope,
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: grant.amr.clone(),
+            sid: grant.sid.clone(),
+        }),
+    };
+    let refresh_family = refresh_grant.as_ref().map(|g| g.family_id.clone());
+    let refresh_token = match refresh_grant {
+        None => None,
+        Some(refresh_grant) => {
+            let lifetimes = refresh::Lifetimes {
+                token: chrono::Duration::seconds(secs(tokens.refresh_token_ttl_secs)),
+                family: chrono::Duration::seconds(secs(tokens.refresh_family_max_secs)),
+            };
+            let access = (
+                access_claims.jti.clone(),
+                DateTime::<Utc>::from_timestamp(access_claims.exp, 0)
+                    .unwrap_or(now)
+                    .naive_utc(),
+            );
+            let at = now.naive_utc();
+            Some(
+                state
+                    .db
+                    .run(move |conn| refresh::issue(conn, &refresh_grant, access, lifetimes, at))
+                    .await?,
+            )
+        }
+    };
+    let issued = Issued {
+        jti: access_claims.jti.clone(),
+        exp: access_claims.exp,
+        refresh_family,
+    };
+    let response = TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: access_token_ttl(state, client),
+        id_token: Some(id_token),
+        refresh_token,
+        scope: grant.scope,
+    };
+    Ok((response, issued))
+}
+
+/// RFC 9068 tokens are short-lived: the configured lifetime, or the client's own.
+pub fn access_token_ttl(state: &AppState, client: &Client) -> u64 {
+    client
+        .access_token_ttl_secs
+        .map_or(state.settings.tokens.access_token_ttl_secs, u64::from)
+}
+
+pub fn secs(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX / 4)
+}

@@ -1,0 +1,78 @@
+//! The refresh token grant (RFC 6749 §6): rotation within a family, a replayed token
+//! revoking the whole family (RFC 9700 §4.14.2), scopes never beyond the family's nor
+//! beyond what the client is still registered for.
+
+use chrono::{DateTime, Utc};
+
+use super::invalid_grant;
+use super::issue::{Authorization, Refresh, TokenResponse, issue_tokens};
+use crate::domain::client::Client;
+
+use crate::http::oauth_error::{ErrorCode, OAuthError};
+use crate::state::AppState;
+use crate::tokens::refresh::{self, RefreshError};
+use crate::tokens::revocation;
+
+pub async fn exchange(
+    state: &AppState,
+    client: &Client,
+    refresh_token: String,
+    scope: Option<String>,
+    now: DateTime<Utc>,
+    request_id: Option<String>,
+) -> Result<TokenResponse, OAuthError> {
+    let (client_id, registered) = (client.id.clone(), client.scopes.clone());
+    let at = now.naive_utc();
+    let redeemed = state
+        .db
+        .run(move |conn| {
+            refresh::redeem(
+                conn,
+                &refresh_token,
+                &client_id,
+                &registered,
+                scope.as_deref(),
+                at,
+            )
+        })
+        .await;
+    let (grant, scope) = match redeemed {
+        Ok(redeemed) => redeemed,
+        Err(RefreshError::Replayed(revoked)) => {
+            tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
+            revocation::remember(state.store.as_ref(), &revoked, now).await?;
+            return Err(invalid_grant("the refresh token is invalid or expired"));
+        }
+        Err(RefreshError::Unregistered(revoked)) => {
+            tracing::info!(target: "security", "a refresh family ended: its client is no longer registered for offline access");
+            revocation::remember(state.store.as_ref(), &revoked, now).await?;
+            return Err(invalid_grant("the refresh token is invalid or expired"));
+        }
+        Err(RefreshError::Invalid) => {
+            return Err(invalid_grant("the refresh token is invalid or expired"));
+        }
+        Err(RefreshError::ScopeExceeded) => {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "the scope exceeds what was granted",
+            ));
+        }
+        Err(RefreshError::Storage(e)) => return Err(e.into()),
+    };
+    let authorization = Authorization {
+        account_id: grant.account_id,
+        sid: grant.sid,
+        scope,
+        nonce: None,
+        auth_time: grant.auth_time,
+        acr: grant.acr,
+        amr: grant.amr,
+    };
+    let refresh = Refresh::Rotate {
+        family_id: grant.family_id,
+        scope: grant.scope,
+    };
+    let (response, _) =
+        issue_tokens(state, client, authorization, refresh, now, request_id).await?;
+    Ok(response)
+}
