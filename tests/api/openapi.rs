@@ -54,13 +54,19 @@ fn document() -> Value {
     serde_json::from_str(SOURCE).expect("src/http/openapi.json is JSON")
 }
 
-/// (method, path) of each `.route("path", web::method()...)` in `startup::routes`.
+/// (method, path) of each `.route("path", web::method()...)` in `startup::routes` and
+/// `startup::demo_routes` (registered when the demo is on).
 fn served_routes() -> BTreeSet<(String, String)> {
-    let body = STARTUP
-        .split("fn routes(")
-        .nth(1)
-        .and_then(|rest| rest.split("\n}\n").next())
-        .expect("startup.rs has fn routes");
+    let body: String = ["fn routes(", "fn demo_routes("]
+        .iter()
+        .map(|function| {
+            STARTUP
+                .split(function)
+                .nth(1)
+                .and_then(|rest| rest.split("\n}\n").next())
+                .unwrap_or_else(|| panic!("startup.rs has {function}"))
+        })
+        .collect();
     body.split(".route(")
         .skip(1)
         .map(|call| {
