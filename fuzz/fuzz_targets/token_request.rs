@@ -38,11 +38,15 @@ fuzz_target!(|data: &[u8]| {
             } => {
                 assert_eq!(form.get("grant_type"), Some("authorization_code"));
                 assert!(!code.expose().is_empty() && !redirect_uri.is_empty());
-                assert!(code_verifier.as_deref().is_none_or(|v| !v.is_empty()));
+                assert!(
+                    code_verifier
+                        .as_ref()
+                        .is_none_or(|v| !v.expose().is_empty())
+                );
             }
             TokenRequest::RefreshToken { refresh_token, .. } => {
                 assert_eq!(form.get("grant_type"), Some("refresh_token"));
-                assert!(!refresh_token.is_empty());
+                assert!(!refresh_token.expose().is_empty());
             }
             TokenRequest::ClientCredentials { .. } => {
                 assert_eq!(form.get("grant_type"), Some("client_credentials"));

@@ -34,6 +34,14 @@ secret_type!(
     AuthCode
 );
 secret_type!(
+    /// A refresh token as presented (RFC 6749 §6).
+    RefreshToken
+);
+secret_type!(
+    /// A PKCE code verifier as presented (RFC 7636 §4.5).
+    CodeVerifier
+);
+secret_type!(
     /// The value of the session cookie.
     SessionToken
 );

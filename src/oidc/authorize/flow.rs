@@ -17,7 +17,8 @@ use crate::domain::interaction::Step;
 use crate::store::{Store, StoreError};
 use crate::tokens::random;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// No `Debug`: the CSRF token and the browser binding must not reach a log.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct LoginFlow {
     pub request: AuthorizationRequest,
     pub csrf_token: String,

@@ -16,6 +16,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::domain::client::Client;
+use crate::domain::secret::CodeVerifier;
 use crate::http::access_log::request_id;
 use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::state::AppState;
@@ -131,7 +132,7 @@ pub async fn token_post(
             let presented = authorization_code::Presented {
                 code: &code,
                 redirect_uri: &redirect_uri,
-                code_verifier: code_verifier.as_deref(),
+                code_verifier: code_verifier.as_ref().map(CodeVerifier::expose),
             };
             authorization_code::exchange(&state, &client, presented, now, request_id).await?
         }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::invalid_grant;
 use super::issue::{Authorization, Refresh, TokenResponse, issue_tokens};
 use crate::domain::client::Client;
+use crate::domain::secret::RefreshToken;
 
 use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::state::AppState;
@@ -16,7 +17,7 @@ use crate::tokens::revocation;
 pub async fn exchange(
     state: &AppState,
     client: &Client,
-    refresh_token: String,
+    refresh_token: RefreshToken,
     scope: Option<String>,
     now: DateTime<Utc>,
     request_id: Option<String>,
@@ -28,7 +29,7 @@ pub async fn exchange(
         .run(move |conn| {
             refresh::redeem(
                 conn,
-                &refresh_token,
+                refresh_token.expose(),
                 &client_id,
                 &registered,
                 scope.as_deref(),

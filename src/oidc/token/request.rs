@@ -1,7 +1,7 @@
 //! Parsing the token request form (RFC 6749 §4.1.3) into a typed request.
 
 use crate::domain::client::GrantType;
-use crate::domain::secret::AuthCode;
+use crate::domain::secret::{AuthCode, CodeVerifier, RefreshToken};
 use crate::http::oauth_error::{ErrorCode, OAuthError};
 
 /// A token request, by grant type.
@@ -10,11 +10,11 @@ pub enum TokenRequest {
     AuthorizationCode {
         code: AuthCode,
         redirect_uri: String,
-        code_verifier: Option<String>,
+        code_verifier: Option<CodeVerifier>,
     },
     /// RFC 6749 §6.
     RefreshToken {
-        refresh_token: String,
+        refresh_token: RefreshToken,
         /// A narrower scope for the new access token, if asked.
         scope: Option<String>,
     },
@@ -34,9 +34,20 @@ impl TokenRequest {
 
 /// The form after its shape is checked: client credentials are read first, so that
 /// an unauthenticated caller learns nothing about its grant.
-#[derive(Debug)]
 pub struct TokenForm {
     pairs: Vec<(String, String)>,
+}
+
+/// The parameters' names only: their values include secrets, codes and tokens.
+impl std::fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenForm")
+            .field(
+                "parameters",
+                &self.pairs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 const MAX_VALUE_LEN: usize = 4096;
@@ -94,10 +105,15 @@ impl TokenForm {
             Some("authorization_code") => Ok(TokenRequest::AuthorizationCode {
                 code: AuthCode::new(required("code", "code is required")?),
                 redirect_uri: required("redirect_uri", "redirect_uri is required")?,
-                code_verifier: self.get("code_verifier").map(str::to_owned),
+                code_verifier: self
+                    .get("code_verifier")
+                    .map(|v| CodeVerifier::new(v.to_owned())),
             }),
             Some("refresh_token") => Ok(TokenRequest::RefreshToken {
-                refresh_token: required("refresh_token", "refresh_token is required")?,
+                refresh_token: RefreshToken::new(required(
+                    "refresh_token",
+                    "refresh_token is required",
+                )?),
                 scope: self.get("scope").map(str::to_owned),
             }),
             Some("client_credentials") => Ok(TokenRequest::ClientCredentials {
