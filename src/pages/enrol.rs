@@ -17,6 +17,7 @@ use crate::audit;
 use crate::authn::enrolment::{self, Contact, EnrolError, EnrolmentRequest};
 use crate::authn::password::PasswordError;
 use crate::authn::password_policy::{self, PolicyContext, PolicyError};
+use crate::authn::throttle::client_bucket;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
@@ -559,7 +560,11 @@ async fn over_rate_limit(req: &HttpRequest, state: &AppState) -> Result<Option<u
     };
     let count = state
         .store
-        .increment(&format!("throttle:enrol-ip:{ip}"), ENROL_WINDOW)
+        .increment(
+            // Per /64 for IPv6: one host holds a whole /64.
+            &format!("throttle:enrol-ip:{}", client_bucket(ip)),
+            ENROL_WINDOW,
+        )
         .await?;
     Ok((count > limit).then_some(ENROL_WINDOW.as_secs()))
 }

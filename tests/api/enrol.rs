@@ -558,3 +558,43 @@ async fn enrolment_attempts_from_one_address_are_limited_with_429_and_retry_afte
             .is_none()
     );
 }
+
+/// One host holds a whole IPv6 /64: rotating addresses inside it does not buy more
+/// enrolment attempts (each address had a budget of its own), while another network
+/// keeps its own.
+#[tokio::test]
+async fn enrolment_attempts_from_one_ipv6_network_share_one_budget() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_protection.enrol_attempts_per_hour = 2;
+        s.limits.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let citizen = unenrolled(&app);
+    let wrong = with(details(&citizen), "full_name", "Không Phải Tên");
+    let attempt = |from: &'static str| {
+        let (app, wrong) = (&app, wrong.clone());
+        async move {
+            let html = form_page(app, "").await;
+            let mut form: Vec<(&str, String)> = ["csrf_token", "lang"]
+                .into_iter()
+                .map(|name| (name, hidden_field(&html, name)))
+                .collect();
+            form.extend(wrong);
+            app.browser
+                .post(app.url("/enrol"))
+                .header("x-forwarded-for", from)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(attempt("2001:db8:9:9::1").await, StatusCode::BAD_REQUEST);
+    assert_eq!(attempt("2001:db8:9:9::2").await, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        attempt("2001:db8:9:9:aaaa::3").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(attempt("2001:db8:9:a::1").await, StatusCode::BAD_REQUEST);
+}
