@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::consent::{after_login, answer_consent, third_party};
 use crate::helpers::{
-    PASSWORD, TestApp, TestCitizen, TestClient, hidden_field, http_client, introspect, location_of,
-    query_param,
+    PASSWORD, TestApp, TestCitizen, TestClient, assert_oauth_error, hidden_field, http_client,
+    introspect, location_of, query_param, token_request,
 };
 
 /// Opens /account in `browser`, logging in on the way; returns the account page.
@@ -228,22 +228,6 @@ async fn the_access_history_lists_a_userinfo_disclosure_in_plain_words() {
     );
 }
 
-async fn token_request(
-    app: &TestApp,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
 struct ServiceTokens {
     refresh: String,
     access: String,
@@ -323,14 +307,13 @@ async fn withdrawing_consent_revokes_the_services_refresh_and_access_tokens() {
     let page = followed(&app, &app.browser, response).await;
     assert!(page.contains("Đã rút lại sự đồng ý") && page.contains("id=\"account-no-services\""));
 
-    let (status, body) = token_request(
+    let refused = token_request(
         &app,
         &client,
         &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "invalid_grant");
+    assert_oauth_error(&refused, StatusCode::BAD_REQUEST, "invalid_grant");
     assert_revoked(&app, &client, &refresh, &access).await;
 
     // The next request of the service asks again.

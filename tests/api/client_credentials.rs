@@ -4,7 +4,7 @@ use citizen_idp::registration::NewClient;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestClient, introspect};
+use crate::helpers::{TestApp, TestClient, assert_oauth_error, introspect, token_request};
 
 fn back_office(app: &TestApp) -> TestClient {
     app.register_client(NewClient {
@@ -21,15 +21,7 @@ async fn token(app: &TestApp, client: &TestClient, scope: Option<&str>) -> (Stat
     if let Some(scope) = scope {
         form.push(("scope", scope));
     }
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
+    token_request(app, client, &form).await
 }
 
 #[tokio::test]
@@ -81,9 +73,8 @@ async fn scopes_beyond_the_registration_or_citizen_scopes_are_refused() {
 async fn only_clients_registered_for_the_grant_may_use_it() {
     let app = TestApp::spawn().await;
     let portal = app.confidential_client();
-    let (status, body) = token(&app, &portal, None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "unauthorized_client");
+    let refused = token(&app, &portal, None).await;
+    assert_oauth_error(&refused, StatusCode::BAD_REQUEST, "unauthorized_client");
 
     let mut wrong_secret = back_office(&app);
     wrong_secret.secret = Some("not-the-secret".into());

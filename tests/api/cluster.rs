@@ -10,7 +10,7 @@ use openidconnect::OAuth2TokenResponse;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestClient, query_param};
+use crate::helpers::{PASSWORD, TestApp, TestClient, client_post, query_param};
 use crate::redis_cluster::RedisCluster;
 
 /// A server whose store is `cluster`, with short timeouts so that faults show fast.
@@ -24,26 +24,6 @@ async fn app_on(cluster: &RedisCluster) -> TestApp {
         settings.redis.connection_timeout_ms = 300;
     })
     .await
-}
-
-async fn post_form(
-    app: &TestApp,
-    path: &str,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url(path))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status(),
-        response.json().await.unwrap_or(Value::Null),
-    )
 }
 
 async fn status_of(app: &TestApp, path: &str) -> StatusCode {
@@ -81,7 +61,7 @@ async fn a_login_exchange_refresh_and_revocation_work_on_a_redis_cluster() {
 
     // Refresh, then revoke the new refresh token: its family's access tokens die too.
     let refresh_token = tokens.refresh_token().unwrap().secret().clone();
-    let (status, refreshed) = post_form(
+    let (status, refreshed) = client_post(
         &app,
         "/token",
         &client,
@@ -95,13 +75,13 @@ async fn a_login_exchange_refresh_and_revocation_work_on_a_redis_cluster() {
     let refreshed_access = refreshed["access_token"].as_str().unwrap();
     assert_eq!(app.userinfo(refreshed_access).await.0, StatusCode::OK);
     let new_refresh = refreshed["refresh_token"].as_str().unwrap();
-    let (status, _) = post_form(&app, "/revoke", &client, &[("token", new_refresh)]).await;
+    let (status, _) = client_post(&app, "/revoke", &client, &[("token", new_refresh)]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         app.userinfo(refreshed_access).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let (_, answer) = post_form(&app, "/introspect", &client, &[("token", new_refresh)]).await;
+    let (_, answer) = client_post(&app, "/introspect", &client, &[("token", new_refresh)]).await;
     assert_eq!(answer["active"], false);
 
     // Single sign-on: the session is in the cluster.
@@ -118,7 +98,7 @@ async fn a_login_exchange_refresh_and_revocation_work_on_a_redis_cluster() {
         ("redirect_uri", client.redirect_uri.as_str()),
         ("code_verifier", verifier.as_str()),
     ];
-    let (status, replay) = post_form(&app, "/token", &client, &exchange).await;
+    let (status, replay) = client_post(&app, "/token", &client, &exchange).await;
     assert_eq!(
         (status, replay["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
@@ -136,7 +116,7 @@ async fn a_login_exchange_refresh_and_revocation_work_on_a_redis_cluster() {
 }
 
 async fn code_exchange(app: &TestApp, client: &TestClient) -> (StatusCode, Value) {
-    post_form(
+    client_post(
         app,
         "/token",
         client,
@@ -159,7 +139,7 @@ async fn a_lost_master_gives_503s_and_the_cluster_recovers_without_a_restart() {
     let client = app.confidential_client();
     let kept = app.access_token(&citizen, &client, &["profile"]).await;
     let revoked = app.access_token(&citizen, &client, &["profile"]).await;
-    let (status, _) = post_form(&app, "/revoke", &client, &[("token", revoked.as_str())]).await;
+    let (status, _) = client_post(&app, "/revoke", &client, &[("token", revoked.as_str())]).await;
     assert_eq!(status, StatusCode::OK);
 
     // The survivors declare the cluster failed (no master serves a third of the slots)
@@ -235,7 +215,7 @@ async fn no_master_losing_its_data_revives_a_revoked_token() {
     let mut revoked = Vec::new();
     for _ in 0..6 {
         let token = app.access_token(&citizen, &client, &["profile"]).await;
-        let (status, _) = post_form(&app, "/revoke", &client, &[("token", token.as_str())]).await;
+        let (status, _) = client_post(&app, "/revoke", &client, &[("token", token.as_str())]).await;
         assert_eq!(status, StatusCode::OK);
         revoked.push(token);
     }

@@ -789,16 +789,51 @@ impl RelyingParty {
     }
 }
 
-/// POST /introspect as `client` (Basic): the JSON answer.
-pub async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> serde_json::Value {
-    app.http
-        .post(app.url("/introspect"))
+/// POSTs `form` to `path` (/token, /introspect, /revoke) as `client`, authenticated with
+/// HTTP Basic: the status and the JSON answer (`Null` for an empty body).
+pub async fn client_post(
+    app: &TestApp,
+    path: &str,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let response = app
+        .http
+        .post(app.url(path))
         .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("token", token)])
+        .form(form)
         .send()
         .await
-        .unwrap()
-        .json()
+        .unwrap();
+    (
+        response.status(),
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// POST /token as `client` (Basic): the status and the JSON answer.
+pub async fn token_request(
+    app: &TestApp,
+    client: &TestClient,
+    form: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    client_post(app, "/token", client, form).await
+}
+
+/// POST /introspect as `client` (Basic): the JSON answer.
+pub async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> serde_json::Value {
+    client_post(app, "/introspect", client, &[("token", token)])
         .await
-        .unwrap()
+        .1
+}
+
+/// An OAuth error answer (RFC 6749 §5.2): its status and its `error` code.
+#[track_caller]
+pub fn assert_oauth_error(
+    (status, body): &(StatusCode, serde_json::Value),
+    expected_status: StatusCode,
+    expected_error: &str,
+) {
+    assert_eq!(*status, expected_status, "{body}");
+    assert_eq!(body["error"], expected_error, "{body}");
 }

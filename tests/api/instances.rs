@@ -2,29 +2,8 @@
 //! relying party may reach a different one on every request.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestClient, query_param};
-
-async fn post_form(
-    app: &TestApp,
-    path: &str,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url(path))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
+use crate::helpers::{PASSWORD, TestApp, TestClient, client_post, query_param};
 
 #[tokio::test]
 async fn a_login_exchange_refresh_and_revocation_spread_over_three_instances_agree() {
@@ -56,12 +35,12 @@ async fn a_login_exchange_refresh_and_revocation_spread_over_three_instances_agr
         ("redirect_uri", client.redirect_uri.as_str()),
         ("code_verifier", verifier.as_str()),
     ];
-    let (status, tokens) = post_form(&second, "/token", &client, &exchange).await;
+    let (status, tokens) = client_post(&second, "/token", &client, &exchange).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
 
     // Refresh on the third.
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
-    let (status, refreshed) = post_form(
+    let (status, refreshed) = client_post(
         &third,
         "/token",
         &client,
@@ -79,11 +58,11 @@ async fn a_login_exchange_refresh_and_revocation_spread_over_three_instances_agr
 
     // Revoke on the first; every instance sees it.
     let new_refresh = refreshed["refresh_token"].as_str().unwrap();
-    let (status, _) = post_form(&first, "/revoke", &client, &[("token", new_refresh)]).await;
+    let (status, _) = client_post(&first, "/revoke", &client, &[("token", new_refresh)]).await;
     assert_eq!(status, StatusCode::OK);
     for app in [&first, &second, &third] {
         assert_eq!(app.userinfo(access_token).await.0, StatusCode::UNAUTHORIZED);
-        let (_, answer) = post_form(app, "/introspect", &client, &[("token", new_refresh)]).await;
+        let (_, answer) = client_post(app, "/introspect", &client, &[("token", new_refresh)]).await;
         assert_eq!(answer["active"], false);
     }
 
@@ -102,7 +81,7 @@ async fn a_login_exchange_refresh_and_revocation_spread_over_three_instances_agr
 
     // The code worked once; replaying it on another instance fails (and, as a replay
     // should, revokes what it gave).
-    let (status, replay) = post_form(&third, "/token", &client, &exchange).await;
+    let (status, replay) = client_post(&third, "/token", &client, &exchange).await;
     assert_eq!(
         (status, replay["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
