@@ -11,19 +11,17 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::secret::SessionToken;
 use crate::store::{Store, StoreError};
 use crate::tokens::random;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
-    /// The session's public identifier (OIDC `sid`), unlike the cookie's secret token.
-    pub sid: String,
-    pub account_id: String,
-    /// When the citizen last authenticated (OIDC `auth_time`), in seconds since the epoch.
-    pub auth_time: i64,
-    pub acr: String,
-    pub amr: Vec<String>,
+    /// What the login established. Its `sid` is the session's public identifier,
+    /// unlike the cookie's secret token. Flattened: a stored session keeps its shape.
+    #[serde(flatten)]
+    pub facts: AuthnFacts,
     pub expires_at: i64,
     /// A short description of the browser that logged in ("Chrome, Android"), for the
     /// citizen's list of sessions; never the raw User-Agent.
@@ -45,7 +43,7 @@ pub async fn create(
     store.put(&key(&token), value, ttl).await?;
     store
         .add_member(
-            &account_key(&session.account_id),
+            &account_key(&session.facts.account_id),
             &random::sha256_b64(&token),
             ttl,
         )
@@ -81,7 +79,7 @@ pub async fn record_client(
     let left = u64::try_from(session.expires_at - now.timestamp()).unwrap_or(0);
     store
         .add_member(
-            &clients_key(&session.sid),
+            &clients_key(&session.facts.sid),
             client_id,
             Duration::from_secs(left.max(1)),
         )
@@ -119,7 +117,7 @@ async fn indexed(
         };
         if let Ok(session) = serde_json::from_slice::<Session>(&bytes)
             && session.expires_at > now.timestamp()
-            && session.account_id == account_id
+            && session.facts.account_id == account_id
         {
             live.push((hash, session));
         }
@@ -134,7 +132,7 @@ async fn indexed(
     for (hash, _) in &live {
         store.add_member(&index, hash, ttl).await?;
     }
-    live.sort_by_key(|(_, s)| std::cmp::Reverse(s.auth_time));
+    live.sort_by_key(|(_, s)| std::cmp::Reverse(s.facts.auth_time));
     Ok(live)
 }
 
@@ -159,7 +157,7 @@ pub async fn end_by_sid(
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, StoreError> {
     for (hash, session) in indexed(store, account_id, now).await? {
-        if random::constant_time_eq(session.sid.as_bytes(), sid.as_bytes()) {
+        if random::constant_time_eq(session.facts.sid.as_bytes(), sid.as_bytes()) {
             store.delete(&format!("session:{hash}")).await?;
             return Ok(Some(session));
         }
@@ -176,7 +174,7 @@ pub async fn end_others(
 ) -> Result<Vec<Session>, StoreError> {
     let mut ended = Vec::new();
     for (hash, session) in indexed(store, account_id, now).await? {
-        if session.sid != keep_sid {
+        if session.facts.sid != keep_sid {
             store.delete(&format!("session:{hash}")).await?;
             ended.push(session);
         }
@@ -236,7 +234,28 @@ pub fn device_hint(user_agent: Option<&str>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::device_hint;
+    use super::{AuthnFacts, Session, device_hint};
+
+    /// Sessions live in the store across an upgrade: one written before the facts were
+    /// one value reads the same, and one written now has the same members.
+    #[test]
+    fn a_stored_session_keeps_its_shape() {
+        let stored = r#"{"sid":"s1","account_id":"a1","auth_time":1700000000,
+            "acr":"urn:citizen-idp:loa:2","amr":["pwd","otp"],"expires_at":1700003600,
+            "device":"Chrome, Android"}"#;
+        let session: Session = serde_json::from_str(stored).unwrap();
+        let facts = AuthnFacts {
+            account_id: "a1".into(),
+            sid: "s1".into(),
+            auth_time: 1_700_000_000,
+            acr: "urn:citizen-idp:loa:2".into(),
+            amr: vec!["pwd".into(), "otp".into()],
+        };
+        assert_eq!(session.facts, facts);
+        let written: serde_json::Value = serde_json::to_value(&session).unwrap();
+        let expected: serde_json::Value = serde_json::from_str(stored).unwrap();
+        assert_eq!(written, expected);
+    }
 
     #[test]
     fn the_device_hint_names_browser_and_system_from_a_fixed_list_only() {

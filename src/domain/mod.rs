@@ -2,6 +2,7 @@
 //! knows about HTTP, the database or the store, so every rule can be tested alone.
 
 pub mod acr;
+pub mod authn_facts;
 pub mod citizen;
 pub mod client;
 pub mod client_keys;

@@ -145,7 +145,7 @@ async fn session_of(
         .await
         .map_err(PageError::from_oauth)?
         .ok_or_else(PageError::login_expired)?;
-    if flow.sid.as_deref() != Some(live.session.sid.as_str()) {
+    if flow.sid.as_deref() != Some(live.session.facts.sid.as_str()) {
         tracing::warn!(target: "security", "consent refused: the browser's session is not the flow's");
         return Err(PageError::login_expired());
     }
@@ -219,7 +219,7 @@ async fn decide(
         return Err(PageError::csrf_failed());
     }
     let live = session_of(req, state, &flow).await?;
-    let citizen = registry::identity_by_account(&state.db, live.session.account_id.clone())
+    let citizen = registry::identity_by_account(&state.db, live.session.facts.account_id.clone())
         .await?
         .map(|(_, citizen)| citizen.national_id);
     let scope = flow.request.requested_scope();
@@ -228,7 +228,14 @@ async fn decide(
         Some("allow") => {
             let now = state.clock.now();
             let client_id = &flow.request.client_id;
-            consent::grant(&state.db, &live.session.account_id, client_id, &scope, now).await?;
+            consent::grant(
+                &state.db,
+                &live.session.facts.account_id,
+                client_id,
+                &scope,
+                now,
+            )
+            .await?;
             let decision = Decision {
                 outcome: "consent_granted",
                 citizen,

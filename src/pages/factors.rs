@@ -174,10 +174,11 @@ pub(super) async fn list(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
-    let (factors, recovery_left) = second_factor::summary(&state.authn(), &live.session.account_id)
-        .await
-        .map_err(|e| PageError::from(e).in_lang(lang))?;
-    let passkeys = passkey::summary(&state.authn(), &live.session.account_id)
+    let (factors, recovery_left) =
+        second_factor::summary(&state.authn(), &live.session.facts.account_id)
+            .await
+            .map_err(|e| PageError::from(e).in_lang(lang))?;
+    let passkeys = passkey::summary(&state.authn(), &live.session.facts.account_id)
         .await
         .map_err(|e| PageError::from(e).in_lang(lang))?;
     let f = factor_texts::texts(lang);
@@ -233,7 +234,7 @@ pub async fn totp_enrol_get(
         Err(login) => return Ok(login),
     };
     let fail = |e: PageError| e.in_lang(lang);
-    let account_id = &live.session.account_id;
+    let account_id = &live.session.facts.account_id;
     let (factors, _) = second_factor::summary(&state.authn(), account_id)
         .await
         .map_err(|e| fail(e.into()))?;
@@ -284,7 +285,7 @@ pub async fn totp_enrol_post(
         Ok(live) => live,
         Err(login) => return Ok(login),
     };
-    let account_id = &live.session.account_id;
+    let account_id = &live.session.facts.account_id;
     let f = factor_texts::texts(lang);
     let pending_secret = pending::find(state.store.as_ref(), &state.secret, account_id)
         .await
@@ -422,7 +423,7 @@ pub async fn factor_remove_post(
     if factor.len() > MAX_FIELD_LEN || uuid::Uuid::parse_str(&factor).is_err() {
         return Err(fail(PageError::bad_request()));
     }
-    let account_id = &live.session.account_id;
+    let account_id = &live.session.facts.account_id;
     // The id is a TOTP factor's or a passkey's; both are UUIDs, in separate tables.
     let kind = if second_factor::remove(&state.authn(), account_id, &factor)
         .await
@@ -479,7 +480,7 @@ pub async fn recovery_codes_post(
     if csrf == Freshness::Expired {
         return refused(StatusCode::BAD_REQUEST, f.form_expired).await;
     }
-    let account_id = &live.session.account_id;
+    let account_id = &live.session.facts.account_id;
     let Some(codes) = second_factor::renew_recovery_codes(&state.authn(), account_id, now)
         .await
         .map_err(|e| fail(e.into()))?

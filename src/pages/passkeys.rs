@@ -70,7 +70,7 @@ pub async fn passkey_add_get(
         &req,
         &state,
         lang,
-        &live.session.account_id,
+        &live.session.facts.account_id,
         StatusCode::OK,
         "",
         None,
@@ -104,7 +104,7 @@ pub async fn passkey_add_post(
     if state.passkeys.is_none() {
         return Ok(redirect(&list_url(lang, None), true));
     }
-    let account_id = &live.session.account_id;
+    let account_id = &live.session.facts.account_id;
     let f = factor_texts::texts(lang);
     let typed = form.name.unwrap_or_default();
     // What the citizen typed goes back into the field, bounded.

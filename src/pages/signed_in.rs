@@ -39,7 +39,7 @@ pub async fn require(
         .map_err(PageError::from_oauth)?;
     let fresh_enough = |live: &LiveSession| {
         max_age.is_none_or(|age| {
-            now.timestamp() - live.session.auth_time
+            now.timestamp() - live.session.facts.auth_time
                 <= i64::try_from(age.as_secs()).unwrap_or(i64::MAX)
         })
     };
@@ -70,10 +70,11 @@ pub async fn require_reauthenticated(
     else {
         return Ok(Err(login(req, state, lang, return_to, false).await?));
     };
-    let has_factor = second_factor::has_factor(&state.authn(), &live.session.account_id).await?;
+    let has_factor =
+        second_factor::has_factor(&state.authn(), &live.session.facts.account_id).await?;
     let verdict = second_factor::reauthentication(
-        live.session.auth_time,
-        &live.session.amr,
+        live.session.facts.auth_time,
+        &live.session.facts.amr,
         has_factor,
         now.timestamp(),
         state.settings.session.reauth_max_age_secs,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::random;
+use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::secret::AuthCode;
 use crate::store::{Store, StoreError};
 
@@ -18,15 +19,12 @@ use crate::store::{Store, StoreError};
 pub struct CodeGrant {
     pub client_id: String,
     pub redirect_uri: String,
-    pub account_id: String,
     pub scope: String,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
-    pub auth_time: i64,
-    pub acr: String,
-    pub amr: Vec<String>,
-    /// The login session (OIDC `sid`), for logout.
-    pub sid: String,
+    /// The login's facts, flattened: a code issued before an upgrade keeps its shape.
+    #[serde(flatten)]
+    pub facts: AuthnFacts,
     pub expires_at: i64,
 }
 

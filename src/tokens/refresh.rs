@@ -6,6 +6,7 @@
 use chrono::{Duration, NaiveDateTime};
 
 use super::random;
+use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::scope::ScopeSet;
 use crate::storage::refresh_tokens::{self, RefreshTokenRow, RevokedAccessToken};
 use crate::storage::{self, DbConnection, StorageError};
@@ -14,14 +15,10 @@ use crate::storage::{self, DbConnection, StorageError};
 #[derive(Debug, Clone)]
 pub struct RefreshGrant {
     pub family_id: String,
-    pub account_id: String,
     pub client_id: String,
     pub scope: String,
-    pub auth_time: i64,
-    pub acr: String,
-    pub amr: Vec<String>,
-    /// The login session the family came from, carried into every ID token it yields.
-    pub sid: Option<String>,
+    /// The login the family came from, carried into every ID token it yields.
+    pub facts: AuthnFacts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +55,8 @@ pub struct Lifetimes {
 impl Lifetimes {
     /// When a token of `grant`'s family issued at `now` expires.
     fn expiry(self, grant: &RefreshGrant, now: NaiveDateTime) -> NaiveDateTime {
-        let started =
-            chrono::DateTime::from_timestamp(grant.auth_time, 0).map_or(now, |t| t.naive_utc());
+        let started = chrono::DateTime::from_timestamp(grant.facts.auth_time, 0)
+            .map_or(now, |t| t.naive_utc());
         (now + self.token).min(started + self.family)
     }
 }
@@ -79,17 +76,17 @@ pub fn issue(
         &RefreshTokenRow {
             token_hash: random::sha256_b64(&token),
             family_id: grant.family_id.clone(),
-            account_id: grant.account_id.clone(),
+            account_id: grant.facts.account_id.clone(),
             client_id: grant.client_id.clone(),
             scope: grant.scope.clone(),
-            auth_time: grant.auth_time,
-            acr: grant.acr.clone(),
-            amr: grant.amr.join(" "),
+            auth_time: grant.facts.auth_time,
+            acr: grant.facts.acr.clone(),
+            amr: grant.facts.amr.join(" "),
             issued_at: now,
             expires_at: lifetimes.expiry(grant, now),
             used_at: None,
             revoked_at: None,
-            sid: grant.sid.clone(),
+            sid: Some(grant.facts.sid.clone()),
             access_token_jti: Some(access_token.0),
             access_token_expires_at: Some(access_token.1),
         },
@@ -140,6 +137,12 @@ pub fn redeem(
         if row.client_id != client_id || row.revoked_at.is_some() || row.expires_at <= now {
             return Ok(Outcome::Invalid);
         }
+        // Every family names its login session; a row without one could only come from
+        // before sessions had ids, and no login fact of its ID tokens could be vouched
+        // for: its citizen logs in again.
+        let Some(sid) = row.sid.clone() else {
+            return Ok(Outcome::Invalid);
+        };
         let family_scope = ScopeSet::parse(&row.scope)
             .unwrap_or_default()
             .intersection(registered);
@@ -158,19 +161,21 @@ pub fn redeem(
         }
         Ok::<_, StorageError>(Outcome::Granted(
             RefreshGrant {
-                amr: row
-                    .amr
-                    .split(' ')
-                    .filter(|m| !m.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                facts: AuthnFacts {
+                    amr: row
+                        .amr
+                        .split(' ')
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    sid,
+                    account_id: row.account_id,
+                    auth_time: row.auth_time,
+                    acr: row.acr,
+                },
                 family_id: row.family_id,
-                sid: row.sid,
-                account_id: row.account_id,
                 client_id: row.client_id,
                 scope: family_scope,
-                auth_time: row.auth_time,
-                acr: row.acr,
             },
             scope,
         ))

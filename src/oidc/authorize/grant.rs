@@ -24,14 +24,10 @@ pub async fn issue_code(
     let grant = CodeGrant {
         client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
-        account_id: session.account_id.clone(),
         scope: request.scope.clone(),
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
-        auth_time: session.auth_time,
-        acr: session.acr.clone(),
-        amr: session.amr.clone(),
-        sid: session.sid.clone(),
+        facts: session.facts.clone(),
         expires_at: now.timestamp() + i64::try_from(code_ttl.as_secs()).unwrap_or(60),
     };
     let code = code::issue(store, &grant, code_ttl).await?;

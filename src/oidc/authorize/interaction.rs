@@ -16,6 +16,7 @@ use super::{grant, live_session};
 use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
 use crate::domain::acr::AssuranceLevel;
+use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
 use crate::http::cookies;
 use crate::http::lang::Lang;
@@ -112,10 +113,10 @@ impl Claimed {
     /// A live session's login; `reauthenticated` when this flow's password made it.
     pub fn from_session(session: &Session, reauthenticated: bool) -> Self {
         Claimed {
-            account_id: session.account_id.clone(),
-            auth_time: session.auth_time,
-            amr: session.amr.clone(),
-            level: AssuranceLevel::from_acr(&session.acr).unwrap_or(AssuranceLevel::Level1),
+            account_id: session.facts.account_id.clone(),
+            auth_time: session.facts.auth_time,
+            amr: session.facts.amr.clone(),
+            level: AssuranceLevel::from_acr(&session.facts.acr).unwrap_or(AssuranceLevel::Level1),
             password_in_flow: reauthenticated,
         }
     }
@@ -288,7 +289,7 @@ async fn claimed_now(
         let live = live_session(req, state, now)
             .await
             .map_err(PageError::from_oauth)?;
-        Ok(live.map(|l| l.session).filter(|s| s.sid == sid))
+        Ok(live.map(|l| l.session).filter(|s| s.facts.sid == sid))
     };
     match &flow.progress {
         Some(progress) if progress.password_in_flow => {
@@ -335,7 +336,7 @@ pub async fn advance(
     let session = match (step, flow.progress.take(), &facts.authn) {
         (None | Some(Step::Consent), Some(progress), Some(authn)) => {
             let (session, token) = start_session(req, state, &progress, authn.level, now).await?;
-            flow.sid = Some(session.sid.clone());
+            flow.sid = Some(session.facts.sid.clone());
             flow.reauthenticated = progress.password_in_flow;
             new_session_cookie = Some(token);
             Some(session)
@@ -360,10 +361,10 @@ pub async fn advance(
                     return Err(PageError::login_expired());
                 };
                 flow.progress = Some(Progress {
-                    account_id: session.account_id.clone(),
+                    account_id: session.facts.account_id.clone(),
                     account_level: account.level,
-                    amr: session.amr.clone(),
-                    auth_time: session.auth_time,
+                    amr: session.facts.amr.clone(),
+                    auth_time: session.facts.auth_time,
                     level: authn.level,
                     password_in_flow: flow.reauthenticated,
                 });
@@ -432,11 +433,13 @@ async fn start_session(
     crate::oidc::logout::end_replaced_session(req, state).await?;
     let ttl = state.settings.session.ttl_secs;
     let session = Session {
-        sid: crate::tokens::random::token(),
-        account_id: progress.account_id.clone(),
-        auth_time: progress.auth_time,
-        acr: level.acr().to_owned(),
-        amr: progress.amr.clone(),
+        facts: AuthnFacts {
+            sid: crate::tokens::random::token(),
+            account_id: progress.account_id.clone(),
+            auth_time: progress.auth_time,
+            acr: level.acr().to_owned(),
+            amr: progress.amr.clone(),
+        },
         expires_at: now.timestamp() + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
         device: session::device_hint(
             req.headers()

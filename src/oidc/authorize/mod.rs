@@ -150,19 +150,19 @@ async fn authorize(
         (Step::SecondFactor, Some(session), Some(authn), Some(account)) => Entry {
             step,
             progress: Some(Progress {
-                account_id: session.account_id.clone(),
+                account_id: session.facts.account_id.clone(),
                 account_level: account.level,
-                amr: session.amr.clone(),
-                auth_time: session.auth_time,
+                amr: session.facts.amr.clone(),
+                auth_time: session.facts.auth_time,
                 level: authn.level,
                 password_in_flow: false,
             }),
-            sid: Some(session.sid),
+            sid: Some(session.facts.sid),
         },
         (Step::Consent, Some(session), _, _) => Entry {
             step,
             progress: None,
-            sid: Some(session.sid),
+            sid: Some(session.facts.sid),
         },
         _ => Entry {
             step: Step::Password,
@@ -198,7 +198,7 @@ pub async fn live_session(
         return Ok(None);
     };
     // The register may have changed since the login: re-check before SSO.
-    let account = registry::identity_by_account(&state.db, session.account_id.clone())
+    let account = registry::identity_by_account(&state.db, session.facts.account_id.clone())
         .await?
         .filter(|(account, citizen)| registry::check_eligible(account, citizen).is_ok());
     let Some((account, _)) = account else {
@@ -208,7 +208,7 @@ pub async fn live_session(
     // An officer may have lowered the account since the login (a reported stolen
     // card, say): the session never vouches for more than the account has now.
     let mut session = session;
-    session.acr = capped_acr(&session.acr, account.assurance_level).to_owned();
+    session.facts.acr = capped_acr(&session.facts.acr, account.assurance_level).to_owned();
     Ok(Some(LiveSession {
         session,
         account_level: account.assurance_level,

@@ -158,9 +158,12 @@ async fn end_session(
     };
     let proven = match (&hint, &client) {
         (Some(hint), Some(client)) => {
-            let sub = subject::for_client(&state.pairwise_key, client, &session.account_id);
+            let sub = subject::for_client(&state.pairwise_key, client, &session.facts.account_id);
             random::constant_time_eq(hint.sub.as_bytes(), sub.as_bytes())
-                && hint.sid.as_ref().is_none_or(|sid| *sid == session.sid)
+                && hint
+                    .sid
+                    .as_ref()
+                    .is_none_or(|sid| *sid == session.facts.sid)
         }
         _ => false,
     };
@@ -181,7 +184,7 @@ async fn confirm(
 ) -> Result<HttpResponse, PageError> {
     let id = random::token();
     let pending = Pending {
-        sid: session.sid.clone(),
+        sid: session.facts.sid.clone(),
         back,
     };
     let value = serde_json::to_vec(&pending).map_err(|e| PageError::internal(&e, false))?;
@@ -236,7 +239,7 @@ async fn confirmed(
         .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok())
         .ok_or_else(PageError::csrf_failed)?;
     match browser_session(req, state).await? {
-        Some((token, session)) if session.sid == pending.sid => {
+        Some((token, session)) if session.facts.sid == pending.sid => {
             log_out(req, state, &token, &session).await?;
         }
         // The session already ended (another tab, expiry): the citizen's wish holds.
@@ -271,8 +274,8 @@ async fn log_out(
     session: &Session,
 ) -> Result<(), PageError> {
     session::end(state.store.as_ref(), token).await?;
-    let client_ids = session::take_clients(state.store.as_ref(), &session.sid).await?;
-    let account_id = session.account_id.clone();
+    let client_ids = session::take_clients(state.store.as_ref(), &session.facts.sid).await?;
+    let account_id = session.facts.account_id.clone();
     let citizen = registry::identity_by_account(&state.db, account_id)
         .await?
         .map(|(_, citizen)| citizen.national_id);
@@ -296,8 +299,8 @@ pub(crate) async fn tell_relying_parties(
 ) -> Result<(), PageError> {
     backchannel::queue(
         state,
-        &session.account_id,
-        &session.sid,
+        &session.facts.account_id,
+        &session.facts.sid,
         &client_ids,
         citizen.as_ref(),
     )

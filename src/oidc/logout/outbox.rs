@@ -291,12 +291,12 @@ impl Worker {
         let ended = session::end_all(store, &request.account_id, now).await?;
         let mut deliveries = Vec::new();
         for ended_session in &ended {
-            let client_ids = session::take_clients(store, &ended_session.sid).await?;
+            let client_ids = session::take_clients(store, &ended_session.facts.sid).await?;
             deliveries.extend(
                 backchannel::deliveries(
                     state,
                     &request.account_id,
-                    &ended_session.sid,
+                    &ended_session.facts.sid,
                     &client_ids,
                     citizen.as_ref(),
                 )

@@ -33,14 +33,14 @@ pub async fn end_replaced_session(req: &HttpRequest, state: &AppState) -> Result
     let Some(old) = old else {
         return Ok(());
     };
-    let client_ids = session::take_clients(store, &old.sid).await?;
-    let citizen = registry::identity_by_account(&state.db, old.account_id.clone())
+    let client_ids = session::take_clients(store, &old.facts.sid).await?;
+    let citizen = registry::identity_by_account(&state.db, old.facts.account_id.clone())
         .await?
         .map(|(_, citizen)| citizen.national_id);
     let queued = backchannel::queue(
         state,
-        &old.account_id,
-        &old.sid,
+        &old.facts.account_id,
+        &old.facts.sid,
         &client_ids,
         citizen.as_ref(),
     )

@@ -50,13 +50,9 @@ pub async fn exchange(
         Refresh::None
     };
     let authorization = Authorization {
-        account_id: grant.account_id,
-        sid: Some(grant.sid),
+        facts: grant.facts,
         scope: grant.scope,
         nonce: grant.nonce,
-        auth_time: grant.auth_time,
-        acr: grant.acr,
-        amr: grant.amr,
     };
     let (response, issued) =
         issue_tokens(state, client, authorization, refresh, now, request_id).await?;

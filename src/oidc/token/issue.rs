@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::invalid_grant;
 use crate::audit;
 use crate::domain::acr::capped_acr;
+use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::client::{Client, SubjectType};
 use crate::domain::signing_alg::SigningAlg;
 use crate::http::oauth_error::OAuthError;
@@ -34,13 +35,10 @@ pub struct TokenResponse {
 
 /// What tokens are issued for: a login, through a code or a refresh token.
 pub struct Authorization {
-    pub account_id: String,
-    pub sid: Option<String>,
+    pub facts: AuthnFacts,
     pub scope: String,
+    /// Only a code carries one (OIDC Core §3.1.3.6); a refresh does not repeat it.
     pub nonce: Option<String>,
-    pub auth_time: i64,
-    pub acr: String,
-    pub amr: Vec<String>,
 }
 
 /// What a token response issued, for revoking it if its code is replayed.
@@ -72,7 +70,7 @@ pub async fn issue_tokens(
 ) -> Result<(TokenResponse, Issued), OAuthError> {
     // The register is asked again: a death or a suspension since the login ends it
     // here, and ends the refresh token's family with it.
-    let identity = registry::identity_by_account(&state.db, grant.account_id.clone()).await?;
+    let identity = registry::identity_by_account(&state.db, grant.facts.account_id.clone()).await?;
     let eligible = identity
         .as_ref()
         .map(|(account, citizen)| registry::check_eligible(account, citizen));
@@ -95,7 +93,7 @@ pub async fn issue_tokens(
     };
     // A refresh carries the login's acr; an officer may have lowered the account since.
     let mut grant = grant;
-    grant.acr = capped_acr(&grant.acr, account.assurance_level).to_owned();
+    grant.facts.acr = capped_acr(&grant.facts.acr, account.assurance_level).to_owned();
 
     let sub = subject::for_client(&state.pairwise_key, client, &account.id);
     if client.subject_type == SubjectType::Pairwise {
@@ -122,8 +120,8 @@ pub async fn issue_tokens(
         jti: random::token(),
         exp: iat + secs(access_token_ttl(state, client)),
         iat,
-        auth_time: Some(grant.auth_time),
-        acr: Some(grant.acr.clone()),
+        auth_time: Some(grant.facts.auth_time),
+        acr: Some(grant.facts.acr.clone()),
     };
     // One set for both tokens, so that they are signed by keys of the same generation.
     let keys = state.keys.current();
@@ -138,12 +136,12 @@ pub async fn issue_tokens(
         azp: client.id.clone(),
         exp: iat + secs(tokens.id_token_ttl_secs),
         iat,
-        auth_time: grant.auth_time,
+        auth_time: grant.facts.auth_time,
         nonce: grant.nonce.clone(),
         at_hash: at_hash(&access_token),
-        acr: grant.acr.clone(),
-        amr: grant.amr.clone(),
-        sid: grant.sid.clone(),
+        acr: grant.facts.acr.clone(),
+        amr: grant.facts.amr.clone(),
+        sid: Some(grant.facts.sid.clone()),
     };
     let id_token = jwt::sign(keys.signing_key(id_alg, now)?, "JWT", &id_claims)?;
     // The ID token releases the citizen's subject and authentication facts; the
@@ -159,23 +157,15 @@ pub async fn issue_tokens(
         Refresh::None => None,
         Refresh::NewFamily => Some(RefreshGrant {
             family_id: uuid::Uuid::new_v4().to_string(),
-            account_id: account.id.clone(),
             client_id: client.id.clone(),
             scope: grant.scope.clone(),
-            auth_time: grant.auth_time,
-            acr: grant.acr.clone(),
-            amr: grant.amr.clone(),
-            sid: grant.sid.clone(),
+            facts: grant.facts.clone(),
         }),
         Refresh::Rotate { family_id, scope } => Some(RefreshGrant {
             family_id,
-            account_id: account.id.clone(),
             client_id: client.id.clone(),
             scope,
-            auth_time: grant.auth_time,
-            acr: grant.acr.clone(),
-            amr: grant.amr.clone(),
-            sid: grant.sid.clone(),
+            facts: grant.facts.clone(),
         }),
     };
     let refresh_family = refresh_grant.as_ref().map(|g| g.family_id.clone());

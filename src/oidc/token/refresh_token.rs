@@ -61,13 +61,9 @@ pub async fn exchange(
         Err(RefreshError::Storage(e)) => return Err(e.into()),
     };
     let authorization = Authorization {
-        account_id: grant.account_id,
-        sid: grant.sid,
+        facts: grant.facts,
         scope,
         nonce: None,
-        auth_time: grant.auth_time,
-        acr: grant.acr,
-        amr: grant.amr,
     };
     let refresh = Refresh::Rotate {
         family_id: grant.family_id,

@@ -110,7 +110,7 @@ async fn after_end(
     citizen: Option<NationalId>,
     why: &'static str,
 ) -> Result<(), PageError> {
-    let clients = session::take_clients(state.store.as_ref(), &ended.sid).await?;
+    let clients = session::take_clients(state.store.as_ref(), &ended.facts.sid).await?;
     let mut event = audit::Event::new(audit::Kind::Login, "logout", state.clock.now().naive_utc())
         .detail(why)
         .request_id(request_id(req).as_deref());
@@ -147,7 +147,7 @@ async fn end_session(
         .sid
         .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LEN)
         .ok_or_else(PageError::bad_request)?;
-    let account_id = &live.session.account_id;
+    let account_id = &live.session.facts.account_id;
     let now = state.clock.now();
     // Only sessions of this account can be found: another citizen's sid ends nothing.
     if let Some(ended) = session::end_by_sid(state.store.as_ref(), account_id, &sid, now).await? {
@@ -184,7 +184,7 @@ async fn withdraw(
         .client_id
         .filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN && !c.contains('\0'))
         .ok_or_else(PageError::bad_request)?;
-    let account_id = &live.session.account_id;
+    let account_id = &live.session.facts.account_id;
     let now = state.clock.now();
     let (account, client) = (account_id.clone(), client_id.clone());
     let scope = state
@@ -232,7 +232,7 @@ async fn change_password(
     let a = texts(lang);
     let current = form.current_password.unwrap_or_default();
     let new = form.new_password.unwrap_or_default();
-    let account_id = live.session.account_id.clone();
+    let account_id = live.session.facts.account_id.clone();
     let (account, citizen) = registry::identity_by_account(&state.db, account_id.clone())
         .await?
         .ok_or_else(PageError::login_expired)?;
@@ -315,8 +315,8 @@ async fn change_password(
     // Whoever knew the old password may hold another session: end them all but this.
     let ended = session::end_others(
         state.store.as_ref(),
-        &live.session.account_id,
-        &live.session.sid,
+        &live.session.facts.account_id,
+        &live.session.facts.sid,
         now,
     )
     .await?;

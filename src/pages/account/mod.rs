@@ -134,7 +134,7 @@ async fn render(
 ) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
     let (t, a) = (lang.texts(), texts(lang));
-    let account_id = live.session.account_id.clone();
+    let account_id = live.session.facts.account_id.clone();
     let (_, citizen) = registry::identity_by_account(&state.db, account_id.clone())
         .await?
         .ok_or_else(PageError::login_expired)?;
@@ -143,10 +143,10 @@ async fn render(
         .await?
         .into_iter()
         .map(|s| SessionView {
-            current: s.sid == live.session.sid,
+            current: s.facts.sid == live.session.facts.sid,
             device: s.device.unwrap_or_else(|| a.unknown_device.to_owned()),
-            started: local_time(DateTime::from_timestamp(s.auth_time, 0).unwrap_or(now)),
-            sid: s.sid,
+            started: local_time(DateTime::from_timestamp(s.facts.auth_time, 0).unwrap_or(now)),
+            sid: s.facts.sid,
         })
         .collect();
 

@@ -1,0 +1,20 @@
+//! What a login established: who, in which session, when and how strongly. One value,
+//! made once when the session starts, and carried unchanged by the session, the code,
+//! the refresh family and the tokens they yield, so that `auth_time`, `acr`, `amr` and
+//! `sid` in an ID token are always those of the login itself (OIDC Core §2).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthnFacts {
+    pub account_id: String,
+    /// The login session's public identifier (OIDC `sid`), which logout names.
+    pub sid: String,
+    /// When the citizen authenticated (OIDC `auth_time`), in seconds since the epoch.
+    pub auth_time: i64,
+    /// The level reached (`urn:citizen-idp:loa:N`), as it was at the login; a later
+    /// downgrade of the account caps it where tokens are issued.
+    pub acr: String,
+    /// RFC 8176 method values, in the order presented.
+    pub amr: Vec<String>,
+}
