@@ -8,15 +8,21 @@
 //! the citizen away before anything is counted), the throttle's atomic turn, Argon2,
 //! then the verdict recorded. A right password resets the number's count, whether or
 //! not the account may log in: the password was known.
+//!
+//! [`log_in`] is the whole of a login attempt for the login page: the decision, its
+//! audit event, and the lock of an account whose failures reached the cap.
 
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
+use crate::audit::{self, AuditLog};
 use crate::authn::password::{PasswordError, PasswordHasher, PasswordMatch};
 use crate::authn::throttle::{Failure, Throttle, Verdict};
+use crate::domain::citizen::AccountStatus;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
+use crate::registry::identity_cache::IdentityCache;
 use crate::registry::{self, Ineligible};
 use crate::storage::accounts::{self, Account};
 use crate::storage::{Db, StorageError};
@@ -50,6 +56,109 @@ pub struct LoginAttempt<'a> {
     pub password: Password,
     pub client_ip: Option<IpAddr>,
     pub now: DateTime<Utc>,
+}
+
+/// What the login service works with, as plain parts of the running server.
+pub struct LoginServices<'a> {
+    pub db: &'a Db,
+    pub hasher: &'a PasswordHasher,
+    pub throttle: &'a Throttle<'a>,
+    pub audit: &'a AuditLog,
+    /// Cleared when an account is locked, so that no cached identity outlives the lock.
+    pub identities: &'a IdentityCache,
+}
+
+/// Where an attempt came from, for its audit event.
+pub struct AttemptOrigin<'a> {
+    pub client_id: &'a str,
+    pub request_id: Option<&'a str>,
+}
+
+/// One login attempt: [`authenticate`], its audit event, and the account's lock when
+/// its failures reached `login_protection.lock_account_after_failures`.
+pub async fn log_in(
+    services: &LoginServices<'_>,
+    attempt: LoginAttempt<'_>,
+    origin: AttemptOrigin<'_>,
+) -> Result<Account, LoginError> {
+    let (number, now) = (attempt.unverified_national_id, attempt.now);
+    let result = authenticate(services.db, services.hasher, services.throttle, attempt).await;
+    audit_attempt(services.audit, &origin, number, &result, now).await;
+    if let Err(LoginError::InvalidCredentials(failure)) = &result
+        && failure.lock_account
+    {
+        lock_account(services, &origin, number, now).await;
+    }
+    result
+}
+
+/// Every attempt that reached a verdict goes to the audit trail, with the number when
+/// it is well-formed (an unknown number is recorded too: it may be a probe).
+async fn audit_attempt(
+    log: &AuditLog,
+    origin: &AttemptOrigin<'_>,
+    unverified_number: &str,
+    result: &Result<Account, LoginError>,
+    now: DateTime<Utc>,
+) {
+    let outcome = match result {
+        Ok(_) => "success",
+        Err(LoginError::InvalidCredentials(_)) => "invalid_credentials",
+        Err(LoginError::NotPermitted(_)) => "not_permitted",
+        // Refused before the password was checked: no verdict on the citizen.
+        Err(
+            LoginError::Throttled { .. }
+            | LoginError::Storage(_)
+            | LoginError::Store(_)
+            | LoginError::Password(_),
+        ) => return,
+    };
+    let mut event = audit::Event::new(audit::Kind::Login, outcome, now.naive_utc())
+        .client(origin.client_id)
+        .request_id(origin.request_id);
+    if let Ok(id) = NationalId::parse(unverified_number) {
+        event = event.citizen(id);
+    }
+    if let Err(LoginError::NotPermitted(reason)) = result {
+        event = event.detail(reason.to_string());
+    }
+    log.record(event).await;
+}
+
+/// NIST SP 800-63B's cap reached: the account (if the number has one) is locked until
+/// an officer unlocks it, and the lock is audited. A failure here is logged, not
+/// returned: the citizen's answer must not depend on whether an account exists.
+async fn lock_account(
+    services: &LoginServices<'_>,
+    origin: &AttemptOrigin<'_>,
+    unverified_number: &str,
+    now: DateTime<Utc>,
+) {
+    let Ok(id) = NationalId::parse(unverified_number) else {
+        return;
+    };
+    let stored_id = id.clone();
+    let at = now.naive_utc();
+    let locked = services
+        .db
+        .run(move |conn| accounts::set_status(conn, &stored_id, AccountStatus::Locked, at))
+        .await;
+    match locked {
+        Ok(true) => {
+            services.identities.clear();
+            tracing::warn!(target: "security", "account locked after too many failed logins");
+            let event = audit::Event::new(audit::Kind::Login, "account_locked", at)
+                .client(origin.client_id)
+                .citizen(id)
+                .request_id(origin.request_id)
+                .detail("consecutive failed logins reached login_protection.lock_account_after_failures");
+            services.audit.record(event).await;
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "could not lock an account after too many failed logins")
+        }
+    }
 }
 
 pub async fn authenticate(

@@ -6,13 +6,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{enrol, login_protection};
-use crate::audit;
-use crate::authn::login::{self, LoginAttempt, LoginError};
+use crate::authn::login::{self, AttemptOrigin, LoginAttempt, LoginError, LoginServices};
 use crate::authn::password::PasswordError;
 use crate::authn::throttle::{Throttle, Verdict};
 use crate::domain::acr::{AssuranceLevel, AuthMethod};
 use crate::domain::interaction::Step;
-use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
 use crate::http::lang::page_lang;
@@ -185,8 +183,19 @@ pub async fn login_post(
         client_ip,
         now,
     };
-    let result = login::authenticate(&state.db, &state.hasher, &throttle, attempt).await;
-    audit_login(&req, &state, &flow, national_id, &result, now).await;
+    let services = LoginServices {
+        db: &state.db,
+        hasher: &state.hasher,
+        throttle: &throttle,
+        audit: &state.audit,
+        identities: &state.identities,
+    };
+    let request_id = request_id(&req);
+    let origin = AttemptOrigin {
+        client_id: &flow.request.client_id,
+        request_id: request_id.as_deref(),
+    };
+    let result = login::log_in(&services, attempt, origin).await;
     state.metrics.login(login_outcome(&result));
     let account = match result {
         Ok(account) => account,
@@ -202,9 +211,6 @@ pub async fn login_post(
         }
         Err(LoginError::InvalidCredentials(failure)) => {
             tracing::info!(target: "security", outcome = "invalid_credentials", "login failed");
-            if failure.lock_account {
-                lock_account(&req, &state, &flow, national_id, now).await;
-            }
             if let Verdict::Wait { retry_after_secs } = failure.wait {
                 return Ok(too_many_attempts(
                     lang,
@@ -310,84 +316,6 @@ fn wait_page(
         render(lang, status, flow_id, flow, echo, Some(&message)),
         retry_after_secs,
     )
-}
-
-/// NIST SP 800-63B's cap reached: the account (if the number has one) is locked until
-/// an officer unlocks it, and the lock is audited. A failure here is logged, not
-/// shown: the citizen's answer must not depend on whether an account exists.
-async fn lock_account(
-    req: &HttpRequest,
-    state: &AppState,
-    flow: &flow::LoginFlow,
-    unverified_number: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    let Ok(id) = NationalId::parse(unverified_number) else {
-        return;
-    };
-    let stored_id = id.clone();
-    let at = now.naive_utc();
-    let locked = state
-        .db
-        .run(move |conn| {
-            crate::storage::accounts::set_status(
-                conn,
-                &stored_id,
-                crate::domain::citizen::AccountStatus::Locked,
-                at,
-            )
-        })
-        .await;
-    match locked {
-        Ok(true) => {
-            state.identities.clear();
-            tracing::warn!(target: "security", "account locked after too many failed logins");
-            let event = audit::Event::new(audit::Kind::Login, "account_locked", at)
-                .client(&flow.request.client_id)
-                .citizen(id)
-                .request_id(request_id(req).as_deref())
-                .detail("consecutive failed logins reached login_protection.lock_account_after_failures");
-            state.audit.record(event).await;
-        }
-        Ok(false) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "could not lock an account after too many failed logins")
-        }
-    }
-}
-
-/// Every login attempt that reached a verdict goes to the audit trail, with the number
-/// when it is well-formed (an unknown number is recorded too: it may be a probe).
-async fn audit_login(
-    req: &HttpRequest,
-    state: &AppState,
-    flow: &flow::LoginFlow,
-    national_id: &str,
-    result: &Result<Account, LoginError>,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    let outcome = match result {
-        Ok(_) => "success",
-        Err(LoginError::InvalidCredentials(_)) => "invalid_credentials",
-        Err(LoginError::NotPermitted(_)) => "not_permitted",
-        // Refused before the password was checked: no verdict on the citizen.
-        Err(
-            LoginError::Throttled { .. }
-            | LoginError::Storage(_)
-            | LoginError::Store(_)
-            | LoginError::Password(_),
-        ) => return,
-    };
-    let mut event = audit::Event::new(audit::Kind::Login, outcome, now.naive_utc())
-        .client(&flow.request.client_id)
-        .request_id(request_id(req).as_deref());
-    if let Ok(id) = NationalId::parse(national_id) {
-        event = event.citizen(id);
-    }
-    if let Err(LoginError::NotPermitted(reason)) = result {
-        event = event.detail(reason.to_string());
-    }
-    state.audit.record(event).await;
 }
 
 fn login_outcome(result: &Result<Account, LoginError>) -> LoginOutcome {
