@@ -144,7 +144,7 @@ pub async fn verify_totp(
     let Some(factor) = factors.into_iter().find(|f| f.kind == KIND_TOTP) else {
         return Ok(Verdict::Wrong);
     };
-    let Ok(secret) = SecretSealer::new(&cx.secret)?.open(&factor.id, &factor.sealed_secret) else {
+    let Ok(secret) = SecretSealer::new(cx.secret)?.open(&factor.id, &factor.sealed_secret) else {
         // An operator problem, not the citizen's: say so once per attempt, without the
         // account, so that a rotated server secret is noticed before citizens call.
         tracing::warn!(
@@ -223,7 +223,7 @@ pub async fn enrol_totp(
     };
     let factor_id = uuid::Uuid::new_v4().to_string();
     let row = FactorRow {
-        sealed_secret: SecretSealer::new(&cx.secret)?.seal(&factor_id, secret)?,
+        sealed_secret: SecretSealer::new(cx.secret)?.seal(&factor_id, secret)?,
         id: factor_id,
         account_id: account_id.to_owned(),
         kind: KIND_TOTP.to_owned(),

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod oauth_error;
 pub mod openapi;
 pub mod page_error;
+pub mod page_form;
 pub mod params;
 pub mod redirect;
 pub mod security_headers;

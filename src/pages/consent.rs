@@ -15,6 +15,7 @@ use crate::http::lang::Lang;
 use crate::http::lang::page_lang;
 use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::http::page_error::{PageError, html};
+use crate::http::page_form::PageForm;
 use crate::oidc::authorize::flow::LoginFlow;
 use crate::oidc::authorize::{LiveSession, interaction, live_session};
 use crate::registry;
@@ -131,7 +132,6 @@ pub struct ConsentForm {
     flow: Option<String>,
     csrf_token: Option<String>,
     decision: Option<String>,
-    lang: Option<String>,
 }
 
 /// The browser's live session, which must be the one the flow goes on with: consent is
@@ -192,13 +192,8 @@ pub async fn consent_get(
 pub async fn consent_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<ConsentForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form: ConsentForm = body
-        .ok()
-        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
-        .unwrap_or_default();
-    let lang = Lang::negotiate(form.lang.as_deref());
     decide(&req, &state, form, lang)
         .await
         .map_err(|e| e.in_lang(lang))

@@ -25,6 +25,7 @@ use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::limits::client_ip;
 use crate::http::page_error::{PageError, html};
+use crate::http::page_form::PageForm;
 use crate::metrics::InternalError;
 use crate::oidc::authorize::flow;
 use crate::state::AppState;
@@ -177,7 +178,6 @@ pub struct EnrolQuery {
 pub struct EnrolForm {
     flow: Option<String>,
     csrf_token: Option<String>,
-    lang: Option<String>,
     national_id: Option<String>,
     full_name: Option<String>,
     birth_date: Option<String>,
@@ -387,13 +387,8 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 pub async fn enrol_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<EnrolForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form: EnrolForm = body
-        .ok()
-        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
-        .unwrap_or_default();
-    let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let e = texts(lang);
     let now = state.clock.now();

@@ -28,6 +28,7 @@ use crate::domain::acr::AssuranceLevel;
 use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
+use crate::http::page_form::PageForm;
 use crate::http::redirect::redirect;
 use crate::oidc::authorize::LiveSession;
 use crate::state::AppState;
@@ -109,7 +110,6 @@ struct CodesPage<'a> {
 #[derive(Deserialize, Default)]
 pub struct FactorForm {
     csrf_token: Option<String>,
-    lang: Option<String>,
     code: Option<String>,
     factor: Option<String>,
 }
@@ -121,12 +121,6 @@ pub struct ListQuery {
 
 pub(super) fn other(lang: Lang) -> Lang {
     if lang == Lang::Vi { Lang::En } else { Lang::Vi }
-}
-
-pub(super) fn parse_form(body: Result<web::Bytes, actix_web::Error>) -> FactorForm {
-    body.ok()
-        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
-        .unwrap_or_default()
 }
 
 /// The response with the browser cookie that the CSRF token needs, when it is new.
@@ -267,10 +261,8 @@ pub async fn totp_enrol_get(
 pub async fn totp_enrol_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<FactorForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(body);
-    let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
     let csrf = csrf::check_form(&req, &state, PURPOSE_ENROL, form.csrf_token.as_deref(), now)
@@ -380,10 +372,8 @@ pub async fn totp_enrol_post(
 pub async fn factor_remove_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<FactorForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(body);
-    let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
     let csrf = csrf::check_form(
@@ -450,10 +440,8 @@ pub async fn factor_remove_post(
 pub async fn recovery_codes_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<FactorForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse_form(body);
-    let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
     let csrf = csrf::check_form(

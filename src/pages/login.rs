@@ -16,6 +16,7 @@ use crate::http::access_log::request_id;
 use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
+use crate::http::page_form::PageForm;
 use crate::metrics::{InternalError, LoginOutcome};
 use crate::oidc::authorize::flow::{self, Progress};
 use crate::oidc::authorize::interaction;
@@ -53,7 +54,6 @@ pub struct LoginForm {
     csrf_token: Option<String>,
     national_id: Option<String>,
     password: Option<String>,
-    lang: Option<String>,
 }
 
 // No honest form value comes near these.
@@ -129,13 +129,8 @@ pub async fn login_get(
 pub async fn login_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form: LoginForm = body
-        .ok()
-        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
-        .unwrap_or_default();
-    let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
 
     let (flow_id, flow) = interaction::flow_for_page(&state, form.flow.as_deref(), Step::Password)

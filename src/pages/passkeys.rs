@@ -22,6 +22,7 @@ use crate::authn::passkey::{self, Registration};
 use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
+use crate::http::page_form::PageForm;
 use crate::http::redirect::redirect;
 use crate::state::AppState;
 use crate::storage::accounts;
@@ -45,7 +46,6 @@ struct AddPage<'a> {
 #[derive(Deserialize, Default)]
 pub struct AddForm {
     csrf_token: Option<String>,
-    lang: Option<String>,
     name: Option<String>,
     credential: Option<String>,
 }
@@ -81,13 +81,8 @@ pub async fn passkey_add_get(
 pub async fn passkey_add_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form: AddForm = body
-        .ok()
-        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
-        .unwrap_or_default();
-    let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
     let csrf = csrf::check_form(&req, &state, PURPOSE_ADD, form.csrf_token.as_deref(), now)

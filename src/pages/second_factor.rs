@@ -35,6 +35,7 @@ use crate::http::access_log::request_id;
 use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
+use crate::http::page_form::PageForm;
 use crate::oidc::authorize::flow::{self, LoginFlow};
 use crate::oidc::authorize::interaction;
 use crate::state::AppState;
@@ -88,7 +89,6 @@ pub struct StepQuery {
 pub struct StepForm {
     flow: Option<String>,
     csrf_token: Option<String>,
-    lang: Option<String>,
     method: Option<String>,
     code: Option<String>,
     credential: Option<String>,
@@ -160,13 +160,8 @@ pub async fn second_factor_get(
 pub async fn second_factor_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<StepForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form: StepForm = body
-        .ok()
-        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
-        .unwrap_or_default();
-    let lang = Lang::negotiate(form.lang.as_deref());
     let fail = |e: PageError| e.in_lang(lang);
     let (flow_id, mut flow) =
         interaction::flow_for_page(&state, form.flow.as_deref(), Step::SecondFactor)

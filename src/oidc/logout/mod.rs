@@ -39,6 +39,7 @@ use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::PageError;
 use crate::http::page_error::html;
+use crate::http::page_form::PageForm;
 use crate::http::params;
 use crate::http::redirect::redirect;
 use crate::registry;
@@ -203,19 +204,13 @@ async fn confirm(
 #[derive(Deserialize, Default)]
 pub struct ConfirmForm {
     logout: Option<String>,
-    lang: Option<String>,
 }
 
 pub async fn confirm_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<ConfirmForm>,
 ) -> HttpResponse {
-    let form: ConfirmForm = body
-        .ok()
-        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
-        .unwrap_or_default();
-    let lang = Lang::negotiate(form.lang.as_deref());
     match confirmed(&req, &state, form, lang).await {
         Ok(response) => response,
         Err(error) => page_error(error, lang),

@@ -18,6 +18,7 @@ use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
 use crate::http::lang::Lang;
 use crate::http::page_error::PageError;
+use crate::http::page_form::PageForm;
 use crate::http::redirect::redirect;
 use crate::metrics::InternalError;
 use crate::oidc::authorize::LiveSession;
@@ -35,7 +36,6 @@ use crate::tokens::revocation;
 #[derive(Deserialize, Default)]
 pub struct AccountForm {
     csrf_token: Option<String>,
-    lang: Option<String>,
     sid: Option<String>,
     client_id: Option<String>,
     current_password: Option<String>,
@@ -45,12 +45,6 @@ pub struct AccountForm {
 // No honest value comes near these.
 const MAX_ID_LEN: usize = 128;
 const MAX_PASSWORD_BYTES: usize = 256;
-
-fn parse(body: Result<web::Bytes, actix_web::Error>) -> AccountForm {
-    body.ok()
-        .and_then(|b| serde_urlencoded::from_bytes(&b).ok())
-        .unwrap_or_default()
-}
 
 /// What a form post may go on with: the citizen's session, or the response to send.
 enum Checked {
@@ -124,10 +118,8 @@ async fn after_end(
 pub async fn end_session_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<AccountForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse(body);
-    let lang = Lang::negotiate(form.lang.as_deref());
     end_session(&req, &state, form, lang)
         .await
         .map_err(|e| e.in_lang(lang))
@@ -161,10 +153,8 @@ async fn end_session(
 pub async fn withdraw_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<AccountForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse(body);
-    let lang = Lang::negotiate(form.lang.as_deref());
     withdraw(&req, &state, form, lang)
         .await
         .map_err(|e| e.in_lang(lang))
@@ -210,10 +200,8 @@ async fn withdraw(
 pub async fn password_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    PageForm { form, lang }: PageForm<AccountForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = parse(body);
-    let lang = Lang::negotiate(form.lang.as_deref());
     change_password(&req, &state, form, lang)
         .await
         .map_err(|e| e.in_lang(lang))
