@@ -8,6 +8,7 @@ pub mod factor_lockout;
 pub mod login;
 pub mod passkey;
 pub mod password;
+pub mod password_change;
 pub mod password_policy;
 pub mod recovery_codes;
 pub mod second_factor;

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use super::{END_SESSION, PASSWORD, WITHDRAW, render, return_to, texts};
 use crate::audit;
 use crate::authn::password::PasswordError;
-use crate::authn::password_policy::{self, PolicyContext};
+use crate::authn::password_change::{self, ChangeError, ChangeRequest, PasswordServices};
 use crate::authn::session::{self, Session};
-use crate::authn::throttle::{Throttle, Verdict};
+use crate::authn::throttle::Throttle;
 use crate::consent;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
@@ -29,8 +29,6 @@ use crate::pages::login_protection;
 use crate::pages::signed_in;
 use crate::registry;
 use crate::state::AppState;
-use crate::storage::{accounts, refresh_tokens};
-use crate::tokens::revocation;
 
 /// Fields of every account form; all optional so a missing one gets a page.
 #[derive(Deserialize, Default)]
@@ -44,7 +42,6 @@ pub struct AccountForm {
 
 // No honest value comes near these.
 const MAX_ID_LEN: usize = 128;
-const MAX_PASSWORD_BYTES: usize = 256;
 
 /// What a form post may go on with: the citizen's session, or the response to send.
 enum Checked {
@@ -218,115 +215,60 @@ async fn change_password(
         Checked::Answer(response) => return Ok(response),
     };
     let a = texts(lang);
-    let current = form.current_password.unwrap_or_default();
-    let new = form.new_password.unwrap_or_default();
-    let account_id = live.session.facts.account_id.clone();
-    let (account, citizen) = registry::identity_by_account(&state.db, account_id.clone())
-        .await?
-        .ok_or_else(PageError::login_expired)?;
-    // The same NIST SP 800-63B policy as at enrolment.
-    let context = PolicyContext {
-        national_id: Some(citizen.national_id.expose()),
-        birth_date: Some(citizen.birth_date),
-    };
-    if let Err(reason) = password_policy::check(&new, &context) {
-        return render(
-            req,
-            state,
-            lang,
-            &live,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some(enrol::policy_message(lang, reason)),
-        )
-        .await;
-    }
-    // The current password is a password guess like a login's: the same protection
-    // and the same counters, so a stolen session cannot try passwords here unthrottled.
-    // `claim` counts the attempt before Argon2 runs, so parallel guesses cannot either.
-    let number = citizen.national_id.expose().to_owned();
-    let client_ip = crate::http::limits::client_ip(req);
     let now = state.clock.now();
     let throttle = Throttle::new(state.store.as_ref(), &state.settings.login_protection);
-    if let Verdict::Wait { retry_after_secs } = throttle.claim(&number, client_ip, now).await? {
-        tracing::info!(target: "security", "password change refused: too many failures");
-        return too_many_attempts(req, state, lang, &live, retry_after_secs).await;
-    }
-    let stored = (current.len() <= MAX_PASSWORD_BYTES).then(|| account.password_hash.clone());
-    let matches = match state.hasher.verify(Password::new(current), stored).await {
-        Ok(matches) => matches,
-        Err(PasswordError::Busy) => return busy(req, state, lang, &live).await,
-        Err(e) => return Err(password_error(&e)),
+    let services = PasswordServices {
+        db: &state.db,
+        store: state.store.as_ref(),
+        hasher: &state.hasher,
+        throttle: &throttle,
     };
-    if !matches {
-        tracing::info!(target: "security", "password change refused: wrong current password");
-        let failure = throttle.record_failure(&number, client_ip, now).await?;
-        if let Verdict::Wait { retry_after_secs } = failure.wait {
+    let request = ChangeRequest {
+        session: &live.session.facts,
+        current: Password::new(form.current_password.unwrap_or_default()),
+        new: Password::new(form.new_password.unwrap_or_default()),
+        client_ip: crate::http::limits::client_ip(req),
+        now,
+    };
+    let refused = |status, message| render(req, state, lang, &live, status, None, Some(message));
+    let changed = match password_change::change(&services, request).await {
+        Ok(changed) => changed,
+        Err(ChangeError::NoAccount) => return Err(PageError::login_expired()),
+        Err(ChangeError::Policy(reason)) => {
+            return refused(StatusCode::BAD_REQUEST, enrol::policy_message(lang, reason)).await;
+        }
+        Err(ChangeError::Throttled { retry_after_secs })
+        | Err(ChangeError::WrongPassword {
+            retry_after_secs: Some(retry_after_secs),
+        }) => {
+            tracing::info!(target: "security", "password change refused: too many failures");
             return too_many_attempts(req, state, lang, &live, retry_after_secs).await;
         }
-        return render(
-            req,
-            state,
-            lang,
-            &live,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some(a.wrong_password),
-        )
-        .await;
-    }
-    throttle.record_success(&number).await?;
-    let hash = match state.hasher.hash(Password::new(new)).await {
-        Ok(hash) => hash,
-        Err(PasswordError::Busy) => return busy(req, state, lang, &live).await,
-        Err(e) => return Err(password_error(&e)),
+        Err(ChangeError::WrongPassword {
+            retry_after_secs: None,
+        }) => {
+            tracing::info!(target: "security", "password change refused: wrong current password");
+            return refused(StatusCode::BAD_REQUEST, a.wrong_password).await;
+        }
+        Err(ChangeError::Password(PasswordError::Busy)) => {
+            return busy(req, state, lang, &live).await;
+        }
+        Err(ChangeError::Password(e)) => return Err(password_error(&e)),
+        Err(ChangeError::Storage(e)) => return Err(e.into()),
+        Err(ChangeError::Store(e)) => return Err(e.into()),
     };
-    let at = now.naive_utc();
-    // Apps the old password let in keep no refresh token: the citizen signs in to them
-    // again with the new one.
-    let account = account_id.clone();
-    let (revoked_families, revoked) = state
-        .db
-        .run(move |conn| {
-            crate::storage::transaction(conn, |conn| {
-                accounts::set_password_hash(conn, &account, &hash, at)?;
-                let families = refresh_tokens::families_of_account(conn, &account)?;
-                let mut revoked = Vec::new();
-                for family in &families {
-                    revoked.extend(refresh_tokens::revoke_family(conn, family, at)?);
-                }
-                Ok::<_, crate::storage::StorageError>((families.len(), revoked))
-            })
-        })
-        .await?;
-    revocation::remember(state.store.as_ref(), &revoked, now).await?;
-    // Whoever knew the old password may hold another session: end them all but this.
-    let ended = session::end_others(
-        state.store.as_ref(),
-        &live.session.facts.account_id,
-        &live.session.facts.sid,
-        now,
-    )
-    .await?;
-    for session in &ended {
+    for session in &changed.ended {
         after_end(
             req,
             state,
             session,
-            Some(citizen.national_id.clone()),
+            Some(changed.citizen.clone()),
             "password changed",
         )
         .await?;
     }
-    let event = audit::Event::new(audit::Kind::Admin, "password_changed", at)
-        .citizen(citizen.national_id.clone())
-        .detail(format!(
-            "by the citizen; {} other sessions ended, {} refresh token families revoked",
-            ended.len(),
-            revoked_families
-        ))
-        .request_id(request_id(req).as_deref());
-    state.audit.record(event).await;
+    let request_id = request_id(req);
+    password_change::audit_change(&state.audit, &changed, request_id.as_deref(), now).await;
     tracing::info!(target: "security", "password changed from the account page");
     Ok(done(lang, "password"))
 }
