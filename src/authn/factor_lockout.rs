@@ -27,7 +27,6 @@ use crate::config::LoginProtectionSettings;
 use crate::domain::citizen::AccountStatus;
 use crate::storage::{Db, StorageError, accounts, second_factor_failures};
 use crate::store::{Store, StoreError};
-use crate::tokens::random;
 
 /// How long the store keeps its copy of a count; the database keeps it for good.
 const STORE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -94,14 +93,6 @@ pub struct FactorLockout<'a> {
     settings: &'a LoginProtectionSettings,
 }
 
-fn account_hash(account_id: &str) -> String {
-    random::sha256_b64(account_id)
-}
-
-fn count_key(account_id: &str) -> String {
-    format!("2fa-failures:{}", account_hash(account_id))
-}
-
 impl<'a> FactorLockout<'a> {
     pub fn new(store: &'a dyn Store, db: &'a Db, settings: &'a LoginProtectionSettings) -> Self {
         FactorLockout {
@@ -112,7 +103,7 @@ impl<'a> FactorLockout<'a> {
     }
 
     fn turns(&self, account_id: &str) -> Turns<'a> {
-        Turns::new(self.store, "2fa-turns", &account_hash(account_id))
+        Turns::new(self.store, crate::store::keys::factor_turns(account_id))
     }
 
     fn wait_after(&self, failures: u64) -> u64 {
@@ -124,7 +115,7 @@ impl<'a> FactorLockout<'a> {
     async fn count(&self, account_id: &str) -> Result<Option<Count>, LockoutError> {
         let stored = self
             .store
-            .get(&count_key(account_id))
+            .get(&crate::store::keys::factor_failures(account_id))
             .await?
             .and_then(|bytes| Count::decode(&bytes));
         let id = account_id.to_owned();
@@ -189,7 +180,7 @@ impl<'a> FactorLockout<'a> {
         let at = DateTime::from_timestamp_millis(at_millis)
             .unwrap_or(now)
             .naive_utc();
-        let key = count_key(account_id);
+        let key = crate::store::keys::factor_failures(account_id);
         // If the store knew of more (the database was restored), the count goes on from there.
         let stored = self
             .store
@@ -221,7 +212,9 @@ impl<'a> FactorLockout<'a> {
         self.db
             .run(move |conn| second_factor_failures::clear(conn, &id))
             .await?;
-        self.store.delete(&count_key(account_id)).await?;
+        self.store
+            .delete(&crate::store::keys::factor_failures(account_id))
+            .await?;
         Ok(self.turns(account_id).reset().await?)
     }
 

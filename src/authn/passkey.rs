@@ -33,7 +33,6 @@ use crate::storage::passkeys::{self, PasskeyRow};
 use crate::storage::recovery_codes as stored_codes;
 use crate::storage::{self, StorageError};
 use crate::store::StoreError;
-use crate::tokens::random;
 
 /// Largest answer accepted from the browser, in bytes of JSON. A registration with an
 /// RSA key and `none` attestation is under 2 KiB.
@@ -112,14 +111,6 @@ pub fn valid_name(raw: &str) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-fn registration_key(account_id: &str) -> String {
-    format!("passkey-reg:{}", random::sha256_b64(account_id))
-}
-
-fn login_key(flow_id: &str) -> String {
-    format!("passkey-login:{}", random::sha256_b64(flow_id))
-}
-
 /// Starts adding a passkey to the account: the options for
 /// `navigator.credentials.create`, as JSON. The account's passkeys are excluded, so an
 /// authenticator that holds one of them says so instead of making a second.
@@ -142,7 +133,11 @@ pub async fn start_registration(
         .map_err(|e| internal("start registration", e))?;
     let saved = serde_json::to_vec(&registration).map_err(|e| internal("registration", e))?;
     cx.store
-        .put(&registration_key(account_id), saved, REGISTRATION_TTL)
+        .put(
+            &crate::store::keys::passkey_registration(account_id),
+            saved,
+            REGISTRATION_TTL,
+        )
         .await?;
     serde_json::to_string(&options).map_err(|e| internal("creation options", e))
 }
@@ -172,7 +167,11 @@ pub async fn finish_registration(
     now: DateTime<Utc>,
 ) -> Result<Registration, PasskeyError> {
     let webauthn = webauthn(cx)?;
-    let Some(saved) = cx.store.take(&registration_key(account_id)).await? else {
+    let Some(saved) = cx
+        .store
+        .take(&crate::store::keys::passkey_registration(account_id))
+        .await?
+    else {
         return Ok(Registration::Expired);
     };
     let registration: PasskeyRegistration =
@@ -263,7 +262,9 @@ pub async fn start_login(
     })
     .map_err(|e| internal("authentication", e))?;
     let ttl = cx.login_ttl;
-    cx.store.put(&login_key(flow_id), saved, ttl).await?;
+    cx.store
+        .put(&crate::store::keys::passkey_login(flow_id), saved, ttl)
+        .await?;
     Ok(Some(
         serde_json::to_string(&options).map_err(|e| internal("request options", e))?,
     ))
@@ -294,7 +295,11 @@ pub async fn verify_login(
     let Some(webauthn) = cx.passkeys else {
         return Ok(LoginVerdict::Wrong);
     };
-    let Some(saved) = cx.store.take(&login_key(flow_id)).await? else {
+    let Some(saved) = cx
+        .store
+        .take(&crate::store::keys::passkey_login(flow_id))
+        .await?
+    else {
         return Ok(LoginVerdict::Spent);
     };
     let challenge: LoginChallenge =

@@ -343,14 +343,9 @@ pub mod pending {
 
     use super::*;
     use crate::store::{Store, StoreError};
-    use crate::tokens::random;
 
     /// Time to scan the code and type the first one.
     pub const TTL: Duration = Duration::from_secs(10 * 60);
-
-    fn key(account_id: &str) -> String {
-        format!("totp-enrol:{}", random::sha256_b64(account_id))
-    }
 
     fn context(account_id: &str) -> String {
         format!("pending:{account_id}")
@@ -371,7 +366,9 @@ pub mod pending {
     ) -> Result<TotpSecret, PendingError> {
         let totp_secret = TotpSecret::generate()?;
         let sealed = SecretSealer::new(secret)?.seal(&context(account_id), &totp_secret)?;
-        store.put(&key(account_id), sealed, TTL).await?;
+        store
+            .put(&crate::store::keys::totp_enrolment(account_id), sealed, TTL)
+            .await?;
         Ok(totp_secret)
     }
 
@@ -380,7 +377,10 @@ pub mod pending {
         secret: &ServerSecret,
         account_id: &str,
     ) -> Result<Option<TotpSecret>, PendingError> {
-        let Some(sealed) = store.get(&key(account_id)).await? else {
+        let Some(sealed) = store
+            .get(&crate::store::keys::totp_enrolment(account_id))
+            .await?
+        else {
             return Ok(None);
         };
         Ok(SecretSealer::new(secret)?
@@ -389,7 +389,9 @@ pub mod pending {
     }
 
     pub async fn finish(store: &dyn Store, account_id: &str) -> Result<(), StoreError> {
-        store.delete(&key(account_id)).await
+        store
+            .delete(&crate::store::keys::totp_enrolment(account_id))
+            .await
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::secret::SessionToken;
+use crate::store::keys;
 use crate::store::{Store, StoreError};
 use crate::tokens::random;
 
@@ -29,10 +30,6 @@ pub struct Session {
     pub device: Option<String>,
 }
 
-fn key(token: &str) -> String {
-    format!("session:{}", random::sha256_b64(token))
-}
-
 pub async fn create(
     store: &dyn Store,
     session: &Session,
@@ -40,10 +37,10 @@ pub async fn create(
 ) -> Result<SessionToken, StoreError> {
     let token = random::token();
     let value = serde_json::to_vec(session).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    store.put(&key(&token), value, ttl).await?;
+    store.put(&keys::session(&token), value, ttl).await?;
     store
         .add_member(
-            &account_key(&session.facts.account_id),
+            &keys::account_sessions(&session.facts.account_id),
             &random::sha256_b64(&token),
             ttl,
         )
@@ -57,16 +54,12 @@ pub async fn find(
     token: &SessionToken,
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, StoreError> {
-    let Some(bytes) = store.get(&key(token.expose())).await? else {
+    let Some(bytes) = store.get(&keys::session(token.expose())).await? else {
         return Ok(None);
     };
     Ok(serde_json::from_slice::<Session>(&bytes)
         .ok()
         .filter(|s| s.expires_at > now.timestamp()))
-}
-
-fn clients_key(sid: &str) -> String {
-    format!("session_clients:{sid}")
 }
 
 /// Records that `client_id` received a code from this session, until it expires.
@@ -79,7 +72,7 @@ pub async fn record_client(
     let left = u64::try_from(session.expires_at - now.timestamp()).unwrap_or(0);
     store
         .add_member(
-            &clients_key(&session.facts.sid),
+            &keys::session_clients(&session.facts.sid),
             client_id,
             Duration::from_secs(left.max(1)),
         )
@@ -89,15 +82,11 @@ pub async fn record_client(
 /// The clients the session signed in to, forgotten as they are returned: each is told
 /// of the logout once.
 pub async fn take_clients(store: &dyn Store, sid: &str) -> Result<Vec<String>, StoreError> {
-    store.take_members(&clients_key(sid)).await
+    store.take_members(&keys::session_clients(sid)).await
 }
 
 pub async fn end(store: &dyn Store, token: &SessionToken) -> Result<(), StoreError> {
-    store.delete(&key(token.expose())).await
-}
-
-fn account_key(account_id: &str) -> String {
-    format!("account_sessions:{account_id}")
+    store.delete(&keys::session(token.expose())).await
 }
 
 /// The live sessions of an account, with the hash that keys each in the store.
@@ -109,10 +98,10 @@ async fn indexed(
     account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, Session)>, StoreError> {
-    let index = account_key(account_id);
+    let index = keys::account_sessions(account_id);
     let mut live = Vec::new();
     for hash in store.take_members(&index).await? {
-        let Some(bytes) = store.get(&format!("session:{hash}")).await? else {
+        let Some(bytes) = store.get(&keys::session_by_hash(&hash)).await? else {
             continue;
         };
         if let Ok(session) = serde_json::from_slice::<Session>(&bytes)
@@ -158,7 +147,7 @@ pub async fn end_by_sid(
 ) -> Result<Option<Session>, StoreError> {
     for (hash, session) in indexed(store, account_id, now).await? {
         if random::constant_time_eq(session.facts.sid.as_bytes(), sid.as_bytes()) {
-            store.delete(&format!("session:{hash}")).await?;
+            store.delete(&keys::session_by_hash(&hash)).await?;
             return Ok(Some(session));
         }
     }
@@ -175,7 +164,7 @@ pub async fn end_others(
     let mut ended = Vec::new();
     for (hash, session) in indexed(store, account_id, now).await? {
         if session.facts.sid != keep_sid {
-            store.delete(&format!("session:{hash}")).await?;
+            store.delete(&keys::session_by_hash(&hash)).await?;
             ended.push(session);
         }
     }
@@ -191,7 +180,7 @@ pub async fn end_all(
 ) -> Result<Vec<Session>, StoreError> {
     let mut ended = Vec::new();
     for (hash, session) in indexed(store, account_id, now).await? {
-        store.delete(&format!("session:{hash}")).await?;
+        store.delete(&keys::session_by_hash(&hash)).await?;
         ended.push(session);
     }
     Ok(ended)

@@ -71,18 +71,6 @@ pub struct Throttle<'a> {
     settings: &'a LoginProtectionSettings,
 }
 
-fn number_hash(unverified_number: &str) -> String {
-    random::sha256_b64(unverified_number.trim())
-}
-
-fn number_key(kind: &str, unverified_number: &str) -> String {
-    format!("throttle:{kind}:{}", number_hash(unverified_number))
-}
-
-fn ip_key(kind: &str, ip: IpAddr) -> String {
-    format!("throttle:{kind}:{}", client_bucket(ip))
-}
-
 /// The unit a client address is counted in: an IPv4 address, or an IPv6 /64 (RFC 6177:
 /// one subscriber gets at least a /64, so counting single IPv6 addresses would give
 /// each client 2^64 budgets). An IPv4-mapped IPv6 address counts as its IPv4 address.
@@ -120,16 +108,13 @@ pub fn progressive_wait(failures: u64, from: u64, settings: &LoginProtectionSett
 /// parallel attempts exactly the budget gets through.
 pub(crate) struct Turns<'a> {
     store: &'a dyn Store,
-    /// `{kind}:{hash of the subject}`.
+    /// The key the turns live under (`store::keys::login_turns`, `factor_turns`).
     base: String,
 }
 
 impl<'a> Turns<'a> {
-    pub(crate) fn new(store: &'a dyn Store, kind: &str, subject_hash: &str) -> Self {
-        Turns {
-            store,
-            base: format!("{kind}:{subject_hash}"),
-        }
+    pub(crate) fn new(store: &'a dyn Store, base: String) -> Self {
+        Turns { store, base }
     }
 
     /// Takes a turn: one of `free` in the window (`phase` None), or the single turn of
@@ -230,8 +215,7 @@ impl<'a> Throttle<'a> {
         }
         let turns = Turns::new(
             self.store,
-            "throttle:turns",
-            &number_hash(unverified_number),
+            crate::store::keys::login_turns(unverified_number),
         );
         // The free turns' window is the lockout: a turn whose attempt vanished comes
         // back at the latest when a lockout would have ended, and waiting out a window
@@ -259,10 +243,13 @@ impl<'a> Throttle<'a> {
         let memory = Duration::from_secs(s.failure_memory_secs);
         let failures = self
             .store
-            .increment(&number_key("failures", unverified_number), memory)
+            .increment(
+                &crate::store::keys::login_throttle_by_number("failures", unverified_number),
+                memory,
+            )
             .await?;
         let mut wait = self.delay_after(failures);
-        let until_key = number_key("until", unverified_number);
+        let until_key = crate::store::keys::login_throttle_by_number("until", unverified_number);
         if wait > 0 {
             let deadline = now.timestamp().saturating_add_unsigned(wait);
             // Kept as long as the failures are: it names the phase whose single turn
@@ -281,12 +268,22 @@ impl<'a> Throttle<'a> {
         {
             let ip_failures = self
                 .store
-                .increment(&ip_key("ip-failures", ip), IP_WINDOW)
+                .increment(
+                    &crate::store::keys::login_throttle_by_network(
+                        "ip-failures",
+                        &client_bucket(ip),
+                    ),
+                    IP_WINDOW,
+                )
                 .await?;
             if ip_failures >= s.ip_failures_per_hour {
                 let ip_wait = IP_WINDOW.as_secs();
-                self.wait_from(&ip_key("ip-until", ip), now, ip_wait)
-                    .await?;
+                self.wait_from(
+                    &crate::store::keys::login_throttle_by_network("ip-until", &client_bucket(ip)),
+                    now,
+                    ip_wait,
+                )
+                .await?;
                 wait = wait.max(ip_wait);
             }
         }
@@ -299,15 +296,20 @@ impl<'a> Throttle<'a> {
     /// A right password: the number's consecutive count starts again.
     pub async fn record_success(&self, unverified_number: &str) -> Result<(), StoreError> {
         self.store
-            .delete(&number_key("failures", unverified_number))
+            .delete(&crate::store::keys::login_throttle_by_number(
+                "failures",
+                unverified_number,
+            ))
             .await?;
         self.store
-            .delete(&number_key("until", unverified_number))
+            .delete(&crate::store::keys::login_throttle_by_number(
+                "until",
+                unverified_number,
+            ))
             .await?;
         Turns::new(
             self.store,
-            "throttle:turns",
-            &number_hash(unverified_number),
+            crate::store::keys::login_turns(unverified_number),
         )
         .reset()
         .await
@@ -330,7 +332,10 @@ impl<'a> Throttle<'a> {
     ) -> Result<Option<RecordedWait>, StoreError> {
         Ok(self
             .store
-            .get(&number_key("until", unverified_number))
+            .get(&crate::store::keys::login_throttle_by_number(
+                "until",
+                unverified_number,
+            ))
             .await?
             .and_then(RecordedWait::decode))
     }
@@ -344,7 +349,13 @@ impl<'a> Throttle<'a> {
     ) -> Result<u64, StoreError> {
         let mut wait = recorded.map_or(0, |r| r.left(now));
         if let Some(ip) = ip {
-            wait = wait.max(self.wait_until(&ip_key("ip-until", ip), now).await?);
+            wait = wait.max(
+                self.wait_until(
+                    &crate::store::keys::login_throttle_by_network("ip-until", &client_bucket(ip)),
+                    now,
+                )
+                .await?,
+            );
         }
         Ok(wait)
     }

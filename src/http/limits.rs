@@ -30,9 +30,6 @@ use crate::state::AppState;
 
 /// Requests are counted per IP over windows of this length.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
-/// The store key of a network's request count; the in-process store may drop these
-/// under pressure (`store::memory`).
-pub const RATE_KEY_PREFIX: &str = "ratelimit:ip:";
 
 /// After the store fails, rate limiting is skipped for this long instead of making
 /// every request wait for the store's timeout: discovery and JWKS must keep answering
@@ -287,7 +284,7 @@ async fn check(req: &ServiceRequest, limits: &RequestLimits, state: &AppState) -
     let bucket = crate::authn::throttle::client_bucket(ip);
     match state
         .store
-        .increment(&format!("{RATE_KEY_PREFIX}{bucket}"), RATE_WINDOW)
+        .increment(&crate::store::keys::request_rate(&bucket), RATE_WINDOW)
         .await
     {
         Ok(count) if count > per_minute => Some(Refusal::TooManyRequests),

@@ -154,7 +154,7 @@ pub async fn demo_login_get(
     state
         .store
         .put(
-            &format!("demo:{}", csrf_state.secret()),
+            &crate::store::keys::demo_login(csrf_state.secret()),
             value,
             Duration::from_secs(600),
         )
@@ -202,7 +202,7 @@ pub async fn demo_callback_get(
     }
     let pending: PendingLogin = state
         .store
-        .take(&format!("demo:{returned_state}"))
+        .take(&crate::store::keys::demo_login(&returned_state))
         .await
         .map_err(|e| PageError::from(e).in_lang(lang))?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())

@@ -557,7 +557,7 @@ async fn over_rate_limit(req: &HttpRequest, state: &AppState) -> Result<Option<u
         .store
         .increment(
             // Per /64 for IPv6: one host holds a whole /64.
-            &format!("throttle:enrol-ip:{}", client_bucket(ip)),
+            &crate::store::keys::enrolment_rate(&client_bucket(ip)),
             ENROL_WINDOW,
         )
         .await?;

@@ -32,7 +32,7 @@ use super::{Store, StoreError, StoreUsage};
 /// The per-minute request counts (`http::limits`) go too, oldest window first: they
 /// shield the server's load and guard no secret, and an attacker holding many IPv6
 /// networks makes one per /64, which must not fill the store and refuse every citizen.
-const EVICTABLE_PREFIXES: [&str; 3] = ["login:", "flows:browser:", "ratelimit:ip:"];
+const EVICTABLE_PREFIXES: [&str; 3] = super::keys::EVICTABLE;
 /// The shortest time between two sweeps made to find room (the periodic one aside).
 const PRESSURE_SWEEP: Duration = Duration::from_secs(1);
 /// What one entry costs beyond its key and value (map slot, expiry, bookkeeping).

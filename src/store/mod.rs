@@ -7,6 +7,7 @@
 //! values expire after their TTL, and [`Store::take`] is atomic, so a value can be
 //! taken once only (this is what makes authorization codes single-use).
 
+pub mod keys;
 pub mod memory;
 pub mod redis;
 

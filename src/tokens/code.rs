@@ -28,10 +28,6 @@ pub struct CodeGrant {
     pub expires_at: i64,
 }
 
-fn key(code: &str) -> String {
-    format!("code:{}", random::sha256_b64(code))
-}
-
 pub async fn issue(
     store: &dyn Store,
     grant: &CodeGrant,
@@ -39,7 +35,9 @@ pub async fn issue(
 ) -> Result<AuthCode, StoreError> {
     let code = random::token();
     let value = serde_json::to_vec(grant).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    store.put(&key(&code), value, ttl).await?;
+    store
+        .put(&crate::store::keys::code(&code), value, ttl)
+        .await?;
     Ok(AuthCode::new(code))
 }
 
@@ -49,7 +47,7 @@ pub async fn redeem(
     code: &AuthCode,
     now: DateTime<Utc>,
 ) -> Result<Option<CodeGrant>, StoreError> {
-    let Some(bytes) = store.take(&key(code.expose())).await? else {
+    let Some(bytes) = store.take(&crate::store::keys::code(code.expose())).await? else {
         return Ok(None);
     };
     // A value that no longer parses (e.g. written by an older version) is treated as
@@ -68,10 +66,6 @@ pub struct SpentCode {
     pub refresh_family: Option<String>,
 }
 
-fn spent_key(code: &str) -> String {
-    format!("code-spent:{}", random::sha256_b64(code))
-}
-
 pub async fn mark_spent(
     store: &dyn Store,
     code: &AuthCode,
@@ -79,7 +73,9 @@ pub async fn mark_spent(
     ttl: Duration,
 ) -> Result<(), StoreError> {
     let value = serde_json::to_vec(spent).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    store.put(&spent_key(code.expose()), value, ttl).await
+    store
+        .put(&crate::store::keys::spent_code(code.expose()), value, ttl)
+        .await
 }
 
 /// What a replayed code had issued, if it was redeemed recently.
@@ -88,7 +84,7 @@ pub async fn take_spent(
     code: &AuthCode,
 ) -> Result<Option<SpentCode>, StoreError> {
     Ok(store
-        .take(&spent_key(code.expose()))
+        .take(&crate::store::keys::spent_code(code.expose()))
         .await?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }

@@ -24,10 +24,6 @@ const LOADED: &str = "{revoked}:loaded";
 /// How long the store's copy is trusted before it is reloaded anyway.
 const LOADED_TTL: Duration = Duration::from_secs(24 * 3600);
 
-fn key(jti: &str) -> String {
-    format!("{{revoked}}:{jti}")
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum RevocationError {
     #[error(transparent)]
@@ -57,7 +53,11 @@ pub async fn revoke(
     })
     .await?;
     store
-        .put(&key(jti), b"1".to_vec(), ttl_until(expires_at, now))
+        .put(
+            &crate::store::keys::revoked_token(jti),
+            b"1".to_vec(),
+            ttl_until(expires_at, now),
+        )
         .await?;
     Ok(())
 }
@@ -72,7 +72,7 @@ pub async fn remember(
     for (jti, expires_at) in revoked {
         store
             .put(
-                &key(jti),
+                &crate::store::keys::revoked_token(jti),
                 b"1".to_vec(),
                 ttl_until(expires_at.and_utc(), now),
             )
@@ -87,14 +87,21 @@ pub async fn is_revoked(
     jti: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, RevocationError> {
-    if store.get(&key(jti)).await?.is_some() {
+    if store
+        .get(&crate::store::keys::revoked_token(jti))
+        .await?
+        .is_some()
+    {
         return Ok(true);
     }
     if store.get(LOADED).await?.is_some() {
         return Ok(false);
     }
     rebuild(store, db, now).await?;
-    Ok(store.get(&key(jti)).await?.is_some())
+    Ok(store
+        .get(&crate::store::keys::revoked_token(jti))
+        .await?
+        .is_some())
 }
 
 /// Copies every live revocation from the database into the store, then marks the

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::request::AuthorizationRequest;
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::interaction::Step;
+use crate::store::keys;
 use crate::store::{Store, StoreError};
 use crate::tokens::random;
 
@@ -67,10 +68,6 @@ pub struct Entry {
     pub sid: Option<String>,
 }
 
-fn key(flow_id: &str) -> String {
-    format!("login:{}", random::sha256_b64(flow_id))
-}
-
 /// Stores a new flow bound to `browser_secret`; returns its id.
 pub async fn start(
     store: &dyn Store,
@@ -92,7 +89,7 @@ pub async fn start(
         reauthenticated: false,
     };
     let value = serde_json::to_vec(&flow).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    store.put(&key(&id), value, ttl).await?;
+    store.put(&keys::login_flow(&id), value, ttl).await?;
     Ok(id)
 }
 
@@ -106,7 +103,11 @@ pub async fn save(
     let left = u64::try_from(flow.expires_at - now.timestamp()).unwrap_or(0);
     let value = serde_json::to_vec(flow).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     store
-        .put(&key(flow_id), value, Duration::from_secs(left.max(1)))
+        .put(
+            &keys::login_flow(flow_id),
+            value,
+            Duration::from_secs(left.max(1)),
+        )
         .await
 }
 
@@ -115,7 +116,7 @@ pub async fn find(
     flow_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<LoginFlow>, StoreError> {
-    let Some(bytes) = store.get(&key(flow_id)).await? else {
+    let Some(bytes) = store.get(&keys::login_flow(flow_id)).await? else {
         return Ok(None);
     };
     Ok(serde_json::from_slice::<LoginFlow>(&bytes)
@@ -126,7 +127,7 @@ pub async fn find(
 /// Ends the flow; `true` only for the one caller that ended it, so two requests racing
 /// to finish the same flow cannot both issue a code.
 pub async fn finish(store: &dyn Store, flow_id: &str) -> Result<bool, StoreError> {
-    Ok(store.take(&key(flow_id)).await?.is_some())
+    Ok(store.take(&keys::login_flow(flow_id)).await?.is_some())
 }
 
 impl LoginFlow {

@@ -25,6 +25,7 @@ use crate::http::params;
 use crate::http::redirect::redirect;
 use crate::registry;
 use crate::state::AppState;
+use crate::store::keys;
 use flow::{Entry, Progress};
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 
@@ -267,16 +268,13 @@ async fn pending_logins_allowed(
     let limits = &state.settings.limits;
     let mut counted = Vec::with_capacity(2);
     if limits.login_flows_per_browser > 0 {
-        let key = format!(
-            "flows:browser:{}",
-            crate::tokens::random::sha256_b64(browser_secret)
-        );
+        let key = keys::flows_per_browser(browser_secret);
         counted.push((key, limits.login_flows_per_browser));
     }
     if let Some(ip) = crate::http::limits::client_ip(req)
         && limits.login_flows_per_ip > 0
     {
-        let key = format!("flows:ip:{}", crate::authn::throttle::client_bucket(ip));
+        let key = keys::flows_per_network(&crate::authn::throttle::client_bucket(ip));
         counted.push((key, limits.login_flows_per_ip));
     }
     if new_browser {

@@ -64,10 +64,6 @@ struct Pending {
 
 const PENDING_TTL: Duration = Duration::from_secs(600);
 
-fn pending_key(id: &str) -> String {
-    format!("logout:{}", random::sha256_b64(id))
-}
-
 #[derive(Template)]
 #[template(path = "logout.html")]
 struct ConfirmPage<'a> {
@@ -191,7 +187,11 @@ async fn confirm(
     let value = serde_json::to_vec(&pending).map_err(|e| PageError::internal(&e, false))?;
     state
         .store
-        .put(&pending_key(&id), value, PENDING_TTL)
+        .put(
+            &crate::store::keys::logout_confirmation(&id),
+            value,
+            PENDING_TTL,
+        )
         .await?;
     let page = ConfirmPage {
         t: lang.texts(),
@@ -229,7 +229,7 @@ async fn confirmed(
         .ok_or_else(PageError::csrf_failed)?;
     let pending = state
         .store
-        .take(&pending_key(&id))
+        .take(&crate::store::keys::logout_confirmation(&id))
         .await?
         .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok())
         .ok_or_else(PageError::csrf_failed)?;
