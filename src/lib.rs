@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod authn;
+pub mod cache;
 pub mod cli;
 pub mod client_admin;
 pub mod clock;

@@ -11,11 +11,11 @@
 //! - unknown client ids are not cached, so a flood of made-up ids cannot fill it, and
 //!   it holds at most [`MAX_ENTRIES`] clients.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::cache::TtlCache;
 use crate::domain::client::Client;
 use crate::storage::{Db, StorageError, clients};
 
@@ -25,14 +25,16 @@ pub const TTL: Duration = Duration::seconds(5);
 /// Registered clients are few (a country's portals and apps: thousands at most).
 pub const MAX_ENTRIES: usize = 10_000;
 
-struct Cached {
-    client: Arc<Client>,
-    fetched: DateTime<Utc>,
+pub struct ClientCache {
+    entries: TtlCache<String, Arc<Client>>,
 }
 
-#[derive(Default)]
-pub struct ClientCache {
-    entries: RwLock<HashMap<String, Cached>>,
+impl Default for ClientCache {
+    fn default() -> Self {
+        ClientCache {
+            entries: TtlCache::new(MAX_ENTRIES),
+        }
+    }
 }
 
 impl ClientCache {
@@ -44,56 +46,24 @@ impl ClientCache {
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Client>, StorageError> {
-        if let Some(client) = self.fresh(client_id, now) {
+        if let Some(client) = self.entries.get(client_id, now) {
             return Ok(Some(client.as_ref().clone()));
         }
         let id = client_id.to_owned();
         let found = db.run(move |conn| clients::find(conn, &id)).await?;
-        let mut entries = self.write();
         match &found {
             Some(client) => {
-                if entries.len() >= MAX_ENTRIES {
-                    entries.retain(|_, e| now - e.fetched < TTL);
-                    if entries.len() >= MAX_ENTRIES {
-                        entries.clear();
-                    }
-                }
-                entries.insert(
-                    client_id.to_owned(),
-                    Cached {
-                        client: Arc::new(client.clone()),
-                        fetched: now,
-                    },
-                );
+                let cached = Arc::new(client.clone());
+                self.entries
+                    .insert(client_id.to_owned(), cached, now, now + TTL);
             }
-            None => {
-                entries.remove(client_id);
-            }
+            None => self.entries.remove(client_id),
         }
         Ok(found)
     }
 
     /// Forgets `client_id`, after this instance changed or deleted it.
     pub fn invalidate(&self, client_id: &str) {
-        self.write().remove(client_id);
-    }
-
-    fn fresh(&self, client_id: &str, now: DateTime<Utc>) -> Option<Arc<Client>> {
-        let entries = self
-            .entries
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let cached = entries.get(client_id)?;
-        // A clock that went back also counts as stale.
-        let age = now - cached.fetched;
-        (age >= Duration::zero() && age < TTL).then(|| cached.client.clone())
-    }
-
-    // Every update replaces whole entries, so a panic elsewhere cannot leave one
-    // half-written: a poisoned lock is still consistent.
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Cached>> {
-        self.entries
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries.remove(client_id);
     }
 }

@@ -25,11 +25,11 @@
 //! - unknown subjects are not cached, so made-up tokens cannot fill it (they need a
 //!   valid signature anyway), and it holds at most [`MAX_ENTRIES`] identities.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::cache::TtlCache;
 use crate::domain::citizen::Citizen;
 use crate::storage::accounts::Account;
 use crate::storage::{Db, StorageError};
@@ -39,22 +39,17 @@ pub const MAX_ENTRIES: usize = 10_000;
 
 pub type Identity = Arc<(Account, Citizen)>;
 
-struct Cached {
-    identity: Identity,
-    fetched: DateTime<Utc>,
-}
-
 pub struct IdentityCache {
     /// How long a cached identity is trusted; zero: nothing is cached.
     ttl: Duration,
-    entries: RwLock<HashMap<String, Cached>>,
+    entries: TtlCache<String, Identity>,
 }
 
 impl IdentityCache {
     pub fn new(ttl_ms: u64) -> Self {
         IdentityCache {
             ttl: Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(i64::MAX / 1_000_000)),
-            entries: RwLock::default(),
+            entries: TtlCache::new(MAX_ENTRIES),
         }
     }
 
@@ -71,52 +66,25 @@ impl IdentityCache {
                 .await?
                 .map(Arc::new));
         }
-        if let Some(identity) = self.fresh(subject, now) {
+        if let Some(identity) = self.entries.get(subject, now) {
             return Ok(Some(identity));
         }
         let Some(found) = super::identity_by_subject(db, subject.to_owned()).await? else {
-            self.write().remove(subject);
+            self.entries.remove(subject);
             return Ok(None);
         };
         let identity = Arc::new(found);
-        let mut entries = self.write();
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, e| now - e.fetched < self.ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(
+        self.entries.insert(
             subject.to_owned(),
-            Cached {
-                identity: Arc::clone(&identity),
-                fetched: now,
-            },
+            Arc::clone(&identity),
+            now,
+            now + self.ttl,
         );
         Ok(Some(identity))
     }
 
     /// Forgets everything, after this instance changed an account or a record.
     pub fn clear(&self) {
-        self.write().clear();
-    }
-
-    fn fresh(&self, subject: &str, now: DateTime<Utc>) -> Option<Identity> {
-        let entries = self
-            .entries
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let cached = entries.get(subject)?;
-        // A clock that went back also counts as stale.
-        let age = now - cached.fetched;
-        (age >= Duration::zero() && age < self.ttl).then(|| Arc::clone(&cached.identity))
-    }
-
-    // Every update replaces whole entries, so a panic elsewhere cannot leave one
-    // half-written: a poisoned lock is still consistent.
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Cached>> {
-        self.entries
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries.clear();
     }
 }

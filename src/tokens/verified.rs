@@ -14,24 +14,34 @@
 //! Only tokens that verified are kept (a forged one costs its full check every time),
 //! and at most [`MAX_ENTRIES`] of them: at worst a few megabytes.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use chrono::DateTime;
 
 use super::access_token::{self, AccessTokenClaims};
 use super::jwt::{self, JwtError};
 use super::key_set::KeySet;
 use super::random;
+use crate::cache::TtlCache;
 
 pub const MAX_ENTRIES: usize = 10_000;
 
+#[derive(Clone)]
 struct Verified {
     kid: String,
     claims: Arc<AccessTokenClaims>,
 }
 
-#[derive(Default)]
 pub struct VerifiedTokens {
-    entries: RwLock<HashMap<Vec<u8>, Verified>>,
+    entries: TtlCache<Vec<u8>, Verified>,
+}
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        VerifiedTokens {
+            entries: TtlCache::new(MAX_ENTRIES),
+        }
+    }
 }
 
 impl VerifiedTokens {
@@ -46,49 +56,32 @@ impl VerifiedTokens {
         now: i64,
     ) -> Result<Arc<AccessTokenClaims>, JwtError> {
         let digest = random::sha256(token.as_bytes());
-        if let Some(hit) = read(&self.entries).get(&digest)
+        let Some(now_at) = DateTime::from_timestamp(now, 0) else {
+            return Err(JwtError::Invalid);
+        };
+        if let Some(hit) = self.entries.get(&digest, now_at)
             && keys.find(&hit.kid).is_some()
         {
-            return Ok(hit.claims.clone());
+            return Ok(hit.claims);
         }
         let (claims, kid) =
             jwt::verify_with_kid::<AccessTokenClaims>(keys, token, access_token::TYP, issuer)?;
         let claims = Arc::new(claims);
-        if claims.exp > now {
-            let mut entries = write(&self.entries);
-            if entries.len() >= MAX_ENTRIES {
-                entries.retain(|_, v| v.claims.exp > now);
-                if entries.len() >= MAX_ENTRIES {
-                    // Ten thousand live tokens in a few minutes: start again rather
-                    // than track which are used; the next requests verify afresh.
-                    entries.clear();
-                }
-            }
-            entries.insert(
-                digest,
-                Verified {
-                    kid,
-                    claims: claims.clone(),
-                },
-            );
+        // Kept until the token expires; an expired one is not worth keeping.
+        if let Some(expires) = DateTime::from_timestamp(claims.exp, 0).filter(|e| *e > now_at) {
+            let verified = Verified {
+                kid,
+                claims: claims.clone(),
+            };
+            self.entries.insert(digest, verified, now_at, expires);
         }
         Ok(claims)
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        read(&self.entries).len()
+        self.entries.len()
     }
-}
-
-// A panic while a lock is held leaves the map whole (each operation is one call on
-// it), so a poisoned lock is taken over rather than failing every later request.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["domain"]),
     (
         "foundations",
-        &["clock", "server_secret", "storage", "store"],
+        &["cache", "clock", "server_secret", "storage", "store"],
     ),
     ("settings", &["config"]),
     (
