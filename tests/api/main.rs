@@ -46,6 +46,7 @@ mod logout;
 mod logs;
 mod metrics;
 mod openapi;
+mod outbound;
 mod pairwise;
 mod passkey;
 mod password_forms;
