@@ -127,12 +127,15 @@ async fn resolve_allowed(
     host: String,
     policy: Policy,
 ) -> Result<Addrs, Box<dyn std::error::Error + Send + Sync>> {
-    let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+        .await?
+        .collect();
     if policy.allow_private_networks {
-        return Ok(Box::new(resolved));
+        return Ok(Box::new(resolved.into_iter()));
     }
     let mut refused = None;
     let allowed: Vec<SocketAddr> = resolved
+        .into_iter()
         .filter(|addr| match address::check(addr.ip()) {
             Ok(()) => true,
             Err(why) => {

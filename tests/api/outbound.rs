@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use citizen_idp::registration::NewClient;
 use citizen_idp::storage::logout_outbox::{self, DeliveryState};
 use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
 use reqwest::{Method, StatusCode};
