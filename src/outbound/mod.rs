@@ -127,9 +127,7 @@ async fn resolve_allowed(
     host: String,
     policy: Policy,
 ) -> Result<Addrs, Box<dyn std::error::Error + Send + Sync>> {
-    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-        .await?
-        .collect();
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
     if policy.allow_private_networks {
         return Ok(Box::new(resolved.into_iter()));
     }
@@ -226,12 +224,21 @@ mod tests {
             ("https://127.0.0.1/jwks", Refused::Address(Loopback)),
             ("https://2130706433/jwks", Refused::Address(Loopback)),
             ("https://0x7f.1/jwks", Refused::Address(Loopback)),
-            ("https://169.254.169.254/latest", Refused::Address(LinkLocal)),
+            (
+                "https://169.254.169.254/latest",
+                Refused::Address(LinkLocal),
+            ),
             ("https://[::1]/jwks", Refused::Address(Loopback)),
-            ("https://[::ffff:127.0.0.1]/jwks", Refused::Address(Loopback)),
+            (
+                "https://[::ffff:127.0.0.1]/jwks",
+                Refused::Address(Loopback),
+            ),
             ("https://[fd00::1]/jwks", Refused::Address(UniqueLocal)),
             ("https://10.0.0.5/jwks", Refused::Address(Private)),
-            ("https://100.64.1.1/jwks", Refused::Address(SharedAddressSpace)),
+            (
+                "https://100.64.1.1/jwks",
+                Refused::Address(SharedAddressSpace),
+            ),
             ("ftp://keys.example.vn/jwks", Refused::NotUrl),
             ("file:///etc/passwd", Refused::NotUrl),
         ];

@@ -366,7 +366,11 @@ async fn a_stored_jwks_uri_pointing_inside_is_never_fetched_at_token_time() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}: {body}");
         assert_eq!(body["error"], "invalid_client", "{uri}");
     }
-    assert_eq!(keys.connections(), 0, "no connection to an internal address");
+    assert_eq!(
+        keys.connections(),
+        0,
+        "no connection to an internal address"
+    );
 }
 
 /// Delivered outbox rows, or the failures of the policy: waits until every row ended.
