@@ -473,6 +473,10 @@ async fn a_flood_of_assertions_with_unknown_keys_fetches_the_jwks_uri_once() {
     // Later unknown keys within the interval do not fetch again either.
     flood(&app, &client.id, 20, "second").await;
     assert_eq!(keys.connections(), 1, "40 requests, one fetch");
+    eprintln!(
+        "jwks flood: 40 forged assertions (2 rounds of 20 in parallel) -> {} fetch(es)",
+        keys.connections()
+    );
 
     // The client itself is served from what was fetched.
     let (status, body) = token_with(
