@@ -52,6 +52,7 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
+    pub outbound: OutboundSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -371,6 +372,14 @@ pub struct MetricsSettings {
     pub enabled: bool,
     /// Bearer token of `/metrics`; empty = loopback peers only, on an http issuer.
     pub token: SecretSetting,
+}
+
+/// Requests the server makes to relying parties' URLs (see `outbound`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Development only: http, loopback and private addresses allowed.
+    pub allow_private_networks: bool,
 }
 
 /// The environment layer: each `CITIZEN_IDP__SECTION__KEY` variable as the text it was

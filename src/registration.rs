@@ -9,6 +9,7 @@ use crate::domain::client::{
 use crate::domain::scope::{self, ScopeSet};
 use crate::domain::secret::ClientSecret;
 use crate::domain::signing_alg::SigningAlg;
+use crate::outbound;
 use crate::tokens::random;
 
 /// What an operator asks for. `Default` gives a confidential portal using the code flow
@@ -103,6 +104,12 @@ pub enum RegistrationError {
     Alg,
     #[error("the access-token lifetime must be between 60 and 3600 seconds")]
     AccessTokenTtl,
+    #[error("{field} {uri}: {reason}")]
+    Outbound {
+        field: &'static str,
+        uri: String,
+        reason: outbound::Refused,
+    },
 }
 
 impl From<&Client> for NewClient {
@@ -241,6 +248,32 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         first_party: new.first_party,
     };
     Ok((client, secret))
+}
+
+/// Checks the URLs this server will itself call (`jwks_uri`, `backchannel_logout_uri`)
+/// against the outbound policy, resolving their names. Async and apart from
+/// [`register`], so that callers run it before a transaction opens.
+pub async fn check_outbound(
+    new: &NewClient,
+    policy: outbound::Policy,
+) -> Result<(), RegistrationError> {
+    let urls = [
+        ("jwks_uri", &new.jwks_uri),
+        ("backchannel_logout_uri", &new.backchannel_logout_uri),
+    ];
+    for (field, uri) in urls {
+        let Some(uri) = uri.as_deref().filter(|u| !u.is_empty()) else {
+            continue;
+        };
+        outbound::vet(uri, policy)
+            .await
+            .map_err(|reason| RegistrationError::Outbound {
+                field,
+                uri: uri.to_owned(),
+                reason,
+            })?;
+    }
+    Ok(())
 }
 
 fn grant_types(names: &[String], kind: ClientKind) -> Result<Vec<GrantType>, RegistrationError> {

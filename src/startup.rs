@@ -21,6 +21,7 @@ use crate::http::{access_log, health, metrics as metrics_endpoint, openapi, secu
 use crate::metrics::{MeteredStore, Metrics};
 use crate::oidc::logout::outbox::OutboxWorker;
 use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
+use crate::outbound::{Outbound, Policy};
 use crate::pages::{self, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
 use crate::server_secret::{self, SecretError, ServerSecret};
@@ -59,15 +60,17 @@ pub enum StartupError {
     Other(String),
 }
 
-/// The client for calls the server makes itself (back-channel logout). Redirects are
-/// not followed: a relying party's endpoint must not bounce our requests elsewhere.
-fn outbound_http_client() -> Result<reqwest::Client, StartupError> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("citizen-idp/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| StartupError::Other(format!("HTTP client: {e}")))
+/// The client for calls to relying parties' URLs, under the outbound address policy.
+fn outbound_http_client(settings: &Settings) -> Result<Outbound, StartupError> {
+    let policy = Policy {
+        allow_private_networks: settings.outbound.allow_private_networks,
+    };
+    if policy.allow_private_networks {
+        tracing::warn!(
+            "outbound.allow_private_networks is on: relying parties' URLs may point at this host and its private networks (development only)"
+        );
+    }
+    Outbound::new(policy).map_err(|e| StartupError::Other(format!("HTTP client: {e}")))
 }
 
 /// A built server, bound but not yet running.
@@ -318,7 +321,7 @@ pub async fn build_on(
         hasher,
         audit: audit.clone(),
         access_token_alg,
-        http: outbound_http_client()?,
+        http: outbound_http_client(&settings)?,
         logout_wakeup: Default::default(),
         client_keys: Default::default(),
         clients: Default::default(),

@@ -40,8 +40,9 @@ pub struct AppState {
     /// The discovery document, serialised once: it changes only at restart. (The JWKS
     /// changes with the keys: `keys.current().jwks_json()`.)
     pub discovery_json: String,
-    /// For calls the server makes itself (back-channel logout).
-    pub http: reqwest::Client,
+    /// For calls to relying parties' URLs (jwks_uri, back-channel logout), under the
+    /// outbound address policy (see `outbound`).
+    pub http: crate::outbound::Outbound,
     /// Wakes this server's logout worker when a request queued work for it (see
     /// `oidc::logout::outbox`); work queued elsewhere is found by polling.
     pub logout_wakeup: Arc<tokio::sync::Notify>,

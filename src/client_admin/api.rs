@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{Actor, AdminError};
 use crate::domain::client::{Client, ClientKind, SubjectType};
-use crate::registration::NewClient;
+use crate::registration::{self, NewClient};
 use crate::state::AppState;
 use crate::storage::{StorageError, clients};
 use crate::tokens::random;
@@ -331,6 +331,9 @@ pub async fn create(
     authorize(&req, &state)?;
     let metadata = ClientMetadata::parse(&body_bytes(body)?)?;
     let new = metadata.into_new_client(NewClient::default())?;
+    registration::check_outbound(&new, state.http.policy())
+        .await
+        .map_err(AdminError::from)?;
     let now = state.clock.now().naive_utc();
     let (client, secret) = state
         .db
@@ -379,6 +382,9 @@ pub async fn replace(
     }
     // The id and kind come from the stored client (see `super::update`).
     let wanted = metadata.into_new_client(NewClient::default())?;
+    registration::check_outbound(&wanted, state.http.policy())
+        .await
+        .map_err(AdminError::from)?;
     let now = state.clock.now().naive_utc();
     let (client, secret) = state
         .db

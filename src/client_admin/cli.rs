@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::client::{Client, ClientKind, SubjectType};
 use crate::domain::secret::ClientSecret;
-use crate::registration::NewClient;
+use crate::registration::{self, NewClient};
 use crate::startup::{self, StartupError};
 use crate::storage::clients;
 
@@ -32,7 +32,7 @@ pub enum ClientsCommand {
 }
 
 /// Settings shared by `create` and `update`.
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct ClientSettings {
     /// Display name shown to citizens on the login page.
     #[arg(long)]
@@ -180,6 +180,9 @@ pub async fn run(
 ) -> Result<(), StartupError> {
     let db = startup::connect_database(settings).await?;
     let now = clock.now().naive_utc();
+    let policy = crate::outbound::Policy {
+        allow_private_networks: settings.outbound.allow_private_networks,
+    };
     let admin_error = |e: AdminError| match e {
         AdminError::Storage(e) => StartupError::Storage(e),
         other_error => other(other_error),
@@ -198,6 +201,9 @@ pub async fn run(
                 ..NewClient::default()
             };
             let new = args.settings.load()?.apply(base);
+            registration::check_outbound(&new, policy)
+                .await
+                .map_err(|e| admin_error(e.into()))?;
             let (client, secret) = db
                 .run(move |conn| super::create(conn, new, ACTOR, now))
                 .await
@@ -210,6 +216,15 @@ pub async fn run(
                 settings: changes,
             } = *args;
             let changes = changes.load()?;
+            // The URLs the server will call are checked on the client as it would be
+            // after the change, before the transaction (the check resolves names).
+            let id = client_id.clone();
+            if let Some(current) = db.run(move |conn| clients::find(conn, &id)).await? {
+                let preview = changes.clone().apply(NewClient::from(&current));
+                registration::check_outbound(&preview, policy)
+                    .await
+                    .map_err(|e| admin_error(e.into()))?;
+            }
             let (client, secret) = db
                 .run(move |conn| {
                     super::update(

@@ -16,7 +16,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["domain"]),
     (
         "foundations",
-        &["cache", "clock", "server_secret", "storage", "store"],
+        &[
+            "cache",
+            "clock",
+            "outbound",
+            "server_secret",
+            "storage",
+            "store",
+        ],
     ),
     ("settings", &["config"]),
     (

@@ -208,6 +208,11 @@ impl ChildServer {
             .env("CITIZEN_IDP__REDIS__URL", &settings.redis.url)
             .env("CITIZEN_IDP__REDIS__KEY_PREFIX", &settings.redis.key_prefix)
             .env("CITIZEN_IDP__DEMO__ENABLED", "false")
+            // As the app it stands in for: its fake relying parties are on 127.0.0.1.
+            .env(
+                "CITIZEN_IDP__OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+                settings.outbound.allow_private_networks.to_string(),
+            )
             .env("CITIZEN_IDP__LOG__FILTER", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -153,6 +153,9 @@ impl TestApp {
         settings.keys.dir = shared_keys_dir();
         settings.demo.enabled = false;
         settings.log.filter = "warn".into();
+        // The fake relying parties of the tests listen on 127.0.0.1; tests of the
+        // outbound policy turn it back off.
+        settings.outbound.allow_private_networks = true;
 
         let postgres = non_empty_env("TEST_DATABASE_URL").map(|admin_url| {
             let name = format!("cidp_test_{}", uuid::Uuid::new_v4().simple());

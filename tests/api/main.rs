@@ -47,6 +47,7 @@ mod logout;
 mod logs;
 mod metrics;
 mod openapi;
+mod outbound;
 mod pairwise;
 mod passkey;
 mod password_forms;

@@ -102,14 +102,19 @@ pub(super) enum Attempt {
     /// 5xx, a timeout or a network error: worth another attempt. The reason never
     /// holds the URL: it is the relying party's, but errors can be verbose.
     Retry(String),
+    /// The outbound policy forbids the address (see `outbound`): nothing was sent,
+    /// and nothing will be while the URL names or resolves to an internal address.
+    Forbidden(String),
 }
 
 /// POSTs `token` to `uri` once, within `logout.backchannel_timeout_ms`.
 pub(super) async fn post(state: &AppState, uri: &str, token: &str) -> Attempt {
     let timeout = Duration::from_millis(state.settings.logout.backchannel_timeout_ms);
-    let sent = state
-        .http
-        .post(uri)
+    let request = match state.http.request(reqwest::Method::POST, uri) {
+        Ok(request) => request,
+        Err(refused) => return Attempt::Forbidden(format!("address not allowed: {refused}")),
+    };
+    let sent = request
         .form(&[("logout_token", token)])
         .timeout(timeout)
         .send()
@@ -121,7 +126,10 @@ pub(super) async fn post(state: &AppState, uri: &str, token: &str) -> Attempt {
         }
         Ok(response) => Attempt::Retry(format!("status {}", response.status().as_u16())),
         Err(e) if e.is_timeout() => Attempt::Retry("timeout".into()),
-        Err(e) if e.is_connect() => Attempt::Retry("connection failed".into()),
-        Err(_) => Attempt::Retry("request failed".into()),
+        Err(e) => match crate::outbound::refusal(&e) {
+            Some(refused) => Attempt::Forbidden(format!("address not allowed: {refused}")),
+            None if e.is_connect() => Attempt::Retry("connection failed".into()),
+            None => Attempt::Retry("request failed".into()),
+        },
     }
 }

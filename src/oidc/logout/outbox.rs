@@ -381,6 +381,9 @@ async fn deliver(state: web::Data<AppState>, worker: Arc<str>, row: Delivery, _g
             match backchannel::post(&state, &row.uri, &token).await {
                 Attempt::Delivered => break Outcome::Delivered { attempts },
                 Attempt::Refused(status) => break Outcome::Refused { attempts, status },
+                // Retrying cannot help while the name points inside; the operator
+                // sees the reason in the audit trail.
+                Attempt::Forbidden(last) => break Outcome::Failed { attempts, last },
                 Attempt::Retry(last) if attempts >= most => {
                     break Outcome::Failed { attempts, last };
                 }

@@ -1,10 +1,15 @@
 //! The keys of `private_key_jwt` clients: registered inline, or fetched from the
 //! client's `jwks_uri` with a timeout and a size limit, and cached.
 //!
-//! A cached set is used for [`FRESH`]; after that it is fetched again. When an
-//! assertion names a key the cached set lacks (the client rotated its keys), the set is
-//! fetched again at once, but at most every [`REFETCH_FLOOR`], so that assertions with
-//! made-up key ids cannot make us hammer the client's server.
+//! Anyone can send an assertion naming a client, without knowing its key, so fetches
+//! are bounded whatever the senders do: a `jwks_uri` is fetched at most once per
+//! [`REFETCH_FLOOR`], successful or not, and requests that need a fetch at the same
+//! time wait for one (single-flight) instead of each sending their own. A cached set
+//! is used for [`FRESH`]; after that it is fetched again. An assertion naming a key the
+//! cached set lacks (the client rotated its keys) fetches again at once if the last
+//! fetch is older than the floor; otherwise it fails. The cache holds at most
+//! [`MAX_URIS`] sets (the least recently fetched go first), so it stays small even if
+//! many clients are registered.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,12 +19,15 @@ use jsonwebtoken::jwk::JwkSet;
 
 use crate::domain::client::Client;
 use crate::domain::client_keys::{self, MAX_JWKS_BYTES};
+use crate::outbound::Outbound;
 
 const FRESH: Duration = Duration::from_secs(300);
-const REFETCH_FLOOR: Duration = Duration::from_secs(30);
+/// The least time between two fetches of one `jwks_uri`.
+pub const REFETCH_FLOOR: Duration = Duration::from_secs(30);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_URIS: usize = 1024;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KeysError {
     #[error("the client has no keys registered")]
     NoKeys,
@@ -29,39 +37,78 @@ pub enum KeysError {
     Fetch(String),
 }
 
-struct Cached {
-    fetched: Instant,
-    keys: Arc<JwkSet>,
+/// What is known of one `jwks_uri`.
+#[derive(Default)]
+struct Entry {
+    /// The last set fetched, and when.
+    keys: Option<(Instant, Arc<JwkSet>)>,
+    /// When the last fetch started, and why it failed if it did.
+    attempt: Option<(Instant, Option<KeysError>)>,
+    /// Held by the one request fetching; the others wait on it.
+    flight: Arc<tokio::sync::Mutex<()>>,
+}
+
+enum Decision {
+    Answer(Result<Arc<JwkSet>, KeysError>),
+    Fetch(Arc<tokio::sync::Mutex<()>>),
 }
 
 /// Fetched key sets, by `jwks_uri`.
 #[derive(Default)]
 pub struct ClientKeyCache {
-    sets: Mutex<HashMap<String, Cached>>,
+    sets: Mutex<HashMap<String, Entry>>,
 }
 
 impl ClientKeyCache {
-    fn cached(&self, uri: &str) -> Option<(Duration, Arc<JwkSet>)> {
-        let sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
-        sets.get(uri).map(|c| (c.fetched.elapsed(), c.keys.clone()))
+    /// Whether the cache answers for `uri` now, or a fetch is due (and whose turn to
+    /// wait for).
+    fn decide(&self, uri: &str, kid: Option<&str>, now: Instant) -> Decision {
+        let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
+        if !sets.contains_key(uri) && sets.len() >= MAX_URIS {
+            evict_one(&mut sets);
+        }
+        let entry = sets.entry(uri.to_owned()).or_default();
+        let fresh = entry
+            .keys
+            .as_ref()
+            .filter(|(fetched, _)| now.duration_since(*fetched) < FRESH)
+            .map(|(_, keys)| keys.clone());
+        if let Some(keys) = &fresh
+            && kid.is_none_or(|kid| keys.find(kid).is_some())
+        {
+            return Decision::Answer(Ok(keys.clone()));
+        }
+        match &entry.attempt {
+            // Fetched (or tried) too recently to fetch again: answer with what there
+            // is; the caller fails an assertion whose key is not in it.
+            Some((at, failure)) if now.duration_since(*at) < REFETCH_FLOOR => {
+                Decision::Answer(match (fresh, failure) {
+                    (Some(keys), _) => Ok(keys),
+                    (None, Some(failure)) => Err(failure.clone()),
+                    (None, None) => Err(KeysError::Fetch("fetched too recently".into())),
+                })
+            }
+            _ => Decision::Fetch(entry.flight.clone()),
+        }
     }
 
-    fn store(&self, uri: &str, keys: Arc<JwkSet>) {
+    fn record(&self, uri: &str, started: Instant, outcome: &Result<Arc<JwkSet>, KeysError>) {
         let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
-        sets.insert(
-            uri.to_owned(),
-            Cached {
-                fetched: Instant::now(),
-                keys,
-            },
-        );
+        let entry = sets.entry(uri.to_owned()).or_default();
+        match outcome {
+            Ok(keys) => {
+                entry.keys = Some((started, keys.clone()));
+                entry.attempt = Some((started, None));
+            }
+            Err(e) => entry.attempt = Some((started, Some(e.clone()))),
+        }
     }
 
     /// The client's key set, which must hold `kid` if one is named (else the caller
     /// fails the assertion).
     pub async fn keys(
         &self,
-        http: &reqwest::Client,
+        http: &Outbound,
         client: &Client,
         kid: Option<&str>,
     ) -> Result<Arc<JwkSet>, KeysError> {
@@ -69,28 +116,45 @@ impl ClientKeyCache {
             return Ok(Arc::new(client_keys::parse_jwks(document.as_bytes())?));
         }
         let uri = client.jwks_uri.as_deref().ok_or(KeysError::NoKeys)?;
-        if let Some((age, keys)) = self.cached(uri) {
-            let has_kid = kid.is_none_or(|kid| keys.find(kid).is_some());
-            if age < FRESH && (has_kid || age < REFETCH_FLOOR) {
-                return Ok(keys);
-            }
+        let flight = match self.decide(uri, kid, Instant::now()) {
+            Decision::Answer(answer) => return answer,
+            Decision::Fetch(flight) => flight,
+        };
+        let _turn = flight.lock().await;
+        // Whoever had the turn before may have just fetched: decide again.
+        if let Decision::Answer(answer) = self.decide(uri, kid, Instant::now()) {
+            return answer;
         }
-        let keys = Arc::new(fetch(http, uri).await?);
-        self.store(uri, keys.clone());
-        Ok(keys)
+        let started = Instant::now();
+        let outcome = fetch(http, uri).await.map(Arc::new);
+        self.record(uri, started, &outcome);
+        outcome
     }
 }
 
-async fn fetch(http: &reqwest::Client, uri: &str) -> Result<JwkSet, KeysError> {
+/// Drops the entry fetched longest ago that nobody is fetching or waiting for.
+fn evict_one(sets: &mut HashMap<String, Entry>) {
+    let oldest = sets
+        .iter()
+        .filter(|(_, entry)| Arc::strong_count(&entry.flight) == 1)
+        .min_by_key(|(_, entry)| entry.attempt.as_ref().map(|(at, _)| *at))
+        .map(|(uri, _)| uri.clone());
+    if let Some(uri) = oldest {
+        sets.remove(&uri);
+    }
+}
+
+async fn fetch(http: &Outbound, uri: &str) -> Result<JwkSet, KeysError> {
     let fetch_error = |e: reqwest::Error| {
-        KeysError::Fetch(if e.is_timeout() {
-            "timeout".into()
-        } else {
-            "request failed".into()
+        KeysError::Fetch(match crate::outbound::refusal(&e) {
+            Some(refused) => format!("address not allowed: {refused}"),
+            None if e.is_timeout() => "timeout".into(),
+            None => "request failed".into(),
         })
     };
     let mut response = http
-        .get(uri)
+        .request(reqwest::Method::GET, uri)
+        .map_err(|refused| KeysError::Fetch(format!("address not allowed: {refused}")))?
         .timeout(FETCH_TIMEOUT)
         .send()
         .await
