@@ -576,11 +576,11 @@ async fn silent_authorize_with_hint(app: &TestApp, client: &TestClient, hint: &s
 
 #[tokio::test]
 async fn the_admin_api_and_the_command_line_register_the_assertion_policy() {
-    let app = TestApp::spawn_with(|s| s.admin.token = "admin-strict-jose".into()).await;
+    let app = TestApp::spawn_with(|s| s.admin.token = "admin-token-for-strict-jose-0123456789abcdef".into()).await;
     let admin = |body: Value| {
         app.http
             .post(app.url("/admin/clients"))
-            .bearer_auth("admin-strict-jose")
+            .bearer_auth("admin-token-for-strict-jose-0123456789abcdef")
             .json(&body)
             .send()
     };
