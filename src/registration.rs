@@ -119,9 +119,7 @@ pub enum RegistrationError {
          client with keys, client_secret_basic or client_secret_post otherwise"
     )]
     AuthMethod,
-    #[error(
-        "token_endpoint_auth_signing_alg must be one of {supported}, for a client with keys"
-    )]
+    #[error("token_endpoint_auth_signing_alg must be one of {supported}, for a client with keys")]
     SigningAlg { supported: String },
 }
 
@@ -295,9 +293,11 @@ fn auth_method(
         (ClientKind::Public, false, Option::None | Some(None)) => Ok(None),
         (ClientKind::Confidential, true, Option::None | Some(PrivateKeyJwt)) => Ok(PrivateKeyJwt),
         (ClientKind::Confidential, false, Option::None) => Ok(ClientSecretBasic),
-        (ClientKind::Confidential, false, Some(method @ (ClientSecretBasic | ClientSecretPost))) => {
-            Ok(method)
-        }
+        (
+            ClientKind::Confidential,
+            false,
+            Some(method @ (ClientSecretBasic | ClientSecretPost)),
+        ) => Ok(method),
         _ => Err(RegistrationError::AuthMethod),
     }
 }
@@ -457,13 +457,19 @@ mod tests {
     #[test]
     fn the_authentication_method_is_the_one_asked_for_only_if_it_fits_the_client() {
         let method = |new: NewClient| register(new).map(|(client, _)| client.auth_method);
-        assert_eq!(method(portal()), Ok(TokenEndpointAuthMethod::ClientSecretBasic));
+        assert_eq!(
+            method(portal()),
+            Ok(TokenEndpointAuthMethod::ClientSecretBasic)
+        );
         let post = NewClient {
             token_endpoint_auth_method: Some("client_secret_post".into()),
             ..portal()
         };
         let (client, secret) = register(post).unwrap();
-        assert_eq!(client.auth_method, TokenEndpointAuthMethod::ClientSecretPost);
+        assert_eq!(
+            client.auth_method,
+            TokenEndpointAuthMethod::ClientSecretPost
+        );
         assert!(secret.is_some(), "a secret for client_secret_post");
 
         let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"a",
@@ -473,7 +479,10 @@ mod tests {
             jwks: Some(jwks.into()),
             ..portal()
         };
-        assert_eq!(method(with_keys()), Ok(TokenEndpointAuthMethod::PrivateKeyJwt));
+        assert_eq!(
+            method(with_keys()),
+            Ok(TokenEndpointAuthMethod::PrivateKeyJwt)
+        );
         for (new, case) in [
             (
                 NewClient {

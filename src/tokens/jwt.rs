@@ -3,8 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::TokenError;
@@ -198,9 +198,8 @@ mod tests {
             let good_header = format!(r#"{{"alg":"{alg}","kid":"{kid}","typ":"{TYP}"}}"#);
             let good_claims = serde_json::to_string(&claims()).unwrap();
             assert!(check(&raw(&good_header, &good_claims)).is_ok());
-            let with = |member: &str| {
-                format!(r#"{{"alg":"{alg}","kid":"{kid}","typ":"{TYP}",{member}}}"#)
-            };
+            let with =
+                |member: &str| format!(r#"{{"alg":"{alg}","kid":"{kid}","typ":"{TYP}",{member}}}"#);
             for (header, case) in [
                 (with(r#""crit":["exp"],"exp":1"#), "crit"),
                 (with(r#""crit":[]"#), "empty crit"),
@@ -209,17 +208,15 @@ mod tests {
             ] {
                 assert!(check(&raw(&header, &good_claims)).is_err(), "{case}");
             }
-            let iss_twice = good_claims.replacen(
-                r#""iss":"#,
-                r#""iss":"https://attacker.example","iss":"#,
-                1,
-            );
+            let iss_twice =
+                good_claims.replacen(r#""iss":"#, r#""iss":"https://attacker.example","iss":"#, 1);
             let iss_array = good_claims.replacen(
                 &format!(r#""iss":"{ISSUER}""#),
                 &format!(r#""iss":["{ISSUER}"]"#),
                 1,
             );
-            let exp_string = good_claims.replacen(r#""exp":2000000000"#, r#""exp":"2000000000""#, 1);
+            let exp_string =
+                good_claims.replacen(r#""exp":2000000000"#, r#""exp":"2000000000""#, 1);
             for (claims, case) in [
                 (iss_twice, "iss twice"),
                 (iss_array, "iss array"),

@@ -344,9 +344,18 @@ mod tests {
             (r#"{"kid":"k"}"#, StrictJsonError::NoAlg),
             (r#"{"alg":["RS256"]}"#, StrictJsonError::Mistyped("alg")),
             (r#"{"alg":null}"#, StrictJsonError::Mistyped("alg")),
-            (r#"{"alg":"RS256","kid":7}"#, StrictJsonError::Mistyped("kid")),
-            (r#"{"alg":"RS256","typ":{}}"#, StrictJsonError::Mistyped("typ")),
-            (r#"{"alg":"RS256","cty":1}"#, StrictJsonError::Mistyped("cty")),
+            (
+                r#"{"alg":"RS256","kid":7}"#,
+                StrictJsonError::Mistyped("kid"),
+            ),
+            (
+                r#"{"alg":"RS256","typ":{}}"#,
+                StrictJsonError::Mistyped("typ"),
+            ),
+            (
+                r#"{"alg":"RS256","cty":1}"#,
+                StrictJsonError::Mistyped("cty"),
+            ),
         ] {
             assert_eq!(header(json.as_bytes()).unwrap_err(), expected, "{json}");
         }
@@ -422,12 +431,18 @@ mod tests {
             StrictJsonError::TooLarge
         );
         let encoded = URL_SAFE_NO_PAD.encode(&big);
-        assert_eq!(decode_part(&encoded).unwrap_err(), StrictJsonError::TooLarge);
+        assert_eq!(
+            decode_part(&encoded).unwrap_err(),
+            StrictJsonError::TooLarge
+        );
         assert_eq!(decode_part("a+b/").unwrap_err(), StrictJsonError::Encoding);
         assert_eq!(decode_part("e30").unwrap(), b"{}");
         // Deep nesting ends in an error, not a stack overflow.
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(4000), "]".repeat(4000));
-        assert_eq!(object(deep.as_bytes()).unwrap_err(), StrictJsonError::Syntax);
+        assert_eq!(
+            object(deep.as_bytes()).unwrap_err(),
+            StrictJsonError::Syntax
+        );
     }
 
     #[test]
@@ -442,6 +457,11 @@ mod tests {
             .into_typed()
             .unwrap();
         assert_eq!((typed.iss.as_str(), typed.exp), ("me", 5));
-        assert!(claims(br#"{"iss":"me"}"#).unwrap().into_typed::<Typed>().is_err());
+        assert!(
+            claims(br#"{"iss":"me"}"#)
+                .unwrap()
+                .into_typed::<Typed>()
+                .is_err()
+        );
     }
 }

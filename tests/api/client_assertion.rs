@@ -284,8 +284,7 @@ async fn keys_are_fetched_from_the_jwks_uri_and_an_unreachable_one_fails_cleanly
         key,
     };
     let audience = app.issuer.clone();
-    let (status, body) =
-        token_with(&app, &assertion(&app, &client, &audience, 60, "rs-1")).await;
+    let (status, body) = token_with(&app, &assertion(&app, &client, &audience, 60, "rs-1")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (down_uri, _down) = key_server(None).await;

@@ -114,7 +114,10 @@ pub(crate) async fn verify_logout_token(app: &TestApp, token: &str, client_id: &
     let strict = strict_json::claims(&strict_json::decode_part(parts[1]).unwrap())
         .expect("strict claims")
         .registered;
-    assert_eq!(strict.aud, Some(strict_json::Audience::One(client_id.to_owned())));
+    assert_eq!(
+        strict.aud,
+        Some(strict_json::Audience::One(client_id.to_owned()))
+    );
     claims
 }
 

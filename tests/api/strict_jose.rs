@@ -145,7 +145,11 @@ async fn an_assertion_with_a_crit_header_is_refused_even_with_an_empty_list() {
         assert_refused(&app, &assertion, case).await;
     }
     // The same assertion without crit passes, so the refusals are crit's.
-    let plain = signed(key, &header_of(key), &claims_for(&app, &client.id, &aud, "ok"));
+    let plain = signed(
+        key,
+        &header_of(key),
+        &claims_for(&app, &client.id, &aud, "ok"),
+    );
     assert_accepted(&app, &plain, "no crit").await;
 }
 
@@ -205,9 +209,7 @@ async fn registered_claims_of_the_wrong_type_are_refused() {
     let (id, issuer, exp) = (&client.id, &app.issuer, now + 60);
     for (claims, case) in [
         (
-            format!(
-                r#"{{"iss":["{id}"],"sub":"{id}","aud":"{issuer}","exp":{exp},"jti":"t1"}}"#
-            ),
+            format!(r#"{{"iss":["{id}"],"sub":"{id}","aud":"{issuer}","exp":{exp},"jti":"t1"}}"#),
             "iss as an array",
         ),
         (
@@ -217,9 +219,7 @@ async fn registered_claims_of_the_wrong_type_are_refused() {
             "sub as an array",
         ),
         (
-            format!(
-                r#"{{"iss":"{id}","sub":"{id}","aud":"{issuer}","exp":"{exp}","jti":"t3"}}"#
-            ),
+            format!(r#"{{"iss":"{id}","sub":"{id}","aud":"{issuer}","exp":"{exp}","jti":"t3"}}"#),
             "exp as a string",
         ),
         (
@@ -233,9 +233,7 @@ async fn registered_claims_of_the_wrong_type_are_refused() {
             "jti as a number",
         ),
         (
-            format!(
-                r#"{{"iss":"{id}","sub":"{id}","aud":["{issuer}",7],"exp":{exp},"jti":"t6"}}"#
-            ),
+            format!(r#"{{"iss":"{id}","sub":"{id}","aud":["{issuer}",7],"exp":{exp},"jti":"t6"}}"#),
             "aud with a number in it",
         ),
     ] {
@@ -252,7 +250,10 @@ async fn a_new_client_accepts_only_the_issuer_as_a_single_string() {
     let token_endpoint = quoted(&app.url("/token"));
     for (aud, case) in [
         (format!("[{issuer}]"), "the issuer in an array"),
-        (format!("[{issuer},{token_endpoint}]"), "issuer and token endpoint"),
+        (
+            format!("[{issuer},{token_endpoint}]"),
+            "issuer and token endpoint",
+        ),
         (token_endpoint.clone(), "the token endpoint"),
         (
             format!("[{issuer},\"https://other-idp.example/token\"]"),
@@ -278,7 +279,10 @@ async fn an_oidc_client_accepts_the_token_endpoint_and_arrays_naming_us() {
         (issuer.clone(), "the issuer"),
         (token_endpoint.clone(), "the token endpoint"),
         (format!("[{issuer}]"), "the issuer in an array"),
-        (format!("[{other},{token_endpoint}]"), "our token endpoint among others"),
+        (
+            format!("[{other},{token_endpoint}]"),
+            "our token endpoint among others",
+        ),
     ] {
         let claims = claims_for(&app, &client.id, &aud, case);
         assert_accepted(&app, &signed(key, &header_of(key), &claims), case).await;
@@ -323,7 +327,12 @@ async fn a_registered_signing_algorithm_is_the_only_one_accepted_even_with_a_reg
     );
     let rsa = &open.keys[0];
     let claims = claims_for(&app, &open.id, &issuer, "rs-open");
-    assert_accepted(&app, &signed(rsa, &header_of(rsa), &claims), "RS256, none registered").await;
+    assert_accepted(
+        &app,
+        &signed(rsa, &header_of(rsa), &claims),
+        "RS256, none registered",
+    )
+    .await;
 }
 
 /// The ways a client can present itself at /token, /introspect and /revoke.
@@ -485,7 +494,11 @@ async fn an_assertion_spent_at_one_endpoint_is_refused_at_the_others() {
     assert_eq!(status, StatusCode::OK, "{body}");
     for path in ["/token", "/revoke", "/introspect"] {
         let (status, body) = post_assertion(&app, path, &assertion).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed at {path}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "replayed at {path}: {body}"
+        );
         assert_eq!(body["error"], "invalid_client");
     }
 }
@@ -527,8 +540,12 @@ async fn an_id_token_hint_naming_a_member_twice_or_with_crit_is_invalid_request(
         .unwrap()
         .to_owned();
     let part = |i: usize| {
-        String::from_utf8(URL_SAFE_NO_PAD.decode(genuine.split('.').nth(i).unwrap()).unwrap())
-            .unwrap()
+        String::from_utf8(
+            URL_SAFE_NO_PAD
+                .decode(genuine.split('.').nth(i).unwrap())
+                .unwrap(),
+        )
+        .unwrap()
     };
     let (header, claims) = (part(0), part(1));
     let header_value: Value = serde_json::from_str(&header).unwrap();
@@ -554,7 +571,10 @@ async fn an_id_token_hint_naming_a_member_twice_or_with_crit_is_invalid_request(
         (signed(&key, &with_crit, &claims), "crit"),
     ] {
         let location = silent_authorize_with_hint(&app, &client, &forged).await;
-        assert!(location.starts_with(&client.redirect_uri), "{case}: {location}");
+        assert!(
+            location.starts_with(&client.redirect_uri),
+            "{case}: {location}"
+        );
         assert_eq!(
             query_param(&location, "error").as_deref(),
             Some("invalid_request"),
@@ -576,7 +596,10 @@ async fn silent_authorize_with_hint(app: &TestApp, client: &TestClient, hint: &s
 
 #[tokio::test]
 async fn the_admin_api_and_the_command_line_register_the_assertion_policy() {
-    let app = TestApp::spawn_with(|s| s.admin.token = "admin-token-for-strict-jose-0123456789abcdef".into()).await;
+    let app = TestApp::spawn_with(|s| {
+        s.admin.token = "admin-token-for-strict-jose-0123456789abcdef".into()
+    })
+    .await;
     let admin = |body: Value| {
         app.http
             .post(app.url("/admin/clients"))
@@ -597,7 +620,10 @@ async fn the_admin_api_and_the_command_line_register_the_assertion_policy() {
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["token_endpoint_auth_method"], "private_key_jwt");
     assert_eq!(created["token_endpoint_auth_signing_alg"], "ES256");
-    assert_eq!(created["assertion_audience"], "issuer", "the default of new clients");
+    assert_eq!(
+        created["assertion_audience"], "issuer",
+        "the default of new clients"
+    );
 
     for (body, case) in [
         (
@@ -648,18 +674,34 @@ async fn the_admin_api_and_the_command_line_register_the_assertion_policy() {
             None,
         )
         .await;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let shown = app.cli(&["clients", "show", &portal.id], None).await;
     let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(shown.contains("token_endpoint_auth_method: client_secret_post"), "{shown}");
+    assert!(
+        shown.contains("token_endpoint_auth_method: client_secret_post"),
+        "{shown}"
+    );
     assert!(shown.contains("assertion_audience: oidc"), "{shown}");
     let refused = app
         .cli(
-            &["clients", "update", &portal.id, "--token-endpoint-auth-signing-alg", "ES256"],
+            &[
+                "clients",
+                "update",
+                &portal.id,
+                "--token-endpoint-auth-signing-alg",
+                "ES256",
+            ],
             None,
         )
         .await;
-    assert!(!refused.status.success(), "an algorithm for a client with a secret");
+    assert!(
+        !refused.status.success(),
+        "an algorithm for a client with a secret"
+    );
 }
 
 #[tokio::test]
@@ -682,7 +724,10 @@ async fn a_client_stored_before_the_migration_keeps_the_oidc_audience() {
     let shown = app.cli(&["clients", "show", "legacy-app"], None).await;
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("assertion_audience: oidc"), "{shown}");
-    assert!(shown.contains("token_endpoint_auth_signing_alg: \n"), "{shown}");
+    assert!(
+        shown.contains("token_endpoint_auth_signing_alg: \n"),
+        "{shown}"
+    );
     // A client registered now gets the issuer alone.
     let portal = app.confidential_client();
     let shown = app.cli(&["clients", "show", &portal.id], None).await;

@@ -121,7 +121,9 @@ impl Audiences<'_> {
     fn accept(&self, aud: &Audience, policy: AssertionAudience) -> bool {
         match policy {
             AssertionAudience::Issuer => *aud == Audience::One(self.issuer.to_owned()),
-            AssertionAudience::Oidc => aud.contains(self.issuer) || aud.contains(self.token_endpoint),
+            AssertionAudience::Oidc => {
+                aud.contains(self.issuer) || aud.contains(self.token_endpoint)
+            }
         }
     }
 }
@@ -150,7 +152,9 @@ pub fn check(
         .is_some_and(|registered| registered != assertion.alg)
     {
         tracing::info!(target: "security", %client_id, "a client assertion used another algorithm than the registered one");
-        return Err(invalid("the assertion's algorithm is not the registered one"));
+        return Err(invalid(
+            "the assertion's algorithm is not the registered one",
+        ));
     }
     let jwk = select_key(keys, assertion.kid.as_deref(), assertion.alg)
         .ok_or_else(|| invalid("no registered key fits the assertion"))?;
