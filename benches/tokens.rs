@@ -7,6 +7,7 @@
 //! - minting an ID token and an access token, with ES256 and RS256 keys parsed once
 //!   (as the server keeps them);
 //! - validating an access token (signature, `typ`, `iss`, then the claims);
+//! - the strict reader of JWT parts, against serde_json's lenient read;
 //! - PKCE S256 verification;
 //! - the in-process store's round trip of an authorization code (put, then take).
 
@@ -132,6 +133,43 @@ fn validating(c: &mut Criterion) {
     }
 }
 
+/// The strict reader of JWT parts (`tokens::strict_json`) against serde_json's lenient
+/// read of the same bytes: what refusing duplicates and checking types costs per token.
+fn strict_json_parts(c: &mut Criterion) {
+    use citizen_idp::tokens::strict_json;
+    let token = jwt::sign(
+        key_set(SigningAlg::Es256)
+            .signing_key(
+                SigningAlg::Es256,
+                chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+            )
+            .unwrap(),
+        access_token::TYP,
+        &access_claims(),
+    )
+    .unwrap();
+    let mut parts = token.split('.');
+    let header = strict_json::decode_part(parts.next().unwrap()).unwrap();
+    let claims = strict_json::decode_part(parts.next().unwrap()).unwrap();
+    c.bench_function("strict_json header + claims (access token)", |b| {
+        b.iter(|| {
+            let h = strict_json::header(black_box(&header)).unwrap();
+            let c: AccessTokenClaims = strict_json::claims(black_box(&claims))
+                .unwrap()
+                .into_typed()
+                .unwrap();
+            (h, c)
+        })
+    });
+    c.bench_function("serde_json header + claims (access token, lenient)", |b| {
+        b.iter(|| {
+            let h: serde_json::Value = serde_json::from_slice(black_box(&header)).unwrap();
+            let c: AccessTokenClaims = serde_json::from_slice(black_box(&claims)).unwrap();
+            (h, c)
+        })
+    });
+}
+
 fn pkce_verification(c: &mut Criterion) {
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -165,6 +203,7 @@ criterion_group!(
     benches,
     minting,
     validating,
+    strict_json_parts,
     pkce_verification,
     store_round_trip
 );

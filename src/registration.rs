@@ -3,9 +3,10 @@
 
 use crate::domain::client::MAX_ACCESS_TOKEN_TTL_SECS;
 use crate::domain::client::{
-    Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod, sector_of,
-    validate_redirect_uri,
+    AssertionAudience, Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod,
+    sector_of, validate_redirect_uri,
 };
+use crate::domain::client_keys;
 use crate::domain::scope::{self, ScopeSet};
 use crate::domain::secret::ClientSecret;
 use crate::domain::signing_alg::SigningAlg;
@@ -39,6 +40,13 @@ pub struct NewClient {
     pub jwks_uri: Option<String>,
     /// One of the state's own services: no consent page (operators decide this).
     pub first_party: bool,
+    /// `client_secret_basic` (the default with a secret), `client_secret_post`,
+    /// `private_key_jwt` (the only one with keys) or `none` (the only one for public
+    /// clients); `None` takes the default.
+    pub token_endpoint_auth_method: Option<String>,
+    /// The one algorithm the client's assertions may use (RFC 7591), keys only.
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    pub assertion_audience: AssertionAudience,
 }
 
 impl Default for NewClient {
@@ -59,6 +67,10 @@ impl Default for NewClient {
             jwks: None,
             jwks_uri: None,
             first_party: false,
+            token_endpoint_auth_method: None,
+            token_endpoint_auth_signing_alg: None,
+            // New clients accept only the issuer as an assertion's audience.
+            assertion_audience: AssertionAudience::Issuer,
         }
     }
 }
@@ -110,6 +122,13 @@ pub enum RegistrationError {
         uri: String,
         reason: outbound::Refused,
     },
+    #[error(
+        "token_endpoint_auth_method must be none for a public client, private_key_jwt for a \
+         client with keys, client_secret_basic or client_secret_post otherwise"
+    )]
+    AuthMethod,
+    #[error("token_endpoint_auth_signing_alg must be one of {supported}, for a client with keys")]
+    SigningAlg { supported: String },
 }
 
 impl From<&Client> for NewClient {
@@ -135,6 +154,11 @@ impl From<&Client> for NewClient {
             jwks: client.jwks.clone(),
             jwks_uri: client.jwks_uri.clone(),
             first_party: client.first_party,
+            token_endpoint_auth_method: Some(client.auth_method.as_str().to_owned()),
+            token_endpoint_auth_signing_alg: client
+                .token_endpoint_auth_signing_alg
+                .map(client_keys::alg_name),
+            assertion_audience: client.assertion_audience,
         }
     }
 }
@@ -213,20 +237,26 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         return Err(RegistrationError::AccessTokenTtl);
     }
     let keys = client_keys(new.jwks.as_deref(), new.jwks_uri.as_deref())?;
-    let (secret, secret_hash, auth_method) = match new.kind {
-        ClientKind::Public if keys => return Err(RegistrationError::PublicClientKeys),
-        ClientKind::Public => (None, None, TokenEndpointAuthMethod::None),
-        // A client with keys authenticates with them, and has no secret to leak.
-        ClientKind::Confidential if keys => (None, None, TokenEndpointAuthMethod::PrivateKeyJwt),
-        ClientKind::Confidential => {
+    let auth_method = auth_method(new.kind, keys, new.token_endpoint_auth_method.as_deref())?;
+    let signing_alg = new
+        .token_endpoint_auth_signing_alg
+        .as_deref()
+        .map(|name| {
+            client_keys::assertion_alg(name)
+                .filter(|_| auth_method == TokenEndpointAuthMethod::PrivateKeyJwt)
+                .ok_or_else(|| RegistrationError::SigningAlg {
+                    supported: client_keys::assertion_alg_names().join(" "),
+                })
+        })
+        .transpose()?;
+    let (secret, secret_hash) = match auth_method {
+        TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost => {
             let secret = ClientSecret::new(random::token());
             let hash = random::sha256(secret.expose().as_bytes());
-            (
-                Some(secret),
-                Some(hash),
-                TokenEndpointAuthMethod::ClientSecretBasic,
-            )
+            (Some(secret), Some(hash))
         }
+        // A client with keys authenticates with them, and has no secret to leak.
+        TokenEndpointAuthMethod::PrivateKeyJwt | TokenEndpointAuthMethod::None => (None, None),
     };
     let client = Client {
         id,
@@ -245,6 +275,8 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         sector_identifier,
         jwks: new.jwks,
         jwks_uri: new.jwks_uri,
+        token_endpoint_auth_signing_alg: signing_alg,
+        assertion_audience: new.assertion_audience,
         first_party: new.first_party,
     };
     Ok((client, secret))
@@ -274,6 +306,30 @@ pub async fn check_outbound(
             })?;
     }
     Ok(())
+}
+
+/// The authentication method: the one asked for if it fits the client, else its default.
+fn auth_method(
+    kind: ClientKind,
+    keys: bool,
+    requested: Option<&str>,
+) -> Result<TokenEndpointAuthMethod, RegistrationError> {
+    use TokenEndpointAuthMethod::{ClientSecretBasic, ClientSecretPost, None, PrivateKeyJwt};
+    let requested = requested
+        .map(|name| TokenEndpointAuthMethod::parse(name).ok_or(RegistrationError::AuthMethod))
+        .transpose()?;
+    match (kind, keys, requested) {
+        (ClientKind::Public, true, _) => Err(RegistrationError::PublicClientKeys),
+        (ClientKind::Public, false, Option::None | Some(None)) => Ok(None),
+        (ClientKind::Confidential, true, Option::None | Some(PrivateKeyJwt)) => Ok(PrivateKeyJwt),
+        (ClientKind::Confidential, false, Option::None) => Ok(ClientSecretBasic),
+        (
+            ClientKind::Confidential,
+            false,
+            Some(method @ (ClientSecretBasic | ClientSecretPost)),
+        ) => Ok(method),
+        _ => Err(RegistrationError::AuthMethod),
+    }
 }
 
 fn grant_types(names: &[String], kind: ClientKind) -> Result<Vec<GrantType>, RegistrationError> {
@@ -426,5 +482,115 @@ mod tests {
         let mut bad = portal();
         bad.id_token_alg = "none".into();
         assert_eq!(register(bad).unwrap_err(), RegistrationError::Alg);
+    }
+
+    #[test]
+    fn the_authentication_method_is_the_one_asked_for_only_if_it_fits_the_client() {
+        let method = |new: NewClient| register(new).map(|(client, _)| client.auth_method);
+        assert_eq!(
+            method(portal()),
+            Ok(TokenEndpointAuthMethod::ClientSecretBasic)
+        );
+        let post = NewClient {
+            token_endpoint_auth_method: Some("client_secret_post".into()),
+            ..portal()
+        };
+        let (client, secret) = register(post).unwrap();
+        assert_eq!(
+            client.auth_method,
+            TokenEndpointAuthMethod::ClientSecretPost
+        );
+        assert!(secret.is_some(), "a secret for client_secret_post");
+
+        let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"a",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+        let with_keys = || NewClient {
+            jwks: Some(jwks.into()),
+            ..portal()
+        };
+        assert_eq!(
+            method(with_keys()),
+            Ok(TokenEndpointAuthMethod::PrivateKeyJwt)
+        );
+        for (new, case) in [
+            (
+                NewClient {
+                    token_endpoint_auth_method: Some("client_secret_basic".into()),
+                    ..with_keys()
+                },
+                "a secret method with keys",
+            ),
+            (
+                NewClient {
+                    token_endpoint_auth_method: Some("private_key_jwt".into()),
+                    ..portal()
+                },
+                "private_key_jwt without keys",
+            ),
+            (
+                NewClient {
+                    token_endpoint_auth_method: Some("none".into()),
+                    ..portal()
+                },
+                "none for a confidential client",
+            ),
+            (
+                NewClient {
+                    token_endpoint_auth_method: Some("client_secret_jwt".into()),
+                    ..portal()
+                },
+                "an unsupported method",
+            ),
+            (
+                NewClient {
+                    kind: ClientKind::Public,
+                    token_endpoint_auth_method: Some("client_secret_post".into()),
+                    ..portal()
+                },
+                "a secret method for a public client",
+            ),
+        ] {
+            assert_eq!(method(new), Err(RegistrationError::AuthMethod), "{case}");
+        }
+
+        let es256 = NewClient {
+            token_endpoint_auth_signing_alg: Some("ES256".into()),
+            ..with_keys()
+        };
+        let (client, _) = register(es256).unwrap();
+        assert_eq!(
+            client.token_endpoint_auth_signing_alg,
+            Some(jsonwebtoken::Algorithm::ES256)
+        );
+        for (alg, new) in [
+            ("HS256", with_keys()),
+            ("none", with_keys()),
+            ("es256", with_keys()),
+            ("ES256", portal()),
+        ] {
+            let new = NewClient {
+                token_endpoint_auth_signing_alg: Some(alg.into()),
+                ..new
+            };
+            assert!(
+                matches!(register(new), Err(RegistrationError::SigningAlg { .. })),
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn new_clients_accept_only_the_issuer_as_audience_and_an_update_keeps_the_policy() {
+        let (client, _) = register(portal()).unwrap();
+        assert_eq!(client.assertion_audience, AssertionAudience::Issuer);
+        let legacy = Client {
+            assertion_audience: AssertionAudience::Oidc,
+            auth_method: TokenEndpointAuthMethod::ClientSecretPost,
+            ..client
+        };
+        let (again, _) = register(NewClient::from(&legacy)).unwrap();
+        assert_eq!(again.assertion_audience, AssertionAudience::Oidc);
+        assert_eq!(again.auth_method, TokenEndpointAuthMethod::ClientSecretPost);
     }
 }

@@ -1,26 +1,31 @@
 //! `private_key_jwt` client assertions: the unverified read of `sub` that picks the
-//! client (`client_auth::credentials`), then the header and every check but replay
-//! (`assertion::header`, `assertion::check`), against the fixed key set of
+//! client (`client_auth::credentials`), then the strict read and every check but
+//! replay (`assertion::parse`, `assertion::check`), against the fixed key set of
 //! `KEY_CLIENT`.
 //!
 //! An input whose first byte is odd is `HEADER\nCLAIMS`, signed here with the one
 //! private key of that set, so that the claim checks behind the signature are reached;
-//! otherwise the input is the compact JWS itself.
+//! otherwise the input is the compact JWS itself. Bit 1 of the first byte registers the
+//! client with `assertion_audience = "oidc"` (else "issuer"), bit 2 with
+//! `token_endpoint_auth_signing_alg = ES256` (which nothing here can sign).
 //!
 //! Invariants: an accepted assertion is signed by the Ed25519 key (nothing else can be:
-//! the targets hold no other private key), names the client as `iss` and `sub`, has an
-//! allowed audience, a `jti`, and an expiry within the allowed window.
+//! the targets hold no other private key) with no other registered algorithm, has no
+//! `crit` header, names the client as `iss` and `sub` (strings), has an audience the
+//! client's policy allows (for "issuer", the issuer as one string), a `jti`, and an
+//! expiry within the allowed window.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use citizen_idp::domain::client::AssertionAudience;
 use citizen_idp::domain::client_keys::parse_jwks;
-use citizen_idp::oidc::token::assertion::{self, MAX_LIFETIME_SECS};
+use citizen_idp::oidc::token::assertion::{self, Audiences, MAX_LIFETIME_SECS};
 use citizen_idp::oidc::token::client_auth::{self, AssertionParams, JWT_BEARER};
 use citizen_idp_fuzz::{
-    ED_KID, ISSUER, KEY_CLIENT, NOW, TOKEN_ENDPOINT, client_jwks, sign_ed, split,
+    ED_KID, ISSUER, KEY_CLIENT, NOW, TOKEN_ENDPOINT, client_jwks, key_client, sign_ed, split,
 };
 use jsonwebtoken::jwk::JwkSet;
 use libfuzzer_sys::fuzz_target;
@@ -53,27 +58,47 @@ fuzz_target!(|data: &[u8]| {
 
     static KEYS: OnceLock<JwkSet> = OnceLock::new();
     let keys = KEYS.get_or_init(|| parse_jwks(client_jwks().as_bytes()).expect("fixture keys"));
-    let Ok(header) = assertion::header(&jws) else {
+    let Ok(unverified) = assertion::parse(&jws) else {
         return;
     };
-    let audiences = [ISSUER, TOKEN_ENDPOINT];
-    let Ok(checked) = assertion::check(&jws, &header, keys, KEY_CLIENT, &audiences, NOW) else {
+    let audiences = Audiences {
+        issuer: ISSUER,
+        token_endpoint: TOKEN_ENDPOINT,
+    };
+    let policy = if mode & 2 == 2 {
+        AssertionAudience::Oidc
+    } else {
+        AssertionAudience::Issuer
+    };
+    let mut client = key_client(policy);
+    if mode & 4 == 4 {
+        client.token_endpoint_auth_signing_alg = Some(jsonwebtoken::Algorithm::ES256);
+    }
+    let Ok(checked) = assertion::check(&unverified, keys, &client, audiences, NOW) else {
         return;
     };
 
-    assert_eq!(format!("{:?}", header.alg), "EdDSA", "{jws}");
-    assert!(header.kid.as_deref().is_none_or(|kid| kid == ED_KID));
-    let payload = jws.split('.').nth(1).expect("three parts");
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON");
+    assert!(mode & 4 == 0, "another algorithm than the registered one: {jws}");
+    assert_eq!(format!("{:?}", unverified.alg), "EdDSA", "{jws}");
+    assert!(unverified.kid.as_deref().is_none_or(|kid| kid == ED_KID));
+    let part = |i: usize| -> Value {
+        let encoded = jws.split('.').nth(i).expect("three parts");
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).expect("base64url"))
+            .expect("JSON")
+    };
+    assert!(part(0).get("crit").is_none(), "{jws}");
+    let claims = part(1);
     assert_eq!(claims["iss"], KEY_CLIENT);
     assert_eq!(claims["sub"], KEY_CLIENT);
-    let aud_ok = |v: &Value| v.as_str().is_some_and(|a| audiences.contains(&a));
-    match &claims["aud"] {
-        Value::Array(list) => assert!(list.iter().any(aud_ok)),
-        other => assert!(aud_ok(other)),
+    match (policy, &claims["aud"]) {
+        (AssertionAudience::Issuer, aud) => assert_eq!(aud, ISSUER, "{jws}"),
+        (AssertionAudience::Oidc, Value::Array(list)) => {
+            assert!(list.iter().all(Value::is_string));
+            assert!(list.iter().any(|a| a == ISSUER || a == TOKEN_ENDPOINT));
+        }
+        (AssertionAudience::Oidc, aud) => assert!(aud == ISSUER || aud == TOKEN_ENDPOINT),
     }
-    assert_eq!(claims["exp"].as_i64(), Some(checked.exp));
+    assert!(claims["exp"].is_number());
     assert!(checked.exp > NOW - LEEWAY_SECS);
     assert!(checked.exp <= NOW + MAX_LIFETIME_SECS + LEEWAY_SECS);
     assert!(!checked.jti.is_empty() && checked.jti.len() <= 256);

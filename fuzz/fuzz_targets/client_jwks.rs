@@ -1,6 +1,6 @@
 //! A client's JWK Set document (`client_keys::parse_jwks`), as registered inline or
 //! fetched from its `jwks_uri`, and then used to check an assertion
-//! (`assertion::check`), which turns each key into a verifying key.
+//! (`assertion::parse`, `assertion::check`), which turns each key into a verifying key.
 //!
 //! Invariants: an accepted set is within the size and count bounds, holds only
 //! asymmetric keys, and survives serialising and parsing again unchanged; and a fixed
@@ -11,8 +11,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use citizen_idp::domain::client_keys::{MAX_JWKS_BYTES, parse_jwks};
-use citizen_idp::oidc::token::assertion;
-use citizen_idp_fuzz::{ISSUER, KEY_CLIENT, NOW, TOKEN_ENDPOINT, ed_public_x, sign_ed};
+use citizen_idp::domain::client::AssertionAudience;
+use citizen_idp::oidc::token::assertion::{self, Audiences};
+use citizen_idp_fuzz::{ISSUER, KEY_CLIENT, NOW, TOKEN_ENDPOINT, ed_public_x, key_client, sign_ed};
 use jsonwebtoken::jwk::AlgorithmParameters;
 use libfuzzer_sys::fuzz_target;
 
@@ -39,11 +40,15 @@ fuzz_target!(|data: &[u8]| {
     );
     for header in [r#"{"alg":"EdDSA","kid":"ed"}"#, r#"{"alg":"EdDSA"}"#] {
         let jws = sign_ed(header.as_bytes(), claims.as_bytes());
-        let Ok(parsed) = assertion::header(&jws) else {
-            panic!("the fixed header is refused");
+        let Ok(parsed) = assertion::parse(&jws) else {
+            panic!("the fixed assertion is refused");
         };
-        let audiences = [ISSUER, TOKEN_ENDPOINT];
-        if assertion::check(&jws, &parsed, &set, KEY_CLIENT, &audiences, NOW).is_ok() {
+        let audiences = Audiences {
+            issuer: ISSUER,
+            token_endpoint: TOKEN_ENDPOINT,
+        };
+        let client = key_client(AssertionAudience::Issuer);
+        if assertion::check(&parsed, &set, &client, audiences, NOW).is_ok() {
             assert!(ed_keys.iter().any(|x| is_ed_public_key(x)), "{set:?}");
         }
     }

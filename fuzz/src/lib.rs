@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use citizen_idp::domain::client::{
-    Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod,
+    AssertionAudience, Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod,
 };
 use citizen_idp::domain::scope::ScopeSet;
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -44,8 +44,20 @@ fn client(id: &str, kind: ClientKind, redirect_uris: &[&str]) -> Client {
         sector_identifier: "portal.gov.vn".to_owned(),
         jwks: None,
         jwks_uri: None,
+        token_endpoint_auth_signing_alg: None,
+        assertion_audience: AssertionAudience::Issuer,
         first_party: false,
     }
+}
+
+/// [`KEY_CLIENT`], registered with [`client_jwks`] and the audience policy `audience`.
+pub fn key_client(audience: AssertionAudience) -> Client {
+    let mut key_client = client(KEY_CLIENT, ClientKind::Confidential, &[]);
+    key_client.auth_method = TokenEndpointAuthMethod::PrivateKeyJwt;
+    key_client.grant_types = vec![GrantType::ClientCredentials];
+    key_client.jwks = Some(client_jwks());
+    key_client.assertion_audience = audience;
+    key_client
 }
 
 /// The registered clients: a confidential portal with an https redirect URI (and a

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Actor, AdminError};
-use crate::domain::client::{Client, ClientKind, SubjectType};
+use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
+use crate::domain::client_keys;
 use crate::registration::{self, NewClient};
 use crate::state::AppState;
 use crate::storage::{StorageError, clients};
@@ -162,6 +163,10 @@ pub struct ClientMetadata {
     /// One of the state's own services: its citizens are not asked for consent.
     #[serde(default)]
     first_party: bool,
+    token_endpoint_auth_method: Option<String>,
+    token_endpoint_auth_signing_alg: Option<String>,
+    /// `issuer` (the default) or `oidc`: see `AssertionAudience`.
+    assertion_audience: Option<String>,
 }
 
 fn is_control_text(text: &str) -> bool {
@@ -229,6 +234,11 @@ impl ClientMetadata {
             Some(s) => SubjectType::parse(s)
                 .ok_or_else(|| invalid("subject_type must be pairwise or public"))?,
         };
+        let assertion_audience = match self.assertion_audience.as_deref() {
+            None => base.assertion_audience,
+            Some(a) => AssertionAudience::parse(a)
+                .ok_or_else(|| invalid("assertion_audience must be issuer or oidc"))?,
+        };
         Ok(NewClient {
             id: self.client_id.or(base.id),
             name: self.client_name,
@@ -247,6 +257,9 @@ impl ClientMetadata {
             jwks: self.jwks.map(|set| set.to_string()),
             jwks_uri: self.jwks_uri,
             first_party: self.first_party,
+            token_endpoint_auth_method: self.token_endpoint_auth_method,
+            token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg,
+            assertion_audience,
         })
     }
 }
@@ -270,6 +283,8 @@ struct ClientView {
     jwks: Option<Value>,
     jwks_uri: Option<String>,
     first_party: bool,
+    token_endpoint_auth_signing_alg: Option<String>,
+    assertion_audience: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
 }
@@ -283,6 +298,10 @@ impl ClientView {
             scope: client.scopes.to_string(),
             subject_type: client.subject_type.as_str(),
             jwks: client.jwks.and_then(|j| serde_json::from_str(&j).ok()),
+            token_endpoint_auth_signing_alg: client
+                .token_endpoint_auth_signing_alg
+                .map(client_keys::alg_name),
+            assertion_audience: client.assertion_audience.as_str(),
             client_id: client.id,
             client_name: client.name,
             redirect_uris: client.redirect_uris,

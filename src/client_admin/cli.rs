@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use super::{Actor, AdminError};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::domain::client::{Client, ClientKind, SubjectType};
+use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
+use crate::domain::client_keys;
 use crate::domain::secret::ClientSecret;
 use crate::registration::{self, NewClient};
 use crate::startup::{self, StartupError};
@@ -81,6 +82,19 @@ pub struct ClientSettings {
     /// for consent (default: false).
     #[arg(long, value_name = "true|false")]
     first_party: Option<bool>,
+    /// How the client authenticates at /token, /introspect and /revoke, and no other
+    /// way: client_secret_basic (the default with a secret), client_secret_post,
+    /// private_key_jwt (with keys) or none (public clients).
+    #[arg(long, value_name = "METHOD")]
+    token_endpoint_auth_method: Option<String>,
+    /// The one algorithm the client's assertions may use, e.g. ES256 (RFC 7591);
+    /// "" removes it (then any asymmetric algorithm that fits the key).
+    #[arg(long, value_name = "ALG")]
+    token_endpoint_auth_signing_alg: Option<String>,
+    /// The `aud` its assertions may carry: issuer (the issuer identifier as one string;
+    /// the default for new clients) or oidc (also the token endpoint URL, and arrays).
+    #[arg(long, value_name = "issuer|oidc")]
+    assertion_audience: Option<String>,
 }
 
 #[derive(Args)]
@@ -123,11 +137,32 @@ impl ClientSettings {
             SubjectType::parse(subject_type)
                 .ok_or_else(|| other("subject type must be pairwise or public"))?;
         }
+        if let Some(audience) = &self.assertion_audience {
+            AssertionAudience::parse(audience)
+                .ok_or_else(|| other("assertion audience must be issuer or oidc"))?;
+        }
         Ok(self)
     }
 
     /// Applies the options given to `base`.
     fn apply(self, mut base: NewClient) -> NewClient {
+        // New keys change the method with them, unless it is named.
+        if self.jwks_document.is_some() || self.jwks_uri.is_some() {
+            base.token_endpoint_auth_method = None;
+        }
+        if let Some(method) = self.token_endpoint_auth_method {
+            base.token_endpoint_auth_method = Some(method);
+        }
+        if let Some(alg) = self.token_endpoint_auth_signing_alg {
+            base.token_endpoint_auth_signing_alg = Some(alg).filter(|a| !a.is_empty());
+        }
+        if let Some(audience) = self
+            .assertion_audience
+            .as_deref()
+            .and_then(AssertionAudience::parse)
+        {
+            base.assertion_audience = audience;
+        }
         if let Some(name) = self.name {
             base.name = name;
         }
@@ -329,6 +364,17 @@ fn print_client(client: &Client) {
                 .unwrap_or_else(|| "default".into()),
         ),
         ("jwks_uri", client.jwks_uri.clone().unwrap_or_default()),
+        (
+            "token_endpoint_auth_signing_alg",
+            client
+                .token_endpoint_auth_signing_alg
+                .map(client_keys::alg_name)
+                .unwrap_or_default(),
+        ),
+        (
+            "assertion_audience",
+            client.assertion_audience.as_str().to_owned(),
+        ),
         ("first_party", client.first_party.to_string()),
         (
             "jwks",

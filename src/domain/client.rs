@@ -73,6 +73,40 @@ impl TokenEndpointAuthMethod {
     }
 }
 
+/// Which `aud` a client assertion (RFC 7523 §3) may carry.
+///
+/// The issuer identifier as one string names this server and nothing else. The token
+/// endpoint URL, or an array of audiences, is what OIDC Core §9 allowed; an assertion
+/// made for another server's endpoint (or listing several) could then be replayed here
+/// (the 2025 audience injection advisory; the draft update of RFC 7523 requires the
+/// issuer alone). Clients registered before keep `Oidc` until their operator changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAudience {
+    /// Only the issuer identifier, as a single string.
+    Issuer,
+    /// The issuer or the token endpoint URL, as a string or within an array.
+    Oidc,
+}
+
+impl AssertionAudience {
+    pub const SUPPORTED: [&'static str; 2] = ["issuer", "oidc"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssertionAudience::Issuer => "issuer",
+            AssertionAudience::Oidc => "oidc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "issuer" => Some(AssertionAudience::Issuer),
+            "oidc" => Some(AssertionAudience::Oidc),
+            _ => None,
+        }
+    }
+}
+
 /// A registered relying party.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -102,6 +136,10 @@ pub struct Client {
     pub jwks: Option<String>,
     /// ...or published by the client at this URL.
     pub jwks_uri: Option<String>,
+    /// The one algorithm its assertions may use (RFC 7591 `token_endpoint_auth_signing_alg`),
+    /// when registered; otherwise any of `client_keys::ASSERTION_ALGS` that fits the key.
+    pub token_endpoint_auth_signing_alg: Option<jsonwebtoken::Algorithm>,
+    pub assertion_audience: AssertionAudience,
     /// Marked by an operator as one of the state's own services: its citizens are not
     /// asked for consent.
     pub first_party: bool,
@@ -291,6 +329,8 @@ mod tests {
             sector_identifier: "portal.gov.vn".into(),
             jwks: None,
             jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
+            assertion_audience: AssertionAudience::Issuer,
             first_party: false,
         }
     }

@@ -23,7 +23,20 @@ pub const ASSERTION_ALGS: [Algorithm; 9] = [
 ];
 
 pub fn assertion_alg_names() -> Vec<String> {
-    ASSERTION_ALGS.iter().map(|a| format!("{a:?}")).collect()
+    ASSERTION_ALGS.iter().map(|&a| alg_name(a)).collect()
+}
+
+/// An algorithm's JWA name (RFC 7518 §3.1): jsonwebtoken's variants are spelt so.
+pub fn alg_name(alg: Algorithm) -> String {
+    format!("{alg:?}")
+}
+
+/// One of [`ASSERTION_ALGS`] by its JWA name; anything else (`none`, `HS256`, a name
+/// in another case) is none of them.
+pub fn assertion_alg(name: &str) -> Option<Algorithm> {
+    ASSERTION_ALGS
+        .into_iter()
+        .find(|&alg| alg_name(alg) == name)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

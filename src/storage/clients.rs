@@ -6,8 +6,10 @@ use diesel::prelude::*;
 use super::schema::clients;
 use super::{DbConnection, StorageError};
 use crate::domain::client::{
-    Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod, sector_of,
+    AssertionAudience, Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod,
+    sector_of,
 };
+use crate::domain::client_keys;
 use crate::domain::scope::ScopeSet;
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -32,6 +34,8 @@ struct ClientRow {
     jwks_uri: Option<String>,
     updated_at: Option<NaiveDateTime>,
     first_party: bool,
+    token_endpoint_auth_signing_alg: Option<String>,
+    assertion_audience: String,
 }
 
 impl ClientRow {
@@ -74,6 +78,15 @@ impl TryFrom<ClientRow> for Client {
             sector_identifier,
             jwks: row.jwks,
             jwks_uri: row.jwks_uri,
+            token_endpoint_auth_signing_alg: row
+                .token_endpoint_auth_signing_alg
+                .map(|alg| {
+                    client_keys::assertion_alg(&alg)
+                        .ok_or_else(|| corrupt("token_endpoint_auth_signing_alg"))
+                })
+                .transpose()?,
+            assertion_audience: AssertionAudience::parse(&row.assertion_audience)
+                .ok_or_else(|| corrupt("assertion_audience"))?,
             first_party: row.first_party,
             id: row.client_id,
             name: row.name,
@@ -138,6 +151,8 @@ pub fn insert(
         jwks_uri: client.jwks_uri.clone(),
         updated_at: None,
         first_party: client.first_party,
+        token_endpoint_auth_signing_alg: signing_alg_text(client),
+        assertion_audience: client.assertion_audience.as_str().to_owned(),
     };
     diesel::insert_into(clients::table)
         .values(&row)
@@ -175,6 +190,8 @@ pub fn update(
             clients::jwks_uri.eq(&client.jwks_uri),
             clients::updated_at.eq(now),
             clients::first_party.eq(client.first_party),
+            clients::token_endpoint_auth_signing_alg.eq(signing_alg_text(client)),
+            clients::assertion_audience.eq(client.assertion_audience.as_str()),
         ))
         .execute(conn)?;
     Ok(updated == 1)
@@ -211,4 +228,10 @@ fn grant_types_text(grants: &[GrantType]) -> String {
         .map(|g| g.as_str())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn signing_alg_text(client: &Client) -> Option<String> {
+    client
+        .token_endpoint_auth_signing_alg
+        .map(client_keys::alg_name)
 }

@@ -59,6 +59,8 @@ diesel::table! {
         jwks_uri -> Nullable<Text>,
         updated_at -> Nullable<Timestamp>,
         first_party -> Bool,
+        token_endpoint_auth_signing_alg -> Nullable<Text>,
+        assertion_audience -> Text,
     }
 }
 

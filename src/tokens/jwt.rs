@@ -1,17 +1,16 @@
 //! Compact JWS (RFC 7515) signing with our pre-parsed keys, and verification of the
 //! tokens we issued, with the same parsed keys.
 
-use std::borrow::Cow;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::TokenError;
 use super::key_set::KeySet;
 use super::keys::SigningKey;
+use super::strict_json;
 
 /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
 #[tracing::instrument(name = "sign", skip_all, fields(alg = key.alg().as_str(), typ = typ))]
@@ -46,21 +45,6 @@ pub trait Issued {
     fn issuer(&self) -> &str;
 }
 
-/// The protected header members we look at; others are ignored (we made the token),
-/// except `crit`: we issue none, and RFC 7515 §4.1.11 has a token naming extensions we
-/// do not understand refused.
-#[derive(Deserialize)]
-struct Header<'a> {
-    #[serde(default)]
-    crit: Option<serde::de::IgnoredAny>,
-    #[serde(borrow)]
-    alg: Cow<'a, str>,
-    #[serde(borrow, default)]
-    kid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    typ: Option<Cow<'a, str>>,
-}
-
 /// Verifies the signature, `typ` and `iss` of a token we issued. Expiry is the
 /// caller's to check against its own `now` (time is a parameter).
 ///
@@ -93,13 +77,16 @@ pub fn verify_with_kid<T: DeserializeOwned + Issued>(
     if claims.contains('.') {
         return Err(JwtError::Malformed);
     }
-    let header = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| JwtError::Malformed)?;
-    let header: Header = serde_json::from_slice(&header).map_err(|_| JwtError::Malformed)?;
-    if header.crit.is_some() {
-        return Err(JwtError::Invalid);
-    }
+    // The strict reader refuses a `crit` (we issue none, and RFC 7515 §4.1.11 has a
+    // token naming extensions we do not understand refused), a member named twice, and
+    // mistyped members: see `strict_json`.
+    let header = strict_json::decode_part(header).map_err(|_| JwtError::Malformed)?;
+    let header = strict_json::header(&header).map_err(|e| match e {
+        strict_json::StrictJsonError::Critical | strict_json::StrictJsonError::Duplicate => {
+            JwtError::Invalid
+        }
+        _ => JwtError::Malformed,
+    })?;
     let kid = header.kid.as_deref().ok_or(JwtError::UnknownKey)?;
     let key = keys.find(kid).ok_or(JwtError::UnknownKey)?;
     // The algorithm comes from our key, never from the token's header, so an attacker
@@ -120,10 +107,10 @@ pub fn verify_with_kid<T: DeserializeOwned + Issued>(
     if !key.verify(signing_input.as_bytes(), &signature) {
         return Err(JwtError::Invalid);
     }
-    let claims = URL_SAFE_NO_PAD
-        .decode(claims)
+    let claims = strict_json::decode_part(claims).map_err(|_| JwtError::Invalid)?;
+    let claims: T = strict_json::claims(&claims)
+        .and_then(strict_json::Claims::into_typed)
         .map_err(|_| JwtError::Invalid)?;
-    let claims: T = serde_json::from_slice(&claims).map_err(|_| JwtError::Invalid)?;
     if claims.issuer() != issuer {
         return Err(JwtError::Invalid);
     }
@@ -195,6 +182,53 @@ mod tests {
             ));
             let downgraded = format!("{none}.{}.", part(&token, 1));
             assert_eq!(check(&downgraded).unwrap_err(), JwtError::Invalid);
+            // Signed by our key, but not as we sign: each is refused by the strict reader.
+            let raw = |header: &str, claims: &str| {
+                let mut jws = format!(
+                    "{}.{}",
+                    URL_SAFE_NO_PAD.encode(header),
+                    URL_SAFE_NO_PAD.encode(claims)
+                );
+                let signature = key.sign(jws.as_bytes()).unwrap();
+                jws.push('.');
+                jws.push_str(&URL_SAFE_NO_PAD.encode(signature));
+                jws
+            };
+            let (alg, kid) = (key.alg().as_str(), key.kid());
+            let good_header = format!(r#"{{"alg":"{alg}","kid":"{kid}","typ":"{TYP}"}}"#);
+            let good_claims = serde_json::to_string(&claims()).unwrap();
+            assert!(check(&raw(&good_header, &good_claims)).is_ok());
+            let with =
+                |member: &str| format!(r#"{{"alg":"{alg}","kid":"{kid}","typ":"{TYP}",{member}}}"#);
+            for (header, case) in [
+                (with(r#""crit":["exp"],"exp":1"#), "crit"),
+                (with(r#""crit":[]"#), "empty crit"),
+                (with(&format!(r#""alg":"{alg}""#)), "alg twice"),
+                (with(&format!(r#""kid":"{kid}""#)), "kid twice"),
+            ] {
+                assert!(check(&raw(&header, &good_claims)).is_err(), "{case}");
+            }
+            let iss_twice =
+                good_claims.replacen(r#""iss":"#, r#""iss":"https://attacker.example","iss":"#, 1);
+            let iss_array = good_claims.replacen(
+                &format!(r#""iss":"{ISSUER}""#),
+                &format!(r#""iss":["{ISSUER}"]"#),
+                1,
+            );
+            let exp_string =
+                good_claims.replacen(r#""exp":2000000000"#, r#""exp":"2000000000""#, 1);
+            for (claims, case) in [
+                (iss_twice, "iss twice"),
+                (iss_array, "iss array"),
+                (exp_string, "exp string"),
+            ] {
+                assert_ne!(claims, good_claims, "{case}: the fixture changed");
+                assert_eq!(
+                    check(&raw(&good_header, &claims)).unwrap_err(),
+                    JwtError::Invalid,
+                    "{case}"
+                );
+            }
             for malformed in [
                 "",
                 "a.b",

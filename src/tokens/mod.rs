@@ -13,6 +13,7 @@ pub mod pkce;
 pub mod random;
 pub mod refresh;
 pub mod revocation;
+pub mod strict_json;
 pub mod subject;
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -96,13 +96,18 @@ async fn a_client_authenticates_with_an_assertion_signed_by_its_registered_key()
     let client = inline_client(&app);
     let token_endpoint = app.url("/token");
 
-    let first = assertion(&app, &client, &token_endpoint, 60, "jti-1");
+    let first = assertion(&app, &client, &app.issuer, 60, "jti-1");
     let (status, body) = token_with(&app, &first).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "insurance.read");
-    // The issuer is an accepted audience too.
-    let (status, _) = token_with(&app, &assertion(&app, &client, &app.issuer, 60, "jti-2")).await;
-    assert_eq!(status, StatusCode::OK);
+    // A new client accepts the issuer alone (assertion_audience = "issuer"; the token
+    // endpoint is for clients registered with "oidc", see strict_jose).
+    assert_refused(
+        &app,
+        &assertion(&app, &client, &token_endpoint, 60, "jti-2"),
+        "the token endpoint as aud",
+    )
+    .await;
 
     assert_refused(&app, &first, "a replayed jti").await;
 }
@@ -111,7 +116,8 @@ async fn a_client_authenticates_with_an_assertion_signed_by_its_registered_key()
 async fn wrong_audience_lifetime_or_missing_jti_are_refused() {
     let app = TestApp::spawn().await;
     let client = inline_client(&app);
-    let token_endpoint = app.url("/token");
+    // The audience a new client's assertions must carry.
+    let audience = app.issuer.clone();
     assert_refused(
         &app,
         &assertion(&app, &client, "https://other-idp.example/token", 60, "a"),
@@ -120,17 +126,17 @@ async fn wrong_audience_lifetime_or_missing_jti_are_refused() {
     .await;
     assert_refused(
         &app,
-        &assertion(&app, &client, &token_endpoint, -120, "b"),
+        &assertion(&app, &client, &audience, -120, "b"),
         "expired",
     )
     .await;
     assert_refused(
         &app,
-        &assertion(&app, &client, &token_endpoint, 3600, "c"),
+        &assertion(&app, &client, &audience, 3600, "c"),
         "exp too far ahead",
     )
     .await;
-    let mut no_jti = claims(&app, &client.id, &token_endpoint, 60, "");
+    let mut no_jti = claims(&app, &client.id, &audience, 60, "");
     no_jti.as_object_mut().unwrap().remove("jti");
     assert_refused(
         &app,
@@ -141,7 +147,7 @@ async fn wrong_audience_lifetime_or_missing_jti_are_refused() {
     // Found while fuzzing (fuzz/regressions/client_assertion/exp-i64-max): adding the
     // leeway to this `exp` overflowed.
     for (exp, case) in [(i64::MAX, "exp = i64::MAX"), (i64::MIN, "exp = i64::MIN")] {
-        let mut extreme = claims(&app, &client.id, &token_endpoint, 60, case);
+        let mut extreme = claims(&app, &client.id, &audience, 60, case);
         extreme["exp"] = json!(exp);
         assert_refused(
             &app,
@@ -150,7 +156,7 @@ async fn wrong_audience_lifetime_or_missing_jti_are_refused() {
         )
         .await;
     }
-    let mut other_sub = claims(&app, &client.id, &token_endpoint, 60, "d");
+    let mut other_sub = claims(&app, &client.id, &audience, 60, "d");
     other_sub["iss"] = json!("someone-else");
     assert_refused(
         &app,
@@ -164,8 +170,8 @@ async fn wrong_audience_lifetime_or_missing_jti_are_refused() {
 async fn forged_assertions_are_refused() {
     let app = TestApp::spawn().await;
     let client = inline_client(&app);
-    let token_endpoint = app.url("/token");
-    let body = claims(&app, &client.id, &token_endpoint, 60, "forged");
+    let audience = app.issuer.clone();
+    let body = claims(&app, &client.id, &audience, 60, "forged");
     let encode = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
 
     let none = format!(
@@ -192,7 +198,7 @@ async fn forged_assertions_are_refused() {
     let unknown_kid = jwt::sign(&stranger, "JWT", &body).unwrap();
     assert_refused(&app, &unknown_kid, "unknown kid").await;
 
-    let signed = assertion(&app, &client, &token_endpoint, 60, "tampered");
+    let signed = assertion(&app, &client, &audience, 60, "tampered");
     let mut parts: Vec<String> = signed.split('.').map(str::to_owned).collect();
     let mut tampered = body.clone();
     tampered["exp"] = json!(body["exp"].as_i64().unwrap() + 100);
@@ -223,10 +229,9 @@ async fn the_registered_method_is_the_only_one_accepted() {
         id: portal.id.clone(),
         key,
     };
-    let token_endpoint = app.url("/token");
     assert_refused(
         &app,
-        &assertion(&app, &impostor, &token_endpoint, 60, "x"),
+        &assertion(&app, &impostor, &app.issuer, 60, "x"),
         "secret client with an assertion",
     )
     .await;
@@ -278,9 +283,8 @@ async fn keys_are_fetched_from_the_jwks_uri_and_an_unreachable_one_fails_cleanly
         id: register(&app, None, Some(uri)),
         key,
     };
-    let token_endpoint = app.url("/token");
-    let (status, body) =
-        token_with(&app, &assertion(&app, &client, &token_endpoint, 60, "rs-1")).await;
+    let audience = app.issuer.clone();
+    let (status, body) = token_with(&app, &assertion(&app, &client, &audience, 60, "rs-1")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (down_uri, _down) = key_server(None).await;
@@ -291,7 +295,7 @@ async fn keys_are_fetched_from_the_jwks_uri_and_an_unreachable_one_fails_cleanly
     };
     assert_refused(
         &app,
-        &assertion(&app, &down, &token_endpoint, 60, "down-1"),
+        &assertion(&app, &down, &audience, 60, "down-1"),
         "jwks_uri answering 503",
     )
     .await;
@@ -329,10 +333,10 @@ async fn a_jwks_uri_that_never_answers_fails_the_assertion_after_the_fetch_timeo
         key,
     };
     let started = std::time::Instant::now();
-    let token_endpoint = app.url("/token");
+    let audience = app.issuer.clone();
     assert_refused(
         &app,
-        &assertion(&app, &client, &token_endpoint, 60, "silent-1"),
+        &assertion(&app, &client, &audience, 60, "silent-1"),
         "jwks_uri never answering",
     )
     .await;

@@ -749,7 +749,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly_with_the_audi
         ("client_assertion_type", JWT_BEARER.to_owned()),
         (
             "client_assertion",
-            assertion(&app, &client, &app.url("/token"), 60, "term-1"),
+            assertion(&app, &client, &app.issuer, 60, "term-1"),
         ),
     ];
     let in_flight = tokio::spawn(

@@ -106,6 +106,18 @@ pub(crate) async fn verify_logout_token(app: &TestApp, token: &str, client_id: &
         "§2.4: a logout token has no nonce"
     );
     assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    // What we send passes the strict reader we apply to every JWT we read (no `crit`,
+    // no member twice, registered claims of their types).
+    use citizen_idp::tokens::strict_json;
+    let parts: Vec<&str> = token.split('.').collect();
+    strict_json::header(&strict_json::decode_part(parts[0]).unwrap()).expect("a strict header");
+    let strict = strict_json::claims(&strict_json::decode_part(parts[1]).unwrap())
+        .expect("strict claims")
+        .registered;
+    assert_eq!(
+        strict.aud,
+        Some(strict_json::Audience::One(client_id.to_owned()))
+    );
     claims
 }
 

@@ -58,5 +58,6 @@ mod second_factor;
 mod second_factor_lockout;
 mod step_up;
 mod store;
+mod strict_jose;
 mod token;
 mod userinfo;

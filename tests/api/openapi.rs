@@ -361,6 +361,15 @@ async fn every_documented_operation_answers_as_documented() {
         scopes: "civil.read".into(),
         ..NewClient::default()
     });
+    // The same back office, registered to send its secret in the form.
+    let post_office = app.register_client(NewClient {
+        name: "Đồng bộ hộ tịch (form)".into(),
+        redirect_uris: Vec::new(),
+        grant_types: vec!["client_credentials".into()],
+        scopes: "civil.read".into(),
+        token_endpoint_auth_method: Some("client_secret_post".into()),
+        ..NewClient::default()
+    });
     let portal = {
         let mut registration = TestClient::portal();
         registration.scopes = "openid profile address national_id offline_access".into();
@@ -377,6 +386,7 @@ async fn every_documented_operation_answers_as_documented() {
     let base = w.app.address.clone();
     let url = move |path: &str| format!("{base}{path}");
     let (bo_id, bo_secret) = (back_office.id.clone(), back_office.secret.clone().unwrap());
+    let (po_id, po_secret) = (post_office.id.clone(), post_office.secret.clone().unwrap());
     let (portal_id, portal_secret) = (portal.id.clone(), portal.secret.clone().unwrap());
 
     // Discovery, keys, this document, health: no input, nothing to refuse.
@@ -425,8 +435,8 @@ async fn every_documented_operation_answers_as_documented() {
             "/token",
             http.post(url("/token")).form(&[
                 ("grant_type", "client_credentials"),
-                ("client_id", &bo_id),
-                ("client_secret", &bo_secret),
+                ("client_id", &po_id),
+                ("client_secret", &po_secret),
             ]),
         )
         .await;

@@ -70,9 +70,12 @@ fn redeem_form<'a>(
 }
 
 #[tokio::test]
-async fn client_secret_post_is_accepted_as_well_as_basic() {
+async fn client_secret_post_is_accepted_from_a_client_registered_for_it() {
     let app = TestApp::spawn().await;
-    let client = app.confidential_client();
+    let client = app.register_client(citizen_idp::registration::NewClient {
+        token_endpoint_auth_method: Some("client_secret_post".into()),
+        ..TestClient::portal()
+    });
     let issued = code_for(&app, &client).await;
     let v = verifier(&issued);
     let mut form = redeem_form(&issued, &client.redirect_uri, &v);

@@ -472,6 +472,8 @@ mod tests {
             sector_identifier: "portal.gov.vn".into(),
             jwks: None,
             jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
+            assertion_audience: crate::domain::client::AssertionAudience::Issuer,
             first_party: false,
         }
     }

@@ -3,52 +3,52 @@
 //!
 //! The assertion must be signed with an asymmetric algorithm by one of the client's
 //! registered keys (the algorithm must fit the key, so a public key can never be used
-//! as an HMAC secret); `iss` and `sub` are the client; `aud` is the issuer or the
-//! token endpoint; it expires within [`MAX_LIFETIME_SECS`]; and its `jti` is accepted
-//! once, remembered in the store until the assertion expires.
+//! as an HMAC secret), and be the client's registered algorithm if it has one; the
+//! header and claims are read strictly (`tokens::strict_json`: no `crit`, no member
+//! twice, typed claims); `iss` and `sub` are the client; `aud` is the issuer (or, for
+//! clients registered with `assertion_audience = "oidc"`, also the token endpoint, and
+//! arrays); it expires within [`MAX_LIFETIME_SECS`]; and its `jti` is accepted once,
+//! remembered in the store until the assertion expires.
 
 use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
-use serde::Deserialize;
+use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::domain::client::Client;
-use crate::domain::client_keys::{self, ASSERTION_ALGS};
+use crate::domain::client::{AssertionAudience, Client};
+use crate::domain::client_keys;
 use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 use crate::tokens::random;
+use crate::tokens::strict_json::{self, Audience, RegisteredClaims};
 
 /// An assertion is made for one request; minutes are plenty even with clock skew.
 pub const MAX_LIFETIME_SECS: i64 = 300;
 const LEEWAY_SECS: i64 = 30;
-
-#[derive(Deserialize)]
-struct AssertionClaims {
-    exp: i64,
-    iat: Option<i64>,
-    nbf: Option<i64>,
-    jti: Option<String>,
-}
 
 fn invalid(why: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClient, why)
 }
 
 pub async fn verify(state: &AppState, client: &Client, assertion: &str) -> Result<(), OAuthError> {
-    let header = header(assertion)?;
+    let unverified = parse(assertion)?;
     let keys = state
         .client_keys
-        .keys(&state.http, client, header.kid.as_deref())
+        .keys(&state.http, client, unverified.kid.as_deref())
         .await
         .map_err(|e| {
             tracing::warn!(client_id = %client.id, error = %e, "client keys unavailable");
             invalid("the client's keys are unavailable")
         })?;
-    let audiences = [state.issuer.as_str(), state.endpoints.token.as_str()];
+    let audiences = Audiences {
+        issuer: &state.issuer,
+        token_endpoint: &state.endpoints.token,
+    };
     let now = state.clock.now().timestamp();
-    let checked = check(assertion, &header, &keys, &client.id, &audiences, now)?;
+    let checked = check(&unverified, &keys, client, audiences, now)?;
 
+    // One `jti` store for /token, /introspect and /revoke: an assertion is spent
+    // wherever it was first presented.
     let key = format!(
         "assertion:{}",
         random::sha256_b64(&format!("{}\u{0}{}", client.id, checked.jti))
@@ -61,17 +61,71 @@ pub async fn verify(state: &AppState, client: &Client, assertion: &str) -> Resul
     Ok(())
 }
 
-/// The header of an untrusted assertion, refused unless its algorithm is allowed.
+/// An assertion read with the strict reader (`tokens::strict_json`), its signature not
+/// yet checked.
+#[derive(Debug)]
+pub struct UnverifiedAssertion<'a> {
+    signing_input: &'a str,
+    signature: &'a str,
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+    pub claims: RegisteredClaims,
+}
+
+/// Reads an untrusted assertion: three parts; a header with an allowed asymmetric
+/// algorithm, no `crit`, no member twice; claims of the registered types.
 ///
 /// This and [`check`] are public so that the fuzz targets (`fuzz/`) run untrusted
 /// assertions through the same checks as the token endpoint.
-pub fn header(assertion: &str) -> Result<Header, OAuthError> {
-    let header = jsonwebtoken::decode_header(assertion)
-        .map_err(|_| invalid("malformed client assertion"))?;
-    if !ASSERTION_ALGS.contains(&header.alg) {
-        return Err(invalid("the assertion's algorithm is not allowed"));
+pub fn parse(assertion: &str) -> Result<UnverifiedAssertion<'_>, OAuthError> {
+    let malformed = || invalid("malformed client assertion");
+    let (signing_input, signature) = assertion.rsplit_once('.').ok_or_else(malformed)?;
+    let (header, claims) = signing_input.split_once('.').ok_or_else(malformed)?;
+    if claims.contains('.') {
+        return Err(malformed());
     }
-    Ok(header)
+    let header = strict_json::decode_part(header)
+        .and_then(|json| strict_json::header(&json))
+        .map_err(|e| {
+            tracing::debug!(error = %e, "client assertion header refused");
+            malformed()
+        })?;
+    // Only asymmetric algorithms (`client_keys::ASSERTION_ALGS`): never `none`, never HS*.
+    let alg = client_keys::assertion_alg(&header.alg)
+        .ok_or_else(|| invalid("the assertion's algorithm is not allowed"))?;
+    let claims = strict_json::decode_part(claims)
+        .and_then(|json| strict_json::claims(&json))
+        .map_err(|e| {
+            tracing::debug!(error = %e, "client assertion claims refused");
+            malformed()
+        })?
+        .registered;
+    Ok(UnverifiedAssertion {
+        signing_input,
+        signature,
+        alg,
+        kid: header.kid,
+        claims,
+    })
+}
+
+/// What names this server as an assertion's audience.
+#[derive(Debug, Clone, Copy)]
+pub struct Audiences<'a> {
+    pub issuer: &'a str,
+    pub token_endpoint: &'a str,
+}
+
+impl Audiences<'_> {
+    /// RFC 7523 §3 point 3, under the client's [`AssertionAudience`].
+    fn accept(&self, aud: &Audience, policy: AssertionAudience) -> bool {
+        match policy {
+            AssertionAudience::Issuer => *aud == Audience::One(self.issuer.to_owned()),
+            AssertionAudience::Oidc => {
+                aud.contains(self.issuer) || aud.contains(self.token_endpoint)
+            }
+        }
+    }
 }
 
 /// What [`check`] vouches for; only the replay check (`jti`) is left to do.
@@ -81,41 +135,64 @@ pub struct CheckedAssertion {
     pub exp: i64,
 }
 
-/// Checks everything but replay: the signature by one of `keys`, `iss` and `sub` equal
-/// to `client_id`, `aud` one of `audiences`, the lifetime against `now`, and a `jti`.
+/// Checks everything but replay: the algorithm against the client's registered one,
+/// the signature by one of `keys`, `iss` and `sub` equal to the client's id, `aud`
+/// under the client's audience policy, the lifetime against `now`, and a `jti`.
 pub fn check(
-    assertion: &str,
-    header: &Header,
+    assertion: &UnverifiedAssertion<'_>,
     keys: &JwkSet,
-    client_id: &str,
-    audiences: &[&str],
+    client: &Client,
+    audiences: Audiences<'_>,
     now: i64,
 ) -> Result<CheckedAssertion, OAuthError> {
-    let jwk = select_key(keys, header.kid.as_deref(), header.alg)
+    let client_id = client.id.as_str();
+    // RFC 7591 §2: once registered, no other algorithm, even with a key that fits it.
+    if client
+        .token_endpoint_auth_signing_alg
+        .is_some_and(|registered| registered != assertion.alg)
+    {
+        tracing::info!(target: "security", %client_id, "a client assertion used another algorithm than the registered one");
+        return Err(invalid(
+            "the assertion's algorithm is not the registered one",
+        ));
+    }
+    let jwk = select_key(keys, assertion.kid.as_deref(), assertion.alg)
         .ok_or_else(|| invalid("no registered key fits the assertion"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| invalid("unusable client key"))?;
+    let signed = jsonwebtoken::crypto::verify(
+        assertion.signature,
+        assertion.signing_input.as_bytes(),
+        &key,
+        assertion.alg,
+    )
+    .unwrap_or(false);
+    if !signed {
+        tracing::debug!(%client_id, "client assertion with a bad signature");
+        return Err(invalid("the client assertion is invalid"));
+    }
 
-    let mut validation = Validation::new(header.alg);
-    validation.set_audience(audiences);
-    validation.set_issuer(&[client_id]);
-    validation.sub = Some(client_id.to_owned());
-    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    // Time is checked below against the server's clock, which tests control.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
-        .map_err(|e| {
-            tracing::debug!(%client_id, error = %e, "client assertion refused");
-            invalid("the client assertion is invalid")
-        })?
-        .claims;
-
+    let claims = &assertion.claims;
+    let names_client = |claim: &Option<String>| claim.as_deref() == Some(client_id);
+    if !names_client(&claims.iss) || !names_client(&claims.sub) {
+        return Err(invalid("the client assertion is invalid"));
+    }
+    if !claims
+        .aud
+        .as_ref()
+        .is_some_and(|aud| audiences.accept(aud, client.assertion_audience))
+    {
+        tracing::debug!(%client_id, policy = client.assertion_audience.as_str(), "client assertion for another audience");
+        return Err(invalid("the client assertion is for another audience"));
+    }
+    let exp = claims
+        .exp
+        .ok_or_else(|| invalid("the client assertion needs an exp"))?;
     // `exp` is the client's number: near i64::MAX, `exp + leeway` overflowed (a panic
     // with overflow checks, a wrap to "expired" without); compare without adding to it.
-    if claims.exp <= now.saturating_sub(LEEWAY_SECS) {
+    if exp <= now.saturating_sub(LEEWAY_SECS) {
         return Err(invalid("the client assertion has expired"));
     }
-    if claims.exp > now.saturating_add(MAX_LIFETIME_SECS + LEEWAY_SECS) {
+    if exp > now.saturating_add(MAX_LIFETIME_SECS + LEEWAY_SECS) {
         return Err(invalid("the client assertion lives too long"));
     }
     let early = |t: Option<i64>| t.is_some_and(|t| t > now.saturating_add(LEEWAY_SECS));
@@ -124,12 +201,10 @@ pub fn check(
     }
     let jti = claims
         .jti
+        .clone()
         .filter(|jti| !jti.is_empty() && jti.len() <= 256)
         .ok_or_else(|| invalid("the client assertion needs a jti"))?;
-    Ok(CheckedAssertion {
-        jti,
-        exp: claims.exp,
-    })
+    Ok(CheckedAssertion { jti, exp })
 }
 
 /// The key named by `kid`, or with no `kid` the only key that fits `alg`; either way

@@ -8,11 +8,13 @@ use base64::engine::general_purpose::STANDARD;
 use crate::domain::client::{Client, ClientKind, TokenEndpointAuthMethod};
 use crate::domain::secret::ClientSecret;
 use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::tokens::random;
+use crate::tokens::{random, strict_json};
 
 /// Credentials as presented, not yet checked.
 #[derive(Debug)]
 pub struct UnverifiedClientCredentials {
+    /// How they were presented: the client must be registered for that method.
+    pub method: TokenEndpointAuthMethod,
     pub client_id: String,
     pub secret: Option<ClientSecret>,
     /// A `private_key_jwt` assertion (RFC 7523 §2.2).
@@ -67,6 +69,11 @@ pub fn credentials(
             let client_id = form_client_id
                 .ok_or_else(|| invalid_client("client authentication is required"))?;
             Ok(UnverifiedClientCredentials {
+                method: if secret.is_some() {
+                    TokenEndpointAuthMethod::ClientSecretPost
+                } else {
+                    TokenEndpointAuthMethod::None
+                },
                 client_id: client_id.to_owned(),
                 secret: secret.map(|s| ClientSecret::new(s.to_owned())),
                 assertion: None,
@@ -97,6 +104,7 @@ fn parse_basic(header: &str) -> Option<UnverifiedClientCredentials> {
         return None;
     }
     Some(UnverifiedClientCredentials {
+        method: TokenEndpointAuthMethod::ClientSecretBasic,
         client_id,
         secret: Some(ClientSecret::new(secret)),
         assertion: None,
@@ -121,23 +129,20 @@ fn assertion_credentials(
         return Err(invalid_client("client_id does not match the assertion"));
     }
     Ok(UnverifiedClientCredentials {
+        method: TokenEndpointAuthMethod::PrivateKeyJwt,
         client_id: claimed,
         secret: None,
         assertion: Some(assertion.to_owned()),
     })
 }
 
+/// Read with the strict reader, as the assertion itself will be: a `sub` named twice
+/// must not pick one client here and mean another later.
 fn unverified_subject(jws: &str) -> Option<String> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = jws.split('.').nth(1)?;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let claims = strict_json::claims(&strict_json::decode_part(payload).ok()?).ok()?;
     // An empty `sub` names no client (found by fuzzing; the lookup failed anyway).
-    claims
-        .get("sub")?
-        .as_str()
-        .filter(|sub| !sub.is_empty())
-        .map(str::to_owned)
+    claims.registered.sub.filter(|sub| !sub.is_empty())
 }
 
 /// Checks the credentials against the registered client.
@@ -145,15 +150,22 @@ pub fn authenticate(
     client: &Client,
     credentials: &UnverifiedClientCredentials,
 ) -> Result<(), OAuthError> {
-    // A client registered for private_key_jwt has no secret; one registered with a
-    // secret may not switch to an assertion (its keys were never registered).
-    let uses_keys = client.auth_method == TokenEndpointAuthMethod::PrivateKeyJwt;
-    if uses_keys != credentials.assertion.is_some() {
+    // Only the registered method (RFC 7591 `token_endpoint_auth_method`): a secret
+    // made for the Authorization header is not to travel in a form body (logged by
+    // proxies, kept in browser history), a client with keys has no secret, and one
+    // with a secret has no keys.
+    if credentials.method != client.auth_method {
+        tracing::info!(
+            target: "security",
+            registered = client.auth_method.as_str(),
+            presented = credentials.method.as_str(),
+            "a client authenticated with another method than its registered one"
+        );
         return Err(invalid_client(
             "the client must use its registered authentication method",
         ));
     }
-    if uses_keys {
+    if credentials.method == TokenEndpointAuthMethod::PrivateKeyJwt {
         // Verified asynchronously by the caller (keys may have to be fetched).
         return Ok(());
     }
@@ -261,5 +273,40 @@ mod tests {
                 credentials(Some(header), None, None, AssertionParams::default()).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidClient, "{header}");
         }
+    }
+
+    #[test]
+    fn credentials_say_which_method_presented_them() {
+        let basic = format!("Basic {}", STANDARD.encode("a:b"));
+        let method = |authorization: Option<&str>, secret: Option<&str>| {
+            credentials(authorization, Some("a"), secret, AssertionParams::default())
+                .unwrap()
+                .method
+        };
+        assert_eq!(
+            method(Some(&basic), None),
+            TokenEndpointAuthMethod::ClientSecretBasic
+        );
+        assert_eq!(
+            method(None, Some("b")),
+            TokenEndpointAuthMethod::ClientSecretPost
+        );
+        assert_eq!(method(None, None), TokenEndpointAuthMethod::None);
+    }
+
+    #[test]
+    fn an_assertion_naming_its_subject_twice_names_no_client() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jws = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#),
+            URL_SAFE_NO_PAD.encode(r#"{"sub":"victim","sub":"attacker"}"#)
+        );
+        let params = AssertionParams {
+            assertion_type: Some(JWT_BEARER),
+            assertion: Some(&jws),
+        };
+        let err = credentials(None, None, None, params).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidClient);
     }
 }

@@ -1,0 +1,3 @@
+ALTER TABLE clients
+    DROP COLUMN assertion_audience,
+    DROP COLUMN token_endpoint_auth_signing_alg;
