@@ -341,7 +341,6 @@ async fn a_stored_jwks_uri_pointing_inside_is_never_fetched_at_token_time() {
     let published = jwks_of(&signing.iter().collect::<Vec<_>>());
     let keys = CountingServer::start(Some(published), Duration::ZERO).await;
     let port = keys.port;
-    let token_endpoint = app.url("/token");
     let uris = [
         // Plain http to a loopback literal: refused before any connection.
         format!("http://127.0.0.1:{port}/jwks.json"),
@@ -360,7 +359,7 @@ async fn a_stored_jwks_uri_pointing_inside_is_never_fetched_at_token_time() {
         };
         let (status, body) = token_with(
             &app,
-            &assertion(&app, &client, &token_endpoint, 60, &format!("inside-{n}")),
+            &assertion(&app, &client, &app.issuer, 60, &format!("inside-{n}")),
         )
         .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}: {body}");
@@ -432,7 +431,8 @@ async fn flood(app: &TestApp, client_id: &str, requests: usize, round: &str) {
             id: client_id.to_owned(),
             key: stranger,
         };
-        let forged = assertion(app, &forged, &token_endpoint, 60, &format!("{round}-{n}"));
+        // A new client accepts only the issuer as the audience (issue 15 point 1).
+        let forged = assertion(app, &forged, &app.issuer, 60, &format!("{round}-{n}"));
         let (http, url) = (app.http.clone(), token_endpoint.clone());
         running.spawn(async move {
             let response = http
@@ -479,11 +479,8 @@ async fn a_flood_of_assertions_with_unknown_keys_fetches_the_jwks_uri_once() {
     );
 
     // The client itself is served from what was fetched.
-    let (status, body) = token_with(
-        &app,
-        &assertion(&app, &client, &app.url("/token"), 60, "genuine"),
-    )
-    .await;
+    let (status, body) =
+        token_with(&app, &assertion(&app, &client, &app.issuer, 60, "genuine")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(keys.connections(), 1);
 }
