@@ -7,7 +7,6 @@
 pub mod account_level;
 pub mod account_status;
 pub mod api;
-pub mod cli;
 pub mod signing_keys;
 
 use chrono::NaiveDateTime;

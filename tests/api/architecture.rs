@@ -46,18 +46,11 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// Upward imports still to remove: (from, to, why it is still there).
-const KNOWN_DEBT: &[(&str, &str, &str)] = &[
-    (
-        "client_admin",
-        "startup",
-        "the clients CLI connects to the database through startup; it moves to cli/ (issue 16, point 5)",
-    ),
-    (
-        "state",
-        "oidc",
-        "the client cache and the client key cache live under oidc; they move to a service",
-    ),
-];
+const KNOWN_DEBT: &[(&str, &str, &str)] = &[(
+    "state",
+    "oidc",
+    "the client cache and the client key cache live under oidc; they move to a service",
+)];
 
 /// Crates only one group of modules may name.
 const RESERVED_CRATES: &[(&str, &[&str])] = &[

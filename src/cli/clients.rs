@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{Actor, AdminError};
+use crate::client_admin::{self, Actor, AdminError};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
@@ -240,7 +240,7 @@ pub async fn run(
                 .await
                 .map_err(|e| admin_error(e.into()))?;
             let (client, secret) = db
-                .run(move |conn| super::create(conn, new, ACTOR, now))
+                .run(move |conn| client_admin::create(conn, new, ACTOR, now))
                 .await
                 .map_err(admin_error)?;
             print_created(&client, secret.as_ref());
@@ -262,7 +262,7 @@ pub async fn run(
             }
             let (client, secret) = db
                 .run(move |conn| {
-                    super::update(
+                    client_admin::update(
                         conn,
                         &client_id,
                         |current| changes.apply(current),
@@ -300,14 +300,14 @@ pub async fn run(
         }
         ClientsCommand::RotateSecret { client_id } => {
             let secret = db
-                .run(move |conn| super::rotate_secret(conn, &client_id, ACTOR, now))
+                .run(move |conn| client_admin::rotate_secret(conn, &client_id, ACTOR, now))
                 .await
                 .map_err(admin_error)?;
             print_secret(&secret);
         }
         ClientsCommand::Delete { client_id } => {
             let shown = client_id.clone();
-            db.run(move |conn| super::delete(conn, &client_id, ACTOR, now))
+            db.run(move |conn| client_admin::delete(conn, &client_id, ACTOR, now))
                 .await
                 .map_err(admin_error)?;
             println!("client {shown} deleted");

@@ -1,6 +1,8 @@
 //! The command line: `serve` (the default), `migrate`, `keys`, `clients`, `population`,
 //! `accounts`, `audit`.
 
+mod clients;
+
 use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,7 +11,6 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clap::{Parser, Subcommand};
 
-use crate::client_admin;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 
@@ -69,7 +70,7 @@ enum Command {
     Keys(KeysCommand),
     /// Manage relying parties.
     #[command(subcommand)]
-    Clients(client_admin::cli::ClientsCommand),
+    Clients(clients::ClientsCommand),
     /// Manage the population register.
     #[command(subcommand)]
     Population(PopulationCommand),
@@ -240,9 +241,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
         Command::Keys(KeysCommand::Revoke { kid, operator }) => {
             revoke_key(&settings, kid, &operator, clock.now()).await
         }
-        Command::Clients(command) => {
-            client_admin::cli::run(&settings, command, clock.as_ref()).await
-        }
+        Command::Clients(command) => clients::run(&settings, command, clock.as_ref()).await,
         Command::Population(PopulationCommand::SetStatus {
             national_id,
             status,
