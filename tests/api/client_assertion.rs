@@ -69,7 +69,8 @@ pub(crate) fn assertion(
     .unwrap()
 }
 
-async fn token_with(app: &TestApp, client_assertion: &str) -> (StatusCode, Value) {
+/// POST /token for client_credentials, authenticated by `client_assertion` alone.
+pub(crate) async fn token_with(app: &TestApp, client_assertion: &str) -> (StatusCode, Value) {
     let response = app
         .http
         .post(app.url("/token"))

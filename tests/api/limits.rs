@@ -11,6 +11,19 @@ use tokio::net::TcpStream;
 
 use crate::helpers::TestApp;
 
+/// A citizen's whole login from `url` (an authorization request), to the code: what a
+/// flood must leave working.
+async fn assert_a_citizen_logs_in(app: &TestApp, url: &str) {
+    let citizen = app.citizen();
+    let redirect = app
+        .log_in(url, &citizen.number, crate::helpers::PASSWORD)
+        .await;
+    assert!(
+        crate::helpers::query_param(&redirect, "code").is_some(),
+        "{redirect}"
+    );
+}
+
 async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
@@ -211,14 +224,7 @@ async fn request_counts_from_many_networks_do_not_fill_the_store() {
     }
     let client = app.confidential_client();
     let url = app.relying_party(&client).await.authorize_url(&[]).url;
-    let citizen = app.citizen();
-    let redirect = app
-        .log_in(&url, &citizen.number, crate::helpers::PASSWORD)
-        .await;
-    assert!(
-        crate::helpers::query_param(&redirect, "code").is_some(),
-        "{redirect}"
-    );
+    assert_a_citizen_logs_in(&app, &url).await;
 }
 
 #[tokio::test]
@@ -426,14 +432,7 @@ async fn a_flood_of_new_browsers_past_the_network_limit_leaves_room_for_citizens
     );
 
     // A citizen from another address, after the flood: the whole login, to the code.
-    let citizen = app.citizen();
-    let redirect = app
-        .log_in(&url, &citizen.number, crate::helpers::PASSWORD)
-        .await;
-    assert!(
-        crate::helpers::query_param(&redirect, "code").is_some(),
-        "{redirect}"
-    );
+    assert_a_citizen_logs_in(&app, &url).await;
 }
 
 /// New browsers (no cookie) that their network's limit refuses leave nothing in the

@@ -18,7 +18,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::client_assertion::{JWT_BEARER, KeyClient, assertion, jwks_of, register};
+use crate::client_assertion::{JWT_BEARER, KeyClient, assertion, jwks_of, register, token_with};
 use crate::helpers::TestApp;
 use crate::logout::{id_token, logout_url, portal_with_logout};
 
@@ -135,21 +135,6 @@ fn portal_metadata(backchannel_logout_uri: &str) -> Value {
         "redirect_uris": ["https://thue.example.gov.vn/cb"],
         "backchannel_logout_uri": backchannel_logout_uri,
     })
-}
-
-async fn token_with(app: &TestApp, client_assertion: &str) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", client_assertion),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
 }
 
 #[tokio::test]
