@@ -72,11 +72,12 @@ pub fn verify_with_kid<T: DeserializeOwned + Issued>(
     expected_typ: &str,
     issuer: &str,
 ) -> Result<(T, String), JwtError> {
-    let (signing_input, signature) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
-    let (header, claims) = signing_input.split_once('.').ok_or(JwtError::Malformed)?;
-    if claims.contains('.') {
-        return Err(JwtError::Malformed);
-    }
+    let strict_json::CompactParts {
+        signing_input,
+        header,
+        claims,
+        signature,
+    } = strict_json::compact_parts(token).ok_or(JwtError::Malformed)?;
     // The strict reader refuses a `crit` (we issue none, and RFC 7515 §4.1.11 has a
     // token naming extensions we do not understand refused), a member named twice, and
     // mistyped members: see `strict_json`.

@@ -50,6 +50,27 @@ pub enum StrictJsonError {
     NoAlg,
 }
 
+/// The parts of a compact JWS (RFC 7515 §7.1), still encoded: exactly three.
+pub struct CompactParts<'a> {
+    /// `header.claims`, what the signature covers.
+    pub signing_input: &'a str,
+    pub header: &'a str,
+    pub claims: &'a str,
+    pub signature: &'a str,
+}
+
+/// Splits a compact JWS into its three parts; `None` for any other number of parts.
+pub fn compact_parts(token: &str) -> Option<CompactParts<'_>> {
+    let (signing_input, signature) = token.rsplit_once('.')?;
+    let (header, claims) = signing_input.split_once('.')?;
+    (!claims.contains('.')).then_some(CompactParts {
+        signing_input,
+        header,
+        claims,
+        signature,
+    })
+}
+
 /// Decodes one base64url part (no padding), refusing an oversized one before decoding.
 pub fn decode_part(encoded: &str) -> Result<Vec<u8>, StrictJsonError> {
     // Four characters carry three bytes.

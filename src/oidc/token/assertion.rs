@@ -79,11 +79,12 @@ pub struct UnverifiedAssertion<'a> {
 /// assertions through the same checks as the token endpoint.
 pub fn parse(assertion: &str) -> Result<UnverifiedAssertion<'_>, OAuthError> {
     let malformed = || invalid("malformed client assertion");
-    let (signing_input, signature) = assertion.rsplit_once('.').ok_or_else(malformed)?;
-    let (header, claims) = signing_input.split_once('.').ok_or_else(malformed)?;
-    if claims.contains('.') {
-        return Err(malformed());
-    }
+    let strict_json::CompactParts {
+        signing_input,
+        header,
+        claims,
+        signature,
+    } = strict_json::compact_parts(assertion).ok_or_else(malformed)?;
     let header = strict_json::decode_part(header)
         .and_then(|json| strict_json::header(&json))
         .map_err(|e| {
