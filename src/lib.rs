@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod outbound;
 pub mod pages;
+pub mod protocol;
 pub mod registration;
 pub mod registry;
 pub mod server_secret;

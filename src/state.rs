@@ -46,15 +46,15 @@ pub struct AppState {
     /// Wakes this server's logout worker when a request queued work for it (see
     /// `oidc::logout::outbox`); work queued elsewhere is found by polling.
     pub logout_wakeup: Arc<tokio::sync::Notify>,
-    /// Client registrations, cached for a few seconds (see `oidc::client_cache`).
-    pub clients: crate::oidc::client_cache::ClientCache,
+    /// Client registrations, cached for a few seconds (see `protocol::clients`).
+    pub clients: crate::protocol::clients::ClientCache,
     /// What introspection and userinfo read from the register, if the operator turned
     /// the cache on (`database.register_cache_ms`); cleared by every change made here.
     pub identities: crate::registry::identity_cache::IdentityCache,
     /// Access tokens already verified, for introspection and userinfo.
     pub verified_tokens: crate::tokens::verified::VerifiedTokens,
     /// Keys of private_key_jwt clients fetched from their jwks_uri.
-    pub client_keys: crate::oidc::token::client_keys::ClientKeyCache,
+    pub client_keys: crate::protocol::client_keys::ClientKeyCache,
     /// Derives pairwise subjects (OIDC Core §8), from the server secret.
     pub pairwise_key: crate::tokens::subject::PairwiseKey,
     /// This server's metrics (its own registry: several servers may share a process).
@@ -65,6 +65,26 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The parts the protocol's services use (see `protocol`).
+    pub fn protocol(&self) -> crate::protocol::Context<'_> {
+        crate::protocol::Context {
+            settings: &self.settings,
+            issuer: &self.issuer,
+            token_endpoint: &self.endpoints.token,
+            db: &self.db,
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            access_token_alg: self.access_token_alg,
+            pairwise_key: &self.pairwise_key,
+            audit: &self.audit,
+            clients: &self.clients,
+            client_keys: &self.client_keys,
+            outbound: &self.http,
+            logout_wakeup: &self.logout_wakeup,
+            passkeys_on: self.passkeys.is_some(),
+        }
+    }
+
     /// The parts the second-factor and passkey services use.
     pub fn authn(&self) -> crate::authn::AuthnContext<'_> {
         crate::authn::AuthnContext {

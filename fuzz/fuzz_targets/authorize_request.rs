@@ -1,5 +1,5 @@
 //! The authorization request (GET query or POST form): decoding, then the ordered
-//! checks of `oidc::authorize::request`, against the fixture clients.
+//! checks of `protocol::authorize::request`, against the fixture clients.
 //!
 //! Invariants: an accepted request redirects only to a registered URI (exactly, or a
 //! loopback one on another port, RFC 8252 §7.3); it asks for `openid` and no scope the
@@ -11,11 +11,11 @@
 use citizen_idp::domain::client::{Client, ClientKind};
 use citizen_idp::domain::scope::ScopeSet;
 use citizen_idp::http::params;
-use citizen_idp::oidc::authorize::grant;
-use citizen_idp::oidc::authorize::request::{
+use citizen_idp::protocol::authorize::grant;
+use citizen_idp::protocol::authorize::request::{
     self, AuthorizationRequest, AuthorizeError, AuthorizeParams,
 };
-use citizen_idp::http::oauth_error::{ErrorCode, OAuthError};
+use citizen_idp::protocol::error::{ErrorCode, OAuthError};
 use citizen_idp::tokens::pkce;
 use citizen_idp_fuzz::{ISSUER, clients};
 use libfuzzer_sys::fuzz_target;

@@ -22,8 +22,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use citizen_idp::domain::client::AssertionAudience;
 use citizen_idp::domain::client_keys::parse_jwks;
-use citizen_idp::oidc::token::assertion::{self, Audiences, MAX_LIFETIME_SECS};
-use citizen_idp::oidc::token::client_auth::{self, AssertionParams, JWT_BEARER};
+use citizen_idp::protocol::assertion::{self, Audiences, MAX_LIFETIME_SECS};
+use citizen_idp::protocol::client_auth::{self, AssertionParams, JWT_BEARER};
 use citizen_idp_fuzz::{
     ED_KID, ISSUER, KEY_CLIENT, NOW, TOKEN_ENDPOINT, client_jwks, key_client, sign_ed, split,
 };

@@ -9,8 +9,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use citizen_idp::oidc::token::client_auth::{self, AssertionParams};
-use citizen_idp::oidc::token::request::{TokenForm, TokenRequest};
+use citizen_idp::protocol::client_auth::{self, AssertionParams};
+use citizen_idp::protocol::token::request::{TokenForm, TokenRequest};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_VALUE_LEN: usize = 4096;

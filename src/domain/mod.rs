@@ -8,6 +8,7 @@ pub mod client;
 pub mod client_keys;
 pub mod interaction;
 pub mod national_id;
+pub mod parameter;
 pub mod province;
 pub mod scope;
 pub mod secret;

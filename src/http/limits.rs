@@ -24,8 +24,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::config::LimitSettings;
-use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::http::page_error::{PageError, PageMessage};
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 
 /// Requests are counted per IP over windows of this length.

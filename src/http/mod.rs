@@ -4,8 +4,10 @@
 //! errors, page language, redirects, cookies). It imports no endpoint and no page.
 
 pub mod access_log;
+pub mod client_request;
 pub mod cookies;
 pub mod health;
+pub mod interaction;
 pub mod lang;
 pub mod limits;
 pub mod metrics;

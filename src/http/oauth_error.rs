@@ -1,168 +1,20 @@
-//! Protocol errors, and which type to use where.
-//!
-//! - [`OAuthError`] is the one protocol error: its code is the RFC string
-//!   (`invalid_grant`, `invalid_client`, ...). The token endpoint renders it as RFC 6749
-//!   §5.2 JSON; the authorization endpoint sends it back to the client's registered
-//!   redirect URI (RFC 6749 §4.1.2.1); userinfo renders it as an RFC 6750 §3 Bearer
-//!   challenge.
-//! - [`crate::http::page_error::PageError`] is for people: an HTML page, used whenever the
-//!   authorization endpoint cannot trust where to send the browser.
-//!
-//! Internal causes (database, store, signing) become `server_error` or
-//! `temporarily_unavailable`; the cause goes to the log with the request id, never to
-//! the client.
+//! The protocol error over HTTP: [`OAuthError`] (`protocol::error`) rendered as RFC
+//! 6749 §5.2 JSON, and [`BearerError`], the same error as an RFC 6750 §3 Bearer
+//! challenge for userinfo. Pages for people use [`crate::http::page_error::PageError`].
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::authn::password::PasswordError;
-use crate::metrics::InternalError;
-use crate::storage::StorageError;
-use crate::store::StoreError;
-use crate::tokens::TokenError;
+use crate::protocol::error::{ErrorCode, MISSING_TOKEN, OAuthError};
 
-/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and OIDC Core §3.1.2.6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The request is missing a parameter, repeats one, or is otherwise malformed.
-    InvalidRequest,
-    /// Client authentication failed (unknown client, wrong secret, wrong method).
-    InvalidClient,
-    /// The code is invalid, expired, used, or was issued to another client or URI.
-    InvalidGrant,
-    /// The client may not use this grant or response type.
-    UnauthorizedClient,
-    UnsupportedGrantType,
-    UnsupportedResponseType,
-    /// The scope is invalid, unknown, or more than the client may ask for.
-    InvalidScope,
-    /// The citizen or the server refused.
-    AccessDenied,
-    /// `prompt=none` but the citizen must log in (OIDC Core §3.1.2.6).
-    LoginRequired,
-    /// `prompt=none` but the citizen must grant consent (OIDC Core §3.1.2.6).
-    ConsentRequired,
-    /// `prompt=none` but a page other than login or consent is needed (OIDC Core §3.1.2.6).
-    InteractionRequired,
-    /// The requested `acr` cannot be met (OpenID Connect Core errata, §3.1.2.6 of the
-    /// Step-up Authentication profile; also RFC 9470's error of that name).
-    UnmetAuthenticationRequirements,
-    /// The access token is expired, revoked, malformed or otherwise invalid (RFC 6750).
-    InvalidToken,
-    /// The access token lacks the scope the resource needs (RFC 6750).
-    InsufficientScope,
-    RequestNotSupported,
-    RequestUriNotSupported,
-    /// An unexpected condition; the cause is logged, not returned.
-    ServerError,
-    /// A dependency (database, store) is unavailable; try again later.
-    TemporarilyUnavailable,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthError {
-    pub code: ErrorCode,
-    pub description: Option<&'static str>,
-    /// What an internal error hid, for the metrics; never shown to the client.
-    pub internal: Option<InternalError>,
-}
-
-impl OAuthError {
-    pub fn new(code: ErrorCode, description: &'static str) -> Self {
-        OAuthError {
-            code,
-            description: Some(description),
-            internal: None,
-        }
+/// The error's response, marked with its internal cause for the access log.
+fn mark(error: &OAuthError, mut response: HttpResponse) -> HttpResponse {
+    if let Some(internal) = error.internal {
+        response.extensions_mut().insert(internal);
     }
-
-    pub fn code_str(&self) -> &'static str {
-        match self.code {
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::InvalidClient => "invalid_client",
-            ErrorCode::InvalidGrant => "invalid_grant",
-            ErrorCode::UnauthorizedClient => "unauthorized_client",
-            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
-            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
-            ErrorCode::InvalidScope => "invalid_scope",
-            ErrorCode::AccessDenied => "access_denied",
-            ErrorCode::LoginRequired => "login_required",
-            ErrorCode::ConsentRequired => "consent_required",
-            ErrorCode::InteractionRequired => "interaction_required",
-            ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
-            ErrorCode::InvalidToken => "invalid_token",
-            ErrorCode::InsufficientScope => "insufficient_scope",
-            ErrorCode::RequestNotSupported => "request_not_supported",
-            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
-            ErrorCode::ServerError => "server_error",
-            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
-        }
-    }
-
-    /// Logs an internal cause and hides it behind a generic protocol error.
-    pub fn internal(cause: &dyn std::fmt::Display, unavailable: bool) -> Self {
-        Self::internal_from(InternalError::OTHER, cause, unavailable)
-    }
-
-    fn internal_from(
-        source: InternalError,
-        cause: &dyn std::fmt::Display,
-        unavailable: bool,
-    ) -> Self {
-        tracing::error!(error = %cause, source = source.source, "internal error");
-        let mut error = if unavailable {
-            OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "a dependency is unavailable; try again",
-            )
-        } else {
-            OAuthError::new(ErrorCode::ServerError, "unexpected error")
-        };
-        error.internal = Some(source);
-        error
-    }
-
-    /// The error's response, marked with its internal cause for the access log.
-    fn mark(&self, mut response: HttpResponse) -> HttpResponse {
-        if let Some(internal) = self.internal {
-            response.extensions_mut().insert(internal);
-        }
-        response
-    }
-}
-
-impl std::fmt::Display for OAuthError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code_str())
-    }
-}
-
-impl From<StorageError> for OAuthError {
-    fn from(e: StorageError) -> Self {
-        let unavailable = matches!(e, StorageError::Unavailable(_));
-        OAuthError::internal_from(InternalError::database(&e), &e, unavailable)
-    }
-}
-
-impl From<StoreError> for OAuthError {
-    fn from(e: StoreError) -> Self {
-        OAuthError::internal_from(InternalError::STORE, &e, true)
-    }
-}
-
-impl From<TokenError> for OAuthError {
-    fn from(e: TokenError) -> Self {
-        OAuthError::internal_from(InternalError::SIGNING, &e, false)
-    }
-}
-
-impl From<PasswordError> for OAuthError {
-    fn from(e: PasswordError) -> Self {
-        OAuthError::internal_from(InternalError::PASSWORD, &e, false)
-    }
+    response
 }
 
 #[derive(Serialize)]
@@ -204,10 +56,13 @@ impl OAuthError {
                 HeaderValue::from_static("Basic realm=\"citizen-idp\""),
             ));
         }
-        self.mark(response.json(ErrorBody {
-            error: self.code_str(),
-            error_description: self.description,
-        }))
+        mark(
+            self,
+            response.json(ErrorBody {
+                error: self.code_str(),
+                error_description: self.description,
+            }),
+        )
     }
 }
 
@@ -247,7 +102,8 @@ impl ResponseError for BearerError {
         } else {
             error.status_code()
         };
-        error.mark(
+        mark(
+            error,
             HttpResponse::build(status)
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .insert_header((header::WWW_AUTHENTICATE, challenge))
@@ -258,8 +114,6 @@ impl ResponseError for BearerError {
         )
     }
 }
-
-pub const MISSING_TOKEN: &str = "no access token in the request";
 
 impl<E: Into<OAuthError>> From<E> for BearerError {
     fn from(e: E) -> Self {

@@ -116,8 +116,8 @@ impl PageError {
     }
 
     /// A protocol-level internal error met on a page (already logged where it arose).
-    pub fn from_oauth(e: crate::http::oauth_error::OAuthError) -> Self {
-        let unavailable = e.code == crate::http::oauth_error::ErrorCode::TemporarilyUnavailable;
+    pub fn from_oauth(e: crate::protocol::error::OAuthError) -> Self {
+        let unavailable = e.code == crate::protocol::error::ErrorCode::TemporarilyUnavailable;
         let mut error = if unavailable {
             Self::new(StatusCode::SERVICE_UNAVAILABLE, PageMessage::Unavailable)
         } else {
@@ -153,6 +153,20 @@ impl PageError {
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", self.message)
+    }
+}
+
+/// A page the authorization endpoint or the interaction shows instead of redirecting.
+impl From<crate::protocol::authorize::Refused> for PageError {
+    fn from(refused: crate::protocol::authorize::Refused) -> Self {
+        use crate::protocol::authorize::Refused;
+        match refused {
+            Refused::BadRequest => PageError::bad_request(),
+            Refused::UnknownClient => PageError::unknown_client(),
+            Refused::BadRedirectUri => PageError::bad_redirect_uri(),
+            Refused::LoginExpired => PageError::login_expired(),
+            Refused::Internal(e) => PageError::from_oauth(e),
+        }
     }
 }
 

@@ -11,8 +11,8 @@ use crate::audit;
 use crate::domain::client::{Client, ClientKind};
 use crate::domain::scope::ScopeSet;
 use crate::http::access_log::request_id;
-use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::oidc::token::{authenticate_client, parse_form};
+use crate::http::client_request::ClientRequest;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registry;
 use crate::state::AppState;
 use crate::tokens::{refresh, revocation, subject};
@@ -20,10 +20,8 @@ use crate::tokens::{refresh, revocation, subject};
 pub async fn introspect_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    ClientRequest { client, form, now }: ClientRequest,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = parse_form(&req, body)?;
-    let client = authenticate_client(&req, &state, &form).await?;
     // RFC 7662 §2.1: the caller must authenticate, which public clients cannot.
     if client.kind == ClientKind::Public {
         return Err(OAuthError::new(
@@ -34,7 +32,6 @@ pub async fn introspect_post(
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "token is required"))?;
-    let now = state.clock.now();
     let answer = match access_token_answer(&state, &client, token, now).await? {
         Some(answer) => Some(answer),
         None => refresh_token_answer(&state, &client, token, now).await?,

@@ -2,7 +2,6 @@
 //! request into types, call the protocol logic, and map the result to a response.
 
 pub mod authorize;
-pub mod client_cache;
 pub mod discovery;
 pub mod introspect;
 pub mod logout;

@@ -2,11 +2,11 @@
 //! revocation list until it would have expired) or refresh tokens (the whole family).
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 
-use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::oidc::token::{authenticate_client, parse_form};
+use crate::http::client_request::ClientRequest;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 use crate::tokens::access_token::{self, AccessTokenClaims};
 use crate::tokens::revocation::{self, RevocationError};
@@ -22,16 +22,12 @@ impl From<RevocationError> for OAuthError {
 }
 
 pub async fn revoke_post(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
+    ClientRequest { client, form, now }: ClientRequest,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = parse_form(&req, body)?;
-    let client = authenticate_client(&req, &state, &form).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "token is required"))?;
-    let now = state.clock.now();
     // RFC 7009 §2.1: `token_type_hint` only speeds the search; both kinds are tried.
     match jwt::verify::<AccessTokenClaims>(
         &state.keys.current(),

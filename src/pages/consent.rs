@@ -11,13 +11,14 @@ use serde::Deserialize;
 use crate::consent::{self, Decision, data::DataItem};
 use crate::domain::interaction::Step;
 use crate::http::access_log::request_id;
+use crate::http::interaction::{self, live_session};
 use crate::http::lang::Lang;
 use crate::http::lang::page_lang;
-use crate::http::oauth_error::{ErrorCode, OAuthError};
 use crate::http::page_error::{PageError, html};
 use crate::http::page_form::PageForm;
-use crate::oidc::authorize::flow::LoginFlow;
-use crate::oidc::authorize::{LiveSession, interaction, live_session};
+use crate::protocol::authorize::LiveSession;
+use crate::protocol::authorize::flow::LoginFlow;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registry;
 use crate::state::AppState;
 

@@ -27,7 +27,7 @@ use crate::http::limits::client_ip;
 use crate::http::page_error::{PageError, html};
 use crate::http::page_form::PageForm;
 use crate::metrics::InternalError;
-use crate::oidc::authorize::flow;
+use crate::protocol::authorize::flow;
 use crate::state::AppState;
 
 const CSRF_PURPOSE: &str = "enrol";

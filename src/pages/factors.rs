@@ -30,7 +30,7 @@ use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
 use crate::http::page_form::PageForm;
 use crate::http::redirect::redirect;
-use crate::oidc::authorize::LiveSession;
+use crate::protocol::authorize::LiveSession;
 use crate::state::AppState;
 use crate::storage::accounts;
 

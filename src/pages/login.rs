@@ -13,13 +13,13 @@ use crate::domain::acr::{AssuranceLevel, AuthMethod};
 use crate::domain::interaction::Step;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
+use crate::http::interaction;
 use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
 use crate::http::page_form::PageForm;
 use crate::metrics::{InternalError, LoginOutcome};
-use crate::oidc::authorize::flow::{self, Progress};
-use crate::oidc::authorize::interaction;
+use crate::protocol::authorize::flow::{self, Progress};
 use crate::state::AppState;
 use crate::storage::accounts::Account;
 

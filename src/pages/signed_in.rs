@@ -14,11 +14,12 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::authn::second_factor::{self, Reauthentication};
 use crate::domain::interaction::Step;
+use crate::http::interaction::{live_session, start_flow};
 use crate::http::lang::Lang;
 use crate::http::page_error::PageError;
-use crate::oidc::authorize::flow::Entry;
-use crate::oidc::authorize::request::{AuthorizationRequest, Prompt};
-use crate::oidc::authorize::{LiveSession, live_session, start_flow};
+use crate::protocol::authorize::LiveSession;
+use crate::protocol::authorize::flow::Entry;
+use crate::protocol::authorize::request::{AuthorizationRequest, Prompt};
 use crate::state::AppState;
 
 /// The live session of the browser, or the response that sends it to log in first and

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
 
-/// Pending login flows (`oidc::authorize::flow`).
+/// Pending login flows (`protocol::authorize::flow`).
 const LOGIN_FLOW: &str = "login:";
 /// Each browser's count of pending logins.
 const FLOWS_PER_BROWSER: &str = "flows:browser:";
@@ -53,6 +53,11 @@ pub fn code(code: &str) -> String {
 /// What a redeemed code gave, while a replay of it may still revoke that.
 pub fn spent_code(code: &str) -> String {
     format!("code-spent:{}", hashed(code))
+}
+
+/// A client assertion's `jti`, spent once per client (RFC 7523 §3).
+pub fn client_assertion(client_id: &str, jti: &str) -> String {
+    format!("assertion:{}", hashed(&format!("{client_id}\u{0}{jti}")))
 }
 
 pub fn login_flow(flow_id: &str) -> String {

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use super::{Store, StoreError, StoreUsage};
 
 /// Keys that may be dropped under pressure, oldest first: pending login flows, and the
-/// count of pending logins of each browser (`oidc::authorize`). Every cookieless request
+/// count of pending logins of each browser (`protocol::authorize`). Every cookieless request
 /// is a new browser with a count of its own; never dropped, 100,000 of them filled the
 /// store and every login after them failed (bench/flood). They only bound what one
 /// browser makes the store hold, which the store's own bound then does; the network's

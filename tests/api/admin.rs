@@ -358,7 +358,7 @@ async fn the_clients_commands_update_show_rotate_and_delete() {
 }
 
 /// Each instance caches client registrations for a few seconds
-/// (`oidc::client_cache::TTL`). A change through its own admin API is seen at once (see
+/// (`protocol::clients::TTL`). A change through its own admin API is seen at once (see
 /// the test above); one made elsewhere, here by the CLI in another process, once the
 /// cached entry is older than that.
 #[tokio::test]
@@ -408,7 +408,7 @@ async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cach
         .await;
     assert!(updated.status.success());
 
-    app.advance_clock(citizen_idp::oidc::client_cache::TTL);
+    app.advance_clock(citizen_idp::protocol::clients::TTL);
     assert_eq!(
         client_credentials_token(&app, "cached-sync", &old_secret)
             .await
@@ -425,7 +425,7 @@ async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cach
 
     let deleted = app.cli(&["clients", "delete", "cached-sync"], None).await;
     assert!(deleted.status.success());
-    app.advance_clock(citizen_idp::oidc::client_cache::TTL);
+    app.advance_clock(citizen_idp::protocol::clients::TTL);
     assert_eq!(
         client_credentials_token(&app, "cached-sync", &new_secret)
             .await

@@ -582,7 +582,7 @@ async fn postgres_lost_gives_503s_then_recovers_by_itself_with_nothing_lost() {
 
     postgres.crash();
     // Past the client cache's TTL, so that the token endpoint must read the client.
-    app.advance_clock(citizen_idp::oidc::client_cache::TTL);
+    app.advance_clock(citizen_idp::protocol::clients::TTL);
     let mut statuses = Vec::new();
     for _ in 0..5 {
         let (status, body) = token_request(&app, &client.id, &secret).await;
@@ -652,7 +652,7 @@ async fn a_frozen_database_answers_503_within_its_query_timeout_then_recovers() 
     // end the wait, only our own timeouts do.
     postgres.signal("STOP");
     // Past the client cache's TTL, so that the token endpoint must read the client.
-    app.advance_clock(citizen_idp::oidc::client_cache::TTL);
+    app.advance_clock(citizen_idp::protocol::clients::TTL);
     let mut slowest = Duration::ZERO;
     for _ in 0..6 {
         let started = std::time::Instant::now();

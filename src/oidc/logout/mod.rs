@@ -10,17 +10,13 @@
 //! otherwise the citizen sees a page of ours.
 //!
 //! Every way a session ends queues the logout tokens of its relying parties in the
-//! database ([`backchannel::queue`]), and the worker of [`outbox`] sends them: a logout
+//! database (`protocol::logout::backchannel::queue`), and the worker of [`outbox`] sends them: a logout
 //! here or on the account page, a new login or step-up replacing the browser's session
-//! ([`replaced::end_replaced_session`]), and an officer or the register stopping the
+//! (`protocol::logout::end_replaced_session`), and an officer or the register stopping the
 //! account (`account_logouts`, see [`outbox`]).
 
-pub mod backchannel;
 pub mod outbox;
-pub mod replaced;
 pub mod request;
-
-pub use replaced::end_replaced_session;
 
 use std::time::Duration;
 
@@ -42,6 +38,7 @@ use crate::http::page_error::html;
 use crate::http::page_form::PageForm;
 use crate::http::params;
 use crate::http::redirect::redirect;
+use crate::protocol::logout::backchannel;
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::clients;
@@ -293,11 +290,12 @@ pub(crate) async fn tell_relying_parties(
     citizen: Option<crate::domain::national_id::NationalId>,
 ) -> Result<(), PageError> {
     backchannel::queue(
-        state,
+        &state.protocol(),
         &session.facts.account_id,
         &session.facts.sid,
         &client_ids,
         citizen.as_ref(),
+        state.clock.now(),
     )
     .await?;
     Ok(())

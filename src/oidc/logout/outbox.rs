@@ -4,7 +4,7 @@
 //!
 //! **Why an outbox.** A logout token queued only in memory is lost when the server
 //! stops. Whoever ends a session writes a `logout_deliveries` row instead (one insert
-//! in the citizen's request, see [`super::backchannel::queue`]) and wakes this worker;
+//! in the citizen's request, see `protocol::logout::backchannel::queue`) and wakes this worker;
 //! the citizen is answered before anything is sent. The worker claims due rows, POSTs
 //! each token with `logout.backchannel_timeout_ms`, retries 5xx and network errors up
 //! to `logout.backchannel_attempts` times with waits from
@@ -49,11 +49,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::backchannel::{self, Attempt};
 use crate::audit::{Event, Kind};
 use crate::authn::session;
 use crate::config::LogoutSettings;
 use crate::domain::national_id::NationalId;
+use crate::protocol::logout::backchannel::{self, Attempt};
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::logout_outbox::{self, AccountLogout, Delivery, DeliveryStatus};
@@ -294,11 +294,12 @@ impl Worker {
             let client_ids = session::take_clients(store, &ended_session.facts.sid).await?;
             deliveries.extend(
                 backchannel::deliveries(
-                    state,
+                    &state.protocol(),
                     &request.account_id,
                     &ended_session.facts.sid,
                     &client_ids,
                     citizen.as_ref(),
+                    now,
                 )
                 .await?,
             );
@@ -374,11 +375,11 @@ async fn deliver(state: web::Data<AppState>, worker: Arc<str>, row: Delivery, _g
     let settings = &state.settings.logout;
     let most = i32::try_from(settings.backchannel_attempts).unwrap_or(1);
     let mut attempts = row.attempts;
-    let outcome = match backchannel::sign(&state, &row) {
+    let outcome = match backchannel::sign(&state.protocol(), &row, state.clock.now()) {
         Err(last) => Outcome::Failed { attempts, last },
         Ok(token) => loop {
             attempts += 1;
-            match backchannel::post(&state, &row.uri, &token).await {
+            match backchannel::post(&state.protocol(), &row.uri, &token).await {
                 Attempt::Delivered => break Outcome::Delivered { attempts },
                 Attempt::Refused(status) => break Outcome::Refused { attempts, status },
                 // Retrying cannot help while the name points inside; the operator

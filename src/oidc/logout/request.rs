@@ -1,7 +1,7 @@
 //! Parsing an RP-initiated logout request (RP-Initiated Logout 1.0 §2).
 
+use crate::domain::parameter;
 use crate::http::page_error::PageError;
-use crate::http::params;
 use crate::state::AppState;
 use crate::tokens::id_token::IdTokenClaims;
 use crate::tokens::jwt;
@@ -44,7 +44,7 @@ impl LogoutRequest {
             // A control character makes the request malformed before anything reads it
             // (a NUL in `client_id` would fail the lookup on PostgreSQL; `state` would
             // go back to the relying party).
-            if slot.is_some() || params::holds_control(&value) {
+            if slot.is_some() || parameter::holds_control(&value) {
                 return None;
             }
             *slot = Some(value);
@@ -69,7 +69,7 @@ mod tests {
     use super::*;
 
     fn parse(query: &[u8]) -> Option<LogoutRequest> {
-        params::parse(query).and_then(LogoutRequest::from_pairs)
+        crate::http::params::parse(query).and_then(LogoutRequest::from_pairs)
     }
 
     #[test]

@@ -21,12 +21,12 @@ use crate::http::page_error::PageError;
 use crate::http::page_form::PageForm;
 use crate::http::redirect::redirect;
 use crate::metrics::InternalError;
-use crate::oidc::authorize::LiveSession;
 use crate::oidc::logout;
 use crate::pages::csrf::{self, Freshness};
 use crate::pages::enrol;
 use crate::pages::login_protection;
 use crate::pages::signed_in;
+use crate::protocol::authorize::LiveSession;
 use crate::registry;
 use crate::state::AppState;
 

@@ -24,7 +24,7 @@ use crate::consent::data;
 use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
-use crate::oidc::authorize::LiveSession;
+use crate::protocol::authorize::LiveSession;
 use crate::registry;
 use crate::state::AppState;
 use crate::storage::{audit_events, clients, consents};

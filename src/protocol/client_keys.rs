@@ -13,17 +13,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::JwkSet;
 
 use crate::domain::client::Client;
 use crate::domain::client_keys::{self, MAX_JWKS_BYTES};
 use crate::outbound::Outbound;
 
-const FRESH: Duration = Duration::from_secs(300);
+const FRESH: TimeDelta = TimeDelta::seconds(300);
 /// The least time between two fetches of one `jwks_uri`.
-pub const REFETCH_FLOOR: Duration = Duration::from_secs(30);
+pub const REFETCH_FLOOR: TimeDelta = TimeDelta::seconds(30);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_URIS: usize = 1024;
 
@@ -41,9 +42,9 @@ pub enum KeysError {
 #[derive(Default)]
 struct Entry {
     /// The last set fetched, and when.
-    keys: Option<(Instant, Arc<JwkSet>)>,
+    keys: Option<(DateTime<Utc>, Arc<JwkSet>)>,
     /// When the last fetch started, and why it failed if it did.
-    attempt: Option<(Instant, Option<KeysError>)>,
+    attempt: Option<(DateTime<Utc>, Option<KeysError>)>,
     /// Held by the one request fetching; the others wait on it.
     flight: Arc<tokio::sync::Mutex<()>>,
 }
@@ -62,7 +63,7 @@ pub struct ClientKeyCache {
 impl ClientKeyCache {
     /// Whether the cache answers for `uri` now, or a fetch is due (and whose turn to
     /// wait for).
-    fn decide(&self, uri: &str, kid: Option<&str>, now: Instant) -> Decision {
+    fn decide(&self, uri: &str, kid: Option<&str>, now: DateTime<Utc>) -> Decision {
         let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
         if !sets.contains_key(uri) && sets.len() >= MAX_URIS {
             evict_one(&mut sets);
@@ -71,7 +72,7 @@ impl ClientKeyCache {
         let fresh = entry
             .keys
             .as_ref()
-            .filter(|(fetched, _)| now.duration_since(*fetched) < FRESH)
+            .filter(|(fetched, _)| now - *fetched < FRESH)
             .map(|(_, keys)| keys.clone());
         if let Some(keys) = &fresh
             && kid.is_none_or(|kid| keys.find(kid).is_some())
@@ -81,7 +82,7 @@ impl ClientKeyCache {
         match &entry.attempt {
             // Fetched (or tried) too recently to fetch again: answer with what there
             // is; the caller fails an assertion whose key is not in it.
-            Some((at, failure)) if now.duration_since(*at) < REFETCH_FLOOR => {
+            Some((at, failure)) if now - *at < REFETCH_FLOOR => {
                 Decision::Answer(match (fresh, failure) {
                     (Some(keys), _) => Ok(keys),
                     (None, Some(failure)) => Err(failure.clone()),
@@ -92,7 +93,7 @@ impl ClientKeyCache {
         }
     }
 
-    fn record(&self, uri: &str, started: Instant, outcome: &Result<Arc<JwkSet>, KeysError>) {
+    fn record(&self, uri: &str, started: DateTime<Utc>, outcome: &Result<Arc<JwkSet>, KeysError>) {
         let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
         let entry = sets.entry(uri.to_owned()).or_default();
         match outcome {
@@ -105,29 +106,30 @@ impl ClientKeyCache {
     }
 
     /// The client's key set, which must hold `kid` if one is named (else the caller
-    /// fails the assertion).
+    /// fails the assertion). `now` is the request's: the cache runs on the injected
+    /// clock like everything else, so tests move it rather than wait.
     pub async fn keys(
         &self,
         http: &Outbound,
         client: &Client,
         kid: Option<&str>,
+        now: DateTime<Utc>,
     ) -> Result<Arc<JwkSet>, KeysError> {
         if let Some(document) = &client.jwks {
             return Ok(Arc::new(client_keys::parse_jwks(document.as_bytes())?));
         }
         let uri = client.jwks_uri.as_deref().ok_or(KeysError::NoKeys)?;
-        let flight = match self.decide(uri, kid, Instant::now()) {
+        let flight = match self.decide(uri, kid, now) {
             Decision::Answer(answer) => return answer,
             Decision::Fetch(flight) => flight,
         };
         let _turn = flight.lock().await;
         // Whoever had the turn before may have just fetched: decide again.
-        if let Decision::Answer(answer) = self.decide(uri, kid, Instant::now()) {
+        if let Decision::Answer(answer) = self.decide(uri, kid, now) {
             return answer;
         }
-        let started = Instant::now();
         let outcome = fetch(http, uri).await.map(Arc::new);
-        self.record(uri, started, &outcome);
+        self.record(uri, now, &outcome);
         outcome
     }
 }

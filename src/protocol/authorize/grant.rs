@@ -8,7 +8,7 @@ use url::Url;
 
 use super::request::AuthorizationRequest;
 use crate::authn::session::{self, Session};
-use crate::http::oauth_error::OAuthError;
+use crate::protocol::error::OAuthError;
 use crate::store::{Store, StoreError};
 use crate::tokens::code::{self, CodeGrant};
 

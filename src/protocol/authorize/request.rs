@@ -9,14 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::acr::{AcrDemand, AssuranceLevel};
 use crate::domain::client::{Client, ClientKind};
+use crate::domain::parameter;
 use crate::domain::scope::ScopeSet;
-use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::http::page_error::PageError;
-use crate::http::params;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::tokens::id_token::IdTokenClaims;
 use crate::tokens::jwt;
 use crate::tokens::key_set::KeySet;
 use crate::tokens::pkce;
+
+use super::Refused;
 
 /// Parameters as received, not yet checked. Repeated parameters are kept so that they
 /// can be refused (RFC 6749 §3.1).
@@ -114,7 +115,7 @@ pub enum Prompt {
 #[derive(Debug)]
 pub enum AuthorizeError {
     /// Client or redirect URI not trusted: show a page.
-    Page(PageError),
+    Page(Refused),
     /// Send the error to the client's registered redirect URI.
     Redirect {
         redirect_uri: String,
@@ -126,13 +127,13 @@ pub enum AuthorizeError {
 /// Step 1: the client, looked up by the caller with the id this returns.
 pub fn client_id(params: &AuthorizeParams) -> Result<String, AuthorizeError> {
     if params.pairs.len() > MAX_PARAMS {
-        return Err(AuthorizeError::Page(PageError::bad_request()));
+        return Err(AuthorizeError::Page(Refused::BadRequest));
     }
     match params.single("client_id") {
         // No client id holds a control character: such an id names no client, and is
         // never looked up (PostgreSQL refuses a NUL in a query).
-        Ok(Some(id)) if !params::holds_control(id) => Ok(id.to_owned()),
-        Ok(_) | Err(_) => Err(AuthorizeError::Page(PageError::unknown_client())),
+        Ok(Some(id)) if !parameter::holds_control(id) => Ok(id.to_owned()),
+        Ok(_) | Err(_) => Err(AuthorizeError::Page(Refused::UnknownClient)),
     }
 }
 
@@ -147,7 +148,7 @@ pub fn check(
         .single("state")
         .ok()
         .flatten()
-        .filter(|state| state.len() <= MAX_SHORT_PARAM_LEN && !params::holds_control(state))
+        .filter(|state| state.len() <= MAX_SHORT_PARAM_LEN && !parameter::holds_control(state))
         .map(str::to_owned);
     let fail = |code: ErrorCode, description: &'static str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
@@ -168,7 +169,7 @@ pub fn check(
     if params
         .pairs
         .iter()
-        .any(|(_, value)| params::holds_control(value))
+        .any(|(_, value)| parameter::holds_control(value))
     {
         return Err(fail(
             ErrorCode::InvalidRequest,
@@ -368,13 +369,13 @@ fn essential_acr(raw: &str) -> Result<Option<AssuranceLevel>, (ErrorCode, &'stat
 fn check_redirect_uri(params: &AuthorizeParams, client: &Client) -> Result<String, AuthorizeError> {
     let requested = params
         .single("redirect_uri")
-        .map_err(|_| AuthorizeError::Page(PageError::bad_redirect_uri()))?
-        .filter(|requested| !params::holds_control(requested))
-        .ok_or_else(|| AuthorizeError::Page(PageError::bad_redirect_uri()))?;
+        .map_err(|_| AuthorizeError::Page(Refused::BadRedirectUri))?
+        .filter(|requested| !parameter::holds_control(requested))
+        .ok_or(AuthorizeError::Page(Refused::BadRedirectUri))?;
     client
         .find_redirect_uri(requested)
         .map(|_| requested.to_owned())
-        .ok_or_else(|| AuthorizeError::Page(PageError::bad_redirect_uri()))
+        .ok_or(AuthorizeError::Page(Refused::BadRedirectUri))
 }
 
 fn check_scope(raw: Option<&str>, client: &Client) -> Result<ScopeSet, (ErrorCode, &'static str)> {
@@ -447,7 +448,6 @@ fn check_prompt(raw: Option<&str>) -> Result<Prompt, &'static str> {
 mod tests {
     use super::*;
     use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
-    use crate::http::params;
 
     /// The public client of the authorization fuzz target (`fuzz/src/lib.rs`).
     fn fuzz_app() -> Client {
@@ -487,7 +487,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/fuzz/regressions/authorize_request/crash-2ee5679734e85afffbebc53b45f4dc1a791efae0"
         ));
-        let params = AuthorizeParams::from_pairs(params::parse(input).unwrap());
+        let params = AuthorizeParams::from_pairs(serde_urlencoded::from_bytes(input).unwrap());
         assert_eq!(client_id(&params).unwrap(), "app");
         assert!(matches!(
             check(&params, &fuzz_app()),

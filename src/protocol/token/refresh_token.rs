@@ -9,13 +9,13 @@ use super::issue::{Authorization, Refresh, TokenResponse, issue_tokens};
 use crate::domain::client::Client;
 use crate::domain::secret::RefreshToken;
 
-use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::state::AppState;
+use crate::protocol::Context;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::tokens::refresh::{self, RefreshError};
 use crate::tokens::revocation;
 
 pub async fn exchange(
-    state: &AppState,
+    ctx: &Context<'_>,
     client: &Client,
     refresh_token: RefreshToken,
     scope: Option<String>,
@@ -24,7 +24,7 @@ pub async fn exchange(
 ) -> Result<TokenResponse, OAuthError> {
     let (client_id, registered) = (client.id.clone(), client.scopes.clone());
     let at = now.naive_utc();
-    let redeemed = state
+    let redeemed = ctx
         .db
         .run(move |conn| {
             refresh::redeem(
@@ -41,12 +41,12 @@ pub async fn exchange(
         Ok(redeemed) => redeemed,
         Err(RefreshError::Replayed(revoked)) => {
             tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
-            revocation::remember(state.store.as_ref(), &revoked, now).await?;
+            revocation::remember(ctx.store, &revoked, now).await?;
             return Err(invalid_grant("the refresh token is invalid or expired"));
         }
         Err(RefreshError::Unregistered(revoked)) => {
             tracing::info!(target: "security", "a refresh family ended: its client is no longer registered for offline access");
-            revocation::remember(state.store.as_ref(), &revoked, now).await?;
+            revocation::remember(ctx.store, &revoked, now).await?;
             return Err(invalid_grant("the refresh token is invalid or expired"));
         }
         Err(RefreshError::Invalid) => {
@@ -69,7 +69,6 @@ pub async fn exchange(
         family_id: grant.family_id,
         scope: grant.scope,
     };
-    let (response, _) =
-        issue_tokens(state, client, authorization, refresh, now, request_id).await?;
+    let (response, _) = issue_tokens(ctx, client, authorization, refresh, now, request_id).await?;
     Ok(response)
 }

@@ -2,7 +2,7 @@
 
 use crate::domain::client::GrantType;
 use crate::domain::secret::{AuthCode, CodeVerifier, RefreshToken};
-use crate::http::oauth_error::{ErrorCode, OAuthError};
+use crate::protocol::error::{ErrorCode, OAuthError};
 
 /// A token request, by grant type.
 #[derive(Debug)]
@@ -60,8 +60,8 @@ impl TokenForm {
     /// Decodes and checks a form body. Public, like [`Self::parse`], so that the fuzz
     /// targets (`fuzz/`) feed untrusted bytes through the endpoint's own decoding.
     pub fn from_body(body: &[u8]) -> Result<Self, OAuthError> {
-        let pairs = crate::http::params::parse(body)
-            .ok_or_else(|| invalid("the body is not a valid form"))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| invalid("the body is not a valid form"))?;
         Self::parse(pairs)
     }
 

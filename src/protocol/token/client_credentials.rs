@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::client::Client;
 use crate::domain::scope::{self, ScopeSet};
-use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::state::AppState;
+use crate::protocol::Context;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::tokens::access_token::{self, AccessTokenClaims};
 use crate::tokens::{jwt, random};
 
@@ -46,19 +46,19 @@ fn granted_scope(client: &Client, requested: Option<&str>) -> Result<ScopeSet, O
 }
 
 #[tracing::instrument(name = "issue_client_credentials", skip_all)]
-pub(super) fn issue(
-    state: &AppState,
+pub fn issue(
+    ctx: &Context<'_>,
     client: &Client,
     requested_scope: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TokenResponse, OAuthError> {
     let scope = granted_scope(client, requested_scope)?.to_string();
-    let ttl = access_token_ttl(state, client);
+    let ttl = access_token_ttl(ctx, client);
     let iat = now.timestamp();
     let claims = AccessTokenClaims {
-        iss: state.issuer.clone(),
+        iss: ctx.issuer.to_owned(),
         sub: client.id.clone(),
-        aud: state.issuer.clone(),
+        aud: ctx.issuer.to_owned(),
         client_id: client.id.clone(),
         scope: scope.clone(),
         jti: random::token(),
@@ -67,8 +67,8 @@ pub(super) fn issue(
         auth_time: None,
         acr: None,
     };
-    let keys = state.keys.current();
-    let key = keys.signing_key(state.access_token_alg, now)?;
+    let keys = ctx.keys.current();
+    let key = keys.signing_key(ctx.access_token_alg, now)?;
     let access_token = jwt::sign(key, access_token::TYP, &claims)?;
     tracing::info!(target: "security", client_id = %client.id, %scope, "client credentials token issued");
     Ok(TokenResponse {

@@ -7,46 +7,25 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 
 use super::flow::{self, LoginFlow, Progress};
 use super::request::{AuthorizationRequest, Prompt};
-use super::{grant, live_session};
+use super::{Browser, Refused, grant, live_session};
 use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
-use crate::http::cookies;
-use crate::http::lang::Lang;
-use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::http::page_error::PageError;
-use crate::http::redirect::redirect;
+use crate::domain::secret::SessionToken;
+use crate::protocol::Context;
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::logout::end_replaced_session;
 use crate::registry;
-use crate::state::AppState;
 use crate::storage::{StorageError, accounts, citizens, clients, consents};
 use crate::tokens::subject;
 
-/// Pages of the steps, each taking `?flow=` and `&lang=`.
-pub const LOGIN_PAGE: &str = "/login";
-pub const SECOND_FACTOR_PAGE: &str = "/login/second-factor";
-pub const CONSENT_PAGE: &str = "/consent";
-
 const MAX_FLOW_ID_LEN: usize = 128;
-
-/// The page that takes a step.
-pub fn page_of(step: Step) -> &'static str {
-    match step {
-        Step::Password => LOGIN_PAGE,
-        Step::SecondFactor => SECOND_FACTOR_PAGE,
-        Step::Consent => CONSENT_PAGE,
-    }
-}
-
-pub fn step_url(page: &str, flow_id: &str, lang: Lang) -> String {
-    format!("{page}?flow={flow_id}&lang={}", lang.code())
-}
 
 /// What an authorization request demands of the login.
 pub fn demands(request: &AuthorizationRequest) -> Demands {
@@ -125,10 +104,10 @@ impl Claimed {
 /// Reads, in one database trip, what the state machine judges: the account and the
 /// register's verdict, its factors, the subject the client sees, and consent.
 pub async fn read_facts(
-    state: &AppState,
+    ctx: &Context<'_>,
     request: &AuthorizationRequest,
     claimed: Option<Claimed>,
-) -> Result<Facts, PageError> {
+) -> Result<Facts, Refused> {
     let Some(claimed) = claimed else {
         return Ok(Facts {
             authn: None,
@@ -139,8 +118,8 @@ pub async fn read_facts(
     let account_id = claimed.account_id.clone();
     let client_id = (request.own_page.is_none()).then(|| request.client_id.clone());
     // Passkeys count only where they can be presented (not on an IP-address issuer).
-    let passkeys_on = state.passkeys.is_some();
-    let read = state
+    let passkeys_on = ctx.passkeys_on;
+    let read = ctx
         .db
         .run(move |conn| {
             let Some(account) = accounts::find(conn, &account_id)? else {
@@ -180,7 +159,7 @@ pub async fn read_facts(
     };
     let subject = client
         .as_ref()
-        .map(|client| subject::for_client(&state.pairwise_key, client, &claimed.account_id))
+        .map(|client| subject::for_client(ctx.pairwise_key, client, &claimed.account_id))
         .unwrap_or_default();
     Ok(Facts {
         authn: Some(Authn {
@@ -214,16 +193,17 @@ pub enum PageFlow {
 
 /// The flow named by `flow_id`, if it is live.
 pub async fn flow_for_page(
-    state: &AppState,
+    ctx: &Context<'_>,
     flow_id: Option<&str>,
     page: Step,
-) -> Result<PageFlow, PageError> {
+    now: DateTime<Utc>,
+) -> Result<PageFlow, Refused> {
     let flow_id = flow_id
         .filter(|f| f.len() <= MAX_FLOW_ID_LEN)
-        .ok_or_else(PageError::login_expired)?;
-    let flow = flow::find(state.store.as_ref(), flow_id, state.clock.now())
+        .ok_or(Refused::LoginExpired)?;
+    let flow = flow::find(ctx.store, flow_id, now)
         .await?
-        .ok_or_else(PageError::login_expired)?;
+        .ok_or(Refused::LoginExpired)?;
     let flow_id = flow_id.to_owned();
     if flow.step.accepts(page) {
         Ok(PageFlow::At {
@@ -239,56 +219,32 @@ pub async fn flow_for_page(
 }
 
 impl PageFlow {
-    /// For a page's GET: the flow, or a redirect to the page of its step.
-    pub fn or_redirect(self, lang: Lang) -> Result<(String, LoginFlow), Box<HttpResponse>> {
-        match self {
-            PageFlow::At { flow_id, flow } => Ok((flow_id, *flow)),
-            PageFlow::Elsewhere { flow_id, step } => Err(Box::new(redirect(
-                &step_url(page_of(step), &flow_id, lang),
-                false,
-            ))),
-        }
-    }
-
     /// For a form POST: the flow, or a refusal. A form posted for a step the flow is not
     /// at is someone skipping a step.
-    pub fn or_refuse(self, page: Step) -> Result<(String, LoginFlow), PageError> {
+    pub fn or_refuse(self, page: Step) -> Result<(String, LoginFlow), Refused> {
         match self {
             PageFlow::At { flow_id, flow } => Ok((flow_id, *flow)),
             PageFlow::Elsewhere { step, .. } => {
                 tracing::warn!(target: "security", at = ?step, page = ?page, "form posted for a step the flow is not at");
-                Err(PageError::bad_request())
+                Err(Refused::BadRequest)
             }
         }
     }
 }
 
-/// Both the browser cookie (one this server issued) and the form's CSRF token match.
-pub fn form_accepted(
-    req: &HttpRequest,
-    state: &AppState,
-    flow: &LoginFlow,
-    csrf: Option<&str>,
-) -> bool {
-    let browser_secret = cookies::browser_secret(&state.cookies, req);
-    flow.accepts(browser_secret.as_deref(), csrf)
-}
-
 /// Who the flow can stand on now: the login in progress, or the browser's session the
 /// flow is bound to. A step-up's progress stands only while its session lives.
 async fn claimed_now(
-    req: &HttpRequest,
-    state: &AppState,
+    ctx: &Context<'_>,
+    browser: &Browser,
     flow: &LoginFlow,
     now: DateTime<Utc>,
-) -> Result<(Option<Claimed>, Option<Session>), PageError> {
+) -> Result<(Option<Claimed>, Option<Session>), Refused> {
     let session_of_flow = async {
         let Some(sid) = flow.sid.as_deref() else {
-            return Ok::<_, PageError>(None);
+            return Ok::<_, Refused>(None);
         };
-        let live = live_session(req, state, now)
-            .await
-            .map_err(PageError::from_oauth)?;
+        let live = live_session(ctx, browser.session_token.as_ref(), now).await?;
         Ok(live.map(|l| l.session).filter(|s| s.facts.sid == sid))
     };
     match &flow.progress {
@@ -310,22 +266,42 @@ async fn claimed_now(
     }
 }
 
+/// Where a flow went after a step.
+pub enum Destination {
+    /// To the page of the step it needs now.
+    Step(Step),
+    /// To the client, with a code or an error.
+    Client(String),
+    /// Back to one of our own pages, for a login made for it (`own_page`).
+    OwnPage(String),
+}
+
+/// What [`advance`] did: where the browser goes, and the session it now holds if this
+/// step completed a login.
+pub struct Advanced {
+    pub destination: Destination,
+    pub new_session: Option<SessionToken>,
+}
+
 /// Moves `flow` on after a step: to the page of the step it needs now, or to the
 /// client with a code once every demand is met, or to the client with an error.
 pub async fn advance(
-    req: &HttpRequest,
-    state: &AppState,
-    lang: Lang,
+    ctx: &Context<'_>,
+    browser: &Browser,
     flow_id: &str,
     mut flow: LoginFlow,
-) -> Result<HttpResponse, PageError> {
-    let now = state.clock.now();
-    let (claimed, session) = claimed_now(req, state, &flow, now).await?;
-    let facts = read_facts(state, &flow.request, claimed).await?;
+    now: DateTime<Utc>,
+) -> Result<Advanced, Refused> {
+    let (claimed, session) = claimed_now(ctx, browser, &flow, now).await?;
+    let facts = read_facts(ctx, &flow.request, claimed).await?;
     let next = interaction::next(&demands(&flow.request), &facts, now.timestamp());
     let step = match next {
         Next::Refuse(refusal) => {
-            return finish_with_error(state, flow_id, &flow, refusal_error(refusal)).await;
+            let url = finish_with_error(ctx, flow_id, &flow, refusal_error(refusal)).await?;
+            return Ok(Advanced {
+                destination: Destination::Client(url),
+                new_session: None,
+            });
         }
         Next::Step(step) => Some(step),
         Next::Done => None,
@@ -335,7 +311,7 @@ pub async fn advance(
     let mut new_session_cookie = None;
     let session = match (step, flow.progress.take(), &facts.authn) {
         (None | Some(Step::Consent), Some(progress), Some(authn)) => {
-            let (session, token) = start_session(req, state, &progress, authn.level, now).await?;
+            let (session, token) = start_session(ctx, browser, &progress, authn.level, now).await?;
             flow.sid = Some(session.facts.sid.clone());
             flow.reauthenticated = progress.password_in_flow;
             new_session_cookie = Some(token);
@@ -346,7 +322,7 @@ pub async fn advance(
             session
         }
     };
-    let mut response = match step {
+    let destination = match step {
         Some(step) => {
             if step == Step::Password {
                 // Back to the password: nothing proved so far counts any more.
@@ -358,7 +334,7 @@ pub async fn advance(
                 let (Some(session), Some(authn), Some(account)) =
                     (&session, &facts.authn, facts.account)
                 else {
-                    return Err(PageError::login_expired());
+                    return Err(Refused::LoginExpired);
                 };
                 flow.progress = Some(Progress {
                     account_id: session.facts.account_id.clone(),
@@ -370,68 +346,71 @@ pub async fn advance(
                 });
             }
             flow.step = step;
-            flow::save(state.store.as_ref(), flow_id, &flow, now).await?;
-            redirect(&step_url(page_of(step), flow_id, lang), true)
+            flow::save(ctx.store, flow_id, &flow, now).await?;
+            Destination::Step(step)
         }
         None => {
-            let session = session.ok_or_else(PageError::login_expired)?;
-            if !flow::finish(state.store.as_ref(), flow_id).await? {
+            let session = session.ok_or(Refused::LoginExpired)?;
+            if !flow::finish(ctx.store, flow_id).await? {
                 // Another request finished this flow first.
-                return Err(PageError::login_expired());
+                return Err(Refused::LoginExpired);
             }
-            match flow.request.own_page.as_deref() {
-                Some(page) => redirect(page, true),
-                None => {
-                    let url = grant::issue_code(
-                        state.store.as_ref(),
-                        &state.issuer,
+            match flow.request.own_page {
+                Some(page) => Destination::OwnPage(page),
+                None => Destination::Client(
+                    grant::issue_code(
+                        ctx.store,
+                        ctx.issuer,
                         &flow.request,
                         &session,
-                        Duration::from_secs(state.settings.tokens.code_ttl_secs),
+                        Duration::from_secs(ctx.settings.tokens.code_ttl_secs),
                         now,
                     )
-                    .await?;
-                    redirect(&url, true)
-                }
+                    .await?,
+                ),
             }
         }
     };
-    if let Some(token) = new_session_cookie {
-        response
-            .add_cookie(&cookies::session_cookie(&state.cookies, token))
-            .map_err(|e| PageError::internal(&e, false))?;
-    }
-    Ok(response)
+    Ok(Advanced {
+        destination,
+        new_session: new_session_cookie,
+    })
 }
 
-/// Ends the flow with an error sent to the client's (registered, checked) redirect URI.
+/// Ends the flow with an error for the client; returns the URL that sends it to the
+/// client's (registered, checked) redirect URI.
 pub async fn finish_with_error(
-    state: &AppState,
+    ctx: &Context<'_>,
     flow_id: &str,
     flow: &LoginFlow,
     error: OAuthError,
-) -> Result<HttpResponse, PageError> {
-    flow::finish(state.store.as_ref(), flow_id).await?;
-    let url = grant::error_url(
+) -> Result<String, Refused> {
+    flow::finish(ctx.store, flow_id).await?;
+    Ok(grant::error_url(
         &flow.request.redirect_uri,
         flow.request.state.as_deref(),
         &error,
-        &state.issuer,
-    );
-    Ok(redirect(&url, true))
+        ctx.issuer,
+    ))
 }
 
 /// A new session for every completed login, so a session id planted before it is
 /// useless; the browser's previous session ends.
 async fn start_session(
-    req: &HttpRequest,
-    state: &AppState,
+    ctx: &Context<'_>,
+    browser: &Browser,
     progress: &Progress,
     level: AssuranceLevel,
     now: DateTime<Utc>,
-) -> Result<(Session, String), PageError> {
-    crate::oidc::logout::end_replaced_session(req, state).await?;
-    let ttl = state.settings.session.ttl_secs;
+) -> Result<(Session, SessionToken), Refused> {
+    end_replaced_session(
+        ctx,
+        browser.session_token.as_ref(),
+        browser.request_id.as_deref(),
+        now,
+    )
+    .await?;
+    let ttl = ctx.settings.session.ttl_secs;
     let session = Session {
         facts: AuthnFacts {
             sid: crate::tokens::random::token(),
@@ -441,12 +420,8 @@ async fn start_session(
             amr: progress.amr.clone(),
         },
         expires_at: now.timestamp() + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
-        device: session::device_hint(
-            req.headers()
-                .get(actix_web::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok()),
-        ),
+        device: session::device_hint(browser.user_agent.as_deref()),
     };
-    let token = session::create(state.store.as_ref(), &session, Duration::from_secs(ttl)).await?;
-    Ok((session, token.expose().to_owned()))
+    let token = session::create(ctx.store, &session, Duration::from_secs(ttl)).await?;
+    Ok((session, token))
 }

@@ -3,7 +3,7 @@
 //!
 //! Nothing is sent from a citizen's request: [`queue`] writes one outbox row per
 //! relying party (one database insert) and wakes this server's worker
-//! ([`super::outbox`]), which signs and POSTs each token after the citizen has been
+//! (`oidc::logout::outbox`), which signs and POSTs each token after the citizen has been
 //! answered, so a relying party that is slow or down never holds up a logout. A token
 //! says who the relying party knew (`sub`, pairwise where the client is) and which
 //! session ended (`sid`); it is signed with the client's ID token algorithm when it is
@@ -11,34 +11,37 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::national_id::NationalId;
 use crate::domain::signing_alg::SigningAlg;
-use crate::state::AppState;
 use crate::storage::StorageError;
 use crate::storage::logout_outbox::{self, Delivery, NewDelivery};
 use crate::tokens::logout_token::{self, LogoutTokenClaims};
 use crate::tokens::{jwt, random, subject};
 
+use super::super::Context;
+
 /// The outbox rows for the clients of session `sid` (of `account_id`) that registered a
 /// back-channel logout URI. Clients come from the instance's short-lived cache.
 pub async fn deliveries(
-    state: &AppState,
+    ctx: &Context<'_>,
     account_id: &str,
     sid: &str,
     client_ids: &[String],
     citizen: Option<&NationalId>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<NewDelivery>, StorageError> {
-    let now = state.clock.now();
     let mut deliveries = Vec::new();
     for client_id in client_ids {
-        let Some(client) = state.clients.find(&state.db, client_id, now).await? else {
+        let Some(client) = ctx.clients.find(ctx.db, client_id, now).await? else {
             continue;
         };
         let Some(uri) = client.backchannel_logout_uri.clone() else {
             continue;
         };
         deliveries.push(NewDelivery {
-            sub: subject::for_client(&state.pairwise_key, &client, account_id),
+            sub: subject::for_client(ctx.pairwise_key, &client, account_id),
             alg: SigningAlg::parse(&client.id_token_alg)
                 .unwrap_or(SigningAlg::Rs256)
                 .as_str()
@@ -55,30 +58,30 @@ pub async fn deliveries(
 /// Queues a logout token for each of `client_ids` that registered for one, and wakes
 /// the worker; returns how many were queued. Nothing is sent here.
 pub async fn queue(
-    state: &AppState,
+    ctx: &Context<'_>,
     account_id: &str,
     sid: &str,
     client_ids: &[String],
     citizen: Option<&NationalId>,
+    now: DateTime<Utc>,
 ) -> Result<usize, StorageError> {
-    let deliveries = deliveries(state, account_id, sid, client_ids, citizen).await?;
+    let deliveries = deliveries(ctx, account_id, sid, client_ids, citizen, now).await?;
     if deliveries.is_empty() {
         return Ok(0);
     }
-    let now = state.clock.now().naive_utc();
-    let queued = state
+    let at = now.naive_utc();
+    let queued = ctx
         .db
-        .run(move |conn| logout_outbox::enqueue(conn, &deliveries, now))
+        .run(move |conn| logout_outbox::enqueue(conn, &deliveries, at))
         .await?;
-    state.logout_wakeup.notify_one();
+    ctx.logout_wakeup.notify_one();
     Ok(queued)
 }
 
 /// The signed logout token of `delivery`, with a fresh `jti`.
-pub(super) fn sign(state: &AppState, delivery: &Delivery) -> Result<String, String> {
-    let now = state.clock.now();
+pub fn sign(ctx: &Context<'_>, delivery: &Delivery, now: DateTime<Utc>) -> Result<String, String> {
     let claims = LogoutTokenClaims::new(
-        &state.issuer,
+        ctx.issuer,
         &delivery.sub,
         &delivery.client_id,
         &delivery.sid,
@@ -86,7 +89,7 @@ pub(super) fn sign(state: &AppState, delivery: &Delivery) -> Result<String, Stri
         now.timestamp(),
     );
     let alg = SigningAlg::parse(&delivery.alg).unwrap_or(SigningAlg::Rs256);
-    let keys = state.keys.current();
+    let keys = ctx.keys.current();
     keys.signing_key(alg, now)
         .and_then(|key| jwt::sign(key, logout_token::TYP, &claims))
         .map_err(|e| format!("signing: {e}"))
@@ -94,7 +97,7 @@ pub(super) fn sign(state: &AppState, delivery: &Delivery) -> Result<String, Stri
 
 /// What one POST of a logout token got.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Attempt {
+pub enum Attempt {
     /// 2xx.
     Delivered,
     /// 4xx: the token was refused, and sending the same request again cannot help.
@@ -108,9 +111,9 @@ pub(super) enum Attempt {
 }
 
 /// POSTs `token` to `uri` once, within `logout.backchannel_timeout_ms`.
-pub(super) async fn post(state: &AppState, uri: &str, token: &str) -> Attempt {
-    let timeout = Duration::from_millis(state.settings.logout.backchannel_timeout_ms);
-    let request = match state.http.request(reqwest::Method::POST, uri) {
+pub async fn post(ctx: &Context<'_>, uri: &str, token: &str) -> Attempt {
+    let timeout = Duration::from_millis(ctx.settings.logout.backchannel_timeout_ms);
+    let request = match ctx.outbound.request(reqwest::Method::POST, uri) {
         Ok(request) => request,
         Err(refused) => return Attempt::Forbidden(format!("address not allowed: {refused}")),
     };

@@ -1,17 +1,22 @@
-//! Client authentication at the token endpoint (RFC 6749 §2.3, OIDC Core §9):
-//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (checked in
-//! [`super::assertion`]), and `none` for public clients.
+//! Client authentication at the token, introspection and revocation endpoints (RFC 6749
+//! §2.3, OIDC Core §9): `client_secret_basic`, `client_secret_post`, `private_key_jwt`
+//! (checked in [`super::assertion`]), and `none` for public clients. A new method is a
+//! variant of `domain::client::TokenEndpointAuthMethod` and its check here.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
 
 use crate::domain::client::{Client, ClientKind, TokenEndpointAuthMethod};
 use crate::domain::secret::ClientSecret;
-use crate::http::oauth_error::{ErrorCode, OAuthError};
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::tokens::{random, strict_json};
 
+use super::Context;
+use super::assertion;
+use super::token::request::TokenForm;
+
 /// Credentials as presented, not yet checked.
-#[derive(Debug)]
 pub struct UnverifiedClientCredentials {
     /// How they were presented: the client must be registered for that method.
     pub method: TokenEndpointAuthMethod,
@@ -21,14 +26,34 @@ pub struct UnverifiedClientCredentials {
     pub assertion: Option<String>,
 }
 
+/// The method and the client only: the secret and the assertion are credentials.
+impl std::fmt::Debug for UnverifiedClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnverifiedClientCredentials")
+            .field("method", &self.method)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// RFC 7523 §2.2: the only assertion type accepted.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The assertion parameters of a request, as presented.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Default, Clone, Copy)]
 pub struct AssertionParams<'a> {
     pub assertion_type: Option<&'a str>,
     pub assertion: Option<&'a str>,
+}
+
+/// The type only: an unspent assertion authenticates its client.
+impl std::fmt::Debug for AssertionParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssertionParams")
+            .field("assertion_type", &self.assertion_type)
+            .field("assertion", &self.assertion.map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 fn invalid_client(why: &'static str) -> OAuthError {
@@ -143,6 +168,43 @@ fn unverified_subject(jws: &str) -> Option<String> {
     let claims = strict_json::claims(&strict_json::decode_part(payload).ok()?).ok()?;
     // An empty `sub` names no client (found by fuzzing; the lookup failed anyway).
     claims.registered.sub.filter(|sub| !sub.is_empty())
+}
+
+/// The client that sent `form`, with the request's `Authorization` header, once its
+/// credentials are checked against its registration.
+#[tracing::instrument(name = "client_authentication", skip_all)]
+pub async fn authenticate_client(
+    ctx: &Context<'_>,
+    authorization: Option<&str>,
+    form: &TokenForm,
+    now: DateTime<Utc>,
+) -> Result<Client, OAuthError> {
+    let presented = AssertionParams {
+        assertion_type: form.get("client_assertion_type"),
+        assertion: form.get("client_assertion"),
+    };
+    let credentials = credentials(
+        authorization,
+        form.get("client_id"),
+        form.get("client_secret"),
+        presented,
+    )?;
+    let client = ctx
+        .clients
+        .find(ctx.db, &credentials.client_id, now)
+        .await?
+        .ok_or_else(|| invalid_client("client authentication failed"))?;
+    let verified = match authenticate(&client, &credentials) {
+        Ok(()) => match &credentials.assertion {
+            None => Ok(()),
+            Some(jwt) => assertion::verify(ctx, &client, jwt, now).await,
+        },
+        Err(e) => Err(e),
+    };
+    verified.inspect_err(|_| {
+        tracing::info!(target: "security", "request with failed client authentication");
+    })?;
+    Ok(client)
 }
 
 /// Checks the credentials against the registered client.

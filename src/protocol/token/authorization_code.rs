@@ -9,8 +9,8 @@ use super::issue::{Authorization, Refresh, TokenResponse, access_token_ttl, issu
 use crate::domain::client::{Client, GrantType};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::AuthCode;
-use crate::http::oauth_error::OAuthError;
-use crate::state::AppState;
+use crate::protocol::Context;
+use crate::protocol::error::OAuthError;
 use crate::tokens::code::{self, CodeGrant, SpentCode};
 use crate::tokens::{pkce, refresh, revocation};
 
@@ -22,7 +22,7 @@ pub struct Presented<'a> {
 }
 
 pub async fn exchange(
-    state: &AppState,
+    ctx: &Context<'_>,
     client: &Client,
     presented: Presented<'_>,
     now: DateTime<Utc>,
@@ -34,8 +34,8 @@ pub async fn exchange(
         code_verifier,
     } = presented;
 
-    let Some(grant) = code::redeem(state.store.as_ref(), code, now).await? else {
-        revoke_replayed_code(state, code, now).await?;
+    let Some(grant) = code::redeem(ctx.store, code, now).await? else {
+        revoke_replayed_code(ctx, code, now).await?;
         return Err(invalid_grant(
             "the code is invalid, expired or already used",
         ));
@@ -55,14 +55,14 @@ pub async fn exchange(
         nonce: grant.nonce,
     };
     let (response, issued) =
-        issue_tokens(state, client, authorization, refresh, now, request_id).await?;
+        issue_tokens(ctx, client, authorization, refresh, now, request_id).await?;
     let spent = SpentCode {
         access_token_jti: issued.jti,
         access_token_exp: issued.exp,
         refresh_family: issued.refresh_family,
     };
-    let ttl = std::time::Duration::from_secs(access_token_ttl(state, client));
-    code::mark_spent(state.store.as_ref(), code, &spent, ttl).await?;
+    let ttl = std::time::Duration::from_secs(access_token_ttl(ctx, client));
+    code::mark_spent(ctx.store, code, &spent, ttl).await?;
     Ok(response)
 }
 
@@ -70,32 +70,25 @@ pub async fn exchange(
 /// it gave, since one of the two presenters is an attacker.
 #[tracing::instrument(name = "revoke_replayed_code", skip_all)]
 async fn revoke_replayed_code(
-    state: &AppState,
+    ctx: &Context<'_>,
     code: &AuthCode,
     now: DateTime<Utc>,
 ) -> Result<(), OAuthError> {
-    let Some(spent) = code::take_spent(state.store.as_ref(), code).await? else {
+    let Some(spent) = code::take_spent(ctx.store, code).await? else {
         return Ok(());
     };
     tracing::warn!(target: "security", "an authorization code was replayed; its tokens are revoked");
     let expires_at = DateTime::<Utc>::from_timestamp(spent.access_token_exp, 0).unwrap_or(now);
     if expires_at > now {
-        revocation::revoke(
-            state.store.as_ref(),
-            &state.db,
-            &spent.access_token_jti,
-            expires_at,
-            now,
-        )
-        .await?;
+        revocation::revoke(ctx.store, ctx.db, &spent.access_token_jti, expires_at, now).await?;
     }
     if let Some(family) = spent.refresh_family {
         let at = now.naive_utc();
-        let revoked = state
+        let revoked = ctx
             .db
             .run(move |conn| refresh::revoke_family(conn, &family, at))
             .await?;
-        revocation::remember(state.store.as_ref(), &revoked, now).await?;
+        revocation::remember(ctx.store, &revoked, now).await?;
     }
     Ok(())
 }

@@ -1,89 +1,99 @@
-//! The authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2): checks the request,
-//! then either answers at once from a live session (SSO) or sends the citizen to the
-//! login page.
+//! The authorization endpoint's protocol (RFC 6749 §3.1, OIDC Core §3.1.2) and the login
+//! interaction behind it, below HTTP. [`authorize`] checks a request and either answers
+//! at once from a live session (SSO) or starts a login flow at the page of its first
+//! step; the pages then move the flow on with [`interaction::advance`]. The web layer
+//! reads the browser's cookies and headers into a [`Browser`], calls one function here,
+//! and renders the [`Outcome`] as a redirect.
 
 pub mod flow;
 pub mod grant;
 pub mod interaction;
 pub mod request;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 
+use super::Context;
+use super::error::{ErrorCode, OAuthError};
 use crate::authn::session::{self, Session};
 use crate::domain::acr::{AssuranceLevel, capped_acr};
 use crate::domain::client::GrantType;
 use crate::domain::interaction::{Next, Step};
-use crate::http::cookies;
-use crate::http::lang::Lang;
-use crate::http::lang::page_lang;
-use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::http::page_error::PageError;
-use crate::http::params;
-use crate::http::redirect::redirect;
+use crate::domain::secret::SessionToken;
 use crate::registry;
-use crate::state::AppState;
 use crate::store::keys;
 use flow::{Entry, Progress};
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 
-pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    respond(&req, &state, params::from_query(&req)).await
+/// What the browser brought, read by the web layer from its cookies and headers.
+#[derive(Default)]
+pub struct Browser {
+    /// The session cookie's token.
+    pub session_token: Option<SessionToken>,
+    /// The browser cookie's secret, which binds a flow to this browser. For a request
+    /// that may start a flow, the web layer makes one if the browser had none.
+    pub secret: Option<String>,
+    /// Whether [`Self::secret`] was made for this request (the browser had no cookie).
+    pub new_secret: bool,
+    /// The client's address, for the limits on pending logins per network.
+    pub address: Option<IpAddr>,
+    /// The `User-Agent`, from which a new session keeps a coarse device hint.
+    pub user_agent: Option<String>,
+    /// The request's id, for the audit trail.
+    pub request_id: Option<String>,
 }
 
-/// OIDC Core §3.1.2.1: the endpoint must also accept form-encoded POST.
-pub async fn authorize_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: Result<web::Bytes, actix_web::Error>,
-) -> HttpResponse {
-    respond(&req, &state, params::from_body(body)).await
+/// Why the browser gets one of our error pages and not a redirect: until the client and
+/// its redirect URI are known good, or once a flow is gone, there is nowhere safe to send
+/// an error.
+#[derive(Debug)]
+pub enum Refused {
+    BadRequest,
+    UnknownClient,
+    BadRedirectUri,
+    /// The flow is unknown, expired, or finished by another request.
+    LoginExpired,
+    /// An internal cause, already logged.
+    Internal(OAuthError),
 }
 
-async fn respond(
-    req: &HttpRequest,
-    state: &AppState,
-    pairs: Option<Vec<(String, String)>>,
-) -> HttpResponse {
-    let lang = page_lang(req, None);
-    let Some(pairs) = pairs else {
-        return PageError::bad_request().in_lang(lang).error_response();
-    };
-    match authorize(req, state, AuthorizeParams::from_pairs(pairs)).await {
-        Ok(response) => response,
-        Err(AuthorizeError::Page(page)) => page.in_lang(lang).error_response(),
-        Err(AuthorizeError::Redirect {
-            redirect_uri,
-            state: client_state,
-            error,
-        }) => redirect(
-            &grant::error_url(
-                &redirect_uri,
-                client_state.as_deref(),
-                &error,
-                &state.issuer,
-            ),
-            false,
-        ),
+impl<E: Into<OAuthError>> From<E> for Refused {
+    fn from(e: E) -> Self {
+        Refused::Internal(e.into())
     }
 }
 
-async fn authorize(
-    req: &HttpRequest,
-    state: &AppState,
+/// Where the browser goes next.
+#[derive(Debug)]
+pub enum Outcome {
+    /// To the client: a code, or an error at its registered redirect URI.
+    ToClient(String),
+    /// To the page of `step`, for the flow `flow_id` just started, in the language the
+    /// client asked for (`ui_locales`).
+    ToStep {
+        step: Step,
+        flow_id: String,
+        ui_locales: Option<String>,
+    },
+}
+
+/// Answers an authorization request.
+pub async fn authorize(
+    ctx: &Context<'_>,
+    browser: &Browser,
     params: AuthorizeParams,
-) -> Result<HttpResponse, AuthorizeError> {
+    now: DateTime<Utc>,
+) -> Result<Outcome, AuthorizeError> {
     let client_id = request::client_id(&params)?;
-    let client = state
+    let client = ctx
         .clients
-        .find(&state.db, &client_id, state.clock.now())
+        .find(ctx.db, &client_id, now)
         .await
         .map_err(|e| AuthorizeError::Page(e.into()))?
-        .ok_or_else(|| AuthorizeError::Page(PageError::unknown_client()))?;
+        .ok_or(AuthorizeError::Page(Refused::UnknownClient))?;
     let request = request::check(&params, &client)?;
-    let now = state.clock.now();
     if !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(AuthorizeError::Redirect {
             redirect_uri: request.redirect_uri,
@@ -102,8 +112,8 @@ async fn authorize(
     };
 
     let hint = request::verify_id_token_hint(
-        &state.keys.current(),
-        &state.issuer,
+        &ctx.keys.current(),
+        ctx.issuer,
         &client.id,
         request.id_token_hint.as_deref(),
     )
@@ -111,14 +121,14 @@ async fn authorize(
     let mut request = request;
     request.hint_subject = hint;
 
-    let live = live_session(req, state, now)
+    let live = live_session(ctx, browser.session_token.as_ref(), now)
         .await
         .map_err(&redirect_error)?;
     let session = live.map(|live| live.session);
     let claimed = session
         .as_ref()
         .map(|session| interaction::Claimed::from_session(session, false));
-    let facts = interaction::read_facts(state, &request, claimed)
+    let facts = interaction::read_facts(ctx, &request, claimed)
         .await
         .map_err(AuthorizeError::Page)?;
     let next =
@@ -126,19 +136,18 @@ async fn authorize(
     let step = match next {
         Next::Refuse(refusal) => return Err(redirect_error(interaction::refusal_error(refusal))),
         Next::Done => {
-            let session =
-                session.ok_or_else(|| AuthorizeError::Page(PageError::login_expired()))?;
+            let session = session.ok_or(AuthorizeError::Page(Refused::LoginExpired))?;
             let url = grant::issue_code(
-                state.store.as_ref(),
-                &state.issuer,
+                ctx.store,
+                ctx.issuer,
                 &request,
                 &session,
-                code_ttl(state),
+                code_ttl(ctx),
                 now,
             )
             .await
             .map_err(|e| redirect_error(e.into()))?;
-            return Ok(redirect(&url, false));
+            return Ok(Outcome::ToClient(url));
         }
         Next::Step(step) => step,
     };
@@ -171,13 +180,13 @@ async fn authorize(
             sid: None,
         },
     };
-    start_flow(req, state, request, entry, now)
+    start_flow(ctx, browser, request, entry, now)
         .await
         .map_err(redirect_error)
 }
 
-fn code_ttl(state: &AppState) -> Duration {
-    Duration::from_secs(state.settings.tokens.code_ttl_secs)
+fn code_ttl(ctx: &Context<'_>) -> Duration {
+    Duration::from_secs(ctx.settings.tokens.code_ttl_secs)
 }
 
 /// A live session and the level its account has now.
@@ -186,24 +195,24 @@ pub struct LiveSession {
     pub account_level: AssuranceLevel,
 }
 
-/// The browser's session, if it is live and its citizen may still sign in.
+/// The session of `token`, if it is live and its citizen may still sign in.
 pub async fn live_session(
-    req: &HttpRequest,
-    state: &AppState,
+    ctx: &Context<'_>,
+    token: Option<&SessionToken>,
     now: DateTime<Utc>,
 ) -> Result<Option<LiveSession>, OAuthError> {
-    let Some(token) = cookies::session_token(&state.cookies, req) else {
+    let Some(token) = token else {
         return Ok(None);
     };
-    let Some(session) = session::find(state.store.as_ref(), &token, now).await? else {
+    let Some(session) = session::find(ctx.store, token, now).await? else {
         return Ok(None);
     };
     // The register may have changed since the login: re-check before SSO.
-    let account = registry::identity_by_account(&state.db, session.facts.account_id.clone())
+    let account = registry::identity_by_account(ctx.db, session.facts.account_id.clone())
         .await?
         .filter(|(account, citizen)| registry::check_eligible(account, citizen).is_ok());
     let Some((account, _)) = account else {
-        session::end(state.store.as_ref(), &token).await?;
+        session::end(ctx.store, token).await?;
         return Ok(None);
     };
     // An officer may have lowered the account since the login (a reported stolen
@@ -216,36 +225,28 @@ pub async fn live_session(
     }))
 }
 
-/// Stores the request as a flow at `entry`'s step, bound to this browser, and sends
-/// the browser to that step's page.
-pub(crate) async fn start_flow(
-    req: &HttpRequest,
-    state: &AppState,
+/// Stores the request as a flow at `entry`'s step, bound to the browser's secret.
+pub async fn start_flow(
+    ctx: &Context<'_>,
+    browser: &Browser,
     request: AuthorizationRequest,
     entry: Entry,
     now: DateTime<Utc>,
-) -> Result<HttpResponse, OAuthError> {
-    let lang = Lang::negotiate(request.ui_locales.as_deref());
-    let ttl = Duration::from_secs(state.settings.session.login_ttl_secs);
-    let (browser_secret, new_cookie) = cookies::browser(&state.cookies, req);
-    pending_logins_allowed(state, req, &browser_secret, new_cookie.is_some(), ttl).await?;
-    let page = interaction::page_of(entry.step);
-    let flow_id = flow::start(
-        state.store.as_ref(),
-        request,
-        &browser_secret,
-        entry,
-        ttl,
-        now,
-    )
-    .await?;
-    let mut response = redirect(&interaction::step_url(page, &flow_id, lang), false);
-    if let Some(cookie) = new_cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(|e| OAuthError::internal(&e, false))?;
-    }
-    Ok(response)
+) -> Result<Outcome, OAuthError> {
+    let browser_secret = browser
+        .secret
+        .as_deref()
+        .ok_or_else(|| OAuthError::internal(&"a flow needs the browser's secret", false))?;
+    let ttl = Duration::from_secs(ctx.settings.session.login_ttl_secs);
+    pending_logins_allowed(ctx, browser, browser_secret, ttl).await?;
+    let step = entry.step;
+    let ui_locales = request.ui_locales.clone();
+    let flow_id = flow::start(ctx.store, request, browser_secret, entry, ttl, now).await?;
+    Ok(Outcome::ToStep {
+        step,
+        flow_id,
+        ui_locales,
+    })
 }
 
 /// Counts a new pending login against its browser and its client address, refusing it
@@ -259,29 +260,28 @@ pub(crate) async fn start_flow(
 /// a refused flood then leaves nothing in the store, where it left one count per
 /// request (100,000 Redis keys, 17 MB, for 100,000 requests, see bench/flood).
 async fn pending_logins_allowed(
-    state: &AppState,
-    req: &HttpRequest,
+    ctx: &Context<'_>,
+    browser: &Browser,
     browser_secret: &str,
-    new_browser: bool,
     ttl: Duration,
 ) -> Result<(), OAuthError> {
-    let limits = &state.settings.limits;
+    let limits = &ctx.settings.limits;
     let mut counted = Vec::with_capacity(2);
     if limits.login_flows_per_browser > 0 {
         let key = keys::flows_per_browser(browser_secret);
         counted.push((key, limits.login_flows_per_browser));
     }
-    if let Some(ip) = crate::http::limits::client_ip(req)
+    if let Some(ip) = browser.address
         && limits.login_flows_per_ip > 0
     {
         let key = keys::flows_per_network(&crate::authn::throttle::client_bucket(ip));
         counted.push((key, limits.login_flows_per_ip));
     }
-    if new_browser {
+    if browser.new_secret {
         counted.reverse();
     }
     for (key, limit) in counted {
-        if state.store.increment(&key, ttl).await? > limit {
+        if ctx.store.increment(&key, ttl).await? > limit {
             tracing::warn!(target: "security", "too many pending logins from one browser or address");
             return Err(OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,

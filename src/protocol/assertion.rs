@@ -12,14 +12,15 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::domain::client::{AssertionAudience, Client};
 use crate::domain::client_keys;
-use crate::http::oauth_error::{ErrorCode, OAuthError};
-use crate::state::AppState;
-use crate::tokens::random;
+use crate::protocol::Context;
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::store::keys;
 use crate::tokens::strict_json::{self, Audience, RegisteredClaims};
 
 /// An assertion is made for one request; minutes are plenty even with clock skew.
@@ -30,31 +31,34 @@ fn invalid(why: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClient, why)
 }
 
-pub async fn verify(state: &AppState, client: &Client, assertion: &str) -> Result<(), OAuthError> {
+pub async fn verify(
+    ctx: &Context<'_>,
+    client: &Client,
+    assertion: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OAuthError> {
     let unverified = parse(assertion)?;
-    let keys = state
+    let keys = ctx
         .client_keys
-        .keys(&state.http, client, unverified.kid.as_deref())
+        .keys(ctx.outbound, client, unverified.kid.as_deref(), now)
         .await
         .map_err(|e| {
             tracing::warn!(client_id = %client.id, error = %e, "client keys unavailable");
             invalid("the client's keys are unavailable")
         })?;
     let audiences = Audiences {
-        issuer: &state.issuer,
-        token_endpoint: &state.endpoints.token,
+        issuer: ctx.issuer,
+        token_endpoint: ctx.token_endpoint,
     };
-    let now = state.clock.now().timestamp();
-    let checked = check(&unverified, &keys, client, audiences, now)?;
+    let checked = check(&unverified, &keys, client, audiences, now.timestamp())?;
 
     // One `jti` store for /token, /introspect and /revoke: an assertion is spent
     // wherever it was first presented.
-    let key = format!(
-        "assertion:{}",
-        random::sha256_b64(&format!("{}\u{0}{}", client.id, checked.jti))
+    let key = keys::client_assertion(&client.id, &checked.jti);
+    let ttl = Duration::from_secs(
+        u64::try_from(checked.exp + LEEWAY_SECS - now.timestamp()).unwrap_or(1),
     );
-    let ttl = Duration::from_secs(u64::try_from(checked.exp + LEEWAY_SECS - now).unwrap_or(1));
-    if !state.store.put_new(&key, Vec::new(), ttl).await? {
+    if !ctx.store.put_new(&key, Vec::new(), ttl).await? {
         tracing::warn!(target: "security", client_id = %client.id, "a client assertion was replayed");
         return Err(invalid("the client assertion was already used"));
     }

@@ -11,9 +11,9 @@ use crate::domain::acr::capped_acr;
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::client::{Client, SubjectType};
 use crate::domain::signing_alg::SigningAlg;
-use crate::http::oauth_error::OAuthError;
+use crate::protocol::Context;
+use crate::protocol::error::OAuthError;
 use crate::registry;
-use crate::state::AppState;
 use crate::storage::pairwise_subjects;
 use crate::tokens::access_token::{self, AccessTokenClaims};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
@@ -61,7 +61,7 @@ pub enum Refresh {
 
 #[tracing::instrument(name = "issue_tokens", skip_all)]
 pub async fn issue_tokens(
-    state: &AppState,
+    ctx: &Context<'_>,
     client: &Client,
     grant: Authorization,
     refresh: Refresh,
@@ -70,7 +70,7 @@ pub async fn issue_tokens(
 ) -> Result<(TokenResponse, Issued), OAuthError> {
     // The register is asked again: a death or a suspension since the login ends it
     // here, and ends the refresh token's family with it.
-    let identity = registry::identity_by_account(&state.db, grant.facts.account_id.clone()).await?;
+    let identity = registry::identity_by_account(ctx.db, grant.facts.account_id.clone()).await?;
     let eligible = identity
         .as_ref()
         .map(|(account, citizen)| registry::check_eligible(account, citizen));
@@ -80,11 +80,11 @@ pub async fn issue_tokens(
         }
         if let Refresh::Rotate { family_id, .. } = &refresh {
             let (family_id, at) = (family_id.clone(), now.naive_utc());
-            let revoked = state
+            let revoked = ctx
                 .db
                 .run(move |conn| refresh::revoke_family(conn, &family_id, at))
                 .await?;
-            revocation::remember(state.store.as_ref(), &revoked, now).await?;
+            revocation::remember(ctx.store, &revoked, now).await?;
         }
         return Err(invalid_grant("the citizen can no longer sign in"));
     };
@@ -95,7 +95,7 @@ pub async fn issue_tokens(
     let mut grant = grant;
     grant.facts.acr = capped_acr(&grant.facts.acr, account.assurance_level).to_owned();
 
-    let sub = subject::for_client(&state.pairwise_key, client, &account.id);
+    let sub = subject::for_client(ctx.pairwise_key, client, &account.id);
     if client.subject_type == SubjectType::Pairwise {
         let (sub, account_id, sector) = (
             sub.clone(),
@@ -103,34 +103,33 @@ pub async fn issue_tokens(
             client.sector_identifier.clone(),
         );
         let at = now.naive_utc();
-        state
-            .db
+        ctx.db
             .run(move |conn| pairwise_subjects::remember(conn, &sub, &account_id, &sector, at))
             .await?;
     }
 
-    let tokens = &state.settings.tokens;
+    let tokens = &ctx.settings.tokens;
     let iat = now.timestamp();
     let access_claims = AccessTokenClaims {
-        iss: state.issuer.clone(),
+        iss: ctx.issuer.to_owned(),
         sub: sub.clone(),
-        aud: state.issuer.clone(),
+        aud: ctx.issuer.to_owned(),
         client_id: client.id.clone(),
         scope: grant.scope.clone(),
         jti: random::token(),
-        exp: iat + secs(access_token_ttl(state, client)),
+        exp: iat + secs(access_token_ttl(ctx, client)),
         iat,
         auth_time: Some(grant.facts.auth_time),
         acr: Some(grant.facts.acr.clone()),
     };
     // One set for both tokens, so that they are signed by keys of the same generation.
-    let keys = state.keys.current();
-    let access_key = keys.signing_key(state.access_token_alg, now)?;
+    let keys = ctx.keys.current();
+    let access_key = keys.signing_key(ctx.access_token_alg, now)?;
     let access_token = jwt::sign(access_key, access_token::TYP, &access_claims)?;
 
     let id_alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
     let id_claims = IdTokenClaims {
-        iss: state.issuer.clone(),
+        iss: ctx.issuer.to_owned(),
         sub,
         aud: client.id.clone(),
         azp: client.id.clone(),
@@ -151,7 +150,7 @@ pub async fn issue_tokens(
         .client(&client.id)
         .claims(["sub", "auth_time", "acr", "amr"])
         .request_id(request_id.as_deref());
-    state.audit.record(event).await;
+    ctx.audit.record(event).await;
 
     let refresh_grant = match refresh {
         Refresh::None => None,
@@ -184,8 +183,7 @@ pub async fn issue_tokens(
             );
             let at = now.naive_utc();
             Some(
-                state
-                    .db
+                ctx.db
                     .run(move |conn| refresh::issue(conn, &refresh_grant, access, lifetimes, at))
                     .await?,
             )
@@ -199,7 +197,7 @@ pub async fn issue_tokens(
     let response = TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: access_token_ttl(state, client),
+        expires_in: access_token_ttl(ctx, client),
         id_token: Some(id_token),
         refresh_token,
         scope: grant.scope,
@@ -208,10 +206,10 @@ pub async fn issue_tokens(
 }
 
 /// RFC 9068 tokens are short-lived: the configured lifetime, or the client's own.
-pub fn access_token_ttl(state: &AppState, client: &Client) -> u64 {
+pub fn access_token_ttl(ctx: &Context<'_>, client: &Client) -> u64 {
     client
         .access_token_ttl_secs
-        .map_or(state.settings.tokens.access_token_ttl_secs, u64::from)
+        .map_or(ctx.settings.tokens.access_token_ttl_secs, u64::from)
 }
 
 pub fn secs(value: u64) -> i64 {

@@ -1,0 +1,42 @@
+//! What the protocol's services work with, borrowed from the application state for one
+//! request: the parts, not the handlers, and nothing of HTTP.
+
+use crate::audit::AuditLog;
+use crate::config::Settings;
+use crate::domain::signing_alg::SigningAlg;
+use crate::outbound::Outbound;
+use crate::storage::Db;
+use crate::store::Store;
+use crate::tokens::key_set::KeyRing;
+use crate::tokens::subject::PairwiseKey;
+
+use super::client_keys::ClientKeyCache;
+use super::clients::ClientCache;
+
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    /// The issuer URL, without a trailing slash: `iss` of what we sign, and the audience
+    /// a client assertion names.
+    pub issuer: &'a str,
+    /// The token endpoint's URL, which clients registered with
+    /// `assertion_audience = "oidc"` may name as an assertion's audience.
+    pub token_endpoint: &'a str,
+    pub db: &'a Db,
+    pub store: &'a dyn Store,
+    /// Take `keys.current()` once per request, so that every token of a response is
+    /// signed by keys of one generation.
+    pub keys: &'a KeyRing,
+    pub access_token_alg: SigningAlg,
+    pub pairwise_key: &'a PairwiseKey,
+    pub audit: &'a AuditLog,
+    pub clients: &'a ClientCache,
+    pub client_keys: &'a ClientKeyCache,
+    /// For a client's `jwks_uri` and back-channel logout URI, under the outbound
+    /// address policy.
+    pub outbound: &'a Outbound,
+    /// Wakes this server's logout worker after work was queued for it.
+    pub logout_wakeup: &'a tokio::sync::Notify,
+    /// Whether passkeys can be presented here (not on an IP-address issuer), so count
+    /// as a second factor.
+    pub passkeys_on: bool,
+}
