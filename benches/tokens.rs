@@ -19,6 +19,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use citizen_idp::domain::acr::{Acr, Amr, AssuranceLevel};
 use citizen_idp::store::Store;
 use citizen_idp::store::memory::MemoryStore;
 use citizen_idp::tokens::access_token::{self, AccessTokenClaims};
@@ -41,7 +42,7 @@ fn access_claims() -> AccessTokenClaims {
         exp: 1_900_000_300,
         iat: 1_900_000_000,
         auth_time: Some(1_899_999_000),
-        acr: Some("urn:citizen-idp:loa:1".into()),
+        acr: Some(Acr::new(AssuranceLevel::Level1)),
     }
 }
 
@@ -56,8 +57,8 @@ fn id_claims(access_token: &str) -> IdTokenClaims {
         auth_time: 1_899_999_000,
         nonce: Some("n-0S6_WzA2Mj".into()),
         at_hash: at_hash(access_token),
-        acr: "urn:citizen-idp:loa:1".into(),
-        amr: vec!["pwd".into()],
+        acr: Acr::new(AssuranceLevel::Level1),
+        amr: Amr::password(),
         sid: Some(random::token()),
     }
 }

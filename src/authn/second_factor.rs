@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use super::AuthnContext;
 use super::recovery_codes::{self, RecoveryCode};
 use super::totp::{self, SecretSealer, TotpError, TotpSecret};
-use crate::domain::acr::{AssuranceLevel, has_second_factor};
+use crate::domain::acr::{Amr, AssuranceLevel};
 use crate::server_secret::ServerSecret;
 use crate::storage::second_factors::{self, FactorRow, KIND_TOTP};
 use crate::storage::{
@@ -67,7 +67,7 @@ impl Reauthentication {
 /// step back) counts as fresh: it cannot be older than the limit.
 pub fn reauthentication(
     auth_time: i64,
-    amr: &[String],
+    amr: &Amr,
     has_factor: bool,
     now: i64,
     max_age_secs: u64,
@@ -75,7 +75,7 @@ pub fn reauthentication(
     let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
     if now.saturating_sub(auth_time) > max_age {
         Reauthentication::TooOld
-    } else if has_factor && !has_second_factor(amr) {
+    } else if has_factor && !amr.has_second_factor() {
         Reauthentication::FactorNotPresented
     } else {
         Reauthentication::Fresh
@@ -107,8 +107,8 @@ pub fn has_factor_in(
 }
 
 /// The level the methods in `amr` prove for an account of `account_level`.
-pub fn achieved_level(account_level: AssuranceLevel, amr: &[String]) -> AssuranceLevel {
-    if account_level == AssuranceLevel::Level2 && has_second_factor(amr) {
+pub fn achieved_level(account_level: AssuranceLevel, amr: &Amr) -> AssuranceLevel {
+    if account_level == AssuranceLevel::Level2 && amr.has_second_factor() {
         AssuranceLevel::Level2
     } else {
         AssuranceLevel::Level1
@@ -402,8 +402,8 @@ mod tests {
     use crate::domain::interaction::{AccountFacts, FactorVerdict as FactorCheck, factor_verdict};
     use AssuranceLevel::{Level1, Level2};
 
-    fn amr(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| (*s).to_owned()).collect()
+    fn amr(v: &[&str]) -> Amr {
+        Amr::from_words(&v.join(" ")).expect("methods of RFC 8176")
     }
 
     fn demand(level: AssuranceLevel) -> Option<AcrDemand> {
@@ -414,7 +414,7 @@ mod tests {
     fn decide(
         level: AssuranceLevel,
         has_factor: bool,
-        amr: &[String],
+        amr: &Amr,
         demand: Option<AcrDemand>,
     ) -> FactorCheck {
         let account = AccountFacts {

@@ -237,8 +237,8 @@ mod tests {
             account_id: "a1".into(),
             sid: "s1".into(),
             auth_time: 1_700_000_000,
-            acr: "urn:citizen-idp:loa:2".into(),
-            amr: vec!["pwd".into(), "otp".into()],
+            acr: crate::domain::acr::Acr::new(crate::domain::acr::AssuranceLevel::Level2),
+            amr: crate::domain::acr::Amr::from_words("pwd otp").unwrap(),
         };
         assert_eq!(session.facts, facts);
         let written: serde_json::Value = serde_json::to_value(&session).unwrap();

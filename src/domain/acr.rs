@@ -73,39 +73,142 @@ impl AuthMethod {
             AuthMethod::Mfa => "mfa",
         }
     }
+
+
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            AuthMethod::Pwd,
+            AuthMethod::Otp,
+            AuthMethod::Hwk,
+            AuthMethod::User,
+            AuthMethod::Mfa,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == word)
+    }
+
+    /// Whether the method counts as a second factor after the password.
+    pub fn is_second_factor(self) -> bool {
+        matches!(self, AuthMethod::Otp | AuthMethod::Hwk)
+    }
 }
 
-/// The methods of RFC 8176 that count as a second factor after the password.
-pub const SECOND_FACTOR_METHODS: [&str; 2] = ["otp", "hwk"];
+/// The `amr` of a login (RFC 8176): the methods presented, in the order they were, with
+/// `mfa` last once there are two or more. Written as a JSON array of the RFC's words in
+/// tokens and in the store, and as space-separated words in the database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Amr(Vec<AuthMethod>);
 
-/// Whether `amr` holds a second factor.
-pub fn has_second_factor(amr: &[String]) -> bool {
-    amr.iter()
-        .any(|m| SECOND_FACTOR_METHODS.contains(&m.as_str()))
-}
+impl Amr {
+    /// A login's first step: the password.
+    pub fn password() -> Self {
+        Amr(vec![AuthMethod::Pwd])
+    }
 
-/// `amr` after a second factor `method`: the method once, then `mfa`, last.
-pub fn with_second_factor(amr: &[String], method: AuthMethod) -> Vec<String> {
-    with_second_factor_methods(amr, &[method])
-}
+    pub fn methods(&self) -> &[AuthMethod] {
+        &self.0
+    }
 
-/// `amr` after a second factor proved by several `methods` (a passkey: `hwk`, `user`):
-/// each once, then `mfa`, last.
-pub fn with_second_factor_methods(amr: &[String], methods: &[AuthMethod]) -> Vec<String> {
-    let mut out: Vec<String> = amr
-        .iter()
-        .filter(|m| m.as_str() != AuthMethod::Mfa.as_str())
-        .cloned()
-        .collect();
-    for method in methods {
-        if !out.iter().any(|m| m == method.as_str()) {
-            out.push(method.as_str().to_owned());
+    pub fn has_second_factor(&self) -> bool {
+        self.0.iter().any(|m| m.is_second_factor())
+    }
+
+    /// After a second factor proved by `methods` (a passkey: `hwk`, `user`): each once,
+    /// then `mfa`, last.
+    pub fn with_second_factor(&self, methods: &[AuthMethod]) -> Self {
+        let mut out: Vec<AuthMethod> = self
+            .0
+            .iter()
+            .copied()
+            .filter(|m| *m != AuthMethod::Mfa)
+            .collect();
+        for method in methods {
+            if !out.contains(method) {
+                out.push(*method);
+            }
         }
+        if out.len() >= 2 {
+            out.push(AuthMethod::Mfa);
+        }
+        Amr(out)
     }
-    if out.len() >= 2 {
-        out.push(AuthMethod::Mfa.as_str().to_owned());
+
+    /// Space-separated words, as the database keeps them.
+    pub fn to_words(&self) -> String {
+        self.0
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
-    out
+
+    /// Reads [`Self::to_words`]; `None` if a word is not a method citizen-idp emits.
+    pub fn from_words(words: &str) -> Option<Self> {
+        words
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(AuthMethod::parse)
+            .collect::<Option<Vec<_>>>()
+            .map(Amr)
+    }
+}
+
+/// The `acr` of a login (OIDC Core §2): the level it reached, written as the level's URN
+/// wherever it travels (tokens, the store, the database). Only our own URNs are `Acr`s:
+/// one read from outside is parsed, never trusted as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Acr(AssuranceLevel);
+
+impl Acr {
+    pub fn new(level: AssuranceLevel) -> Self {
+        Acr(level)
+    }
+
+    pub fn level(self) -> AssuranceLevel {
+        self.0
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.0.acr()
+    }
+
+    pub fn parse(urn: &str) -> Option<Self> {
+        AssuranceLevel::from_acr(urn).map(Acr)
+    }
+
+    /// Never above the account's level now. An officer may lower an account after the
+    /// login (a reported stolen ID card, say); live sessions and refresh tokens must not
+    /// go on vouching for more.
+    pub fn capped(self, now: AssuranceLevel) -> Self {
+        Acr(self.0.min(now))
+    }
+}
+
+impl std::fmt::Display for Acr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Acr> for String {
+    fn from(acr: Acr) -> Self {
+        acr.as_str().to_owned()
+    }
+}
+
+/// An `acr` URN that is not one of citizen-idp's levels.
+#[derive(Debug, thiserror::Error)]
+#[error("not an acr of citizen-idp")]
+pub struct UnknownAcr;
+
+impl TryFrom<String> for Acr {
+    type Error = UnknownAcr;
+
+    fn try_from(urn: String) -> Result<Self, Self::Error> {
+        Acr::parse(&urn).ok_or(UnknownAcr)
+    }
 }
 
 /// What a client demands of the login (`acr_values`, or an essential `acr` claim in
@@ -123,43 +226,63 @@ impl AssuranceLevel {
     }
 }
 
-/// The `acr` a login earned, never above the account's level now. An officer may lower
-/// an account after the login (a reported stolen ID card, say); live sessions and
-/// refresh tokens must not go on vouching for more.
-pub fn capped_acr(earned: &str, now: AssuranceLevel) -> &str {
-    match AssuranceLevel::from_acr(earned) {
-        Some(level) if level > now => now.acr(),
-        _ => earned,
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn amr(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| (*s).to_owned()).collect()
+    fn words(amr: &Amr) -> String {
+        amr.to_words()
     }
 
     #[test]
     fn a_second_factor_after_the_password_adds_mfa_last_and_once() {
-        let after = with_second_factor(&amr(&["pwd"]), AuthMethod::Otp);
-        assert_eq!(after, amr(&["pwd", "otp", "mfa"]));
-        assert_eq!(with_second_factor(&after, AuthMethod::Otp), after);
-        assert!(has_second_factor(&after));
-        let passkey =
-            with_second_factor_methods(&amr(&["pwd"]), &[AuthMethod::Hwk, AuthMethod::User]);
-        assert_eq!(passkey, amr(&["pwd", "hwk", "user", "mfa"]));
-        assert!(has_second_factor(&passkey));
-        assert!(!has_second_factor(&amr(&["pwd"])));
+        let after = Amr::password().with_second_factor(&[AuthMethod::Otp]);
+        assert_eq!(words(&after), "pwd otp mfa");
+        assert_eq!(after.with_second_factor(&[AuthMethod::Otp]), after);
+        assert!(after.has_second_factor());
+        let passkey = Amr::password().with_second_factor(&[AuthMethod::Hwk, AuthMethod::User]);
+        assert_eq!(words(&passkey), "pwd hwk user mfa");
+        assert!(passkey.has_second_factor());
+        assert!(!Amr::password().has_second_factor());
+    }
+
+    #[test]
+    fn amr_is_a_json_array_of_the_rfc_words_and_round_trips_through_the_database_form() {
+        let amr = Amr::password().with_second_factor(&[AuthMethod::Hwk, AuthMethod::User]);
+        assert_eq!(
+            serde_json::to_string(&amr).unwrap(),
+            r#"["pwd","hwk","user","mfa"]"#
+        );
+        assert_eq!(Amr::from_words(&amr.to_words()), Some(amr));
+        assert_eq!(Amr::from_words(""), Some(Amr::default()));
+        assert_eq!(Amr::from_words("pwd face"), None, "not a method we emit");
+        assert!(serde_json::from_str::<Amr>(r#"["pwd","face"]"#).is_err());
     }
 
     #[test]
     fn an_earned_acr_is_capped_at_the_accounts_level_now() {
-        let (one, two) = (AssuranceLevel::Level1.acr(), AssuranceLevel::Level2.acr());
-        assert_eq!(capped_acr(two, AssuranceLevel::Level1), one);
-        assert_eq!(capped_acr(two, AssuranceLevel::Level2), two);
-        assert_eq!(capped_acr(one, AssuranceLevel::Level2), one, "never raised");
+        let (one, two) = (
+            Acr::new(AssuranceLevel::Level1),
+            Acr::new(AssuranceLevel::Level2),
+        );
+        assert_eq!(two.capped(AssuranceLevel::Level1), one);
+        assert_eq!(two.capped(AssuranceLevel::Level2), two);
+        assert_eq!(one.capped(AssuranceLevel::Level2), one, "never raised");
+    }
+
+    #[test]
+    fn an_acr_is_written_as_its_urn_and_only_ours_are_read() {
+        let acr = Acr::new(AssuranceLevel::Level2);
+        assert_eq!(
+            serde_json::to_string(&acr).unwrap(),
+            r#""urn:citizen-idp:loa:2""#
+        );
+        assert_eq!(
+            serde_json::from_str::<Acr>(r#""urn:citizen-idp:loa:2""#).unwrap(),
+            acr
+        );
+        assert!(serde_json::from_str::<Acr>(r#""urn:other:loa:2""#).is_err());
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::acr::{Acr, Amr};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthnFacts {
     pub account_id: String,
@@ -12,9 +14,9 @@ pub struct AuthnFacts {
     pub sid: String,
     /// When the citizen authenticated (OIDC `auth_time`), in seconds since the epoch.
     pub auth_time: i64,
-    /// The level reached (`urn:citizen-idp:loa:N`), as it was at the login; a later
-    /// downgrade of the account caps it where tokens are issued.
-    pub acr: String,
-    /// RFC 8176 method values, in the order presented.
-    pub amr: Vec<String>,
+    /// The level reached, as it was at the login; a later downgrade of the account caps
+    /// it where tokens are issued.
+    pub acr: Acr,
+    /// The methods presented, in order.
+    pub amr: Amr,
 }

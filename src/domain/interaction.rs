@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::acr::{AcrDemand, AssuranceLevel, has_second_factor};
+use super::acr::{AcrDemand, Amr, AssuranceLevel};
 
 /// Where a login flow is. Each has one page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +68,7 @@ pub struct Authn {
     /// OIDC `auth_time`, in seconds since the epoch.
     pub auth_time: i64,
     /// RFC 8176 methods presented.
-    pub amr: Vec<String>,
+    pub amr: Amr,
     /// The level these methods established, never above the account's current level.
     pub level: AssuranceLevel,
     /// Whether the password was presented in this flow (not only in an earlier login).
@@ -131,7 +131,7 @@ pub enum FactorVerdict {
 /// demanded level is reached with the factor, or cannot be reached at all.
 pub fn factor_verdict(
     account: AccountFacts,
-    amr: &[String],
+    amr: &Amr,
     held: AssuranceLevel,
     demand: Option<AcrDemand>,
 ) -> FactorVerdict {
@@ -148,7 +148,7 @@ pub fn factor_verdict(
             return FactorVerdict::Needed;
         }
     }
-    if account.has_factor && !has_second_factor(amr) {
+    if account.has_factor && !amr.has_second_factor() {
         return FactorVerdict::Needed;
     }
     FactorVerdict::Satisfied
@@ -208,7 +208,7 @@ mod tests {
             account_id: "acc".into(),
             subject: "sub-acc".into(),
             auth_time: NOW - 60,
-            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+            amr: Amr::from_words(&amr.join(" ")).expect("methods of RFC 8176"),
             level,
             password_in_flow: in_flow,
         }

@@ -9,7 +9,7 @@ use super::{enrol, login_protection};
 use crate::authn::login::{self, AttemptOrigin, LoginAttempt, LoginError, LoginServices};
 use crate::authn::password::PasswordError;
 use crate::authn::throttle::{Throttle, Verdict};
-use crate::domain::acr::{AssuranceLevel, AuthMethod};
+use crate::domain::acr::{Amr, AssuranceLevel};
 use crate::domain::interaction::Step;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
@@ -258,7 +258,7 @@ pub async fn login_post(
     flow.progress = Some(Progress {
         account_id: account.id.clone(),
         account_level: account.assurance_level,
-        amr: vec![AuthMethod::Pwd.as_str().to_owned()],
+        amr: Amr::password(),
         auth_time: now.timestamp(),
         level: AssuranceLevel::Level1,
         password_in_flow: true,

@@ -29,7 +29,7 @@ use crate::audit;
 use crate::authn::factor_lockout::{Claim, FactorLockout, LockoutError};
 use crate::authn::passkey::{self, LoginVerdict};
 use crate::authn::second_factor::{self, Verdict};
-use crate::domain::acr::{AuthMethod, with_second_factor_methods};
+use crate::domain::acr::AuthMethod;
 use crate::domain::interaction::Step;
 use crate::http::access_log::request_id;
 use crate::http::interaction;
@@ -288,7 +288,7 @@ pub async fn second_factor_post(
             let Some(progress) = flow.progress.as_mut() else {
                 return Err(fail(PageError::login_expired()));
             };
-            progress.amr = with_second_factor_methods(&progress.amr, &proved);
+            progress.amr = progress.amr.with_second_factor(&proved);
             progress.level = second_factor::achieved_level(progress.account_level, &progress.amr);
             interaction::advance(&req, &state, lang, &flow_id, flow)
                 .await

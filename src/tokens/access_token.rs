@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::acr::Acr;
+
 /// RFC 9068 §2.2 claims.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
@@ -18,7 +20,7 @@ pub struct AccessTokenClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acr: Option<String>,
+    pub acr: Option<Acr>,
 }
 
 impl AccessTokenClaims {

@@ -4,6 +4,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::acr::{Acr, Amr};
+
 use super::random::sha256;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -19,8 +21,8 @@ pub struct IdTokenClaims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     pub at_hash: String,
-    pub acr: String,
-    pub amr: Vec<String>,
+    pub acr: Acr,
+    pub amr: Amr,
     /// The login session (OIDC Back-Channel Logout 1.0 §2.1), so that a relying party
     /// can match a logout token to the sessions it holds.
     #[serde(skip_serializing_if = "Option::is_none")]

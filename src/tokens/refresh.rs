@@ -6,6 +6,7 @@
 use chrono::{Duration, NaiveDateTime};
 
 use super::random;
+use crate::domain::acr::{Acr, Amr};
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::scope::ScopeSet;
 use crate::storage::refresh_tokens::{self, RefreshTokenRow, RevokedAccessToken};
@@ -80,8 +81,8 @@ pub fn issue(
             client_id: grant.client_id.clone(),
             scope: grant.scope.clone(),
             auth_time: grant.facts.auth_time,
-            acr: grant.facts.acr.clone(),
-            amr: grant.facts.amr.join(" "),
+            acr: grant.facts.acr.to_string(),
+            amr: grant.facts.amr.to_words(),
             issued_at: now,
             expires_at: lifetimes.expiry(grant, now),
             used_at: None,
@@ -143,6 +144,11 @@ pub fn redeem(
         let Some(sid) = row.sid.clone() else {
             return Ok(Outcome::Invalid);
         };
+        // Written by `issue` from the types they are read back into; a row that does not
+        // read back vouches for nothing.
+        let (Some(acr), Some(amr)) = (Acr::parse(&row.acr), Amr::from_words(&row.amr)) else {
+            return Ok(Outcome::Invalid);
+        };
         let family_scope = ScopeSet::parse(&row.scope)
             .unwrap_or_default()
             .intersection(registered);
@@ -162,16 +168,11 @@ pub fn redeem(
         Ok::<_, StorageError>(Outcome::Granted(
             RefreshGrant {
                 facts: AuthnFacts {
-                    amr: row
-                        .amr
-                        .split(' ')
-                        .filter(|m| !m.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
+                    amr,
                     sid,
                     account_id: row.account_id,
                     auth_time: row.auth_time,
-                    acr: row.acr,
+                    acr,
                 },
                 family_id: row.family_id,
                 client_id: row.client_id,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::request::AuthorizationRequest;
-use crate::domain::acr::AssuranceLevel;
+use crate::domain::acr::{Amr, AssuranceLevel};
 use crate::domain::interaction::Step;
 use crate::store::keys;
 use crate::store::{Store, StoreError};
@@ -51,7 +51,7 @@ pub struct Progress {
     /// The account's level when the password was checked.
     pub account_level: AssuranceLevel,
     /// RFC 8176 method values, in the order presented.
-    pub amr: Vec<String>,
+    pub amr: Amr,
     /// When the first of them was presented (OIDC `auth_time`).
     pub auth_time: i64,
     /// The level these methods established (capped by the account's level when read).

@@ -14,7 +14,7 @@ use super::request::{AuthorizationRequest, Prompt};
 use super::{Browser, Refused, grant, live_session};
 use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
-use crate::domain::acr::AssuranceLevel;
+use crate::domain::acr::{Acr, Amr, AssuranceLevel};
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
 use crate::domain::secret::SessionToken;
@@ -73,7 +73,7 @@ pub fn refusal_error(refusal: Refusal) -> OAuthError {
 pub struct Claimed {
     pub account_id: String,
     pub auth_time: i64,
-    pub amr: Vec<String>,
+    pub amr: Amr,
     pub level: AssuranceLevel,
     pub password_in_flow: bool,
 }
@@ -95,7 +95,7 @@ impl Claimed {
             account_id: session.facts.account_id.clone(),
             auth_time: session.facts.auth_time,
             amr: session.facts.amr.clone(),
-            level: AssuranceLevel::from_acr(&session.facts.acr).unwrap_or(AssuranceLevel::Level1),
+            level: session.facts.acr.level(),
             password_in_flow: reauthenticated,
         }
     }
@@ -416,7 +416,7 @@ async fn start_session(
             sid: crate::tokens::random::token(),
             account_id: progress.account_id.clone(),
             auth_time: progress.auth_time,
-            acr: level.acr().to_owned(),
+            acr: Acr::new(level),
             amr: progress.amr.clone(),
         },
         expires_at: now.timestamp() + i64::try_from(ttl).unwrap_or(i64::MAX / 2),

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::Context;
 use super::error::{ErrorCode, OAuthError};
 use crate::authn::session::{self, Session};
-use crate::domain::acr::{AssuranceLevel, capped_acr};
+use crate::domain::acr::AssuranceLevel;
 use crate::domain::client::GrantType;
 use crate::domain::interaction::{Next, Step};
 use crate::domain::secret::SessionToken;
@@ -218,7 +218,7 @@ pub async fn live_session(
     // An officer may have lowered the account since the login (a reported stolen
     // card, say): the session never vouches for more than the account has now.
     let mut session = session;
-    session.facts.acr = capped_acr(&session.facts.acr, account.assurance_level).to_owned();
+    session.facts.acr = session.facts.acr.capped(account.assurance_level);
     Ok(Some(LiveSession {
         session,
         account_level: account.assurance_level,

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::invalid_grant;
 use crate::audit;
-use crate::domain::acr::capped_acr;
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::client::{Client, SubjectType};
 use crate::domain::signing_alg::SigningAlg;
@@ -93,7 +92,7 @@ pub async fn issue_tokens(
     };
     // A refresh carries the login's acr; an officer may have lowered the account since.
     let mut grant = grant;
-    grant.facts.acr = capped_acr(&grant.facts.acr, account.assurance_level).to_owned();
+    grant.facts.acr = grant.facts.acr.capped(account.assurance_level);
 
     let sub = subject::for_client(ctx.pairwise_key, client, &account.id);
     if client.subject_type == SubjectType::Pairwise {
@@ -120,7 +119,7 @@ pub async fn issue_tokens(
         exp: iat + secs(access_token_ttl(ctx, client)),
         iat,
         auth_time: Some(grant.facts.auth_time),
-        acr: Some(grant.facts.acr.clone()),
+        acr: Some(grant.facts.acr),
     };
     // One set for both tokens, so that they are signed by keys of the same generation.
     let keys = ctx.keys.current();
@@ -138,7 +137,7 @@ pub async fn issue_tokens(
         auth_time: grant.facts.auth_time,
         nonce: grant.nonce.clone(),
         at_hash: at_hash(&access_token),
-        acr: grant.facts.acr.clone(),
+        acr: grant.facts.acr,
         amr: grant.facts.amr.clone(),
         sid: Some(grant.facts.sid.clone()),
     };
