@@ -211,7 +211,8 @@ pub struct TokenSettings {
     pub code_ttl_secs: u64,
     pub id_token_ttl_secs: u64,
     pub access_token_ttl_secs: u64,
-    pub access_token_alg: String,
+    /// Parsed as it is read: a name we do not sign with fails the load, naming the key.
+    pub access_token_alg: crate::domain::signing_alg::SigningAlg,
     pub refresh_token_ttl_secs: u64,
     pub refresh_family_max_secs: u64,
 }
@@ -551,8 +552,6 @@ impl Settings {
         {
             return Err(invalid("tokens", "token lifetimes must be positive"));
         }
-        crate::domain::signing_alg::SigningAlg::parse(&self.tokens.access_token_alg)
-            .ok_or_else(|| invalid("tokens.access_token_alg", "must be ES256 or RS256"))?;
         if self.session.ttl_secs == 0 || self.session.login_ttl_secs == 0 {
             return Err(invalid("session", "lifetimes must be positive"));
         }
@@ -787,6 +786,22 @@ mod tests {
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect();
         Settings::load_layers(None, EnvironmentLayer { vars: Some(vars) })
+    }
+
+    #[test]
+    fn the_access_token_algorithm_is_parsed_as_it_is_read() {
+        let settings = from_environment(&[("CITIZEN_IDP__TOKENS__ACCESS_TOKEN_ALG", "ES256")]);
+        assert_eq!(
+            settings.unwrap().tokens.access_token_alg,
+            crate::domain::signing_alg::SigningAlg::Es256
+        );
+        let message = from_environment(&[("CITIZEN_IDP__TOKENS__ACCESS_TOKEN_ALG", "HS256")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("access_token_alg") && message.contains("must be ES256 or RS256"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl From<&Client> for NewClient {
             kind: client.kind,
             redirect_uris: client.redirect_uris.clone(),
             scopes: client.scopes.to_string(),
-            id_token_alg: client.id_token_alg.clone(),
+            id_token_alg: client.id_token_alg.as_str().to_owned(),
             access_token_ttl_secs: client.access_token_ttl_secs,
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
@@ -228,7 +228,7 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         }
         None => sector(&new.redirect_uris, new.subject_type)?,
     };
-    SigningAlg::parse(&new.id_token_alg).ok_or(RegistrationError::Alg)?;
+    let id_token_alg = SigningAlg::parse(&new.id_token_alg).ok_or(RegistrationError::Alg)?;
     // Short enough that a revoked or stolen token dies soon; long enough to be useful.
     if new
         .access_token_ttl_secs
@@ -265,7 +265,7 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         secret_hash,
         redirect_uris: new.redirect_uris,
         scopes,
-        id_token_alg: new.id_token_alg,
+        id_token_alg,
         auth_method,
         access_token_ttl_secs: new.access_token_ttl_secs,
         post_logout_redirect_uris: new.post_logout_redirect_uris,

@@ -33,7 +33,7 @@ use crate::store::{Store, StoreError};
 use crate::tokens::TokenError;
 use crate::tokens::key_set::KeyRing;
 use crate::tokens::keyring::{self, KeyringError, Sealer};
-use crate::tokens::keys::{self, SigningAlg};
+use crate::tokens::keys;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -292,8 +292,7 @@ pub async fn build_on(
         Duration::from_secs(settings.keys.reload_interval_secs),
     );
     let endpoints = Endpoints::new(&issuer);
-    let access_token_alg = SigningAlg::parse(&settings.tokens.access_token_alg)
-        .ok_or_else(|| StartupError::Other("tokens.access_token_alg".into()))?;
+    let access_token_alg = settings.tokens.access_token_alg;
     let passkeys = crate::authn::passkey::relying_party(&issuer, &settings.passkeys.rp_id)
         .map_err(StartupError::Other)?;
     let state = web::Data::new(AppState {

@@ -355,7 +355,7 @@ fn print_client(client: &Client) {
         ),
         ("subject_type", client.subject_type.as_str().to_owned()),
         ("sector_identifier", client.sector_identifier.clone()),
-        ("id_token_alg", client.id_token_alg.clone()),
+        ("id_token_alg", client.id_token_alg.as_str().to_owned()),
         (
             "access_token_ttl_secs",
             client

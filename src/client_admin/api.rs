@@ -307,7 +307,7 @@ impl ClientView {
             redirect_uris: client.redirect_uris,
             post_logout_redirect_uris: client.post_logout_redirect_uris,
             backchannel_logout_uri: client.backchannel_logout_uri,
-            id_token_signed_response_alg: client.id_token_alg,
+            id_token_signed_response_alg: client.id_token_alg.as_str().to_owned(),
             access_token_ttl_secs: client.access_token_ttl_secs,
             sector_identifier: client.sector_identifier,
             jwks_uri: client.jwks_uri,

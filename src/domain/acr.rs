@@ -74,7 +74,6 @@ impl AuthMethod {
         }
     }
 
-
     pub fn parse(word: &str) -> Option<Self> {
         [
             AuthMethod::Pwd,
@@ -225,7 +224,6 @@ impl AssuranceLevel {
         Self::ALL.into_iter().find(|l| l.acr() == urn)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

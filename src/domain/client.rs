@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::scope::ScopeSet;
+use super::signing_alg::SigningAlg;
 
 /// The longest access-token lifetime a client may have; signing keys stay published at
 /// least this long after they retire.
@@ -119,7 +120,7 @@ pub struct Client {
     /// The scopes this client may request.
     pub scopes: ScopeSet,
     /// `RS256` (the OIDC default) or `ES256`.
-    pub id_token_alg: String,
+    pub id_token_alg: SigningAlg,
     pub auth_method: TokenEndpointAuthMethod,
     /// This client's access-token lifetime, when it differs from the default.
     pub access_token_ttl_secs: Option<u32>,
@@ -319,7 +320,7 @@ mod tests {
             secret_hash: None,
             redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
             scopes: ScopeSet::default(),
-            id_token_alg: "RS256".into(),
+            id_token_alg: SigningAlg::Rs256,
             auth_method: TokenEndpointAuthMethod::None,
             access_token_ttl_secs: None,
             post_logout_redirect_uris: Vec::new(),

@@ -2,7 +2,8 @@
 //! parsed once, where a setting or a registration names one.
 
 /// JWS algorithms citizen-idp signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub enum SigningAlg {
     Rs256,
     Es256,
@@ -24,5 +25,18 @@ impl SigningAlg {
             "ES256" => Some(SigningAlg::Es256),
             _ => None,
         }
+    }
+}
+
+/// A JWS algorithm name that citizen-idp does not sign with.
+#[derive(Debug, thiserror::Error)]
+#[error("must be ES256 or RS256")]
+pub struct UnsupportedAlg;
+
+impl TryFrom<String> for SigningAlg {
+    type Error = UnsupportedAlg;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        SigningAlg::parse(&name).ok_or(UnsupportedAlg)
     }
 }

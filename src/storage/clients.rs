@@ -11,6 +11,7 @@ use crate::domain::client::{
 };
 use crate::domain::client_keys;
 use crate::domain::scope::ScopeSet;
+use crate::domain::signing_alg::SigningAlg;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
@@ -95,7 +96,9 @@ impl TryFrom<ClientRow> for Client {
                 .access_token_ttl_secs
                 .map(|ttl| u32::try_from(ttl).map_err(|_| corrupt("access_token_ttl_secs")))
                 .transpose()?,
-            id_token_alg: row.id_token_alg,
+            // Registration admits only the algorithms we sign with; a row from before
+            // that check signs as the default did then.
+            id_token_alg: SigningAlg::parse(&row.id_token_alg).unwrap_or(SigningAlg::Rs256),
         })
     }
 }
@@ -136,7 +139,7 @@ pub fn insert(
         secret_hash: client.secret_hash.clone(),
         redirect_uris,
         scopes: client.scopes.to_string(),
-        id_token_alg: client.id_token_alg.clone(),
+        id_token_alg: client.id_token_alg.as_str().to_owned(),
         auth_method: client.auth_method.as_str().to_owned(),
         created_at: now,
         access_token_ttl_secs: client
@@ -175,7 +178,7 @@ pub fn update(
             clients::redirect_uris
                 .eq(serde_json::to_string(&client.redirect_uris).map_err(corrupt)?),
             clients::scopes.eq(client.scopes.to_string()),
-            clients::id_token_alg.eq(&client.id_token_alg),
+            clients::id_token_alg.eq(client.id_token_alg.as_str()),
             clients::auth_method.eq(client.auth_method.as_str()),
             clients::access_token_ttl_secs.eq(client
                 .access_token_ttl_secs

@@ -362,7 +362,7 @@ impl TestApp {
             id: client.id,
             secret: secret.map(|s| s.expose().to_owned()),
             redirect_uri: client.redirect_uris.first().cloned().unwrap_or_default(),
-            alg: client.id_token_alg,
+            alg: client.id_token_alg.as_str().to_owned(),
         }
     }
 

@@ -462,7 +462,7 @@ mod tests {
                 "http://[::1]:8080/cb".into(),
             ],
             scopes: ScopeSet::parse("openid profile address national_id offline_access").unwrap(),
-            id_token_alg: "RS256".into(),
+            id_token_alg: crate::domain::signing_alg::SigningAlg::Rs256,
             auth_method: TokenEndpointAuthMethod::None,
             access_token_ttl_secs: None,
             post_logout_redirect_uris: Vec::new(),

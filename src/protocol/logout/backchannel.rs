@@ -42,10 +42,7 @@ pub async fn deliveries(
         };
         deliveries.push(NewDelivery {
             sub: subject::for_client(ctx.pairwise_key, &client, account_id),
-            alg: SigningAlg::parse(&client.id_token_alg)
-                .unwrap_or(SigningAlg::Rs256)
-                .as_str()
-                .to_owned(),
+            alg: client.id_token_alg.as_str().to_owned(),
             client_id: client.id,
             uri,
             sid: sid.to_owned(),

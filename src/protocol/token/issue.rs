@@ -9,7 +9,6 @@ use super::invalid_grant;
 use crate::audit;
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::client::{Client, SubjectType};
-use crate::domain::signing_alg::SigningAlg;
 use crate::protocol::Context;
 use crate::protocol::error::OAuthError;
 use crate::registry;
@@ -126,7 +125,7 @@ pub async fn issue_tokens(
     let access_key = keys.signing_key(ctx.access_token_alg, now)?;
     let access_token = jwt::sign(access_key, access_token::TYP, &access_claims)?;
 
-    let id_alg = SigningAlg::parse(&client.id_token_alg).unwrap_or(SigningAlg::Rs256);
+    let id_alg = client.id_token_alg;
     let id_claims = IdTokenClaims {
         iss: ctx.issuer.to_owned(),
         sub,
