@@ -11,6 +11,7 @@ use crate::authn::second_factor::pending::PendingError;
 use crate::consent::ConsentError;
 use crate::http::lang::{Lang, Texts};
 use crate::metrics::InternalError;
+use crate::protocol::error::{ErrorCode, OAuthError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageMessage {
@@ -100,24 +101,18 @@ impl PageError {
         Self::internal_from(InternalError::OTHER, cause, unavailable)
     }
 
+    /// The same log line and the same choice of status as the protocol error's.
     pub(crate) fn internal_from(
         source: InternalError,
         cause: &dyn std::fmt::Display,
         unavailable: bool,
     ) -> Self {
-        tracing::error!(error = %cause, source = source.source, "internal error");
-        let mut error = if unavailable {
-            Self::new(StatusCode::SERVICE_UNAVAILABLE, PageMessage::Unavailable)
-        } else {
-            Self::new(StatusCode::INTERNAL_SERVER_ERROR, PageMessage::Internal)
-        };
-        error.internal = Some(source);
-        error
+        Self::from_oauth(OAuthError::internal_from(source, cause, unavailable))
     }
 
     /// A protocol-level internal error met on a page (already logged where it arose).
-    pub fn from_oauth(e: crate::protocol::error::OAuthError) -> Self {
-        let unavailable = e.code == crate::protocol::error::ErrorCode::TemporarilyUnavailable;
+    pub fn from_oauth(e: OAuthError) -> Self {
+        let unavailable = e.code == ErrorCode::TemporarilyUnavailable;
         let mut error = if unavailable {
             Self::new(StatusCode::SERVICE_UNAVAILABLE, PageMessage::Unavailable)
         } else {
