@@ -13,9 +13,25 @@ pub const SUPPORTED: [&str; 5] = [
     "offline_access",
 ];
 
-/// A set of scope tokens, kept sorted so its string form is stable.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A set of scope tokens, kept sorted so its string form is stable. Written as that
+/// string (RFC 6749 §3.3) wherever it is stored, and read back through [`Self::parse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct ScopeSet(BTreeSet<String>);
+
+impl From<ScopeSet> for String {
+    fn from(scopes: ScopeSet) -> Self {
+        scopes.to_string()
+    }
+}
+
+impl TryFrom<String> for ScopeSet {
+    type Error = ScopeSyntaxError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        ScopeSet::parse(&text)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("scope is not a space-separated list of scope tokens")]

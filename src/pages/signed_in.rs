@@ -14,6 +14,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::authn::second_factor::{self, Reauthentication};
 use crate::domain::interaction::Step;
+use crate::domain::scope::ScopeSet;
 use crate::http::interaction::{live_session, start_flow};
 use crate::http::lang::Lang;
 use crate::http::page_error::PageError;
@@ -107,7 +108,7 @@ pub async fn login(
         client_id: String::new(),
         client_name: lang.texts().site_name.to_owned(),
         redirect_uri: return_to.to_owned(),
-        scope: "openid".to_owned(),
+        scope: ScopeSet::from_iter(["openid"]),
         state: None,
         nonce: None,
         code_challenge: None,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::random;
 use crate::domain::authn_facts::AuthnFacts;
+use crate::domain::scope::ScopeSet;
 use crate::domain::secret::AuthCode;
 use crate::store::{Store, StoreError};
 
@@ -19,7 +20,7 @@ use crate::store::{Store, StoreError};
 pub struct CodeGrant {
     pub client_id: String,
     pub redirect_uri: String,
-    pub scope: String,
+    pub scope: ScopeSet,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     /// The login's facts, flattened: a code issued before an upgrade keeps its shape.

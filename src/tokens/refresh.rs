@@ -17,7 +17,7 @@ use crate::storage::{self, DbConnection, StorageError};
 pub struct RefreshGrant {
     pub family_id: String,
     pub client_id: String,
-    pub scope: String,
+    pub scope: ScopeSet,
     /// The login the family came from, carried into every ID token it yields.
     pub facts: AuthnFacts,
 }
@@ -79,7 +79,7 @@ pub fn issue(
             family_id: grant.family_id.clone(),
             account_id: grant.facts.account_id.clone(),
             client_id: grant.client_id.clone(),
-            scope: grant.scope.clone(),
+            scope: grant.scope.to_string(),
             auth_time: grant.facts.auth_time,
             acr: grant.facts.acr.to_string(),
             amr: grant.facts.amr.to_words(),
@@ -96,7 +96,7 @@ pub fn issue(
 }
 
 enum Outcome {
-    Granted(RefreshGrant, String),
+    Granted(RefreshGrant, ScopeSet),
     Invalid,
     ScopeExceeded,
     Replayed(Vec<RevokedAccessToken>),
@@ -105,13 +105,12 @@ enum Outcome {
 
 /// The scope of the new access token: the grant's, or a narrower one that still
 /// includes `openid`.
-fn access_scope(granted: &str, requested: Option<&str>) -> Option<String> {
+fn access_scope(granted: &ScopeSet, requested: Option<&str>) -> Option<ScopeSet> {
     let Some(requested) = requested else {
-        return Some(granted.to_owned());
+        return Some(granted.clone());
     };
-    let granted = ScopeSet::parse(granted).ok()?;
     let requested = ScopeSet::parse(requested).ok()?;
-    (requested.contains("openid") && requested.is_subset(&granted)).then(|| requested.to_string())
+    (requested.contains("openid") && requested.is_subset(granted)).then_some(requested)
 }
 
 /// Spends `presented` and returns what it granted, with the scope of the new access
@@ -129,7 +128,7 @@ pub fn redeem(
     registered: &ScopeSet,
     requested_scope: Option<&str>,
     now: NaiveDateTime,
-) -> Result<(RefreshGrant, String), RefreshError> {
+) -> Result<(RefreshGrant, ScopeSet), RefreshError> {
     let token_hash = random::sha256_b64(presented);
     let outcome = storage::transaction(conn, |conn| {
         let Some(row) = refresh_tokens::find(conn, &token_hash)? else {
@@ -156,7 +155,6 @@ pub fn redeem(
             let revoked = refresh_tokens::revoke_family(conn, &row.family_id, now)?;
             return Ok(Outcome::Unregistered(revoked));
         }
-        let family_scope = family_scope.to_string();
         let Some(scope) = access_scope(&family_scope, requested_scope) else {
             return Ok(Outcome::ScopeExceeded);
         };

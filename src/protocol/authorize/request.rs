@@ -66,7 +66,7 @@ pub struct AuthorizationRequest {
     pub client_id: String,
     pub client_name: String,
     pub redirect_uri: String,
-    pub scope: String,
+    pub scope: ScopeSet,
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
@@ -94,9 +94,9 @@ pub struct AuthorizationRequest {
 }
 
 impl AuthorizationRequest {
-    /// The requested scopes (checked when the request was, so never malformed).
-    pub fn requested_scope(&self) -> ScopeSet {
-        ScopeSet::parse(&self.scope).unwrap_or_default()
+    /// The requested scopes.
+    pub fn requested_scope(&self) -> &ScopeSet {
+        &self.scope
     }
 }
 
@@ -243,7 +243,7 @@ pub fn check(
         client_id: client.id.clone(),
         client_name: client.name.clone(),
         redirect_uri: redirect_uri.clone(),
-        scope: scope.to_string(),
+        scope,
         state: state.clone(),
         nonce: single("nonce")?.map(str::to_owned),
         code_challenge,

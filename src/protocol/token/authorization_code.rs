@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use super::invalid_grant;
 use super::issue::{Authorization, Refresh, TokenResponse, access_token_ttl, issue_tokens};
 use crate::domain::client::{Client, GrantType};
-use crate::domain::scope::ScopeSet;
 use crate::domain::secret::AuthCode;
 use crate::protocol::Context;
 use crate::protocol::error::OAuthError;
@@ -43,7 +42,7 @@ pub async fn exchange(
     check_grant(&grant, client, redirect_uri, code_verifier)?;
     // OIDC Core §11: offline access is granted through its scope, which the
     // authorization endpoint allows only to clients registered for it.
-    let offline = ScopeSet::parse(&grant.scope).is_ok_and(|s| s.contains("offline_access"));
+    let offline = grant.scope.contains("offline_access");
     let refresh = if offline && client.allows_grant(GrantType::RefreshToken) {
         Refresh::NewFamily
     } else {

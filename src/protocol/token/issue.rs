@@ -9,6 +9,7 @@ use super::invalid_grant;
 use crate::audit;
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::client::{Client, SubjectType};
+use crate::domain::scope::ScopeSet;
 use crate::protocol::Context;
 use crate::protocol::error::OAuthError;
 use crate::registry;
@@ -34,7 +35,7 @@ pub struct TokenResponse {
 /// What tokens are issued for: a login, through a code or a refresh token.
 pub struct Authorization {
     pub facts: AuthnFacts,
-    pub scope: String,
+    pub scope: ScopeSet,
     /// Only a code carries one (OIDC Core §3.1.3.6); a refresh does not repeat it.
     pub nonce: Option<String>,
 }
@@ -53,7 +54,7 @@ pub enum Refresh {
     /// Rotation: a new token in the family, with the family's (original) scope.
     Rotate {
         family_id: String,
-        scope: String,
+        scope: ScopeSet,
     },
 }
 
@@ -113,7 +114,7 @@ pub async fn issue_tokens(
         sub: sub.clone(),
         aud: ctx.issuer.to_owned(),
         client_id: client.id.clone(),
-        scope: grant.scope.clone(),
+        scope: grant.scope.to_string(),
         jti: random::token(),
         exp: iat + secs(access_token_ttl(ctx, client)),
         iat,
@@ -198,7 +199,7 @@ pub async fn issue_tokens(
         expires_in: access_token_ttl(ctx, client),
         id_token: Some(id_token),
         refresh_token,
-        scope: grant.scope,
+        scope: grant.scope.to_string(),
     };
     Ok((response, issued))
 }
