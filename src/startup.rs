@@ -120,6 +120,13 @@ pub async fn connect_database(settings: &Settings) -> Result<Db, StartupError> {
     connect_database_observed(settings, None).await
 }
 
+/// Reverts every migration and applies them again (`migrate --redo`): every table is
+/// dropped with all its rows. Refused, with nothing reverted, where this role may not
+/// drop the audit trail (see `storage::migrations::redo_all`).
+pub async fn redo_migrations(db: &Db) -> Result<(), StartupError> {
+    Ok(db.run(migrations::redo_all).await?)
+}
+
 /// [`connect_database`], with the pool's waits reported to `observer`.
 pub async fn connect_database_observed(
     settings: &Settings,
