@@ -6,3 +6,33 @@ pub mod account_level;
 pub mod account_status;
 pub mod api;
 pub mod signing_keys;
+
+use actix_web::web;
+
+use crate::http::openapi;
+
+/// The admin API's routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/openapi.json", web::get().to(openapi::openapi_get))
+        .route("/admin/clients", web::get().to(api::list))
+        .route("/admin/clients", web::post().to(api::create))
+        .route("/admin/clients/{client_id}", web::get().to(api::show))
+        .route("/admin/clients/{client_id}", web::put().to(api::replace))
+        .route("/admin/clients/{client_id}", web::delete().to(api::delete))
+        .route(
+            "/admin/clients/{client_id}/secret",
+            web::post().to(api::rotate_secret),
+        )
+        .route(
+            "/admin/keys/{kid}/revoke",
+            web::post().to(signing_keys::revoke),
+        )
+        .route(
+            "/admin/accounts/{national_id}/level",
+            web::post().to(account_level::set_level),
+        )
+        .route(
+            "/admin/accounts/{national_id}/status",
+            web::post().to(account_status::set_status),
+        );
+}
