@@ -13,8 +13,11 @@ use chrono::NaiveDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::national_id::NationalId;
-use crate::storage::Db;
-use crate::storage::audit_events::{self, NewAuditEvent};
+use crate::storage::audit_events::{self, AuditEvent, NewAuditEvent};
+use crate::storage::{Db, DbConnection, StorageError};
+
+// The lock-down's SQL is storage's (only storage names diesel); operators reach it here.
+pub use crate::storage::audit_guard::{AUDIT_OWNER, LockDownError, LockedDown, lock_down};
 
 const QUEUE: usize = 10_000;
 const BATCH: usize = 500;
@@ -105,6 +108,14 @@ impl Event {
             detail: self.detail,
         }
     }
+}
+
+/// The trail of one citizen, oldest first, for an operator (`audit --citizen`).
+pub fn trail_of(
+    conn: &mut DbConnection,
+    citizen: &NationalId,
+) -> Result<Vec<AuditEvent>, StorageError> {
+    audit_events::for_citizen(conn, citizen.expose())
 }
 
 enum Message {

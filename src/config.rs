@@ -77,6 +77,14 @@ pub struct DatabaseSettings {
     pub register_cache_ms: u64,
 }
 
+impl DatabaseSettings {
+    /// Whether `url` names PostgreSQL, where the audit trail is append-only and may be
+    /// locked down.
+    pub fn is_postgres(&self) -> bool {
+        crate::storage::Backend::from_url(&self.url) == Ok(crate::storage::Backend::Postgres)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
@@ -656,9 +664,7 @@ impl Settings {
         }
         let looks_like = if self.issuer()?.scheme() == "https" {
             "an https issuer (server.issuer)"
-        } else if crate::storage::Backend::from_url(&self.database.url)
-            == Ok(crate::storage::Backend::Postgres)
-        {
+        } else if self.database.is_postgres() {
             "PostgreSQL (database.url)"
         } else {
             return Ok(());

@@ -1,5 +1,5 @@
 //! Building the application from settings: database and migrations, keys, store, demo
-//! seeding, then the HTTP server with every route.
+//! seeding, then the HTTP server with the routes of every edge module.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -7,20 +7,19 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::{App, HttpServer, web};
 
 use crate::audit::AuditLog;
 use crate::authn::password::{PasswordError, PasswordHasher};
-use crate::client_admin::api as admin;
+use crate::client_admin;
 use crate::clock::Clock;
 use crate::config::{Settings, SettingsError};
 use crate::domain::national_id::NationalId;
 use crate::http::limits::{self, RequestLimits};
-use crate::http::page_error::PageError;
 use crate::http::{access_log, health, metrics as metrics_endpoint, openapi, security_headers};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::oidc::logout::outbox::OutboxWorker;
-use crate::oidc::{authorize, discovery, introspect, logout, revoke, token, userinfo};
+use crate::oidc::{self, discovery};
 use crate::outbound::{Outbound, Policy};
 use crate::pages::{self, demo::DemoRelyingParty};
 use crate::registry::seed::{self, DemoSeed};
@@ -118,6 +117,13 @@ impl Application {
 
 pub async fn connect_database(settings: &Settings) -> Result<Db, StartupError> {
     connect_database_observed(settings, None).await
+}
+
+/// Reverts every migration and applies them again (`migrate --redo`): every table is
+/// dropped with all its rows. Refused, with nothing reverted, where this role may not
+/// drop the audit trail (see `storage::migrations::redo_all`).
+pub async fn redo_migrations(db: &Db) -> Result<(), StartupError> {
+    Ok(db.run(migrations::redo_all).await?)
 }
 
 /// [`connect_database`], with the pool's waits reported to `observer`.
@@ -352,7 +358,7 @@ pub async fn build_on(
             .wrap(from_fn(access_log::access_log))
             .configure(|cfg| {
                 if let Some(demo) = &demo {
-                    demo_routes(cfg, demo.clone());
+                    pages::demo::routes(cfg, demo.clone());
                 }
             })
             .configure(routes)
@@ -384,117 +390,16 @@ pub async fn build_on(
     })
 }
 
+/// Every route: each edge module's table, then the plumbing that belongs to no edge.
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/openid-configuration",
-        web::get().to(discovery::discovery_get),
-    )
-    .route("/jwks.json", web::get().to(discovery::jwks_get))
-    .route("/authorize", web::get().to(authorize::authorize_get))
-    .route("/authorize", web::post().to(authorize::authorize_post))
-    .route("/login", web::get().to(pages::login::login_get))
-    .route("/login", web::post().to(pages::login::login_post))
-    .route(
-        "/login/second-factor",
-        web::get().to(pages::second_factor::second_factor_get),
-    )
-    .route(
-        "/login/second-factor",
-        web::post().to(pages::second_factor::second_factor_post),
-    )
-    .route(
-        "/account/factors",
-        web::get().to(pages::factors::factors_get),
-    )
-    .route(
-        "/account/factors/totp",
-        web::get().to(pages::factors::totp_enrol_get),
-    )
-    .route(
-        "/account/factors/totp",
-        web::post().to(pages::factors::totp_enrol_post),
-    )
-    .route(
-        "/account/factors/passkey",
-        web::get().to(pages::passkeys::passkey_add_get),
-    )
-    .route(
-        "/account/factors/passkey",
-        web::post().to(pages::passkeys::passkey_add_post),
-    )
-    .route(
-        "/account/factors/remove",
-        web::post().to(pages::factors::factor_remove_post),
-    )
-    .route(
-        "/account/factors/recovery-codes",
-        web::post().to(pages::factors::recovery_codes_post),
-    )
-    // Consent and the citizen's account pages.
-    .route("/consent", web::get().to(pages::consent::consent_get))
-    .route("/consent", web::post().to(pages::consent::consent_post))
-    .route("/account", web::get().to(pages::account::account_get))
-    .route(
-        "/account/sessions/end",
-        web::post().to(pages::account::end_session_post),
-    )
-    .route(
-        "/account/services/withdraw",
-        web::post().to(pages::account::withdraw_post),
-    )
-    .route(
-        "/account/password",
-        web::post().to(pages::account::password_post),
-    )
-    .route("/enrol", web::get().to(pages::enrol::enrol_get))
-    .route("/enrol", web::post().to(pages::enrol::enrol_post))
-    .route("/token", web::post().to(token::token_post))
-    .route("/revoke", web::post().to(revoke::revoke_post))
-    .route("/introspect", web::post().to(introspect::introspect_post))
-    .route("/logout", web::get().to(logout::end_session_get))
-    .route("/logout", web::post().to(logout::end_session_post))
-    .route("/logout/confirm", web::post().to(logout::confirm_post))
-    .route("/openapi.json", web::get().to(openapi::openapi_get))
-    .route("/admin/openapi.json", web::get().to(openapi::openapi_get))
-    .route("/admin/clients", web::get().to(admin::list))
-    .route(
-        "/admin/keys/{kid}/revoke",
-        web::post().to(crate::client_admin::signing_keys::revoke),
-    )
-    .route("/admin/clients", web::post().to(admin::create))
-    .route("/admin/clients/{client_id}", web::get().to(admin::show))
-    .route("/admin/clients/{client_id}", web::put().to(admin::replace))
-    .route(
-        "/admin/clients/{client_id}",
-        web::delete().to(admin::delete),
-    )
-    .route(
-        "/admin/clients/{client_id}/secret",
-        web::post().to(admin::rotate_secret),
-    )
-    .route(
-        "/admin/accounts/{national_id}/level",
-        web::post().to(crate::client_admin::account_level::set_level),
-    )
-    .route(
-        "/admin/accounts/{national_id}/status",
-        web::post().to(crate::client_admin::account_status::set_status),
-    )
-    .route("/userinfo", web::get().to(userinfo::userinfo_get))
-    .route("/userinfo", web::post().to(userinfo::userinfo_post))
-    .route(
-        "/static/style.css",
-        web::get().to(pages::static_files::style_get),
-    )
-    .route(
-        "/static/passkey.js",
-        web::get().to(pages::static_files::passkey_js_get),
-    )
-    .route("/healthz", web::get().to(health::healthz_get))
-    .route("/readyz", web::get().to(health::readyz_get))
-    .route("/metrics", web::get().to(metrics_endpoint::metrics_get))
-    .route("/", web::get().to(home_get))
-    .default_service(web::to(not_found));
+    cfg.configure(oidc::routes)
+        .configure(pages::routes)
+        .configure(client_admin::routes)
+        .route("/openapi.json", web::get().to(openapi::openapi_get))
+        .route("/healthz", web::get().to(health::healthz_get))
+        .route("/readyz", web::get().to(health::readyz_get))
+        .route("/metrics", web::get().to(metrics_endpoint::metrics_get))
+        .default_service(web::to(pages::not_found));
 }
 
 /// An https issuer without a metrics token: `/metrics` stays hidden (see
@@ -508,30 +413,6 @@ fn warn_if_metrics_hidden(settings: &Settings, issuer: &str) {
             "metrics.enabled but no metrics.token on an https issuer: /metrics is not served (set CITIZEN_IDP__METRICS__TOKEN)"
         );
     }
-}
-
-/// The demo portal's pages, with the relying party they take.
-fn demo_routes(cfg: &mut web::ServiceConfig, demo: web::Data<DemoRelyingParty>) {
-    cfg.app_data(demo)
-        .route("/demo", web::get().to(pages::demo::demo_get))
-        .route("/demo/login", web::get().to(pages::demo::demo_login_get))
-        .route(
-            "/demo/callback",
-            web::get().to(pages::demo::demo_callback_get),
-        );
-}
-
-async fn home_get(req: HttpRequest) -> actix_web::HttpResponse {
-    let target = if req.app_data::<web::Data<DemoRelyingParty>>().is_some() {
-        "/demo"
-    } else {
-        "/.well-known/openid-configuration"
-    };
-    crate::http::redirect::redirect(target, false)
-}
-
-async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, PageError> {
-    Err(PageError::not_found().in_lang(crate::http::lang::page_lang(&req, None)))
 }
 
 async fn seed_demo(

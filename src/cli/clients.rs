@@ -1,18 +1,18 @@
-//! `citizen-idp clients ...`: the operator's commands over [`super`].
+//! `citizen-idp clients ...`: the operator's commands over [`registration::admin`], the
+//! service the admin API calls too.
 
 use std::path::PathBuf;
 
+use chrono::NaiveDateTime;
 use clap::{Args, Subcommand};
 
-use crate::client_admin::{self, Actor, AdminError};
-use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
 use crate::domain::client_keys;
 use crate::domain::secret::ClientSecret;
+use crate::registration::admin::{self, Actor, AdminError};
 use crate::registration::{self, NewClient};
 use crate::startup::{self, StartupError};
-use crate::storage::clients;
 
 const ACTOR: Actor<'static> = Actor("cli");
 
@@ -211,10 +211,9 @@ impl ClientSettings {
 pub async fn run(
     settings: &Settings,
     command: ClientsCommand,
-    clock: &dyn Clock,
+    now: NaiveDateTime,
 ) -> Result<(), StartupError> {
     let db = startup::connect_database(settings).await?;
-    let now = clock.now().naive_utc();
     let policy = crate::outbound::Policy {
         allow_private_networks: settings.outbound.allow_private_networks,
     };
@@ -240,7 +239,7 @@ pub async fn run(
                 .await
                 .map_err(|e| admin_error(e.into()))?;
             let (client, secret) = db
-                .run(move |conn| client_admin::create(conn, new, ACTOR, now))
+                .run(move |conn| admin::create(conn, new, ACTOR, now))
                 .await
                 .map_err(admin_error)?;
             print_created(&client, secret.as_ref());
@@ -254,7 +253,7 @@ pub async fn run(
             // The URLs the server will call are checked on the client as it would be
             // after the change, before the transaction (the check resolves names).
             let id = client_id.clone();
-            if let Some(current) = db.run(move |conn| clients::find(conn, &id)).await? {
+            if let Some(current) = db.run(move |conn| admin::find(conn, &id)).await? {
                 let preview = changes.clone().apply(NewClient::from(&current));
                 registration::check_outbound(&preview, policy)
                     .await
@@ -262,7 +261,7 @@ pub async fn run(
             }
             let (client, secret) = db
                 .run(move |conn| {
-                    client_admin::update(
+                    admin::update(
                         conn,
                         &client_id,
                         |current| changes.apply(current),
@@ -276,13 +275,13 @@ pub async fn run(
         }
         ClientsCommand::Show { client_id } => {
             let client = db
-                .run(move |conn| clients::find(conn, &client_id))
+                .run(move |conn| admin::find(conn, &client_id))
                 .await?
                 .ok_or_else(|| other(AdminError::NotFound))?;
             print_client(&client);
         }
         ClientsCommand::List => {
-            let list = db.run(clients::list).await?;
+            let list = db.run(admin::list).await?;
             println!("CLIENT_ID\tKIND\tAUTH\tGRANTS\tSUBJECT\tSCOPES\tNAME");
             for c in list {
                 let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
@@ -300,14 +299,14 @@ pub async fn run(
         }
         ClientsCommand::RotateSecret { client_id } => {
             let secret = db
-                .run(move |conn| client_admin::rotate_secret(conn, &client_id, ACTOR, now))
+                .run(move |conn| admin::rotate_secret(conn, &client_id, ACTOR, now))
                 .await
                 .map_err(admin_error)?;
             print_secret(&secret);
         }
         ClientsCommand::Delete { client_id } => {
             let shown = client_id.clone();
-            db.run(move |conn| client_admin::delete(conn, &client_id, ACTOR, now))
+            db.run(move |conn| admin::delete(conn, &client_id, ACTOR, now))
                 .await
                 .map_err(admin_error)?;
             println!("client {shown} deleted");

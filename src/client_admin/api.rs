@@ -1,7 +1,7 @@
-//! The admin API: the client administration of [`super`] over HTTP, for operators'
-//! tools. It answers only with a bearer token equal to `admin.token` (compared in
-//! constant time) and is absent (404) when none is configured. The field names follow
-//! the client metadata of OAuth Dynamic Client Registration (RFC 7591 §2).
+//! The admin API: the client administration of [`registration::admin`] over HTTP, for
+//! operators' tools. It answers only with a bearer token equal to `admin.token`
+//! (compared in constant time) and is absent (404) when none is configured. The field
+//! names follow the client metadata of OAuth Dynamic Client Registration (RFC 7591 §2).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -9,12 +9,12 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Actor, AdminError};
 use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
 use crate::domain::client_keys;
+use crate::registration::admin::{self, Actor, AdminError};
 use crate::registration::{self, NewClient};
 use crate::state::AppState;
-use crate::storage::{StorageError, clients};
+use crate::storage::StorageError;
 use crate::tokens::random;
 
 const ACTOR: Actor<'static> = Actor("api");
@@ -337,7 +337,7 @@ pub(super) fn body_bytes(
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     authorize(&req, &state)?;
-    let list = state.db.run(clients::list).await?;
+    let list = state.db.run(admin::list).await?;
     let views: Vec<ClientView> = list.into_iter().map(|c| ClientView::of(c, None)).collect();
     Ok(json(StatusCode::OK, &json!({ "clients": views })))
 }
@@ -356,7 +356,7 @@ pub async fn create(
     let now = state.clock.now().naive_utc();
     let (client, secret) = state
         .db
-        .run(move |conn| super::create(conn, new, ACTOR, now))
+        .run(move |conn| admin::create(conn, new, ACTOR, now))
         .await?;
     state.clients.invalidate(&client.id);
     let secret = secret.map(|s| s.expose().to_owned());
@@ -372,7 +372,7 @@ pub async fn show(
     let client_id = path_client_id(path)?;
     let client = state
         .db
-        .run(move |conn| clients::find(conn, &client_id))
+        .run(move |conn| admin::find(conn, &client_id))
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(json(StatusCode::OK, &ClientView::of(client, None)))
@@ -399,7 +399,7 @@ pub async fn replace(
     if metadata.kind.is_some() {
         return Err(invalid("kind cannot change; delete and create instead"));
     }
-    // The id and kind come from the stored client (see `super::update`).
+    // The id and kind come from the stored client (see `admin::update`).
     let wanted = metadata.into_new_client(NewClient::default())?;
     registration::check_outbound(&wanted, state.http.policy())
         .await
@@ -407,7 +407,7 @@ pub async fn replace(
     let now = state.clock.now().naive_utc();
     let (client, secret) = state
         .db
-        .run(move |conn| super::update(conn, &client_id, |_| wanted, ACTOR, now))
+        .run(move |conn| admin::update(conn, &client_id, |_| wanted, ACTOR, now))
         .await?;
     // This instance sees the change at once; others within the cache's TTL.
     state.clients.invalidate(&client.id);
@@ -426,7 +426,7 @@ pub async fn delete(
     let id = client_id.clone();
     state
         .db
-        .run(move |conn| super::delete(conn, &id, ACTOR, now))
+        .run(move |conn| admin::delete(conn, &id, ACTOR, now))
         .await?;
     state.clients.invalidate(&client_id);
     Ok(HttpResponse::NoContent().finish())
@@ -443,7 +443,7 @@ pub async fn rotate_secret(
     let id = client_id.clone();
     let secret = state
         .db
-        .run(move |conn| super::rotate_secret(conn, &id, ACTOR, now))
+        .run(move |conn| admin::rotate_secret(conn, &id, ACTOR, now))
         .await?;
     state.clients.invalidate(&client_id);
     Ok(json(

@@ -8,3 +8,24 @@ pub mod logout;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
+
+use actix_web::web;
+
+/// The OpenID Connect endpoints' routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(discovery::discovery_get),
+    )
+    .route("/jwks.json", web::get().to(discovery::jwks_get))
+    .route("/authorize", web::get().to(authorize::authorize_get))
+    .route("/authorize", web::post().to(authorize::authorize_post))
+    .route("/token", web::post().to(token::token_post))
+    .route("/revoke", web::post().to(revoke::revoke_post))
+    .route("/introspect", web::post().to(introspect::introspect_post))
+    .route("/userinfo", web::get().to(userinfo::userinfo_get))
+    .route("/userinfo", web::post().to(userinfo::userinfo_post))
+    .route("/logout", web::get().to(logout::end_session_get))
+    .route("/logout", web::post().to(logout::end_session_post))
+    .route("/logout/confirm", web::post().to(logout::confirm_post));
+}

@@ -90,8 +90,16 @@ fn other(lang: Lang) -> Lang {
     if lang == Lang::Vi { Lang::En } else { Lang::Vi }
 }
 
-/// Served only where the demo is on (`startup` then registers these routes and the
-/// relying party they take).
+/// The demo portal's pages, with the relying party they take; registered only where
+/// the demo is on.
+pub fn routes(cfg: &mut web::ServiceConfig, demo: web::Data<DemoRelyingParty>) {
+    cfg.app_data(demo)
+        .route("/demo", web::get().to(demo_get))
+        .route("/demo/login", web::get().to(demo_login_get))
+        .route("/demo/callback", web::get().to(demo_callback_get));
+}
+
+/// Served only where the demo is on (see [`routes`]).
 pub async fn demo_get(req: HttpRequest) -> Result<HttpResponse, PageError> {
     let lang = page_lang(&req, None);
     let page = DemoPage {

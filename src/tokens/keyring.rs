@@ -103,6 +103,12 @@ pub fn state(row: &SigningKeyRow, now: DateTime<Utc>) -> KeyState {
     lifetime(row).state(now)
 }
 
+/// Every stored key, published or not, for operators (`keys list`); [`state`] says
+/// where each one stands.
+pub fn list(conn: &mut DbConnection) -> Result<Vec<SigningKeyRow>, StorageError> {
+    signing_keys::list(conn)
+}
+
 /// Builds the set of published keys from the table. Keys already parsed in `previous`
 /// are reused; the others are opened and parsed, and a key that cannot be opened stops
 /// the load (a wrong secret must never go unnoticed).

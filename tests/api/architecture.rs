@@ -1,7 +1,8 @@
 //! The structure of the crate, guarded: reads every `crate::…` path in `src/` and fails
 //! when a module imports a layer above its own, when top-level modules import each
-//! other in a circle, or when a crate reserved to one layer (diesel, redis, actix-web)
-//! is used outside it. The layers and the reasons are in docs/ARCHITECTURE.md.
+//! other in a circle, when a crate reserved to one layer (diesel, redis, actix-web)
+//! is used outside it, or when one of the [`FORBIDDEN`] imports is made. The layers and
+//! the reasons are in docs/ARCHITECTURE.md.
 //!
 //! Imports that break a rule today and are being removed are listed in [`KNOWN_DEBT`],
 //! each with its reason. The list must match exactly: a new upward import fails, and
@@ -48,6 +49,13 @@ const LAYERS: &[(&str, &[&str])] = &[
 
 /// Upward imports still to remove: (from, to, why it is still there).
 const KNOWN_DEBT: &[(&str, &str, &str)] = &[];
+
+/// Imports the layers allow but the design does not: (from, to, why).
+const FORBIDDEN: &[(&str, &str, &str)] = &[(
+    "cli",
+    "storage",
+    "the command line calls the services, as the HTTP side does",
+)];
 
 /// Crates only one group of modules may name.
 const RESERVED_CRATES: &[(&str, &[&str])] = &[
@@ -180,6 +188,11 @@ fn violations(sources: &[Source]) -> Vec<String> {
                     LAYERS[from_layer].0, LAYERS[to_layer].0
                 ));
             }
+        }
+    }
+    for (from, to, why) in FORBIDDEN {
+        if let Some(place) = edges.get(&((*from).to_owned(), (*to).to_owned())) {
+            found.push(format!("{place}: `{from}` imports `{to}`: {why}"));
         }
     }
     for (from, to, _) in KNOWN_DEBT {
@@ -330,4 +343,18 @@ fn the_guard_catches_a_planted_upward_import_a_cycle_and_a_reserved_crate() {
         "/// See [`crate::pages::login`].\nfn f() {} // crate::oidc::token\n",
     ));
     assert!(comment.is_empty(), "{comment:?}");
+}
+
+/// The command line reaches the database only through the services.
+#[test]
+fn the_guard_catches_storage_named_by_the_command_line() {
+    let mut sources = sources();
+    sources.push(planted("cli/planted.rs", "use crate::storage::citizens;\n"));
+    let found = violations(&sources);
+    assert!(
+        found
+            .iter()
+            .any(|v| v.contains("`cli` imports `storage`: the command line calls the services")),
+        "{found:?}"
+    );
 }

@@ -4,6 +4,7 @@
 //! content type, headers and body.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use citizen_idp::clock::Clock;
 use citizen_idp::registration::NewClient;
@@ -17,9 +18,8 @@ use crate::helpers::{PASSWORD, TestApp, TestClient, query_param};
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 const SOURCE: &str = include_str!("../../src/http/openapi.json");
-const STARTUP: &str = include_str!("../../src/startup.rs");
 
-/// The routes of `startup::routes` that answer HTML pages or redirects to browsers, and
+/// The routes that answer HTML pages or redirects to browsers, and
 /// the Prometheus text of `/metrics`; every other route answers JSON and must be
 /// documented.
 const NOT_JSON: &[&str] = &[
@@ -54,20 +54,33 @@ fn document() -> Value {
     serde_json::from_str(SOURCE).expect("src/http/openapi.json is JSON")
 }
 
-/// (method, path) of each `.route("path", web::method()...)` in `startup::routes` and
-/// `startup::demo_routes` (registered when the demo is on).
+/// (method, path) of each `.route("path", web::method()...)` in src/: the `routes` of
+/// each edge module, those of the demo (registered when the demo is on), and those
+/// `startup::routes` adds.
 fn served_routes() -> BTreeSet<(String, String)> {
-    let body: String = ["fn routes(", "fn demo_routes("]
+    fn sources(dir: &Path, texts: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, texts);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                texts.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut texts = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut texts,
+    );
+    // Comments may mention `.route(` without registering anything.
+    let code: String = texts
         .iter()
-        .map(|function| {
-            STARTUP
-                .split(function)
-                .nth(1)
-                .and_then(|rest| rest.split("\n}\n").next())
-                .unwrap_or_else(|| panic!("startup.rs has {function}"))
-        })
+        .flat_map(|text| text.lines())
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .map(|line| format!("{line}\n"))
         .collect();
-    body.split(".route(")
+    code.split(".route(")
         .skip(1)
         .map(|call| {
             let path = call.split('"').nth(1).expect("a path literal");

@@ -18,8 +18,11 @@
 //! [`CitizenWriter`] writes the same format, so that a generated population can be
 //! exported and fed back in.
 //!
-//! Everything here is pure: no database and no I/O beyond the `Read` or `Write` given.
+//! Reading and writing are pure: no database and no I/O beyond the `Read` or `Write`
+//! given. [`load`] writes what was read into the register, and [`export`] reads the
+//! register out.
 
+mod export;
 mod load;
 mod row;
 mod writer;
@@ -39,6 +42,7 @@ use csv::ByteRecord;
 use crate::domain::citizen::Citizen;
 use crate::domain::national_id::NationalId;
 
+pub use export::export;
 pub use load::{ImportSummary, load};
 pub use writer::CitizenWriter;
 

@@ -1,5 +1,8 @@
 //! Registering relying parties: validation of what an operator asks for, and the
 //! client id and secret that result. The secret is shown once; only its hash is kept.
+//! [`admin`] stores, changes and deletes registered clients.
+
+pub mod admin;
 
 use crate::domain::client::MAX_ACCESS_TOKEN_TTL_SECS;
 use crate::domain::client::{
