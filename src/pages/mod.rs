@@ -3,7 +3,6 @@
 
 pub mod account;
 pub mod consent;
-pub mod csrf;
 pub mod demo;
 pub mod enrol;
 pub mod factor_texts;
@@ -12,5 +11,4 @@ pub mod login;
 pub mod login_protection;
 pub mod passkeys;
 pub mod second_factor;
-pub mod signed_in;
 pub mod static_files;
