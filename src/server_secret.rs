@@ -15,7 +15,7 @@
 //!   `second_factors` and, while being enrolled, in the store. Changing the secret makes
 //!   enrolled TOTP factors unusable; recovery codes (digests) still work, and the
 //!   citizen enrols again.
-//! - `"csrf"`: HMAC key of the CSRF tokens of forms outside a login flow (`pages::csrf`).
+//! - `"csrf"`: HMAC key of the CSRF tokens of forms outside a login flow (`http::csrf`).
 //!
 //! Reach it from a handler as `state.secret`.
 

@@ -1,11 +1,13 @@
 //! HTTP plumbing shared by every endpoint: security headers, the access log with
 //! request ids, request metrics, request limits, health checks, metrics, the OpenAPI
 //! document, and the web vocabulary the pages and the protocol endpoints share (page
-//! errors, page language, redirects, cookies). It imports no endpoint and no page.
+//! errors, page language, redirects, cookies, form tokens, and the extractors of page
+//! forms and of the signed-in pages). It imports no endpoint and no page.
 
 pub mod access_log;
 pub mod client_request;
 pub mod cookies;
+pub mod csrf;
 pub mod health;
 pub mod interaction;
 pub mod lang;
@@ -18,3 +20,4 @@ pub mod page_form;
 pub mod params;
 pub mod redirect;
 pub mod security_headers;
+pub mod signed_in;

@@ -11,7 +11,6 @@ use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::csrf::{self, Freshness};
 use super::login_protection;
 use crate::audit;
 use crate::authn::enrolment::{self, Contact, EnrolError, EnrolmentRequest};
@@ -21,6 +20,7 @@ use crate::authn::throttle::client_bucket;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
+use crate::http::csrf::{self, Freshness};
 use crate::http::lang::page_lang;
 use crate::http::lang::{Lang, Texts};
 use crate::http::limits::client_ip;

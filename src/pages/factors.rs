@@ -4,10 +4,10 @@
 //! removing a factor, and a new set of recovery codes.
 //!
 //! Everything but the list changes how the account logs in, so every request to it,
-//! GET and POST alike, needs a re-authentication ([`signed_in::require_reauthenticated`]:
-//! a login of the last few minutes that presented the account's second factor, if it
-//! has one). Whoever finds a phone or a computer with a live session must not be able to
-//! add their own authenticator (and step the session up with it), switch the second step
+//! GET and POST alike, needs a re-authentication ([`Reauthenticated`]: a login of the
+//! last few minutes that presented the account's second factor, if it has one).
+//! Whoever finds a phone or a computer with a live session must not be able to add
+//! their own authenticator (and step the session up with it), switch the second step
 //! off, or take the recovery codes. Each change is audited and listed on `/account`.
 
 use actix_web::cookie::Cookie;
@@ -16,20 +16,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::csrf::{self, Freshness};
 use super::factor_texts::{self, FactorTexts};
 use super::second_factor::audit_factor;
-use super::signed_in;
 use crate::authn::passkey;
 use crate::authn::recovery_codes::RecoveryCode;
 use crate::authn::second_factor::{self, Enrolment, pending};
 use crate::authn::totp::TotpSecret;
 use crate::domain::acr::AssuranceLevel;
-use crate::http::lang::page_lang;
+use crate::http::csrf::{self, Freshness};
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
-use crate::http::page_form::PageForm;
 use crate::http::redirect::redirect;
+use crate::http::signed_in::{Any, PageAction, Reauthenticated, SignedForm, SignedIn, TokenForm};
 use crate::protocol::authorize::LiveSession;
 use crate::state::AppState;
 use crate::storage::accounts;
@@ -114,6 +112,35 @@ pub struct FactorForm {
     factor: Option<String>,
 }
 
+impl TokenForm for FactorForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
+/// The forms of the factor pages, each with a token of its own.
+pub struct EnrolTotp;
+pub struct RemoveFactor;
+pub struct NewRecoveryCodes;
+
+impl PageAction for EnrolTotp {
+    type Form = FactorForm;
+    const PAGE: &'static str = ENROL_PAGE;
+    const PURPOSE: &'static str = PURPOSE_ENROL;
+}
+
+impl PageAction for RemoveFactor {
+    type Form = FactorForm;
+    const PAGE: &'static str = LIST_PAGE;
+    const PURPOSE: &'static str = PURPOSE_REMOVE;
+}
+
+impl PageAction for NewRecoveryCodes {
+    type Form = FactorForm;
+    const PAGE: &'static str = LIST_PAGE;
+    const PURPOSE: &'static str = PURPOSE_NEW_CODES;
+}
+
 #[derive(Deserialize)]
 pub struct ListQuery {
     done: Option<String>,
@@ -138,16 +165,9 @@ pub(super) fn with_cookie(
 pub async fn factors_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    SignedIn { live, lang, .. }: SignedIn<Any>,
     query: Option<web::Query<ListQuery>>,
 ) -> Result<HttpResponse, PageError> {
-    let lang = page_lang(&req, None);
-    let live = match signed_in::require(&req, &state, lang, &return_to(LIST_PAGE, lang), None)
-        .await
-        .map_err(|e| e.in_lang(lang))?
-    {
-        Ok(live) => live,
-        Err(login) => return Ok(login),
-    };
     let notice = query
         .and_then(|q| q.into_inner().done)
         .and_then(|d| match d.as_str() {
@@ -217,16 +237,8 @@ pub(super) async fn list(
 pub async fn totp_enrol_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    SignedIn { live, lang, .. }: SignedIn<Reauthenticated>,
 ) -> Result<HttpResponse, PageError> {
-    let lang = page_lang(&req, None);
-    let back = return_to(ENROL_PAGE, lang);
-    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
-        .await
-        .map_err(|e| e.in_lang(lang))?
-    {
-        Ok(live) => live,
-        Err(login) => return Ok(login),
-    };
     let fail = |e: PageError| e.in_lang(lang);
     let account_id = &live.session.facts.account_id;
     let (factors, _) = second_factor::summary(&state.authn(), account_id)
@@ -258,25 +270,22 @@ pub async fn totp_enrol_get(
     .await
 }
 
+/// Re-authentication is checked again at the post: a form fetched with a fresh login
+/// and posted after the limit binds nothing; the citizen logs in again and comes back
+/// to the page.
 pub async fn totp_enrol_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    PageForm { form, lang }: PageForm<FactorForm>,
+    SignedForm {
+        form,
+        lang,
+        live,
+        token,
+        ..
+    }: SignedForm<EnrolTotp, Reauthenticated>,
 ) -> Result<HttpResponse, PageError> {
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
-    let csrf = csrf::check_form(&req, &state, PURPOSE_ENROL, form.csrf_token.as_deref(), now)
-        .map_err(fail)?;
-    // Checked again at the post: a form fetched with a fresh login and posted after
-    // the limit binds nothing; the citizen logs in again and comes back to the page.
-    let back = return_to(ENROL_PAGE, lang);
-    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
-        .await
-        .map_err(fail)?
-    {
-        Ok(live) => live,
-        Err(login) => return Ok(login),
-    };
     let account_id = &live.session.facts.account_id;
     let f = factor_texts::texts(lang);
     let pending_secret = pending::find(state.store.as_ref(), &state.secret, account_id)
@@ -298,7 +307,7 @@ pub async fn totp_enrol_post(
         )
         .await;
     };
-    if csrf == Freshness::Expired {
+    if token == Freshness::Expired {
         let status = StatusCode::BAD_REQUEST;
         return enrol_page(
             &req,
@@ -369,33 +378,22 @@ pub async fn totp_enrol_post(
     }
 }
 
+/// Only a recent login that presented the factor may remove one; any other session
+/// logs in again (password and the factor) and comes back to the list.
 pub async fn factor_remove_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    PageForm { form, lang }: PageForm<FactorForm>,
+    SignedForm {
+        form,
+        lang,
+        live,
+        token,
+        ..
+    }: SignedForm<RemoveFactor, Reauthenticated>,
 ) -> Result<HttpResponse, PageError> {
     let fail = |e: PageError| e.in_lang(lang);
-    let now = state.clock.now();
-    let csrf = csrf::check_form(
-        &req,
-        &state,
-        PURPOSE_REMOVE,
-        form.csrf_token.as_deref(),
-        now,
-    )
-    .map_err(fail)?;
-    // Only a recent login that presented the factor may remove one; any other session
-    // logs in again (password and the factor) and comes back to the list.
-    let back = return_to(LIST_PAGE, lang);
-    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
-        .await
-        .map_err(fail)?
-    {
-        Ok(live) => live,
-        Err(login) => return Ok(login),
-    };
     let f = factor_texts::texts(lang);
-    if csrf == Freshness::Expired {
+    if token == Freshness::Expired {
         return list(
             &req,
             &state,
@@ -440,32 +438,18 @@ pub async fn factor_remove_post(
 pub async fn recovery_codes_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    PageForm { form, lang }: PageForm<FactorForm>,
+    SignedForm {
+        lang, live, token, ..
+    }: SignedForm<NewRecoveryCodes, Reauthenticated>,
 ) -> Result<HttpResponse, PageError> {
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
-    let csrf = csrf::check_form(
-        &req,
-        &state,
-        PURPOSE_NEW_CODES,
-        form.csrf_token.as_deref(),
-        now,
-    )
-    .map_err(fail)?;
-    let back = return_to(LIST_PAGE, lang);
-    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
-        .await
-        .map_err(fail)?
-    {
-        Ok(live) => live,
-        Err(login) => return Ok(login),
-    };
     let f = factor_texts::texts(lang);
     let refused = |status, error| {
         let (req, state, live) = (&req, &state, &live);
         async move { list(req, state, lang, live, status, None, Some(error)).await }
     };
-    if csrf == Freshness::Expired {
+    if token == Freshness::Expired {
         return refused(StatusCode::BAD_REQUEST, f.form_expired).await;
     }
     let account_id = &live.session.facts.account_id;
@@ -499,11 +483,6 @@ pub(super) fn codes_page(lang: Lang, codes: &[RecoveryCode], renewed: bool) -> H
         renewed,
     };
     html(StatusCode::OK, page.render())
-}
-
-/// Where a login started from `page` comes back to, in the page's language.
-pub(super) fn return_to(page: &str, lang: Lang) -> String {
-    format!("{page}?lang={}", lang.code())
 }
 
 pub(super) fn list_url(lang: Lang, done: Option<&str>) -> String {

@@ -3,7 +3,6 @@
 
 pub mod account;
 pub mod consent;
-pub mod csrf;
 pub mod demo;
 pub mod enrol;
 pub mod factor_texts;
@@ -12,7 +11,6 @@ pub mod login;
 pub mod login_protection;
 pub mod passkeys;
 pub mod second_factor;
-pub mod signed_in;
 pub mod static_files;
 
 use actix_web::{HttpRequest, HttpResponse, web};

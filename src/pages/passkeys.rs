@@ -4,26 +4,24 @@
 //! and the passkey joins the list on `/account/factors`. Removing one is the list's
 //! remove form.
 //!
-//! Both requests need a re-authentication ([`signed_in::require_reauthenticated`]), the
-//! post checked again before the answer is looked at: a page fetched with a fresh
-//! login and answered after the limit binds nothing.
+//! Both requests need a re-authentication ([`Reauthenticated`]), the post checked again
+//! before the answer is looked at: a page fetched with a fresh login and answered after
+//! the limit binds nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::csrf::{self, Freshness};
 use super::factor_texts::{self, FactorTexts};
-use super::factors::{codes_page, events, list, list_url, other, return_to, with_cookie};
+use super::factors::{codes_page, events, list, list_url, other, with_cookie};
 use super::second_factor::audit_factor;
-use super::signed_in;
 use crate::authn::passkey::{self, Registration};
-use crate::http::lang::page_lang;
+use crate::http::csrf::{self, Freshness};
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
-use crate::http::page_form::PageForm;
 use crate::http::redirect::redirect;
+use crate::http::signed_in::{PageAction, Reauthenticated, SignedForm, SignedIn, TokenForm};
 use crate::state::AppState;
 use crate::storage::accounts;
 
@@ -50,19 +48,26 @@ pub struct AddForm {
     credential: Option<String>,
 }
 
+impl TokenForm for AddForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref()
+    }
+}
+
+/// The form that adds a passkey.
+pub struct AddPasskey;
+
+impl PageAction for AddPasskey {
+    type Form = AddForm;
+    const PAGE: &'static str = ADD_PAGE;
+    const PURPOSE: &'static str = PURPOSE_ADD;
+}
+
 pub async fn passkey_add_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    SignedIn { live, lang, .. }: SignedIn<Reauthenticated>,
 ) -> Result<HttpResponse, PageError> {
-    let lang = page_lang(&req, None);
-    let back = return_to(ADD_PAGE, lang);
-    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
-        .await
-        .map_err(|e| e.in_lang(lang))?
-    {
-        Ok(live) => live,
-        Err(login) => return Ok(login),
-    };
     if state.passkeys.is_none() {
         return Ok(redirect(&list_url(lang, None), false));
     }
@@ -78,24 +83,21 @@ pub async fn passkey_add_get(
     .await
 }
 
+/// The token and the login are checked before the registration is taken from the
+/// store: a refused post spends nothing.
 pub async fn passkey_add_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    PageForm { form, lang }: PageForm<AddForm>,
+    SignedForm {
+        form,
+        lang,
+        live,
+        token,
+        ..
+    }: SignedForm<AddPasskey, Reauthenticated>,
 ) -> Result<HttpResponse, PageError> {
     let fail = |e: PageError| e.in_lang(lang);
     let now = state.clock.now();
-    let csrf = csrf::check_form(&req, &state, PURPOSE_ADD, form.csrf_token.as_deref(), now)
-        .map_err(fail)?;
-    // Before the registration is taken from the store: a refused post spends nothing.
-    let back = return_to(ADD_PAGE, lang);
-    let live = match signed_in::require_reauthenticated(&req, &state, lang, &back)
-        .await
-        .map_err(fail)?
-    {
-        Ok(live) => live,
-        Err(login) => return Ok(login),
-    };
     if state.passkeys.is_none() {
         return Ok(redirect(&list_url(lang, None), true));
     }
@@ -108,7 +110,7 @@ pub async fn passkey_add_post(
         let (req, state, shown) = (&req, &state, &shown);
         async move { add_page(req, state, lang, account_id, status, shown, Some(error)).await }
     };
-    if csrf == Freshness::Expired {
+    if token == Freshness::Expired {
         return again(StatusCode::BAD_REQUEST, f.form_expired).await;
     }
     let Some(name) = passkey::valid_name(&typed) else {

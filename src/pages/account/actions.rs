@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::{END_SESSION, PASSWORD, WITHDRAW, render, return_to, texts};
+use super::{END_SESSION, PAGE, PASSWORD, WITHDRAW, render, texts};
 use crate::audit;
 use crate::authn::password::PasswordError;
 use crate::authn::password_change::{self, ChangeError, ChangeRequest, PasswordServices};
@@ -16,16 +16,15 @@ use crate::consent;
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
+use crate::http::csrf::Freshness;
 use crate::http::lang::Lang;
 use crate::http::page_error::PageError;
-use crate::http::page_form::PageForm;
 use crate::http::redirect::redirect;
+use crate::http::signed_in::{Any, PageAction, SignedForm, TokenForm};
 use crate::metrics::InternalError;
 use crate::oidc::logout;
-use crate::pages::csrf::{self, Freshness};
 use crate::pages::enrol;
 use crate::pages::login_protection;
-use crate::pages::signed_in;
 use crate::protocol::authorize::LiveSession;
 use crate::registry;
 use crate::state::AppState;
@@ -43,46 +42,57 @@ pub struct AccountForm {
 // No honest value comes near these.
 const MAX_ID_LEN: usize = 128;
 
-/// What a form post may go on with: the citizen's session, or the response to send.
-enum Checked {
-    Go(Box<LiveSession>),
-    Answer(HttpResponse),
-}
-
-/// The signed-in citizen, and a valid token for `purpose`.
-async fn check(
-    req: &HttpRequest,
-    state: &AppState,
-    lang: Lang,
-    purpose: &str,
-    form: &AccountForm,
-) -> Result<Checked, PageError> {
-    let live = match signed_in::require(req, state, lang, &return_to(lang), None).await? {
-        Ok(live) => live,
-        Err(login) => return Ok(Checked::Answer(login)),
-    };
-    let token = form.csrf_token.as_deref().filter(|t| t.len() <= MAX_ID_LEN);
-    match csrf::check_form(req, state, purpose, token, state.clock.now())? {
-        Freshness::Fresh => Ok(Checked::Go(Box::new(live))),
-        Freshness::Expired => {
-            let expired = texts(lang).form_expired;
-            let page = render(
-                req,
-                state,
-                lang,
-                &live,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(expired),
-            )
-            .await?;
-            Ok(Checked::Answer(page))
-        }
+impl TokenForm for AccountForm {
+    fn csrf_token(&self) -> Option<&str> {
+        self.csrf_token.as_deref().filter(|t| t.len() <= MAX_ID_LEN)
     }
 }
 
+/// The forms of the account page, each with a token of its own.
+pub struct EndSession;
+pub struct Withdraw;
+pub struct ChangePassword;
+
+impl PageAction for EndSession {
+    type Form = AccountForm;
+    const PAGE: &'static str = PAGE;
+    const PURPOSE: &'static str = END_SESSION;
+}
+
+impl PageAction for Withdraw {
+    type Form = AccountForm;
+    const PAGE: &'static str = PAGE;
+    const PURPOSE: &'static str = WITHDRAW;
+}
+
+impl PageAction for ChangePassword {
+    type Form = AccountForm;
+    const PAGE: &'static str = PAGE;
+    const PURPOSE: &'static str = PASSWORD;
+}
+
+/// The account page again, with "form expired": the form was open too long.
+async fn expired(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    live: &LiveSession,
+) -> Result<HttpResponse, PageError> {
+    let message = Some(texts(lang).form_expired);
+    render(
+        req,
+        state,
+        lang,
+        live,
+        StatusCode::BAD_REQUEST,
+        None,
+        message,
+    )
+    .await
+}
+
 fn done(lang: Lang, what: &str) -> HttpResponse {
-    redirect(&format!("{}&done={what}", return_to(lang)), true)
+    redirect(&format!("{PAGE}?lang={}&done={what}", lang.code()), true)
 }
 
 async fn citizen_of(state: &AppState, account_id: &str) -> Result<Option<NationalId>, PageError> {
@@ -115,9 +125,10 @@ async fn after_end(
 pub async fn end_session_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    PageForm { form, lang }: PageForm<AccountForm>,
+    post: SignedForm<EndSession, Any>,
 ) -> Result<HttpResponse, PageError> {
-    end_session(&req, &state, form, lang)
+    let lang = post.lang;
+    end_session(&req, &state, post)
         .await
         .map_err(|e| e.in_lang(lang))
 }
@@ -125,13 +136,17 @@ pub async fn end_session_post(
 async fn end_session(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    form: AccountForm,
-    lang: Lang,
+    SignedForm {
+        form,
+        lang,
+        live,
+        token,
+        ..
+    }: SignedForm<EndSession, Any>,
 ) -> Result<HttpResponse, PageError> {
-    let live = match check(req, state, lang, END_SESSION, &form).await? {
-        Checked::Go(live) => live,
-        Checked::Answer(response) => return Ok(response),
-    };
+    if token == Freshness::Expired {
+        return expired(req, state, lang, &live).await;
+    }
     let sid = form
         .sid
         .filter(|s| !s.is_empty() && s.len() <= MAX_ID_LEN)
@@ -150,9 +165,10 @@ async fn end_session(
 pub async fn withdraw_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    PageForm { form, lang }: PageForm<AccountForm>,
+    post: SignedForm<Withdraw, Any>,
 ) -> Result<HttpResponse, PageError> {
-    withdraw(&req, &state, form, lang)
+    let lang = post.lang;
+    withdraw(&req, &state, post)
         .await
         .map_err(|e| e.in_lang(lang))
 }
@@ -160,13 +176,17 @@ pub async fn withdraw_post(
 async fn withdraw(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    form: AccountForm,
-    lang: Lang,
+    SignedForm {
+        form,
+        lang,
+        live,
+        token,
+        ..
+    }: SignedForm<Withdraw, Any>,
 ) -> Result<HttpResponse, PageError> {
-    let live = match check(req, state, lang, WITHDRAW, &form).await? {
-        Checked::Go(live) => live,
-        Checked::Answer(response) => return Ok(response),
-    };
+    if token == Freshness::Expired {
+        return expired(req, state, lang, &live).await;
+    }
     let client_id = form
         .client_id
         .filter(|c| !c.is_empty() && c.len() <= MAX_ID_LEN && !c.contains('\0'))
@@ -197,9 +217,10 @@ async fn withdraw(
 pub async fn password_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    PageForm { form, lang }: PageForm<AccountForm>,
+    post: SignedForm<ChangePassword, Any>,
 ) -> Result<HttpResponse, PageError> {
-    change_password(&req, &state, form, lang)
+    let lang = post.lang;
+    change_password(&req, &state, post)
         .await
         .map_err(|e| e.in_lang(lang))
 }
@@ -207,13 +228,17 @@ pub async fn password_post(
 async fn change_password(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    form: AccountForm,
-    lang: Lang,
+    SignedForm {
+        form,
+        lang,
+        live,
+        token,
+        ..
+    }: SignedForm<ChangePassword, Any>,
 ) -> Result<HttpResponse, PageError> {
-    let live = match check(req, state, lang, PASSWORD, &form).await? {
-        Checked::Go(live) => live,
-        Checked::Answer(response) => return Ok(response),
-    };
+    if token == Freshness::Expired {
+        return expired(req, state, lang, &live).await;
+    }
     let a = texts(lang);
     let now = state.clock.now();
     let throttle = Throttle::new(state.store.as_ref(), &state.settings.login_protection);

@@ -3,7 +3,7 @@
 //! withdrawn), the access history from the disclosure audit, the security events
 //! (second factors added and removed, new recovery codes: from the audit too, so that
 //! a change the citizen did not make shows), and a form to change the password. Every form is a POST with a CSRF token bound to the browser
-//! ([`crate::pages::csrf`]); the actions are in [`actions`].
+//! ([`crate::http::csrf`]); the actions are in [`actions`].
 
 mod actions;
 mod texts;
@@ -17,13 +17,14 @@ use askama::Template;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
+use super::consent as consent_page;
 use super::factors::events;
-use super::{consent as consent_page, csrf, signed_in};
 use crate::authn::session;
 use crate::consent::data;
-use crate::http::lang::page_lang;
+use crate::http::csrf;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
+use crate::http::signed_in::{Any, SignedIn};
 use crate::protocol::authorize::LiveSession;
 use crate::registry;
 use crate::state::AppState;
@@ -36,6 +37,9 @@ pub use texts::{AccountTexts, texts};
 const HISTORY_LIMIT: i64 = 50;
 /// The security events shown: the latest ones only.
 const SECURITY_LIMIT: i64 = 20;
+
+/// The page, where its forms' logins come back to.
+const PAGE: &str = "/account";
 
 /// CSRF purposes, one per form.
 const END_SESSION: &str = "account-end-session";
@@ -94,16 +98,9 @@ pub struct AccountQuery {
 pub async fn account_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    SignedIn { live, lang, .. }: SignedIn<Any>,
     query: Option<web::Query<AccountQuery>>,
 ) -> Result<HttpResponse, PageError> {
-    let lang = page_lang(&req, None);
-    let live = match signed_in::require(&req, &state, lang, &return_to(lang), None)
-        .await
-        .map_err(|e| e.in_lang(lang))?
-    {
-        Ok(live) => live,
-        Err(login) => return Ok(login),
-    };
     let a = texts(lang);
     // Only known outcomes are shown: nothing from the URL is echoed.
     let notice = match query.and_then(|q| q.into_inner().done).as_deref() {
@@ -115,11 +112,6 @@ pub async fn account_get(
     render(&req, &state, lang, &live, StatusCode::OK, notice, None)
         .await
         .map_err(|e| e.in_lang(lang))
-}
-
-/// Where a login for the account page comes back to.
-fn return_to(lang: Lang) -> String {
-    format!("/account?lang={}", lang.code())
 }
 
 /// The account page for `live`, with a notice or an error at the top.
