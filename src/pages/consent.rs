@@ -173,7 +173,7 @@ pub async fn consent_get(
         .await
         .map_err(|e| e.in_lang(lang))?;
     let other = if lang == Lang::Vi { Lang::En } else { Lang::Vi };
-    let items = consent::data::for_scopes(&flow.request.requested_scope())
+    let items = consent::data::for_scopes(&flow.request.scope)
         .into_iter()
         .map(|item| words(item, lang))
         .collect();
@@ -218,7 +218,7 @@ async fn decide(
     let citizen = registry::identity_by_account(&state.db, live.session.facts.account_id.clone())
         .await?
         .map(|(_, citizen)| citizen.national_id);
-    let scope = flow.request.requested_scope();
+    let scope = flow.request.scope.clone();
     let request_id = request_id(req);
     match form.decision.as_deref() {
         Some("allow") => {

@@ -153,7 +153,7 @@ pub async fn read_facts(
         // OIDC Core §3.1.2.1 prompt=consent: ask even if a grant covers the request.
         Some(_) if request.prompt_consent => true,
         Some(_) => {
-            let requested = request.requested_scope();
+            let requested = &request.scope;
             granted.is_none_or(|granted| !requested.is_subset(&granted))
         }
     };

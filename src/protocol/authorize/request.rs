@@ -93,13 +93,6 @@ pub struct AuthorizationRequest {
     pub hint_subject: Option<String>,
 }
 
-impl AuthorizationRequest {
-    /// The requested scopes.
-    pub fn requested_scope(&self) -> &ScopeSet {
-        &self.scope
-    }
-}
-
 /// OIDC Core §3.1.2.1 `prompt`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Prompt {
