@@ -51,7 +51,12 @@ fuzz_target!(|data: &[u8]| {
 
 fn check_accepted(accepted: &AuthorizationRequest, client: &Client) {
     assert!(is_registered(client, &accepted.redirect_uri));
-    let scope = ScopeSet::parse(&accepted.scope).expect("the stored scope parses");
+    let scope = &accepted.scope;
+    assert_eq!(
+        ScopeSet::parse(&scope.to_string()).as_ref(),
+        Ok(scope),
+        "the scope's text form reads back as the same set"
+    );
     assert!(scope.contains("openid"));
     assert!(scope.is_subset(&client.scopes));
     if client.kind == ClientKind::Public {

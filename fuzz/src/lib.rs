@@ -31,7 +31,7 @@ fn client(id: &str, kind: ClientKind, redirect_uris: &[&str]) -> Client {
         secret_hash: None,
         redirect_uris: redirect_uris.iter().map(|u| (*u).to_owned()).collect(),
         scopes: scopes("openid profile address national_id offline_access"),
-        id_token_alg: "RS256".to_owned(),
+        id_token_alg: citizen_idp::domain::signing_alg::SigningAlg::Rs256,
         auth_method: match kind {
             ClientKind::Public => TokenEndpointAuthMethod::None,
             ClientKind::Confidential => TokenEndpointAuthMethod::ClientSecretBasic,
