@@ -15,8 +15,8 @@ use actix_web::http::header::HeaderValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use citizen_idp::client_admin::api::presented_token;
-use citizen_idp::protocol::client_auth::{self, AssertionParams};
 use citizen_idp::oidc::userinfo::access_token;
+use citizen_idp::protocol::client_auth::{self, AssertionParams};
 use libfuzzer_sys::fuzz_target;
 use url::form_urlencoded::byte_serialize;
 

@@ -78,13 +78,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
 
-    assert!(mode & 4 == 0, "another algorithm than the registered one: {jws}");
+    assert!(
+        mode & 4 == 0,
+        "another algorithm than the registered one: {jws}"
+    );
     assert_eq!(format!("{:?}", unverified.alg), "EdDSA", "{jws}");
     assert!(unverified.kid.as_deref().is_none_or(|kid| kid == ED_KID));
     let part = |i: usize| -> Value {
         let encoded = jws.split('.').nth(i).expect("three parts");
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).expect("base64url"))
-            .expect("JSON")
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).expect("base64url")).expect("JSON")
     };
     assert!(part(0).get("crit").is_none(), "{jws}");
     let claims = part(1);

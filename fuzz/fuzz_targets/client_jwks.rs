@@ -10,8 +10,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use citizen_idp::domain::client_keys::{MAX_JWKS_BYTES, parse_jwks};
 use citizen_idp::domain::client::AssertionAudience;
+use citizen_idp::domain::client_keys::{MAX_JWKS_BYTES, parse_jwks};
 use citizen_idp::protocol::assertion::{self, Audiences};
 use citizen_idp_fuzz::{ISSUER, KEY_CLIENT, NOW, TOKEN_ENDPOINT, ed_public_x, key_client, sign_ed};
 use jsonwebtoken::jwk::AlgorithmParameters;

@@ -61,8 +61,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(read) = header(data) {
         assert!(!value.contains_key("crit"));
         assert_eq!(value["alg"], read.alg.as_str());
-        assert_eq!(value.get("kid").and_then(Value::as_str), read.kid.as_deref());
-        assert_eq!(value.get("typ").and_then(Value::as_str), read.typ.as_deref());
+        assert_eq!(
+            value.get("kid").and_then(Value::as_str),
+            read.kid.as_deref()
+        );
+        assert_eq!(
+            value.get("typ").and_then(Value::as_str),
+            read.typ.as_deref()
+        );
     } else {
         let typed = |name| value.get(name).is_none_or(Value::is_string);
         assert!(
