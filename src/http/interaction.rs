@@ -15,7 +15,7 @@ use super::page_error::PageError;
 use super::redirect::redirect;
 use crate::domain::interaction::Step;
 use crate::protocol::authorize::flow::{Entry, LoginFlow};
-use crate::protocol::authorize::interaction::{self, Advanced, Destination, PageFlow};
+use crate::protocol::authorize::interaction::{self, Advanced, Destination, PageFlow, Proved};
 use crate::protocol::authorize::request::AuthorizationRequest;
 use crate::protocol::authorize::{self, Browser, LiveSession, Outcome};
 use crate::protocol::error::OAuthError;
@@ -162,8 +162,26 @@ pub fn form_accepted(
     flow.accepts(browser_secret.as_deref(), csrf)
 }
 
-/// Moves `flow` on after a page's step (`protocol::authorize::interaction::advance`),
-/// and answers with where it went, setting the session cookie of a completed login.
+/// Records what a page's step proved and moves `flow` on
+/// (`protocol::authorize::interaction::step_proved`), then answers with where it went,
+/// setting the session cookie of a completed login.
+pub async fn step_proved(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    flow_id: &str,
+    flow: LoginFlow,
+    proved: Proved<'_>,
+) -> Result<HttpResponse, PageError> {
+    let browser = browser(state, req);
+    let now = state.clock.now();
+    let advanced =
+        interaction::step_proved(&state.protocol(), &browser, flow_id, flow, proved, now).await?;
+    render_advanced(state, lang, flow_id, advanced)
+}
+
+/// Moves `flow` on after a page's step that proved nothing (consent)
+/// (`protocol::authorize::interaction::advance`), and answers with where it went.
 pub async fn advance(
     req: &HttpRequest,
     state: &AppState,
@@ -172,10 +190,7 @@ pub async fn advance(
     flow: LoginFlow,
 ) -> Result<HttpResponse, PageError> {
     let browser = browser(state, req);
-    let Advanced {
-        destination,
-        new_session,
-    } = interaction::advance(
+    let advanced = interaction::advance(
         &state.protocol(),
         &browser,
         flow_id,
@@ -183,6 +198,18 @@ pub async fn advance(
         state.clock.now(),
     )
     .await?;
+    render_advanced(state, lang, flow_id, advanced)
+}
+
+fn render_advanced(
+    state: &AppState,
+    lang: Lang,
+    flow_id: &str,
+    Advanced {
+        destination,
+        new_session,
+    }: Advanced,
+) -> Result<HttpResponse, PageError> {
     let mut response = match destination {
         Destination::Step(step) => redirect(&step_url(step, flow_id, lang), true),
         Destination::Client(url) | Destination::OwnPage(url) => redirect(&url, true),

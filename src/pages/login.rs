@@ -9,7 +9,6 @@ use super::{enrol, login_protection};
 use crate::authn::login::{self, AttemptOrigin, LoginAttempt, LoginError, LoginServices};
 use crate::authn::password::PasswordError;
 use crate::authn::throttle::{Throttle, Verdict};
-use crate::domain::acr::{Amr, AssuranceLevel};
 use crate::domain::interaction::Step;
 use crate::domain::secret::Password;
 use crate::http::access_log::request_id;
@@ -19,7 +18,8 @@ use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
 use crate::http::page_form::PageForm;
 use crate::metrics::{InternalError, LoginOutcome};
-use crate::protocol::authorize::flow::{self, Progress};
+use crate::protocol::authorize::flow;
+use crate::protocol::authorize::interaction::Proved;
 use crate::state::AppState;
 use crate::storage::accounts::Account;
 
@@ -254,16 +254,12 @@ pub async fn login_post(
     };
     tracing::info!(target: "security", outcome = "success", "login succeeded");
 
-    let mut flow = flow;
-    flow.progress = Some(Progress {
-        account_id: account.id.clone(),
+    let proved = Proved::Password {
+        account_id: &account.id,
         account_level: account.assurance_level,
-        amr: Amr::password(),
         auth_time: now.timestamp(),
-        level: AssuranceLevel::Level1,
-        password_in_flow: true,
-    });
-    interaction::advance(&req, &state, lang, flow_id, flow)
+    };
+    interaction::step_proved(&req, &state, lang, flow_id, flow, proved)
         .await
         .map_err(fail)
 }

@@ -38,6 +38,7 @@ use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
 use crate::http::page_form::PageForm;
 use crate::protocol::authorize::flow::{self, LoginFlow};
+use crate::protocol::authorize::interaction::Proved;
 use crate::state::AppState;
 use crate::storage::second_factors::{self, KIND_TOTP};
 use crate::storage::{StorageError, accounts};
@@ -163,7 +164,7 @@ pub async fn second_factor_post(
     PageForm { form, lang }: PageForm<StepForm>,
 ) -> Result<HttpResponse, PageError> {
     let fail = |e: PageError| e.in_lang(lang);
-    let (flow_id, mut flow) =
+    let (flow_id, flow) =
         interaction::flow_for_page(&state, form.flow.as_deref(), Step::SecondFactor)
             .await
             .and_then(|found| found.or_refuse(Step::SecondFactor))
@@ -285,12 +286,8 @@ pub async fn second_factor_post(
                 .record_success(&account_id)
                 .await
                 .map_err(|e| fail(e.into()))?;
-            let Some(progress) = flow.progress.as_mut() else {
-                return Err(fail(PageError::login_expired()));
-            };
-            progress.amr = progress.amr.with_second_factor(&proved);
-            progress.level = second_factor::achieved_level(progress.account_level, &progress.amr);
-            interaction::advance(&req, &state, lang, &flow_id, flow)
+            let proved = Proved::SecondFactor(&proved);
+            interaction::step_proved(&req, &state, lang, &flow_id, flow, proved)
                 .await
                 .map_err(fail)
         }

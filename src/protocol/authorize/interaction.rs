@@ -14,7 +14,7 @@ use super::request::{AuthorizationRequest, Prompt};
 use super::{Browser, Refused, grant, live_session};
 use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
-use crate::domain::acr::{Acr, Amr, AssuranceLevel};
+use crate::domain::acr::{Acr, Amr, AssuranceLevel, AuthMethod};
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
 use crate::domain::secret::SessionToken;
@@ -264,6 +264,52 @@ async fn claimed_now(
             Ok((claimed, session))
         }
     }
+}
+
+/// What a page's step proved.
+pub enum Proved<'a> {
+    /// The password of `account`, at `auth_time` (seconds since the epoch): a new
+    /// login, which everything proved before in this flow no longer counts towards.
+    Password {
+        account_id: &'a str,
+        account_level: AssuranceLevel,
+        auth_time: i64,
+    },
+    /// A second factor, by these methods (a passkey: `hwk` and `user`).
+    SecondFactor(&'a [AuthMethod]),
+}
+
+/// Records in `flow` what its step proved, then moves it on ([`advance`]).
+pub async fn step_proved(
+    ctx: &Context<'_>,
+    browser: &Browser,
+    flow_id: &str,
+    mut flow: LoginFlow,
+    proved: Proved<'_>,
+    now: DateTime<Utc>,
+) -> Result<Advanced, Refused> {
+    match proved {
+        Proved::Password {
+            account_id,
+            account_level,
+            auth_time,
+        } => {
+            flow.progress = Some(Progress {
+                account_id: account_id.to_owned(),
+                account_level,
+                amr: Amr::password(),
+                auth_time,
+                level: AssuranceLevel::Level1,
+                password_in_flow: true,
+            });
+        }
+        Proved::SecondFactor(methods) => {
+            let progress = flow.progress.as_mut().ok_or(Refused::LoginExpired)?;
+            progress.amr = progress.amr.with_second_factor(methods);
+            progress.level = second_factor::achieved_level(progress.account_level, &progress.amr);
+        }
+    }
+    advance(ctx, browser, flow_id, flow, now).await
 }
 
 /// Where a flow went after a step.
