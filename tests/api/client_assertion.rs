@@ -10,7 +10,7 @@ use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Fetch, TestApp};
 
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -79,9 +79,8 @@ pub(crate) async fn token_with(app: &TestApp, client_assertion: &str) -> (Status
             ("client_assertion_type", JWT_BEARER),
             ("client_assertion", client_assertion),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     (response.status(), response.json().await.unwrap())
 }
 
@@ -218,9 +217,8 @@ async fn the_registered_method_is_the_only_one_accepted() {
         .post(app.url("/token"))
         .basic_auth(&key_client.id, Some("guess"))
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // A secret-holding client cannot switch to an assertion signed by any key.
