@@ -10,7 +10,7 @@ use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Fetch, TestApp};
+use crate::helpers::{ClientAuth, Fetch, TestApp, token_request_as};
 
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -71,17 +71,12 @@ pub(crate) fn assertion(
 
 /// POST /token for client_credentials, authenticated by `client_assertion` alone.
 pub(crate) async fn token_with(app: &TestApp, client_assertion: &str) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", client_assertion),
-        ])
-        .fetch()
-        .await;
-    (response.status(), response.json().await.unwrap())
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", client_assertion),
+    ];
+    token_request_as(app, ClientAuth::Form, &form).await
 }
 
 async fn assert_refused(app: &TestApp, client_assertion: &str, case: &str) {

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::helpers::{
     Fetch, PASSWORD, TestApp, TestClient, assert_oauth_error, client_post, query_param,
+    token_request,
 };
 use crate::redis_cluster::RedisCluster;
 
@@ -118,9 +119,8 @@ async fn a_login_exchange_refresh_and_revocation_work_on_a_redis_cluster() {
 }
 
 async fn code_exchange(app: &TestApp, client: &TestClient) -> (StatusCode, Value) {
-    client_post(
+    token_request(
         app,
-        "/token",
         client,
         &[
             ("grant_type", "authorization_code"),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Fetch, TestApp, assert_oauth_error, revoke, token_request};
+use crate::helpers::{Fetch, TestApp, assert_oauth_error, revoke, status_and_json, token_request};
 
 /// A `redis-server` on a loopback port of its own, with nothing kept on disk.
 struct PrivateRedis {
@@ -755,8 +755,7 @@ async fn set_eviction_policy(redis: &PrivateRedis, policy: &str) {
 }
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
-    let response = app.http.get(app.url("/readyz")).fetch().await;
-    (response.status(), response.json().await.unwrap())
+    status_and_json(app.http.get(app.url("/readyz")).fetch().await).await
 }
 
 /// Eviction would silently drop revocations, single-use `jti`s and throttle counts:

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, RETRY_AFTER};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Fetch, TestApp};
+use crate::helpers::{Fetch, TestApp, assert_oauth_error, status_and_json, token_request};
 
 /// A citizen's whole login from `url` (an authorization request), to the code: what a
 /// flood must leave working.
@@ -24,11 +23,6 @@ async fn assert_a_citizen_logs_in(app: &TestApp, url: &str) {
     );
 }
 
-async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pages() {
     let app = TestApp::spawn().await;
@@ -39,9 +33,11 @@ async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pag
         .get(app.url(&format!("/authorize?client_id={long}")))
         .fetch()
         .await;
-    let (status, body) = status_and_json(response).await;
-    assert_eq!(status, StatusCode::URI_TOO_LONG);
-    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert_oauth_error(
+        &status_and_json(response).await,
+        StatusCode::URI_TOO_LONG,
+        "invalid_request",
+    );
 
     // A browser gets a page in its language.
     let response = app
@@ -60,9 +56,11 @@ async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pag
     for i in 0..20 {
         request = request.header(format!("x-padding-{i}"), "b".repeat(1000));
     }
-    let (status, body) = status_and_json(request.fetch().await).await;
-    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert_oauth_error(
+        &status_and_json(request.fetch().await).await,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "invalid_request",
+    );
 
     // Just under the bounds, requests are served.
     let fits = "a".repeat(app.settings.limits.max_uri_bytes - 200);
@@ -91,16 +89,11 @@ async fn an_address_over_its_request_rate_gets_429_with_retry_after_until_the_wi
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
 
     // Every endpoint shares the address's budget, the token endpoint included.
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("grant_type", "client_credentials")])
-        .fetch()
-        .await;
-    let (status, body) = status_and_json(response).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    assert_oauth_error(
+        &token_request(&app, &client, &[("grant_type", "client_credentials")]).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+    );
 
     // A citizen's browser is told in Vietnamese, the default.
     let response = app

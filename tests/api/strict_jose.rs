@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 
 use crate::client_assertion::{JWT_BEARER, jwks_of};
 use crate::helpers::{
-    Fetch, PASSWORD, TestApp, TestClient, assert_succeeded, query_param, shared_keys_dir,
+    ClientAuth, Fetch, PASSWORD, TestApp, TestClient, assert_succeeded, post_as, query_param,
+    shared_keys_dir, status_and_json,
 };
 
 /// A compact JWS of `header` and `claims` exactly as written, signed by `key`.
@@ -103,10 +104,7 @@ async fn post_assertion(app: &TestApp, path: &str, assertion: &str) -> (StatusCo
     } else {
         ("token", "not-a-token")
     });
-    let response = app.http.post(app.url(path)).form(&form).fetch().await;
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    status_and_json(post_as(app, path, ClientAuth::Form, &form).await).await
 }
 
 async fn assert_accepted(app: &TestApp, assertion: &str, case: &str) {
