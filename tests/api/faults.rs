@@ -4,6 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use openidconnect::OAuth2TokenResponse;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -247,10 +248,8 @@ async fn a_server_killed_mid_load_loses_no_refresh_token_it_delivered() {
     let client = app.register_client(registration);
     let mut families = Vec::new();
     for _ in 0..6 {
-        families.push(
-            app.refresh_token(&citizen, &client, &["offline_access"])
-                .await,
-        );
+        let tokens = app.tokens(&citizen, &client, &["offline_access"]).await;
+        families.push(tokens.refresh_token().unwrap().secret().clone());
     }
 
     // Every family rotates as fast as it can against a separate server process...
@@ -507,10 +506,8 @@ async fn refresh_token_of(app: &TestApp) -> (crate::helpers::TestClient, String)
     let mut registration = crate::helpers::TestClient::portal();
     registration.scopes = "openid profile offline_access".into();
     let client = app.register_client(registration);
-    let refresh = app
-        .refresh_token(&citizen, &client, &["offline_access"])
-        .await;
-    (client, refresh)
+    let tokens = app.tokens(&citizen, &client, &["offline_access"]).await;
+    (client, tokens.refresh_token().unwrap().secret().clone())
 }
 
 /// Polls until userinfo accepts `token` again; how long that took.

@@ -456,21 +456,6 @@ impl TestApp {
         tokens.access_token().secret().clone()
     }
 
-    /// [`Self::tokens`]: the refresh token.
-    pub async fn refresh_token(
-        &self,
-        citizen: &TestCitizen,
-        client: &TestClient,
-        scopes: &[&str],
-    ) -> String {
-        let tokens = self.tokens(citizen, client, scopes).await;
-        tokens
-            .refresh_token()
-            .expect("a refresh token")
-            .secret()
-            .clone()
-    }
-
     /// GET /userinfo with a Bearer token: the status and the JSON body (Null if none).
     pub async fn userinfo(&self, token: &str) -> (StatusCode, serde_json::Value) {
         let response = self

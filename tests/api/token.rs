@@ -267,34 +267,24 @@ async fn malformed_token_requests_get_json_errors() {
         .fetch()
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    // Not a form.
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .json(&serde_json::json!({"grant_type": "x"}))
-        .fetch()
-        .await;
-    assert_oauth_error(
-        &status_and_json(response).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    );
-    // An oversized body.
+    // Not a form, and an oversized body.
     let huge = "a".repeat(64 * 1024);
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .form(&[
+    let token = app.url("/token");
+    for request in [
+        app.http
+            .post(&token)
+            .json(&serde_json::json!({"grant_type": "x"})),
+        app.http.post(&token).form(&[
             ("grant_type", "authorization_code"),
             ("code", huge.as_str()),
-        ])
-        .fetch()
-        .await;
-    assert_oauth_error(
-        &status_and_json(response).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    );
+        ]),
+    ] {
+        assert_oauth_error(
+            &status_and_json(request.fetch().await).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        );
+    }
 }
 
 #[tokio::test]
