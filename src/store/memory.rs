@@ -11,7 +11,7 @@
 //!
 //! Expiry follows the injected [`Clock`], as every other expiry in the server does, so a
 //! test that advances its fixed clock sees codes, flows and sessions expire here too
-//! (Redis keeps its own time: see the module above). An entry lives while `now` is
+//! (Redis keeps its own time: see the `store` module's header). An entry lives while `now` is
 //! before its expiry: a clock that went back keeps it longer, never drops it sooner, so
 //! a revocation or a spent `jti` cannot come back to life.
 //!
