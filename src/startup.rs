@@ -145,7 +145,11 @@ pub async fn connect_database_observed(
     Ok(db)
 }
 
-pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
+/// The store the settings name; the in-process one expires its entries on `clock`.
+pub async fn connect_store(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Store>, StartupError> {
     let cluster = settings.redis.cluster_nodes();
     let nodes = match (settings.redis.url.as_str(), cluster.is_empty()) {
         ("", true) => {
@@ -154,6 +158,7 @@ pub async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, Startu
                     max_entries: settings.redis.in_process_max_entries,
                     max_bytes: settings.redis.in_process_max_bytes,
                 },
+                clock,
             )));
         }
         ("", false) => RedisNodes::Cluster(&cluster),
@@ -270,7 +275,7 @@ pub async fn build_on(
     let keys = load_keys(&settings, &db, clock.now()).await?;
     let raw_store = match store {
         Some(store) => store,
-        None => connect_store(&settings).await?,
+        None => connect_store(&settings, clock.clone()).await?,
     };
     let store: Arc<dyn Store> = Arc::new(MeteredStore::new(raw_store.clone(), metrics.clone()));
     warn_if_metrics_hidden(&settings, &issuer);

@@ -9,6 +9,17 @@
 //! drop, the write fails as an unavailable store (503) and nothing is lost.
 //! [`MemoryStore::usage`] feeds the `/metrics` gauges.
 //!
+//! Expiry follows the injected [`Clock`], as every other expiry in the server does, so a
+//! test that advances its fixed clock sees codes, flows and sessions expire here too
+//! (Redis keeps its own time: see the `store` module's header). An entry lives while `now` is
+//! before its expiry: a clock that went back keeps it longer, never drops it sooner, so
+//! a revocation or a spent `jti` cannot come back to life.
+//!
+//! It is not a [`crate::cache::TtlCache`]: that cache may forget everything when full
+//! and treats a clock that went back as stale, and the store may forget only login
+//! flows and must answer `take`, `put_new`, sets and counters atomically under one lock,
+//! with a bound on bytes as well as entries.
+//!
 //! A full store stays about as fast as an empty one: making room pops the oldest flow,
 //! and the whole map is swept for expired entries at most once per [`PRESSURE_SWEEP`]
 //! (a flood keeps the store full, and a sweep on every write, under the lock, cut it
@@ -16,11 +27,13 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Store, StoreError, StoreUsage};
+use crate::clock::{Clock, SystemClock};
 
 /// Keys that may be dropped under pressure, oldest first: pending login flows, and the
 /// count of pending logins of each browser (`protocol::authorize`). Every cookieless request
@@ -34,7 +47,7 @@ use super::{Store, StoreError, StoreUsage};
 /// networks makes one per /64, which must not fill the store and refuse every citizen.
 const EVICTABLE_PREFIXES: [&str; 3] = super::keys::EVICTABLE;
 /// The shortest time between two sweeps made to find room (the periodic one aside).
-const PRESSURE_SWEEP: Duration = Duration::from_secs(1);
+const PRESSURE_SWEEP: TimeDelta = TimeDelta::seconds(1);
 /// What one entry costs beyond its key and value (map slot, expiry, bookkeeping).
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -54,9 +67,15 @@ impl Default for Limits {
     }
 }
 
-#[derive(Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Default)]
@@ -71,12 +90,12 @@ struct Inner {
     evicted: u64,
     limits: Limits,
     /// When the map was last swept for expired entries.
-    swept: Option<Instant>,
+    swept: Option<DateTime<Utc>>,
 }
 
 struct Entry {
     value: Value,
-    expires: Instant,
+    expires: DateTime<Utc>,
     seq: u64,
     size: usize,
 }
@@ -107,32 +126,45 @@ impl Value {
 const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 impl MemoryStore {
-    /// Creates the store with the default [`Limits`] (see [`Self::bounded`]).
+    /// Creates the store with the default [`Limits`] on the wall clock.
     pub fn new() -> Self {
-        Self::bounded(Limits::default())
+        Self::bounded(Limits::default(), Arc::new(SystemClock))
     }
 
-    /// Creates the store and, inside a tokio runtime, its background sweeper. The
-    /// sweeper holds only a weak reference, so it ends when the store is dropped.
-    pub fn bounded(limits: Limits) -> Self {
+    /// Creates the store, whose entries expire on `clock`, and, inside a tokio runtime,
+    /// its background sweeper. The sweeper holds only a weak reference, so it ends when
+    /// the store is dropped.
+    pub fn bounded(limits: Limits, clock: Arc<dyn Clock>) -> Self {
         let store = MemoryStore {
             inner: Arc::new(Mutex::new(Inner {
                 limits,
                 ..Inner::default()
             })),
+            clock,
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&store.inner);
+            let clock = store.clock.clone();
             runtime.spawn(async move {
                 let mut interval = tokio::time::interval(SWEEP_INTERVAL);
                 loop {
                     interval.tick().await;
                     let Some(inner) = weak.upgrade() else { break };
-                    lock(&inner).sweep(Instant::now());
+                    lock(&inner).sweep(clock.now());
                 }
             });
         }
         store
+    }
+
+    /// `now` and the end of a `ttl` from it (a TTL too long for a date never ends).
+    fn now_and_expiry(&self, ttl: Duration) -> (DateTime<Utc>, DateTime<Utc>) {
+        let now = self.clock.now();
+        let expires = TimeDelta::from_std(ttl)
+            .ok()
+            .and_then(|ttl| now.checked_add_signed(ttl))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        (now, expires)
     }
 }
 
@@ -151,7 +183,7 @@ fn full() -> StoreError {
 }
 
 impl Inner {
-    fn sweep(&mut self, now: Instant) {
+    fn sweep(&mut self, now: DateTime<Utc>) {
         self.swept = Some(now);
         let expired: Vec<String> = self
             .entries
@@ -180,8 +212,8 @@ impl Inner {
         &mut self,
         key: &str,
         value: Value,
-        expires: Instant,
-        now: Instant,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let size = key.len() + value.size() + ENTRY_OVERHEAD;
         let replaced = self.entries.get(key).map_or(0, |e| e.size);
@@ -190,10 +222,11 @@ impl Inner {
             inner.entries.len() + usize::from(is_new) <= inner.limits.max_entries
                 && inner.bytes - replaced + size <= inner.limits.max_bytes
         };
+        // A clock that went back since the last sweep allows one at once.
         if !fits(self)
             && self
                 .swept
-                .is_none_or(|swept| now.duration_since(swept) >= PRESSURE_SWEEP)
+                .is_none_or(|swept| now < swept || now - swept >= PRESSURE_SWEEP)
         {
             self.sweep(now);
         }
@@ -230,7 +263,7 @@ impl Inner {
         Ok(())
     }
 
-    fn live(&self, key: &str, now: Instant) -> Option<&Entry> {
+    fn live(&self, key: &str, now: DateTime<Utc>) -> Option<&Entry> {
         self.entries.get(key).filter(|e| e.expires > now)
     }
 }
@@ -250,22 +283,22 @@ impl MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn put(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
-        let now = Instant::now();
-        lock(&self.inner).insert(key, Value::Bytes(value), now + ttl, now)
+        let (now, expires) = self.now_and_expiry(ttl);
+        lock(&self.inner).insert(key, Value::Bytes(value), expires, now)
     }
 
     async fn put_new(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
-        let now = Instant::now();
+        let (now, expires) = self.now_and_expiry(ttl);
         let mut inner = lock(&self.inner);
         if inner.live(key, now).is_some() {
             return Ok(false);
         }
-        inner.insert(key, Value::Bytes(value), now + ttl, now)?;
+        inner.insert(key, Value::Bytes(value), expires, now)?;
         Ok(true)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         Ok(lock(&self.inner)
             .live(key, now)
             .and_then(|e| match &e.value {
@@ -275,7 +308,7 @@ impl Store for MemoryStore {
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         Ok(lock(&self.inner)
             .remove(key)
             .filter(|e| e.expires > now)
@@ -288,7 +321,7 @@ impl Store for MemoryStore {
     }
 
     async fn add_member(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
-        let now = Instant::now();
+        let (now, expires) = self.now_and_expiry(ttl);
         let mut inner = lock(&self.inner);
         // Like Redis, an expired set or a plain value under the key is replaced.
         let mut members = match inner.live(key, now).map(|e| &e.value) {
@@ -296,11 +329,11 @@ impl Store for MemoryStore {
             _ => BTreeSet::new(),
         };
         members.insert(member.to_owned());
-        inner.insert(key, Value::Set(members), now + ttl, now)
+        inner.insert(key, Value::Set(members), expires, now)
     }
 
     async fn take_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         Ok(lock(&self.inner)
             .remove(key)
             .filter(|e| e.expires > now)
@@ -312,7 +345,7 @@ impl Store for MemoryStore {
     }
 
     async fn increment(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
-        let now = Instant::now();
+        let (now, window_ends) = self.now_and_expiry(window);
         let mut inner = lock(&self.inner);
         if let Some(Entry {
             value: Value::Counter(count),
@@ -325,7 +358,7 @@ impl Store for MemoryStore {
             return Ok(*count);
         }
         // Absent, expired, or another kind of value: a new window starts.
-        inner.insert(key, Value::Counter(1), now + window, now)?;
+        inner.insert(key, Value::Counter(1), window_ends, now)?;
         Ok(1)
     }
 
@@ -341,15 +374,23 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::FixedClock;
 
     const TTL: Duration = Duration::from_secs(60);
 
+    fn store_of(max_entries: usize, max_bytes: usize) -> MemoryStore {
+        MemoryStore::bounded(
+            Limits {
+                max_entries,
+                max_bytes,
+            },
+            Arc::new(SystemClock),
+        )
+    }
+
     #[tokio::test]
     async fn the_oldest_flows_go_first_and_nothing_else_is_ever_dropped() {
-        let store = MemoryStore::bounded(Limits {
-            max_entries: 4,
-            max_bytes: 1 << 20,
-        });
+        let store = store_of(4, 1 << 20);
         store.put("revoked:a", b"1".to_vec(), TTL).await.unwrap();
         store.increment("throttle:x", TTL).await.unwrap();
         store.put("login:1", b"f1".to_vec(), TTL).await.unwrap();
@@ -383,10 +424,7 @@ mod tests {
     /// which refuses the flood, stays.
     #[tokio::test]
     async fn the_counts_of_new_browsers_go_with_their_flows_and_the_network_count_stays() {
-        let store = MemoryStore::bounded(Limits {
-            max_entries: 4,
-            max_bytes: 1 << 20,
-        });
+        let store = store_of(4, 1 << 20);
         for i in 0..100 {
             store
                 .increment(&format!("flows:browser:{i}"), TTL)
@@ -415,10 +453,7 @@ mod tests {
     /// counts that guard a secret (login throttles, a network's pending logins) stay.
     #[tokio::test]
     async fn old_request_counts_make_room_and_throttle_counts_stay() {
-        let store = MemoryStore::bounded(Limits {
-            max_entries: 3,
-            max_bytes: 1 << 20,
-        });
+        let store = store_of(3, 1 << 20);
         store.increment("throttle:login:n", TTL).await.unwrap();
         store.increment("flows:ip:n", TTL).await.unwrap();
         for i in 0..50 {
@@ -437,34 +472,62 @@ mod tests {
     /// write (that held the lock for milliseconds per request), only once a second.
     #[tokio::test]
     async fn a_full_store_sweeps_for_expired_entries_at_most_once_a_second() {
-        let store = MemoryStore::bounded(Limits {
-            max_entries: 2,
-            max_bytes: 1 << 20,
-        });
+        let clock = Arc::new(FixedClock::new(
+            DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+        ));
+        let store = MemoryStore::bounded(
+            Limits {
+                max_entries: 2,
+                max_bytes: 1 << 20,
+            },
+            clock.clone(),
+        );
         let short = Duration::from_millis(1);
-        let wait_until_expired = || tokio::time::sleep(Duration::from_millis(20));
+        let wait_until_expired = || clock.advance(TimeDelta::milliseconds(20));
         store.put("jti:a", b"1".to_vec(), short).await.unwrap();
         store.put("jti:b", b"1".to_vec(), TTL).await.unwrap();
-        wait_until_expired().await;
+        wait_until_expired();
         // Full, but one entry has expired: the write sweeps it away.
         store.put("jti:c", b"1".to_vec(), TTL).await.unwrap();
         store.delete("jti:c").await.unwrap();
         store.put("jti:d", b"1".to_vec(), short).await.unwrap();
-        wait_until_expired().await;
+        wait_until_expired();
         // Full again with an expired entry, but the last sweep was just now.
         assert!(store.put("jti:e", b"1".to_vec(), TTL).await.is_err());
-        tokio::time::sleep(PRESSURE_SWEEP).await;
+        clock.advance(PRESSURE_SWEEP);
         store.put("jti:e", b"1".to_vec(), TTL).await.unwrap();
         assert!(store.get("jti:b").await.unwrap().is_some());
         assert_eq!(store.usage().entries, 2);
     }
 
+    /// Entries expire on the store's clock, not on the wall clock; a clock that went
+    /// back keeps them (a spent `jti` or a revocation never comes back to life).
+    #[tokio::test]
+    async fn entries_expire_on_the_injected_clock_and_a_clock_going_back_keeps_them() {
+        let clock = Arc::new(FixedClock::new(
+            DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+        ));
+        let store = MemoryStore::bounded(Limits::default(), clock.clone());
+        store.put("code:a", b"1".to_vec(), TTL).await.unwrap();
+        store.add_member("set", "m", TTL).await.unwrap();
+        assert_eq!(store.increment("count", TTL).await.unwrap(), 1);
+        clock.advance(TimeDelta::seconds(-3600));
+        assert!(store.get("code:a").await.unwrap().is_some());
+        clock.advance(TimeDelta::seconds(3600 + 59));
+        assert!(store.get("code:a").await.unwrap().is_some());
+        assert_eq!(store.increment("count", TTL).await.unwrap(), 2);
+        clock.advance(TimeDelta::seconds(1));
+        assert_eq!(store.get("code:a").await.unwrap(), None);
+        assert_eq!(store.take("code:a").await.unwrap(), None);
+        assert!(store.take_members("set").await.unwrap().is_empty());
+        assert!(store.put_new("code:a", b"2".to_vec(), TTL).await.unwrap());
+        // The window ended: the count starts again.
+        assert_eq!(store.increment("count", TTL).await.unwrap(), 1);
+    }
+
     #[tokio::test]
     async fn bytes_are_bounded_and_accounted_through_every_operation() {
-        let store = MemoryStore::bounded(Limits {
-            max_entries: 1000,
-            max_bytes: 4096,
-        });
+        let store = store_of(1000, 4096);
         for i in 0..100 {
             store
                 .put(&format!("login:{i}"), vec![0; 500], TTL)

@@ -6,6 +6,15 @@
 //! Both honour the same contract, checked by one behavioural test suite:
 //! values expire after their TTL, and [`Store::take`] is atomic, so a value can be
 //! taken once only (this is what makes authorization codes single-use).
+//!
+//! Whose time a TTL runs on differs. The in-process store expires entries on the
+//! injected [`crate::clock::Clock`], like every other expiry in the server; Redis
+//! expires them on its own clock (`PX`, `PEXPIRE`), which the server cannot move. In
+//! production both follow real time. A test that advances its fixed clock past a TTL
+//! sees the entry gone from the in-process store and still present in Redis, so such a
+//! test must not depend on the entry's presence either way (the values that matter
+//! carry their own expiry, checked against the clock by their owners, as a code's or a
+//! flow's does); a test that needs an entry to expire waits in real time, on both.
 
 pub mod keys;
 pub mod memory;

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::consent::{after_login, answer_consent, third_party};
 use crate::helpers::{
-    PASSWORD, TestApp, TestCitizen, TestClient, assert_oauth_error, hidden_field, http_client,
-    introspect, location_of, query_param, token_request,
+    Fetch, PASSWORD, TestApp, TestCitizen, TestClient, assert_oauth_error, hidden_field,
+    http_client, introspect, location_of, query_param, token_request,
 };
 
 /// Opens /account in `browser`, logging in on the way; returns the account page.
@@ -19,39 +19,9 @@ pub(crate) async fn sign_in(
     citizen: &TestCitizen,
     password: &str,
 ) -> String {
-    let response = browser
-        .get(app.url("/account?lang=vi"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::FOUND,
-        "no session: off to log in"
-    );
-    let login = location_of(&response);
-    assert!(login.starts_with("/login?flow="), "{login}");
-    let page = browser
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let response = browser
-        .post(app.url("/login"))
-        .form(&[
-            ("flow", hidden_field(&page, "flow")),
-            ("csrf_token", hidden_field(&page, "csrf_token")),
-            ("national_id", citizen.number.clone()),
-            ("password", password.to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "login succeeds");
-    let back = location_of(&response);
+    let back = app
+        .sign_in_at(browser, "/account?lang=vi", &citizen.number, password)
+        .await;
     assert_eq!(back, "/account?lang=vi", "the login comes back to the page");
     account_page(app, browser).await.1
 }
@@ -61,7 +31,7 @@ async fn account_page(app: &TestApp, browser: &reqwest::Client) -> (StatusCode, 
 }
 
 async fn open(app: &TestApp, browser: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let response = browser.get(app.url(path)).send().await.unwrap();
+    let response = browser.get(app.url(path)).fetch().await;
     (response.status(), response.text().await.unwrap())
 }
 
@@ -97,12 +67,7 @@ async fn post(
     action: &str,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
-    browser
-        .post(app.url(action))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
+    browser.post(app.url(action)).form(form).fetch().await
 }
 
 /// Posts the password form of `/account` at `app` (a replica, say), from `browser`.
@@ -140,12 +105,7 @@ async fn the_account_page_sends_a_stranger_to_log_in_and_comes_back_after() {
         "a link to the factors"
     );
 
-    let response = app
-        .browser
-        .get(app.url("/account?lang=en"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.browser.get(app.url("/account?lang=en")).fetch().await;
     let page = response.text().await.unwrap();
     assert!(page.contains("Where you are signed in") && page.contains("Change password"));
 }
@@ -179,9 +139,9 @@ async fn two_browsers_are_listed_and_ending_one_ends_its_single_sign_on() {
     // The laptop has no session any more: no SSO, and /account asks for a login.
     let client = app.confidential_client();
     let start = app.relying_party(&client).await.authorize_url(&[]);
-    let response = laptop.get(&start.url).send().await.unwrap();
+    let response = laptop.get(&start.url).fetch().await;
     assert!(location_of(&response).starts_with("/login?"), "SSO failed");
-    let response = laptop.get(app.url("/account")).send().await.unwrap();
+    let response = laptop.get(app.url("/account")).fetch().await;
     assert_eq!(response.status(), StatusCode::FOUND);
 
     // A sid that is not this account's ends nothing.
@@ -318,7 +278,7 @@ async fn withdrawing_consent_revokes_the_services_refresh_and_access_tokens() {
 
     // The next request of the service asks again.
     let again = rp.authorize_url(&["profile"]);
-    let response = app.browser.get(&again.url).send().await.unwrap();
+    let response = app.browser.get(&again.url).fetch().await;
     assert!(location_of(&response).starts_with("/consent?"));
 }
 
@@ -365,7 +325,7 @@ async fn changing_the_password_checks_the_current_one_and_the_new_one_then_ends_
     let (_, page) = open(&app, &app.browser, "/account?lang=vi&done=password").await;
     assert!(page.contains("Đã đổi mật khẩu."));
     assert_eq!(sids(&page).0.len(), 1, "the other browser's session ended");
-    let response = other.get(app.url("/account")).send().await.unwrap();
+    let response = other.get(app.url("/account")).fetch().await;
     assert_eq!(
         response.status(),
         StatusCode::FOUND,
@@ -376,9 +336,15 @@ async fn changing_the_password_checks_the_current_one_and_the_new_one_then_ends_
 
     // The old password no longer works; the new one does.
     let client = app.confidential_client();
-    let fresh = TestApp::log_in_fresh(&app, &client, &citizen.number, PASSWORD).await;
+    let fresh = app
+        .log_in_fresh(&client, &citizen.number, PASSWORD)
+        .await
+        .status();
     assert_eq!(fresh, StatusCode::UNAUTHORIZED);
-    let fresh = TestApp::log_in_fresh(&app, &client, &citizen.number, "một câu mới dễ nhớ").await;
+    let fresh = app
+        .log_in_fresh(&client, &citizen.number, "một câu mới dễ nhớ")
+        .await
+        .status();
     assert_eq!(fresh, StatusCode::SEE_OTHER);
 }
 
@@ -423,7 +389,10 @@ async fn the_current_password_is_throttled_like_a_login() {
     );
     // The counters are a login's: the number's logins wait as well.
     let client = app.confidential_client();
-    let fresh = TestApp::log_in_fresh(&app, &client, &citizen.number, PASSWORD).await;
+    let fresh = app
+        .log_in_fresh(&client, &citizen.number, PASSWORD)
+        .await
+        .status();
     assert_eq!(fresh, StatusCode::TOO_MANY_REQUESTS);
     // After the wait, the right password changes it.
     app.advance_clock(Duration::seconds(61));
@@ -472,41 +441,11 @@ async fn a_password_change_in_a_login_storm_is_asked_to_wait_and_changes_nothing
     );
     // Nothing changed: the old password still logs in, the new one does not.
     let client = app.confidential_client();
-    let fresh = TestApp::log_in_fresh(&app, &client, &citizen.number, PASSWORD).await;
+    let fresh = app
+        .log_in_fresh(&client, &citizen.number, PASSWORD)
+        .await
+        .status();
     assert_eq!(fresh, StatusCode::SEE_OTHER);
-}
-
-trait FreshLogin {
-    async fn log_in_fresh(&self, client: &TestClient, number: &str, password: &str) -> StatusCode;
-}
-
-impl FreshLogin for TestApp {
-    /// A login in a new browser: the status of the password form's answer.
-    async fn log_in_fresh(&self, client: &TestClient, number: &str, password: &str) -> StatusCode {
-        let browser = http_client(true);
-        let start = self.relying_party(client).await.authorize_url(&[]);
-        let response = browser.get(&start.url).send().await.unwrap();
-        let page = browser
-            .get(self.url(&location_of(&response)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        browser
-            .post(self.url("/login"))
-            .form(&[
-                ("flow", hidden_field(&page, "flow")),
-                ("csrf_token", hidden_field(&page, "csrf_token")),
-                ("national_id", number.to_owned()),
-                ("password", password.to_owned()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .status()
-    }
 }
 
 #[tokio::test]
@@ -517,7 +456,7 @@ async fn every_account_form_refuses_a_missing_token_and_explains_an_expired_one(
     // A connected service, so that the page has a withdraw form.
     let client = third_party(&app);
     let start = app.relying_party(&client).await.authorize_url(&["profile"]);
-    let location = location_of(&app.browser.get(&start.url).send().await.unwrap());
+    let location = location_of(&app.browser.get(&start.url).fetch().await);
     answer_consent(&app, &location, "allow").await;
     let (_, page) = account_page(&app, &app.browser).await;
     let (_, sid) = sids(&page);
@@ -600,7 +539,9 @@ async fn every_account_form_refuses_a_missing_token_and_explains_an_expired_one(
     );
     let client = app.confidential_client();
     assert_eq!(
-        app.log_in_fresh(&client, &citizen.number, PASSWORD).await,
+        app.log_in_fresh(&client, &citizen.number, PASSWORD)
+            .await
+            .status(),
         StatusCode::SEE_OTHER
     );
 }

@@ -4,39 +4,17 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
-
-const TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
+use crate::helpers::{
+    ADMIN_TOKEN, ClientAuth, Fetch, TestApp, assert_oauth_error, assert_succeeded, token_request_as,
+};
 
 async fn admin_app() -> TestApp {
-    TestApp::spawn_with(|settings| settings.admin.token = TOKEN.into()).await
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.http.request(method, app.url(path)).bearer_auth(TOKEN);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    TestApp::spawn_with_admin(|_| {}).await
 }
 
 async fn client_credentials_token(app: &TestApp, id: &str, secret: &str) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
+    let form = [("grant_type", "client_credentials")];
+    token_request_as(app, ClientAuth::Basic(id, secret), &form).await
 }
 
 #[tokio::test]
@@ -45,10 +23,9 @@ async fn the_admin_api_is_absent_without_a_token_and_refuses_a_wrong_one() {
     let response = app
         .http
         .get(app.url("/admin/clients"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+        .bearer_auth(ADMIN_TOKEN)
+        .fetch()
+        .await;
     assert_eq!(
         response.status(),
         StatusCode::NOT_FOUND,
@@ -56,12 +33,16 @@ async fn the_admin_api_is_absent_without_a_token_and_refuses_a_wrong_one() {
     );
 
     let app = admin_app().await;
-    for auth in [None, Some("wrong-token"), Some(&TOKEN[..TOKEN.len() - 1])] {
+    for auth in [
+        None,
+        Some("wrong-token"),
+        Some(&ADMIN_TOKEN[..ADMIN_TOKEN.len() - 1]),
+    ] {
         let mut request = app.http.get(app.url("/admin/clients"));
         if let Some(token) = auth {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.unwrap();
+        let response = request.fetch().await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
         assert!(response.headers().contains_key("www-authenticate"));
         let body: Value = response.json().await.unwrap();
@@ -72,18 +53,18 @@ async fn the_admin_api_is_absent_without_a_token_and_refuses_a_wrong_one() {
 #[tokio::test]
 async fn an_operator_manages_a_client_through_its_whole_life() {
     let app = admin_app().await;
-    let (status, created) = call(
-        &app,
-        Method::POST,
-        "/admin/clients",
-        Some(json!({
-            "client_id": "registry-sync",
-            "client_name": "Đồng bộ hộ tịch",
-            "grant_types": ["client_credentials"],
-            "scope": "civil.read"
-        })),
-    )
-    .await;
+    let (status, created) = app
+        .admin(
+            Method::POST,
+            "/admin/clients",
+            Some(&json!({
+                "client_id": "registry-sync",
+                "client_name": "Đồng bộ hộ tịch",
+                "grant_types": ["client_credentials"],
+                "scope": "civil.read"
+            })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
     let secret = created["client_secret"].as_str().unwrap().to_owned();
@@ -93,44 +74,45 @@ async fn an_operator_manages_a_client_through_its_whole_life() {
         (StatusCode::OK, Some("civil.read"))
     );
 
-    let (status, again) = call(
-        &app,
-        Method::POST,
-        "/admin/clients",
-        Some(json!({
-            "client_id": "registry-sync",
-            "client_name": "Twice",
-            "redirect_uris": ["https://twice.gov.vn/cb"]
-        })),
-    )
-    .await;
-    assert_eq!(
-        (status, again["error"].as_str()),
-        (StatusCode::CONFLICT, Some("conflict"))
+    assert_oauth_error(
+        &app.admin(
+            Method::POST,
+            "/admin/clients",
+            Some(&json!({
+                "client_id": "registry-sync",
+                "client_name": "Twice",
+                "redirect_uris": ["https://twice.gov.vn/cb"]
+            })),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "conflict",
     );
 
-    let (status, replaced) = call(
-        &app,
-        Method::PUT,
-        "/admin/clients/registry-sync",
-        Some(json!({
-            "client_name": "Đồng bộ hộ tịch",
-            "grant_types": ["client_credentials"],
-            "scope": "civil.read civil.events"
-        })),
-    )
-    .await;
+    let (status, replaced) = app
+        .admin(
+            Method::PUT,
+            "/admin/clients/registry-sync",
+            Some(&json!({
+                "client_name": "Đồng bộ hộ tịch",
+                "grant_types": ["client_credentials"],
+                "scope": "civil.read civil.events"
+            })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{replaced}");
     assert!(replaced.get("client_secret").is_none(), "the secret stays");
     let (_, token) = client_credentials_token(&app, "registry-sync", &secret).await;
     assert_eq!(token["scope"], "civil.events civil.read");
 
-    let (status, shown) = call(&app, Method::GET, "/admin/clients/registry-sync", None).await;
+    let (status, shown) = app
+        .admin(Method::GET, "/admin/clients/registry-sync", None)
+        .await;
     assert_eq!(
         (status, shown["scope"].as_str()),
         (StatusCode::OK, Some("civil.events civil.read"))
     );
-    let (_, listed) = call(&app, Method::GET, "/admin/clients", None).await;
+    let (_, listed) = app.admin(Method::GET, "/admin/clients", None).await;
     assert!(
         listed["clients"]
             .as_array()
@@ -139,13 +121,9 @@ async fn an_operator_manages_a_client_through_its_whole_life() {
             .any(|c| c["client_id"] == "registry-sync")
     );
 
-    let (status, rotated) = call(
-        &app,
-        Method::POST,
-        "/admin/clients/registry-sync/secret",
-        None,
-    )
-    .await;
+    let (status, rotated) = app
+        .admin(Method::POST, "/admin/clients/registry-sync/secret", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let new_secret = rotated["client_secret"].as_str().unwrap();
     assert_eq!(
@@ -161,7 +139,9 @@ async fn an_operator_manages_a_client_through_its_whole_life() {
         StatusCode::OK
     );
 
-    let (status, _) = call(&app, Method::DELETE, "/admin/clients/registry-sync", None).await;
+    let (status, _) = app
+        .admin(Method::DELETE, "/admin/clients/registry-sync", None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(
         client_credentials_token(&app, "registry-sync", new_secret)
@@ -169,10 +149,11 @@ async fn an_operator_manages_a_client_through_its_whole_life() {
             .0,
         StatusCode::UNAUTHORIZED
     );
-    let (status, gone) = call(&app, Method::GET, "/admin/clients/registry-sync", None).await;
-    assert_eq!(
-        (status, gone["error"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
+    assert_oauth_error(
+        &app.admin(Method::GET, "/admin/clients/registry-sync", None)
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
     );
 }
 
@@ -190,7 +171,7 @@ async fn bad_client_metadata_gets_a_reason_and_changes_nothing() {
         json!({ "client_name": "" , "redirect_uris": ["https://a.gov.vn/cb"] }),
     ];
     for body in cases {
-        let (status, answer) = call(&app, Method::POST, "/admin/clients", Some(body.clone())).await;
+        let (status, answer) = app.admin(Method::POST, "/admin/clients", Some(&body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(answer["error"], "invalid_client_metadata", "{body}");
         assert!(
@@ -203,7 +184,7 @@ async fn bad_client_metadata_gets_a_reason_and_changes_nothing() {
         json!({ "client_name": "X", "unknown_field": 1 }),
         json!([1, 2]),
     ] {
-        let (status, answer) = call(&app, Method::POST, "/admin/clients", Some(body.clone())).await;
+        let (status, answer) = app.admin(Method::POST, "/admin/clients", Some(&body)).await;
         assert_eq!(
             (status, answer["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_request")),
@@ -213,14 +194,13 @@ async fn bad_client_metadata_gets_a_reason_and_changes_nothing() {
     let garbage = app
         .http
         .post(app.url("/admin/clients"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(ADMIN_TOKEN)
         .header("content-type", "application/json")
         .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
-    let (_, listed) = call(&app, Method::GET, "/admin/clients", None).await;
+    let (_, listed) = app.admin(Method::GET, "/admin/clients", None).await;
     assert_eq!(listed["clients"], json!([]), "nothing was created");
 }
 
@@ -231,11 +211,9 @@ async fn the_openapi_document_describes_what_is_served() {
     let app = admin_app().await;
     let document: Value = app.get_json("/admin/openapi.json").await;
     assert_eq!(document["openapi"], "3.1.0");
-    let (status, _) = call(
-        &app,
-        Method::POST,
+    let (status, _) = app.admin(Method::POST,
         "/admin/clients",
-        Some(json!({ "client_id": "doc-check", "client_name": "Doc", "redirect_uris": ["https://doc.gov.vn/cb"] })),
+        Some(&json!({ "client_id": "doc-check", "client_name": "Doc", "redirect_uris": ["https://doc.gov.vn/cb"] })),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -263,7 +241,7 @@ async fn the_openapi_document_describes_what_is_served() {
                 _ => None,
             };
             let method = Method::from_bytes(wanted.to_uppercase().as_bytes()).unwrap();
-            let (status, _) = call(&app, method, &url, body).await;
+            let (status, _) = app.admin(method, &url, body.as_ref()).await;
             let documented = operation["responses"].as_object().unwrap();
             assert!(
                 documented.contains_key(status.as_str()),
@@ -294,11 +272,7 @@ async fn the_clients_commands_update_show_rotate_and_delete() {
             None,
         )
         .await;
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    assert_succeeded(&created);
     let updated = app
         .cli(
             &[
@@ -315,11 +289,7 @@ async fn the_clients_commands_update_show_rotate_and_delete() {
             None,
         )
         .await;
-    assert!(
-        updated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&updated.stderr)
-    );
+    assert_succeeded(&updated);
     let shown = app.cli(&["clients", "show", "tax-portal"], None).await;
     let shown = String::from_utf8_lossy(&shown.stdout).to_string();
     for line in [
@@ -351,7 +321,7 @@ async fn the_clients_commands_update_show_rotate_and_delete() {
         .await;
     assert!(String::from_utf8_lossy(&rotated.stdout).contains("client_secret: "));
     let deleted = app.cli(&["clients", "delete", "tax-portal"], None).await;
-    assert!(deleted.status.success());
+    assert_succeeded(&deleted);
     let missing = app.cli(&["clients", "show", "tax-portal"], None).await;
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no client"));
@@ -364,18 +334,18 @@ async fn the_clients_commands_update_show_rotate_and_delete() {
 #[tokio::test]
 async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cache_ttl() {
     let app = admin_app().await;
-    let (status, created) = call(
-        &app,
-        Method::POST,
-        "/admin/clients",
-        Some(json!({
-            "client_id": "cached-sync",
-            "client_name": "Cached",
-            "grant_types": ["client_credentials"],
-            "scope": "civil.read"
-        })),
-    )
-    .await;
+    let (status, created) = app
+        .admin(
+            Method::POST,
+            "/admin/clients",
+            Some(&json!({
+                "client_id": "cached-sync",
+                "client_name": "Cached",
+                "grant_types": ["client_credentials"],
+                "scope": "civil.read"
+            })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let old_secret = created["client_secret"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -389,7 +359,7 @@ async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cach
     let rotated = app
         .cli(&["clients", "rotate-secret", "cached-sync"], None)
         .await;
-    assert!(rotated.status.success());
+    assert_succeeded(&rotated);
     let new_secret = String::from_utf8_lossy(&rotated.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("client_secret: ").map(str::to_owned))
@@ -406,7 +376,7 @@ async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cach
             None,
         )
         .await;
-    assert!(updated.status.success());
+    assert_succeeded(&updated);
 
     app.advance_clock(citizen_idp::protocol::clients::TTL);
     assert_eq!(
@@ -424,7 +394,7 @@ async fn a_client_changed_from_the_command_line_is_seen_over_http_after_the_cach
     );
 
     let deleted = app.cli(&["clients", "delete", "cached-sync"], None).await;
-    assert!(deleted.status.success());
+    assert_succeeded(&deleted);
     app.advance_clock(citizen_idp::protocol::clients::TTL);
     assert_eq!(
         client_credentials_token(&app, "cached-sync", &new_secret)

@@ -11,22 +11,22 @@ use chrono::Duration;
 use citizen_idp::clock::Clock;
 use citizen_idp::registry::import::CitizenWriter;
 use citizen_idp::storage::logout_outbox::{self, DeliveryState, NewDelivery};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, location_of, query_param};
+use crate::helpers::{
+    PASSWORD, TestApp, TestCitizen, TestClient, assert_succeeded, free_port, location_of,
+    query_param,
+};
 use crate::logout::{
     RETURN_URI, Receiver, audit_trail, id_token, logout_url, next_token, payload,
     portal_with_logout, receiver, receiver_on, verify_logout_token,
 };
 use crate::second_factor::{code_now, open_enrolment, post_enrolment, submit_code};
 
-const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
-
 /// An app whose worker looks for work every 50 ms, with the admin API on.
 async fn app() -> TestApp {
-    TestApp::spawn_with(|settings| {
-        settings.admin.token = ADMIN_TOKEN.into();
+    TestApp::spawn_with_admin(|settings| {
         settings.logout.outbox_poll_ms = 50;
         settings.logout.backchannel_retry_base_ms = 50;
     })
@@ -82,13 +82,6 @@ async fn outbox_until(app: &TestApp, what: &str, done: impl Fn(&[DeliveryState])
         tokio::time::sleep(StdDuration::from_millis(50)).await;
     }
     panic!("the outbox never reached: {what}: {:?}", outbox(app));
-}
-
-/// A port nothing listens on now (a relying party that is down), for a receiver to
-/// take later.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -183,14 +176,9 @@ async fn a_step_up_to_a_second_factor_replaces_the_session_and_its_relying_party
     assert_no_more_tokens(&mut endpoint).await;
 }
 
-async fn admin_post(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
-    app.http
-        .post(app.url(path))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+/// An officer's decision posted to the admin API: its status.
+async fn admin_post(app: &TestApp, path: &str, body: Value) -> StatusCode {
+    app.admin(Method::POST, path, Some(&body)).await.0
 }
 
 #[tokio::test]
@@ -212,7 +200,7 @@ async fn an_officer_lowering_locking_or_suspending_an_account_through_the_admin_
         if change == "lower" {
             // Raising keeps sessions (they reach the new level at the next login).
             let raised = admin_post(&app, &level, decision(json!({ "level": 2 }))).await;
-            assert_eq!(raised.status(), StatusCode::OK);
+            assert_eq!(raised, StatusCode::OK);
         }
         let sid = sid_of(&id_token(&app, &citizen, &portal).await);
 
@@ -231,13 +219,13 @@ async fn an_officer_lowering_locking_or_suspending_an_account_through_the_admin_
                 Some("reinstate"),
             ),
         };
-        let response = admin_post(&app, path, decision(body)).await;
-        assert_eq!(response.status(), StatusCode::OK, "{change}");
+        let answered = admin_post(&app, path, decision(body)).await;
+        assert_eq!(answered, StatusCode::OK, "{change}");
 
         expect_logout(&app, &mut endpoint, &portal, &sid).await;
         if let Some(undo) = undo {
             let undone = admin_post(&app, &status, decision(json!({ "action": undo }))).await;
-            assert_eq!(undone.status(), StatusCode::OK, "{change}");
+            assert_eq!(undone, StatusCode::OK, "{change}");
         }
         // The session is gone, not merely refused while the account was stopped.
         assert_eq!(
@@ -264,7 +252,7 @@ async fn raising_an_account_keeps_its_sessions() {
     id_token(&app, &citizen, &portal).await;
     let body = json!({ "level": 2, "officer": "cb-042", "reason": "ID card checked" });
     let path = format!("/admin/accounts/{}/level", citizen.number);
-    assert_eq!(admin_post(&app, &path, body).await.status(), StatusCode::OK);
+    assert_eq!(admin_post(&app, &path, body).await, StatusCode::OK);
     assert_eq!(silent_answer(&app, &portal).await, "code");
     assert_no_more_tokens(&mut endpoint).await;
 }
@@ -343,17 +331,13 @@ async fn an_import_that_records_a_death_ends_the_citizens_session_once() {
     let output = app
         .cli(&["population", "import", "-"], Some(file.clone()))
         .await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     expect_logout(&app, &mut endpoint, &portal, &sid).await;
     audit_trail(&app, &citizen, "sessions_ended", 1).await;
 
     // The same file again records nothing new: no second request.
     let again = app.cli(&["population", "import", "-"], Some(file)).await;
-    assert!(again.status.success());
+    assert_succeeded(&again);
     let pending = app
         .db
         .run_blocking(logout_outbox::pending_account_logouts)
@@ -373,7 +357,7 @@ async fn a_token_queued_while_the_relying_party_is_down_is_delivered_once_it_is_
     })
     .await;
     let citizen = app.citizen();
-    let port = closed_port();
+    let port = free_port();
     let uri = format!("http://127.0.0.1:{port}/backchannel");
     let portal = portal_with_logout(&app, Some(&uri));
     let hint = id_token(&app, &citizen, &portal).await;
@@ -418,7 +402,7 @@ async fn a_token_queued_while_the_relying_party_is_down_is_delivered_by_the_serv
     })
     .await;
     let citizen = first.citizen();
-    let port = closed_port();
+    let port = free_port();
     let uri = format!("http://127.0.0.1:{port}/backchannel");
     let portal = portal_with_logout(&first, Some(&uri));
     let hint = id_token(&first, &citizen, &portal).await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Fetch, TestApp};
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -78,12 +78,8 @@ impl Browser {
         let response: Value = http
             .post(format!("{base}/session"))
             .json(&capabilities)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let session = response["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {response}"))
@@ -103,7 +99,7 @@ impl Browser {
         if !body.is_null() {
             request = request.json(&body);
         }
-        let response: Value = request.send().await.unwrap().json().await.unwrap();
+        let response: Value = request.fetch_json().await;
         response["value"].clone()
     }
 

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use crate::helpers::{Fetch, assert_succeeded, free_port};
+
 fn citizen_idp(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_citizen-idp"));
     command
@@ -70,11 +72,7 @@ fn clients_are_created_with_a_secret_shown_once_and_listed() {
         ])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let client_id = stdout
         .lines()
@@ -135,11 +133,7 @@ fn population_generate_writes_the_requested_number_of_citizens() {
         .args(["population", "generate", "--count", "2500"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("wrote 2500 citizens"));
 }
 
@@ -174,11 +168,7 @@ fn keys_generate_rotates_and_list_shows_each_key_with_its_state() {
         .args(["migrate", "--redo", "--yes"])
         .output()
         .unwrap();
-    assert!(
-        migrate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    assert_succeeded(&migrate);
 }
 
 /// Runs the real server as a process, logs a citizen in through the demo portal, and
@@ -188,7 +178,7 @@ async fn the_server_log_holds_no_personal_data() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    use crate::helpers::{hidden_field, http_client, location_of};
+    use crate::helpers::{http_client, location_of, login_form};
 
     let dir = tempfile::tempdir().unwrap();
     let mut server = citizen_idp(dir.path())
@@ -217,23 +207,17 @@ async fn the_server_log_holds_no_personal_data() {
     crate::helpers::wait_until_ready(&browser, &issuer).await;
     let get = |url: String| {
         let browser = browser.clone();
-        async move { browser.get(url).send().await.unwrap() }
+        async move { browser.get(url).fetch().await }
     };
     let authorize = location_of(&get(format!("{issuer}/demo/login")).await);
     let login = location_of(&get(authorize).await);
     let page = get(format!("{issuer}{login}")).await.text().await.unwrap();
-    let form = [
-        ("flow", hidden_field(&page, "flow")),
-        ("csrf_token", hidden_field(&page, "csrf_token")),
-        ("national_id", "001090000001".to_owned()),
-        ("password", "demo-password-2026".to_owned()),
-    ];
+    let form = login_form(&page, "001090000001", "demo-password-2026");
     let callback = browser
         .post(format!("{issuer}/login"))
         .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let result = get(location_of(&callback)).await.text().await.unwrap();
     assert!(
         result.contains("Nguyễn Văn An"),
@@ -293,14 +277,6 @@ fn start_serving(mut command: Command) -> Result<(std::process::Child, String), 
 fn stop_serving(mut server: std::process::Child) {
     let _ = server.kill();
     let _ = server.wait();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn postgres_under_test() -> Option<String> {
@@ -381,9 +357,8 @@ async fn the_demo_refuses_to_start_on_postgresql_unless_allowed() {
         .expect("starts when allowed");
     let demo = crate::helpers::http_client(false)
         .get(format!("{issuer}/demo"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(demo.status(), reqwest::StatusCode::OK);
     stop_serving(server);
 }
@@ -397,7 +372,7 @@ fn migrate_redo_without_yes_refuses_and_changes_nothing() {
         .args(["--redirect-uri", "https://thue.example.gov.vn/cb"])
         .output()
         .unwrap();
-    assert!(created.status.success());
+    assert_succeeded(&created);
     let listed = |dir: &std::path::Path| {
         let output = citizen_idp(dir).args(["clients", "list"]).output().unwrap();
         String::from_utf8_lossy(&output.stdout).contains("tax-portal")
@@ -425,11 +400,7 @@ fn migrate_redo_without_yes_refuses_and_changes_nothing() {
         .args(["migrate", "--redo", "--yes"])
         .output()
         .unwrap();
-    assert!(
-        redone.status.success(),
-        "{}",
-        String::from_utf8_lossy(&redone.stderr)
-    );
+    assert_succeeded(&redone);
     assert!(!listed(dir.path()), "redo empties the database");
 }
 
@@ -463,7 +434,7 @@ async fn migrate_redo_on_postgresql_needs_the_audit_trail_flag_and_keeps_the_tra
             None,
         )
         .await;
-    assert!(created.status.success());
+    assert_succeeded(&created);
     app.stop().await;
     let before = count_audit_rows(&app.database_url);
     assert!(before > 0, "the client's creation is audited");
@@ -496,11 +467,7 @@ async fn migrate_redo_on_postgresql_needs_the_audit_trail_flag_and_keeps_the_tra
             None,
         )
         .await;
-    assert!(
-        redone.status.success(),
-        "{}",
-        String::from_utf8_lossy(&redone.stderr)
-    );
+    assert_succeeded(&redone);
     assert_eq!(count_audit_rows(&app.database_url), 0);
 }
 
@@ -557,7 +524,7 @@ async fn an_app_role_cannot_change_or_remove_audit_rows_after_the_lock_down() {
             None,
         )
         .await;
-    assert!(created.status.success());
+    assert_succeeded(&created);
     let rows = count_audit_rows(&app.database_url);
     assert!(rows > 0);
 
@@ -692,7 +659,7 @@ async fn an_app_role_cannot_change_or_remove_audit_rows_after_the_lock_down() {
 /// process's real environment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_from_the_environment_arrive_exactly_as_written() {
-    use crate::helpers::{hidden_field, http_client, location_of};
+    use crate::helpers::{http_client, location_of, login_form};
 
     const CITIZEN: &str = "001090000002";
     const PASSWORD: &str = "0012345678.50";
@@ -723,47 +690,32 @@ async fn settings_from_the_environment_arrive_exactly_as_written() {
     crate::helpers::wait_until_ready(&browser, &issuer).await;
     let discovery: serde_json::Value = browser
         .get(format!("{issuer}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(discovery["issuer"], issuer.as_str());
     let admin = browser
         .get(format!("{issuer}/admin/clients"))
         .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(admin.status(), reqwest::StatusCode::OK, "the admin token");
-    let metrics = browser
-        .get(format!("{issuer}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let metrics = browser.get(format!("{issuer}/metrics")).fetch().await;
     assert_eq!(metrics.status(), reqwest::StatusCode::NOT_FOUND);
 
     // The demo citizen, with its number and password as written.
     let get = |url: String| {
         let browser = browser.clone();
-        async move { browser.get(url).send().await.unwrap() }
+        async move { browser.get(url).fetch().await }
     };
     let authorize = location_of(&get(format!("{issuer}/demo/login")).await);
     let login = location_of(&get(authorize).await);
     let page = get(format!("{issuer}{login}")).await.text().await.unwrap();
-    let form = [
-        ("flow", hidden_field(&page, "flow")),
-        ("csrf_token", hidden_field(&page, "csrf_token")),
-        ("national_id", CITIZEN.to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
+    let form = login_form(&page, CITIZEN, PASSWORD);
     let callback = browser
         .post(format!("{issuer}/login"))
         .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(callback.status(), reqwest::StatusCode::SEE_OTHER);
     let result = get(location_of(&callback)).await.text().await.unwrap();
     assert!(result.contains("Nguyễn Văn An"), "{result}");

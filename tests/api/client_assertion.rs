@@ -10,7 +10,7 @@ use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{ClientAuth, Fetch, TestApp, token_request_as};
 
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -71,18 +71,12 @@ pub(crate) fn assertion(
 
 /// POST /token for client_credentials, authenticated by `client_assertion` alone.
 pub(crate) async fn token_with(app: &TestApp, client_assertion: &str) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", client_assertion),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", client_assertion),
+    ];
+    token_request_as(app, ClientAuth::Form, &form).await
 }
 
 async fn assert_refused(app: &TestApp, client_assertion: &str, case: &str) {
@@ -218,9 +212,8 @@ async fn the_registered_method_is_the_only_one_accepted() {
         .post(app.url("/token"))
         .basic_auth(&key_client.id, Some("guess"))
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // A secret-holding client cannot switch to an assertion signed by any key.

@@ -4,7 +4,9 @@ use citizen_idp::registration::NewClient;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestClient, assert_oauth_error, introspect, token_request};
+use crate::helpers::{
+    Fetch, TestApp, TestClient, assert_oauth_error, assert_succeeded, introspect, token_request,
+};
 
 fn back_office(app: &TestApp) -> TestClient {
     app.register_client(NewClient {
@@ -93,9 +95,8 @@ async fn only_clients_registered_for_the_grant_may_use_it() {
             ("code", "x"),
             ("redirect_uri", "https://x.example/cb"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(code_flow.status(), StatusCode::BAD_REQUEST);
     let body: Value = code_flow.json().await.unwrap();
     assert_eq!(body["error"], "unauthorized_client");
@@ -121,11 +122,7 @@ async fn an_operator_registers_a_back_office_client_from_the_command_line() {
         )
         .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let field = |name: &str| {
         stdout
             .lines()

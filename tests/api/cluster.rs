@@ -10,7 +10,10 @@ use openidconnect::OAuth2TokenResponse;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestClient, client_post, query_param};
+use crate::helpers::{
+    Fetch, PASSWORD, TestApp, TestClient, assert_oauth_error, client_post, query_param,
+    token_request,
+};
 use crate::redis_cluster::RedisCluster;
 
 /// A server whose store is `cluster`, with short timeouts so that faults show fast.
@@ -27,7 +30,7 @@ async fn app_on(cluster: &RedisCluster) -> TestApp {
 }
 
 async fn status_of(app: &TestApp, path: &str) -> StatusCode {
-    app.http.get(app.url(path)).send().await.unwrap().status()
+    app.http.get(app.url(path)).fetch().await.status()
 }
 
 fn offline_client(app: &TestApp) -> TestClient {
@@ -98,10 +101,10 @@ async fn a_login_exchange_refresh_and_revocation_work_on_a_redis_cluster() {
         ("redirect_uri", client.redirect_uri.as_str()),
         ("code_verifier", verifier.as_str()),
     ];
-    let (status, replay) = client_post(&app, "/token", &client, &exchange).await;
-    assert_eq!(
-        (status, replay["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &client_post(&app, "/token", &client, &exchange).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 
     let keys = cluster.keys_per_node(app.redis_prefix.as_deref().unwrap());
@@ -116,9 +119,8 @@ async fn a_login_exchange_refresh_and_revocation_work_on_a_redis_cluster() {
 }
 
 async fn code_exchange(app: &TestApp, client: &TestClient) -> (StatusCode, Value) {
-    client_post(
+    token_request(
         app,
-        "/token",
         client,
         &[
             ("grant_type", "authorization_code"),
@@ -194,10 +196,10 @@ async fn a_lost_master_gives_503s_and_the_cluster_recovers_without_a_restart() {
         StatusCode::UNAUTHORIZED,
         "still revoked"
     );
-    let (status, body) = code_exchange(&app, &client).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &code_exchange(&app, &client).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
@@ -296,9 +298,8 @@ async fn the_binary_takes_its_cluster_from_the_environment_but_not_with_a_url_as
     let ready = app
         .http
         .get(format!("{address}/readyz"))
-        .send()
+        .fetch()
         .await
-        .unwrap()
         .status();
     assert_eq!(ready, StatusCode::OK, "ready on the cluster");
 }

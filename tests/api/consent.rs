@@ -2,10 +2,11 @@
 //! login, what Allow and Deny do, when it is asked again, and the first-party flag.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{
-    PASSWORD, TestApp, TestCitizen, TestClient, hidden_field, location_of, query_param,
+    Fetch, PASSWORD, TestApp, TestCitizen, TestClient, assert_redirected_error, assert_succeeded,
+    hidden_field, location_of, query_param,
 };
 
 /// A portal that is not first-party, allowed to ask for more than it usually does.
@@ -48,9 +49,8 @@ pub(crate) async fn answer_consent(
             ("lang", hidden_field(&page, "lang")),
             ("decision", decision.to_owned()),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     (page, location_of(&response))
 }
@@ -136,14 +136,7 @@ async fn deny_returns_access_denied_with_state_and_iss() {
     let (_, redirect) = answer_consent(&app, &location, "deny").await;
 
     assert!(redirect.starts_with(&client.redirect_uri), "{redirect}");
-    assert_eq!(
-        query_param(&redirect, "error").as_deref(),
-        Some("access_denied")
-    );
-    assert_eq!(
-        query_param(&redirect, "state").as_deref(),
-        Some(start.state.secret().as_str())
-    );
+    assert_redirected_error(&redirect, "access_denied", start.state.secret());
     assert_eq!(
         query_param(&redirect, "iss").as_deref(),
         Some(app.issuer.as_str())
@@ -221,14 +214,7 @@ async fn prompt_none_with_consent_due_answers_consent_required() {
     let start = app.relying_party(&client).await.authorize_url(&["profile"]);
     let location = authorize_now(&app, &format!("{}&prompt=none", start.url)).await;
     assert!(location.starts_with(&client.redirect_uri), "{location}");
-    assert_eq!(
-        query_param(&location, "error").as_deref(),
-        Some("consent_required")
-    );
-    assert_eq!(
-        query_param(&location, "state").as_deref(),
-        Some(start.state.secret().as_str())
-    );
+    assert_redirected_error(&location, "consent_required", start.state.secret());
 }
 
 #[tokio::test]
@@ -249,9 +235,8 @@ async fn the_consent_form_is_refused_without_its_csrf_token_or_from_another_brow
             ("csrf_token", "forged"),
             ("decision", "allow"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert!(forged.text().await.unwrap().contains("Biểu mẫu đã hết hạn"));
 
@@ -264,9 +249,8 @@ async fn the_consent_form_is_refused_without_its_csrf_token_or_from_another_brow
             ("csrf_token", hidden_field(&page, "csrf_token").as_str()),
             ("decision", "allow"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_ne!(response.status(), StatusCode::SEE_OTHER);
 
     // A decision that is neither: a page, not a grant.
@@ -278,9 +262,8 @@ async fn the_consent_form_is_refused_without_its_csrf_token_or_from_another_brow
             ("csrf_token", hidden_field(&page, "csrf_token").as_str()),
             ("decision", "maybe"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     // No grant was stored by either: the consent page is still due.
     let again = app.relying_party(&client).await.authorize_url(&["profile"]);
@@ -303,31 +286,9 @@ async fn the_consent_page_without_a_live_flow_explains_itself() {
     assert!(status.is_client_error());
 }
 
-const ADMIN_TOKEN: &str = "consent-admin-token-0123456789abcdef";
-
-async fn admin(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .request(method, app.url(path))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test]
 async fn the_first_party_flag_is_set_through_the_admin_api_and_decides_the_consent_page() {
-    let app = TestApp::spawn_with(|s| s.admin.token = ADMIN_TOKEN.into()).await;
+    let app = TestApp::spawn_with_admin(|_| {}).await;
     let citizen = app.citizen();
     let metadata = json!({
         "client_id": "ministry-portal",
@@ -337,13 +298,9 @@ async fn the_first_party_flag_is_set_through_the_admin_api_and_decides_the_conse
         "subject_type": "public",
         "first_party": true,
     });
-    let (status, created) = admin(
-        &app,
-        reqwest::Method::POST,
-        "/admin/clients",
-        metadata.clone(),
-    )
-    .await;
+    let (status, created) = app
+        .admin(reqwest::Method::POST, "/admin/clients", Some(&metadata))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["first_party"], json!(true));
     let client = TestClient {
@@ -361,13 +318,13 @@ async fn the_first_party_flag_is_set_through_the_admin_api_and_decides_the_conse
 
     let mut changed = metadata;
     changed["first_party"] = json!(false);
-    let (status, replaced) = admin(
-        &app,
-        reqwest::Method::PUT,
-        "/admin/clients/ministry-portal",
-        changed,
-    )
-    .await;
+    let (status, replaced) = app
+        .admin(
+            reqwest::Method::PUT,
+            "/admin/clients/ministry-portal",
+            Some(&changed),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{replaced}");
     assert_eq!(replaced["first_party"], json!(false));
     let start = app.relying_party(&client).await.authorize_url(&["profile"]);
@@ -389,11 +346,7 @@ async fn the_cli_marks_a_client_first_party() {
             None,
         )
         .await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let shown = app.cli(&["clients", "show", &client.id], None).await;
     assert!(String::from_utf8_lossy(&shown.stdout).contains("first_party: true"));
     let start = app.relying_party(&client).await.authorize_url(&["profile"]);

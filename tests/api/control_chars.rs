@@ -7,13 +7,12 @@ use reqwest::header::LOCATION;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, TestClient};
+use crate::helpers::{ADMIN_TOKEN, Fetch, PASSWORD, TestApp, TestClient};
 use citizen_idp::registration::NewClient;
 
 /// NUL, the first and last C0 controls after it, and DEL.
 const CONTROLS: [char; 4] = ['\0', '\x01', '\x1f', '\x7f'];
 
-const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 const RETURN_URI: &str = "https://portal.example.gov.vn/logged-out";
 /// A valid S256 challenge (RFC 7636 Appendix B).
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGEJLK3vwI";
@@ -49,20 +48,8 @@ async fn send_both_ways(
     path: &str,
     pairs: &[(String, String)],
 ) -> Vec<(&'static str, reqwest::Response)> {
-    let get = app
-        .browser
-        .get(app.url(path))
-        .query(pairs)
-        .send()
-        .await
-        .unwrap();
-    let post = app
-        .browser
-        .post(app.url(path))
-        .form(pairs)
-        .send()
-        .await
-        .unwrap();
+    let get = app.browser.get(app.url(path)).query(pairs).fetch().await;
+    let post = app.browser.post(app.url(path)).form(pairs).fetch().await;
     vec![("GET", get), ("POST", post)]
 }
 
@@ -213,9 +200,8 @@ async fn control_characters_in_any_logout_parameter_are_refused_never_a_5xx() {
                 let response = anonymous
                     .get(app.url("/logout"))
                     .query(&pairs)
-                    .send()
-                    .await
-                    .unwrap();
+                    .fetch()
+                    .await;
                 let status = response.status();
                 assert!(
                     status.is_client_error(),
@@ -224,24 +210,6 @@ async fn control_characters_in_any_logout_parameter_are_refused_never_a_5xx() {
             }
         }
     }
-}
-
-async fn admin_call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (StatusCode, Value) {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Client metadata with every field the admin API reads set to a valid value.
@@ -310,7 +278,7 @@ fn spoiled_documents(value: &Value, control: char) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn control_characters_anywhere_in_the_admin_api_are_refused_never_a_5xx() {
-    let app = TestApp::spawn_with(|s| s.admin.token = ADMIN_TOKEN.into()).await;
+    let app = TestApp::spawn_with_admin(|_| {}).await;
     let existing = app.confidential_client();
     let citizen = app.citizen();
     let metadata = full_metadata();
@@ -318,14 +286,16 @@ async fn control_characters_anywhere_in_the_admin_api_are_refused_never_a_5xx() 
     // accepted must be a 201, not a 409), for both creation and replacement.
     let mut valid = metadata.clone();
     valid["client_id"] = json!("tax-portal-2");
-    let (status, body) = admin_call(&app, Method::POST, "/admin/clients", Some(&valid)).await;
+    let (status, body) = app
+        .admin(Method::POST, "/admin/clients", Some(&valid))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let mut replacement = metadata.clone();
     replacement["client_id"] = json!(existing.id);
     replacement.as_object_mut().unwrap().remove("kind");
     replacement["client_name"] = json!("Cổng dịch vụ công thử nghiệm");
     let path = format!("/admin/clients/{}", existing.id);
-    let (status, body) = admin_call(&app, Method::PUT, &path, Some(&replacement)).await;
+    let (status, body) = app.admin(Method::PUT, &path, Some(&replacement)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let level = json!({"level": 2, "officer": "officer-17", "reason": "ID card checked"});
 
@@ -344,7 +314,7 @@ async fn control_characters_anywhere_in_the_admin_api_are_refused_never_a_5xx() 
                 (Method::DELETE, format!("/admin/clients/{id}"), None),
                 (Method::POST, format!("/admin/clients/{id}/secret"), None),
             ] {
-                let (status, body) = admin_call(&app, method.clone(), &path, body).await;
+                let (status, body) = app.admin(method.clone(), &path, body).await;
                 assert!(status.is_client_error(), "{method} {path}: {status} {body}");
             }
         }
@@ -353,14 +323,15 @@ async fn control_characters_anywhere_in_the_admin_api_are_refused_never_a_5xx() 
                 .collect::<String>()
                 .replace('+', "%20");
             let path = format!("/admin/accounts/{number}/level");
-            let (status, body) = admin_call(&app, Method::POST, &path, Some(&level)).await;
+            let (status, body) = app.admin(Method::POST, &path, Some(&level)).await;
             assert!(status.is_client_error(), "POST {path}: {status} {body}");
         }
         // Bodies: every string and every member name, JSON-escaped (a raw control
         // character is not JSON at all).
         for (field, document) in spoiled_documents(&metadata, control) {
-            let (status, body) =
-                admin_call(&app, Method::POST, "/admin/clients", Some(&document)).await;
+            let (status, body) = app
+                .admin(Method::POST, "/admin/clients", Some(&document))
+                .await;
             assert!(
                 status.is_client_error(),
                 "POST /admin/clients {field} with {control:?}: {status} {body}"
@@ -368,7 +339,7 @@ async fn control_characters_anywhere_in_the_admin_api_are_refused_never_a_5xx() 
         }
         for (field, document) in spoiled_documents(&replacement, control) {
             let path = format!("/admin/clients/{}", existing.id);
-            let (status, body) = admin_call(&app, Method::PUT, &path, Some(&document)).await;
+            let (status, body) = app.admin(Method::PUT, &path, Some(&document)).await;
             assert!(
                 status.is_client_error(),
                 "PUT {path} {field} with {control:?}: {status} {body}"
@@ -376,7 +347,7 @@ async fn control_characters_anywhere_in_the_admin_api_are_refused_never_a_5xx() 
         }
         for (field, document) in spoiled_documents(&level, control) {
             let path = format!("/admin/accounts/{}/level", citizen.number);
-            let (status, body) = admin_call(&app, Method::POST, &path, Some(&document)).await;
+            let (status, body) = app.admin(Method::POST, &path, Some(&document)).await;
             assert!(
                 status.is_client_error(),
                 "POST {path} {field} with {control:?}: {status} {body}"
@@ -390,13 +361,12 @@ async fn control_characters_anywhere_in_the_admin_api_are_refused_never_a_5xx() 
             .bearer_auth(ADMIN_TOKEN)
             .header("content-type", "application/json")
             .body(raw)
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert!(response.status().is_client_error(), "raw {control:?}");
     }
     // Nothing spoiled was stored: the two clients are as they were.
-    let (status, list) = admin_call(&app, Method::GET, "/admin/clients", None).await;
+    let (status, list) = app.admin(Method::GET, "/admin/clients", None).await;
     assert_eq!(status, StatusCode::OK);
     let listed = list["clients"].to_string();
     for control in CONTROLS {
@@ -404,12 +374,12 @@ async fn control_characters_anywhere_in_the_admin_api_are_refused_never_a_5xx() 
         let escaped = escaped.trim_matches('"');
         assert!(!listed.contains(escaped), "{control:?} stored: {listed}");
     }
-    let (_, shown) = admin_call(
-        &app,
-        Method::GET,
-        &format!("/admin/clients/{}", existing.id),
-        None,
-    )
-    .await;
+    let (_, shown) = app
+        .admin(
+            Method::GET,
+            &format!("/admin/clients/{}", existing.id),
+            None,
+        )
+        .await;
     assert_eq!(shown["client_name"], "Cổng dịch vụ công thử nghiệm");
 }

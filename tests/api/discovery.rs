@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Fetch, TestApp};
 
 #[tokio::test]
 async fn discovery_document_lists_exactly_what_is_supported() {
@@ -9,9 +9,8 @@ async fn discovery_document_lists_exactly_what_is_supported() {
     let response = app
         .http
         .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["issuer"], app.issuer);
@@ -61,7 +60,7 @@ async fn discovery_document_lists_exactly_what_is_supported() {
 #[tokio::test]
 async fn jwks_publishes_only_public_keys_with_a_kid_each() {
     let app = TestApp::spawn().await;
-    let response = app.http.get(app.url("/jwks.json")).send().await.unwrap();
+    let response = app.http.get(app.url("/jwks.json")).fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
     let cache = response.headers()["cache-control"]
         .to_str()
@@ -92,7 +91,7 @@ async fn jwks_publishes_only_public_keys_with_a_kid_each() {
 #[tokio::test]
 async fn every_response_carries_strict_security_headers() {
     let app = TestApp::spawn().await;
-    let response = app.http.get(app.url("/authorize")).send().await.unwrap();
+    let response = app.http.get(app.url("/authorize")).fetch().await;
     let headers = response.headers();
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
@@ -105,7 +104,7 @@ async fn every_response_carries_strict_security_headers() {
 #[tokio::test]
 async fn unknown_paths_get_an_html_not_found_page() {
     let app = TestApp::spawn().await;
-    let response = app.http.get(app.url("/no/such/page")).send().await.unwrap();
+    let response = app.http.get(app.url("/no/such/page")).fetch().await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(
         response.headers()["content-type"]

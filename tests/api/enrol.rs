@@ -9,7 +9,7 @@ use citizen_idp::storage::{accounts, audit_events, citizens};
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 
-use crate::helpers::{TestApp, TestCitizen, hidden_field, location_of, query_param};
+use crate::helpers::{Fetch, TestApp, TestCitizen, hidden_field, location_of, query_param};
 
 pub const NEW_PASSWORD: &str = "hoa sen nở giữa hồ";
 
@@ -74,9 +74,8 @@ pub async fn submit(
         .browser
         .post(app.url("/enrol"))
         .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let status = response.status();
     let location = response
         .headers()
@@ -104,9 +103,9 @@ async fn log_in_works(app: &TestApp, number: &str, password: &str) -> bool {
     let client = app.confidential_client();
     let rp = app.relying_party(&client).await;
     let start = rp.authorize_url(&["profile"]);
-    let (_, location, _) = app.browse(&start.url).await;
-    let (_, _, login_html) = app.browse(&app.url(&location.unwrap())).await;
-    let response = app.submit_login(&login_html, number, password).await;
+    let response = app
+        .submit_login_from(&app.browser, &start.url, number, password)
+        .await;
     response.status() == StatusCode::SEE_OTHER
         && query_param(&location_of(&response), "code").is_some()
 }
@@ -463,9 +462,8 @@ async fn malformed_fields_are_named_and_kept_and_oversized_ones_are_not_echoed()
         .post(app.url("/enrol"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!("full_name={}", "y".repeat(100_000)))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert!(response.status().is_client_error(), "{}", response.status());
 }
 
@@ -482,20 +480,12 @@ async fn a_missing_foreign_or_expired_csrf_token_is_refused_and_an_expired_form_
         .browser
         .post(app.url("/enrol"))
         .form(&fields)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // Another browser's token.
     let stranger = crate::helpers::http_client(true);
-    let stranger_html = stranger
-        .get(app.url("/enrol"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let stranger_html = stranger.get(app.url("/enrol")).fetch_text().await;
     let (status, _, _) = submit(&app, &stranger_html, &fields).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // A form left open past its lifetime.
@@ -537,9 +527,8 @@ async fn enrolment_attempts_from_one_address_are_limited_with_429_and_retry_afte
                 .chain(details(&citizen))
                 .collect::<Vec<_>>(),
         )
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()[RETRY_AFTER], "3600");
     let body = response.text().await.unwrap();
@@ -584,9 +573,8 @@ async fn enrolment_attempts_from_one_ipv6_network_share_one_budget() {
                 .post(app.url("/enrol"))
                 .header("x-forwarded-for", from)
                 .form(&form)
-                .send()
+                .fetch()
                 .await
-                .unwrap()
                 .status()
         }
     };

@@ -12,7 +12,8 @@ use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 use crate::helpers::{
-    PASSWORD, TestApp, TestCitizen, hidden_field, http_client, location_of, query_param,
+    Fetch, PASSWORD, TestApp, TestCitizen, hidden_field, http_client, location_of, login_form,
+    query_param,
 };
 use crate::passkey::{
     open_add_page, origin, passkey_app, post_assertion, post_registration, raise_to_level_2,
@@ -44,7 +45,7 @@ fn passkey_count(app: &TestApp, citizen: &TestCitizen) -> usize {
 }
 
 async fn get(app: &TestApp, browser: &reqwest::Client, path: &str) -> reqwest::Response {
-    browser.get(app.url(path)).send().await.unwrap()
+    browser.get(app.url(path)).fetch().await
 }
 
 /// The response sends the browser to a new login: the path of the login page.
@@ -72,9 +73,8 @@ async fn post_new_codes(
     browser
         .post(app.url(NEW_CODES))
         .form(&[("csrf_token", token), ("lang", lang)])
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 /// Fills in the password at `login` in `browser`: where the login goes next. The page
@@ -89,17 +89,8 @@ async fn password_again(
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("name=\"password\""), "{html}");
-    let response = browser
-        .post(app.url("/login"))
-        .form(&[
-            ("flow", hidden_field(&html, "flow")),
-            ("csrf_token", hidden_field(&html, "csrf_token")),
-            ("national_id", citizen.number.clone()),
-            ("password", PASSWORD.to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let form = login_form(&html, &citizen.number, PASSWORD);
+    let response = app.post_login(browser, &form).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     location_of(&response)
 }
@@ -196,9 +187,8 @@ async fn a_login_older_than_the_limit_can_neither_open_nor_post_the_authenticato
             ("lang", "vi".to_owned()),
             ("code", code_now(&app, &secret)),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let login = sent_to_log_in(&response);
     assert_eq!(totp_factors(&app, &citizen), 0);
     // The page itself is refused too; the list (which binds nothing) still opens.
@@ -281,9 +271,8 @@ async fn a_fresh_password_only_session_cannot_bind_or_remove_once_the_account_ha
             ("lang", "vi".to_owned()),
             ("factor", hidden_field(&list, "factor")),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let login = sent_to_log_in(&response);
     // Even with the password, its new login stops at the factor it does not have.
     let next = password_again(&app, &unattended, &login, &citizen).await;
@@ -327,9 +316,8 @@ async fn another_browser_without_the_session_binds_nothing_with_the_citizens_for
             ("lang", "vi".to_owned()),
             ("code", code_now(&app, &secret)),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = post_registration(&app, &stranger, &passkey_page, "Của tôi", &answer).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -367,9 +355,8 @@ async fn adding_an_authenticator_app_after_a_passkey_keeps_the_recovery_codes() 
             ("lang", "vi".to_owned()),
             ("code", code_now(&app, &secret)),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     // No page of codes: the set the citizen holds stands.
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location_of(&response), "/account/factors?lang=vi&done=totp");
@@ -465,9 +452,8 @@ async fn the_account_page_lists_each_change_of_factors_in_vietnamese_and_english
             ("lang", "vi".to_owned()),
             ("factor", hidden_field(&list, "factor")),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     // No factor left: there is nothing to renew.
     let response = post_new_codes(&app, &app.browser, &new_codes, "vi").await;

@@ -4,10 +4,11 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use openidconnect::OAuth2TokenResponse;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Fetch, TestApp, assert_oauth_error, revoke, status_and_json, token_request};
 
 /// A `redis-server` on a loopback port of its own, with nothing kept on disk.
 struct PrivateRedis {
@@ -73,24 +74,12 @@ impl Drop for PrivateRedis {
     }
 }
 
-async fn token_request(app: &TestApp, client_id: &str, secret: &str) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(client_id, Some(secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", "x"),
-            ("redirect_uri", "https://portal.example.gov.vn/callback"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
+/// A token request that needs the database and the store, with a code that is not one.
+const UNKNOWN_CODE: [(&str, &str); 3] = [
+    ("grant_type", "authorization_code"),
+    ("code", "x"),
+    ("redirect_uri", "https://portal.example.gov.vn/callback"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_lost_gives_503s_then_recovers_by_itself_and_revocations_survive() {
@@ -106,25 +95,16 @@ async fn redis_lost_gives_503s_then_recovers_by_itself_and_revocations_survive()
     .await;
     let citizen = app.citizen();
     let client = app.confidential_client();
-    let secret = client.secret.clone().unwrap();
     let kept = app.access_token(&citizen, &client, &["profile"]).await;
     let revoked = app.access_token(&citizen, &client, &["profile"]).await;
-    let response = app
-        .http
-        .post(app.url("/revoke"))
-        .basic_auth(&client.id, Some(&secret))
-        .form(&[("token", revoked.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    revoke(&app, &client, &revoked).await;
     assert_eq!(app.userinfo(&kept).await.0, StatusCode::OK);
 
     redis.crash();
     // What needs the store answers 503 with an OAuth error body; nothing panics.
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let (status, body) = token_request(&app, &client.id, &secret).await;
+        let (status, body) = token_request(&app, &client, &UNKNOWN_CODE).await;
         assert_eq!(body["error"], "temporarily_unavailable", "{body}");
         statuses.push(status);
         let (status, body) = app.userinfo(&kept).await;
@@ -143,16 +123,10 @@ async fn redis_lost_gives_503s_then_recovers_by_itself_and_revocations_survive()
         "/jwks.json",
         "/healthz",
     ] {
-        let status = app.http.get(app.url(path)).send().await.unwrap().status();
+        let status = app.http.get(app.url(path)).fetch().await.status();
         assert_eq!(status, StatusCode::OK, "{path}");
     }
-    let ready = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let ready = app.http.get(app.url("/readyz")).fetch().await.status();
     assert_eq!(
         ready,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -176,10 +150,10 @@ async fn redis_lost_gives_503s_then_recovers_by_itself_and_revocations_survive()
         StatusCode::UNAUTHORIZED,
         "still revoked"
     );
-    let (status, body) = token_request(&app, &client.id, &secret).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &token_request(&app, &client, &UNKNOWN_CODE).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
@@ -266,7 +240,6 @@ async fn rotate(
 async fn a_server_killed_mid_load_loses_no_refresh_token_it_delivered() {
     use citizen_idp::storage::refresh_tokens;
     use citizen_idp::tokens::random::sha256_b64;
-    use openidconnect::OAuth2TokenResponse;
 
     let app = TestApp::spawn().await;
     let citizen = app.citizen();
@@ -275,13 +248,7 @@ async fn a_server_killed_mid_load_loses_no_refresh_token_it_delivered() {
     let client = app.register_client(registration);
     let mut families = Vec::new();
     for _ in 0..6 {
-        let rp = app.relying_party(&client).await;
-        let start = rp.authorize_url(&["offline_access"]);
-        let redirect = app
-            .log_in(&start.url, &citizen.number, crate::helpers::PASSWORD)
-            .await;
-        let code = crate::helpers::query_param(&redirect, "code").unwrap();
-        let tokens = rp.exchange(&app.http, &code, start.verifier).await.unwrap();
+        let tokens = app.tokens(&citizen, &client, &["offline_access"]).await;
         families.push(tokens.refresh_token().unwrap().secret().clone());
     }
 
@@ -515,7 +482,7 @@ impl Drop for PrivatePostgres {
 }
 
 async fn status_of(app: &TestApp, path: &str) -> StatusCode {
-    app.http.get(app.url(path)).send().await.unwrap().status()
+    app.http.get(app.url(path)).fetch().await.status()
 }
 
 /// Discovery, JWKS and liveness answer from memory; readiness tells the truth.
@@ -535,18 +502,11 @@ async fn assert_stateless_endpoints_answer_and_not_ready(app: &TestApp) {
 
 /// A citizen's refresh token, from a real login.
 async fn refresh_token_of(app: &TestApp) -> (crate::helpers::TestClient, String) {
-    use openidconnect::OAuth2TokenResponse;
     let citizen = app.citizen();
     let mut registration = crate::helpers::TestClient::portal();
     registration.scopes = "openid profile offline_access".into();
     let client = app.register_client(registration);
-    let rp = app.relying_party(&client).await;
-    let start = rp.authorize_url(&["offline_access"]);
-    let redirect = app
-        .log_in(&start.url, &citizen.number, crate::helpers::PASSWORD)
-        .await;
-    let code = crate::helpers::query_param(&redirect, "code").unwrap();
-    let tokens = rp.exchange(&app.http, &code, start.verifier).await.unwrap();
+    let tokens = app.tokens(&citizen, &client, &["offline_access"]).await;
     (client, tokens.refresh_token().unwrap().secret().clone())
 }
 
@@ -576,7 +536,6 @@ async fn postgres_lost_gives_503s_then_recovers_by_itself_with_nothing_lost() {
     .await;
     let citizen = app.citizen();
     let client = app.confidential_client();
-    let secret = client.secret.clone().unwrap();
     let kept = app.access_token(&citizen, &client, &["profile"]).await;
     let (portal, refresh) = refresh_token_of(&app).await;
 
@@ -585,7 +544,7 @@ async fn postgres_lost_gives_503s_then_recovers_by_itself_with_nothing_lost() {
     app.advance_clock(citizen_idp::protocol::clients::TTL);
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let (status, body) = token_request(&app, &client.id, &secret).await;
+        let (status, body) = token_request(&app, &client, &UNKNOWN_CODE).await;
         assert_eq!(body["error"], "temporarily_unavailable", "{body}");
         statuses.push(status);
         let (status, body) = app.userinfo(&kept).await;
@@ -621,15 +580,13 @@ async fn postgres_lost_gives_503s_then_recovers_by_itself_with_nothing_lost() {
     eprintln!("PostgreSQL back: served again after {took:?}");
     assert_eq!(status_of(&app, "/readyz").await, StatusCode::OK);
     // What was committed before the crash is all there: the refresh token still works.
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&portal.id, portal.secret.as_deref())
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = token_request(
+        &app,
+        &portal,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -645,7 +602,6 @@ async fn a_frozen_database_answers_503_within_its_query_timeout_then_recovers() 
     .await;
     let citizen = app.citizen();
     let client = app.confidential_client();
-    let secret = client.secret.clone().unwrap();
     let kept = app.access_token(&citizen, &client, &["profile"]).await;
 
     // The server accepts connections but never answers: no connection error comes to
@@ -656,7 +612,7 @@ async fn a_frozen_database_answers_503_within_its_query_timeout_then_recovers() 
     let mut slowest = Duration::ZERO;
     for _ in 0..6 {
         let started = std::time::Instant::now();
-        let (status, body) = token_request(&app, &client.id, &secret).await;
+        let (status, body) = token_request(&app, &client, &UNKNOWN_CODE).await;
         slowest = slowest.max(started.elapsed());
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(body["error"], "temporarily_unavailable", "{body}");
@@ -739,9 +695,8 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly_with_the_audi
     let response = http
         .get(format!("{}/userinfo", server.address))
         .bearer_auth(&access_token)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 
     let form = [
@@ -797,8 +752,7 @@ async fn set_eviction_policy(redis: &PrivateRedis, policy: &str) {
 }
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
-    let response = app.http.get(app.url("/readyz")).send().await.unwrap();
-    (response.status(), response.json().await.unwrap())
+    status_and_json(app.http.get(app.url("/readyz")).fetch().await).await
 }
 
 /// Eviction would silently drop revocations, single-use `jti`s and throttle counts:

@@ -4,7 +4,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, query_param};
+use crate::helpers::{Fetch, PASSWORD, TestApp, assert_redirected_error, query_param};
 
 #[tokio::test]
 async fn a_portal_logs_a_citizen_in_and_verifies_the_id_token_against_the_jwks() {
@@ -43,12 +43,8 @@ async fn a_portal_logs_a_citizen_in_and_verifies_the_id_token_against_the_jwks()
         .http
         .get(app.url("/userinfo"))
         .bearer_auth(&access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(userinfo["sub"], citizen.subject);
     assert_eq!(userinfo["name"], citizen.record.full_name);
     assert_eq!(userinfo["family_name"], citizen.record.family_name);
@@ -175,14 +171,7 @@ async fn prompt_none_without_a_session_returns_login_required_to_the_client() {
     assert_eq!(status, StatusCode::FOUND);
     let location = location.unwrap();
     assert!(location.starts_with(&client.redirect_uri));
-    assert_eq!(
-        query_param(&location, "error").as_deref(),
-        Some("login_required")
-    );
-    assert_eq!(
-        query_param(&location, "state").as_deref(),
-        Some(start.state.secret().as_str())
-    );
+    assert_redirected_error(&location, "login_required", start.state.secret());
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use citizen_idp::registration::NewClient;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, query_param};
+use crate::helpers::{Fetch, PASSWORD, TestApp, TestCitizen, TestClient, query_param};
 
 /// Long enough for a loaded CI machine, short enough that a hung example fails the test.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -370,12 +370,8 @@ async fn the_resource_server_accepts_a_back_office_token_with_its_api_scope() {
         .post(app.url("/token"))
         .basic_auth(&back_office.id, back_office.secret.as_ref())
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     let token = response["access_token"].as_str().unwrap();
     let checked = run(resource_server(
         &app,

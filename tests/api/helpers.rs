@@ -34,6 +34,16 @@ use openidconnect::{
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 
+mod admin;
+mod fetch;
+mod login;
+mod oauth;
+
+pub use admin::*;
+pub use fetch::Fetch;
+pub use login::*;
+pub use oauth::*;
+
 pub const PASSWORD: &str = "mật-khẩu-an-toàn-2026";
 
 /// Keys are generated once per test run, as PEM files of the old layout that every
@@ -415,65 +425,34 @@ impl TestApp {
 
     /// GET `path` (without cookies) and parse the JSON answer.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    /// GET `url` in the browser; returns the status and the Location header.
-    pub async fn browse(&self, url: &str) -> (StatusCode, Option<String>, String) {
-        let response = self.browser.get(url).send().await.unwrap();
-        let status = response.status();
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .map(|l| l.to_str().unwrap().to_owned());
-        (status, location, response.text().await.unwrap())
-    }
-
-    /// Follows an authorization request to the login page, fills it in, and returns
-    /// the final redirect to the client. With a live session (SSO) there is no login
-    /// page, and the redirect to the client comes at once.
-    pub async fn log_in(&self, authorize_url: &str, number: &str, password: &str) -> String {
-        let (status, location, _) = self.browse(authorize_url).await;
-        assert_eq!(status, StatusCode::FOUND, "authorize should redirect");
-        let location = location.unwrap();
-        if !location.starts_with("/login?") {
-            return location;
-        }
-        let login_page = self.url(&location);
-        let (status, _, html) = self.browse(&login_page).await;
-        assert_eq!(status, StatusCode::OK);
-        let response = self.submit_login(&html, number, password).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::SEE_OTHER,
-            "login should succeed"
-        );
-        location_of(&response)
+        self.http.get(self.url(path)).fetch_json().await
     }
 
     /// Logs `citizen` in at `client` (or answers from the session) and exchanges the
-    /// code: the access token.
+    /// code as the relying party does: the token response.
+    pub async fn tokens(
+        &self,
+        citizen: &TestCitizen,
+        client: &TestClient,
+        scopes: &[&str],
+    ) -> CoreTokenResponse {
+        let rp = self.relying_party(client).await;
+        let start = rp.authorize_url(scopes);
+        let redirect = self.log_in(&start.url, &citizen.number, PASSWORD).await;
+        let code = query_param(&redirect, "code").expect("a code");
+        rp.exchange(&self.http, &code, start.verifier)
+            .await
+            .unwrap()
+    }
+
+    /// [`Self::tokens`]: the access token.
     pub async fn access_token(
         &self,
         citizen: &TestCitizen,
         client: &TestClient,
         scopes: &[&str],
     ) -> String {
-        let rp = self.relying_party(client).await;
-        let start = rp.authorize_url(scopes);
-        let redirect = self.log_in(&start.url, &citizen.number, PASSWORD).await;
-        let code = query_param(&redirect, "code").expect("a code");
-        let tokens = rp
-            .exchange(&self.http, &code, start.verifier)
-            .await
-            .unwrap();
+        let tokens = self.tokens(citizen, client, scopes).await;
         tokens.access_token().secret().clone()
     }
 
@@ -483,34 +462,13 @@ impl TestApp {
             .http
             .get(self.url("/userinfo"))
             .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         let status = response.status();
         (
             status,
             response.json().await.unwrap_or(serde_json::Value::Null),
         )
-    }
-
-    pub async fn submit_login(
-        &self,
-        login_html: &str,
-        number: &str,
-        password: &str,
-    ) -> reqwest::Response {
-        let form = [
-            ("flow", hidden_field(login_html, "flow")),
-            ("csrf_token", hidden_field(login_html, "csrf_token")),
-            ("national_id", number.to_owned()),
-            ("password", password.to_owned()),
-        ];
-        self.browser
-            .post(self.url("/login"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
     }
 
     pub fn set_life_status(&self, citizen: &TestCitizen, status: LifeStatus) {
@@ -617,6 +575,26 @@ impl TestApp {
     pub fn advance_clock(&self, by: Duration) {
         self.clock.advance(by);
     }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (the system's pick, given back at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A command that must have succeeded; what it wrote to stderr says why not.
+#[track_caller]
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn with_database(admin_url: &str, name: &str) -> String {
@@ -790,53 +768,4 @@ impl RelyingParty {
         assert_eq!(&actual, expected, "at_hash must match the access token");
         claims
     }
-}
-
-/// POSTs `form` to `path` (/token, /introspect, /revoke) as `client`, authenticated with
-/// HTTP Basic: the status and the JSON answer (`Null` for an empty body).
-pub async fn client_post(
-    app: &TestApp,
-    path: &str,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (StatusCode, serde_json::Value) {
-    let response = app
-        .http
-        .post(app.url(path))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status(),
-        response.json().await.unwrap_or(serde_json::Value::Null),
-    )
-}
-
-/// POST /token as `client` (Basic): the status and the JSON answer.
-pub async fn token_request(
-    app: &TestApp,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (StatusCode, serde_json::Value) {
-    client_post(app, "/token", client, form).await
-}
-
-/// POST /introspect as `client` (Basic): the JSON answer.
-pub async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> serde_json::Value {
-    client_post(app, "/introspect", client, &[("token", token)])
-        .await
-        .1
-}
-
-/// An OAuth error answer (RFC 6749 §5.2): its status and its `error` code.
-#[track_caller]
-pub fn assert_oauth_error(
-    (status, body): &(StatusCode, serde_json::Value),
-    expected_status: StatusCode,
-    expected_error: &str,
-) {
-    assert_eq!(*status, expected_status, "{body}");
-    assert_eq!(body["error"], expected_error, "{body}");
 }

@@ -8,7 +8,7 @@ use citizen_idp::domain::client::SubjectType;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, location_of, query_param};
+use crate::helpers::{Fetch, PASSWORD, TestApp, TestCitizen, TestClient, location_of, query_param};
 
 /// A pairwise portal: the hint's `sub` must map back to the account through it.
 fn pairwise_portal(app: &TestApp) -> TestClient {
@@ -191,15 +191,7 @@ async fn forged_and_malformed_hints_are_invalid_request_at_the_client() {
     let citizen = app.citizen();
     let client = app.confidential_client();
     let genuine = id_token_of(&app, &client, &citizen).await;
-    let jwks = app
-        .http
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let jwks = app.http.get(app.url("/jwks.json")).fetch_text().await;
     for (what, forged) in forgeries(&genuine, &jwks) {
         for prompt in ["", "&prompt=none"] {
             let (status, location) = authorize_with_hint(&app, &client, &forged, prompt).await;

@@ -7,7 +7,7 @@ use citizen_idp::storage::citizens;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestCitizen};
+use crate::helpers::{TestApp, TestCitizen, assert_succeeded};
 
 fn csv(citizens: &[Citizen]) -> Vec<u8> {
     let mut writer = CitizenWriter::new(Vec::new()).unwrap();
@@ -57,7 +57,7 @@ async fn an_import_corrects_the_register_and_the_next_userinfo_shows_it() {
     let output = app
         .cli(&["population", "import", "-"], Some(file.clone()))
         .await;
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_succeeded(&output);
     assert!(
         text(&output.stdout)
             .contains("rows read: 3, inserted: 2, updated: 1, unchanged: 0, rejected: 0"),
@@ -152,7 +152,7 @@ async fn a_dry_run_validates_and_counts_but_writes_nothing() {
     let output = app
         .cli(&["population", "import", "--dry-run", "-"], Some(file))
         .await;
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_succeeded(&output);
     assert!(text(&output.stdout).contains("dry run: rows read: 2, inserted: 2"));
     assert_eq!(count(&app), 0);
 }
@@ -163,7 +163,7 @@ async fn an_export_imports_back_unchanged() {
     app.cli(&["population", "generate", "--count", "300"], None)
         .await;
     let export = app.cli(&["population", "export", "-"], None).await;
-    assert!(export.status.success(), "{}", text(&export.stderr));
+    assert_succeeded(&export);
     let output = app
         .cli(&["population", "import", "-"], Some(export.stdout))
         .await;
@@ -185,7 +185,7 @@ async fn life_events_from_the_command_line_end_access_and_are_audited() {
     let suspend = app
         .cli(&["accounts", "suspend", &citizen.number], None)
         .await;
-    assert!(suspend.status.success(), "{}", text(&suspend.stderr));
+    assert_succeeded(&suspend);
     assert!(
         !text(&suspend.stdout).contains(&citizen.number),
         "the number is masked in output"
@@ -194,7 +194,7 @@ async fn life_events_from_the_command_line_end_access_and_are_audited() {
     let reinstate = app
         .cli(&["accounts", "reinstate", &citizen.number], None)
         .await;
-    assert!(reinstate.status.success(), "{}", text(&reinstate.stderr));
+    assert_succeeded(&reinstate);
     assert_eq!(userinfo(&app, &token).await.0, StatusCode::OK);
 
     let death = app
@@ -203,7 +203,7 @@ async fn life_events_from_the_command_line_end_access_and_are_audited() {
             None,
         )
         .await;
-    assert!(death.status.success(), "{}", text(&death.stderr));
+    assert_succeeded(&death);
     assert_eq!(userinfo(&app, &token).await.0, StatusCode::UNAUTHORIZED);
 
     let unknown = app.cli(&["accounts", "lock", "001099999998"], None).await;
@@ -250,10 +250,8 @@ async fn a_death_arriving_by_import_takes_effect_without_any_command() {
 /// the instance's own admin API empties the cache at once.
 #[tokio::test]
 async fn with_the_register_cache_on_a_change_elsewhere_shows_within_its_time() {
-    const ADMIN: &str = "admin-token-for-tests-0123456789abcdef";
-    let app = TestApp::spawn_with(|settings| {
+    let app = TestApp::spawn_with_admin(|settings| {
         settings.database.register_cache_ms = 60_000;
-        settings.admin.token = ADMIN.into();
     })
     .await;
     let citizen = app.citizen();
@@ -263,7 +261,7 @@ async fn with_the_register_cache_on_a_change_elsewhere_shows_within_its_time() {
     let suspend = app
         .cli(&["accounts", "suspend", &citizen.number], None)
         .await;
-    assert!(suspend.status.success(), "{}", text(&suspend.stderr));
+    assert_succeeded(&suspend);
     assert_eq!(
         userinfo(&app, &token).await.0,
         StatusCode::OK,
@@ -276,23 +274,22 @@ async fn with_the_register_cache_on_a_change_elsewhere_shows_within_its_time() {
     let reinstate = app
         .cli(&["accounts", "reinstate", &citizen.number], None)
         .await;
-    assert!(reinstate.status.success(), "{}", text(&reinstate.stderr));
+    assert_succeeded(&reinstate);
     app.advance_clock(Duration::seconds(61));
     assert_eq!(userinfo(&app, &token).await.0, StatusCode::OK);
     let suspend = app
         .cli(&["accounts", "suspend", &citizen.number], None)
         .await;
-    assert!(suspend.status.success(), "{}", text(&suspend.stderr));
+    assert_succeeded(&suspend);
     // An officer's change through this instance clears the cache: the suspension
     // made with the CLI shows at once too.
-    let level = app
-        .http
-        .post(app.url(&format!("/admin/accounts/{}/level", citizen.number)))
-        .bearer_auth(ADMIN)
-        .json(&serde_json::json!({ "level": 2, "officer": "cb-042", "reason": "ID card checked" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(level.status(), StatusCode::OK);
+    let (status, level) = app
+        .admin(
+            reqwest::Method::POST,
+            &format!("/admin/accounts/{}/level", citizen.number),
+            Some(&serde_json::json!({ "level": 2, "officer": "cb-042", "reason": "ID card checked" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{level}");
     assert_eq!(userinfo(&app, &token).await.0, StatusCode::UNAUTHORIZED);
 }

@@ -3,7 +3,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{PASSWORD, TestApp, TestClient, client_post, query_param};
+use crate::helpers::{
+    Fetch, PASSWORD, TestApp, TestClient, assert_oauth_error, client_post, query_param,
+};
 
 #[tokio::test]
 async fn a_login_exchange_refresh_and_revocation_spread_over_three_instances_agree() {
@@ -81,10 +83,10 @@ async fn a_login_exchange_refresh_and_revocation_spread_over_three_instances_agr
 
     // The code worked once; replaying it on another instance fails (and, as a replay
     // should, revokes what it gave).
-    let (status, replay) = client_post(&third, "/token", &client, &exchange).await;
-    assert_eq!(
-        (status, replay["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &client_post(&third, "/token", &client, &exchange).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
@@ -100,23 +102,13 @@ async fn the_per_address_request_limit_holds_across_instances() {
     let instances = [&first, &others[0], &others[1]];
     for instance in instances {
         for _ in 0..2 {
-            let response = instance
-                .http
-                .get(instance.url("/jwks.json"))
-                .send()
-                .await
-                .unwrap();
+            let response = instance.http.get(instance.url("/jwks.json")).fetch().await;
             assert_eq!(response.status(), StatusCode::OK);
         }
     }
     // Six requests spread over three instances used the address's whole budget.
     for instance in instances {
-        let response = instance
-            .http
-            .get(instance.url("/jwks.json"))
-            .send()
-            .await
-            .unwrap();
+        let response = instance.http.get(instance.url("/jwks.json")).fetch().await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     }
 }

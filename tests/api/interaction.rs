@@ -7,7 +7,9 @@
 use reqwest::StatusCode;
 
 use crate::consent::third_party;
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param};
+use crate::helpers::{
+    Fetch, PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param,
+};
 use crate::second_factor::{code_now, enrol_totp, password_step};
 
 /// The three pages of the steps, with the form each posts.
@@ -141,9 +143,8 @@ impl Scene {
             .browser
             .post(self.app.url(page.path()))
             .form(&self.form(page, flow, csrf))
-            .send()
+            .fetch()
             .await
-            .unwrap()
     }
 }
 
@@ -309,14 +310,13 @@ async fn another_browser_cannot_see_or_answer_a_consent_step() {
         hidden_field(&html, "csrf_token"),
     );
     let stranger = crate::helpers::http_client(true);
-    let page = stranger.get(scene.app.url(&location)).send().await.unwrap();
+    let page = stranger.get(scene.app.url(&location)).fetch().await;
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);
     let response = stranger
         .post(scene.app.url("/consent"))
         .form(&scene.form(Page::Consent, &flow, &csrf))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert!(response.status().is_client_error(), "{}", response.status());
     assert_no_code(&response, "consent from another browser");
 }

@@ -15,7 +15,9 @@ use openidconnect::TokenResponse;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestCitizen, TestClient, introspect, query_param};
+use crate::helpers::{
+    ADMIN_TOKEN, Fetch, TestApp, TestCitizen, TestClient, assert_succeeded, introspect, query_param,
+};
 
 /// One reload a second, and tokens that outlive the 600 s of pre-publication.
 async fn spawn() -> TestApp {
@@ -39,7 +41,7 @@ fn kid_of(jwt: &str) -> String {
 }
 
 async fn jwks(app: &TestApp) -> (BTreeSet<String>, String, String) {
-    let response = app.http.get(app.url("/jwks.json")).send().await.unwrap();
+    let response = app.http.get(app.url("/jwks.json")).fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
     let cache = response.headers()["cache-control"]
         .to_str()
@@ -90,11 +92,7 @@ async fn rotate(app: &TestApp, args: &[&str]) -> Vec<String> {
     let mut all = vec!["keys", "rotate"];
     all.extend_from_slice(args);
     let output = app.cli(&all, None).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter(|l| l.starts_with("RS256\t") || l.starts_with("ES256\t"))
@@ -199,9 +197,8 @@ async fn two_instances_on_one_database_agree_on_the_keys_after_a_rotation() {
         .http
         .get(second.url("/jwks.json"))
         .header("if-none-match", &first_etag)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
 
     // Both switch at the same instant, whoever issues the token.
@@ -218,7 +215,7 @@ async fn keys_list_shows_each_key_with_its_state_and_rotation_is_audited() {
     rotate(&app, &[]).await;
     rotate(&app, &["--alg", "ES256", "--now"]).await;
     let output = app.cli(&["keys", "list"], None).await;
-    assert!(output.status.success());
+    assert_succeeded(&output);
     let listing = String::from_utf8_lossy(&output.stdout);
     let states = |alg: &str| {
         let mut states: Vec<&str> = listing
@@ -321,16 +318,13 @@ async fn a_wrong_server_secret_stops_start_up_with_a_clear_message() {
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
 
-const ADMIN_TOKEN: &str = "admin-token-for-key-tests-0123456789";
-
 async fn revoke_over_api(app: &TestApp, kid: &str, token: &str) -> (StatusCode, Value) {
     let response = app
         .http
         .post(app.url(&format!("/admin/keys/{kid}/revoke")))
         .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -351,9 +345,8 @@ fn revocations(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn a_withdrawn_key_leaves_the_jwks_at_once_and_its_tokens_stop_working_everywhere() {
-    let app = TestApp::spawn_with(|s| {
+    let app = TestApp::spawn_with_admin(|s| {
         s.keys.reload_interval_secs = 1;
-        s.admin.token = ADMIN_TOKEN.into();
     })
     .await;
     let replica = app.spawn_beside().await;
@@ -430,11 +423,7 @@ async fn keys_revoke_on_the_command_line_withdraws_a_key_and_names_the_operator(
             None,
         )
         .await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     // The CLI's wall clock is ahead of the server's fixed one.
     app.advance_clock(Duration::seconds(60));
     jwks_until(&app, |kids| !kids.contains(&compromised)).await;

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, ACCEPT_LANGUAGE, RETRY_AFTER};
-use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Fetch, TestApp, assert_oauth_error, status_and_json, token_request};
 
 /// A citizen's whole login from `url` (an authorization request), to the code: what a
 /// flood must leave working.
@@ -24,11 +23,6 @@ async fn assert_a_citizen_logs_in(app: &TestApp, url: &str) {
     );
 }
 
-async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pages() {
     let app = TestApp::spawn().await;
@@ -37,12 +31,13 @@ async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pag
     let response = app
         .http
         .get(app.url(&format!("/authorize?client_id={long}")))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_and_json(response).await;
-    assert_eq!(status, StatusCode::URI_TOO_LONG);
-    assert_eq!(body["error"], "invalid_request", "{body}");
+        .fetch()
+        .await;
+    assert_oauth_error(
+        &status_and_json(response).await,
+        StatusCode::URI_TOO_LONG,
+        "invalid_request",
+    );
 
     // A browser gets a page in its language.
     let response = app
@@ -50,9 +45,8 @@ async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pag
         .get(app.url(&format!("/authorize?client_id={long}")))
         .header(ACCEPT, "text/html,application/xhtml+xml")
         .header(ACCEPT_LANGUAGE, "en")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::URI_TOO_LONG);
     let page = response.text().await.unwrap();
     assert!(page.contains("The request is too long"), "{page}");
@@ -62,9 +56,11 @@ async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pag
     for i in 0..20 {
         request = request.header(format!("x-padding-{i}"), "b".repeat(1000));
     }
-    let (status, body) = status_and_json(request.send().await.unwrap()).await;
-    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert_oauth_error(
+        &status_and_json(request.fetch().await).await,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "invalid_request",
+    );
 
     // Just under the bounds, requests are served.
     let fits = "a".repeat(app.settings.limits.max_uri_bytes - 200);
@@ -72,9 +68,8 @@ async fn oversized_uris_get_414_and_oversized_headers_431_as_oauth_errors_or_pag
         .http
         .get(app.url(&format!("/jwks.json?pad={fits}")))
         .header("x-padding", "b".repeat(10_000))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -83,45 +78,38 @@ async fn an_address_over_its_request_rate_gets_429_with_retry_after_until_the_wi
     let app = TestApp::spawn_with(|s| s.limits.requests_per_minute_per_ip = 5).await;
     let client = app.confidential_client();
     for _ in 0..5 {
-        let response = app.http.get(app.url("/jwks.json")).send().await.unwrap();
+        let response = app.http.get(app.url("/jwks.json")).fetch().await;
         assert_eq!(response.status(), StatusCode::OK);
     }
 
-    let response = app.http.get(app.url("/jwks.json")).send().await.unwrap();
+    let response = app.http.get(app.url("/jwks.json")).fetch().await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()[RETRY_AFTER], "60");
     let (_, body) = status_and_json(response).await;
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
 
     // Every endpoint shares the address's budget, the token endpoint included.
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.id, client.secret.as_deref())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_and_json(response).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    assert_oauth_error(
+        &token_request(&app, &client, &[("grant_type", "client_credentials")]).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+    );
 
     // A citizen's browser is told in Vietnamese, the default.
     let response = app
         .browser
         .get(app.url("/login"))
         .header(ACCEPT, "text/html")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let page = response.text().await.unwrap();
     assert!(page.contains("Có quá nhiều yêu cầu"), "{page}");
 
     // Health checks are never limited.
-    let response = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.http.get(app.url("/healthz")).fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app.http.get(app.url("/readyz")).send().await.unwrap();
+    let response = app.http.get(app.url("/readyz")).fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -138,27 +126,17 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
             .header("x-forwarded-for", client)
     };
     for _ in 0..2 {
-        assert_eq!(
-            from("203.0.113.7").send().await.unwrap().status(),
-            StatusCode::OK
-        );
+        assert_eq!(from("203.0.113.7").fetch().await.status(), StatusCode::OK);
     }
     assert_eq!(
-        from("203.0.113.7").send().await.unwrap().status(),
+        from("203.0.113.7").fetch().await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
     // Another citizen behind the same proxy is unaffected; an address the client
     // prepended itself is not believed over the one the proxy appended.
+    assert_eq!(from("203.0.113.8").fetch().await.status(), StatusCode::OK);
     assert_eq!(
-        from("203.0.113.8").send().await.unwrap().status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        from("198.51.100.1, 203.0.113.7")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        from("198.51.100.1, 203.0.113.7").fetch().await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
 }
@@ -235,18 +213,16 @@ async fn untrusted_peers_cannot_choose_their_address_with_x_forwarded_for() {
             .http
             .get(app.url("/jwks.json"))
             .header("x-forwarded-for", client)
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let response = app
         .http
         .get(app.url("/jwks.json"))
         .header("x-forwarded-for", "203.0.113.3")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -334,17 +310,15 @@ async fn one_network_or_one_browser_can_hold_only_so_many_pending_logins() {
         let response = anonymous
             .get(&url)
             .header("x-forwarded-for", format!("2001:db8:7:7::{i}"))
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert!(location(&response).starts_with("/login?flow="), "{i}");
     }
     let refused = anonymous
         .get(&url)
         .header("x-forwarded-for", "2001:db8:7:7::99")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let refused = location(&refused);
     assert!(refused.starts_with(&client.redirect_uri), "{refused}");
     assert!(
@@ -355,9 +329,8 @@ async fn one_network_or_one_browser_can_hold_only_so_many_pending_logins() {
     let response = anonymous
         .get(&url)
         .header("x-forwarded-for", "2001:db8:8:8::1")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert!(location(&response).starts_with("/login?flow="));
 
     // One browser (its cookie kept), from addresses of its own.
@@ -366,18 +339,16 @@ async fn one_network_or_one_browser_can_hold_only_so_many_pending_logins() {
             .browser
             .get(&url)
             .header("x-forwarded-for", format!("198.51.100.{i}"))
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert!(location(&response).starts_with("/login?flow="), "{i}");
     }
     let response = app
         .browser
         .get(&url)
         .header("x-forwarded-for", "198.51.100.50")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert!(location(&response).contains("error=temporarily_unavailable"));
 }
 
@@ -450,7 +421,7 @@ async fn new_browsers_refused_by_their_network_leave_no_count_behind() {
     let anonymous = crate::helpers::http_client(false);
     let mut refused = 0;
     for _ in 0..200 {
-        let response = anonymous.get(&url).send().await.unwrap();
+        let response = anonymous.get(&url).fetch().await;
         let location = response.headers()["location"].to_str().unwrap();
         if location.contains("error=temporarily_unavailable") {
             refused += 1;
@@ -470,15 +441,7 @@ async fn new_browsers_refused_by_their_network_leave_no_count_behind() {
             .unwrap();
         assert_eq!(counts.len(), 5, "one count per browser let in");
     } else {
-        let metrics = app
-            .http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.http.get(app.url("/metrics")).fetch_text().await;
         let entries: f64 = metrics
             .lines()
             .find_map(|line| line.strip_prefix("citizen_idp_store_entries "))

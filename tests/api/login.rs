@@ -3,17 +3,16 @@
 use citizen_idp::domain::citizen::{AccountStatus, LifeStatus};
 use reqwest::StatusCode;
 
-use crate::helpers::{PASSWORD, TestApp, hidden_field, http_client, location_of};
+use crate::helpers::{
+    Fetch, PASSWORD, TestApp, hidden_field, http_client, location_of, login_form, login_form_in,
+};
 
 /// Starts an authorization request and returns the login page's HTML.
 async fn login_page(app: &TestApp) -> String {
     let client = app.confidential_client();
     let rp = app.relying_party(&client).await;
-    let (status, location, _) = app.browse(&rp.authorize_url(&[]).url).await;
-    assert_eq!(status, StatusCode::FOUND);
-    let (status, _, html) = app.browse(&app.url(&location.unwrap())).await;
-    assert_eq!(status, StatusCode::OK);
-    html
+    app.login_page_in(&app.browser, &rp.authorize_url(&[]).url)
+        .await
 }
 
 #[tokio::test]
@@ -94,13 +93,7 @@ async fn a_login_form_without_its_csrf_token_is_refused() {
             ("password", PASSWORD),
         ],
     ] {
-        let response = app
-            .browser
-            .post(app.url("/login"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_login(&app.browser, &form).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert!(response.headers().get("location").is_none());
     }
@@ -114,18 +107,8 @@ async fn a_login_form_posted_from_another_browser_is_refused() {
     // An attacker's page posting a flow it started itself, from the victim's browser:
     // the victim's browser lacks the cookie that binds the flow.
     let victim = http_client(true);
-    let form = [
-        ("flow", hidden_field(&html, "flow")),
-        ("csrf_token", hidden_field(&html, "csrf_token")),
-        ("national_id", citizen.number.clone()),
-        ("password", PASSWORD.to_owned()),
-    ];
-    let response = victim
-        .post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let form = login_form(&html, &citizen.number, PASSWORD);
+    let response = app.post_login(&victim, &form).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
@@ -142,9 +125,8 @@ async fn an_unknown_or_expired_login_flow_gets_an_html_page() {
         .browser
         .post(app.url("/login"))
         .body("%%%")
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -177,9 +159,8 @@ async fn behind_an_https_issuer_cookies_are_secure_and_hsts_is_sent() {
     let response = app
         .http
         .get(app.url(&authorize_path(&client)))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let hsts = response.headers()["strict-transport-security"]
         .to_str()
@@ -230,34 +211,23 @@ async fn behind_an_https_issuer_the_session_cookie_has_the_host_prefix() {
     let response = app
         .http
         .get(app.url(&authorize_path(&client)))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     let browser = set_cookie(&response, "__Host-cidp_browser").expect("a browser cookie");
     let browser = browser.split(';').next().unwrap().to_owned();
     let login = app
         .http
         .get(app.url(&location_of(&response)))
         .header("cookie", &browser)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     let response = app
         .http
         .post(app.url("/login"))
         .header("cookie", &browser)
-        .form(&[
-            ("flow", hidden_field(&login, "flow")),
-            ("csrf_token", hidden_field(&login, "csrf_token")),
-            ("national_id", citizen.number.clone()),
-            ("password", PASSWORD.to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .form(&login_form(&login, &citizen.number, PASSWORD))
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let session = set_cookie(&response, "__Host-cidp_session").expect("a __Host- session cookie");
     assert!(
@@ -279,9 +249,8 @@ async fn a_browser_cookie_this_server_did_not_issue_is_replaced_not_adopted() {
         .http
         .get(rp.authorize_url(&[]).url)
         .header("cookie", format!("cidp_browser={planted}"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     let issued = set_cookie(&response, "cidp_browser").expect("a new browser cookie");
     assert!(!issued.contains(&format!("={planted}")), "{issued}");
@@ -290,26 +259,16 @@ async fn a_browser_cookie_this_server_did_not_issue_is_replaced_not_adopted() {
         .http
         .get(app.url(&location_of(&response)))
         .header("cookie", format!("cidp_browser={planted}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .fetch_text()
+        .await;
     let citizen = app.citizen();
     let response = app
         .http
         .post(app.url("/login"))
         .header("cookie", format!("cidp_browser={planted}"))
-        .form(&[
-            ("flow", hidden_field(&login, "flow")),
-            ("csrf_token", hidden_field(&login, "csrf_token")),
-            ("national_id", citizen.number.clone()),
-            ("password", PASSWORD.to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .form(&login_form(&login, &citizen.number, PASSWORD))
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
@@ -370,20 +329,8 @@ async fn a_full_password_queue_answers_busy_at_once_in_the_page_language() {
     let (_, _, english) = app
         .browse(&app.url(&format!("/login?flow={flow}&lang=en")))
         .await;
-    let form = [
-        ("flow", hidden_field(&english, "flow")),
-        ("csrf_token", hidden_field(&english, "csrf_token")),
-        ("lang", "en".to_owned()),
-        ("national_id", citizen.number.clone()),
-        ("password", "a wrong one".to_owned()),
-    ];
-    let busy = app
-        .browser
-        .post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let form = login_form_in("en", &english, &citizen.number, "a wrong one");
+    let busy = app.post_login(&app.browser, &form).await;
     assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = busy.text().await.unwrap();
     assert!(

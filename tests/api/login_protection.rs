@@ -9,7 +9,9 @@ use citizen_idp::storage::{accounts, audit_events};
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, hidden_field};
+use crate::helpers::{
+    Fetch, PASSWORD, TestApp, TestCitizen, TestClient, assert_succeeded, login_form, login_form_in,
+};
 
 struct Attempt {
     status: StatusCode,
@@ -29,32 +31,12 @@ impl Attempt {
 /// Starts a fresh login at `client` in a fresh browser (so no session answers for the
 /// citizen, and flows never outlive the advancing clock) and submits it.
 async fn attempt(app: &TestApp, client: &TestClient, number: &str, password: &str) -> Attempt {
-    let browser = crate::helpers::http_client(true);
     let rp = app.relying_party(client).await;
     let start = rp.authorize_url(&["profile"]);
-    let response = browser.get(&start.url).send().await.unwrap();
-    let location = crate::helpers::location_of(&response);
-    assert!(location.starts_with("/login?"), "{location}");
-    let html = browser
-        .get(app.url(&location))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("flow", hidden_field(&html, "flow")),
-        ("csrf_token", hidden_field(&html, "csrf_token")),
-        ("national_id", number.to_owned()),
-        ("password", password.to_owned()),
-    ];
-    let response = browser
-        .post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let browser = crate::helpers::http_client(true);
+    let response = app
+        .submit_login_from(&browser, &start.url, number, password)
+        .await;
     let status = response.status();
     let retry_after = response
         .headers()
@@ -129,20 +111,8 @@ async fn the_too_many_attempts_page_is_in_english_when_asked() {
     let start = rp.authorize_url(&["profile"]);
     let (_, location, _) = app.browse(&format!("{}&ui_locales=en", start.url)).await;
     let (_, _, html) = app.browse(&app.url(&location.unwrap())).await;
-    let form = [
-        ("flow", hidden_field(&html, "flow")),
-        ("csrf_token", hidden_field(&html, "csrf_token")),
-        ("lang", "en".to_owned()),
-        ("national_id", citizen.number.clone()),
-        ("password", "wrong password".to_owned()),
-    ];
-    let response = app
-        .browser
-        .post(app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let form = login_form_in("en", &html, &citizen.number, "wrong password");
+    let response = app.post_login(&app.browser, &form).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let body = response.text().await.unwrap();
     assert!(
@@ -266,7 +236,7 @@ async fn at_the_cap_the_account_is_locked_audited_and_stays_locked_until_an_offi
     let output = app
         .cli(&["accounts", "unlock", &citizen.number], None)
         .await;
-    assert!(output.status.success(), "{output:?}");
+    assert_succeeded(&output);
     let a = attempt(&app, &client, &citizen.number, PASSWORD).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
 }
@@ -293,26 +263,13 @@ async fn the_failure_count_holds_across_two_instances_sharing_redis() {
     assert_eq!(a.retry_after.as_deref(), Some("30"));
 }
 
-/// A login form opened in a fresh browser: the browser and the form's hidden fields.
-async fn open_login(app: &TestApp, client: &TestClient) -> (reqwest::Client, String, String) {
+/// A login page opened in a fresh browser: the browser and the page.
+async fn open_login(app: &TestApp, client: &TestClient) -> (reqwest::Client, String) {
     let browser = crate::helpers::http_client(true);
     let rp = app.relying_party(client).await;
     let start = rp.authorize_url(&["profile"]);
-    let response = browser.get(&start.url).send().await.unwrap();
-    let location = crate::helpers::location_of(&response);
-    let html = browser
-        .get(app.url(&location))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let (flow, csrf) = (
-        hidden_field(&html, "flow"),
-        hidden_field(&html, "csrf_token"),
-    );
-    (browser, flow, csrf)
+    let page = app.login_page_in(&browser, &start.url).await;
+    (browser, page)
 }
 
 #[tokio::test]
@@ -326,14 +283,10 @@ async fn wrong_passwords_sent_in_parallel_are_checked_only_up_to_the_budget() {
         opened.push(open_login(&app, &client).await);
     }
     let mut sent = tokio::task::JoinSet::new();
-    for (browser, flow, csrf) in opened {
-        let request = browser.post(app.url("/login")).form(&[
-            ("flow", flow),
-            ("csrf_token", csrf),
-            ("national_id", citizen.number.clone()),
-            ("password", "sai mật khẩu rồi".to_owned()),
-        ]);
-        sent.spawn(async move { request.send().await.unwrap().status() });
+    for (browser, page) in opened {
+        let form = login_form(&page, &citizen.number, "sai mật khẩu rồi");
+        let request = browser.post(app.url("/login")).form(&form);
+        sent.spawn(async move { request.fetch().await.status() });
     }
     let statuses = sent.join_all().await;
     let unauthorized = statuses
@@ -373,20 +326,14 @@ async fn ipv6_clients_behind_a_trusted_proxy_are_counted_per_64() {
         let app = &app;
         let client = &client;
         async move {
-            let (browser, flow, csrf) = open_login(app, client).await;
+            let (browser, page) = open_login(app, client).await;
             let number = TestCitizen::generate().national_id.expose().to_owned();
             browser
                 .post(app.url("/login"))
                 .header("x-forwarded-for", address)
-                .form(&[
-                    ("flow", flow),
-                    ("csrf_token", csrf),
-                    ("national_id", number),
-                    ("password", "đoán bừa thôi".to_owned()),
-                ])
-                .send()
+                .form(&login_form(&page, &number, "đoán bừa thôi"))
+                .fetch()
                 .await
-                .unwrap()
         }
     };
     // Three addresses of one /64, each guessing another number: one client.

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, query_param};
+use crate::helpers::{Fetch, PASSWORD, TestApp, TestCitizen, TestClient, query_param};
 
 /// A relying party's back-channel logout endpoint: records every logout token it gets,
 /// answering 500 to the first `failures` requests and 200 after.
@@ -329,9 +329,8 @@ async fn without_a_hint_the_citizen_confirms_on_a_page_whose_form_works_once() {
         .browser
         .post(app.url("/logout/confirm"))
         .form(&[("logout", "not-the-pending-id")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert!(has_session(&app, &portal).await);
 
@@ -339,9 +338,8 @@ async fn without_a_hint_the_citizen_confirms_on_a_page_whose_form_works_once() {
         .browser
         .post(app.url("/logout/confirm"))
         .form(&[("logout", pending.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
     assert_eq!(crate::helpers::location_of(&confirmed), RETURN_URI);
     assert!(!has_session(&app, &portal).await);
@@ -350,9 +348,8 @@ async fn without_a_hint_the_citizen_confirms_on_a_page_whose_form_works_once() {
         .browser
         .post(app.url("/logout/confirm"))
         .form(&[("logout", pending.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(replayed.status(), StatusCode::FORBIDDEN);
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{PASSWORD, TestApp, hidden_field, http_client, location_of, query_param};
+use crate::helpers::{Fetch, PASSWORD, TestApp, http_client, location_of, login_form, query_param};
 
 /// The binary serving on the test's database with JSON logs, its stderr in a file.
 struct JsonLoggingServer {
@@ -108,26 +108,20 @@ async fn json_logs_carry_the_request_id_and_no_personal_data_or_secrets() {
         client.id,
         url::form_urlencoded::byte_serialize(client.redirect_uri.as_bytes()).collect::<String>()
     );
-    let response = browser.get(&authorize).send().await.unwrap();
+    let response = browser.get(&authorize).fetch().await;
     remember(&response);
     let login = format!("{base}{}", location_of(&response));
-    let response = browser.get(&login).send().await.unwrap();
+    let response = browser.get(&login).fetch().await;
     remember(&response);
     let html = response.text().await.unwrap();
     let wrong_password = "sai-mật-khẩu-9";
     let submit = async |password: &str| {
-        let form = [
-            ("flow", hidden_field(&html, "flow")),
-            ("csrf_token", hidden_field(&html, "csrf_token")),
-            ("national_id", citizen.number.clone()),
-            ("password", password.to_owned()),
-        ];
+        let form = login_form(&html, &citizen.number, password);
         browser
             .post(format!("{base}/login"))
             .form(&form)
-            .send()
+            .fetch()
             .await
-            .unwrap()
     };
     let refused = submit(wrong_password).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
@@ -151,9 +145,8 @@ async fn json_logs_carry_the_request_id_and_no_personal_data_or_secrets() {
             ("code", &code),
             ("redirect_uri", &client.redirect_uri),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     remember(&response);
     let tokens: serde_json::Value = response.json().await.unwrap();
@@ -169,18 +162,16 @@ async fn json_logs_carry_the_request_id_and_no_personal_data_or_secrets() {
             ("code", &code),
             ("redirect_uri", &client.redirect_uri),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     remember(&replay);
     let response = app
         .http
         .get(format!("{base}/userinfo"))
         .bearer_auth(&access_token)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     remember(&response);
 
     let log = server.stop().await;

@@ -9,7 +9,7 @@ use citizen_idp::domain::citizen::{AccountStatus, LifeStatus};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 
-use crate::helpers::{PASSWORD, TestApp, query_param};
+use crate::helpers::{Fetch, PASSWORD, TestApp, query_param};
 
 /// One sample line: `name{label="value",...} value`.
 #[derive(Debug)]
@@ -214,7 +214,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
 }
 
 async fn scrape(app: &TestApp) -> Vec<Sample> {
-    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let response = app.http.get(app.url("/metrics")).fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response.headers()[CONTENT_TYPE]
         .to_str()
@@ -344,9 +344,8 @@ async fn a_database_failure_is_counted_by_kind_and_the_client_sees_only_server_e
         .post(app.url("/token"))
         .basic_auth(&client.id, client.secret.as_deref())
         .form(&[("grant_type", "authorization_code"), ("code", "x")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "server_error");
@@ -373,19 +372,13 @@ async fn each_server_in_a_process_counts_only_its_own_requests() {
         first.get_json("/jwks.json").await;
     }
     // Unknown paths and invented methods fold into one route and one method label.
-    first
-        .http
-        .get(first.url("/no/such/page/123"))
-        .send()
-        .await
-        .unwrap();
+    first.http.get(first.url("/no/such/page/123")).fetch().await;
     let brew = reqwest::Method::from_bytes(b"BREW").unwrap();
     first
         .http
         .request(brew, first.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
 
     let samples = scrape(&first).await;
     assert_eq!(requests(&samples, "/jwks.json", "GET", "2xx"), 3.0);
@@ -410,7 +403,7 @@ async fn with_a_token_configured_metrics_need_it() {
     let app = TestApp::spawn_with(move |s| s.metrics.token = SecretSetting::new(configured)).await;
     let url = app.url("/metrics");
 
-    let missing = app.http.get(&url).send().await.unwrap();
+    let missing = app.http.get(&url).fetch().await;
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
     assert!(
         missing.headers()[WWW_AUTHENTICATE]
@@ -427,12 +420,11 @@ async fn with_a_token_configured_metrics_need_it() {
             .http
             .get(&url)
             .header(AUTHORIZATION, wrong)
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let response = app.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    let response = app.http.get(&url).bearer_auth(&token).fetch().await;
     assert_eq!(response.status(), StatusCode::OK);
     parse_exposition(&response.text().await.unwrap()).unwrap();
 }
@@ -440,7 +432,7 @@ async fn with_a_token_configured_metrics_need_it() {
 #[tokio::test]
 async fn without_a_token_metrics_are_hidden_on_an_https_issuer_and_when_disabled() {
     let https = TestApp::spawn_with(|s| s.server.issuer = "https://id.example.gov.vn".into()).await;
-    let response = https.http.get(https.url("/metrics")).send().await.unwrap();
+    let response = https.http.get(https.url("/metrics")).fetch().await;
     assert_eq!(
         response.status(),
         StatusCode::NOT_FOUND,
@@ -448,12 +440,7 @@ async fn without_a_token_metrics_are_hidden_on_an_https_issuer_and_when_disabled
     );
 
     let disabled = TestApp::spawn_with(|s| s.metrics.enabled = false).await;
-    let response = disabled
-        .http
-        .get(disabled.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let response = disabled.http.get(disabled.url("/metrics")).fetch().await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 

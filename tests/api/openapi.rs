@@ -14,9 +14,10 @@ use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, TestClient, query_param};
+use crate::helpers::{
+    ADMIN_TOKEN, Fetch, PASSWORD, TestApp, TestClient, assert_succeeded, query_param,
+};
 
-const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 const SOURCE: &str = include_str!("../../src/http/openapi.json");
 
 /// The routes that answer HTML pages or redirects to browsers, and
@@ -359,7 +360,7 @@ async fn code_for(
 
 #[tokio::test]
 async fn every_documented_operation_answers_as_documented() {
-    let app = TestApp::spawn_with(|settings| settings.admin.token = ADMIN_TOKEN.into()).await;
+    let app = TestApp::spawn_with_admin(|_| {}).await;
     let document: Value = app.get_json("/openapi.json").await;
     assert_eq!(
         document,
@@ -413,7 +414,7 @@ async fn every_documented_operation_answers_as_documented() {
         let (status, _) = w.call(path, http.get(url(path))).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
-    let jwks = http.get(url("/jwks.json")).send().await.unwrap();
+    let jwks = http.get(url("/jwks.json")).fetch().await;
     let etag = jwks.headers()[ETAG].to_str().unwrap().to_owned();
     let (status, _) = w
         .call(
@@ -878,7 +879,7 @@ async fn every_documented_operation_answers_as_documented() {
         .app
         .cli(&["keys", "rotate", "--alg", "ES256", "--now"], None)
         .await;
-    assert!(rotated.status.success());
+    assert_succeeded(&rotated);
     w.app.advance_clock(chrono::Duration::seconds(60));
     let revoke = "/admin/keys/{kid}/revoke";
     let of = |kid: &str| url(&format!("/admin/keys/{kid}/revoke"));
@@ -906,7 +907,7 @@ async fn every_documented_operation_answers_as_documented() {
 /// client metadata is now refused as documented.
 #[tokio::test]
 async fn nul_characters_are_refused_as_documented_not_as_server_errors() {
-    let app = TestApp::spawn_with(|settings| settings.admin.token = ADMIN_TOKEN.into()).await;
+    let app = TestApp::spawn_with_admin(|_| {}).await;
     let mut w = Walker {
         app,
         document: document(),

@@ -19,10 +19,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::client_assertion::{JWT_BEARER, KeyClient, assertion, jwks_of, register, token_with};
-use crate::helpers::TestApp;
+use crate::helpers::{Fetch, TestApp, assert_succeeded};
 use crate::logout::{id_token, logout_url, portal_with_logout};
-
-const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 
 /// URLs a relying party must not make this server call, as the issue reported them,
 /// and the reason each must be refused for.
@@ -98,9 +96,8 @@ impl Drop for CountingServer {
 
 /// An app with the outbound policy as in production, and the admin API on.
 async fn strict_app() -> TestApp {
-    TestApp::spawn_with(|settings| {
+    TestApp::spawn_with_admin(|settings| {
         settings.outbound.allow_private_networks = false;
-        settings.admin.token = ADMIN_TOKEN.into();
         settings.logout.outbox_poll_ms = 50;
         settings.logout.backchannel_retry_base_ms = 50;
     })
@@ -108,16 +105,8 @@ async fn strict_app() -> TestApp {
 }
 
 async fn admin_create(app: &TestApp, metadata: Value) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .request(Method::POST, app.url("/admin/clients"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&metadata)
-        .send()
+    app.admin(Method::POST, "/admin/clients", Some(&metadata))
         .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn key_client_metadata(jwks_uri: &str) -> Value {
@@ -165,7 +154,7 @@ async fn the_admin_api_refuses_jwks_and_logout_uris_that_name_internal_hosts() {
             "{body}"
         );
     }
-    let (_, listed) = call_list(&app).await;
+    let (_, listed) = app.admin(Method::GET, "/admin/clients", None).await;
     assert_eq!(listed["clients"], json!([]), "nothing was stored");
 
     // A replacement (PUT) is checked too: a stored client cannot be moved inside.
@@ -177,16 +166,14 @@ async fn the_admin_api_refuses_jwks_and_logout_uris_that_name_internal_hosts() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["client_id"].as_str().unwrap();
-    let response = app
-        .http
-        .put(app.url(&format!("/admin/clients/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&key_client_metadata("https://[fd00::5]/jwks.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = app
+        .admin(
+            Method::PUT,
+            &format!("/admin/clients/{id}"),
+            Some(&key_client_metadata("https://[fd00::5]/jwks.json")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
         body["error_description"]
             .as_str()
@@ -196,25 +183,13 @@ async fn the_admin_api_refuses_jwks_and_logout_uris_that_name_internal_hosts() {
     );
 }
 
-async fn call_list(app: &TestApp) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .get(app.url("/admin/clients"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn with_private_networks_allowed_a_developer_registers_a_loopback_jwks_uri() {
-    let app = TestApp::spawn_with(|settings| {
+    let app = TestApp::spawn_with_admin(|settings| {
         assert!(
             settings.outbound.allow_private_networks,
             "the test harness allows private networks"
         );
-        settings.admin.token = ADMIN_TOKEN.into();
     })
     .await;
     let (status, body) =
@@ -292,11 +267,7 @@ async fn the_command_line_refuses_internal_jwks_and_logout_uris_with_a_reason() 
             &strict,
         )
         .await;
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    assert_succeeded(&created);
     let updated = app
         .cli_with_env(
             &[
@@ -427,9 +398,8 @@ async fn flood(app: &TestApp, client_id: &str, requests: usize, round: &str) {
                     ("client_assertion_type", JWT_BEARER),
                     ("client_assertion", &forged),
                 ])
-                .send()
-                .await
-                .unwrap();
+                .fetch()
+                .await;
             let status = response.status();
             (status, response.json::<Value>().await.unwrap())
         });

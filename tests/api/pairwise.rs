@@ -7,7 +7,9 @@ use openidconnect::OAuth2TokenResponse;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, TestClient, query_param};
+use crate::helpers::{
+    Fetch, PASSWORD, TestApp, TestCitizen, TestClient, assert_succeeded, query_param,
+};
 
 fn service(app: &TestApp, host: &str, subject_type: SubjectType) -> TestClient {
     app.register_client(NewClient {
@@ -74,12 +76,8 @@ async fn each_sector_sees_its_own_stable_subject_and_userinfo_maps_it_back() {
         .post(app.url("/introspect"))
         .basic_auth(&tax.id, tax.secret.as_deref())
         .form(&[("token", tax_token.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(description["active"], true);
     assert_eq!(description["sub"], tax_sub.as_str());
 }
@@ -171,11 +169,7 @@ async fn native_apps_that_name_no_host_never_share_a_citizens_subject() {
     let output = app
         .cli(&["clients", "update", &first.id, "--name", "Tên mới"], None)
         .await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     app.advance_clock(chrono::Duration::seconds(6));
     let (after, _) = subject_at(&app, &citizen, first).await;
     assert_eq!(before, after);

@@ -24,7 +24,9 @@ use webauthn_rs::prelude::{
 };
 
 use crate::factor_binding::{again_with_passkey, again_with_totp};
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param};
+use crate::helpers::{
+    Fetch, PASSWORD, TestApp, TestCitizen, hidden_field, location_of, query_param,
+};
 use crate::second_factor::{password_step, recovery_codes_on, sign_in_to_account, submit_code};
 
 pub(crate) async fn passkey_app() -> TestApp {
@@ -70,9 +72,8 @@ pub(crate) async fn open_add_page(
 ) -> (String, CreationChallengeResponse) {
     let response = browser
         .get(app.url("/account/factors/passkey"))
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
     let options = serde_json::from_str(&options_json(&html)).unwrap();
@@ -94,9 +95,8 @@ pub(crate) async fn post_registration(
             ("name", name.to_owned()),
             ("credential", credential.to_owned()),
         ])
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 /// A passkey just registered: its credential id, and the recovery codes shown when it
@@ -171,9 +171,8 @@ pub(crate) async fn post_assertion(
             ("method", "passkey".to_owned()),
             ("credential", credential.to_owned()),
         ])
-        .send()
+        .fetch()
         .await
-        .unwrap()
 }
 
 fn amr_of(claims: &openidconnect::core::CoreIdTokenClaims) -> Vec<String> {
@@ -220,12 +219,7 @@ async fn a_level_2_citizen_registers_a_passkey_and_logs_in_with_it_at_level_2() 
     assert_eq!(excluded, std::slice::from_ref(&credential_id));
     // The page loads its one script from this origin; the CSP allows that and no more.
     assert!(add_page.contains("<script src=\"/static/passkey.js\" defer></script>"));
-    let script = app
-        .http
-        .get(app.url("/static/passkey.js"))
-        .send()
-        .await
-        .unwrap();
+    let script = app.http.get(app.url("/static/passkey.js")).fetch().await;
     assert_eq!(script.status(), StatusCode::OK);
     let csp = script.headers()["content-security-policy"]
         .to_str()
@@ -351,40 +345,8 @@ async fn bad_passkey_answers_at_login_are_refused_and_count_as_wrong_codes() {
     // Another citizen, in another browser, with a passkey of their own.
     let other = app.citizen();
     let other_browser = crate::helpers::http_client(true);
-    let (status, location, _) = {
-        let r = other_browser
-            .get(app.url("/account/factors"))
-            .send()
-            .await
-            .unwrap();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        (r.status(), location, ())
-    };
-    assert_eq!(status, StatusCode::FOUND);
-    let login = other_browser
-        .get(app.url(&location.unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let response = other_browser
-        .post(app.url("/login"))
-        .form(&[
-            ("flow", hidden_field(&login, "flow")),
-            ("csrf_token", hidden_field(&login, "csrf_token")),
-            ("lang", "vi".to_owned()),
-            ("national_id", other.number.clone()),
-            ("password", PASSWORD.to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    app.sign_in_at(&other_browser, "/account/factors", &other.number, PASSWORD)
+        .await;
     let mut other_device = SoftPasskey::new(true);
     let other_credential = register_in(&app, &other_browser, &mut other_device)
         .await
@@ -485,9 +447,8 @@ async fn registering_refuses_bad_answers_and_removing_needs_a_fresh_login() {
             ("name", "Laptop".to_owned()),
             ("credential", answer.clone()),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     // The account's first factor: its recovery codes, shown once, in English.
     assert_eq!(response.status(), StatusCode::OK);
     let codes_page = response.text().await.unwrap();
@@ -513,9 +474,8 @@ async fn registering_refuses_bad_answers_and_removing_needs_a_fresh_login() {
             ("name", "Laptop".to_owned()),
             ("credential", answer),
         ])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let page = response.text().await.unwrap();
     assert!(page.contains("has expired or was already used"), "{page}");
@@ -539,9 +499,8 @@ async fn registering_refuses_bad_answers_and_removing_needs_a_fresh_login() {
                     ("lang", "vi".to_owned()),
                     ("factor", id),
                 ])
-                .send()
+                .fetch()
                 .await
-                .unwrap()
         }
     };
     let response = remove(list).await;

@@ -22,33 +22,8 @@ fn decomposed() -> String {
 
 /// A fresh login at a client in a fresh browser: whether it reached the client.
 async fn logs_in(app: &TestApp, number: &str, password: &str) -> bool {
-    let browser = crate::helpers::http_client(true);
     let client = app.confidential_client();
-    let rp = app.relying_party(&client).await;
-    let start = rp.authorize_url(&["profile"]);
-    let response = browser.get(&start.url).send().await.unwrap();
-    let html = browser
-        .get(app.url(&location_of(&response)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let response = browser
-        .post(app.url("/login"))
-        .form(&[
-            ("flow", crate::helpers::hidden_field(&html, "flow")),
-            (
-                "csrf_token",
-                crate::helpers::hidden_field(&html, "csrf_token"),
-            ),
-            ("national_id", number.to_owned()),
-            ("password", password.to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = app.log_in_fresh(&client, number, password).await;
     response.status() == StatusCode::SEE_OTHER
         && location_of(&response).starts_with(&client.redirect_uri)
 }

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::helpers::free_port;
+
 /// How long a master may be silent before the others declare it failed. Short, so
 /// that the fault tests see the cluster react within a couple of seconds.
 const NODE_TIMEOUT_MS: &str = "1000";
@@ -20,14 +22,6 @@ struct Node {
     port: u16,
     bus_port: u16,
     child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn installed(program: &str) -> bool {

@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{
-    PASSWORD, TestApp, TestCitizen, TestClient, assert_oauth_error, introspect, query_param,
+    PASSWORD, TestApp, TestCitizen, TestClient, assert_oauth_error, assert_succeeded, introspect,
+    query_param, token_request,
 };
 
 fn offline_portal(app: &TestApp) -> TestClient {
@@ -40,21 +41,6 @@ async fn first_tokens(
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-async fn token_request(
-    app: &TestApp,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let mut request = app.http.post(app.url("/token"));
-    let mut form: Vec<(&str, &str)> = form.to_vec();
-    match &client.secret {
-        Some(secret) => request = request.basic_auth(&client.id, Some(secret)),
-        None => form.push(("client_id", &client.id)),
-    }
-    let response = request.form(&form).send().await.unwrap();
-    (response.status(), response.json().await.unwrap())
 }
 
 async fn refresh(app: &TestApp, client: &TestClient, token: &str) -> (StatusCode, Value) {
@@ -107,16 +93,16 @@ async fn replaying_a_used_refresh_token_revokes_the_whole_family() {
         assert_eq!(app.userinfo(token).await.0, StatusCode::OK);
     }
 
-    let (status, body) = refresh(&app, &client, &r1).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &refresh(&app, &client, &r1).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
-    let (status, body) = refresh(&app, &client, &r2).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
-        "the replay must revoke the newer token too"
+    // The replay must revoke the newer token too.
+    assert_oauth_error(
+        &refresh(&app, &client, &r2).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
     for token in &access_tokens {
         assert_eq!(
@@ -145,10 +131,10 @@ async fn a_refresh_asks_the_register_again() {
                 .map(|_| ())
         })
         .unwrap();
-    let (status, body) = refresh(&app, &client, &r1).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &refresh(&app, &client, &r1).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
@@ -238,11 +224,7 @@ async fn set_scopes(app: &TestApp, client: &TestClient, scopes: &str) {
         args.extend(["--scope", scope]);
     }
     let output = app.cli(&args, None).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     // Past the few seconds for which a server may keep a client's registration.
     app.advance_clock(chrono::Duration::seconds(6));
 }
@@ -284,18 +266,20 @@ async fn a_scope_removed_from_the_client_is_cut_off_at_the_next_refresh_userinfo
     let answer = introspect(&app, &client, &refresh_token_of(&body)).await;
     assert_eq!(answer["scope"], "offline_access openid", "{answer}");
     // Asking for it back explicitly is refused.
-    let (status, body) = token_request(
-        &app,
-        &client,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh_token_of(&body)),
-            ("scope", "openid national_id offline_access"),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "invalid_scope");
+    assert_oauth_error(
+        &token_request(
+            &app,
+            &client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh_token_of(&body)),
+                ("scope", "openid national_id offline_access"),
+            ],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+    );
 }
 
 #[tokio::test]

@@ -3,38 +3,10 @@
 
 use chrono::Duration;
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::helpers::{TestApp, TestClient};
-
-async fn post(
-    app: &TestApp,
-    path: &str,
-    client: &TestClient,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let mut request = app.http.post(app.url(path));
-    let mut form = form.to_vec();
-    match &client.secret {
-        Some(secret) => request = request.basic_auth(&client.id, Some(secret)),
-        None => form.push(("client_id", &client.id)),
-    }
-    let response = request.form(&form).send().await.unwrap();
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
-async fn introspect(app: &TestApp, client: &TestClient, token: &str) -> Value {
-    let (status, body) = post(app, "/introspect", client, &[("token", token)]).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-async fn revoke(app: &TestApp, client: &TestClient, token: &str) {
-    let (status, _) = post(app, "/revoke", client, &[("token", token)]).await;
-    assert_eq!(status, StatusCode::OK);
-}
+use crate::helpers::{
+    TestApp, TestClient, assert_oauth_error, client_post, introspect, revoke, token_request,
+};
 
 #[tokio::test]
 async fn introspection_describes_a_live_token_to_its_client_only() {
@@ -54,14 +26,11 @@ async fn introspection_describes_a_live_token_to_its_client_only() {
         serde_json::json!({"active": false})
     );
     for garbage in ["garbage", "a.b.c", ""] {
-        let (status, body) = post(&app, "/introspect", &client, &[("token", garbage)]).await;
+        let answer = client_post(&app, "/introspect", &client, &[("token", garbage)]).await;
         if garbage.is_empty() {
-            assert_eq!(
-                (status, body["error"].as_str()),
-                (StatusCode::BAD_REQUEST, Some("invalid_request"))
-            );
+            assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "invalid_request");
         } else {
-            assert_eq!(body, serde_json::json!({"active": false}));
+            assert_eq!(answer.1, serde_json::json!({"active": false}));
         }
     }
     app.advance_clock(Duration::seconds(301));
@@ -76,14 +45,14 @@ async fn introspection_describes_a_live_token_to_its_client_only() {
 async fn introspection_needs_an_authenticated_confidential_client() {
     let app = TestApp::spawn().await;
     let public = app.public_client();
-    let (status, body) = post(&app, "/introspect", &public, &[("token", "x")]).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    assert_oauth_error(
+        &client_post(&app, "/introspect", &public, &[("token", "x")]).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
     );
     let mut impostor = app.confidential_client();
     impostor.secret = Some("wrong".into());
-    let (status, _) = post(&app, "/introspect", &impostor, &[("token", "x")]).await;
+    let (status, _) = client_post(&app, "/introspect", &impostor, &[("token", "x")]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -113,19 +82,7 @@ async fn a_revoked_refresh_token_revokes_its_family() {
     let mut registration = TestClient::portal();
     registration.scopes = "openid offline_access".into();
     let client = app.register_client(registration);
-    let rp = app.relying_party(&client).await;
-    let start = rp.authorize_url(&["offline_access"]);
-    let redirect = app
-        .log_in(&start.url, &citizen.number, crate::helpers::PASSWORD)
-        .await;
-    let tokens = rp
-        .exchange(
-            &app.http,
-            &crate::helpers::query_param(&redirect, "code").unwrap(),
-            start.verifier,
-        )
-        .await
-        .unwrap();
+    let tokens = app.tokens(&citizen, &client, &["offline_access"]).await;
     let refresh = openidconnect::OAuth2TokenResponse::refresh_token(&tokens)
         .unwrap()
         .secret()
@@ -150,16 +107,15 @@ async fn a_revoked_refresh_token_revokes_its_family() {
         false,
         "RFC 7009 §2.1: the access token of the same grant goes with it"
     );
-    let (status, body) = post(
-        &app,
-        "/token",
-        &client,
-        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &token_request(
+            &app,
+            &client,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 

@@ -9,7 +9,9 @@ use citizen_idp::storage::{accounts, second_factor_failures};
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 
-use crate::helpers::{PASSWORD, TestApp, TestCitizen, hidden_field, location_of};
+use crate::helpers::{
+    Fetch, PASSWORD, TestApp, TestCitizen, assert_succeeded, hidden_field, location_of,
+};
 use crate::second_factor::{Enrolled, code_now, enrol_totp, password_step, submit_code};
 
 /// A code that is not the right one now.
@@ -183,9 +185,8 @@ async fn wrong_recovery_codes_and_passkey_answers_count_like_wrong_codes() {
                 ("method", "passkey".to_owned()),
                 ("credential", "{\"id\":\"forged\"}".to_owned()),
             ])
-            .send()
-            .await
-            .unwrap();
+            .fetch()
+            .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
     let next = new_flow(&app, &citizen).await;
@@ -254,7 +255,7 @@ async fn at_the_cap_the_account_is_locked_audited_and_an_officer_unlock_is_not_u
     let output = app
         .cli(&["accounts", "unlock", &citizen.number], None)
         .await;
-    assert!(output.status.success(), "{output:?}");
+    assert_succeeded(&output);
     let next = new_flow(&app, &citizen).await;
     let response = submit_code(&app, &next, "totp", wrong_code(&app, &enrolled)).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -305,7 +306,7 @@ async fn wrong_codes_sent_in_parallel_are_checked_only_up_to_the_budget() {
     for form in &forms {
         for _ in 0..5 {
             let request = app.browser.post(app.url("/login/second-factor")).form(form);
-            sent.spawn(async move { request.send().await.unwrap().status() });
+            sent.spawn(async move { request.fetch().await.status() });
         }
     }
     let statuses = sent.join_all().await;

@@ -9,36 +9,38 @@ use citizen_idp::clock::Clock;
 use citizen_idp::registration::NewClient;
 use citizen_idp::storage::audit_events;
 use openidconnect::OAuth2TokenResponse;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestCitizen, TestClient, location_of, query_param};
+use crate::helpers::{
+    Fetch, TestApp, TestCitizen, TestClient, assert_redirected_error, assert_succeeded,
+    location_of, query_param,
+};
 use crate::logout::payload;
 use crate::second_factor::{code_now, enrol_totp, password_step, submit_code};
 
-const TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 const LOA1: &str = "urn:citizen-idp:loa:1";
 const LOA2: &str = "urn:citizen-idp:loa:2";
 
 async fn app_with_admin() -> TestApp {
-    TestApp::spawn_with(|settings| settings.admin.token = TOKEN.into()).await
+    TestApp::spawn_with_admin(|_| {}).await
 }
 
-async fn set_level(app: &TestApp, number: &str, body: serde_json::Value) -> reqwest::Response {
-    app.http
-        .post(app.url(&format!("/admin/accounts/{number}/level")))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+/// An officer's change of the account's level: the status and the answer.
+async fn set_level(
+    app: &TestApp,
+    number: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let path = format!("/admin/accounts/{number}/level");
+    app.admin(Method::POST, &path, Some(&body)).await
 }
 
 async fn raise(app: &TestApp, citizen: &TestCitizen) {
     let body =
         json!({ "level": 2, "officer": "cb-042", "reason": "ID card checked at the ward office" });
-    let response = set_level(app, &citizen.number, body).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let (status, answer) = set_level(app, &citizen.number, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
 fn audit_of(app: &TestApp, citizen: &TestCitizen) -> Vec<audit_events::AuditEvent> {
@@ -69,25 +71,24 @@ async fn discovery_advertises_both_acr_values_and_the_claims_parameter() {
 async fn the_admin_api_raises_and_lowers_the_level_and_each_change_is_audited() {
     let app = app_with_admin().await;
     let citizen = app.citizen();
-    let response = set_level(
+    let (status, body) = set_level(
         &app,
         &citizen.number,
         json!({ "level": 2, "officer": "cb-042", "reason": "ID card checked" }),
     )
     .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
         json!({ "level": 2, "acr": LOA2, "previous_level": 1 })
     );
-    let response = set_level(
+    let (status, _) = set_level(
         &app,
         &citizen.number,
         json!({ "level": 1, "officer": "cb-042", "reason": "card reported stolen" }),
     )
     .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
 
     let changes: Vec<_> = audit_of(&app, &citizen)
         .into_iter()
@@ -146,9 +147,8 @@ async fn the_admin_api_refuses_bad_level_changes() {
         // A well-formed number with no account.
         ("001099999999", good.clone(), 404),
     ] {
-        let response = set_level(&app, number, body.clone()).await;
-        assert_eq!(response.status().as_u16(), status, "{number} {body}");
-        let error: serde_json::Value = response.json().await.unwrap();
+        let (answered, error) = set_level(&app, number, body.clone()).await;
+        assert_eq!(answered.as_u16(), status, "{number} {body}");
         assert!(error["error"].is_string());
     }
     let response = app
@@ -156,9 +156,8 @@ async fn the_admin_api_refuses_bad_level_changes() {
         .post(app.url(&format!("/admin/accounts/{}/level", citizen.number)))
         .bearer_auth("wrong-token-wrong-token-wrong-token!")
         .json(&good)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(
         audit_of(&app, &citizen)
@@ -186,7 +185,7 @@ async fn the_cli_sets_the_level_with_the_officer_and_reason_in_the_audit() {
             None,
         )
         .await;
-    assert!(output.status.success(), "{output:?}");
+    assert_succeeded(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("1 -> 2") && stdout.contains(LOA2),
@@ -266,7 +265,7 @@ async fn lowering_the_level_lowers_what_live_sessions_and_refresh_tokens_vouch_f
     // The citizen reports the ID card stolen; an officer lowers the account.
     let body = json!({ "level": 1, "officer": "cb-042", "reason": "ID card reported stolen" });
     assert_eq!(
-        set_level(&app, &citizen.number, body).await.status(),
+        set_level(&app, &citizen.number, body).await.0,
         StatusCode::OK
     );
     // Its sessions end (see tests/api/backchannel_outbox.rs): the next login, with the
@@ -299,12 +298,8 @@ async fn lowering_the_level_lowers_what_live_sessions_and_refresh_tokens_vouch_f
             ("grant_type", "refresh_token"),
             ("refresh_token", &refresh_token),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     for token in ["id_token", "access_token"] {
         let jws = refreshed[token].as_str().expect(token);
         assert_eq!(payload(jws)["acr"], LOA1, "{token}");
@@ -350,13 +345,10 @@ async fn acr_values_loa_2_for_a_level_1_account_is_unmet_authentication_requirem
     assert_eq!(status, StatusCode::FOUND);
     let location = location.unwrap();
     assert!(location.starts_with(&client.redirect_uri), "{location}");
-    assert_eq!(
-        query_param(&location, "error").as_deref(),
-        Some("unmet_authentication_requirements")
-    );
-    assert_eq!(
-        query_param(&location, "state").as_deref(),
-        Some(start.state.secret().as_str())
+    assert_redirected_error(
+        &location,
+        "unmet_authentication_requirements",
+        start.state.secret(),
     );
 }
 

@@ -17,7 +17,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::client_assertion::{JWT_BEARER, jwks_of};
-use crate::helpers::{PASSWORD, TestApp, TestClient, query_param, shared_keys_dir};
+use crate::helpers::{
+    ClientAuth, Fetch, PASSWORD, TestApp, TestClient, assert_succeeded, post_as, query_param,
+    shared_keys_dir, status_and_json,
+};
 
 /// A compact JWS of `header` and `claims` exactly as written, signed by `key`.
 fn signed(key: &SigningKey, header: &str, claims: &str) -> String {
@@ -101,16 +104,7 @@ async fn post_assertion(app: &TestApp, path: &str, assertion: &str) -> (StatusCo
     } else {
         ("token", "not-a-token")
     });
-    let response = app
-        .http
-        .post(app.url(path))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    status_and_json(post_as(app, path, ClientAuth::Form, &form).await).await
 }
 
 async fn assert_accepted(app: &TestApp, assertion: &str, case: &str) {
@@ -377,7 +371,7 @@ impl Presenter<'_> {
             }
             Method::ClientIdOnly => form.push(("client_id", self.id.to_owned())),
         }
-        let response = request.form(&form).send().await.unwrap();
+        let response = request.form(&form).fetch().await;
         let status = response.status();
         let challenge = response
             .headers()
@@ -596,28 +590,20 @@ async fn silent_authorize_with_hint(app: &TestApp, client: &TestClient, hint: &s
 
 #[tokio::test]
 async fn the_admin_api_and_the_command_line_register_the_assertion_policy() {
-    let app = TestApp::spawn_with(|s| {
-        s.admin.token = "admin-token-for-strict-jose-0123456789abcdef".into()
-    })
-    .await;
-    let admin = |body: Value| {
-        app.http
-            .post(app.url("/admin/clients"))
-            .bearer_auth("admin-token-for-strict-jose-0123456789abcdef")
-            .json(&body)
-            .send()
+    let app = TestApp::spawn_with_admin(|_| {}).await;
+    let admin = async |body: Value| {
+        app.admin(reqwest::Method::POST, "/admin/clients", Some(&body))
+            .await
     };
     let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
     let jwks: Value = serde_json::from_str(&jwks_of(&[&key])).unwrap();
-    let response = admin(json!({
+    let (status, created) = admin(json!({
         "client_name": "Bảo hiểm", "grant_types": ["client_credentials"],
         "scope": "insurance.read", "jwks": jwks,
         "token_endpoint_auth_signing_alg": "ES256",
     }))
-    .await
-    .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let created: Value = response.json().await.unwrap();
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["token_endpoint_auth_method"], "private_key_jwt");
     assert_eq!(created["token_endpoint_auth_signing_alg"], "ES256");
     assert_eq!(
@@ -652,9 +638,8 @@ async fn the_admin_api_and_the_command_line_register_the_assertion_policy() {
             "an unknown audience policy",
         ),
     ] {
-        let response = admin(body).await.unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{case}");
-        let body: Value = response.json().await.unwrap();
+        let (status, body) = admin(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}");
         assert_eq!(body["error"], "invalid_client_metadata", "{case}");
     }
 
@@ -674,11 +659,7 @@ async fn the_admin_api_and_the_command_line_register_the_assertion_policy() {
             None,
         )
         .await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let shown = app.cli(&["clients", "show", &portal.id], None).await;
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(

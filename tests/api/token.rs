@@ -5,10 +5,11 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use citizen_idp::domain::citizen::LifeStatus;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::helpers::{
-    AuthorizationStart, PASSWORD, RelyingParty, TestApp, TestCitizen, TestClient, query_param,
+    AuthorizationStart, ClientAuth, Fetch, PASSWORD, RelyingParty, TestApp, TestCitizen,
+    TestClient, assert_no_store, assert_oauth_error, post_as, query_param, status_and_json,
+    token_request, token_request_as,
 };
 
 struct Issued {
@@ -34,26 +35,6 @@ async fn code_for(app: &TestApp, client: &TestClient) -> Issued {
 
 fn verifier(issued: &Issued) -> String {
     issued.start.verifier.secret().clone()
-}
-
-/// Posts a raw token request and returns the status, the JSON body and the challenge.
-async fn token_request(
-    app: &TestApp,
-    basic: Option<(&str, &str)>,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value, Option<String>) {
-    let mut request = app.http.post(app.url("/token")).form(form);
-    if let Some((id, secret)) = basic {
-        request = request.basic_auth(id, Some(secret));
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, response.json().await.unwrap(), challenge)
 }
 
 fn redeem_form<'a>(
@@ -84,7 +65,7 @@ async fn client_secret_post_is_accepted_from_a_client_registered_for_it() {
         ("client_id", client.id.as_str()),
         ("client_secret", secret.as_str()),
     ]);
-    let (status, body, _) = token_request(&app, None, &form).await;
+    let (status, body) = token_request_as(&app, ClientAuth::Form, &form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["id_token"].as_str().is_some());
@@ -97,16 +78,17 @@ async fn reused_authorization_code_is_rejected_with_invalid_grant() {
     let client = app.confidential_client();
     let issued = code_for(&app, &client).await;
     let v = verifier(&issued);
-    let secret = client.secret.clone().unwrap();
     let form = redeem_form(&issued, &client.redirect_uri, &v);
-    let (status, first, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
+    let (status, first) = token_request(&app, &client, &form).await;
     assert_eq!(status, StatusCode::OK);
     let access_token = first["access_token"].as_str().unwrap();
     assert_eq!(app.userinfo(access_token).await.0, StatusCode::OK);
 
-    let (status, body, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "invalid_grant");
+    assert_oauth_error(
+        &token_request(&app, &client, &form).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    );
     // RFC 6749 §4.1.2: the replay revokes what the code had given.
     assert_eq!(app.userinfo(access_token).await.0, StatusCode::UNAUTHORIZED);
 }
@@ -138,10 +120,10 @@ async fn a_pkce_mismatch_or_a_missing_verifier_is_rejected_with_invalid_grant() 
         ("client_id", client.id.as_str()),
         ("code_verifier", wrong.as_str()),
     ];
-    let (status, body, _) = token_request(&app, None, &form).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &token_request_as(&app, ClientAuth::Form, &form).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 
     let issued = code_for(&app, &client).await;
@@ -151,10 +133,10 @@ async fn a_pkce_mismatch_or_a_missing_verifier_is_rejected_with_invalid_grant() 
         ("redirect_uri", client.redirect_uri.as_str()),
         ("client_id", client.id.as_str()),
     ];
-    let (status, body, _) = token_request(&app, None, &form).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    assert_oauth_error(
+        &token_request_as(&app, ClientAuth::Form, &form).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
     );
 }
 
@@ -169,18 +151,23 @@ async fn a_wrong_secret_or_an_unknown_client_gets_401_invalid_client_with_a_chal
         (client.id.as_str(), "wrong-secret"),
         ("no-such-client", "whatever"),
     ] {
-        let (status, body, challenge) = token_request(&app, Some((id, secret)), &form).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(body["error"], "invalid_client");
-        assert!(challenge.unwrap().starts_with("Basic"));
+        let response = post_as(&app, "/token", ClientAuth::Basic(id, secret), &form).await;
+        assert_no_store(&response);
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Basic"), "{challenge}");
+        assert_oauth_error(
+            &status_and_json(response).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        );
     }
     // A confidential client that does not authenticate at all.
     let mut form = form.clone();
     form.push(("client_id", client.id.as_str()));
-    let (status, body, _) = token_request(&app, None, &form).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    assert_oauth_error(
+        &token_request_as(&app, ClientAuth::Form, &form).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
     );
 }
 
@@ -194,14 +181,13 @@ async fn a_secret_followed_by_an_ampersand_and_more_is_a_wrong_secret() {
     let v = verifier(&issued);
     let form = redeem_form(&issued, &client.redirect_uri, &v);
     let longer = format!("{}&anything", client.secret.as_deref().unwrap());
-    let (status, body, _) = token_request(&app, Some((&client.id, &longer)), &form).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    assert_oauth_error(
+        &token_request_as(&app, ClientAuth::Basic(&client.id, &longer), &form).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
     );
     // The code is still good for the right secret.
-    let secret = client.secret.as_deref().unwrap();
-    let (status, _, _) = token_request(&app, Some((&client.id, secret)), &form).await;
+    let (status, _) = token_request(&app, &client, &form).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -212,9 +198,8 @@ async fn a_code_is_bound_to_its_client_and_redirect_uri() {
     let other = app.confidential_client();
     let issued = code_for(&app, &client).await;
     let v = verifier(&issued);
-    let secret = other.secret.clone().unwrap();
     let form = redeem_form(&issued, &client.redirect_uri, &v);
-    let (_, body, _) = token_request(&app, Some((&other.id, &secret)), &form).await;
+    let (_, body) = token_request(&app, &other, &form).await;
     assert_eq!(
         body["error"], "invalid_grant",
         "a code issued to another client"
@@ -222,9 +207,8 @@ async fn a_code_is_bound_to_its_client_and_redirect_uri() {
 
     let issued = code_for(&app, &client).await;
     let v = verifier(&issued);
-    let secret = client.secret.clone().unwrap();
     let form = redeem_form(&issued, "https://portal.example.gov.vn/elsewhere", &v);
-    let (_, body, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
+    let (_, body) = token_request(&app, &client, &form).await;
     assert_eq!(body["error"], "invalid_grant", "a different redirect_uri");
 }
 
@@ -233,7 +217,6 @@ async fn malformed_token_requests_get_json_errors() {
     let app = TestApp::spawn().await;
     let client = app.confidential_client();
     let secret = client.secret.clone().unwrap();
-    let basic = Some((client.id.as_str(), secret.as_str()));
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![], "invalid_request"),
         (
@@ -261,7 +244,7 @@ async fn malformed_token_requests_get_json_errors() {
         ),
     ];
     for (form, expected) in cases {
-        let (status, body, _) = token_request(&app, basic, &form).await;
+        let (status, body) = token_request(&app, &client, &form).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}");
         assert_eq!(body["error"], expected, "{form:?}");
     }
@@ -270,7 +253,7 @@ async fn malformed_token_requests_get_json_errors() {
         ("grant_type", "authorization_code"),
         ("client_secret", secret.as_str()),
     ];
-    let (_, body, _) = token_request(&app, basic, &form).await;
+    let (_, body) = token_request(&app, &client, &form).await;
     assert_eq!(body["error"], "invalid_request");
     // Garbage Authorization header.
     let response = app
@@ -281,36 +264,27 @@ async fn malformed_token_requests_get_json_errors() {
             format!("Basic {}", STANDARD.encode("no-colon")),
         )
         .form(&[("grant_type", "authorization_code")])
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    // Not a form.
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .json(&serde_json::json!({"grant_type": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_request");
-    // An oversized body.
+    // Not a form, and an oversized body.
     let huge = "a".repeat(64 * 1024);
-    let response = app
-        .http
-        .post(app.url("/token"))
-        .form(&[
+    let token = app.url("/token");
+    for request in [
+        app.http
+            .post(&token)
+            .json(&serde_json::json!({"grant_type": "x"})),
+        app.http.post(&token).form(&[
             ("grant_type", "authorization_code"),
             ("code", huge.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_request");
+        ]),
+    ] {
+        assert_oauth_error(
+            &status_and_json(request.fetch().await).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        );
+    }
 }
 
 #[tokio::test]
@@ -335,9 +309,8 @@ async fn a_client_may_have_its_own_access_token_lifetime() {
     let client = app.register_client(registration);
     let issued = code_for(&app, &client).await;
     let v = verifier(&issued);
-    let secret = client.secret.clone().unwrap();
     let form = redeem_form(&issued, &client.redirect_uri, &v);
-    let (status, body, _) = token_request(&app, Some((&client.id, &secret)), &form).await;
+    let (status, body) = token_request(&app, &client, &form).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["expires_in"], 60);
     let token = body["access_token"].as_str().unwrap();

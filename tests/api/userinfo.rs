@@ -5,7 +5,7 @@ use citizen_idp::domain::citizen::LifeStatus;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, TestCitizen};
+use crate::helpers::{Fetch, TestApp, TestCitizen};
 
 async fn access_token_for(app: &TestApp) -> (String, TestCitizen) {
     let citizen = app.citizen();
@@ -18,7 +18,7 @@ async fn access_token_for(app: &TestApp) -> (String, TestCitizen) {
 
 async fn challenge_for(app: &TestApp, request: reqwest::RequestBuilder) -> (StatusCode, String) {
     let _ = app;
-    let response = request.send().await.unwrap();
+    let response = request.fetch().await;
     let status = response.status();
     let challenge = response.headers()["www-authenticate"]
         .to_str()
@@ -35,12 +35,8 @@ async fn userinfo_answers_get_and_post_with_a_valid_token() {
         .http
         .post(app.url("/userinfo"))
         .form(&[("access_token", token.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(by_post["sub"], citizen.subject);
     assert_eq!(by_post["given_name"], citizen.record.given_name);
     assert!(by_post.get("address").is_none(), "address was not granted");
@@ -107,17 +103,15 @@ async fn a_death_recorded_in_the_register_stops_userinfo_at_once() {
         .http
         .get(app.url("/userinfo"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(ok.status(), StatusCode::OK);
     app.set_life_status(&citizen, LifeStatus::Deceased);
     let refused = app
         .http
         .get(app.url("/userinfo"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .fetch()
+        .await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
