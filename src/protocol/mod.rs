@@ -15,7 +15,10 @@ pub mod client_keys;
 pub mod clients;
 mod context;
 pub mod error;
+pub mod introspection;
 pub mod logout;
+pub mod revocation;
 pub mod token;
+pub mod userinfo;
 
 pub use context::Context;
