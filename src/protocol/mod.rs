@@ -4,11 +4,10 @@
 //! authorization request and the login interaction behind it (`authorize`), the answers
 //! of introspection, revocation and userinfo (`introspection`, `revocation`,
 //! `userinfo`), and logout: ending a session and what that tells the relying parties
-//! (`logout`). Every
-//! function here takes plain values (the authenticated client, the parsed request, `now`
-//! read once per request, and a [`Context`]) and returns its result or an
-//! [`error::OAuthError`]; none sees an HTTP request. The web layer parses, calls one
-//! function, and renders.
+//! (`logout`). Every function here takes plain values (the authenticated client, the
+//! parsed request, `now` read once per request, and a [`Context`]) and returns its
+//! result or an [`error::OAuthError`]; none sees an HTTP request. The web layer parses,
+//! calls one function, and renders.
 
 pub mod assertion;
 pub mod authorize;
