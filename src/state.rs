@@ -79,6 +79,8 @@ impl AppState {
             audit: &self.audit,
             clients: &self.clients,
             client_keys: &self.client_keys,
+            identities: &self.identities,
+            verified_tokens: &self.verified_tokens,
             outbound: &self.http,
             logout_wakeup: &self.logout_wakeup,
             passkeys_on: self.passkeys.is_some(),

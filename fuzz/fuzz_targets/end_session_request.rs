@@ -7,7 +7,7 @@
 #![no_main]
 
 use citizen_idp::http::params;
-use citizen_idp::oidc::logout::request::LogoutRequest;
+use citizen_idp::protocol::logout::request::LogoutRequest;
 use libfuzzer_sys::fuzz_target;
 
 const MAX_VALUE_LEN: usize = 4096;

@@ -1,183 +1,29 @@
-//! Token introspection (RFC 7662), for confidential clients. A token is `active` only
-//! if it is ours, unexpired, unrevoked, issued to the caller, and its citizen may still
-//! sign in; anything else, malformed input included, is just `{"active": false}`.
+//! The introspection endpoint (RFC 7662). The client is authenticated by the
+//! [`ClientRequest`] extractor; `protocol::introspection::introspect` answers.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 
-use crate::audit;
-use crate::domain::client::{Client, ClientKind};
-use crate::domain::scope::ScopeSet;
 use crate::http::access_log::request_id;
 use crate::http::client_request::ClientRequest;
-use crate::protocol::error::{ErrorCode, OAuthError};
-use crate::registry;
+use crate::protocol;
+use crate::protocol::error::OAuthError;
 use crate::state::AppState;
-use crate::tokens::{refresh, revocation, subject};
 
 pub async fn introspect_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     ClientRequest { client, form, now }: ClientRequest,
 ) -> Result<HttpResponse, OAuthError> {
-    // RFC 7662 §2.1: the caller must authenticate, which public clients cannot.
-    if client.kind == ClientKind::Public {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidClient,
-            "introspection requires a confidential client",
-        ));
-    }
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "token is required"))?;
-    let answer = match access_token_answer(&state, &client, token, now).await? {
-        Some(answer) => Some(answer),
-        None => refresh_token_answer(&state, &client, token, now).await?,
-    };
-    let body = match answer {
-        Some((body, Some(citizen))) => {
-            record(&state, &req, &client, &body, citizen, now).await;
-            body
-        }
-        // A client's own token (client credentials) discloses nothing about a citizen.
-        Some((body, None)) => body,
-        None => json!({ "active": false }),
-    };
+    let answer = protocol::introspection::introspect(
+        &state.protocol(),
+        &client,
+        form.get("token"),
+        request_id(&req).as_deref(),
+        now,
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body))
-}
-
-/// Whether the citizen behind `subject` (as its client knows it) may still sign in;
-/// their number, if so.
-async fn eligible_citizen(
-    state: &AppState,
-    subject: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<crate::domain::national_id::NationalId>, OAuthError> {
-    let identity = state.identities.by_subject(&state.db, subject, now).await?;
-    Ok(identity
-        .filter(|identity| registry::check_eligible(&identity.0, &identity.1).is_ok())
-        .map(|identity| identity.1.national_id.clone()))
-}
-
-/// The part of a token's scope its client is still registered for: an operator who
-/// removes a scope from a client cuts it off at the next call.
-fn registered_part(scope: &str, client: &Client) -> String {
-    ScopeSet::parse(scope)
-        .unwrap_or_default()
-        .intersection(&client.scopes)
-        .to_string()
-}
-
-/// The answer, and the citizen it speaks of, if any.
-type Answer = (Value, Option<crate::domain::national_id::NationalId>);
-
-async fn access_token_answer(
-    state: &AppState,
-    client: &Client,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Answer>, OAuthError> {
-    let Ok(claims) =
-        state
-            .verified_tokens
-            .verify(&state.keys.current(), token, &state.issuer, now.timestamp())
-    else {
-        return Ok(None);
-    };
-    // A token of another client is not the caller's to see (its audience is not them).
-    if claims.exp <= now.timestamp() || claims.client_id != client.id {
-        return Ok(None);
-    }
-    if revocation::is_revoked(state.store.as_ref(), &state.db, &claims.jti, now)
-        .await
-        .map_err(OAuthError::from)?
-    {
-        return Ok(None);
-    }
-    let citizen = if claims.has_citizen() {
-        let Some(citizen) = eligible_citizen(state, &claims.sub, now).await? else {
-            return Ok(None);
-        };
-        Some(citizen)
-    } else {
-        None
-    };
-    let mut body = json!({
-        "active": true,
-        "token_type": "Bearer",
-        "scope": registered_part(&claims.scope, client),
-        "client_id": claims.client_id,
-        "sub": claims.sub,
-        "aud": claims.aud,
-        "iss": claims.iss,
-        "exp": claims.exp,
-        "iat": claims.iat,
-        "jti": claims.jti,
-        "auth_time": claims.auth_time,
-        "acr": claims.acr,
-    });
-    // A client's own token has no auth_time or acr: omit them rather than send null.
-    if let Value::Object(members) = &mut body {
-        members.retain(|_, value| !value.is_null());
-    }
-    Ok(Some((body, citizen)))
-}
-
-async fn refresh_token_answer(
-    state: &AppState,
-    client: &Client,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Answer>, OAuthError> {
-    if token.len() > 128 {
-        return Ok(None);
-    }
-    let (presented, client_id, at) = (token.to_owned(), client.id.clone(), now.naive_utc());
-    let Some(row) = state
-        .db
-        .run(move |conn| refresh::inspect(conn, &presented, &client_id, at))
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(citizen) = eligible_citizen(state, &row.account_id, now).await? else {
-        return Ok(None);
-    };
-    let sub = subject::for_client(&state.pairwise_key, client, &row.account_id);
-    let body = json!({
-        "active": true,
-        "token_type": "refresh_token",
-        "scope": registered_part(&row.scope, client),
-        "client_id": row.client_id,
-        "sub": sub,
-        "iss": state.issuer,
-        "exp": row.expires_at.and_utc().timestamp(),
-        "iat": row.issued_at.and_utc().timestamp(),
-    });
-    Ok(Some((body, Some(citizen))))
-}
-
-/// Introspection releases facts about a citizen: audited like any disclosure.
-async fn record(
-    state: &AppState,
-    req: &HttpRequest,
-    client: &Client,
-    body: &Value,
-    citizen: crate::domain::national_id::NationalId,
-    now: DateTime<Utc>,
-) {
-    let names: Vec<String> = body
-        .as_object()
-        .map(|o| o.keys().filter(|k| *k != "active").cloned().collect())
-        .unwrap_or_default();
-    let event = audit::Event::new(audit::Kind::Disclosure, "introspection", now.naive_utc())
-        .citizen(citizen)
-        .client(&client.id)
-        .claims(names)
-        .request_id(request_id(req).as_deref());
-    state.audit.record(event).await;
+        .json(answer))
 }

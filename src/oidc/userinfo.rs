@@ -1,18 +1,15 @@
-//! The userinfo endpoint (OIDC Core §5.3): the claims the access token's scopes allow,
-//! read from the population register at the time of the call (or, if the operator
-//! turned the cache on, at most `database.register_cache_ms` before it).
+//! The userinfo endpoint (OIDC Core §5.3). The handler reads the access token from the
+//! request (RFC 6750 §2), `protocol::userinfo::userinfo` finds the claims it may see,
+//! and its errors go back as a Bearer challenge (RFC 6750 §3).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::audit;
-use crate::domain::scope::ScopeSet;
 use crate::http::access_log::request_id;
 use crate::http::oauth_error::BearerError;
+use crate::protocol;
 use crate::protocol::error::{ErrorCode, MISSING_TOKEN, OAuthError};
-use crate::registry::{self, claims};
 use crate::state::AppState;
-use crate::tokens::revocation;
 
 fn invalid_token(why: &'static str) -> BearerError {
     BearerError(OAuthError::new(ErrorCode::InvalidToken, why))
@@ -23,7 +20,7 @@ pub async fn userinfo_get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, BearerError> {
     let token = bearer_token(&req, None)?;
-    userinfo(&state, &token, request_id(&req)).await
+    respond(&state, &token, request_id(&req)).await
 }
 
 /// RFC 6750 §2.2 also allows the token in a form body of a POST.
@@ -40,7 +37,7 @@ pub async fn userinfo_post(
             .map(|(_, v)| v)
     });
     let token = bearer_token(&req, form_token)?;
-    userinfo(&state, &token, request_id(&req)).await
+    respond(&state, &token, request_id(&req)).await
 }
 
 fn bearer_token(req: &HttpRequest, form_token: Option<String>) -> Result<String, BearerError> {
@@ -85,70 +82,19 @@ fn invalid_request(why: &'static str) -> BearerError {
     BearerError(OAuthError::new(ErrorCode::InvalidRequest, why))
 }
 
-async fn userinfo(
+async fn respond(
     state: &AppState,
     token: &str,
     request_id: Option<String>,
 ) -> Result<HttpResponse, BearerError> {
-    let now = state.clock.now().timestamp();
-    let token_claims = state
-        .verified_tokens
-        .verify(&state.keys.current(), token, &state.issuer, now)
-        .map_err(|_| invalid_token("the access token is invalid"))?;
-    if token_claims.exp <= now {
-        return Err(invalid_token("the access token has expired"));
-    }
-    if revocation::is_revoked(
-        state.store.as_ref(),
-        &state.db,
-        &token_claims.jti,
+    let released = protocol::userinfo::userinfo(
+        &state.protocol(),
+        token,
+        request_id.as_deref(),
         state.clock.now(),
     )
     .await
-    .map_err(OAuthError::from)?
-    {
-        return Err(invalid_token("the access token has been revoked"));
-    }
-    if !token_claims.has_citizen() {
-        return Err(invalid_token("the access token speaks for no citizen"));
-    }
-    // Only what the client is still registered for: an operator who removes a scope
-    // from a client (or the client) cuts it off at the next call.
-    let client = state
-        .clients
-        .find(&state.db, &token_claims.client_id, state.clock.now())
-        .await?
-        .ok_or_else(|| invalid_token("the access token's client is no longer registered"))?;
-    let scopes = ScopeSet::parse(&token_claims.scope)
-        .map_err(|_| invalid_token("the access token is invalid"))?
-        .intersection(&client.scopes);
-    if !scopes.contains("openid") {
-        return Err(BearerError(OAuthError::new(
-            ErrorCode::InsufficientScope,
-            "the openid scope is required",
-        )));
-    }
-    // Read now, not at login: a correction or a death in the register shows at once (or
-    // within `database.register_cache_ms`, if the operator turned the cache on).
-    let identity = state
-        .identities
-        .by_subject(&state.db, &token_claims.sub, state.clock.now())
-        .await?
-        .ok_or_else(|| invalid_token("the access token is invalid"))?;
-    let (account, citizen) = identity.as_ref();
-    registry::check_eligible(account, citizen)
-        .map_err(|_| invalid_token("the citizen can no longer sign in"))?;
-    let released = claims::for_scopes(&token_claims.sub, citizen, &scopes);
-    let event = audit::Event::new(
-        audit::Kind::Disclosure,
-        "userinfo",
-        state.clock.now().naive_utc(),
-    )
-    .citizen(citizen.national_id.clone())
-    .client(&token_claims.client_id)
-    .claims(released.keys().cloned())
-    .request_id(request_id.as_deref());
-    state.audit.record(event).await;
+    .map_err(BearerError)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(released))

@@ -5,10 +5,12 @@ use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::domain::signing_alg::SigningAlg;
 use crate::outbound::Outbound;
+use crate::registry::identity_cache::IdentityCache;
 use crate::storage::Db;
 use crate::store::Store;
 use crate::tokens::key_set::KeyRing;
 use crate::tokens::subject::PairwiseKey;
+use crate::tokens::verified::VerifiedTokens;
 
 use super::client_keys::ClientKeyCache;
 use super::clients::ClientCache;
@@ -31,6 +33,11 @@ pub struct Context<'a> {
     pub audit: &'a AuditLog,
     pub clients: &'a ClientCache,
     pub client_keys: &'a ClientKeyCache,
+    /// What introspection and userinfo read from the register (a pass-through unless
+    /// the operator turned the cache on).
+    pub identities: &'a IdentityCache,
+    /// Access tokens already verified, for introspection and userinfo.
+    pub verified_tokens: &'a VerifiedTokens,
     /// For a client's `jwks_uri` and back-channel logout URI, under the outbound
     /// address policy.
     pub outbound: &'a Outbound,

@@ -16,6 +16,7 @@ use crate::metrics::InternalError;
 use crate::storage::StorageError;
 use crate::store::StoreError;
 use crate::tokens::TokenError;
+use crate::tokens::revocation::RevocationError;
 
 /// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and OIDC Core §3.1.2.6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -142,6 +143,15 @@ impl From<StoreError> for OAuthError {
 impl From<TokenError> for OAuthError {
     fn from(e: TokenError) -> Self {
         OAuthError::internal_from(InternalError::SIGNING, &e, false)
+    }
+}
+
+impl From<RevocationError> for OAuthError {
+    fn from(e: RevocationError) -> Self {
+        match e {
+            RevocationError::Storage(e) => e.into(),
+            RevocationError::Store(e) => e.into(),
+        }
     }
 }
 

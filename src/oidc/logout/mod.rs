@@ -1,13 +1,8 @@
-//! Logout: RP-initiated (OIDC RP-Initiated Logout 1.0) at the `end_session_endpoint`,
-//! and back-channel notices (OIDC Back-Channel Logout 1.0) to every relying party the
-//! session signed in to.
-//!
-//! A logout ends the browser's session at once when the request proves it comes from a
-//! relying party of that same session (a valid `id_token_hint` for the session's
-//! citizen). Otherwise the citizen is asked to confirm, so that a third-party page
-//! cannot log anyone out by embedding the URL. `post_logout_redirect_uri` must match
-//! a registered one exactly, and is only used when the request names its client;
-//! otherwise the citizen sees a page of ours.
+//! Logout: the `end_session_endpoint` (OIDC RP-Initiated Logout 1.0) and its
+//! confirmation page, over `protocol::logout::end_session`, which decides whether the
+//! session ends at once or the citizen is asked, and ends it; and the worker ([`outbox`])
+//! that sends the back-channel logout tokens (OIDC Back-Channel Logout 1.0) to every
+//! relying party an ended session signed in to.
 //!
 //! Every way a session ends queues the logout tokens of its relying parties in the
 //! database (`protocol::logout::backchannel::queue`), and the worker of [`outbox`] sends them: a logout
@@ -16,18 +11,13 @@
 //! account (`account_logouts`, see [`outbox`]).
 
 pub mod outbox;
-pub mod request;
-
-use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use serde::{Deserialize, Serialize};
-use url::Url;
+use serde::Deserialize;
 
-use crate::audit;
-use crate::authn::session::{self, Session};
+use crate::authn::session::Session;
 use crate::domain::secret::SessionToken;
 use crate::http::access_log::request_id;
 use crate::http::cookies;
@@ -39,27 +29,9 @@ use crate::http::page_form::PageForm;
 use crate::http::params;
 use crate::http::redirect::redirect;
 use crate::protocol::logout::backchannel;
-use crate::registry;
+use crate::protocol::logout::end_session::{self, Ended, Refused, Return};
+use crate::protocol::logout::request::LogoutRequest;
 use crate::state::AppState;
-use crate::storage::clients;
-use crate::tokens::{random, subject};
-use request::LogoutRequest;
-
-/// Where the browser goes once logged out: a registered URI with the client's `state`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Return {
-    uri: String,
-    state: Option<String>,
-}
-
-/// A logout waiting for the citizen's confirmation.
-#[derive(Debug, Serialize, Deserialize)]
-struct Pending {
-    sid: String,
-    back: Option<Return>,
-}
-
-const PENDING_TTL: Duration = Duration::from_secs(600);
 
 #[derive(Template)]
 #[template(path = "logout.html")]
@@ -101,9 +73,25 @@ async fn respond(
     let Some(request) = request else {
         return page_error(PageError::bad_request(), lang);
     };
-    match end_session(&req, &state, request, after_post, lang).await {
-        Ok(response) => response,
-        Err(error) => page_error(error, lang),
+    let ended = end_session::end_session(
+        &state.protocol(),
+        &request,
+        session_token(&req, &state),
+        request_id(&req).as_deref(),
+        state.clock.now(),
+    )
+    .await;
+    match ended {
+        Ok(Ended::LoggedOut(back)) => finish(&state, back, after_post, lang),
+        Ok(Ended::Confirm { pending }) => {
+            let page = ConfirmPage {
+                t: lang.texts(),
+                lang: lang.code(),
+                pending: &pending,
+            };
+            html(StatusCode::OK, page.render())
+        }
+        Err(refused) => page_error(refused_page(refused), lang),
     }
 }
 
@@ -112,90 +100,21 @@ fn page_error(error: PageError, lang: Lang) -> HttpResponse {
     error.in_lang(lang).error_response()
 }
 
-async fn end_session(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    request: LogoutRequest,
-    after_post: bool,
-    lang: Lang,
-) -> Result<HttpResponse, PageError> {
-    let hint = request.verified_hint(state)?;
-    let client_id = match (&hint, &request.client_id) {
-        (Some(hint), Some(id)) if *id != hint.aud => return Err(PageError::bad_logout_hint()),
-        (Some(hint), _) => Some(hint.aud.clone()),
-        (None, id) => id.clone(),
-    };
-    let client = match client_id {
-        Some(id) => Some(
-            state
-                .db
-                .run(move |conn| clients::find(conn, &id))
-                .await?
-                .ok_or_else(PageError::unknown_client)?,
-        ),
-        None => None,
-    };
-    let back = match (&request.post_logout_redirect_uri, &client) {
-        (None, _) => None,
-        (Some(uri), Some(client)) if client.has_post_logout_redirect_uri(uri) => Some(Return {
-            uri: uri.clone(),
-            state: request.state.clone(),
-        }),
-        // Unregistered, or no client to check it against: never redirect (an open
-        // redirector would let anyone bounce citizens through our domain).
-        (Some(_), _) => return Err(PageError::bad_post_logout_redirect_uri()),
-    };
-
-    let Some((token, session)) = browser_session(req, state).await? else {
-        // Nothing to end: the citizen is already logged out here.
-        return Ok(finish(state, back, after_post, lang));
-    };
-    let proven = match (&hint, &client) {
-        (Some(hint), Some(client)) => {
-            let sub = subject::for_client(&state.pairwise_key, client, &session.facts.account_id);
-            random::constant_time_eq(hint.sub.as_bytes(), sub.as_bytes())
-                && hint
-                    .sid
-                    .as_ref()
-                    .is_none_or(|sid| *sid == session.facts.sid)
-        }
-        _ => false,
-    };
-    if !proven {
-        return confirm(state, &session, back, lang).await;
+/// The page for a refused logout: nothing in the request can be trusted to redirect to.
+fn refused_page(refused: Refused) -> PageError {
+    match refused {
+        Refused::BadHint => PageError::bad_logout_hint(),
+        Refused::UnknownClient => PageError::unknown_client(),
+        Refused::BadPostLogoutRedirectUri => PageError::bad_post_logout_redirect_uri(),
+        Refused::BadConfirmation => PageError::csrf_failed(),
+        Refused::Internal(e) => PageError::from_oauth(e),
     }
-    log_out(req, state, &token, &session).await?;
-    Ok(finish(state, back, after_post, lang))
 }
 
-/// Asks the citizen to confirm; the confirmation form names a pending logout that only
-/// this page knows, bound to the session it would end.
-async fn confirm(
-    state: &AppState,
-    session: &Session,
-    back: Option<Return>,
-    lang: Lang,
-) -> Result<HttpResponse, PageError> {
-    let id = random::token();
-    let pending = Pending {
-        sid: session.facts.sid.clone(),
-        back,
-    };
-    let value = serde_json::to_vec(&pending).map_err(|e| PageError::internal(&e, false))?;
-    state
-        .store
-        .put(
-            &crate::store::keys::logout_confirmation(&id),
-            value,
-            PENDING_TTL,
-        )
-        .await?;
-    let page = ConfirmPage {
-        t: lang.texts(),
-        lang: lang.code(),
-        pending: &id,
-    };
-    Ok(html(StatusCode::OK, page.render()))
+/// The browser's session cookie, if it sent one.
+fn session_token(req: &HttpRequest, state: &AppState) -> Option<SessionToken> {
+    req.cookie(state.cookies.session_name())
+        .map(|cookie| SessionToken::new(cookie.value().to_owned()))
 }
 
 #[derive(Deserialize, Default)]
@@ -208,77 +127,18 @@ pub async fn confirm_post(
     state: web::Data<AppState>,
     PageForm { form, lang }: PageForm<ConfirmForm>,
 ) -> HttpResponse {
-    match confirmed(&req, &state, form, lang).await {
-        Ok(response) => response,
-        Err(error) => page_error(error, lang),
+    let confirmed = end_session::confirm(
+        &state.protocol(),
+        form.logout,
+        session_token(&req, &state),
+        request_id(&req).as_deref(),
+        state.clock.now(),
+    )
+    .await;
+    match confirmed {
+        Ok(back) => finish(&state, back, true, lang),
+        Err(refused) => page_error(refused_page(refused), lang),
     }
-}
-
-async fn confirmed(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    form: ConfirmForm,
-    lang: Lang,
-) -> Result<HttpResponse, PageError> {
-    let id = form
-        .logout
-        .filter(|id| id.len() <= 64)
-        .ok_or_else(PageError::csrf_failed)?;
-    let pending = state
-        .store
-        .take(&crate::store::keys::logout_confirmation(&id))
-        .await?
-        .and_then(|bytes| serde_json::from_slice::<Pending>(&bytes).ok())
-        .ok_or_else(PageError::csrf_failed)?;
-    match browser_session(req, state).await? {
-        Some((token, session)) if session.facts.sid == pending.sid => {
-            log_out(req, state, &token, &session).await?;
-        }
-        // The session already ended (another tab, expiry): the citizen's wish holds.
-        None => {}
-        // Another session than the one the page was shown for: a forged form.
-        Some(_) => {
-            tracing::warn!(target: "security", "logout confirmation for another session refused");
-            return Err(PageError::csrf_failed());
-        }
-    }
-    Ok(finish(state, pending.back, true, lang))
-}
-
-/// The browser's live session, with the cookie's token that names it.
-async fn browser_session(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<Option<(SessionToken, Session)>, PageError> {
-    let Some(cookie) = req.cookie(state.cookies.session_name()) else {
-        return Ok(None);
-    };
-    let token = SessionToken::new(cookie.value().to_owned());
-    let session = session::find(state.store.as_ref(), &token, state.clock.now()).await?;
-    Ok(session.map(|session| (token, session)))
-}
-
-/// Ends the session and tells its relying parties.
-async fn log_out(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    token: &SessionToken,
-    session: &Session,
-) -> Result<(), PageError> {
-    session::end(state.store.as_ref(), token).await?;
-    let client_ids = session::take_clients(state.store.as_ref(), &session.facts.sid).await?;
-    let account_id = session.facts.account_id.clone();
-    let citizen = registry::identity_by_account(&state.db, account_id)
-        .await?
-        .map(|(_, citizen)| citizen.national_id);
-    let mut event = audit::Event::new(audit::Kind::Login, "logout", state.clock.now().naive_utc())
-        .request_id(request_id(req).as_deref());
-    if let Some(citizen) = &citizen {
-        event = event.citizen(citizen.clone());
-    }
-    state.audit.record(event).await;
-    tracing::info!(target: "security", clients = client_ids.len(), "session ended by logout");
-    tell_relying_parties(state, session, client_ids, citizen).await
 }
 
 /// Queues back-channel logout tokens for `session` (already ended) to those of
@@ -305,7 +165,7 @@ pub(crate) async fn tell_relying_parties(
 /// session cookie is cleared either way.
 fn finish(state: &AppState, back: Option<Return>, after_post: bool, lang: Lang) -> HttpResponse {
     let mut response = match back {
-        Some(back) => redirect(&return_url(&back), after_post),
+        Some(back) => redirect(&back.url(), after_post),
         None => {
             let page = LoggedOutPage {
                 t: lang.texts(),
@@ -319,14 +179,4 @@ fn finish(state: &AppState, back: Option<Return>, after_post: bool, lang: Lang) 
         tracing::error!(error = %e, "cannot clear the session cookie");
     }
     response
-}
-
-fn return_url(back: &Return) -> String {
-    match (Url::parse(&back.uri), &back.state) {
-        (Ok(mut url), Some(state)) => {
-            url.query_pairs_mut().append_pair("state", state);
-            url.to_string()
-        }
-        _ => back.uri.clone(),
-    }
 }

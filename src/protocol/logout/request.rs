@@ -1,8 +1,8 @@
 //! Parsing an RP-initiated logout request (RP-Initiated Logout 1.0 §2).
 
+use super::super::Context;
+use super::end_session::Refused;
 use crate::domain::parameter;
-use crate::http::page_error::PageError;
-use crate::state::AppState;
 use crate::tokens::id_token::IdTokenClaims;
 use crate::tokens::jwt;
 
@@ -54,13 +54,13 @@ impl LogoutRequest {
 
     /// The ID token hint, if any, verified as one of ours. An expired one is accepted,
     /// as §2 asks: relying parties log out long after their ID token expired.
-    pub fn verified_hint(&self, state: &AppState) -> Result<Option<IdTokenClaims>, PageError> {
+    pub fn verified_hint(&self, ctx: &Context<'_>) -> Result<Option<IdTokenClaims>, Refused> {
         let Some(hint) = &self.id_token_hint else {
             return Ok(None);
         };
-        jwt::verify::<IdTokenClaims>(&state.keys.current(), hint, "JWT", &state.issuer)
+        jwt::verify::<IdTokenClaims>(&ctx.keys.current(), hint, "JWT", ctx.issuer)
             .map(Some)
-            .map_err(|_| PageError::bad_logout_hint())
+            .map_err(|_| Refused::BadHint)
     }
 }
 
@@ -68,8 +68,11 @@ impl LogoutRequest {
 mod tests {
     use super::*;
 
+    // Decoded as the web layer decodes a query or a form body (`http::params::parse`).
     fn parse(query: &[u8]) -> Option<LogoutRequest> {
-        crate::http::params::parse(query).and_then(LogoutRequest::from_pairs)
+        serde_urlencoded::from_bytes(query)
+            .ok()
+            .and_then(LogoutRequest::from_pairs)
     }
 
     #[test]

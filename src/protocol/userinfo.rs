@@ -1,0 +1,75 @@
+//! The userinfo endpoint's answer (OIDC Core §5.3): the claims the access token's scopes
+//! allow, read from the population register at the time of the call (or, if the
+//! operator turned the cache on, at most `database.register_cache_ms` before it). The
+//! web layer reads the token from the request (RFC 6750 §2) and renders the errors as
+//! a Bearer challenge.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::Context;
+use super::error::{ErrorCode, OAuthError};
+use crate::audit;
+use crate::domain::scope::ScopeSet;
+use crate::registry::{self, claims};
+use crate::tokens::revocation;
+
+fn invalid_token(why: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidToken, why)
+}
+
+/// The claims `token` may see, or why it may see none (RFC 6750 §3.1).
+pub async fn userinfo(
+    ctx: &Context<'_>,
+    token: &str,
+    request_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Map<String, Value>, OAuthError> {
+    let token_claims = ctx
+        .verified_tokens
+        .verify(&ctx.keys.current(), token, ctx.issuer, now.timestamp())
+        .map_err(|_| invalid_token("the access token is invalid"))?;
+    if token_claims.exp <= now.timestamp() {
+        return Err(invalid_token("the access token has expired"));
+    }
+    if revocation::is_revoked(ctx.store, ctx.db, &token_claims.jti, now).await? {
+        return Err(invalid_token("the access token has been revoked"));
+    }
+    if !token_claims.has_citizen() {
+        return Err(invalid_token("the access token speaks for no citizen"));
+    }
+    // Only what the client is still registered for: an operator who removes a scope
+    // from a client (or the client) cuts it off at the next call.
+    let client = ctx
+        .clients
+        .find(ctx.db, &token_claims.client_id, now)
+        .await?
+        .ok_or_else(|| invalid_token("the access token's client is no longer registered"))?;
+    let scopes = ScopeSet::parse(&token_claims.scope)
+        .map_err(|_| invalid_token("the access token is invalid"))?
+        .intersection(&client.scopes);
+    if !scopes.contains("openid") {
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "the openid scope is required",
+        ));
+    }
+    // Read now, not at login: a correction or a death in the register shows at once (or
+    // within `database.register_cache_ms`, if the operator turned the cache on).
+    let identity = ctx
+        .identities
+        .by_subject(ctx.db, &token_claims.sub, now)
+        .await?
+        .ok_or_else(|| invalid_token("the access token is invalid"))?;
+    let (account, citizen) = identity.as_ref();
+    registry::check_eligible(account, citizen)
+        .map_err(|_| invalid_token("the citizen can no longer sign in"))?;
+    let released = claims::for_scopes(&token_claims.sub, citizen, &scopes);
+    let event = audit::Event::new(audit::Kind::Disclosure, "userinfo", now.naive_utc())
+        .citizen(citizen.national_id.clone())
+        .client(&token_claims.client_id)
+        .claims(released.keys().cloned())
+        .request_id(request_id);
+    ctx.audit.record(event).await;
+    Ok(released)
+}
