@@ -5,13 +5,18 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
 use crate::protocol::error::{ErrorCode, MISSING_TOKEN, OAuthError};
 
-/// The error's response, marked with its internal cause for the access log.
-fn mark(error: &OAuthError, mut response: HttpResponse) -> HttpResponse {
+/// The error's JSON body (RFC 6749 §5.2), the response marked with its internal cause
+/// for the access log.
+fn json_response(error: &OAuthError, response: &mut HttpResponseBuilder) -> HttpResponse {
+    let mut response = response.json(ErrorBody {
+        error: error.code_str(),
+        error_description: error.description.as_deref(),
+    });
     if let Some(internal) = error.internal {
         response.extensions_mut().insert(internal);
     }
@@ -59,13 +64,7 @@ impl OAuthError {
                 HeaderValue::from_static("Basic realm=\"citizen-idp\""),
             ));
         }
-        mark(
-            self,
-            response.json(ErrorBody {
-                error: self.code_str(),
-                error_description: self.description.as_deref(),
-            }),
-        )
+        json_response(self, &mut response)
     }
 }
 
@@ -106,15 +105,11 @@ impl ResponseError for BearerError {
         } else {
             error.status_code()
         };
-        mark(
+        json_response(
             error,
             HttpResponse::build(status)
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::WWW_AUTHENTICATE, challenge))
-                .json(ErrorBody {
-                    error: error.code_str(),
-                    error_description: error.description.as_deref(),
-                }),
+                .insert_header((header::WWW_AUTHENTICATE, challenge)),
         )
     }
 }
@@ -162,13 +157,7 @@ impl ResponseError for AdminApiError {
                 HeaderValue::from_static("Bearer realm=\"admin\""),
             ));
         }
-        mark(
-            error,
-            response.json(ErrorBody {
-                error: error.code_str(),
-                error_description: error.description.as_deref(),
-            }),
-        )
+        json_response(error, &mut response)
     }
 }
 
