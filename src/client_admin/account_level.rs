@@ -8,11 +8,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{ApiError, authorize, body_bytes, json};
+use super::api::{authorize, body_bytes, json};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::national_id::NationalId;
+use crate::http::oauth_error::AdminApiError;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registry::assurance::{self, Decision};
-use crate::registry::lifecycle::{Actor, LifecycleError};
+use crate::registry::lifecycle::Actor;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -23,8 +25,8 @@ struct LevelChange {
     reason: String,
 }
 
-pub(super) fn invalid(description: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+pub(super) fn invalid(description: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidRequest, description)
 }
 
 pub async fn set_level(
@@ -32,7 +34,7 @@ pub async fn set_level(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: Result<web::Bytes, actix_web::Error>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     authorize(&req, &state)?;
     let id = NationalId::parse(&path.into_inner())
         .map_err(|_| invalid("the personal identification number must be 12 digits"))?;
@@ -44,7 +46,9 @@ pub async fn set_level(
         officer: &change.officer,
         reason: &change.reason,
     };
-    decision.check().map_err(|e| invalid(e.to_string()))?;
+    decision
+        .check()
+        .map_err(|e| OAuthError::with_description(ErrorCode::InvalidRequest, e.to_string()))?;
     let now = state.clock.now().naive_utc();
     let (officer, reason) = (change.officer.clone(), change.reason.clone());
     let (before, after) = state
@@ -56,11 +60,7 @@ pub async fn set_level(
             };
             assurance::set_level(conn, &id, level, &decision, Actor("api"), now)
         })
-        .await
-        .map_err(|e| match e {
-            LifecycleError::Storage(e) => e.into(),
-            _ => ApiError::not_found(),
-        })?;
+        .await?;
     state.identities.clear();
     state.logout_wakeup.notify_one();
     Ok(json(

@@ -12,8 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::account_level::invalid;
-use super::api::{ApiError, authorize, body_bytes, json};
+use super::api::{authorize, body_bytes, json, not_found};
 use crate::domain::national_id::NationalId;
+use crate::http::oauth_error::AdminApiError;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registry::assurance::Decision;
 use crate::registry::lifecycle::{self, AccountAction, Actor, LifecycleError};
 use crate::state::AppState;
@@ -24,6 +26,19 @@ struct StatusChange {
     action: String,
     officer: String,
     reason: String,
+}
+
+/// The admin API's answers to an account change it cannot make (the level's too).
+impl From<LifecycleError> for OAuthError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::Storage(e) => e.into(),
+            LifecycleError::WrongState(..) => {
+                OAuthError::with_description(ErrorCode::Conflict, e.to_string())
+            }
+            LifecycleError::UnknownCitizen | LifecycleError::NoAccount => not_found(),
+        }
+    }
 }
 
 fn parse_action(action: &str) -> Option<AccountAction> {
@@ -41,7 +56,7 @@ pub async fn set_status(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: Result<web::Bytes, actix_web::Error>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     authorize(&req, &state)?;
     let id = NationalId::parse(&path.into_inner())
         .map_err(|_| invalid("the personal identification number must be 12 digits"))?;
@@ -55,7 +70,7 @@ pub async fn set_status(
         reason: &change.reason,
     }
     .check()
-    .map_err(|e| invalid(e.to_string()))?;
+    .map_err(|e| OAuthError::with_description(ErrorCode::InvalidRequest, e.to_string()))?;
     let now = state.clock.now().naive_utc();
     let (officer, reason) = (change.officer, change.reason);
     let (before, after) = state
@@ -67,14 +82,7 @@ pub async fn set_status(
             };
             lifecycle::change_account(conn, &id, action, Actor("api"), Some(&decision), now)
         })
-        .await
-        .map_err(|e| match e {
-            LifecycleError::Storage(e) => e.into(),
-            LifecycleError::WrongState(..) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            LifecycleError::UnknownCitizen | LifecycleError::NoAccount => ApiError::not_found(),
-        })?;
+        .await?;
     state.identities.clear();
     state.logout_wakeup.notify_one();
     Ok(json(

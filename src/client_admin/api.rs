@@ -5,101 +5,45 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
 use crate::domain::client_keys;
+use crate::http::oauth_error::AdminApiError;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registration::admin::{self, Actor, AdminError};
-use crate::registration::{self, NewClient};
+use crate::registration::{self, NewClient, RegistrationError};
 use crate::state::AppState;
-use crate::storage::StorageError;
 use crate::tokens::random;
 
 const ACTOR: Actor<'static> = Actor("api");
 
-/// Errors as JSON `{error, error_description}`, like RFC 7591 §3.2.2.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    description: String,
-}
-
-impl ApiError {
-    pub(super) fn new(
-        status: StatusCode,
-        code: &'static str,
-        description: impl Into<String>,
-    ) -> Self {
-        ApiError {
-            status,
-            code,
-            description: description.into(),
-        }
-    }
-
-    pub(super) fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.description)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
-        response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"admin\""));
-        }
-        response.json(json!({ "error": self.code, "error_description": self.description }))
-    }
-}
-
-impl From<AdminError> for ApiError {
+/// The admin API's answers to the client administration's refusals (RFC 7591 §3.2.2
+/// for invalid metadata); a storage error is logged and hidden (`protocol::error`).
+impl From<AdminError> for OAuthError {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::NotFound => ApiError::not_found(),
-            AdminError::Exists => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
-            AdminError::Invalid(reason) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_client_metadata",
-                reason.to_string(),
-            ),
-            AdminError::NoSecret(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            AdminError::NotFound => not_found(),
+            AdminError::Exists | AdminError::NoSecret(_) => {
+                OAuthError::with_description(ErrorCode::Conflict, e.to_string())
             }
+            AdminError::Invalid(reason) => reason.into(),
             AdminError::Storage(e) => e.into(),
         }
     }
 }
 
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> Self {
-        tracing::error!(error = %e, "admin API storage error");
-        match e {
-            StorageError::Unavailable(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the database is unavailable",
-            ),
-            _ => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "internal error",
-            ),
-        }
+impl From<RegistrationError> for OAuthError {
+    fn from(reason: RegistrationError) -> Self {
+        OAuthError::with_description(ErrorCode::InvalidClientMetadata, reason.to_string())
     }
+}
+
+/// No such resource, or the admin API is off.
+pub(super) fn not_found() -> OAuthError {
+    OAuthError::new(ErrorCode::NotFound, "no such resource")
 }
 
 /// The bearer token of an `Authorization` header, trimmed; empty when there is none.
@@ -115,10 +59,10 @@ pub fn presented_token(authorization: Option<&HeaderValue>) -> &str {
 }
 
 /// Lets the request through only with the configured admin token.
-pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), AdminApiError> {
     let expected = &state.settings.admin.token;
     if expected.is_empty() {
-        return Err(ApiError::not_found());
+        return Err(not_found().into());
     }
     let presented = presented_token(req.headers().get(header::AUTHORIZATION));
     // Digests first, so that the comparison takes the same time whatever the length.
@@ -128,11 +72,11 @@ pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), ApiEr
     );
     if !ok {
         tracing::warn!(target: "security", "admin API request with a wrong token");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
+        return Err(OAuthError::new(
+            ErrorCode::InvalidToken,
             "the admin token is missing or wrong",
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -190,28 +134,23 @@ fn holds_control(value: &Value) -> bool {
 
 /// The client id of the URL. No client id holds a control character (PostgreSQL
 /// refuses a NUL in a lookup), so such an id names no client.
-fn path_client_id(path: web::Path<String>) -> Result<String, ApiError> {
+fn path_client_id(path: web::Path<String>) -> Result<String, OAuthError> {
     let client_id = path.into_inner();
     if is_control_text(&client_id) {
-        return Err(ApiError::not_found());
+        return Err(not_found());
     }
     Ok(client_id)
 }
 
-fn invalid(description: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_client_metadata",
-        description,
-    )
+fn invalid(description: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClientMetadata, description)
 }
 
 impl ClientMetadata {
-    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         let not_metadata = |e: serde_json::Error| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
+            OAuthError::with_description(
+                ErrorCode::InvalidRequest,
                 format!("the body is not valid client metadata: {e}"),
             )
         };
@@ -223,7 +162,7 @@ impl ClientMetadata {
         serde_json::from_value(value).map_err(not_metadata)
     }
 
-    fn into_new_client(self, base: NewClient) -> Result<NewClient, ApiError> {
+    fn into_new_client(self, base: NewClient) -> Result<NewClient, OAuthError> {
         let kind = match self.kind.as_deref() {
             None => base.kind,
             Some(kind) => ClientKind::parse(kind)
@@ -325,17 +264,22 @@ pub(super) fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
 
 pub(super) fn body_bytes(
     body: Result<web::Bytes, actix_web::Error>,
-) -> Result<web::Bytes, ApiError> {
+) -> Result<web::Bytes, AdminApiError> {
     body.map_err(|_| {
-        ApiError::new(
+        AdminApiError::with_status(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            "the body is too large or unreadable",
+            OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "the body is too large or unreadable",
+            ),
         )
     })
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminApiError> {
     authorize(&req, &state)?;
     let list = state.db.run(admin::list).await?;
     let views: Vec<ClientView> = list.into_iter().map(|c| ClientView::of(c, None)).collect();
@@ -346,13 +290,11 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: Result<web::Bytes, actix_web::Error>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     authorize(&req, &state)?;
     let metadata = ClientMetadata::parse(&body_bytes(body)?)?;
     let new = metadata.into_new_client(NewClient::default())?;
-    registration::check_outbound(&new, state.http.policy())
-        .await
-        .map_err(AdminError::from)?;
+    registration::check_outbound(&new, state.http.policy()).await?;
     let now = state.clock.now().naive_utc();
     let (client, secret) = state
         .db
@@ -367,14 +309,14 @@ pub async fn show(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     authorize(&req, &state)?;
     let client_id = path_client_id(path)?;
     let client = state
         .db
         .run(move |conn| admin::find(conn, &client_id))
         .await?
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(not_found)?;
     Ok(json(StatusCode::OK, &ClientView::of(client, None)))
 }
 
@@ -385,7 +327,7 @@ pub async fn replace(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: Result<web::Bytes, actix_web::Error>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     authorize(&req, &state)?;
     let client_id = path_client_id(path)?;
     let metadata = ClientMetadata::parse(&body_bytes(body)?)?;
@@ -394,16 +336,14 @@ pub async fn replace(
         .as_deref()
         .is_some_and(|id| id != client_id)
     {
-        return Err(invalid("client_id differs from the URL"));
+        return Err(invalid("client_id differs from the URL").into());
     }
     if metadata.kind.is_some() {
-        return Err(invalid("kind cannot change; delete and create instead"));
+        return Err(invalid("kind cannot change; delete and create instead").into());
     }
     // The id and kind come from the stored client (see `admin::update`).
     let wanted = metadata.into_new_client(NewClient::default())?;
-    registration::check_outbound(&wanted, state.http.policy())
-        .await
-        .map_err(AdminError::from)?;
+    registration::check_outbound(&wanted, state.http.policy()).await?;
     let now = state.clock.now().naive_utc();
     let (client, secret) = state
         .db
@@ -419,7 +359,7 @@ pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     authorize(&req, &state)?;
     let client_id = path_client_id(path)?;
     let now = state.clock.now().naive_utc();
@@ -436,7 +376,7 @@ pub async fn rotate_secret(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, AdminApiError> {
     authorize(&req, &state)?;
     let client_id = path_client_id(path)?;
     let now = state.clock.now().naive_utc();

@@ -1,16 +1,22 @@
 //! The protocol error over HTTP: [`OAuthError`] (`protocol::error`) rendered as RFC
-//! 6749 §5.2 JSON, and [`BearerError`], the same error as an RFC 6750 §3 Bearer
-//! challenge for userinfo. Pages for people use [`crate::http::page_error::PageError`].
+//! 6749 §5.2 JSON, [`BearerError`], the same error as an RFC 6750 §3 Bearer
+//! challenge for userinfo, and [`AdminApiError`], the same error as the admin API
+//! answers it. Pages for people use [`crate::http::page_error::PageError`].
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
 use crate::protocol::error::{ErrorCode, MISSING_TOKEN, OAuthError};
 
-/// The error's response, marked with its internal cause for the access log.
-fn mark(error: &OAuthError, mut response: HttpResponse) -> HttpResponse {
+/// The error's JSON body (RFC 6749 §5.2), the response marked with its internal cause
+/// for the access log.
+fn json_response(error: &OAuthError, response: &mut HttpResponseBuilder) -> HttpResponse {
+    let mut response = response.json(ErrorBody {
+        error: error.code_str(),
+        error_description: error.description.as_deref(),
+    });
     if let Some(internal) = error.internal {
         response.extensions_mut().insert(internal);
     }
@@ -30,6 +36,8 @@ impl ResponseError for OAuthError {
         match self.code {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -56,13 +64,7 @@ impl OAuthError {
                 HeaderValue::from_static("Basic realm=\"citizen-idp\""),
             ));
         }
-        mark(
-            self,
-            response.json(ErrorBody {
-                error: self.code_str(),
-                error_description: self.description,
-            }),
-        )
+        json_response(self, &mut response)
     }
 }
 
@@ -85,7 +87,7 @@ impl ResponseError for BearerError {
         let error = &self.0;
         let challenge = match error.code {
             // RFC 6750 §3.1: a request without any token gets a bare challenge.
-            ErrorCode::InvalidRequest if error.description == Some(MISSING_TOKEN) => {
+            ErrorCode::InvalidRequest if error.description.as_deref() == Some(MISSING_TOKEN) => {
                 "Bearer realm=\"citizen-idp\"".to_owned()
             }
             _ => format!(
@@ -93,24 +95,21 @@ impl ResponseError for BearerError {
                 error.code_str(),
                 error
                     .description
+                    .as_deref()
                     .map(|d| format!(", error_description=\"{d}\""))
                     .unwrap_or_default()
             ),
         };
-        let status = if error.description == Some(MISSING_TOKEN) {
+        let status = if error.description.as_deref() == Some(MISSING_TOKEN) {
             StatusCode::UNAUTHORIZED
         } else {
             error.status_code()
         };
-        mark(
+        json_response(
             error,
             HttpResponse::build(status)
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::WWW_AUTHENTICATE, challenge))
-                .json(ErrorBody {
-                    error: error.code_str(),
-                    error_description: error.description,
-                }),
+                .insert_header((header::WWW_AUTHENTICATE, challenge)),
         )
     }
 }
@@ -118,5 +117,56 @@ impl ResponseError for BearerError {
 impl<E: Into<OAuthError>> From<E> for BearerError {
     fn from(e: E) -> Self {
         BearerError(e.into())
+    }
+}
+
+/// An [`OAuthError`] as the admin API answers it: the RFC 7591 §3.2.2 JSON body, under
+/// the status of its code unless a refusal outside the protocol sets another (413), and
+/// with a Bearer challenge of the realm `admin` on a 401 (RFC 6750 §3).
+#[derive(Debug)]
+pub struct AdminApiError {
+    pub error: OAuthError,
+    status: StatusCode,
+}
+
+impl AdminApiError {
+    /// The error under a status its code does not say, such as 413 for a body too large.
+    pub fn with_status(status: StatusCode, error: OAuthError) -> Self {
+        AdminApiError { error, status }
+    }
+}
+
+impl std::fmt::Display for AdminApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for AdminApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let error = &self.error;
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"admin\""),
+            ));
+        }
+        json_response(error, &mut response)
+    }
+}
+
+impl<E: Into<OAuthError>> From<E> for AdminApiError {
+    fn from(e: E) -> Self {
+        let error = e.into();
+        AdminApiError {
+            status: error.status_code(),
+            error,
+        }
     }
 }

@@ -5,9 +5,14 @@
 //! an RFC 6750 §3 Bearer challenge at userinfo. Pages for people use
 //! `http::page_error::PageError` instead.
 //!
+//! The admin API answers the same error with three codes of its own
+//! (`invalid_client_metadata`, `not_found`, `conflict`).
+//!
 //! Internal causes (database, store, signing) become `server_error` or
 //! `temporarily_unavailable`; the cause goes to the log with the request id, never to
 //! the client.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
@@ -18,7 +23,8 @@ use crate::store::StoreError;
 use crate::tokens::TokenError;
 use crate::tokens::revocation::RevocationError;
 
-/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and OIDC Core §3.1.2.6.
+/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6 and
+/// RFC 7591 §3.2.2, and the admin API's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -55,12 +61,21 @@ pub enum ErrorCode {
     ServerError,
     /// A dependency (database, store) is unavailable; try again later.
     TemporarilyUnavailable,
+    /// A client setting is invalid (RFC 7591 §3.2.2); the admin API's answer.
+    InvalidClientMetadata,
+    /// The admin API has no such resource, or is off.
+    NotFound,
+    /// The admin API's change contradicts what is stored (the client exists already,
+    /// the key still signs, the account is not in the state the action needs).
+    Conflict,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     pub code: ErrorCode,
-    pub description: Option<&'static str>,
+    /// For the developer, in English; owned when it names a reason known only at run
+    /// time (a registration rule, a parse error), never an internal cause.
+    pub description: Option<Cow<'static, str>>,
     /// What an internal error hid, for the metrics; never shown to the client.
     pub internal: Option<InternalError>,
 }
@@ -69,7 +84,16 @@ impl OAuthError {
     pub fn new(code: ErrorCode, description: &'static str) -> Self {
         OAuthError {
             code,
-            description: Some(description),
+            description: Some(Cow::Borrowed(description)),
+            internal: None,
+        }
+    }
+
+    /// An error whose description is made at run time.
+    pub fn with_description(code: ErrorCode, description: String) -> Self {
+        OAuthError {
+            code,
+            description: Some(Cow::Owned(description)),
             internal: None,
         }
     }
@@ -94,6 +118,9 @@ impl OAuthError {
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
         }
     }
 

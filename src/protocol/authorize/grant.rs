@@ -54,7 +54,7 @@ pub fn error_url(
         redirect_uri,
         &[
             ("error", Some(error.code_str())),
-            ("error_description", error.description),
+            ("error_description", error.description.as_deref()),
             ("state", state),
             ("iss", Some(issuer)),
         ],
