@@ -17,7 +17,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::authn::session::Session;
 use crate::domain::secret::SessionToken;
 use crate::http::access_log::request_id;
 use crate::http::cookies;
@@ -28,7 +27,6 @@ use crate::http::page_error::html;
 use crate::http::page_form::PageForm;
 use crate::http::params;
 use crate::http::redirect::redirect;
-use crate::protocol::logout::backchannel;
 use crate::protocol::logout::end_session::{self, Ended, Refused, Return};
 use crate::protocol::logout::request::LogoutRequest;
 use crate::state::AppState;
@@ -139,26 +137,6 @@ pub async fn confirm_post(
         Ok(back) => finish(&state, back, true, lang),
         Err(refused) => page_error(refused_page(refused), lang),
     }
-}
-
-/// Queues back-channel logout tokens for `session` (already ended) to those of
-/// `client_ids` that registered for them; the outbox worker sends them.
-pub(crate) async fn tell_relying_parties(
-    state: &AppState,
-    session: &Session,
-    client_ids: Vec<String>,
-    citizen: Option<crate::domain::national_id::NationalId>,
-) -> Result<(), PageError> {
-    backchannel::queue(
-        &state.protocol(),
-        &session.facts.account_id,
-        &session.facts.sid,
-        &client_ids,
-        citizen.as_ref(),
-        state.clock.now(),
-    )
-    .await?;
-    Ok(())
 }
 
 /// The answer once logged out: back to the relying party, or our own page. The

@@ -22,10 +22,10 @@ use crate::http::page_error::PageError;
 use crate::http::redirect::redirect;
 use crate::http::signed_in::{Any, PageAction, SignedForm, TokenForm};
 use crate::metrics::InternalError;
-use crate::oidc::logout;
 use crate::pages::enrol;
 use crate::pages::login_protection;
 use crate::protocol::authorize::LiveSession;
+use crate::protocol::logout::backchannel;
 use crate::registry;
 use crate::state::AppState;
 
@@ -119,7 +119,16 @@ async fn after_end(
         event = event.citizen(citizen.clone());
     }
     state.audit.record(event).await;
-    logout::tell_relying_parties(state, ended, clients, citizen).await
+    backchannel::queue(
+        &state.protocol(),
+        &ended.facts.account_id,
+        &ended.facts.sid,
+        &clients,
+        citizen.as_ref(),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn end_session_post(
