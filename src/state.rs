@@ -83,6 +83,7 @@ impl AppState {
             verified_tokens: &self.verified_tokens,
             outbound: &self.http,
             logout_wakeup: &self.logout_wakeup,
+            cookies: &self.cookies,
             passkeys_on: self.passkeys.is_some(),
         }
     }

@@ -39,10 +39,15 @@ pub fn browser(policy: &CookiePolicy, req: &HttpRequest) -> (String, Option<Cook
         Some(secret) => (secret, None),
         None => {
             let secret = policy.new_browser_secret();
-            let cookie = build(policy, policy.browser_name().to_owned(), secret.clone());
+            let cookie = browser_cookie(policy, secret.clone());
             (secret, Some(cookie))
         }
     }
+}
+
+/// The cookie that gives a browser `secret`, made by `policy`.
+pub fn browser_cookie(policy: &CookiePolicy, secret: String) -> Cookie<'static> {
+    build(policy, policy.browser_name().to_owned(), secret)
 }
 
 fn build(policy: &CookiePolicy, name: String, value: String) -> Cookie<'static> {

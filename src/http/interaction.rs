@@ -44,7 +44,6 @@ pub fn browser(state: &AppState, req: &HttpRequest) -> Browser {
     Browser {
         session_token: cookies::session_token(&state.cookies, req),
         secret: cookies::browser_secret(&state.cookies, req),
-        new_secret: false,
         address: super::limits::client_ip(req),
         user_agent: req
             .headers()
@@ -53,21 +52,6 @@ pub fn browser(state: &AppState, req: &HttpRequest) -> Browser {
             .map(str::to_owned),
         request_id: request_id(req),
     }
-}
-
-/// What the browser brought, for a request that may start a flow: a browser without
-/// our cookie gets a new secret, and the cookie to set if a flow starts.
-pub fn browser_for_flow(
-    state: &AppState,
-    req: &HttpRequest,
-) -> (Browser, Option<actix_web::cookie::Cookie<'static>>) {
-    let (secret, new_cookie) = cookies::browser(&state.cookies, req);
-    let browser = Browser {
-        secret: Some(secret),
-        new_secret: new_cookie.is_some(),
-        ..browser(state, req)
-    };
-    (browser, new_cookie)
 }
 
 /// The browser's session, if it is live and its citizen may still sign in.
@@ -82,22 +66,20 @@ pub async fn live_session(
 
 /// Answers an [`Outcome`]: to the client, or to the first page of a new flow with the
 /// browser's new cookie if it had none.
-pub fn render_outcome(
-    outcome: Outcome,
-    new_cookie: Option<actix_web::cookie::Cookie<'static>>,
-) -> Result<HttpResponse, OAuthError> {
+pub fn render_outcome(state: &AppState, outcome: Outcome) -> Result<HttpResponse, OAuthError> {
     match outcome {
         Outcome::ToClient(url) => Ok(redirect(&url, false)),
         Outcome::ToStep {
             step,
             flow_id,
             ui_locales,
+            new_browser_secret,
         } => {
             let lang = Lang::negotiate(ui_locales.as_deref());
             let mut response = redirect(&step_url(step, &flow_id, lang), false);
-            if let Some(cookie) = new_cookie {
+            if let Some(secret) = new_browser_secret {
                 response
-                    .add_cookie(&cookie)
+                    .add_cookie(&cookies::browser_cookie(&state.cookies, secret))
                     .map_err(|e| OAuthError::internal(&e, false))?;
             }
             Ok(response)
@@ -114,9 +96,9 @@ pub async fn start_flow(
     entry: Entry,
     now: DateTime<Utc>,
 ) -> Result<HttpResponse, OAuthError> {
-    let (browser, new_cookie) = browser_for_flow(state, req);
+    let browser = browser(state, req);
     let outcome = authorize::start_flow(&state.protocol(), &browser, request, entry, now).await?;
-    render_outcome(outcome, new_cookie)
+    render_outcome(state, outcome)
 }
 
 /// A flow found for a page (see `protocol::authorize::interaction::flow_for_page`).

@@ -6,7 +6,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
-use crate::http::interaction::{browser_for_flow, render_outcome};
+use crate::http::interaction::{browser, render_outcome};
 use crate::http::lang::page_lang;
 use crate::http::page_error::PageError;
 use crate::http::params;
@@ -37,7 +37,7 @@ async fn respond(
     let Some(pairs) = pairs else {
         return PageError::bad_request().in_lang(lang).error_response();
     };
-    let (browser, new_cookie) = browser_for_flow(state, req);
+    let browser = browser(state, req);
     let outcome = crate::protocol::authorize::authorize(
         &state.protocol(),
         &browser,
@@ -46,7 +46,7 @@ async fn respond(
     )
     .await;
     match outcome {
-        Ok(outcome) => render_outcome(outcome, new_cookie)
+        Ok(outcome) => render_outcome(state, outcome)
             .unwrap_or_else(|e| PageError::from_oauth(e).in_lang(lang).error_response()),
         Err(AuthorizeError::Page(refused)) => {
             PageError::from(refused).in_lang(lang).error_response()

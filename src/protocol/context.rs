@@ -2,6 +2,7 @@
 //! request: the parts, not the handlers, and nothing of HTTP.
 
 use crate::audit::AuditLog;
+use crate::authn::cookies::CookiePolicy;
 use crate::config::Settings;
 use crate::domain::signing_alg::SigningAlg;
 use crate::outbound::Outbound;
@@ -43,6 +44,8 @@ pub struct Context<'a> {
     pub outbound: &'a Outbound,
     /// Wakes this server's logout worker after work was queued for it.
     pub logout_wakeup: &'a tokio::sync::Notify,
+    /// The cookies' names and the browser secret's MAC, for a flow's new browser secret.
+    pub cookies: &'a CookiePolicy,
     /// Whether passkeys can be presented here (not on an IP-address issuer), so count
     /// as a second factor.
     pub passkeys_on: bool,

@@ -32,11 +32,10 @@ use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 pub struct Browser {
     /// The session cookie's token.
     pub session_token: Option<SessionToken>,
-    /// The browser cookie's secret, which binds a flow to this browser. For a request
-    /// that may start a flow, the web layer makes one if the browser had none.
+    /// The browser cookie's secret, if this server issued it: it binds a flow to this
+    /// browser. A flow started for a browser without one makes one
+    /// ([`Outcome::ToStep`]'s `new_browser_secret`).
     pub secret: Option<String>,
-    /// Whether [`Self::secret`] was made for this request (the browser had no cookie).
-    pub new_secret: bool,
     /// The client's address, for the limits on pending logins per network.
     pub address: Option<IpAddr>,
     /// The `User-Agent`, from which a new session keeps a coarse device hint.
@@ -71,11 +70,13 @@ pub enum Outcome {
     /// To the client: a code, or an error at its registered redirect URI.
     ToClient(String),
     /// To the page of `step`, for the flow `flow_id` just started, in the language the
-    /// client asked for (`ui_locales`).
+    /// client asked for (`ui_locales`); with the secret the flow is bound to when the
+    /// browser had none, for the web layer to set as its cookie.
     ToStep {
         step: Step,
         flow_id: String,
         ui_locales: Option<String>,
+        new_browser_secret: Option<String>,
     },
 }
 
@@ -233,12 +234,19 @@ pub async fn start_flow(
     entry: Entry,
     now: DateTime<Utc>,
 ) -> Result<Outcome, OAuthError> {
+    // Made only here, where a flow starts: SSO and error answers need no secret.
+    let new_browser_secret = match &browser.secret {
+        Some(_) => None,
+        None => Some(ctx.cookies.new_browser_secret()),
+    };
     let browser_secret = browser
         .secret
         .as_deref()
-        .ok_or_else(|| OAuthError::internal(&"a flow needs the browser's secret", false))?;
+        .or(new_browser_secret.as_deref())
+        .unwrap_or_default();
     let ttl = Duration::from_secs(ctx.settings.session.login_ttl_secs);
-    pending_logins_allowed(ctx, browser, browser_secret, ttl).await?;
+    let new_browser = new_browser_secret.is_some();
+    pending_logins_allowed(ctx, browser, browser_secret, new_browser, ttl).await?;
     let step = entry.step;
     let ui_locales = request.ui_locales.clone();
     let flow_id = flow::start(ctx.store, request, browser_secret, entry, ttl, now).await?;
@@ -246,6 +254,7 @@ pub async fn start_flow(
         step,
         flow_id,
         ui_locales,
+        new_browser_secret,
     })
 }
 
@@ -263,6 +272,7 @@ async fn pending_logins_allowed(
     ctx: &Context<'_>,
     browser: &Browser,
     browser_secret: &str,
+    new_browser: bool,
     ttl: Duration,
 ) -> Result<(), OAuthError> {
     let limits = &ctx.settings.limits;
@@ -277,7 +287,7 @@ async fn pending_logins_allowed(
         let key = keys::flows_per_network(&crate::authn::throttle::client_bucket(ip));
         counted.push((key, limits.login_flows_per_ip));
     }
-    if browser.new_secret {
+    if new_browser {
         counted.reverse();
     }
     for (key, limit) in counted {
