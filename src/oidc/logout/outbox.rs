@@ -295,8 +295,7 @@ impl Worker {
             deliveries.extend(
                 backchannel::deliveries(
                     &state.protocol(),
-                    &request.account_id,
-                    &ended_session.facts.sid,
+                    &ended_session.facts,
                     &client_ids,
                     citizen.as_ref(),
                     now,

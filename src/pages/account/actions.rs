@@ -121,8 +121,7 @@ async fn after_end(
     state.audit.record(event).await;
     backchannel::queue(
         &state.protocol(),
-        &ended.facts.account_id,
-        &ended.facts.sid,
+        &ended.facts,
         &clients,
         citizen.as_ref(),
         state.clock.now(),

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::national_id::NationalId;
 use crate::domain::signing_alg::SigningAlg;
 use crate::storage::StorageError;
@@ -22,12 +23,11 @@ use crate::tokens::{jwt, random, subject};
 
 use super::super::Context;
 
-/// The outbox rows for the clients of session `sid` (of `account_id`) that registered a
+/// The outbox rows for the clients of the ended session `session` that registered a
 /// back-channel logout URI. Clients come from the instance's short-lived cache.
 pub async fn deliveries(
     ctx: &Context<'_>,
-    account_id: &str,
-    sid: &str,
+    session: &AuthnFacts,
     client_ids: &[String],
     citizen: Option<&NationalId>,
     now: DateTime<Utc>,
@@ -41,11 +41,11 @@ pub async fn deliveries(
             continue;
         };
         deliveries.push(NewDelivery {
-            sub: subject::for_client(ctx.pairwise_key, &client, account_id),
+            sub: subject::for_client(ctx.pairwise_key, &client, &session.account_id),
             alg: client.id_token_alg.as_str().to_owned(),
             client_id: client.id,
             uri,
-            sid: sid.to_owned(),
+            sid: session.sid.clone(),
             national_id: citizen.map(|id| id.expose().to_owned()),
         });
     }
@@ -56,13 +56,12 @@ pub async fn deliveries(
 /// the worker; returns how many were queued. Nothing is sent here.
 pub async fn queue(
     ctx: &Context<'_>,
-    account_id: &str,
-    sid: &str,
+    session: &AuthnFacts,
     client_ids: &[String],
     citizen: Option<&NationalId>,
     now: DateTime<Utc>,
 ) -> Result<usize, StorageError> {
-    let deliveries = deliveries(ctx, account_id, sid, client_ids, citizen, now).await?;
+    let deliveries = deliveries(ctx, session, client_ids, citizen, now).await?;
     if deliveries.is_empty() {
         return Ok(0);
     }

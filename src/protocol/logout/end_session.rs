@@ -232,14 +232,6 @@ async fn log_out(
     }
     ctx.audit.record(event).await;
     tracing::info!(target: "security", clients = client_ids.len(), "session ended by logout");
-    backchannel::queue(
-        ctx,
-        &session.facts.account_id,
-        &session.facts.sid,
-        &client_ids,
-        citizen.as_ref(),
-        now,
-    )
-    .await?;
+    backchannel::queue(ctx, &session.facts, &client_ids, citizen.as_ref(), now).await?;
     Ok(())
 }

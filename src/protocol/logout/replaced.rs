@@ -40,15 +40,7 @@ pub async fn end_replaced_session(
     let citizen = registry::identity_by_account(ctx.db, old.facts.account_id.clone())
         .await?
         .map(|(_, citizen)| citizen.national_id);
-    let queued = backchannel::queue(
-        ctx,
-        &old.facts.account_id,
-        &old.facts.sid,
-        &client_ids,
-        citizen.as_ref(),
-        now,
-    )
-    .await?;
+    let queued = backchannel::queue(ctx, &old.facts, &client_ids, citizen.as_ref(), now).await?;
     let mut event = Event::new(Kind::Login, "session_replaced", now.naive_utc())
         .detail(format!("clients={} notified={queued}", client_ids.len()))
         .request_id(request_id);
