@@ -62,6 +62,10 @@ pub struct ServerSettings {
     pub issuer: String,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// `fapi2` holds every client to the FAPI 2.0 Security Profile, whatever it
+    /// registered; `standard` (the default) lets each client choose its own.
+    #[serde(default)]
+    pub profile: crate::domain::client_security::Profile,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -47,6 +47,7 @@ fn client(id: &str, kind: ClientKind, redirect_uris: &[&str]) -> Client {
         token_endpoint_auth_signing_alg: None,
         assertion_audience: AssertionAudience::Issuer,
         first_party: false,
+        security: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use crate::config::Settings;
 use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
 use crate::domain::client_keys;
+use crate::domain::client_security::SecurityMetadata;
 use crate::domain::secret::ClientSecret;
 use crate::registration::admin::{self, Actor, AdminError};
 use crate::registration::{self, NewClient};
@@ -95,6 +96,35 @@ pub struct ClientSettings {
     /// the default for new clients) or oidc (also the token endpoint URL, and arrays).
     #[arg(long, value_name = "issuer|oidc")]
     assertion_audience: Option<String>,
+    /// standard, or fapi2: the FAPI 2.0 Security Profile (PAR, DPoP, private_key_jwt,
+    /// PS256/ES256/EdDSA), whatever the flags below say.
+    #[arg(long, value_name = "standard|fapi2")]
+    profile: Option<String>,
+    /// Whether every authorization request must come through /par (RFC 9126).
+    #[arg(long, value_name = "true|false")]
+    require_pushed_authorization_requests: Option<bool>,
+    /// Whether every access token must be DPoP-bound (RFC 9449).
+    #[arg(long, value_name = "true|false")]
+    dpop_bound_access_tokens: Option<bool>,
+    /// The one algorithm its request objects may be signed with; "" removes it.
+    #[arg(long, value_name = "ALG")]
+    request_object_signing_alg: Option<String>,
+    /// Encrypt ID tokens to the client's `use: enc` key: ECDH-ES+A256KW or RSA-OAEP-256;
+    /// "" stops encrypting.
+    #[arg(long, value_name = "ALG")]
+    id_token_encrypted_response_alg: Option<String>,
+    /// A256GCM, or A128CBC-HS256 (the default when only the algorithm is given).
+    #[arg(long, value_name = "ENC")]
+    id_token_encrypted_response_enc: Option<String>,
+    /// Answer userinfo as a JWT signed with RS256 or ES256; "" answers JSON.
+    #[arg(long, value_name = "ALG")]
+    userinfo_signed_response_alg: Option<String>,
+    /// Encrypt userinfo answers: ECDH-ES+A256KW or RSA-OAEP-256; "" stops encrypting.
+    #[arg(long, value_name = "ALG")]
+    userinfo_encrypted_response_alg: Option<String>,
+    /// A256GCM, or A128CBC-HS256 (the default when only the algorithm is given).
+    #[arg(long, value_name = "ENC")]
+    userinfo_encrypted_response_enc: Option<String>,
 }
 
 #[derive(Args)]
@@ -144,8 +174,50 @@ impl ClientSettings {
         Ok(self)
     }
 
+    /// The assurance options given; an empty string removes a registered algorithm.
+    /// Registration checks what results.
+    fn apply_security(&self, security: &mut SecurityMetadata) {
+        let set = |field: &mut Option<String>, given: &Option<String>| {
+            if let Some(value) = given {
+                *field = Some(value.clone()).filter(|v| !v.is_empty());
+            }
+        };
+        set(&mut security.profile, &self.profile);
+        set(
+            &mut security.request_object_signing_alg,
+            &self.request_object_signing_alg,
+        );
+        set(
+            &mut security.id_token_encrypted_response_alg,
+            &self.id_token_encrypted_response_alg,
+        );
+        set(
+            &mut security.id_token_encrypted_response_enc,
+            &self.id_token_encrypted_response_enc,
+        );
+        set(
+            &mut security.userinfo_signed_response_alg,
+            &self.userinfo_signed_response_alg,
+        );
+        set(
+            &mut security.userinfo_encrypted_response_alg,
+            &self.userinfo_encrypted_response_alg,
+        );
+        set(
+            &mut security.userinfo_encrypted_response_enc,
+            &self.userinfo_encrypted_response_enc,
+        );
+        if let Some(required) = self.require_pushed_authorization_requests {
+            security.require_pushed_authorization_requests = required;
+        }
+        if let Some(bound) = self.dpop_bound_access_tokens {
+            security.dpop_bound_access_tokens = bound;
+        }
+    }
+
     /// Applies the options given to `base`.
     fn apply(self, mut base: NewClient) -> NewClient {
+        self.apply_security(&mut base.security);
         // New keys change the method with them, unless it is named.
         if self.jwks_document.is_some() || self.jwks_uri.is_some() {
             base.token_endpoint_auth_method = None;
@@ -382,5 +454,44 @@ fn print_client(client: &Client) {
     ];
     for (name, value) in rows {
         println!("{name}: {value}");
+    }
+    let security = SecurityMetadata::from(&client.security);
+    println!("profile: {}", client.security.profile.as_str());
+    println!(
+        "require_pushed_authorization_requests: {}",
+        security.require_pushed_authorization_requests
+    );
+    println!(
+        "dpop_bound_access_tokens: {}",
+        security.dpop_bound_access_tokens
+    );
+    let algs = [
+        (
+            "request_object_signing_alg",
+            security.request_object_signing_alg,
+        ),
+        (
+            "id_token_encrypted_response_alg",
+            security.id_token_encrypted_response_alg,
+        ),
+        (
+            "id_token_encrypted_response_enc",
+            security.id_token_encrypted_response_enc,
+        ),
+        (
+            "userinfo_signed_response_alg",
+            security.userinfo_signed_response_alg,
+        ),
+        (
+            "userinfo_encrypted_response_alg",
+            security.userinfo_encrypted_response_alg,
+        ),
+        (
+            "userinfo_encrypted_response_enc",
+            security.userinfo_encrypted_response_enc,
+        ),
+    ];
+    for (name, value) in algs {
+        println!("{name}: {}", value.unwrap_or_default());
     }
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
 use crate::domain::client_keys;
+use crate::domain::client_security::SecurityMetadata;
 use crate::http::oauth_error::AdminApiError;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registration::admin::{self, Actor, AdminError};
@@ -111,6 +112,17 @@ pub struct ClientMetadata {
     token_endpoint_auth_signing_alg: Option<String>,
     /// `issuer` (the default) or `oidc`: see `AssertionAudience`.
     assertion_audience: Option<String>,
+    profile: Option<String>,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    dpop_bound_access_tokens: bool,
+    request_object_signing_alg: Option<String>,
+    id_token_encrypted_response_alg: Option<String>,
+    id_token_encrypted_response_enc: Option<String>,
+    userinfo_signed_response_alg: Option<String>,
+    userinfo_encrypted_response_alg: Option<String>,
+    userinfo_encrypted_response_enc: Option<String>,
 }
 
 fn is_control_text(text: &str) -> bool {
@@ -199,6 +211,17 @@ impl ClientMetadata {
             token_endpoint_auth_method: self.token_endpoint_auth_method,
             token_endpoint_auth_signing_alg: self.token_endpoint_auth_signing_alg,
             assertion_audience,
+            security: SecurityMetadata {
+                profile: self.profile,
+                require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+                dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+                request_object_signing_alg: self.request_object_signing_alg,
+                id_token_encrypted_response_alg: self.id_token_encrypted_response_alg,
+                id_token_encrypted_response_enc: self.id_token_encrypted_response_enc,
+                userinfo_signed_response_alg: self.userinfo_signed_response_alg,
+                userinfo_encrypted_response_alg: self.userinfo_encrypted_response_alg,
+                userinfo_encrypted_response_enc: self.userinfo_encrypted_response_enc,
+            },
         })
     }
 }
@@ -224,6 +247,10 @@ struct ClientView {
     first_party: bool,
     token_endpoint_auth_signing_alg: Option<String>,
     assertion_audience: &'static str,
+    /// Always names the profile, unlike the stored metadata, which leaves the default out.
+    profile: &'static str,
+    #[serde(flatten)]
+    security: SecurityMetadata,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
 }
@@ -241,6 +268,11 @@ impl ClientView {
                 .token_endpoint_auth_signing_alg
                 .map(client_keys::alg_name),
             assertion_audience: client.assertion_audience.as_str(),
+            profile: client.security.profile.as_str(),
+            security: SecurityMetadata {
+                profile: None,
+                ..SecurityMetadata::from(&client.security)
+            },
             client_id: client.id,
             client_name: client.name,
             redirect_uris: client.redirect_uris,

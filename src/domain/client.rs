@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::client_security::{ClientSecurity, FAPI2_ALGS, Profile};
 use super::scope::ScopeSet;
 use super::signing_alg::SigningAlg;
 
@@ -144,6 +145,8 @@ pub struct Client {
     /// Marked by an operator as one of the state's own services: its citizens are not
     /// asked for consent.
     pub first_party: bool,
+    /// The profile and the parts of it the client registered (PAR, DPoP, encryption).
+    pub security: ClientSecurity,
 }
 
 /// The grants a client may use at the token endpoint.
@@ -204,6 +207,59 @@ impl SubjectType {
 }
 
 impl Client {
+    /// The rules this client follows: its own profile, or the server's when stricter.
+    pub fn profile(&self, server: Profile) -> Profile {
+        self.security.profile.max(server)
+    }
+
+    /// Whether its authorization requests must come through `/par`, the server-wide
+    /// requirement aside.
+    pub fn requires_par(&self, server: Profile) -> bool {
+        self.security.require_pushed_authorization_requests
+            || self.profile(server) == Profile::Fapi2
+    }
+
+    /// Whether its access tokens must be DPoP-bound (FAPI 2.0 §5.3.2.2 binds them all).
+    pub fn requires_dpop(&self, server: Profile) -> bool {
+        self.security.dpop_bound_access_tokens || self.profile(server) == Profile::Fapi2
+    }
+
+    /// What FAPI 2.0 asks of a client's registration (Security Profile §5.3.2.1,
+    /// §5.4.1): confidential, `private_key_jwt` with the issuer as the only audience, and
+    /// PS256, ES256 or EdDSA wherever it or we sign. PAR, PKCE and DPoP follow from the
+    /// profile itself. Checked at registration for the client's own profile, and at
+    /// authentication when the server's profile imposes it on a client registered before.
+    pub fn fits_fapi2(&self) -> Result<(), &'static str> {
+        if self.kind != ClientKind::Confidential
+            || self.auth_method != TokenEndpointAuthMethod::PrivateKeyJwt
+        {
+            return Err("needs a confidential client with keys (private_key_jwt)");
+        }
+        if self.assertion_audience != AssertionAudience::Issuer {
+            return Err("accepts only the issuer as an assertion's audience");
+        }
+        // Of the algorithms we sign with, ES256 is the one FAPI 2.0 admits. A client with
+        // no citizen logins (client_credentials) gets no ID token to sign.
+        let signs_fapi = |alg: SigningAlg| alg == SigningAlg::Es256;
+        let logs_citizens_in = self.allows_grant(GrantType::AuthorizationCode);
+        if (logs_citizens_in && !signs_fapi(self.id_token_alg))
+            || !self
+                .security
+                .userinfo_signed_response_alg
+                .is_none_or(signs_fapi)
+        {
+            return Err("signs ID tokens and userinfo with ES256");
+        }
+        let fapi_alg =
+            |alg: Option<jsonwebtoken::Algorithm>| alg.is_none_or(|a| FAPI2_ALGS.contains(&a));
+        if !fapi_alg(self.token_endpoint_auth_signing_alg)
+            || !fapi_alg(self.security.request_object_signing_alg)
+        {
+            return Err("admits only PS256, ES256 or EdDSA for assertions and request objects");
+        }
+        Ok(())
+    }
+
     /// Finds the registered redirect URI that `requested` designates.
     ///
     /// Matching is exact, byte for byte, with one exception required by RFC 8252 §7.3:
@@ -333,6 +389,7 @@ mod tests {
             token_endpoint_auth_signing_alg: None,
             assertion_audience: AssertionAudience::Issuer,
             first_party: false,
+            security: ClientSecurity::default(),
         }
     }
 

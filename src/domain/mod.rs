@@ -6,6 +6,7 @@ pub mod authn_facts;
 pub mod citizen;
 pub mod client;
 pub mod client_keys;
+pub mod client_security;
 pub mod interaction;
 pub mod national_id;
 pub mod parameter;

@@ -12,7 +12,7 @@ use super::access_log::request_id;
 use super::cookies;
 use super::lang::Lang;
 use super::page_error::PageError;
-use super::redirect::redirect;
+use super::redirect::{redirect, to_client};
 use crate::domain::interaction::Step;
 use crate::protocol::authorize::flow::{Entry, LoginFlow};
 use crate::protocol::authorize::interaction::{self, Advanced, Destination, PageFlow, Proved};
@@ -66,9 +66,13 @@ pub async fn live_session(
 
 /// Answers an [`Outcome`]: to the client, or to the first page of a new flow with the
 /// browser's new cookie if it had none.
-pub fn render_outcome(state: &AppState, outcome: Outcome) -> Result<HttpResponse, OAuthError> {
+pub fn render_outcome(
+    state: &AppState,
+    outcome: Outcome,
+    lang: Lang,
+) -> Result<HttpResponse, OAuthError> {
     match outcome {
-        Outcome::ToClient(url) => Ok(redirect(&url, false)),
+        Outcome::ToClient(response) => Ok(to_client(&response, lang, false)),
         Outcome::ToStep {
             step,
             flow_id,
@@ -98,7 +102,16 @@ pub async fn start_flow(
 ) -> Result<HttpResponse, OAuthError> {
     let browser = browser(state, req);
     let outcome = authorize::start_flow(&state.protocol(), &browser, request, entry, now).await?;
-    render_outcome(state, outcome)
+    // A new flow always goes to a step's page, whose language comes from the request.
+    let lang = Lang::negotiate(request_lang(&outcome));
+    render_outcome(state, outcome, lang)
+}
+
+fn request_lang(outcome: &Outcome) -> Option<&str> {
+    match outcome {
+        Outcome::ToStep { ui_locales, .. } => ui_locales.as_deref(),
+        Outcome::ToClient(_) => None,
+    }
 }
 
 /// A flow found for a page (see `protocol::authorize::interaction::flow_for_page`).
@@ -194,7 +207,8 @@ fn render_advanced(
 ) -> Result<HttpResponse, PageError> {
     let mut response = match destination {
         Destination::Step(step) => redirect(&step_url(step, flow_id, lang), true),
-        Destination::Client(url) | Destination::OwnPage(url) => redirect(&url, true),
+        Destination::Client(response) => to_client(&response, lang, true),
+        Destination::OwnPage(url) => redirect(&url, true),
     };
     if let Some(token) = new_session {
         let cookie = cookies::session_cookie(&state.cookies, token.expose().to_owned());
@@ -208,10 +222,11 @@ fn render_advanced(
 /// Ends the flow with an error sent to the client's (registered, checked) redirect URI.
 pub async fn finish_with_error(
     state: &AppState,
+    lang: Lang,
     flow_id: &str,
     flow: &LoginFlow,
     error: OAuthError,
 ) -> Result<HttpResponse, PageError> {
-    let url = interaction::finish_with_error(&state.protocol(), flow_id, flow, error).await?;
-    Ok(redirect(&url, true))
+    let response = interaction::finish_with_error(&state.protocol(), flow_id, flow, error).await?;
+    Ok(to_client(&response, lang, true))
 }

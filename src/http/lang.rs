@@ -86,6 +86,9 @@ pub struct Texts {
     pub bad_post_logout_redirect_uri: &'static str,
     pub too_many_requests: &'static str,
     pub request_too_large: &'static str,
+    pub form_post_title: &'static str,
+    pub form_post_text: &'static str,
+    pub form_post_button: &'static str,
 }
 
 pub static VI: Texts = Texts {
@@ -125,6 +128,9 @@ pub static VI: Texts = Texts {
     bad_post_logout_redirect_uri: "Địa chỉ quay về sau khi đăng xuất không khớp với địa chỉ dịch vụ đã đăng ký.",
     too_many_requests: "Có quá nhiều yêu cầu từ địa chỉ mạng của bạn. Vui lòng đợi một phút rồi thử lại.",
     request_too_large: "Yêu cầu quá dài. Vui lòng quay lại dịch vụ và thử lại.",
+    form_post_title: "Đang quay lại dịch vụ",
+    form_post_text: "Trình duyệt đang gửi kết quả đăng nhập về dịch vụ. Nếu trang không tự chuyển, hãy bấm Tiếp tục.",
+    form_post_button: "Tiếp tục",
 };
 
 pub static EN: Texts = Texts {
@@ -164,6 +170,9 @@ pub static EN: Texts = Texts {
     bad_post_logout_redirect_uri: "The address to return to after logout does not match the service's registration.",
     too_many_requests: "Too many requests came from your network address. Please wait a minute and try again.",
     request_too_large: "The request is too long. Please go back to the service and try again.",
+    form_post_title: "Returning to the service",
+    form_post_text: "Your browser is sending the result of the login to the service. If nothing happens, press Continue.",
+    form_post_button: "Continue",
 };
 
 /// The page language: an explicit `lang`, else `ui_locales`, else Accept-Language.

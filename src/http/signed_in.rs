@@ -208,6 +208,7 @@ async fn login(
         redirect_uri: return_to.to_owned(),
         scope: ScopeSet::from_iter(["openid"]),
         state: None,
+        response_mode: Default::default(),
         nonce: None,
         code_challenge: None,
         prompt: if again {

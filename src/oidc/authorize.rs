@@ -10,7 +10,7 @@ use crate::http::interaction::{browser, render_outcome};
 use crate::http::lang::page_lang;
 use crate::http::page_error::PageError;
 use crate::http::params;
-use crate::http::redirect::redirect;
+use crate::http::redirect::to_client;
 use crate::protocol::authorize::grant;
 use crate::protocol::authorize::request::{AuthorizeError, AuthorizeParams};
 use crate::state::AppState;
@@ -46,22 +46,25 @@ async fn respond(
     )
     .await;
     match outcome {
-        Ok(outcome) => render_outcome(state, outcome)
+        Ok(outcome) => render_outcome(state, outcome, lang)
             .unwrap_or_else(|e| PageError::from_oauth(e).in_lang(lang).error_response()),
         Err(AuthorizeError::Page(refused)) => {
             PageError::from(refused).in_lang(lang).error_response()
         }
         Err(AuthorizeError::Redirect {
             redirect_uri,
+            response_mode,
             state: client_state,
             error,
-        }) => redirect(
-            &grant::error_url(
+        }) => to_client(
+            &grant::error_response(
                 &redirect_uri,
+                response_mode,
                 client_state.as_deref(),
                 &error,
                 &state.issuer,
             ),
+            lang,
             false,
         ),
     }

@@ -8,6 +8,7 @@ use crate::domain::acr::AssuranceLevel;
 use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
 use crate::domain::signing_alg::SigningAlg;
 use crate::domain::{client_keys, scope};
+use crate::protocol::authorize::grant::ResponseMode;
 use crate::state::{AppState, Endpoints};
 
 /// Claims that userinfo can release, by the scopes listed in `scope::SUPPORTED`.
@@ -54,7 +55,7 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "scopes_supported": scope::SUPPORTED,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ResponseMode::SUPPORTED,
         "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
         "subject_types_supported": SubjectType::SUPPORTED,
         "id_token_signing_alg_values_supported": algs,

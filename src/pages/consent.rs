@@ -258,7 +258,7 @@ async fn decide(
                 ErrorCode::AccessDenied,
                 "the citizen did not consent to share the requested data",
             );
-            interaction::finish_with_error(state, &flow_id, &flow, error).await
+            interaction::finish_with_error(state, lang, &flow_id, &flow, error).await
         }
         _ => Err(PageError::bad_request()),
     }

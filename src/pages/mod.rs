@@ -75,6 +75,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/static/passkey.js",
             web::get().to(static_files::passkey_js_get),
+        )
+        .route(
+            "/static/form_post.js",
+            web::get().to(static_files::form_post_js_get),
         );
 }
 

@@ -18,6 +18,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::domain::client::{AssertionAudience, Client};
 use crate::domain::client_keys;
+use crate::domain::client_security::{FAPI2_ALGS, Profile};
 use crate::protocol::Context;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::store::keys;
@@ -38,6 +39,13 @@ pub async fn verify(
     now: DateTime<Utc>,
 ) -> Result<(), OAuthError> {
     let unverified = parse(assertion)?;
+    if client.profile(ctx.settings.server.profile) == Profile::Fapi2
+        && !FAPI2_ALGS.contains(&unverified.alg)
+    {
+        return Err(invalid(
+            "under FAPI 2.0 an assertion is signed with PS256, ES256 or EdDSA",
+        ));
+    }
     let keys = ctx
         .client_keys
         .keys(ctx.outbound, client, unverified.kid.as_deref(), now)

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 
 use crate::domain::client::{Client, ClientKind, TokenEndpointAuthMethod};
+use crate::domain::client_security::Profile;
 use crate::domain::secret::ClientSecret;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::tokens::{random, strict_json};
@@ -194,6 +195,15 @@ pub async fn authenticate_client(
         .find(ctx.db, &credentials.client_id, now)
         .await?
         .ok_or_else(|| invalid_client("client authentication failed"))?;
+    // A server-wide fapi2 profile holds clients registered before to it as well.
+    if client.profile(ctx.settings.server.profile) == Profile::Fapi2
+        && let Err(why) = client.fits_fapi2()
+    {
+        tracing::info!(target: "security", client_id = %client.id, why, "a client that does not meet FAPI 2.0 tried to authenticate");
+        return Err(invalid_client(
+            "the client's registration does not meet the FAPI 2.0 profile",
+        ));
+    }
     let verified = match authenticate(&client, &credentials) {
         Ok(()) => match &credentials.assertion {
             None => Ok(()),

@@ -10,6 +10,7 @@ use crate::domain::client::{
     sector_of, validate_redirect_uri,
 };
 use crate::domain::client_keys;
+use crate::domain::client_security::{ClientSecurity, Profile, SecurityError, SecurityMetadata};
 use crate::domain::scope::{self, ScopeSet};
 use crate::domain::secret::ClientSecret;
 use crate::domain::signing_alg::SigningAlg;
@@ -50,6 +51,8 @@ pub struct NewClient {
     /// The one algorithm the client's assertions may use (RFC 7591), keys only.
     pub token_endpoint_auth_signing_alg: Option<String>,
     pub assertion_audience: AssertionAudience,
+    /// The profile, PAR, DPoP, request-object and encryption metadata, by their names.
+    pub security: SecurityMetadata,
 }
 
 impl Default for NewClient {
@@ -74,6 +77,7 @@ impl Default for NewClient {
             token_endpoint_auth_signing_alg: None,
             // New clients accept only the issuer as an assertion's audience.
             assertion_audience: AssertionAudience::Issuer,
+            security: SecurityMetadata::default(),
         }
     }
 }
@@ -132,6 +136,12 @@ pub enum RegistrationError {
     AuthMethod,
     #[error("token_endpoint_auth_signing_alg must be one of {supported}, for a client with keys")]
     SigningAlg { supported: String },
+    #[error("{0}")]
+    Security(#[from] SecurityError),
+    #[error("encrypted responses need the client's keys (jwks or jwks_uri)")]
+    EncryptionWithoutKeys,
+    #[error("the fapi2 profile {0}")]
+    Fapi2(&'static str),
 }
 
 impl From<&Client> for NewClient {
@@ -162,6 +172,7 @@ impl From<&Client> for NewClient {
                 .token_endpoint_auth_signing_alg
                 .map(client_keys::alg_name),
             assertion_audience: client.assertion_audience,
+            security: SecurityMetadata::from(&client.security),
         }
     }
 }
@@ -261,6 +272,10 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         // A client with keys authenticates with them, and has no secret to leak.
         TokenEndpointAuthMethod::PrivateKeyJwt | TokenEndpointAuthMethod::None => (None, None),
     };
+    let security = ClientSecurity::try_from(&new.security)?;
+    if security.encrypts() && !keys {
+        return Err(RegistrationError::EncryptionWithoutKeys);
+    }
     let client = Client {
         id,
         name,
@@ -281,7 +296,11 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         token_endpoint_auth_signing_alg: signing_alg,
         assertion_audience: new.assertion_audience,
         first_party: new.first_party,
+        security,
     };
+    if client.security.profile == Profile::Fapi2 {
+        client.fits_fapi2().map_err(RegistrationError::Fapi2)?;
+    }
     Ok((client, secret))
 }
 

@@ -10,6 +10,7 @@ use crate::domain::client::{
     sector_of,
 };
 use crate::domain::client_keys;
+use crate::domain::client_security::{ClientSecurity, SecurityMetadata};
 use crate::domain::scope::ScopeSet;
 use crate::domain::signing_alg::SigningAlg;
 
@@ -37,6 +38,7 @@ struct ClientRow {
     first_party: bool,
     token_endpoint_auth_signing_alg: Option<String>,
     assertion_audience: String,
+    security: String,
 }
 
 impl ClientRow {
@@ -89,6 +91,10 @@ impl TryFrom<ClientRow> for Client {
             assertion_audience: AssertionAudience::parse(&row.assertion_audience)
                 .ok_or_else(|| corrupt("assertion_audience"))?,
             first_party: row.first_party,
+            security: serde_json::from_str::<SecurityMetadata>(&row.security)
+                .ok()
+                .and_then(|meta| ClientSecurity::try_from(&meta).ok())
+                .ok_or_else(|| corrupt("security"))?,
             id: row.client_id,
             name: row.name,
             secret_hash: row.secret_hash,
@@ -156,6 +162,7 @@ pub fn insert(
         first_party: client.first_party,
         token_endpoint_auth_signing_alg: signing_alg_text(client),
         assertion_audience: client.assertion_audience.as_str().to_owned(),
+        security: security_text(client)?,
     };
     diesel::insert_into(clients::table)
         .values(&row)
@@ -195,9 +202,15 @@ pub fn update(
             clients::first_party.eq(client.first_party),
             clients::token_endpoint_auth_signing_alg.eq(signing_alg_text(client)),
             clients::assertion_audience.eq(client.assertion_audience.as_str()),
+            clients::security.eq(security_text(client)?),
         ))
         .execute(conn)?;
     Ok(updated == 1)
+}
+
+fn security_text(client: &Client) -> Result<String, StorageError> {
+    serde_json::to_string(&SecurityMetadata::from(&client.security))
+        .map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// Deletes a client and the refresh tokens it holds; returns whether it existed.

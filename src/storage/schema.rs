@@ -61,6 +61,7 @@ diesel::table! {
         first_party -> Bool,
         token_endpoint_auth_signing_alg -> Nullable<Text>,
         assertion_audience -> Text,
+        security -> Text,
     }
 }
 

@@ -36,6 +36,7 @@ const NOT_JSON: &[&str] = &[
     "/demo/callback",
     "/static/style.css",
     "/static/passkey.js",
+    "/static/form_post.js",
     "/consent",
     "/account",
     "/account/sessions/end",

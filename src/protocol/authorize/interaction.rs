@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::flow::{self, LoginFlow, Progress};
+use super::grant::AuthorizationResponse;
 use super::request::{AuthorizationRequest, Prompt};
 use super::{Browser, Refused, grant, live_session};
 use crate::authn::second_factor;
@@ -317,7 +318,7 @@ pub enum Destination {
     /// To the page of the step it needs now.
     Step(Step),
     /// To the client, with a code or an error.
-    Client(String),
+    Client(AuthorizationResponse),
     /// Back to one of our own pages, for a login made for it (`own_page`).
     OwnPage(String),
 }
@@ -343,9 +344,9 @@ pub async fn advance(
     let next = interaction::next(&demands(&flow.request), &facts, now.timestamp());
     let step = match next {
         Next::Refuse(refusal) => {
-            let url = finish_with_error(ctx, flow_id, &flow, refusal_error(refusal)).await?;
+            let response = finish_with_error(ctx, flow_id, &flow, refusal_error(refusal)).await?;
             return Ok(Advanced {
-                destination: Destination::Client(url),
+                destination: Destination::Client(response),
                 new_session: None,
             });
         }
@@ -423,17 +424,18 @@ pub async fn advance(
     })
 }
 
-/// Ends the flow with an error for the client; returns the URL that sends it to the
-/// client's (registered, checked) redirect URI.
+/// Ends the flow with an error for the client, to be sent to its (registered, checked)
+/// redirect URI.
 pub async fn finish_with_error(
     ctx: &Context<'_>,
     flow_id: &str,
     flow: &LoginFlow,
     error: OAuthError,
-) -> Result<String, Refused> {
+) -> Result<AuthorizationResponse, Refused> {
     flow::finish(ctx.store, flow_id).await?;
-    Ok(grant::error_url(
+    Ok(grant::error_response(
         &flow.request.redirect_uri,
+        flow.request.response_mode,
         flow.request.state.as_deref(),
         &error,
         ctx.issuer,

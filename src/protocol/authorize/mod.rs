@@ -25,6 +25,7 @@ use crate::domain::secret::SessionToken;
 use crate::registry;
 use crate::store::keys;
 use flow::{Entry, Progress};
+use grant::AuthorizationResponse;
 use request::{AuthorizationRequest, AuthorizeError, AuthorizeParams, Prompt};
 
 /// What the browser brought, read by the web layer from its cookies and headers.
@@ -68,7 +69,7 @@ impl<E: Into<OAuthError>> From<E> for Refused {
 #[derive(Debug)]
 pub enum Outcome {
     /// To the client: a code, or an error at its registered redirect URI.
-    ToClient(String),
+    ToClient(AuthorizationResponse),
     /// To the page of `step`, for the flow `flow_id` just started, in the language the
     /// client asked for (`ui_locales`); with the secret the flow is bound to when the
     /// browser had none, for the web layer to set as its cookie.
@@ -98,6 +99,7 @@ pub async fn authorize(
     if !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(AuthorizeError::Redirect {
             redirect_uri: request.redirect_uri,
+            response_mode: request.response_mode,
             state: request.state,
             error: OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -106,12 +108,16 @@ pub async fn authorize(
         });
     }
     let (redirect_uri, client_state) = (request.redirect_uri.clone(), request.state.clone());
+    let response_mode = request.response_mode;
     let redirect_error = |error: OAuthError| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
+        response_mode,
         state: client_state.clone(),
         error,
     };
 
+    request::check_profile(&request, &client, ctx.settings.server.profile)
+        .map_err(&redirect_error)?;
     let hint = request::verify_id_token_hint(
         &ctx.keys.current(),
         ctx.issuer,
@@ -138,7 +144,7 @@ pub async fn authorize(
         Next::Refuse(refusal) => return Err(redirect_error(interaction::refusal_error(refusal))),
         Next::Done => {
             let session = session.ok_or(AuthorizeError::Page(Refused::LoginExpired))?;
-            let url = grant::issue_code(
+            let response = grant::issue_code(
                 ctx.store,
                 ctx.issuer,
                 &request,
@@ -148,7 +154,7 @@ pub async fn authorize(
             )
             .await
             .map_err(|e| redirect_error(e.into()))?;
-            return Ok(Outcome::ToClient(url));
+            return Ok(Outcome::ToClient(response));
         }
         Next::Step(step) => step,
     };

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::acr::{AcrDemand, AssuranceLevel};
 use crate::domain::client::{Client, ClientKind};
+use crate::domain::client_security::Profile;
 use crate::domain::parameter;
 use crate::domain::scope::ScopeSet;
 use crate::protocol::error::{ErrorCode, OAuthError};
@@ -18,6 +19,7 @@ use crate::tokens::key_set::KeySet;
 use crate::tokens::pkce;
 
 use super::Refused;
+use super::grant::ResponseMode;
 
 /// Parameters as received, not yet checked. Repeated parameters are kept so that they
 /// can be refused (RFC 6749 §3.1).
@@ -68,6 +70,9 @@ pub struct AuthorizationRequest {
     pub redirect_uri: String,
     pub scope: ScopeSet,
     pub state: Option<String>,
+    /// How the code or the error goes back to the client.
+    #[serde(default)]
+    pub response_mode: ResponseMode,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
@@ -112,6 +117,7 @@ pub enum AuthorizeError {
     /// Send the error to the client's registered redirect URI.
     Redirect {
         redirect_uri: String,
+        response_mode: ResponseMode,
         state: Option<String>,
         error: OAuthError,
     },
@@ -143,8 +149,17 @@ pub fn check(
         .flatten()
         .filter(|state| state.len() <= MAX_SHORT_PARAM_LEN && !parameter::holds_control(state))
         .map(str::to_owned);
+    // Errors go back in the mode asked for, once it is one we know; any other value is
+    // itself an error, answered in the default mode (query).
+    let response_mode = params
+        .single("response_mode")
+        .ok()
+        .flatten()
+        .and_then(ResponseMode::parse)
+        .unwrap_or_default();
     let fail = |code: ErrorCode, description: &'static str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
+        response_mode,
         state: state.clone(),
         error: OAuthError::new(code, description),
     };
@@ -189,11 +204,16 @@ pub fn check(
             ));
         }
     }
-    if !matches!(single("response_mode")?, None | Some("query")) {
-        return Err(fail(
-            ErrorCode::InvalidRequest,
-            "only response_mode=query is supported",
-        ));
+    if single("response_mode")?.is_some_and(|mode| ResponseMode::parse(mode).is_none()) {
+        return Err(AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            response_mode: ResponseMode::Query,
+            state: state.clone(),
+            error: OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "response_mode must be query or form_post",
+            ),
+        });
     }
     // OIDC Core §6: request objects are not supported, and must not be ignored silently.
     if single("request")?.is_some() {
@@ -238,6 +258,7 @@ pub fn check(
         redirect_uri: redirect_uri.clone(),
         scope,
         state: state.clone(),
+        response_mode,
         nonce: single("nonce")?.map(str::to_owned),
         code_challenge,
         prompt,
@@ -249,6 +270,33 @@ pub fn check(
         id_token_hint: single("id_token_hint")?.map(str::to_owned),
         hint_subject: None,
     })
+}
+
+/// What the profile the client follows adds to a request already checked: under FAPI 2.0
+/// (Security Profile §5.3.2.2), PKCE with S256 for every client, confidential ones too,
+/// and a client whose registration meets the profile (the server's profile may impose it
+/// on clients registered before). PAR and DPoP are checked where they arrive.
+pub fn check_profile(
+    request: &AuthorizationRequest,
+    client: &Client,
+    server: Profile,
+) -> Result<(), OAuthError> {
+    if client.profile(server) != Profile::Fapi2 {
+        return Ok(());
+    }
+    client.fits_fapi2().map_err(|_| {
+        OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client's registration does not meet the FAPI 2.0 profile",
+        )
+    })?;
+    if request.code_challenge.is_none() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "FAPI 2.0 requires PKCE (code_challenge with S256)",
+        ));
+    }
+    Ok(())
 }
 
 /// OIDC Core §3.1.2.1 `id_token_hint`: an ID token this provider issued to this client.
@@ -468,6 +516,7 @@ mod tests {
             token_endpoint_auth_signing_alg: None,
             assertion_audience: crate::domain::client::AssertionAudience::Issuer,
             first_party: false,
+            security: Default::default(),
         }
     }
 

@@ -1,0 +1,298 @@
+//! The FAPI 2.0 switch: the client metadata of the high-assurance profile through the
+//! admin API and the CLI, what registration refuses under the profile, and what the
+//! server-wide profile imposes on clients registered before it was turned on.
+
+use citizen_idp::domain::client_security::Profile;
+use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::client_assertion::{self, JWT_BEARER, KeyClient};
+use crate::helpers::{ClientAuth, TestApp, assert_succeeded, token_request_as};
+
+fn es256_jwks() -> Value {
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    json!({ "keys": [key.public_jwk()] })
+}
+
+/// Client metadata that meets the profile.
+fn fapi2_metadata() -> Value {
+    json!({
+        "client_name": "Cổng thuế điện tử",
+        "redirect_uris": ["https://thue.example.gov.vn/cb"],
+        "profile": "fapi2",
+        "jwks": es256_jwks(),
+        "id_token_signed_response_alg": "ES256",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "request_object_signing_alg": "PS256",
+    })
+}
+
+#[tokio::test]
+async fn a_fapi2_client_is_registered_shown_and_changed_with_every_setting() {
+    let app = TestApp::spawn_with_admin(|_| {}).await;
+    let (status, created) = app
+        .admin(Method::POST, "/admin/clients", Some(&fapi2_metadata()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["profile"], "fapi2");
+    assert_eq!(created["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(created["request_object_signing_alg"], "PS256");
+    assert_eq!(created["require_pushed_authorization_requests"], false);
+    assert_eq!(created["dpop_bound_access_tokens"], false);
+    assert!(created.get("client_secret").is_none());
+    let id = created["client_id"].as_str().unwrap().to_owned();
+
+    // A full replacement with the other settings, read back as sent.
+    let mut changed = fapi2_metadata();
+    changed["require_pushed_authorization_requests"] = json!(true);
+    changed["dpop_bound_access_tokens"] = json!(true);
+    changed["userinfo_signed_response_alg"] = json!("ES256");
+    changed["id_token_encrypted_response_alg"] = json!("ECDH-ES+A256KW");
+    changed["userinfo_encrypted_response_alg"] = json!("RSA-OAEP-256");
+    changed["userinfo_encrypted_response_enc"] = json!("A256GCM");
+    let path = format!("/admin/clients/{id}");
+    let (status, updated) = app.admin(Method::PUT, &path, Some(&changed)).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let (_, shown) = app.admin(Method::GET, &path, None).await;
+    for (name, value) in [
+        ("require_pushed_authorization_requests", json!(true)),
+        ("dpop_bound_access_tokens", json!(true)),
+        ("userinfo_signed_response_alg", json!("ES256")),
+        ("id_token_encrypted_response_alg", json!("ECDH-ES+A256KW")),
+        // OIDC Registration §2: enc defaults to A128CBC-HS256 when only alg is given.
+        ("id_token_encrypted_response_enc", json!("A128CBC-HS256")),
+        ("userinfo_encrypted_response_alg", json!("RSA-OAEP-256")),
+        ("userinfo_encrypted_response_enc", json!("A256GCM")),
+        ("profile", json!("fapi2")),
+    ] {
+        assert_eq!(shown[name], value, "{name}: {shown}");
+    }
+
+    // Back to the standard profile: the settings left out are gone.
+    let standard = json!({
+        "client_name": "Cổng thuế điện tử",
+        "redirect_uris": ["https://thue.example.gov.vn/cb"],
+        "jwks": es256_jwks(),
+    });
+    let (status, _) = app.admin(Method::PUT, &path, Some(&standard)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, shown) = app.admin(Method::GET, &path, None).await;
+    assert_eq!(shown["profile"], "standard");
+    assert!(
+        shown.get("id_token_encrypted_response_alg").is_none(),
+        "{shown}"
+    );
+    assert_eq!(shown["dpop_bound_access_tokens"], false);
+}
+
+#[tokio::test]
+async fn registration_refuses_what_the_profile_forbids_and_changes_nothing() {
+    let app = TestApp::spawn_with_admin(|_| {}).await;
+    let with = |changes: Value| {
+        let mut metadata = fapi2_metadata();
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                metadata.as_object_mut().unwrap().remove(name);
+            } else {
+                metadata[name] = value.clone();
+            }
+        }
+        metadata
+    };
+    let refused = [
+        // A client with a secret, or none at all.
+        with(json!({ "jwks": null, "id_token_signed_response_alg": "ES256" })),
+        with(json!({ "jwks": null, "kind": "public", "token_endpoint_auth_method": "none" })),
+        // An assertion audience beyond the issuer.
+        with(json!({ "assertion_audience": "oidc" })),
+        // Algorithms FAPI 2.0 does not admit, for us or for the client.
+        with(json!({ "id_token_signed_response_alg": "RS256" })),
+        with(json!({ "id_token_signed_response_alg": null })),
+        with(json!({ "userinfo_signed_response_alg": "RS256" })),
+        with(json!({ "token_endpoint_auth_signing_alg": "RS256" })),
+        with(json!({ "request_object_signing_alg": "RS256" })),
+        // Names that are no profile or algorithm at all.
+        with(json!({ "profile": "fapi1" })),
+        with(json!({ "request_object_signing_alg": "none" })),
+        with(json!({ "request_object_signing_alg": "HS256" })),
+        with(json!({ "id_token_encrypted_response_alg": "RSA1_5" })),
+        with(json!({ "id_token_encrypted_response_alg": "dir" })),
+        with(
+            json!({ "id_token_encrypted_response_alg": "RSA-OAEP-256", "id_token_encrypted_response_enc": "A128GCM" }),
+        ),
+        with(json!({ "userinfo_encrypted_response_enc": "A256GCM" })),
+    ];
+    for metadata in refused {
+        let (status, body) = app
+            .admin(Method::POST, "/admin/clients", Some(&metadata))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{metadata}: {body}");
+        assert_eq!(
+            body["error"], "invalid_client_metadata",
+            "{metadata}: {body}"
+        );
+    }
+    // Encryption needs the client's keys, whatever the profile.
+    let no_keys = json!({
+        "client_name": "Cổng",
+        "redirect_uris": ["https://cong.example.gov.vn/cb"],
+        "id_token_encrypted_response_alg": "ECDH-ES+A256KW",
+    });
+    let (status, body) = app
+        .admin(Method::POST, "/admin/clients", Some(&no_keys))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, list) = app.admin(Method::GET, "/admin/clients", None).await;
+    let names: Vec<&str> = list["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["client_name"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"Cổng thuế điện tử") && !names.contains(&"Cổng"),
+        "nothing refused was stored: {names:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_clients_command_sets_and_shows_the_profile() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, es256_jwks().to_string()).unwrap();
+    let jwks = jwks.to_str().unwrap();
+    let created = app
+        .cli(
+            &[
+                "clients",
+                "create",
+                "--confidential",
+                "--id",
+                "cong-thue",
+                "--name",
+                "Cổng thuế",
+                "--redirect-uri",
+                "https://thue.example.gov.vn/cb",
+                "--jwks-file",
+                jwks,
+                "--id-token-alg",
+                "ES256",
+                "--profile",
+                "fapi2",
+                "--dpop-bound-access-tokens",
+                "true",
+            ],
+            None,
+        )
+        .await;
+    assert_succeeded(&created);
+    let shown = app.cli(&["clients", "show", "cong-thue"], None).await;
+    assert_succeeded(&shown);
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(shown.contains("profile: fapi2"), "{shown}");
+    assert!(shown.contains("dpop_bound_access_tokens: true"), "{shown}");
+
+    // RS256 ID tokens are outside the profile: refused, and the client stays as it was.
+    let refused = app
+        .cli(
+            &["clients", "update", "cong-thue", "--id-token-alg", "RS256"],
+            None,
+        )
+        .await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("fapi2"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let updated = app
+        .cli(
+            &[
+                "clients",
+                "update",
+                "cong-thue",
+                "--profile",
+                "standard",
+                "--id-token-alg",
+                "RS256",
+            ],
+            None,
+        )
+        .await;
+    assert_succeeded(&updated);
+    let shown = app.cli(&["clients", "show", "cong-thue"], None).await;
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(shown.contains("profile: standard"), "{shown}");
+}
+
+/// A key client registered under the standard profile, with an RS256 key.
+fn rs256_client(app: &TestApp) -> KeyClient {
+    let (key, _) = SigningKey::generate(SigningAlg::Rs256).unwrap();
+    let id = client_assertion::register(app, Some(client_assertion::jwks_of(&[&key])), None);
+    KeyClient { id, key }
+}
+
+#[tokio::test]
+async fn the_server_wide_profile_refuses_clients_registered_outside_it() {
+    let app = TestApp::spawn_with(|s| s.server.profile = Profile::Fapi2).await;
+
+    // A client with a secret: refused at the token endpoint, however right its secret.
+    let portal = app.confidential_client();
+    let secret = portal.secret.clone().unwrap();
+    let (status, body) = token_request_as(
+        &app,
+        ClientAuth::Basic(&portal.id, &secret),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+
+    // A client with keys whose assertions are RS256: refused too.
+    let client = rs256_client(&app);
+    let assertion =
+        client_assertion::assertion(&app, &client, &app.issuer, 60, "fapi-rs256-assertion");
+    let (status, body) = client_assertion::token_with(&app, &assertion).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+
+    // The same client without the server-wide profile is accepted: the refusal above
+    // was the profile's.
+    let standard = TestApp::spawn().await;
+    let client = rs256_client(&standard);
+    let assertion = client_assertion::assertion(
+        &standard,
+        &client,
+        &standard.issuer,
+        60,
+        "standard-rs256-assertion",
+    );
+    let (status, body) = client_assertion::token_with(&standard, &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn under_the_profile_an_assertion_for_the_token_endpoint_is_refused() {
+    let app = TestApp::spawn_with(|s| s.server.profile = Profile::Fapi2).await;
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let id = client_assertion::register(&app, Some(client_assertion::jwks_of(&[&key])), None);
+    let client = KeyClient { id, key };
+    let token_endpoint = app.url("/token");
+    let for_endpoint =
+        client_assertion::assertion(&app, &client, &token_endpoint, 60, "fapi-aud-endpoint");
+    let (status, body) = client_assertion::token_with(&app, &for_endpoint).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+
+    // With the issuer as its audience, the same client gets a token.
+    let for_issuer = client_assertion::assertion(&app, &client, &app.issuer, 60, "fapi-aud-iss");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", for_issuer.as_str()),
+    ];
+    let (status, body) = token_request_as(&app, ClientAuth::Form, &form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
