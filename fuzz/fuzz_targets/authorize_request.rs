@@ -39,11 +39,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(accepted) => check_accepted(&accepted, client),
         Err(AuthorizeError::Redirect {
             redirect_uri,
+            response_mode,
             state,
             error,
         }) => {
             assert!(is_registered(client, &redirect_uri), "{redirect_uri:?}");
-            check_error_url(&redirect_uri, state.as_deref(), &error);
+            check_error_url(&redirect_uri, response_mode, state.as_deref(), &error);
         }
         Err(AuthorizeError::Page(_)) => {}
     }
@@ -107,8 +108,18 @@ fn is_registered(client: &Client, requested: &str) -> bool {
     })
 }
 
-fn check_error_url(redirect_uri: &str, state: Option<&str>, error: &OAuthError) {
-    let url = grant::error_url(redirect_uri, state, error, ISSUER);
+fn check_error_url(
+    redirect_uri: &str,
+    mode: grant::ResponseMode,
+    state: Option<&str>,
+    error: &OAuthError,
+) {
+    let response = grant::error_response(redirect_uri, mode, state, error, ISSUER);
+    assert_eq!(
+        response.redirect_uri, redirect_uri,
+        "only to the registered URI"
+    );
+    let url = response.url();
     let parsed = Url::parse(&url).expect("the error redirect is a URL");
     let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
     assert!(pairs.contains(&("error".to_owned(), error.code_str().to_owned())));
