@@ -82,6 +82,7 @@ fn check_accepted(accepted: &AuthorizationRequest, client: &Client) {
 
     check_error_url(
         &accepted.redirect_uri,
+        accepted.response_mode,
         accepted.state.as_deref(),
         &OAuthError::new(ErrorCode::AccessDenied, "fuzz"),
     );
