@@ -364,10 +364,7 @@ fn record_one_request() -> (String, std::sync::mpsc::Receiver<String>) {
             let mut request = Vec::new();
             let mut chunk = [0u8; 4096];
             // Reads the head, then as much body as Content-Length says.
-            loop {
-                let Ok(n) = stream.read(&mut chunk) else {
-                    break;
-                };
+            while let Ok(n) = stream.read(&mut chunk) {
                 if n == 0 {
                     break;
                 }
