@@ -45,7 +45,10 @@ pub fn document(issuer: &str, endpoints: &Endpoints, settings: &Settings) -> Val
     // algorithms only.
     let fapi2 = settings.server.profile == Profile::Fapi2;
     let request_object_algs: Vec<String> = if fapi2 {
-        FAPI2_ALGS.iter().map(|&alg| client_keys::alg_name(alg)).collect()
+        FAPI2_ALGS
+            .iter()
+            .map(|&alg| client_keys::alg_name(alg))
+            .collect()
     } else {
         client_keys::assertion_alg_names()
     };

@@ -62,7 +62,10 @@ pub fn client_assertion(client_id: &str, jti: &str) -> String {
 
 /// A request object's `jti`, spent once per client: a captured object starts no second login.
 pub fn request_object(client_id: &str, jti: &str) -> String {
-    format!("request-object:{}", hashed(&format!("{client_id}\u{0}{jti}")))
+    format!(
+        "request-object:{}",
+        hashed(&format!("{client_id}\u{0}{jti}"))
+    )
 }
 
 /// A pushed authorization request (RFC 9126), by the random part of its `request_uri`,

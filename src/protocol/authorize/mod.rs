@@ -106,7 +106,10 @@ pub async fn authorize(
         .ok_or(AuthorizeError::Page(Refused::UnknownClient))?;
     let request = match params.request_uri() {
         Err(_) => {
-            let error = OAuthError::new(ErrorCode::InvalidRequest, "request_uri is repeated or too long");
+            let error = OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "request_uri is repeated or too long",
+            );
             return Err(request::early_error(&params, &client, error));
         }
         // RFC 9126 §4: with a pushed request only its parameters count. The loose
@@ -231,7 +234,8 @@ pub async fn checked_request(
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let params = match params.request_object().map(|jws| jws.map(str::to_owned)) {
         Err(_) => {
-            let error = OAuthError::new(ErrorCode::InvalidRequest, "request is repeated or too long");
+            let error =
+                OAuthError::new(ErrorCode::InvalidRequest, "request is repeated or too long");
             return Err(request::early_error(&params, client, error));
         }
         Ok(None) => params,

@@ -66,7 +66,14 @@ pub async fn verify(
             invalid("the client's keys are unavailable")
         })?;
     let profile = client.profile(ctx.settings.server.profile);
-    let checked = check(&unverified, &keys, client, profile, ctx.issuer, now.timestamp())?;
+    let checked = check(
+        &unverified,
+        &keys,
+        client,
+        profile,
+        ctx.issuer,
+        now.timestamp(),
+    )?;
     let key = keys::request_object(&client.id, &checked.jti);
     let ttl = Duration::from_secs(
         u64::try_from(checked.exp.saturating_add(LEEWAY_SECS) - now.timestamp()).unwrap_or(1),
@@ -117,7 +124,9 @@ pub fn parse(jws: &str) -> Result<UnverifiedRequestObject<'_>, OAuthError> {
         .as_deref()
         .is_some_and(|typ| !TYPES.iter().any(|t| t.eq_ignore_ascii_case(typ)))
     {
-        return Err(invalid("the request object's typ is not a request object's"));
+        return Err(invalid(
+            "the request object's typ is not a request object's",
+        ));
     }
     let claims = strict_json::decode_part(claims)
         .and_then(|json| strict_json::claims(&json))
