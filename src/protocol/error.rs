@@ -61,6 +61,8 @@ pub enum ErrorCode {
     /// (OIDC Core §3.1.2.6, RFC 9101 §6.1).
     InvalidRequestObject,
     /// A `request_uri` is unknown, spent, expired or another client's (RFC 9101 §6.2).
+    /// The authorization endpoint shows a page instead (no redirect URI is known good
+    /// then), so this code is for other callers (a JSON answer about a request_uri).
     InvalidRequestUri,
     /// An unexpected condition; the cause is logged, not returned.
     ServerError,

@@ -4,6 +4,10 @@
 //! step; the pages then move the flow on with [`interaction::advance`]. The web layer
 //! reads the browser's cookies and headers into a [`Browser`], calls one function here,
 //! and renders the [`Outcome`] as a redirect.
+//!
+//! The request arrives as parameters, as a signed request object (`request_object`),
+//! or pushed beforehand (`par`, RFC 9126); [`checked_request`] checks it the same way
+//! for `/authorize` and `/par`, and a pushed request is taken once, already checked.
 
 pub mod flow;
 pub mod grant;

@@ -24,8 +24,8 @@ use crate::tokens::random;
 /// RFC 9126 §2.2: the `request_uri` of a pushed request. Only ours are accepted at
 /// `/authorize`; any other `request_uri` is never fetched.
 pub const URN_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
-/// The longest a pushed request lives (RFC 9126 §2.2 suggests 5 to 600 seconds; the
-/// browser is sent on at once, and FAPI 2.0 §5.3.2.2 caps it at 600). Settings may
+/// The longest a pushed request lives. RFC 9126 wants it short (and single-use): the
+/// browser is sent on at once, and a request that waits is only a target. Settings may
 /// lower it (`par.lifetime_secs`).
 pub const MAX_LIFETIME_SECS: u64 = 60;
 /// What a pushed request's form may carry besides the request: the client's
@@ -122,9 +122,9 @@ fn as_json(error: AuthorizeError) -> OAuthError {
 
 /// Takes, once, the request `request_uri` names for `client` at `/authorize`. Refused
 /// with a page, never a redirect (the pushed redirect URI is unknown, and the query's is
-/// not to be trusted): a `request_uri` that is not ours (`request_uri_not_supported`:
-/// it is never fetched, see `request_uri_not_ours`), or one that is unknown, spent,
-/// expired, or another client's.
+/// not to be trusted): a `request_uri` that is unknown, spent, expired, or another
+/// client's. One that is not ours is refused before (`super::authorize`), and never
+/// fetched.
 pub async fn take(
     ctx: &Context<'_>,
     client: &Client,

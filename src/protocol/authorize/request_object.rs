@@ -32,8 +32,9 @@ use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::store::keys;
 use crate::tokens::strict_json::{self, Claims};
 
-/// RFC 9101 leaves the lifetime to the server; FAPI 2.0 Message Signing §5.3.1 caps it
-/// at 60 minutes from `nbf`, which this provider applies to every client.
+/// RFC 9101 leaves the lifetime to the server. This provider holds every client to
+/// the FAPI rule (1.0 Advanced §5.2.2): `exp` at most 60 minutes after `nbf`; with `exp`
+/// not yet passed, `nbf` is then at most 60 minutes in the past too.
 pub const MAX_LIFETIME_SECS: i64 = 3600;
 /// Clock skew allowed between the client and us.
 const LEEWAY_SECS: i64 = 30;
