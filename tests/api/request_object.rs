@@ -264,6 +264,18 @@ async fn forged_stretched_and_misaddressed_request_objects_are_refused() {
             client.sign(&changed(&|c| c["nbf"] = json!(now + 600))),
             "nbf in the future",
         ),
+        // Numbers at the ends of i64 (the assertion checks once overflowed on them).
+        (
+            client.sign(&changed(&|c| {
+                c["exp"] = json!(i64::MAX);
+                c["nbf"] = json!(i64::MIN);
+            })),
+            "exp i64::MAX, nbf i64::MIN",
+        ),
+        (
+            client.sign(&changed(&|c| c["exp"] = json!(i64::MIN))),
+            "exp i64::MIN",
+        ),
         (
             client.sign(&changed(&|c| {
                 c.as_object_mut().unwrap().remove("nbf");
@@ -441,4 +453,60 @@ async fn discovery_lists_request_objects_and_their_algorithms() {
             .iter()
             .any(|a| a == "none" || a.as_str().unwrap().starts_with("HS"))
     );
+}
+
+#[tokio::test]
+async fn a_fapi2_client_pushes_and_signs_with_the_profiles_algorithms_only() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let (ec, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let (rsa, _) = SigningKey::generate(SigningAlg::Rs256).unwrap();
+    let client = app.register_client(NewClient {
+        name: "Cổng thuế điện tử".into(),
+        redirect_uris: vec![REDIRECT_URI.into()],
+        scopes: "openid profile".into(),
+        jwks: Some(jwks_of(&[&ec, &rsa])),
+        id_token_alg: "ES256".into(),
+        subject_type: citizen_idp::domain::client::SubjectType::Public,
+        security: citizen_idp::domain::client_security::SecurityMetadata {
+            profile: Some("fapi2".into()),
+            ..Default::default()
+        },
+        ..NewClient::default()
+    });
+    let signer = Signer {
+        id: client.id.clone(),
+        key: ec,
+    };
+
+    // The profile requires PAR: a request object by value is refused.
+    let (claims, _) = signer.claims(&app, "by-value");
+    let url = by_value(
+        &app,
+        &signer.id,
+        &signer.sign(&claims),
+        &[("redirect_uri", REDIRECT_URI), ("state", "q")],
+    );
+    let (status, location, _) = app.browse(&url).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_redirected_error(&location.unwrap(), "invalid_request", "q");
+
+    // RS256 is outside the profile, even by a registered key.
+    let (claims, _) = signer.claims(&app, "rs256");
+    let by_rsa = jwt::sign(&rsa, "oauth-authz-req+jwt", &claims).unwrap();
+    assert_oauth_error(
+        &signer.push(&app, &by_rsa).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request_object",
+    );
+
+    // ES256 through PAR: the login, and a code.
+    let (claims, _) = signer.claims(&app, "fapi2");
+    let (status, body) = signer.push(&app, &signer.sign(&claims)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let url = authorize_url(&app, &signer.id, body["request_uri"].as_str().unwrap(), &[]);
+    let redirect = app.log_in(&url, &citizen.number, PASSWORD).await;
+    assert!(redirect.starts_with(REDIRECT_URI), "{redirect}");
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("fapi2"));
+    assert!(query_param(&redirect, "code").is_some());
 }
