@@ -86,8 +86,12 @@ mod tests {
     use crate::domain::client_security::ContentEncryptionAlg;
 
     fn registered(private: &Jwk) -> EncryptionKey {
+        // to_public_key keeps the key members only.
         let mut public = private.to_public_key().unwrap();
         public.set_key_use("enc");
+        if let Some(kid) = private.key_id() {
+            public.set_key_id(kid);
+        }
         let document = serde_json::json!({ "keys": [public.as_ref()] }).to_string();
         parse_client_jwks(document.as_bytes())
             .unwrap()
