@@ -725,11 +725,10 @@ mod tests {
             );
         }
         // A point off the curve is refused here, not at the first token.
-        let off_curve = format!(
-            r#"{{"keys":[{{"kty":"EC","crv":"P-256","use":"enc",
+        let off_curve = r#"{"keys":[{"kty":"EC","crv":"P-256","use":"enc",
             "x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE",
-            "y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}}]}}"#
-        );
+            "y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}]}"#
+            .to_owned();
         assert!(matches!(
             register(encrypting(off_curve, "ECDH-ES+A256KW")),
             Err(RegistrationError::EncryptionKey(_))
