@@ -111,8 +111,17 @@ struct CodeFlow {
 }
 
 async fn log_in(app: &TestApp, citizen: &TestCitizen, client: &TestClient) -> CodeFlow {
+    log_in_for(app, citizen, client, &["profile"]).await
+}
+
+async fn log_in_for(
+    app: &TestApp,
+    citizen: &TestCitizen,
+    client: &TestClient,
+    scopes: &[&str],
+) -> CodeFlow {
     let rp = app.relying_party(client).await;
-    let start = rp.authorize_url(&["profile"]);
+    let start = rp.authorize_url(scopes);
     let redirect = app.log_in(&start.url, &citizen.number, PASSWORD).await;
     CodeFlow {
         code: query_param(&redirect, "code").expect("a code"),
@@ -701,4 +710,59 @@ async fn a_key_endpoint_that_fails_gets_an_oauth_error_and_the_code_survives() {
         (StatusCode::BAD_REQUEST, Some("invalid_request")),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_is_encrypted_too_and_a_refresh_token_outlives_a_key_outage() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let key = EncKey::ec("enc-1");
+    let endpoint = KeyEndpoint::serve(Some(jwks(&[key.public()]))).await;
+    let client = app.register_client(NewClient {
+        scopes: "openid profile offline_access".into(),
+        token_endpoint_auth_method: Some("client_secret_basic".into()),
+        ..encrypted_portal(
+            None,
+            Some(endpoint.uri.clone()),
+            id_token_encryption("ECDH-ES+A256KW", "A128CBC-HS256"),
+        )
+    });
+    let flow = log_in_for(&app, &citizen, &client, &["offline_access"]).await;
+    let (status, body) = redeem(&app, &client, client.auth(), &flow, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(key.decrypt(body["id_token"].as_str().unwrap()).is_ok());
+    let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.as_str()),
+    ];
+
+    // The cached set grows stale while the endpoint is down: the refresh is refused,
+    // and the refresh token is not rotated away.
+    endpoint.publish(None);
+    app.advance_clock(chrono::Duration::seconds(301));
+    let (status, body) = token_request_as(&app, client.auth(), &refresh).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{body}"
+    );
+
+    endpoint.publish(Some(jwks(&[key.public()])));
+    app.advance_clock(chrono::Duration::seconds(31));
+    let (status, body) = token_request_as(&app, client.auth(), &refresh).await;
+    assert_eq!(status, StatusCode::OK, "the same refresh token still works: {body}");
+    let id_token = body["id_token"].as_str().expect("an ID token on refresh");
+    let (payload, header) = key.decrypt(id_token).unwrap();
+    assert_eq!(header["enc"], "A128CBC-HS256");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            std::str::from_utf8(&payload).unwrap().split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], citizen.subject);
+    assert_eq!(claims["aud"], client.id);
 }
