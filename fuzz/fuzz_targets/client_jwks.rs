@@ -15,7 +15,7 @@ use citizen_idp::domain::client::AssertionAudience;
 use citizen_idp::domain::client_keys::{MAX_JWKS_BYTES, parse_client_jwks, parse_jwks};
 use citizen_idp::protocol::assertion::{self, Audiences};
 use citizen_idp_fuzz::{ISSUER, KEY_CLIENT, NOW, TOKEN_ENDPOINT, ed_public_x, key_client, sign_ed};
-use jsonwebtoken::jwk::AlgorithmParameters;
+use jsonwebtoken::jwk::{AlgorithmParameters, PublicKeyUse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,10 +25,11 @@ fuzz_target!(|data: &[u8]| {
     let set = sorted.signing.as_ref().clone();
     assert!(data.len() <= MAX_JWKS_BYTES);
     assert!((1..=20).contains(&(set.keys.len() + sorted.encryption.len())));
+    let encrypts = |use_: &Option<PublicKeyUse>| *use_ == Some(PublicKeyUse::Encryption);
     assert!(
-        set.keys
+        !set.keys
             .iter()
-            .all(|key| key.common.public_key_use != Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)),
+            .any(|key| encrypts(&key.common.public_key_use)),
         "an encryption key verifies"
     );
     let mut ed_keys = Vec::new();

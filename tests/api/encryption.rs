@@ -751,14 +751,22 @@ async fn a_refreshed_id_token_is_encrypted_too_and_a_refresh_token_outlives_a_ke
     endpoint.publish(Some(jwks(&[key.public()])));
     app.advance_clock(chrono::Duration::seconds(31));
     let (status, body) = token_request_as(&app, client.auth(), &refresh).await;
-    assert_eq!(status, StatusCode::OK, "the same refresh token still works: {body}");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the same refresh token still works: {body}"
+    );
     let id_token = body["id_token"].as_str().expect("an ID token on refresh");
     let (payload, header) = key.decrypt(id_token).unwrap();
     assert_eq!(header["enc"], "A128CBC-HS256");
     let claims: Value = serde_json::from_slice(
         &base64::Engine::decode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            std::str::from_utf8(&payload).unwrap().split('.').nth(1).unwrap(),
+            std::str::from_utf8(&payload)
+                .unwrap()
+                .split('.')
+                .nth(1)
+                .unwrap(),
         )
         .unwrap(),
     )
