@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::config::Settings;
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
-use crate::domain::client_security::{FAPI2_ALGS, Profile};
+use crate::domain::client_security::{ContentEncryptionAlg, FAPI2_ALGS, KeyManagementAlg, Profile};
 use crate::domain::signing_alg::SigningAlg;
 use crate::domain::{client_keys, scope};
 use crate::protocol::authorize::grant::ResponseMode;
@@ -53,7 +53,7 @@ pub fn document(issuer: &str, endpoints: &Endpoints, settings: &Settings) -> Val
         client_keys::assertion_alg_names()
     };
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-    json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": endpoints.authorization,
         "token_endpoint": endpoints.token,
@@ -91,7 +91,27 @@ pub fn document(issuer: &str, endpoints: &Endpoints, settings: &Settings) -> Val
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["vi", "en"],
         "claim_types_supported": ["normal"],
-    })
+    });
+    // OIDC Discovery §3: what ID tokens and userinfo answers can be encrypted with, and
+    // signed with for userinfo (whose default is JSON, unsigned).
+    let key_algs = KeyManagementAlg::ALL.map(KeyManagementAlg::as_str);
+    let content_algs = ContentEncryptionAlg::ALL.map(ContentEncryptionAlg::as_str);
+    for (name, value) in [
+        ("id_token_encryption_alg_values_supported", json!(key_algs)),
+        (
+            "id_token_encryption_enc_values_supported",
+            json!(content_algs),
+        ),
+        ("userinfo_signing_alg_values_supported", json!(algs)),
+        ("userinfo_encryption_alg_values_supported", json!(key_algs)),
+        (
+            "userinfo_encryption_enc_values_supported",
+            json!(content_algs),
+        ),
+    ] {
+        document[name] = value;
+    }
+    document
 }
 
 pub async fn discovery_get(state: web::Data<AppState>) -> HttpResponse {
