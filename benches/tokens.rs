@@ -43,6 +43,7 @@ fn access_claims() -> AccessTokenClaims {
         iat: 1_900_000_000,
         auth_time: Some(1_899_999_000),
         acr: Some(Acr::new(AssuranceLevel::Level1)),
+        cnf: None,
     }
 }
 

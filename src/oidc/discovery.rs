@@ -9,6 +9,7 @@ use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
 use crate::domain::signing_alg::SigningAlg;
 use crate::domain::{client_keys, scope};
 use crate::protocol::authorize::grant::ResponseMode;
+use crate::config::Settings;
 use crate::state::{AppState, Endpoints};
 
 /// Claims that userinfo can release, by the scopes listed in `scope::SUPPORTED`.
@@ -38,7 +39,7 @@ pub const CLAIMS_SUPPORTED: [&str; 23] = [
     "id_card",
 ];
 
-pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
+pub fn document(issuer: &str, endpoints: &Endpoints, settings: &Settings) -> Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     json!({
         "issuer": issuer,
@@ -72,6 +73,8 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["vi", "en"],
         "claim_types_supported": ["normal"],
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": settings.dpop.allowed_algs,
     })
 }
 

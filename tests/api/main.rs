@@ -27,6 +27,7 @@ mod cluster;
 mod consent;
 mod control_chars;
 mod discovery;
+mod dpop;
 mod enrol;
 mod factor_binding;
 mod fapi2;
