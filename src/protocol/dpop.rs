@@ -400,3 +400,137 @@ pub async fn check_resource(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::keys::{SigningAlg, SigningKey};
+    use serde_json::json;
+
+    const NOW: i64 = 1_900_000_000;
+    const URL: &str = "https://id.example.gov.vn/token";
+
+    fn settings() -> DpopSettings {
+        DpopSettings {
+            allowed_algs: vec!["ES256".into(), "RS256".into()],
+            proof_max_age_secs: 60,
+            proof_future_skew_secs: 5,
+            nonce_required: false,
+            nonce_rotation_secs: 300,
+        }
+    }
+
+    fn request() -> Request {
+        Request {
+            proof: None,
+            method: "POST".into(),
+            url: URL.into(),
+        }
+    }
+
+    fn sign(key: &SigningKey, header: &Value, claims: &Value) -> String {
+        let mut jws = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = key.sign(jws.as_bytes()).unwrap();
+        jws.push('.');
+        jws.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        jws
+    }
+
+    fn header(key: &SigningKey) -> Value {
+        let jwk = key.public_jwk();
+        json!({ "typ": TYP, "alg": "ES256", "jwk": { "kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"] } })
+    }
+
+    fn claims() -> Value {
+        json!({ "jti": "j", "htm": "POST", "htu": URL, "iat": NOW })
+    }
+
+    #[test]
+    fn a_proof_names_its_key_by_thumbprint_and_each_claim_is_checked() {
+        let key = SigningKey::generate(SigningAlg::Es256).unwrap().0;
+        let nonces = Nonces::new(&[1; 32], 300);
+        let check = |proof: &str, token: Option<&str>| {
+            check(&settings(), &nonces, &request(), proof, token, NOW)
+        };
+        let checked = check(&sign(&key, &header(&key), &claims()), None).unwrap();
+        assert_eq!(checked.jkt, key.kid());
+        assert_eq!(checked.jti, "j");
+
+        let with = |name: &str, value: Value| {
+            let mut claims = claims();
+            claims[name] = value;
+            sign(&key, &header(&key), &claims)
+        };
+        for (case, proof) in [
+            ("htm", with("htm", json!("post"))),
+            ("htu path", with("htu", json!("https://id.example.gov.vn/token/"))),
+            ("htu host", with("htu", json!("https://id.example.gov.vn.evil/token"))),
+            ("htu credentials", with("htu", json!("https://a@id.example.gov.vn/token"))),
+            ("iat too old", with("iat", json!(NOW - 61))),
+            ("iat ahead", with("iat", json!(NOW + 6))),
+        ] {
+            assert_eq!(
+                check(&proof, None).unwrap_err().code,
+                ErrorCode::InvalidDpopProof,
+                "{case}"
+            );
+        }
+        // The window's edges are inside it; the default port and the case of the host
+        // make no difference.
+        assert!(check(&with("iat", json!(NOW - 60)), None).is_ok());
+        assert!(check(&with("iat", json!(NOW + 5)), None).is_ok());
+        let same = with("htu", json!("HTTPS://ID.Example.gov.vn:443/token?x#y"));
+        assert!(check(&same, None).is_ok());
+
+        // At a resource, ath must hash the token presented.
+        let token = "an access token";
+        assert!(check(&sign(&key, &header(&key), &claims()), Some(token)).is_err());
+        let bound = with("ath", json!(access_token_hash(token)));
+        assert!(check(&bound, Some(token)).is_ok());
+        assert!(check(&bound, Some("another token")).is_err());
+    }
+
+    #[test]
+    fn nonces_live_one_to_two_rotations_and_are_the_servers_own() {
+        let nonces = Nonces::new(&[1; 32], 300);
+        let given = nonces.current(NOW);
+        assert!(nonces.accepts(&given, NOW));
+        assert!(nonces.accepts(&given, NOW + 300));
+        assert!(!nonces.accepts(&given, NOW + 600));
+        // Another secret's nonces are not ours; every instance with ours agrees.
+        assert!(!Nonces::new(&[2; 32], 300).accepts(&given, NOW));
+        assert!(Nonces::new(&[1; 32], 300).accepts(&given, NOW));
+
+        let key = SigningKey::generate(SigningAlg::Es256).unwrap().0;
+        let required = DpopSettings {
+            nonce_required: true,
+            ..settings()
+        };
+        let mut with_nonce = claims();
+        with_nonce["nonce"] = json!(given);
+        let check = |claims: &Value| {
+            check(&required, &nonces, &request(), &sign(&key, &header(&key), claims), None, NOW)
+        };
+        assert!(check(&with_nonce).is_ok());
+        assert_eq!(check(&claims()).unwrap_err().code, ErrorCode::UseDpopNonce);
+    }
+
+    #[test]
+    fn urls_are_compared_as_rfc_9449_normalises_them() {
+        assert_eq!(
+            normalised_url("HTTPS://Id.Example:443/a/../token?q#f").as_deref(),
+            Some("https://id.example/token")
+        );
+        assert_eq!(
+            normalised_url("http://127.0.0.1:8080/token").as_deref(),
+            Some("http://127.0.0.1:8080/token")
+        );
+        for bad in ["/token", "ftp://id.example/token", "https://u:p@id.example/"] {
+            assert_eq!(normalised_url(bad), None, "{bad}");
+        }
+    }
+}
