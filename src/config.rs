@@ -419,7 +419,10 @@ pub struct DpopSettings {
 impl DpopSettings {
     fn validate(&self) -> Result<(), SettingsError> {
         if self.allowed_algs.is_empty() {
-            return Err(invalid("dpop.allowed_algs", "must name at least one algorithm"));
+            return Err(invalid(
+                "dpop.allowed_algs",
+                "must name at least one algorithm",
+            ));
         }
         // Asymmetric algorithms only: with HS256 the "key" in the proof's header would be
         // public, and anyone could sign; `none` signs nothing.

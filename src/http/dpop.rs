@@ -46,7 +46,11 @@ pub fn request(req: &HttpRequest, endpoint_url: &str) -> Result<dpop::Request, O
 /// `response` with the current server nonce, when the server requires nonces (RFC 9449
 /// §8.2: on errors, so that the client can retry, and on successes, so that it never
 /// has to fail first once a nonce rotates).
-pub fn with_nonce(state: &AppState, now: DateTime<Utc>, mut response: HttpResponse) -> HttpResponse {
+pub fn with_nonce(
+    state: &AppState,
+    now: DateTime<Utc>,
+    mut response: HttpResponse,
+) -> HttpResponse {
     if state.settings.dpop.nonce_required
         && let Ok(nonce) = HeaderValue::from_str(&state.dpop_nonces.current(now.timestamp()))
     {

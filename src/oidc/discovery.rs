@@ -4,12 +4,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use crate::config::Settings;
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
 use crate::domain::signing_alg::SigningAlg;
 use crate::domain::{client_keys, scope};
 use crate::protocol::authorize::grant::ResponseMode;
-use crate::config::Settings;
 use crate::state::{AppState, Endpoints};
 
 /// Claims that userinfo can release, by the scopes listed in `scope::SUPPORTED`.

@@ -102,7 +102,9 @@ pub async fn verify_if_present(
 ) -> Result<Option<Proof>, OAuthError> {
     match &request.proof {
         None => Ok(None),
-        Some(proof) => verify(ctx, request, proof, access_token, now).await.map(Some),
+        Some(proof) => verify(ctx, request, proof, access_token, now)
+            .await
+            .map(Some),
     }
 }
 
@@ -125,7 +127,8 @@ pub async fn verify(
     )?;
     // Accepted at most from `max_age` before its `iat`... until `skew` after: kept that
     // long (and a second more), it can never be accepted twice.
-    let ttl = Duration::from_secs(settings.proof_max_age_secs + settings.proof_future_skew_secs + 1);
+    let ttl =
+        Duration::from_secs(settings.proof_max_age_secs + settings.proof_future_skew_secs + 1);
     let key = keys::dpop_proof(&checked.jkt, &checked.jti);
     if !ctx.store.put_new(&key, Vec::new(), ttl).await? {
         tracing::warn!(target: "security", "a DPoP proof was replayed");
@@ -178,7 +181,7 @@ pub fn check(
         return Err(invalid("the DPoP proof's typ must be dpop+jwt"));
     }
     let alg = client_keys::assertion_alg(&typed.alg)
-        .filter(|_| settings.allowed_algs.iter().any(|allowed| *allowed == typed.alg))
+        .filter(|_| settings.allowed_algs.contains(&typed.alg))
         .ok_or_else(|| invalid("the DPoP proof's algorithm is not allowed"))?;
     let Some(Value::Object(jwk)) = members.get("jwk") else {
         return Err(invalid("the DPoP proof's header needs a jwk"));
@@ -189,8 +192,8 @@ pub fn check(
     }
     let jkt = jwk_thumbprint(jwk).ok_or_else(|| invalid("the DPoP proof's jwk is unusable"))?;
     let key = public_key(jwk, alg).ok_or_else(|| invalid("the DPoP proof's jwk is unusable"))?;
-    let signed =
-        jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key, alg).unwrap_or(false);
+    let signed = jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key, alg)
+        .unwrap_or(false);
     if !signed {
         return Err(invalid("the DPoP proof's signature is invalid"));
     }
@@ -239,7 +242,9 @@ pub fn check(
     if let Some(token) = access_token {
         let expected = random::sha256_b64(token);
         if !ath.is_some_and(|ath| random::constant_time_eq(ath.as_bytes(), expected.as_bytes())) {
-            return Err(invalid("the DPoP proof's ath does not match the access token"));
+            return Err(invalid(
+                "the DPoP proof's ath does not match the access token",
+            ));
         }
     }
     Ok(Checked { jkt, jti })
@@ -286,7 +291,10 @@ fn public_key(jwk: &Map<String, Value>, alg: Algorithm) -> Option<DecodingKey> {
 /// `None` for anything but an absolute http(s) URL without credentials.
 pub fn normalised_url(raw: &str) -> Option<String> {
     let url = url::Url::parse(raw).ok()?;
-    if !matches!(url.scheme(), "https" | "http") || !url.username().is_empty() || url.password().is_some() {
+    if !matches!(url.scheme(), "https" | "http")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return None;
     }
     let mut normalised = format!("{}://{}", url.scheme(), url.host_str()?);
@@ -332,9 +340,9 @@ impl Nonces {
     /// one and two rotations.
     pub fn accepts(&self, nonce: &str, now: i64) -> bool {
         let slot = now.div_euclid(self.rotation_secs);
-        [slot, slot.saturating_sub(1)].into_iter().any(|slot| {
-            random::constant_time_eq(self.for_slot(slot).as_bytes(), nonce.as_bytes())
-        })
+        [slot, slot.saturating_sub(1)]
+            .into_iter()
+            .any(|slot| random::constant_time_eq(self.for_slot(slot).as_bytes(), nonce.as_bytes()))
     }
 }
 
@@ -467,9 +475,18 @@ mod tests {
         };
         for (case, proof) in [
             ("htm", with("htm", json!("post"))),
-            ("htu path", with("htu", json!("https://id.example.gov.vn/token/"))),
-            ("htu host", with("htu", json!("https://id.example.gov.vn.evil/token"))),
-            ("htu credentials", with("htu", json!("https://a@id.example.gov.vn/token"))),
+            (
+                "htu path",
+                with("htu", json!("https://id.example.gov.vn/token/")),
+            ),
+            (
+                "htu host",
+                with("htu", json!("https://id.example.gov.vn.evil/token")),
+            ),
+            (
+                "htu credentials",
+                with("htu", json!("https://a@id.example.gov.vn/token")),
+            ),
             ("iat too old", with("iat", json!(NOW - 61))),
             ("iat ahead", with("iat", json!(NOW + 6))),
         ] {
@@ -513,7 +530,14 @@ mod tests {
         let mut with_nonce = claims();
         with_nonce["nonce"] = json!(given);
         let check = |claims: &Value| {
-            check(&required, &nonces, &request(), &sign(&key, &header(&key), claims), None, NOW)
+            check(
+                &required,
+                &nonces,
+                &request(),
+                &sign(&key, &header(&key), claims),
+                None,
+                NOW,
+            )
         };
         assert!(check(&with_nonce).is_ok());
         assert_eq!(check(&claims()).unwrap_err().code, ErrorCode::UseDpopNonce);
@@ -529,7 +553,11 @@ mod tests {
             normalised_url("http://127.0.0.1:8080/token").as_deref(),
             Some("http://127.0.0.1:8080/token")
         );
-        for bad in ["/token", "ftp://id.example/token", "https://u:p@id.example/"] {
+        for bad in [
+            "/token",
+            "ftp://id.example/token",
+            "https://u:p@id.example/",
+        ] {
             assert_eq!(normalised_url(bad), None, "{bad}");
         }
     }

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::Context;
 use super::dpop;
-use super::token::token_type;
 use super::error::{ErrorCode, OAuthError};
+use super::token::token_type;
 use crate::audit;
 use crate::domain::client::{Client, ClientKind};
 use crate::domain::national_id::NationalId;

@@ -52,7 +52,9 @@ pub async fn userinfo(
         .await
         .map_err(|e| challenge(e.into()))?
     {
-        return Err(challenge(invalid_token("the access token has been revoked")));
+        return Err(challenge(invalid_token(
+            "the access token has been revoked",
+        )));
     }
     // The binding before anything about the citizen is read: a stolen bound token
     // learns nothing.

@@ -13,8 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ClientAuth, Fetch, PASSWORD, TestApp, TestCitizen, TestClient, assert_oauth_error,
-    introspect, query_param, status_and_json,
+    ClientAuth, Fetch, PASSWORD, TestApp, TestCitizen, TestClient, assert_oauth_error, introspect,
+    query_param, status_and_json,
 };
 
 /// A client's DPoP key pair.
@@ -356,7 +356,8 @@ async fn every_malformed_or_misdirected_proof_is_refused_at_the_token_endpoint()
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(good_claims().to_string())
         );
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, holder.jwk().to_string().as_bytes());
+        let key =
+            ring::hmac::Key::new(ring::hmac::HMAC_SHA256, holder.jwk().to_string().as_bytes());
         let tag = ring::hmac::sign(&key, input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     };
@@ -399,9 +400,15 @@ async fn every_malformed_or_misdirected_proof_is_refused_at_the_token_endpoint()
         }),
         ("jwk of another key", signed_by_other_key),
         ("typ JWT", with_header("typ", json!("JWT"))),
-        ("alg none", unsigned(json!({ "typ": "dpop+jwt", "alg": "none", "jwk": holder.jwk() }))),
+        (
+            "alg none",
+            unsigned(json!({ "typ": "dpop+jwt", "alg": "none", "jwk": holder.jwk() })),
+        ),
         ("alg HS256", hs256),
-        ("alg not fitting the key", with_header("alg", json!("RS256"))),
+        (
+            "alg not fitting the key",
+            with_header("alg", json!("RS256")),
+        ),
         ("alg not allowed", with_header("alg", json!("ES384"))),
         ("crit header", with_header("crit", json!(["exp"]))),
         ("tampered claims", {
@@ -417,7 +424,11 @@ async fn every_malformed_or_misdirected_proof_is_refused_at_the_token_endpoint()
     for (case, proof) in cases {
         let answer = token_call(&app, &client, &CLIENT_CREDENTIALS, &[&proof]).await;
         assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{case}: {}", answer.1);
-        assert_eq!(answer.1["error"], "invalid_dpop_proof", "{case}: {}", answer.1);
+        assert_eq!(
+            answer.1["error"], "invalid_dpop_proof",
+            "{case}: {}",
+            answer.1
+        );
     }
 
     // Two proofs in one request: which one would count?
@@ -492,7 +503,13 @@ async fn a_bound_token_works_at_userinfo_only_with_a_proof_of_its_key() {
     let userinfo_url = endpoint(&app, "/userinfo");
 
     let code = code_for(&app, &citizen, &client, &["profile"], None).await;
-    let (status, body) = exchange(&app, &client, &code, &[&holder.proof(&app, "POST", &token_url)]).await;
+    let (status, body) = exchange(
+        &app,
+        &client,
+        &code,
+        &[&holder.proof(&app, "POST", &token_url)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "DPoP");
     let token = body["access_token"].as_str().unwrap().to_owned();
@@ -512,7 +529,11 @@ async fn a_bound_token_works_at_userinfo_only_with_a_proof_of_its_key() {
     // As a Bearer token, stolen and replayed without the key: refused with a DPoP
     // challenge (RFC 9449 §7.2).
     let response = userinfo_call(&app, "Bearer", &token, &[]).await;
-    assert_dpop_challenge(response.status(), &www_authenticate(&response), "invalid_token");
+    assert_dpop_challenge(
+        response.status(),
+        &www_authenticate(&response),
+        "invalid_token",
+    );
     let response = userinfo_call(
         &app,
         "Bearer",
@@ -520,7 +541,11 @@ async fn a_bound_token_works_at_userinfo_only_with_a_proof_of_its_key() {
         &[&holder.resource_proof(&app, "GET", &userinfo_url, &token)],
     )
     .await;
-    assert_dpop_challenge(response.status(), &www_authenticate(&response), "invalid_token");
+    assert_dpop_challenge(
+        response.status(),
+        &www_authenticate(&response),
+        "invalid_token",
+    );
 
     let mut without_ath = Holder::claims(&app, "GET", &userinfo_url);
     without_ath["jti"] = json!("no-ath");
@@ -555,9 +580,18 @@ async fn a_bound_token_works_at_userinfo_only_with_a_proof_of_its_key() {
 
     // A proof used once is spent at userinfo too.
     let proof = holder.resource_proof(&app, "GET", &userinfo_url, &token);
-    assert_eq!(userinfo_call(&app, "DPoP", &token, &[&proof]).await.status(), StatusCode::OK);
+    assert_eq!(
+        userinfo_call(&app, "DPoP", &token, &[&proof])
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let response = userinfo_call(&app, "DPoP", &token, &[&proof]).await;
-    assert_dpop_challenge(response.status(), &www_authenticate(&response), "invalid_dpop_proof");
+    assert_dpop_challenge(
+        response.status(),
+        &www_authenticate(&response),
+        "invalid_dpop_proof",
+    );
 
     // Introspection reports the binding to the resource server.
     let answer = introspect(&app, &client, &token).await;
@@ -574,7 +608,11 @@ async fn an_unbound_token_is_not_accepted_under_the_dpop_scheme_and_still_works_
     let token = app.access_token(&citizen, &client, &["profile"]).await;
     let proof = holder.resource_proof(&app, "GET", &endpoint(&app, "/userinfo"), &token);
     let response = userinfo_call(&app, "DPoP", &token, &[&proof]).await;
-    assert_dpop_challenge(response.status(), &www_authenticate(&response), "invalid_token");
+    assert_dpop_challenge(
+        response.status(),
+        &www_authenticate(&response),
+        "invalid_token",
+    );
     assert_eq!(app.userinfo(&token).await.0, StatusCode::OK);
 }
 
@@ -588,9 +626,18 @@ async fn a_public_clients_refresh_token_is_bound_to_its_key() {
     let token_url = endpoint(&app, "/token");
 
     let code = code_for(&app, &citizen, &client, &["offline_access"], None).await;
-    let (status, body) = exchange(&app, &client, &code, &[&holder.proof(&app, "POST", &token_url)]).await;
+    let (status, body) = exchange(
+        &app,
+        &client,
+        &code,
+        &[&holder.proof(&app, "POST", &token_url)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let refresh_token = body["refresh_token"].as_str().expect("a refresh token").to_owned();
+    let refresh_token = body["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
     // RFC 9449 §6.2 (and introspection of a refresh token alike): bound.
     // (Public clients cannot introspect; the binding shows in what refresh allows.)
 
@@ -602,25 +649,50 @@ async fn a_public_clients_refresh_token_is_bound_to_its_key() {
         "invalid_dpop_proof",
     );
     assert_oauth_error(
-        &refresh(&app, &client, &refresh_token, &[&other.proof(&app, "POST", &token_url)]).await,
+        &refresh(
+            &app,
+            &client,
+            &refresh_token,
+            &[&other.proof(&app, "POST", &token_url)],
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         "invalid_grant",
     );
 
-    let (status, body) =
-        refresh(&app, &client, &refresh_token, &[&holder.proof(&app, "POST", &token_url)]).await;
+    let (status, body) = refresh(
+        &app,
+        &client,
+        &refresh_token,
+        &[&holder.proof(&app, "POST", &token_url)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "DPoP");
-    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], holder.jkt());
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        holder.jkt()
+    );
     // The rotated token keeps the binding.
     let rotated = body["refresh_token"].as_str().unwrap();
     assert_oauth_error(
-        &refresh(&app, &client, rotated, &[&other.proof(&app, "POST", &token_url)]).await,
+        &refresh(
+            &app,
+            &client,
+            rotated,
+            &[&other.proof(&app, "POST", &token_url)],
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         "invalid_grant",
     );
-    let (status, body) =
-        refresh(&app, &client, rotated, &[&holder.proof(&app, "POST", &token_url)]).await;
+    let (status, body) = refresh(
+        &app,
+        &client,
+        rotated,
+        &[&holder.proof(&app, "POST", &token_url)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -634,14 +706,28 @@ async fn a_confidential_clients_refresh_binds_each_new_access_token_to_the_proof
     let token_url = endpoint(&app, "/token");
 
     let code = code_for(&app, &citizen, &client, &["offline_access"], None).await;
-    let (status, body) = exchange(&app, &client, &code, &[&holder.proof(&app, "POST", &token_url)]).await;
+    let (status, body) = exchange(
+        &app,
+        &client,
+        &code,
+        &[&holder.proof(&app, "POST", &token_url)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
     // Its refresh token is bound by the client's authentication, not by a key.
-    let (status, body) =
-        refresh(&app, &client, &refresh_token, &[&other.proof(&app, "POST", &token_url)]).await;
+    let (status, body) = refresh(
+        &app,
+        &client,
+        &refresh_token,
+        &[&other.proof(&app, "POST", &token_url)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], other.jkt());
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        other.jkt()
+    );
     let (status, body) = refresh(&app, &client, body["refresh_token"].as_str().unwrap(), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
@@ -658,7 +744,13 @@ async fn a_code_bound_with_dpop_jkt_is_redeemed_only_with_that_key() {
 
     let code = code_for(&app, &citizen, &client, &[], Some(holder.jkt())).await;
     assert_oauth_error(
-        &exchange(&app, &client, &code, &[&other.proof(&app, "POST", &token_url)]).await,
+        &exchange(
+            &app,
+            &client,
+            &code,
+            &[&other.proof(&app, "POST", &token_url)],
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         "invalid_grant",
     );
@@ -669,17 +761,32 @@ async fn a_code_bound_with_dpop_jkt_is_redeemed_only_with_that_key() {
         "invalid_dpop_proof",
     );
     let code = code_for(&app, &citizen, &client, &[], Some(holder.jkt())).await;
-    let (status, body) = exchange(&app, &client, &code, &[&holder.proof(&app, "POST", &token_url)]).await;
+    let (status, body) = exchange(
+        &app,
+        &client,
+        &code,
+        &[&holder.proof(&app, "POST", &token_url)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"], holder.jkt());
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        holder.jkt()
+    );
 
     // A dpop_jkt that is no thumbprint is refused at the authorization endpoint.
     let rp = app.relying_party(&client).await;
     let start = rp.authorize_url(&[]);
-    let (status, location, _) = app.browse(&format!("{}&dpop_jkt=not%20a%20thumbprint", start.url)).await;
+    let (status, location, _) = app
+        .browse(&format!("{}&dpop_jkt=not%20a%20thumbprint", start.url))
+        .await;
     assert_eq!(status, StatusCode::FOUND);
     let location = location.unwrap();
-    assert_eq!(query_param(&location, "error").as_deref(), Some("invalid_request"), "{location}");
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("invalid_request"),
+        "{location}"
+    );
 }
 
 #[tokio::test]
@@ -728,7 +835,9 @@ async fn with_nonces_required_a_proof_must_carry_a_fresh_server_nonce() {
 
     // A nonce outlives one rotation, not two.
     let rotation = app.settings.dpop.nonce_rotation_secs;
-    app.advance_clock(chrono::Duration::seconds(i64::try_from(rotation * 2).unwrap()));
+    app.advance_clock(chrono::Duration::seconds(
+        i64::try_from(rotation * 2).unwrap(),
+    ));
     let proof = holder.proof_with_nonce(&app, "POST", &token_url, &nonce);
     let answer = token_call(&app, &client, &CLIENT_CREDENTIALS, &[&proof]).await;
     assert_eq!(answer.1["error"], "use_dpop_nonce", "{}", answer.1);
@@ -772,7 +881,13 @@ async fn with_nonces_required_userinfo_answers_use_dpop_nonce_as_a_challenge() {
     // The code was not spent by a proof refused for its nonce.
     let mut claims = Holder::claims(&app, "POST", &token_url);
     claims["nonce"] = json!(nonce);
-    let (status, body) = exchange(&app, &client, &code, &[&holder.sign(&holder.header(), &claims)]).await;
+    let (status, body) = exchange(
+        &app,
+        &client,
+        &code,
+        &[&holder.sign(&holder.header(), &claims)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let token = body["access_token"].as_str().unwrap();
 
@@ -784,11 +899,21 @@ async fn with_nonces_required_userinfo_answers_use_dpop_nonce_as_a_challenge() {
     )
     .await;
     let nonce = dpop_nonce(&response).expect("a DPoP-Nonce header");
-    assert_dpop_challenge(response.status(), &www_authenticate(&response), "use_dpop_nonce");
+    assert_dpop_challenge(
+        response.status(),
+        &www_authenticate(&response),
+        "use_dpop_nonce",
+    );
     let mut claims = Holder::claims(&app, "GET", &userinfo_url);
     claims["nonce"] = json!(nonce);
     claims["ath"] = json!(ath(token));
-    let response = userinfo_call(&app, "DPoP", token, &[&holder.sign(&holder.header(), &claims)]).await;
+    let response = userinfo_call(
+        &app,
+        "DPoP",
+        token,
+        &[&holder.sign(&holder.header(), &claims)],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -805,12 +930,15 @@ async fn introspection_and_revocation_check_a_proof_when_one_is_sent() {
         // A proof made for another endpoint.
         let wrong = holder.proof(&app, "POST", &endpoint(&app, "/token"));
         let answer =
-            status_and_json(post_with_proofs(&app, path, client.auth(), &form, &[&wrong]).await).await;
+            status_and_json(post_with_proofs(&app, path, client.auth(), &form, &[&wrong]).await)
+                .await;
         assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
     }
     let proof = holder.proof(&app, "POST", &endpoint(&app, "/introspect"));
-    let (status, answer) =
-        status_and_json(post_with_proofs(&app, "/introspect", client.auth(), &form, &[&proof]).await).await;
+    let (status, answer) = status_and_json(
+        post_with_proofs(&app, "/introspect", client.auth(), &form, &[&proof]).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["active"], true);
     let proof = holder.proof(&app, "POST", &endpoint(&app, "/revoke"));

@@ -254,8 +254,8 @@ pub fn check(
 
     let acr = check_acr(single("acr_values")?, single("claims")?)
         .map_err(|(code, why)| fail(code, why))?;
-    let dpop_jkt = check_dpop_jkt(single("dpop_jkt")?)
-        .map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
+    let dpop_jkt =
+        check_dpop_jkt(single("dpop_jkt")?).map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
 
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),

@@ -55,7 +55,9 @@ pub enum Refresh {
     None,
     /// A new family, bound to the DPoP key `jkt` if given (RFC 9449 §5: a public
     /// client's).
-    NewFamily { jkt: Option<String> },
+    NewFamily {
+        jkt: Option<String>,
+    },
     /// Rotation: a new token in the family, with the family's (original) scope and key.
     Rotate {
         family_id: String,
@@ -219,7 +221,11 @@ pub async fn issue_tokens(
 
 /// RFC 9449 §5.1: `DPoP` for a bound token, `Bearer` otherwise.
 pub fn token_type(claims: &AccessTokenClaims) -> &'static str {
-    if claims.cnf.is_some() { "DPoP" } else { "Bearer" }
+    if claims.cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    }
 }
 
 /// RFC 9068 tokens are short-lived: the configured lifetime, or the client's own.

@@ -78,7 +78,9 @@ pub async fn exchange(
         Err(RefreshError::WrongKey { proved: false }) => return Err(dpop::proof_required()),
         Err(RefreshError::WrongKey { proved: true }) => {
             tracing::warn!(target: "security", "a DPoP-bound refresh token was presented with another key");
-            return Err(invalid_grant("the refresh token is bound to another DPoP key"));
+            return Err(invalid_grant(
+                "the refresh token is bound to another DPoP key",
+            ));
         }
         Err(RefreshError::Storage(e)) => return Err(e.into()),
     };
