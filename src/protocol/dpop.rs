@@ -148,8 +148,8 @@ struct ProofClaims {
     nonce: Option<String>,
 }
 
-/// Everything but replay, without I/O. Public so that the fuzz targets and the unit
-/// tests run untrusted proofs through the endpoints' own checks.
+/// Everything but replay, without I/O: what a fuzz target would feed untrusted proofs
+/// through, as `assertion::check` is for client assertions.
 pub fn check(
     settings: &DpopSettings,
     nonces: &Nonces,
