@@ -549,6 +549,9 @@ async fn a_bound_token_works_at_userinfo_only_with_a_proof_of_its_key() {
 
     let mut without_ath = Holder::claims(&app, "GET", &userinfo_url);
     without_ath["jti"] = json!("no-ath");
+    let mut stale = Holder::claims(&app, "GET", &userinfo_url);
+    stale["ath"] = json!(ath(&token));
+    stale["iat"] = json!(app.clock.now().timestamp() - 120);
     let refused = [
         ("no proof", None),
         (
@@ -560,6 +563,7 @@ async fn a_bound_token_works_at_userinfo_only_with_a_proof_of_its_key() {
             Some(holder.resource_proof(&app, "GET", &userinfo_url, "another token")),
         ),
         ("no ath", Some(holder.sign(&holder.header(), &without_ath))),
+        ("stale iat", Some(holder.sign(&holder.header(), &stale))),
         (
             "htu of the token endpoint",
             Some(holder.resource_proof(&app, "GET", &token_url, &token)),
@@ -945,4 +949,82 @@ async fn introspection_and_revocation_check_a_proof_when_one_is_sent() {
     let response = post_with_proofs(&app, "/revoke", client.auth(), &form, &[&proof]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(introspect(&app, &client, token).await["active"], false);
+}
+
+/// A proof signed by `sign` under `alg`, with `jwk` in its header.
+fn proof_by(
+    app: &TestApp,
+    alg: &str,
+    jwk: &Value,
+    url: &str,
+    sign: &dyn Fn(&[u8]) -> Vec<u8>,
+) -> String {
+    let header = json!({ "typ": "dpop+jwt", "alg": alg, "jwk": jwk });
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(Holder::claims(app, "POST", url).to_string())
+    );
+    let signature = sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+#[tokio::test]
+async fn proofs_of_rsa_and_ed25519_keys_bind_tokens_by_their_thumbprints() {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair, RSA_PSS_SHA256, RsaKeyPair};
+
+    let app = TestApp::spawn().await;
+    let client = api_client(&app, false);
+    let token_url = endpoint(&app, "/token");
+
+    let (rsa, der) = SigningKey::generate(SigningAlg::Rs256).unwrap();
+    let rsa_jwk = json!({ "kty": "RSA", "n": rsa.public_jwk()["n"], "e": rsa.public_jwk()["e"] });
+    let pss = RsaKeyPair::from_pkcs8(&der).unwrap();
+    let sign_pss = |message: &[u8]| {
+        let mut signature = vec![0; pss.public_modulus_len()];
+        pss.sign(
+            &RSA_PSS_SHA256,
+            &SystemRandom::new(),
+            message,
+            &mut signature,
+        )
+        .unwrap();
+        signature
+    };
+    let ed = Ed25519KeyPair::generate().unwrap();
+    let x = URL_SAFE_NO_PAD.encode(ed.public_key().as_ref());
+    let ed_jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": x });
+    // RFC 7638 §3.2 and RFC 8037 §2: the required members in lexicographic order.
+    let ed_jkt = URL_SAFE_NO_PAD.encode(citizen_idp::tokens::random::sha256(
+        format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#).as_bytes(),
+    ));
+
+    let rs256 = proof_by(&app, "RS256", &rsa_jwk, &token_url, &|m| {
+        rsa.sign(m).unwrap()
+    });
+    let ps256 = proof_by(&app, "PS256", &rsa_jwk, &token_url, &sign_pss);
+    let eddsa = proof_by(&app, "EdDSA", &ed_jwk, &token_url, &|m| {
+        ed.sign(m).as_ref().to_vec()
+    });
+    for (alg, proof, jkt) in [
+        ("RS256", rs256, rsa.kid().to_owned()),
+        ("PS256", ps256, rsa.kid().to_owned()),
+        ("EdDSA", eddsa, ed_jkt),
+    ] {
+        let (status, body) = token_call(&app, &client, &CLIENT_CREDENTIALS, &[&proof]).await;
+        assert_eq!(status, StatusCode::OK, "{alg}: {body}");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(claims_of(token)["cnf"]["jkt"], jkt.as_str(), "{alg}");
+    }
+
+    // A key and an algorithm that do not fit: PKCS#1 v1.5 bytes under PS256.
+    let mislabelled = proof_by(&app, "PS256", &rsa_jwk, &token_url, &|m| {
+        rsa.sign(m).unwrap()
+    });
+    assert_oauth_error(
+        &token_call(&app, &client, &CLIENT_CREDENTIALS, &[&mislabelled]).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+    );
 }
