@@ -50,7 +50,12 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let settings = DpopSettings {
-        allowed_algs: vec!["ES256".into(), "PS256".into(), "RS256".into(), "EdDSA".into()],
+        allowed_algs: vec![
+            "ES256".into(),
+            "PS256".into(),
+            "RS256".into(),
+            "EdDSA".into(),
+        ],
         proof_max_age_secs: MAX_AGE,
         proof_future_skew_secs: SKEW,
         nonce_required: mode & 2 == 2,
@@ -73,7 +78,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let header = part(0);
     assert_eq!(header["alg"], "EdDSA", "{proof}");
-    assert!(header["typ"].as_str().is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt")));
+    assert!(
+        header["typ"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt"))
+    );
     assert!(header.get("crit").is_none(), "{proof}");
     for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
         assert!(header["jwk"].get(private).is_none(), "{proof}");

@@ -148,8 +148,8 @@ struct ProofClaims {
     nonce: Option<String>,
 }
 
-/// Everything but replay, without I/O: what a fuzz target would feed untrusted proofs
-/// through, as `assertion::check` is for client assertions.
+/// Everything but replay, without I/O. Public so that the fuzz target `dpop_proof`
+/// (`fuzz/`) runs untrusted proofs through the endpoints' own checks.
 pub fn check(
     settings: &DpopSettings,
     nonces: &Nonces,
