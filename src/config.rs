@@ -822,6 +822,40 @@ mod tests {
     }
 
     #[test]
+    fn dpop_settings_admit_only_asymmetric_algorithms_and_bounded_windows() {
+        let mut settings = Settings::defaults().unwrap();
+        for bad in ["none", "HS256", "es256", ""] {
+            settings.dpop.allowed_algs = vec!["ES256".into(), bad.into()];
+            assert_eq!(invalid_key(&settings), Some("dpop.allowed_algs"), "{bad}");
+        }
+        settings.dpop.allowed_algs = Vec::new();
+        assert_eq!(invalid_key(&settings), Some("dpop.allowed_algs"));
+        settings.dpop.allowed_algs = vec!["PS256".into(), "EdDSA".into()];
+        settings.validate().unwrap();
+        for (max_age, skew, rotation, key) in [
+            (0, 5, 300, "dpop.proof_max_age_secs"),
+            (301, 5, 300, "dpop.proof_max_age_secs"),
+            (60, 61, 300, "dpop.proof_future_skew_secs"),
+            (60, 5, 9, "dpop.nonce_rotation_secs"),
+            (60, 5, 3601, "dpop.nonce_rotation_secs"),
+        ] {
+            let mut settings = settings.clone();
+            settings.dpop.proof_max_age_secs = max_age;
+            settings.dpop.proof_future_skew_secs = skew;
+            settings.dpop.nonce_rotation_secs = rotation;
+            assert_eq!(invalid_key(&settings), Some(key));
+        }
+        // From the environment, a list at commas.
+        let settings = from_environment(&[
+            ("CITIZEN_IDP__DPOP__ALLOWED_ALGS", "ES256, EdDSA"),
+            ("CITIZEN_IDP__DPOP__NONCE_REQUIRED", "true"),
+        ])
+        .unwrap();
+        assert_eq!(settings.dpop.allowed_algs, ["ES256", "EdDSA"]);
+        assert!(settings.dpop.nonce_required);
+    }
+
+    #[test]
     fn bad_cluster_urls_are_refused_without_echoing_them() {
         let mut settings = Settings::defaults().unwrap();
         settings.redis.cluster_urls = vec![

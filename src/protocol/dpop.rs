@@ -70,10 +70,11 @@ pub struct Request {
     pub url: String,
 }
 
-/// A verified proof: the RFC 7638 thumbprint of the key that signed it.
+/// A verified proof: the RFC 7638 thumbprint of the key that signed it, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proof {
     pub jkt: String,
+    pub alg: Algorithm,
 }
 
 /// What [`check`] vouches for; only the replay check (`jti`) is left.
@@ -81,6 +82,7 @@ pub struct Proof {
 pub struct Checked {
     pub jkt: String,
     pub jti: String,
+    pub alg: Algorithm,
 }
 
 fn invalid(why: &'static str) -> OAuthError {
@@ -134,7 +136,10 @@ pub async fn verify(
         tracing::warn!(target: "security", "a DPoP proof was replayed");
         return Err(invalid("the DPoP proof was already used"));
     }
-    Ok(Proof { jkt: checked.jkt })
+    Ok(Proof {
+        jkt: checked.jkt,
+        alg: checked.alg,
+    })
 }
 
 /// The claims of a proof beyond the registered ones (RFC 9449 §4.2).
@@ -247,7 +252,7 @@ pub fn check(
             ));
         }
     }
-    Ok(Checked { jkt, jti })
+    Ok(Checked { jkt, jti, alg })
 }
 
 /// The verifying key of `jwk`, if its type (and its curve, and its `alg` if it names

@@ -1028,3 +1028,49 @@ async fn proofs_of_rsa_and_ed25519_keys_bind_tokens_by_their_thumbprints() {
         "invalid_dpop_proof",
     );
 }
+
+#[tokio::test]
+async fn under_the_fapi2_profile_a_proof_must_use_a_fapi_algorithm() {
+    use crate::client_assertion::{JWT_BEARER, KeyClient, assertion, jwks_of, register};
+    use citizen_idp::domain::client_security::Profile;
+
+    let app = TestApp::spawn_with(|s| s.server.profile = Profile::Fapi2).await;
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let id = register(&app, Some(jwks_of(&[&key])), None);
+    let client = KeyClient { id, key };
+    let token_url = endpoint(&app, "/token");
+    let call = |jti: &'static str, proof: String| {
+        let client_assertion = assertion(&app, &client, &app.issuer, 60, jti);
+        let app = &app;
+        async move {
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", client_assertion.as_str()),
+            ];
+            status_and_json(
+                post_with_proofs(app, "/token", ClientAuth::Form, &form, &[&proof]).await,
+            )
+            .await
+        }
+    };
+
+    // RS256 is allowed by dpop.allowed_algs, but not by FAPI 2.0 (§5.4.1).
+    let (rsa, _) = SigningKey::generate(SigningAlg::Rs256).unwrap();
+    let rsa_jwk = json!({ "kty": "RSA", "n": rsa.public_jwk()["n"], "e": rsa.public_jwk()["e"] });
+    let rs256 = proof_by(&app, "RS256", &rsa_jwk, &token_url, &|m| {
+        rsa.sign(m).unwrap()
+    });
+    assert_oauth_error(
+        &call("fapi-dpop-rs256", rs256).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_dpop_proof",
+    );
+    let holder = Holder::new();
+    let (status, body) = call("fapi-dpop-es256", holder.proof(&app, "POST", &token_url)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        holder.jkt()
+    );
+}
