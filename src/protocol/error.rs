@@ -23,8 +23,8 @@ use crate::store::StoreError;
 use crate::tokens::TokenError;
 use crate::tokens::revocation::RevocationError;
 
-/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6 and
-/// RFC 7591 §3.2.2, and the admin API's own.
+/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6,
+/// RFC 7591 §3.2.2 and RFC 9449 §12.2, and the admin API's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -64,6 +64,11 @@ pub enum ErrorCode {
     /// The authorization endpoint shows a page instead (no redirect URI is known good
     /// then), so this code is for other callers (a JSON answer about a request_uri).
     InvalidRequestUri,
+    /// A DPoP proof (RFC 9449 §5, §7.1) is missing where one is required, malformed,
+    /// replayed, or made for another request or key.
+    InvalidDpopProof,
+    /// The DPoP proof must carry the nonce given in the `DPoP-Nonce` header (RFC 9449 §8).
+    UseDpopNonce,
     /// An unexpected condition; the cause is logged, not returned.
     ServerError,
     /// A dependency (database, store) is unavailable; try again later.
@@ -125,6 +130,8 @@ impl OAuthError {
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",

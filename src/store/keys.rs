@@ -74,6 +74,11 @@ pub fn pushed_request(id: &str) -> String {
     format!("par:{}", hashed(id))
 }
 
+/// A DPoP proof's `jti`, spent once per key (RFC 9449 §11.1).
+pub fn dpop_proof(jkt: &str, jti: &str) -> String {
+    format!("dpop:{}", hashed(&format!("{jkt}\u{0}{jti}")))
+}
+
 pub fn login_flow(flow_id: &str) -> String {
     format!("{LOGIN_FLOW}{}", hashed(flow_id))
 }
