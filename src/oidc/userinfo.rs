@@ -11,6 +11,7 @@ use crate::http::dpop;
 use crate::http::oauth_error::BearerError;
 use crate::protocol;
 use crate::protocol::dpop::{ResourceError, Scheme};
+use crate::protocol::encryption::UserinfoAnswer;
 use crate::protocol::error::{ErrorCode, MISSING_TOKEN, OAuthError};
 use crate::protocol::userinfo::Presented;
 use crate::state::AppState;
@@ -99,9 +100,15 @@ fn invalid_request(why: &'static str) -> BearerError {
 async fn respond(req: &HttpRequest, state: &AppState, form_token: Option<String>) -> HttpResponse {
     let now = state.clock.now();
     let response = match answer(req, state, form_token, now).await {
-        Ok(released) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(released),
+        Ok(released) => {
+            let mut response = HttpResponse::Ok();
+            response.insert_header((header::CACHE_CONTROL, "no-store"));
+            match released {
+                UserinfoAnswer::Json(claims) => response.json(claims),
+                // OIDC Core §5.3.2: a signed or encrypted answer is a JWT of that type.
+                UserinfoAnswer::Jwt(jwt) => response.content_type("application/jwt").body(jwt),
+            }
+        }
         Err(error) => error.error_response(),
     };
     dpop::with_nonce(state, now, response)
@@ -112,7 +119,7 @@ async fn answer(
     state: &AppState,
     form_token: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<serde_json::Map<String, serde_json::Value>, ResourceError> {
+) -> Result<UserinfoAnswer, ResourceError> {
     let (scheme, token) = presented_token(req.headers().get(header::AUTHORIZATION), form_token)
         .map_err(|BearerError(error)| ResourceError {
             error,

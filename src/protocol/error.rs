@@ -62,6 +62,13 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// The DPoP proof must carry the nonce given in the `DPoP-Nonce` header (RFC 9449 §8).
     UseDpopNonce,
+    /// A request object is malformed, unsigned, badly signed, expired or replayed
+    /// (OIDC Core §3.1.2.6, RFC 9101 §6.1).
+    InvalidRequestObject,
+    /// A `request_uri` is unknown, spent, expired or another client's (RFC 9101 §6.2).
+    /// The authorization endpoint shows a page instead (no redirect URI is known good
+    /// then), so this code is for other callers (a JSON answer about a request_uri).
+    InvalidRequestUri,
     /// An unexpected condition; the cause is logged, not returned.
     ServerError,
     /// A dependency (database, store) is unavailable; try again later.
@@ -123,6 +130,8 @@ impl OAuthError {
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",

@@ -16,6 +16,7 @@ pub mod client_keys;
 pub mod clients;
 mod context;
 pub mod dpop;
+pub mod encryption;
 pub mod error;
 pub mod introspection;
 pub mod logout;

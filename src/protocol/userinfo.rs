@@ -5,10 +5,10 @@
 //! a Bearer challenge.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 use super::Context;
 use super::dpop::{self, ResourceError, Scheme};
+use super::encryption::{self, UserinfoAnswer};
 use super::error::{ErrorCode, OAuthError};
 use crate::audit;
 use crate::domain::scope::ScopeSet;
@@ -27,15 +27,16 @@ pub struct Presented<'a> {
     pub token: &'a str,
 }
 
-/// The claims the presented token may see, or why it may see none (RFC 6750 §3.1, RFC
-/// 9449 §7.1), with the challenge of the scheme that applies.
+/// The claims the presented token may see, as JSON or as the JWT its client registered
+/// (OIDC Core §5.3.2), or why it may see none (RFC 6750 §3.1, RFC 9449 §7.1), with the
+/// challenge of the scheme that applies.
 pub async fn userinfo(
     ctx: &Context<'_>,
     presented: Presented<'_>,
     proof: &dpop::Request,
     request_id: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Map<String, Value>, ResourceError> {
+) -> Result<UserinfoAnswer, ResourceError> {
     let Presented { scheme, token } = presented;
     let challenge = |error| ResourceError {
         error,
@@ -70,7 +71,7 @@ async fn release(
     token_claims: &AccessTokenClaims,
     request_id: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Map<String, Value>, OAuthError> {
+) -> Result<UserinfoAnswer, OAuthError> {
     if !token_claims.has_citizen() {
         return Err(invalid_token("the access token speaks for no citizen"));
     }
@@ -101,11 +102,15 @@ async fn release(
     registry::check_eligible(account, citizen)
         .map_err(|_| invalid_token("the citizen can no longer sign in"))?;
     let released = claims::for_scopes(&token_claims.sub, citizen, &scopes);
+    let names: Vec<String> = released.keys().cloned().collect();
+    // Signed or encrypted before the audit: an answer that cannot be encrypted
+    // discloses nothing.
+    let answer = encryption::userinfo_answer(ctx, &client, released, now).await?;
     let event = audit::Event::new(audit::Kind::Disclosure, "userinfo", now.naive_utc())
         .citizen(citizen.national_id.clone())
         .client(&token_claims.client_id)
-        .claims(released.keys().cloned())
+        .claims(names)
         .request_id(request_id);
     ctx.audit.record(event).await;
-    Ok(released)
+    Ok(answer)
 }

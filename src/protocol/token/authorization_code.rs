@@ -11,6 +11,7 @@ use crate::domain::client::{Client, ClientKind, GrantType};
 use crate::domain::secret::AuthCode;
 use crate::protocol::Context;
 use crate::protocol::dpop;
+use crate::protocol::encryption::Sealer;
 use crate::protocol::error::OAuthError;
 use crate::tokens::code::{self, CodeGrant, SpentCode};
 use crate::tokens::{pkce, refresh, revocation};
@@ -27,6 +28,7 @@ pub async fn exchange(
     client: &Client,
     presented: Presented<'_>,
     jkt: Option<String>,
+    sealer: Option<Sealer>,
     now: DateTime<Utc>,
     request_id: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
@@ -63,7 +65,7 @@ pub async fn exchange(
         jkt,
     };
     let (response, issued) =
-        issue_tokens(ctx, client, authorization, refresh, now, request_id).await?;
+        issue_tokens(ctx, client, authorization, refresh, sealer, now, request_id).await?;
     let spent = SpentCode {
         access_token_jti: issued.jti,
         access_token_exp: issued.exp,

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::Context;
 use super::dpop;
+use super::encryption::Sealer;
 use super::error::{ErrorCode, OAuthError};
 use crate::domain::client::Client;
 use crate::domain::client_security::{FAPI2_ALGS, Profile};
@@ -56,6 +57,12 @@ pub async fn exchange(
         ));
     }
     let jkt = proved.map(|proof| proof.jkt);
+    // The key an ID token is encrypted to is found before a code or refresh token is
+    // spent: a client whose key cannot be had keeps its grant, to try again.
+    let sealer = match &request {
+        TokenRequest::ClientCredentials { .. } => None,
+        _ => Sealer::for_id_tokens(ctx, client, now).await?,
+    };
     match request {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::issue(ctx, client, scope.as_deref(), jkt, now)
@@ -70,7 +77,7 @@ pub async fn exchange(
                 redirect_uri: &redirect_uri,
                 code_verifier: code_verifier.as_ref().map(CodeVerifier::expose),
             };
-            authorization_code::exchange(ctx, client, presented, jkt, now, request_id).await
+            authorization_code::exchange(ctx, client, presented, jkt, sealer, now, request_id).await
         }
         TokenRequest::RefreshToken {
             refresh_token,
@@ -81,7 +88,7 @@ pub async fn exchange(
                 scope,
                 jkt,
             };
-            refresh_token::exchange(ctx, client, presented, now, request_id).await
+            refresh_token::exchange(ctx, client, presented, sealer, now, request_id).await
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::domain::secret::RefreshToken;
 
 use crate::protocol::Context;
 use crate::protocol::dpop;
+use crate::protocol::encryption::Sealer;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::tokens::refresh::{self, RefreshError};
 use crate::tokens::revocation;
@@ -29,6 +30,7 @@ pub async fn exchange(
     ctx: &Context<'_>,
     client: &Client,
     presented: Presented,
+    sealer: Option<Sealer>,
     now: DateTime<Utc>,
     request_id: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
@@ -95,6 +97,7 @@ pub async fn exchange(
         scope: grant.scope,
         jkt: grant.dpop_jkt,
     };
-    let (response, _) = issue_tokens(ctx, client, authorization, refresh, now, request_id).await?;
+    let (response, _) =
+        issue_tokens(ctx, client, authorization, refresh, sealer, now, request_id).await?;
     Ok(response)
 }
