@@ -57,8 +57,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub outbound: OutboundSettings,
-    pub par: ParSettings,
     pub dpop: DpopSettings,
+    pub par: ParSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

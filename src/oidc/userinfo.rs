@@ -100,10 +100,10 @@ fn invalid_request(why: &'static str) -> BearerError {
 async fn respond(req: &HttpRequest, state: &AppState, form_token: Option<String>) -> HttpResponse {
     let now = state.clock.now();
     let response = match answer(req, state, form_token, now).await {
-        Ok(answer) => {
+        Ok(released) => {
             let mut response = HttpResponse::Ok();
             response.insert_header((header::CACHE_CONTROL, "no-store"));
-            match answer {
+            match released {
                 UserinfoAnswer::Json(claims) => response.json(claims),
                 // OIDC Core §5.3.2: a signed or encrypted answer is a JWT of that type.
                 UserinfoAnswer::Jwt(jwt) => response.content_type("application/jwt").body(jwt),

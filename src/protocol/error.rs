@@ -57,6 +57,11 @@ pub enum ErrorCode {
     InsufficientScope,
     RequestNotSupported,
     RequestUriNotSupported,
+    /// A DPoP proof (RFC 9449 §5, §7.1) is missing where one is required, malformed,
+    /// replayed, or made for another request or key.
+    InvalidDpopProof,
+    /// The DPoP proof must carry the nonce given in the `DPoP-Nonce` header (RFC 9449 §8).
+    UseDpopNonce,
     /// A request object is malformed, unsigned, badly signed, expired or replayed
     /// (OIDC Core §3.1.2.6, RFC 9101 §6.1).
     InvalidRequestObject,
@@ -64,11 +69,6 @@ pub enum ErrorCode {
     /// The authorization endpoint shows a page instead (no redirect URI is known good
     /// then), so this code is for other callers (a JSON answer about a request_uri).
     InvalidRequestUri,
-    /// A DPoP proof (RFC 9449 §5, §7.1) is missing where one is required, malformed,
-    /// replayed, or made for another request or key.
-    InvalidDpopProof,
-    /// The DPoP proof must carry the nonce given in the `DPoP-Nonce` header (RFC 9449 §8).
-    UseDpopNonce,
     /// An unexpected condition; the cause is logged, not returned.
     ServerError,
     /// A dependency (database, store) is unavailable; try again later.
@@ -128,10 +128,10 @@ impl OAuthError {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
-            ErrorCode::InvalidRequestObject => "invalid_request_object",
-            ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",

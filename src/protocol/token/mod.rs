@@ -40,12 +40,6 @@ pub async fn exchange(
             "the client is not registered for this grant type",
         ));
     }
-    // The key an ID token is encrypted to is found before a code or refresh token is
-    // spent: a client whose key cannot be had keeps its grant, to try again.
-    let sealer = match &request {
-        TokenRequest::ClientCredentials { .. } => None,
-        _ => Sealer::for_id_tokens(ctx, client, now).await?,
-    };
     let proved = dpop::verify_if_present(ctx, proof, None, now).await?;
     // RFC 9449 §5.2 (`dpop_bound_access_tokens`), and FAPI 2.0 §5.3.2.2 for its profile.
     if proved.is_none() && client.requires_dpop(ctx.settings.server.profile) {
@@ -63,6 +57,12 @@ pub async fn exchange(
         ));
     }
     let jkt = proved.map(|proof| proof.jkt);
+    // The key an ID token is encrypted to is found before a code or refresh token is
+    // spent: a client whose key cannot be had keeps its grant, to try again.
+    let sealer = match &request {
+        TokenRequest::ClientCredentials { .. } => None,
+        _ => Sealer::for_id_tokens(ctx, client, now).await?,
+    };
     match request {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::issue(ctx, client, scope.as_deref(), jkt, now)
