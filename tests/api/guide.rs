@@ -486,7 +486,16 @@ async fn the_python_receiver_validates_the_logout_token_of_an_rp_initiated_logou
         ..TestClient::portal()
     });
     let portal = || python("portal.py");
-    let result = log_in_through(&app, &citizen, &client, &client.redirect_uri, portal, &[], &[]).await;
+    let result = log_in_through(
+        &app,
+        &citizen,
+        &client,
+        &client.redirect_uri,
+        portal,
+        &[],
+        &[],
+    )
+    .await;
     let id_token = result["id_token"].as_str().unwrap();
 
     let query = serde_urlencoded::to_string([
@@ -607,7 +616,11 @@ async fn the_python_fapi_portal_logs_in_with_par_dpop_private_key_jwt_and_an_enc
         .collect();
     assert_eq!(uses, ["sig", "enc"]);
     assert!(
-        jwks["keys"].as_array().unwrap().iter().all(|k| k.get("d").is_none()),
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("d").is_none()),
         "only public keys are registered"
     );
     let client = app.register_client(NewClient {
@@ -646,11 +659,19 @@ async fn the_python_fapi_portal_logs_in_with_par_dpop_private_key_jwt_and_an_enc
     let expected = format!(
         "{}?{}",
         app.url("/authorize"),
-        serde_urlencoded::to_string([("client_id", client.id.as_str()), ("request_uri", request_uri)])
-            .unwrap()
+        serde_urlencoded::to_string([
+            ("client_id", client.id.as_str()),
+            ("request_uri", request_uri)
+        ])
+        .unwrap()
     );
     assert_eq!(url, expected);
-    assert!(start["expires_in"].as_u64().is_some_and(|s| (1..=60).contains(&s)), "{start}");
+    assert!(
+        start["expires_in"]
+            .as_u64()
+            .is_some_and(|s| (1..=60).contains(&s)),
+        "{start}"
+    );
 
     let redirect = app.log_in(url, &citizen.number, PASSWORD).await;
     assert!(redirect.starts_with(&client.redirect_uri), "{redirect}");
@@ -791,7 +812,9 @@ async fn the_python_mobile_app_binds_its_tokens_to_its_dpop_key_and_a_copied_tok
     assert!(stolen.stderr.contains("invalid_grant"), "{}", stolen.stderr);
 
     catch_up(&app);
-    let second = run(refresh(refresh_token, key_file.to_str().unwrap())).await.json();
+    let second = run(refresh(refresh_token, key_file.to_str().unwrap()))
+        .await
+        .json();
     assert_eq!(second["verified"], true);
     assert_eq!(second["token_type"], "DPoP");
     assert_eq!(second["dpop_jkt"], jkt);
@@ -800,6 +823,9 @@ async fn the_python_mobile_app_binds_its_tokens_to_its_dpop_key_and_a_copied_tok
         jkt,
         "the new access token is bound to the same key"
     );
-    assert_eq!(second["id_token_claims"]["sub"], first["id_token_claims"]["sub"]);
+    assert_eq!(
+        second["id_token_claims"]["sub"],
+        first["id_token_claims"]["sub"]
+    );
     assert_ne!(second["refresh_token"], first["refresh_token"], "rotated");
 }
