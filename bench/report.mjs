@@ -57,6 +57,30 @@ for (const backend of ['embedded', 'postgres']) {
       console.log(`| ${scenario} | ${conns} | ${[...cells(ours), ...cells(ref), ratio].join(' | ')} |`);
     }
   }
+  // The high-assurance steps, each beside the one before it: what a signature
+  // (private_key_jwt), a DPoP proof, PAR and an encrypted ID token cost the server.
+  const steps = [
+    ['client_credentials_es256', 'client_credentials, client_secret_basic'],
+    ['client_credentials_key', '+ private_key_jwt (ES256 assertion)'],
+    ['client_credentials_key_dpop', '+ DPoP proof, bound token'],
+    ['sso_round_trip', 'SSO round trip, client_secret_basic'],
+    ['sso_par_dpop', 'FAPI 2.0: PAR + private_key_jwt ×2 + DPoP'],
+    ['sso_par_dpop_jwe', '+ encrypted ID token (ECDH-ES+A256KW, A256GCM)'],
+  ];
+  if (steps.slice(1).some(([s]) => find(backend, s, 16))) {
+    console.log(`\n#### High-assurance steps (${backend}): server CPU per 1,000 flows\n`);
+    console.log('| scenario | conns | flows /s | p50 ms | p99 ms | errors | CPU s per 1k | added CPU s per 1k |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const conns of [16, 64]) {
+      steps.forEach(([scenario, label], i) => {
+        const r = find(backend, scenario, conns);
+        if (!r) return;
+        const prev = i % 3 === 0 ? undefined : find(backend, steps[i - 1][0], conns);
+        const added = prev ? cpuPer1k(r) - cpuPer1k(prev) : undefined;
+        console.log(`| ${label} | ${conns} | ${n(r.fps)} | ${n(r.p50_ms, 2)} | ${n(r.p99_ms, 2)} | ${n(r.errors)} | ${n(cpuPer1k(r), 3)} | ${n(added, 3)} |`);
+      });
+    }
+  }
   const storm = find(backend, 'password_login', 64);
   const during = find(backend, 'client_credentials_during_logins', 16);
   const alone = find(backend, 'client_credentials_es256', 16);

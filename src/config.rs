@@ -53,6 +53,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub outbound: OutboundSettings,
+    pub par: ParSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,6 +216,16 @@ impl std::fmt::Debug for SecretSetting {
             "<redacted>"
         })
     }
+}
+
+/// Pushed authorization requests (RFC 9126).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParSettings {
+    /// How long a pushed request waits for its browser, at most 60 s.
+    pub lifetime_secs: u64,
+    /// Every client must push its authorization requests; plain ones are refused.
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -549,6 +560,14 @@ impl Settings {
             return Err(invalid(
                 "keys.prepublish_secs",
                 "must be at least twice keys.reload_interval_secs",
+            ));
+        }
+        // RFC 9126 §2.2 leaves the lifetime to the server; the browser is sent on at
+        // once, and a pushed request that waits longer is only a target.
+        if !(1..=60).contains(&self.par.lifetime_secs) {
+            return Err(invalid(
+                "par.lifetime_secs",
+                "must be between 1 and 60 seconds",
             ));
         }
         if !(1..=60).contains(&self.tokens.code_ttl_secs) {

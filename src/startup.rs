@@ -308,7 +308,7 @@ pub async fn build_on(
         .map_err(StartupError::Other)?;
     let state = web::Data::new(AppState {
         passkeys,
-        discovery_json: discovery::document(&issuer, &endpoints).to_string(),
+        discovery_json: discovery::document(&issuer, &endpoints, &settings).to_string(),
         secure_cookies: issuer.starts_with("https://"),
         cookies: crate::authn::cookies::CookiePolicy::new(
             &settings.session.cookie_name,

@@ -105,6 +105,7 @@ impl AppState {
 pub struct Endpoints {
     pub authorization: String,
     pub token: String,
+    pub pushed_authorization: String,
     pub userinfo: String,
     pub jwks: String,
     pub revocation: String,
@@ -117,6 +118,7 @@ impl Endpoints {
         Endpoints {
             authorization: format!("{issuer}/authorize"),
             token: format!("{issuer}/token"),
+            pushed_authorization: format!("{issuer}/par"),
             userinfo: format!("{issuer}/userinfo"),
             jwks: format!("{issuer}/jwks.json"),
             revocation: format!("{issuer}/revoke"),

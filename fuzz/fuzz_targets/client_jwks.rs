@@ -1,9 +1,10 @@
-//! A client's JWK Set document (`client_keys::parse_jwks`), as registered inline or
+//! A client's JWK Set document (`client_keys::parse_client_jwks`), as registered inline or
 //! fetched from its `jwks_uri`, and then used to check an assertion
 //! (`assertion::parse`, `assertion::check`), which turns each key into a verifying key.
 //!
 //! Invariants: an accepted set is within the size and count bounds, holds only
-//! asymmetric keys, and survives serialising and parsing again unchanged; and a fixed
+//! asymmetric keys, keeps its encryption keys (`use: enc`) out of those that verify,
+//! and survives serialising and parsing again unchanged; and a fixed
 //! assertion signed with the fixtures' Ed25519 key is accepted only if the set holds
 //! that very public key.
 #![no_main]
@@ -11,18 +12,26 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use citizen_idp::domain::client::AssertionAudience;
-use citizen_idp::domain::client_keys::{MAX_JWKS_BYTES, parse_jwks};
+use citizen_idp::domain::client_keys::{MAX_JWKS_BYTES, parse_client_jwks, parse_jwks};
 use citizen_idp::protocol::assertion::{self, Audiences};
 use citizen_idp_fuzz::{ISSUER, KEY_CLIENT, NOW, TOKEN_ENDPOINT, ed_public_x, key_client, sign_ed};
-use jsonwebtoken::jwk::AlgorithmParameters;
+use jsonwebtoken::jwk::{AlgorithmParameters, PublicKeyUse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(set) = parse_jwks(data) else {
+    let Ok(sorted) = parse_client_jwks(data) else {
         return;
     };
+    let set = sorted.signing.as_ref().clone();
     assert!(data.len() <= MAX_JWKS_BYTES);
-    assert!((1..=20).contains(&set.keys.len()));
+    assert!((1..=20).contains(&(set.keys.len() + sorted.encryption.len())));
+    let encrypts = |use_: &Option<PublicKeyUse>| *use_ == Some(PublicKeyUse::Encryption);
+    assert!(
+        !set.keys
+            .iter()
+            .any(|key| encrypts(&key.common.public_key_use)),
+        "an encryption key verifies"
+    );
     let mut ed_keys = Vec::new();
     for key in &set.keys {
         match &key.algorithm {

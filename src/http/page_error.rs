@@ -160,6 +160,17 @@ impl From<crate::protocol::authorize::Refused> for PageError {
             Refused::UnknownClient => PageError::unknown_client(),
             Refused::BadRedirectUri => PageError::bad_redirect_uri(),
             Refused::LoginExpired => PageError::login_expired(),
+            // The citizen can only go back to the service, which pushes a new request.
+            Refused::RequestUri => PageError::login_expired(),
+            Refused::Request(e) => match e.code {
+                ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => {
+                    PageError::from_oauth(e)
+                }
+                _ => {
+                    tracing::info!(error = %e, description = e.description.as_deref().unwrap_or(""), "an authorization request refused with a page");
+                    PageError::bad_request()
+                }
+            },
             Refused::Internal(e) => PageError::from_oauth(e),
         }
     }

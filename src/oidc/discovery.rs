@@ -4,8 +4,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use crate::config::Settings;
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::client::{GrantType, SubjectType, TokenEndpointAuthMethod};
+use crate::domain::client_security::{ContentEncryptionAlg, FAPI2_ALGS, KeyManagementAlg, Profile};
 use crate::domain::signing_alg::SigningAlg;
 use crate::domain::{client_keys, scope};
 use crate::protocol::authorize::grant::ResponseMode;
@@ -38,9 +40,20 @@ pub const CLAIMS_SUPPORTED: [&str; 23] = [
     "id_card",
 ];
 
-pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
+pub fn document(issuer: &str, endpoints: &Endpoints, settings: &Settings) -> Value {
+    // Under the server-wide FAPI 2.0 profile every client pushes, and signs with its
+    // algorithms only.
+    let fapi2 = settings.server.profile == Profile::Fapi2;
+    let request_object_algs: Vec<String> = if fapi2 {
+        FAPI2_ALGS
+            .iter()
+            .map(|&alg| client_keys::alg_name(alg))
+            .collect()
+    } else {
+        client_keys::assertion_alg_names()
+    };
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-    json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": endpoints.authorization,
         "token_endpoint": endpoints.token,
@@ -67,12 +80,38 @@ pub fn document(issuer: &str, endpoints: &Endpoints) -> Value {
         "acr_values_supported": AssuranceLevel::ALL.iter().map(|l| l.acr()).collect::<Vec<_>>(),
         "claims_supported": CLAIMS_SUPPORTED,
         "claims_parameter_supported": true,
-        "request_parameter_supported": false,
+        "pushed_authorization_request_endpoint": endpoints.pushed_authorization,
+        "require_pushed_authorization_requests": settings.par.required || fapi2,
+        // Signed only (RFC 9101): never `none`, never HS*.
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": request_object_algs,
+        // A request_uri from /par needs no such support (RFC 9126 §5), and no other is
+        // ever fetched. Said explicitly: OIDC Discovery's default is true.
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["vi", "en"],
         "claim_types_supported": ["normal"],
-    })
+    });
+    // OIDC Discovery §3: what ID tokens and userinfo answers can be encrypted with, and
+    // signed with for userinfo (whose default is JSON, unsigned).
+    let key_algs = KeyManagementAlg::ALL.map(KeyManagementAlg::as_str);
+    let content_algs = ContentEncryptionAlg::ALL.map(ContentEncryptionAlg::as_str);
+    for (name, value) in [
+        ("id_token_encryption_alg_values_supported", json!(key_algs)),
+        (
+            "id_token_encryption_enc_values_supported",
+            json!(content_algs),
+        ),
+        ("userinfo_signing_alg_values_supported", json!(algs)),
+        ("userinfo_encryption_alg_values_supported", json!(key_algs)),
+        (
+            "userinfo_encryption_enc_values_supported",
+            json!(content_algs),
+        ),
+    ] {
+        document[name] = value;
+    }
+    document
 }
 
 pub async fn discovery_get(state: web::Data<AppState>) -> HttpResponse {

@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod discovery;
 pub mod introspect;
 pub mod logout;
+pub mod par;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -20,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/jwks.json", web::get().to(discovery::jwks_get))
     .route("/authorize", web::get().to(authorize::authorize_get))
     .route("/authorize", web::post().to(authorize::authorize_post))
+    .route("/par", web::post().to(par::par_post))
     .route("/token", web::post().to(token::token_post))
     .route("/revoke", web::post().to(revoke::revoke_post))
     .route("/introspect", web::post().to(introspect::introspect_post))

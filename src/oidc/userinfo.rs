@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::http::access_log::request_id;
 use crate::http::oauth_error::BearerError;
 use crate::protocol;
+use crate::protocol::encryption::UserinfoAnswer;
 use crate::protocol::error::{ErrorCode, MISSING_TOKEN, OAuthError};
 use crate::state::AppState;
 
@@ -95,7 +96,11 @@ async fn respond(
     )
     .await
     .map_err(BearerError)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(released))
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    Ok(match released {
+        UserinfoAnswer::Json(claims) => response.json(claims),
+        // OIDC Core §5.3.2: a signed or encrypted answer is a JWT of that type.
+        UserinfoAnswer::Jwt(jwt) => response.content_type("application/jwt").body(jwt),
+    })
 }

@@ -222,7 +222,9 @@ pub fn check(
 
 /// The key named by `kid`, or with no `kid` the only key that fits `alg`; either way
 /// its type, and its `alg` if it declares one, must fit the assertion's algorithm.
-fn select_key<'a>(keys: &'a JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
+/// The request objects' signatures are checked with the same choice
+/// (`authorize::request_object`).
+pub fn select_key<'a>(keys: &'a JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<&'a Jwk> {
     let fits = |jwk: &&Jwk| {
         let family_fits = match &jwk.algorithm {
             AlgorithmParameters::RSA(_) => matches!(

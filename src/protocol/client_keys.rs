@@ -1,5 +1,7 @@
-//! The keys of `private_key_jwt` clients: registered inline, or fetched from the
-//! client's `jwks_uri` with a timeout and a size limit, and cached.
+//! The keys of clients: registered inline, or fetched from the client's `jwks_uri` with
+//! a timeout and a size limit, and cached. One set serves both uses: the keys that
+//! verify `private_key_jwt` assertions ([`ClientKeyCache::keys`]) and the key an ID
+//! token or userinfo answer is encrypted to ([`ClientKeyCache::encryption_key`]).
 //!
 //! Anyone can send an assertion naming a client, without knowing its key, so fetches
 //! are bounded whatever the senders do: a `jwks_uri` is fetched at most once per
@@ -7,7 +9,8 @@
 //! time wait for one (single-flight) instead of each sending their own. A cached set
 //! is used for [`FRESH`]; after that it is fetched again. An assertion naming a key the
 //! cached set lacks (the client rotated its keys) fetches again at once if the last
-//! fetch is older than the floor; otherwise it fails. The cache holds at most
+//! fetch is older than the floor; otherwise it fails. So does an answer to encrypt when
+//! the cached set has no key for the client's algorithm. The cache holds at most
 //! [`MAX_URIS`] sets (the least recently fetched go first), so it stays small even if
 //! many clients are registered.
 
@@ -19,7 +22,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::JwkSet;
 
 use crate::domain::client::Client;
-use crate::domain::client_keys::{self, MAX_JWKS_BYTES};
+use crate::domain::client_keys::{self, ClientJwks, EncryptionKey, MAX_JWKS_BYTES};
+use crate::domain::client_security::KeyManagementAlg;
 use crate::outbound::Outbound;
 
 const FRESH: TimeDelta = TimeDelta::seconds(300);
@@ -36,13 +40,15 @@ pub enum KeysError {
     Invalid(#[from] client_keys::JwksError),
     #[error("the client's jwks_uri could not be fetched: {0}")]
     Fetch(String),
+    #[error("the client's keys hold none marked use=enc that {0} can encrypt to")]
+    NoEncryptionKey(&'static str),
 }
 
 /// What is known of one `jwks_uri`.
 #[derive(Default)]
 struct Entry {
     /// The last set fetched, and when.
-    keys: Option<(DateTime<Utc>, Arc<JwkSet>)>,
+    keys: Option<(DateTime<Utc>, Arc<ClientJwks>)>,
     /// When the last fetch started, and why it failed if it did.
     attempt: Option<(DateTime<Utc>, Option<KeysError>)>,
     /// Held by the one request fetching; the others wait on it.
@@ -50,7 +56,7 @@ struct Entry {
 }
 
 enum Decision {
-    Answer(Result<Arc<JwkSet>, KeysError>),
+    Answer(Result<Arc<ClientJwks>, KeysError>),
     Fetch(Arc<tokio::sync::Mutex<()>>),
 }
 
@@ -62,8 +68,14 @@ pub struct ClientKeyCache {
 
 impl ClientKeyCache {
     /// Whether the cache answers for `uri` now, or a fetch is due (and whose turn to
-    /// wait for).
-    fn decide(&self, uri: &str, kid: Option<&str>, now: DateTime<Utc>) -> Decision {
+    /// wait for). A fresh set that lacks what the caller `wants` (the key an assertion
+    /// names, a key to encrypt to) is fetched again, at most once per floor.
+    fn decide(
+        &self,
+        uri: &str,
+        wants: &dyn Fn(&ClientJwks) -> bool,
+        now: DateTime<Utc>,
+    ) -> Decision {
         let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
         if !sets.contains_key(uri) && sets.len() >= MAX_URIS {
             evict_one(&mut sets);
@@ -75,13 +87,13 @@ impl ClientKeyCache {
             .filter(|(fetched, _)| now - *fetched < FRESH)
             .map(|(_, keys)| keys.clone());
         if let Some(keys) = &fresh
-            && kid.is_none_or(|kid| keys.find(kid).is_some())
+            && wants(keys)
         {
             return Decision::Answer(Ok(keys.clone()));
         }
         match &entry.attempt {
             // Fetched (or tried) too recently to fetch again: answer with what there
-            // is; the caller fails an assertion whose key is not in it.
+            // is; the caller fails an assertion (or an encryption) whose key is not in it.
             Some((at, failure)) if now - *at < REFETCH_FLOOR => {
                 Decision::Answer(match (fresh, failure) {
                     (Some(keys), _) => Ok(keys),
@@ -93,7 +105,12 @@ impl ClientKeyCache {
         }
     }
 
-    fn record(&self, uri: &str, started: DateTime<Utc>, outcome: &Result<Arc<JwkSet>, KeysError>) {
+    fn record(
+        &self,
+        uri: &str,
+        started: DateTime<Utc>,
+        outcome: &Result<Arc<ClientJwks>, KeysError>,
+    ) {
         let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
         let entry = sets.entry(uri.to_owned()).or_default();
         match outcome {
@@ -105,9 +122,9 @@ impl ClientKeyCache {
         }
     }
 
-    /// The client's key set, which must hold `kid` if one is named (else the caller
-    /// fails the assertion). `now` is the request's: the cache runs on the injected
-    /// clock like everything else, so tests move it rather than wait.
+    /// The client's key set for signatures, which must hold `kid` if one is named (else
+    /// the caller fails the assertion). `now` is the request's: the cache runs on the
+    /// injected clock like everything else, so tests move it rather than wait.
     pub async fn keys(
         &self,
         http: &Outbound,
@@ -115,17 +132,48 @@ impl ClientKeyCache {
         kid: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Arc<JwkSet>, KeysError> {
+        let wants = |keys: &ClientJwks| kid.is_none_or(|kid| keys.signing.find(kid).is_some());
+        Ok(self.sets(http, client, &wants, now).await?.signing.clone())
+    }
+
+    /// The key of `client` that `alg` encrypts to: the first key marked `use: enc` that
+    /// fits it. A cached set without one is fetched again (the client may have added or
+    /// rotated its key), within the same bounds as an unknown `kid`.
+    pub async fn encryption_key(
+        &self,
+        http: &Outbound,
+        client: &Client,
+        alg: KeyManagementAlg,
+        now: DateTime<Utc>,
+    ) -> Result<EncryptionKey, KeysError> {
+        let wants =
+            |keys: &ClientJwks| client_keys::encryption_key_for(&keys.encryption, alg).is_some();
+        let sets = self.sets(http, client, &wants, now).await?;
+        client_keys::encryption_key_for(&sets.encryption, alg)
+            .cloned()
+            .ok_or(KeysError::NoEncryptionKey(alg.as_str()))
+    }
+
+    async fn sets(
+        &self,
+        http: &Outbound,
+        client: &Client,
+        wants: &dyn Fn(&ClientJwks) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<ClientJwks>, KeysError> {
         if let Some(document) = &client.jwks {
-            return Ok(Arc::new(client_keys::parse_jwks(document.as_bytes())?));
+            return Ok(Arc::new(client_keys::parse_client_jwks(
+                document.as_bytes(),
+            )?));
         }
         let uri = client.jwks_uri.as_deref().ok_or(KeysError::NoKeys)?;
-        let flight = match self.decide(uri, kid, now) {
+        let flight = match self.decide(uri, wants, now) {
             Decision::Answer(answer) => return answer,
             Decision::Fetch(flight) => flight,
         };
         let _turn = flight.lock().await;
         // Whoever had the turn before may have just fetched: decide again.
-        if let Decision::Answer(answer) = self.decide(uri, kid, now) {
+        if let Decision::Answer(answer) = self.decide(uri, wants, now) {
             return answer;
         }
         let outcome = fetch(http, uri).await.map(Arc::new);
@@ -146,7 +194,7 @@ fn evict_one(sets: &mut HashMap<String, Entry>) {
     }
 }
 
-async fn fetch(http: &Outbound, uri: &str) -> Result<JwkSet, KeysError> {
+async fn fetch(http: &Outbound, uri: &str) -> Result<ClientJwks, KeysError> {
     let fetch_error = |e: reqwest::Error| {
         KeysError::Fetch(match crate::outbound::refusal(&e) {
             Some(refused) => format!("address not allowed: {refused}"),
@@ -175,5 +223,5 @@ async fn fetch(http: &Outbound, uri: &str) -> Result<JwkSet, KeysError> {
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(client_keys::parse_jwks(&body)?)
+    Ok(client_keys::parse_client_jwks(&body)?)
 }

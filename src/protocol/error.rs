@@ -57,6 +57,13 @@ pub enum ErrorCode {
     InsufficientScope,
     RequestNotSupported,
     RequestUriNotSupported,
+    /// A request object is malformed, unsigned, badly signed, expired or replayed
+    /// (OIDC Core §3.1.2.6, RFC 9101 §6.1).
+    InvalidRequestObject,
+    /// A `request_uri` is unknown, spent, expired or another client's (RFC 9101 §6.2).
+    /// The authorization endpoint shows a page instead (no redirect URI is known good
+    /// then), so this code is for other callers (a JSON answer about a request_uri).
+    InvalidRequestUri,
     /// An unexpected condition; the cause is logged, not returned.
     ServerError,
     /// A dependency (database, store) is unavailable; try again later.
@@ -116,6 +123,8 @@ impl OAuthError {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",

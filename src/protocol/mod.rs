@@ -15,6 +15,7 @@ pub mod client_auth;
 pub mod client_keys;
 pub mod clients;
 mod context;
+pub mod encryption;
 pub mod error;
 pub mod introspection;
 pub mod logout;

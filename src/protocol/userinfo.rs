@@ -5,9 +5,9 @@
 //! a Bearer challenge.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 use super::Context;
+use super::encryption::{self, UserinfoAnswer};
 use super::error::{ErrorCode, OAuthError};
 use crate::audit;
 use crate::domain::scope::ScopeSet;
@@ -18,13 +18,14 @@ fn invalid_token(why: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidToken, why)
 }
 
-/// The claims `token` may see, or why it may see none (RFC 6750 §3.1).
+/// The claims `token` may see, as JSON or as the JWT its client registered (OIDC Core
+/// §5.3.2), or why it may see none (RFC 6750 §3.1).
 pub async fn userinfo(
     ctx: &Context<'_>,
     token: &str,
     request_id: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Map<String, Value>, OAuthError> {
+) -> Result<UserinfoAnswer, OAuthError> {
     let token_claims = ctx
         .verified_tokens
         .verify(&ctx.keys.current(), token, ctx.issuer, now.timestamp())
@@ -65,11 +66,15 @@ pub async fn userinfo(
     registry::check_eligible(account, citizen)
         .map_err(|_| invalid_token("the citizen can no longer sign in"))?;
     let released = claims::for_scopes(&token_claims.sub, citizen, &scopes);
+    let names: Vec<String> = released.keys().cloned().collect();
+    // Signed or encrypted before the audit: an answer that cannot be encrypted
+    // discloses nothing.
+    let answer = encryption::userinfo_answer(ctx, &client, released, now).await?;
     let event = audit::Event::new(audit::Kind::Disclosure, "userinfo", now.naive_utc())
         .citizen(citizen.national_id.clone())
         .client(&token_claims.client_id)
-        .claims(released.keys().cloned())
+        .claims(names)
         .request_id(request_id);
     ctx.audit.record(event).await;
-    Ok(released)
+    Ok(answer)
 }

@@ -15,7 +15,7 @@ use crate::domain::scope::{self, ScopeSet};
 use crate::domain::secret::ClientSecret;
 use crate::domain::signing_alg::SigningAlg;
 use crate::outbound;
-use crate::tokens::random;
+use crate::tokens::{jwe, random};
 
 /// What an operator asks for. `Default` gives a confidential portal using the code flow
 /// with pairwise subjects, so callers name only what differs.
@@ -140,6 +140,11 @@ pub enum RegistrationError {
     Security(#[from] SecurityError),
     #[error("encrypted responses need the client's keys (jwks or jwks_uri)")]
     EncryptionWithoutKeys,
+    #[error(
+        "jwks holds no usable public key marked use=enc for {0} (EC P-256 for \
+         ECDH-ES+A256KW, RSA of 2048 bits or more for RSA-OAEP-256, and no other alg declared)"
+    )]
+    EncryptionKey(&'static str),
     #[error("the fapi2 profile {0}")]
     Fapi2(&'static str),
 }
@@ -251,7 +256,13 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         return Err(RegistrationError::AccessTokenTtl);
     }
     let keys = client_keys(new.jwks.as_deref(), new.jwks_uri.as_deref())?;
-    let auth_method = auth_method(new.kind, keys, new.token_endpoint_auth_method.as_deref())?;
+    let security = ClientSecurity::try_from(&new.security)?;
+    let auth_method = auth_method(
+        new.kind,
+        &keys,
+        security.encrypts(),
+        new.token_endpoint_auth_method.as_deref(),
+    )?;
     let signing_alg = new
         .token_endpoint_auth_signing_alg
         .as_deref()
@@ -272,10 +283,10 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         // A client with keys authenticates with them, and has no secret to leak.
         TokenEndpointAuthMethod::PrivateKeyJwt | TokenEndpointAuthMethod::None => (None, None),
     };
-    let security = ClientSecurity::try_from(&new.security)?;
-    if security.encrypts() && !keys {
+    if security.encrypts() && !keys.any {
         return Err(RegistrationError::EncryptionWithoutKeys);
     }
+    encryption_keys_fit(&keys, &security)?;
     let client = Client {
         id,
         name,
@@ -333,25 +344,49 @@ pub async fn check_outbound(
 /// The authentication method: the one asked for if it fits the client, else its default.
 fn auth_method(
     kind: ClientKind,
-    keys: bool,
+    keys: &Keys,
+    encrypts: bool,
     requested: Option<&str>,
 ) -> Result<TokenEndpointAuthMethod, RegistrationError> {
     use TokenEndpointAuthMethod::{ClientSecretBasic, ClientSecretPost, None, PrivateKeyJwt};
     let requested = requested
         .map(|name| TokenEndpointAuthMethod::parse(name).ok_or(RegistrationError::AuthMethod))
         .transpose()?;
-    match (kind, keys, requested) {
-        (ClientKind::Public, true, _) => Err(RegistrationError::PublicClientKeys),
-        (ClientKind::Public, false, Option::None | Some(None)) => Ok(None),
-        (ClientKind::Confidential, true, Option::None | Some(PrivateKeyJwt)) => Ok(PrivateKeyJwt),
-        (ClientKind::Confidential, false, Option::None) => Ok(ClientSecretBasic),
-        (
-            ClientKind::Confidential,
-            false,
-            Some(method @ (ClientSecretBasic | ClientSecretPost)),
-        ) => Ok(method),
+    // Keys that are for encryption alone (marked so inline, or published at a jwks_uri
+    // by a client that registered encryption and asks for a secret) leave the secret
+    // to authenticate the client.
+    let secret_fits = !keys.sign || (keys.uri && encrypts);
+    match (kind, requested) {
+        (ClientKind::Public, _) if keys.any => Err(RegistrationError::PublicClientKeys),
+        (ClientKind::Public, Option::None | Some(None)) => Ok(None),
+        (ClientKind::Confidential, Option::None) if keys.sign => Ok(PrivateKeyJwt),
+        (ClientKind::Confidential, Option::None) => Ok(ClientSecretBasic),
+        (ClientKind::Confidential, Some(PrivateKeyJwt)) if keys.sign => Ok(PrivateKeyJwt),
+        (ClientKind::Confidential, Some(method @ (ClientSecretBasic | ClientSecretPost)))
+            if secret_fits =>
+        {
+            Ok(method)
+        }
         _ => Err(RegistrationError::AuthMethod),
     }
+}
+
+/// Each encryption the client registered has a key to encrypt to, when the keys are
+/// inline: the first key marked `use: enc` that fits the algorithm is the one every
+/// token will be encrypted to, so it must also load. A `jwks_uri`'s keys are checked
+/// when fetched, at the first token.
+fn encryption_keys_fit(keys: &Keys, security: &ClientSecurity) -> Result<(), RegistrationError> {
+    let Some(registered) = &keys.inline_encryption else {
+        return Ok(());
+    };
+    let wanted = [security.id_token_encryption, security.userinfo_encryption];
+    for encryption in wanted.into_iter().flatten() {
+        let missing = || RegistrationError::EncryptionKey(encryption.alg.as_str());
+        let key =
+            client_keys::encryption_key_for(registered, encryption.alg).ok_or_else(missing)?;
+        jwe::Recipient::new(key, encryption).map_err(|_| missing())?;
+    }
+    Ok(())
 }
 
 fn grant_types(names: &[String], kind: ClientKind) -> Result<Vec<GrantType>, RegistrationError> {
@@ -434,22 +469,46 @@ fn scope_error() -> RegistrationError {
     }
 }
 
-/// Checks the keys of a private_key_jwt client; `true` when it has some.
-fn client_keys(jwks: Option<&str>, jwks_uri: Option<&str>) -> Result<bool, RegistrationError> {
+/// What a client's registered keys are for.
+#[derive(Debug, Default)]
+struct Keys {
+    /// It registered keys, inline or at a `jwks_uri`.
+    any: bool,
+    /// At a `jwks_uri`, whose keys are known only when fetched.
+    uri: bool,
+    /// Some may sign (`private_key_jwt`): an inline key not marked `use: enc`, or any
+    /// key at a `jwks_uri`.
+    sign: bool,
+    /// The inline keys marked `use: enc`.
+    inline_encryption: Option<Vec<client_keys::EncryptionKey>>,
+}
+
+/// Checks the keys a client registered, inline or by URL.
+fn client_keys(jwks: Option<&str>, jwks_uri: Option<&str>) -> Result<Keys, RegistrationError> {
     match (jwks, jwks_uri) {
-        (None, None) => Ok(false),
+        (None, None) => Ok(Keys::default()),
         (Some(_), Some(_)) => Err(RegistrationError::KeysTwice),
         (Some(document), None) => {
-            crate::domain::client_keys::parse_jwks(document.as_bytes())
+            let parsed = client_keys::parse_client_jwks(document.as_bytes())
                 .map_err(|e| RegistrationError::Jwks(e.to_string()))?;
-            Ok(true)
+            Ok(Keys {
+                any: true,
+                uri: false,
+                sign: !parsed.signing.keys.is_empty(),
+                inline_encryption: Some(parsed.encryption),
+            })
         }
         (None, Some(uri)) => {
             let web = uri.starts_with("https://") || uri.starts_with("http://");
             if !web || validate_redirect_uri(uri).is_err() {
                 return Err(RegistrationError::JwksUri);
             }
-            Ok(true)
+            Ok(Keys {
+                any: true,
+                uri: true,
+                sign: true,
+                inline_encryption: None,
+            })
         }
     }
 }
@@ -614,5 +673,93 @@ mod tests {
         let (again, _) = register(NewClient::from(&legacy)).unwrap();
         assert_eq!(again.assertion_audience, AssertionAudience::Oidc);
         assert_eq!(again.auth_method, TokenEndpointAuthMethod::ClientSecretPost);
+    }
+
+    #[test]
+    fn encryption_needs_an_inline_key_that_fits_and_leaves_the_secret_to_authenticate() {
+        const EC: &str = r#""kty":"EC","crv":"P-256",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0""#;
+        let encrypting = |keys: String, alg: &str| NewClient {
+            jwks: Some(keys),
+            security: SecurityMetadata {
+                id_token_encrypted_response_alg: Some(alg.into()),
+                ..SecurityMetadata::default()
+            },
+            ..portal()
+        };
+        let enc_key = format!(r#"{{"keys":[{{{EC},"kid":"e","use":"enc"}}]}}"#);
+        let (client, secret) = register(encrypting(enc_key.clone(), "ECDH-ES+A256KW")).unwrap();
+        assert_eq!(
+            client.auth_method,
+            TokenEndpointAuthMethod::ClientSecretBasic
+        );
+        assert!(
+            secret.is_some(),
+            "keys for encryption alone do not authenticate"
+        );
+
+        let sig_key = format!(r#"{{"keys":[{{{EC},"kid":"s","use":"sig"}}]}}"#);
+        let declared_other = format!(r#"{{"keys":[{{{EC},"use":"enc","alg":"RSA-OAEP-256"}}]}}"#);
+        for (keys, alg, case) in [
+            (
+                enc_key.clone(),
+                "RSA-OAEP-256",
+                "an EC key for RSA-OAEP-256",
+            ),
+            (sig_key.clone(), "ECDH-ES+A256KW", "a signing key"),
+            (
+                declared_other,
+                "ECDH-ES+A256KW",
+                "a key declared for another alg",
+            ),
+        ] {
+            assert_eq!(
+                register(encrypting(keys, alg)).unwrap_err(),
+                RegistrationError::EncryptionKey(
+                    crate::domain::client_security::KeyManagementAlg::parse(alg)
+                        .unwrap()
+                        .as_str()
+                ),
+                "{case}"
+            );
+        }
+        // A point off the curve is refused here, not at the first token.
+        let off_curve = r#"{"keys":[{"kty":"EC","crv":"P-256","use":"enc",
+            "x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE",
+            "y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}]}"#
+            .to_owned();
+        assert!(matches!(
+            register(encrypting(off_curve, "ECDH-ES+A256KW")),
+            Err(RegistrationError::EncryptionKey(_))
+        ));
+        // A client with a signing key signs; one with a jwks_uri that asks for a
+        // secret keeps it only when its keys are there for encryption.
+        let (client, _) = register(NewClient {
+            jwks: Some(format!(
+                r#"{{"keys":[{{{EC},"kid":"s"}},{{{EC},"kid":"e","use":"enc"}}]}}"#
+            )),
+            ..encrypting(String::new(), "ECDH-ES+A256KW")
+        })
+        .unwrap();
+        assert_eq!(client.auth_method, TokenEndpointAuthMethod::PrivateKeyJwt);
+        let by_uri = |security: SecurityMetadata| NewClient {
+            jwks_uri: Some("https://thue.gov.vn/jwks.json".into()),
+            token_endpoint_auth_method: Some("client_secret_post".into()),
+            security,
+            ..portal()
+        };
+        let encrypts = SecurityMetadata {
+            userinfo_encrypted_response_alg: Some("RSA-OAEP-256".into()),
+            ..SecurityMetadata::default()
+        };
+        assert_eq!(
+            register(by_uri(encrypts)).map(|(c, _)| c.auth_method),
+            Ok(TokenEndpointAuthMethod::ClientSecretPost)
+        );
+        assert_eq!(
+            register(by_uri(SecurityMetadata::default())).unwrap_err(),
+            RegistrationError::AuthMethod
+        );
     }
 }

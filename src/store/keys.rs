@@ -60,6 +60,20 @@ pub fn client_assertion(client_id: &str, jti: &str) -> String {
     format!("assertion:{}", hashed(&format!("{client_id}\u{0}{jti}")))
 }
 
+/// A request object's `jti`, spent once per client: a captured object starts no second login.
+pub fn request_object(client_id: &str, jti: &str) -> String {
+    format!(
+        "request-object:{}",
+        hashed(&format!("{client_id}\u{0}{jti}"))
+    )
+}
+
+/// A pushed authorization request (RFC 9126), by the random part of its `request_uri`,
+/// which opens it.
+pub fn pushed_request(id: &str) -> String {
+    format!("par:{}", hashed(id))
+}
+
 pub fn login_flow(flow_id: &str) -> String {
     format!("{LOGIN_FLOW}{}", hashed(flow_id))
 }

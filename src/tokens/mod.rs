@@ -4,6 +4,7 @@
 pub mod access_token;
 pub mod code;
 pub mod id_token;
+pub mod jwe;
 pub mod jwt;
 pub mod key_set;
 pub mod keyring;

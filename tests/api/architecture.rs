@@ -61,6 +61,7 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[(
 const RESERVED_CRATES: &[(&str, &[&str])] = &[
     ("diesel", &["storage"]),
     ("redis", &["store"]),
+    ("josekit", &["tokens"]),
     (
         "actix_web",
         &["http", "oidc", "pages", "client_admin", "startup"],

@@ -147,7 +147,8 @@ async fn protocol_errors_are_redirected_to_the_registered_uri_with_state_and_iss
                 ("scope", "openid"),
                 ("request", "eyJ"),
             ],
-            "request_not_supported",
+            // A request object that is no signed JWT (tests/api/request_object.rs).
+            "invalid_request_object",
         ),
         (
             vec![

@@ -344,3 +344,105 @@ async fn the_login_page_switches_to_english_in_a_real_browser() {
     browser.click(".lang a").await;
     browser.wait_for_text("Số định danh cá nhân").await;
 }
+
+/// A relying party's redirect URI that records the first request it gets (its request
+/// line and body) and answers with a page that says so.
+fn record_one_request() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!(
+        "http://127.0.0.1:{}/cb",
+        listener.local_addr().unwrap().port()
+    );
+    let (sent, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Reads the head, then as much body as Content-Length says.
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let body = "<!doctype html><title>received</title><p id=received>received</p>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let text = String::from_utf8_lossy(&request).into_owned();
+            // Browsers also ask for /favicon.ico: only the callback counts.
+            if text.contains(" /cb") && sent.send(text).is_err() {
+                return;
+            }
+        }
+    });
+    (uri, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn form_post_delivers_the_code_in_a_post_under_the_strict_csp_in_a_real_browser() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| s.server.workers = 2).await;
+    let (redirect_uri, received) = record_one_request();
+    let client = app.register_client(citizen_idp::registration::NewClient {
+        redirect_uris: vec![redirect_uri.clone()],
+        ..crate::helpers::TestClient::portal()
+    });
+    let citizen = app.citizen();
+    let rp = app.relying_party(&client).await;
+    let start = rp.authorize_url(&[]);
+    browser
+        .open(&format!("{}&response_mode=form_post", start.url))
+        .await;
+    browser.wait_for_url(&app.url("/login?")).await;
+    browser.type_into("#national_id", &citizen.number).await;
+    browser
+        .type_into("#password", crate::helpers::PASSWORD)
+        .await;
+    browser.click("button[type=submit]").await;
+    // The page posts itself by its script (no click here): the CSP admits it.
+    browser.wait_for_url(&redirect_uri).await;
+    browser.wait_for_text("id=\"received\"").await;
+
+    let request = received
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the redirect URI got the response");
+    assert!(request.starts_with("POST /cb HTTP/1.1"), "{request}");
+    assert!(
+        !request.lines().next().unwrap().contains("code="),
+        "the code is not in the URL: {request}"
+    );
+    let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+    let fields: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(fields["state"], *start.state.secret());
+    assert_eq!(fields["iss"], app.issuer);
+    rp.exchange(&app.http, &fields["code"], start.verifier)
+        .await
+        .expect("the posted code is redeemed");
+}

@@ -15,6 +15,20 @@ fn es256_jwks() -> Value {
     json!({ "keys": [key.public_jwk()] })
 }
 
+/// `jwks` with an EC P-256 and an RSA key for encryption added.
+fn with_encryption_keys(jwks: &Value) -> Value {
+    let mut keys = jwks["keys"].as_array().unwrap().clone();
+    for private in [
+        josekit::jwk::Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256).unwrap(),
+        josekit::jwk::Jwk::generate_rsa_key(2048).unwrap(),
+    ] {
+        let mut public = private.to_public_key().unwrap();
+        public.set_key_use("enc");
+        keys.push(serde_json::to_value(public.as_ref()).unwrap());
+    }
+    json!({ "keys": keys })
+}
+
 /// Client metadata that meets the profile.
 fn fapi2_metadata() -> Value {
     json!({
@@ -45,6 +59,8 @@ async fn a_fapi2_client_is_registered_shown_and_changed_with_every_setting() {
 
     // A full replacement with the other settings, read back as sent.
     let mut changed = fapi2_metadata();
+    // Encryption needs a public key marked use=enc that fits each algorithm.
+    changed["jwks"] = with_encryption_keys(&changed["jwks"]);
     changed["require_pushed_authorization_requests"] = json!(true);
     changed["dpop_bound_access_tokens"] = json!(true);
     changed["userinfo_signed_response_alg"] = json!("ES256");

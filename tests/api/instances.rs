@@ -112,3 +112,29 @@ async fn the_per_address_request_limit_holds_across_instances() {
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     }
 }
+
+#[tokio::test]
+async fn a_request_uri_pushed_at_one_instance_is_used_once_at_another() {
+    let first = TestApp::spawn().await;
+    if first.redis_prefix.is_none() {
+        eprintln!("skipped: several instances need the shared Redis store");
+        return;
+    }
+    let second = first.spawn_replica().await;
+    let citizen = first.citizen();
+    let client = first.confidential_client();
+    let request = crate::par::request_for(&client, "openid", "across");
+    let request_uri = crate::par::push(&first, &client, &request).await;
+
+    // Used at the second instance: a login, and a code.
+    let at_second = crate::par::authorize_url(&second, &client.id, &request_uri, &[]);
+    let redirect = second.log_in(&at_second, &citizen.number, PASSWORD).await;
+    assert!(redirect.starts_with(&client.redirect_uri), "{redirect}");
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some("across"));
+
+    // Spent for every instance, the one that issued it included.
+    let at_first = crate::par::authorize_url(&first, &client.id, &request_uri, &[]);
+    let (status, location, _) = first.browse(&at_first).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{location:?}");
+    assert!(location.is_none());
+}

@@ -701,6 +701,39 @@ async fn every_documented_operation_answers_as_documented() {
         assert!(status.is_client_error());
     }
 
+    // Pushed authorization requests: one stored, one refused as /authorize would
+    // refuse it, one from a client that failed to authenticate.
+    let pushed = [
+        ("response_type", "code"),
+        ("redirect_uri", "https://portal.example.gov.vn/callback"),
+        ("scope", "openid profile"),
+        ("state", "s"),
+    ];
+    let mut unregistered = pushed;
+    unregistered[1].1 = "https://attacker.example/cb";
+    for (request, expected) in [
+        (
+            http.post(url("/par"))
+                .basic_auth(&portal_id, Some(&portal_secret))
+                .form(&pushed),
+            StatusCode::CREATED,
+        ),
+        (
+            http.post(url("/par"))
+                .basic_auth(&portal_id, Some(&portal_secret))
+                .form(&unregistered),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            http.post(url("/par"))
+                .basic_auth(&portal_id, Some("wrong"))
+                .form(&pushed),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ] {
+        assert_eq!(w.call("/par", request).await.0, expected);
+    }
+
     // Revocation: the same answer for a live token, a refresh token and garbage.
     for token in [&portal_token, &portal_refresh, &"garbage".to_owned()] {
         let (status, _) = w

@@ -4,11 +4,17 @@
 //! step; the pages then move the flow on with [`interaction::advance`]. The web layer
 //! reads the browser's cookies and headers into a [`Browser`], calls one function here,
 //! and renders the [`Outcome`] as a redirect.
+//!
+//! The request arrives as parameters, as a signed request object (`request_object`),
+//! or pushed beforehand (`par`, RFC 9126); [`checked_request`] checks it the same way
+//! for `/authorize` and `/par`, and a pushed request is taken once, already checked.
 
 pub mod flow;
 pub mod grant;
 pub mod interaction;
+pub mod par;
 pub mod request;
+pub mod request_object;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -19,7 +25,7 @@ use super::Context;
 use super::error::{ErrorCode, OAuthError};
 use crate::authn::session::{self, Session};
 use crate::domain::acr::AssuranceLevel;
-use crate::domain::client::GrantType;
+use crate::domain::client::{Client, GrantType};
 use crate::domain::interaction::{Next, Step};
 use crate::domain::secret::SessionToken;
 use crate::registry;
@@ -55,6 +61,13 @@ pub enum Refused {
     BadRedirectUri,
     /// The flow is unknown, expired, or finished by another request.
     LoginExpired,
+    /// The pushed request a `request_uri` names is unknown, spent, expired, or another
+    /// client's (RFC 9126 §4): its redirect URI cannot be known, and the query's is not
+    /// to be trusted.
+    RequestUri,
+    /// The request is refused before any redirect URI is known good (a request object
+    /// or `request_uri` refused, a request that had to be pushed): why, for the log.
+    Request(OAuthError),
     /// An internal cause, already logged.
     Internal(OAuthError),
 }
@@ -95,18 +108,50 @@ pub async fn authorize(
         .await
         .map_err(|e| AuthorizeError::Page(e.into()))?
         .ok_or(AuthorizeError::Page(Refused::UnknownClient))?;
-    let request = request::check(&params, &client)?;
-    if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(AuthorizeError::Redirect {
-            redirect_uri: request.redirect_uri,
-            response_mode: request.response_mode,
-            state: request.state,
-            error: OAuthError::new(
-                ErrorCode::UnauthorizedClient,
-                "the client is not registered for the authorization code flow",
-            ),
-        });
-    }
+    let request = match params.request_uri() {
+        Err(_) => {
+            let error = OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "request_uri is repeated or too long",
+            );
+            return Err(request::early_error(&params, &client, error));
+        }
+        // RFC 9126 §4: with a pushed request only its parameters count. The loose
+        // parameters beside `client_id` and `request_uri` (a `redirect_uri`, a `scope`,
+        // a `state` anyone could have added to the URL) are ignored, never merged.
+        Ok(Some(request_uri)) => {
+            if !request_uri.starts_with(par::URN_PREFIX) {
+                // RFC 9101 §2.2 lets a client point at a request object anywhere; we
+                // never fetch one (a server-side request to any address, and a request
+                // that no one pushed with its client authenticated).
+                let error = OAuthError::new(
+                    ErrorCode::RequestUriNotSupported,
+                    "only request_uri values from the pushed authorization request endpoint are accepted",
+                );
+                return Err(request::early_error(&params, &client, error));
+            }
+            if params.request_object().ok().flatten().is_some() {
+                let error = OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "request and request_uri cannot both be sent",
+                );
+                return Err(request::early_error(&params, &client, error));
+            }
+            par::take(ctx, &client, request_uri, now)
+                .await
+                .map_err(AuthorizeError::Page)?
+        }
+        Ok(None) => {
+            if ctx.settings.par.required || client.requires_par(ctx.settings.server.profile) {
+                let error = OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "this client must push its authorization requests (pushed_authorization_request_endpoint)",
+                );
+                return Err(request::early_error(&params, &client, error));
+            }
+            checked_request(ctx, &client, params, now).await?
+        }
+    };
     let (redirect_uri, client_state) = (request.redirect_uri.clone(), request.state.clone());
     let response_mode = request.response_mode;
     let redirect_error = |error: OAuthError| AuthorizeError::Redirect {
@@ -115,18 +160,6 @@ pub async fn authorize(
         state: client_state.clone(),
         error,
     };
-
-    request::check_profile(&request, &client, ctx.settings.server.profile)
-        .map_err(&redirect_error)?;
-    let hint = request::verify_id_token_hint(
-        &ctx.keys.current(),
-        ctx.issuer,
-        &client.id,
-        request.id_token_hint.as_deref(),
-    )
-    .map_err(&redirect_error)?;
-    let mut request = request;
-    request.hint_subject = hint;
 
     let live = live_session(ctx, browser.session_token.as_ref(), now)
         .await
@@ -190,6 +223,58 @@ pub async fn authorize(
     start_flow(ctx, browser, request, entry, now)
         .await
         .map_err(redirect_error)
+}
+
+/// What the authorization endpoint and `/par` both do to the parameters of an
+/// authorization request from `client`, so that a pushed request is checked exactly as
+/// a plain one: the request object, if one is sent, replaces them (`request_object`);
+/// then the checks of `request::check`, the client's grant and profile, and the
+/// `id_token_hint`. The result is what a login flow keeps.
+pub async fn checked_request(
+    ctx: &Context<'_>,
+    client: &Client,
+    params: AuthorizeParams,
+    now: DateTime<Utc>,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let params = match params.request_object().map(|jws| jws.map(str::to_owned)) {
+        Err(_) => {
+            let error =
+                OAuthError::new(ErrorCode::InvalidRequest, "request is repeated or too long");
+            return Err(request::early_error(&params, client, error));
+        }
+        Ok(None) => params,
+        // OIDC Core §6.3.3, RFC 9101 §5: only the object's parameters are used; those
+        // beside it (the query's `client_id` aside, which named the client whose keys
+        // verified it) are ignored.
+        Ok(Some(jws)) => match request_object::verify(ctx, client, &jws, now).await {
+            Ok(pairs) => AuthorizeParams::from_pairs(pairs),
+            Err(error) => return Err(request::early_error(&params, client, error)),
+        },
+    };
+    let mut request = request::check(&params, client)?;
+    let redirect_error = |error: OAuthError| AuthorizeError::Redirect {
+        redirect_uri: request.redirect_uri.clone(),
+        response_mode: request.response_mode,
+        state: request.state.clone(),
+        error,
+    };
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(redirect_error(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the client is not registered for the authorization code flow",
+        )));
+    }
+    request::check_profile(&request, client, ctx.settings.server.profile)
+        .map_err(&redirect_error)?;
+    let hint = request::verify_id_token_hint(
+        &ctx.keys.current(),
+        ctx.issuer,
+        &client.id,
+        request.id_token_hint.as_deref(),
+    )
+    .map_err(&redirect_error)?;
+    request.hint_subject = hint;
+    Ok(request)
 }
 
 fn code_ttl(ctx: &Context<'_>) -> Duration {

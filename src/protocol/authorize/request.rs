@@ -35,6 +35,9 @@ const MAX_PARAMS: usize = 40;
 /// that pending flows stay small however many an attacker starts.
 const MAX_SHORT_PARAM_LEN: usize = 512;
 const SHORT_PARAMS: [&str; 5] = ["state", "nonce", "ui_locales", "login_hint", "acr_values"];
+/// A request object by value: a few hundred bytes of claims, signed (an RSA-4096
+/// signature alone is 683 characters).
+const MAX_REQUEST_OBJECT_LEN: usize = 6144;
 
 impl AuthorizeParams {
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
@@ -59,6 +62,41 @@ impl AuthorizeParams {
             Some(v) if v.len() > MAX_PARAM_LEN => Err(name),
             other => Ok(other),
         }
+    }
+
+    /// The request object sent by value (`request`, RFC 9101 §2.1). A signed object
+    /// is longer than any other parameter, so it has a bound of its own; the URI's
+    /// (`limits.max_uri_bytes`) and the body's still hold.
+    pub fn request_object(&self) -> Result<Option<&str>, &'static str> {
+        let mut values = self.all("request").filter(|v| !v.is_empty());
+        let first = values.next();
+        if values.next().is_some() || first.is_some_and(|v| v.len() > MAX_REQUEST_OBJECT_LEN) {
+            return Err("request");
+        }
+        Ok(first)
+    }
+
+    /// The `request_uri` (RFC 9126 §4, RFC 9101 §2.2), once.
+    pub fn request_uri(&self) -> Result<Option<&str>, &'static str> {
+        self.single("request_uri")
+    }
+
+    /// `state` when it can be echoed back: short, and free of control characters.
+    fn usable_state(&self) -> Option<String> {
+        self.single("state")
+            .ok()
+            .flatten()
+            .filter(|state| state.len() <= MAX_SHORT_PARAM_LEN && !parameter::holds_control(state))
+            .map(str::to_owned)
+    }
+
+    /// The response mode errors go back in, once it is one we know (else the default).
+    fn usable_response_mode(&self) -> ResponseMode {
+        self.single("response_mode")
+            .ok()
+            .flatten()
+            .and_then(ResponseMode::parse)
+            .unwrap_or_default()
     }
 }
 
@@ -143,20 +181,10 @@ pub fn check(
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let redirect_uri = check_redirect_uri(params, client)?;
     // From here on, errors can be redirected. `state` is echoed back when it is usable.
-    let state = params
-        .single("state")
-        .ok()
-        .flatten()
-        .filter(|state| state.len() <= MAX_SHORT_PARAM_LEN && !parameter::holds_control(state))
-        .map(str::to_owned);
+    let state = params.usable_state();
     // Errors go back in the mode asked for, once it is one we know; any other value is
     // itself an error, answered in the default mode (query).
-    let response_mode = params
-        .single("response_mode")
-        .ok()
-        .flatten()
-        .and_then(ResponseMode::parse)
-        .unwrap_or_default();
+    let response_mode = params.usable_response_mode();
     let fail = |code: ErrorCode, description: &'static str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
         response_mode,
@@ -215,17 +243,20 @@ pub fn check(
             ),
         });
     }
-    // OIDC Core §6: request objects are not supported, and must not be ignored silently.
-    if single("request")?.is_some() {
+    // `request` and `request_uri` are resolved before this check (by
+    // `super::checked_request` and `super::par`), and the parameters they carry are
+    // the ones checked here. One still here was never resolved (it came inside a
+    // request object, or this check was called alone): it must not be ignored silently.
+    if params.all("request").any(|v| !v.is_empty()) {
         return Err(fail(
             ErrorCode::RequestNotSupported,
-            "request objects are not supported",
+            "a request object cannot be used here",
         ));
     }
     if single("request_uri")?.is_some() {
         return Err(fail(
             ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
+            "a request_uri cannot be used here",
         ));
     }
 
@@ -403,6 +434,23 @@ fn essential_acr(raw: &str) -> Result<Option<AssuranceLevel>, (ErrorCode, &'stat
         demand = demand.max(Some(level));
     }
     Ok(demand)
+}
+
+/// An error found before the request itself is read (a request object or a
+/// `request_uri` refused, a request that had to be pushed): it goes to the redirect URI
+/// the query names when that one is registered for the client, as any later error
+/// would, in the query's `state` and response mode. With no such URI nowhere is
+/// trusted, and it is a page.
+pub fn early_error(params: &AuthorizeParams, client: &Client, error: OAuthError) -> AuthorizeError {
+    match check_redirect_uri(params, client) {
+        Ok(redirect_uri) => AuthorizeError::Redirect {
+            redirect_uri,
+            response_mode: params.usable_response_mode(),
+            state: params.usable_state(),
+            error,
+        },
+        Err(_) => AuthorizeError::Page(Refused::Request(error)),
+    }
 }
 
 /// OIDC Core §3.1.2.1: redirect_uri is required and must match a registered URI

@@ -9,6 +9,7 @@ use super::issue::{Authorization, Refresh, TokenResponse, access_token_ttl, issu
 use crate::domain::client::{Client, GrantType};
 use crate::domain::secret::AuthCode;
 use crate::protocol::Context;
+use crate::protocol::encryption::Sealer;
 use crate::protocol::error::OAuthError;
 use crate::tokens::code::{self, CodeGrant, SpentCode};
 use crate::tokens::{pkce, refresh, revocation};
@@ -24,6 +25,7 @@ pub async fn exchange(
     ctx: &Context<'_>,
     client: &Client,
     presented: Presented<'_>,
+    sealer: Option<Sealer>,
     now: DateTime<Utc>,
     request_id: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
@@ -54,7 +56,7 @@ pub async fn exchange(
         nonce: grant.nonce,
     };
     let (response, issued) =
-        issue_tokens(ctx, client, authorization, refresh, now, request_id).await?;
+        issue_tokens(ctx, client, authorization, refresh, sealer, now, request_id).await?;
     let spent = SpentCode {
         access_token_jti: issued.jti,
         access_token_exp: issued.exp,

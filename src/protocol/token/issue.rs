@@ -11,6 +11,7 @@ use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::client::{Client, SubjectType};
 use crate::domain::scope::ScopeSet;
 use crate::protocol::Context;
+use crate::protocol::encryption::Sealer;
 use crate::protocol::error::OAuthError;
 use crate::registry;
 use crate::storage::pairwise_subjects;
@@ -64,6 +65,7 @@ pub async fn issue_tokens(
     client: &Client,
     grant: Authorization,
     refresh: Refresh,
+    sealer: Option<Sealer>,
     now: DateTime<Utc>,
     request_id: Option<String>,
 ) -> Result<(TokenResponse, Issued), OAuthError> {
@@ -142,6 +144,11 @@ pub async fn issue_tokens(
         sid: Some(grant.facts.sid.clone()),
     };
     let id_token = jwt::sign(keys.signing_key(id_alg, now)?, "JWT", &id_claims)?;
+    // OIDC Core §10.2: signed, then encrypted to the client's key if it registered one.
+    let id_token = match &sealer {
+        Some(sealer) => sealer.seal_jwt(&id_token)?,
+        None => id_token,
+    };
     // The ID token releases the citizen's subject and authentication facts; the
     // register's claims are released (and audited) at userinfo.
     let event = audit::Event::new(audit::Kind::Disclosure, "id_token", now.naive_utc())

@@ -13,6 +13,7 @@ pub mod request;
 use chrono::{DateTime, Utc};
 
 use super::Context;
+use super::encryption::Sealer;
 use super::error::{ErrorCode, OAuthError};
 use crate::domain::client::Client;
 use crate::domain::secret::CodeVerifier;
@@ -34,6 +35,12 @@ pub async fn exchange(
             "the client is not registered for this grant type",
         ));
     }
+    // The key an ID token is encrypted to is found before a code or refresh token is
+    // spent: a client whose key cannot be had keeps its grant, to try again.
+    let sealer = match &request {
+        TokenRequest::ClientCredentials { .. } => None,
+        _ => Sealer::for_id_tokens(ctx, client, now).await?,
+    };
     match request {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::issue(ctx, client, scope.as_deref(), now)
@@ -48,12 +55,15 @@ pub async fn exchange(
                 redirect_uri: &redirect_uri,
                 code_verifier: code_verifier.as_ref().map(CodeVerifier::expose),
             };
-            authorization_code::exchange(ctx, client, presented, now, request_id).await
+            authorization_code::exchange(ctx, client, presented, sealer, now, request_id).await
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh_token::exchange(ctx, client, refresh_token, scope, now, request_id).await,
+        } => {
+            refresh_token::exchange(ctx, client, refresh_token, scope, sealer, now, request_id)
+                .await
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::domain::client::Client;
 use crate::domain::secret::RefreshToken;
 
 use crate::protocol::Context;
+use crate::protocol::encryption::Sealer;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::tokens::refresh::{self, RefreshError};
 use crate::tokens::revocation;
@@ -19,6 +20,7 @@ pub async fn exchange(
     client: &Client,
     refresh_token: RefreshToken,
     scope: Option<String>,
+    sealer: Option<Sealer>,
     now: DateTime<Utc>,
     request_id: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
@@ -69,6 +71,7 @@ pub async fn exchange(
         family_id: grant.family_id,
         scope: grant.scope,
     };
-    let (response, _) = issue_tokens(ctx, client, authorization, refresh, now, request_id).await?;
+    let (response, _) =
+        issue_tokens(ctx, client, authorization, refresh, sealer, now, request_id).await?;
     Ok(response)
 }

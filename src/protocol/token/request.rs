@@ -86,6 +86,12 @@ impl TokenForm {
         Ok(TokenForm { pairs })
     }
 
+    /// Every parameter, for an endpoint that reads the form as another request (`/par`
+    /// reads an authorization request).
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.pairs
+    }
+
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
