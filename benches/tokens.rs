@@ -9,7 +9,9 @@
 //! - validating an access token (signature, `typ`, `iss`, then the claims);
 //! - the strict reader of JWT parts, against serde_json's lenient read;
 //! - PKCE S256 verification;
-//! - the in-process store's round trip of an authorization code (put, then take).
+//! - the in-process store's round trip of an authorization code (put, then take);
+//! - checking a client's ES256 DPoP proof (RFC 9449) with its key in the header, as the
+//!   token endpoint and userinfo do before the `jti` is spent in the store.
 
 #![allow(
     clippy::unwrap_used,
@@ -43,6 +45,7 @@ fn access_claims() -> AccessTokenClaims {
         iat: 1_900_000_000,
         auth_time: Some(1_899_999_000),
         acr: Some(Acr::new(AssuranceLevel::Level1)),
+        cnf: None,
     }
 }
 
@@ -200,12 +203,67 @@ fn store_round_trip(c: &mut Criterion) {
     });
 }
 
+fn dpop_proof_check(c: &mut Criterion) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use citizen_idp::config::DpopSettings;
+    use citizen_idp::protocol::dpop::{self, Nonces, Request};
+
+    const NOW: i64 = 1_900_000_000;
+    let url = format!("{ISSUER}/userinfo");
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let jwk = key.public_jwk();
+    let header = serde_json::json!({
+        "typ": "dpop+jwt", "alg": "ES256",
+        "jwk": { "kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"] },
+    });
+    let token = "an access token";
+    let claims = serde_json::json!({
+        "jti": random::token(), "htm": "GET", "htu": url, "iat": NOW,
+        "ath": dpop::access_token_hash(token),
+    });
+    let mut proof = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = key.sign(proof.as_bytes()).unwrap();
+    proof = format!("{proof}.{}", URL_SAFE_NO_PAD.encode(signature));
+    let settings = DpopSettings {
+        allowed_algs: vec!["ES256".into()],
+        proof_max_age_secs: 60,
+        proof_future_skew_secs: 5,
+        nonce_required: false,
+        nonce_rotation_secs: 300,
+    };
+    let nonces = Nonces::new(&[1; 32], 300);
+    let request = Request {
+        proof: None,
+        method: "GET".into(),
+        url,
+    };
+    c.bench_function("dpop proof check ES256 (resource, ath)", |b| {
+        b.iter(|| {
+            dpop::check(
+                &settings,
+                &nonces,
+                &request,
+                black_box(&proof),
+                Some(token),
+                NOW,
+            )
+            .unwrap()
+        })
+    });
+}
+
 criterion_group!(
     benches,
     minting,
     validating,
     strict_json_parts,
     pkce_verification,
-    store_round_trip
+    store_round_trip,
+    dpop_proof_check
 );
 criterion_main!(benches);

@@ -17,7 +17,11 @@ const ENV_PREFIX: &str = "CITIZEN_IDP";
 const MAX_REAUTH_MAX_AGE_SECS: u64 = 900;
 /// The settings that hold a list: from the environment, comma-separated
 /// (CITIZEN_IDP__REDIS__CLUSTER_URLS=redis://a:6379,redis://b:6379).
-const LIST_SETTINGS: [&str; 2] = ["redis.cluster_urls", "limits.trusted_proxies"];
+const LIST_SETTINGS: [&str; 3] = [
+    "redis.cluster_urls",
+    "limits.trusted_proxies",
+    "dpop.allowed_algs",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -53,6 +57,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub outbound: OutboundSettings,
+    pub dpop: DpopSettings,
     pub par: ParSettings,
 }
 
@@ -406,6 +411,67 @@ pub struct OutboundSettings {
     pub allow_private_networks: bool,
 }
 
+/// DPoP proofs (RFC 9449), checked by `protocol::dpop`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpopSettings {
+    /// The JWS algorithms a proof may be signed with (asymmetric only).
+    pub allowed_algs: Vec<String>,
+    /// How long after its `iat` a proof is accepted.
+    pub proof_max_age_secs: u64,
+    /// How far ahead of our clock a proof's `iat` may be (the client's clock runs fast).
+    pub proof_future_skew_secs: u64,
+    /// Every proof must carry a nonce this server gave (RFC 9449 §8).
+    pub nonce_required: bool,
+    /// How often the nonce changes; a nonce is accepted for one to two of these.
+    pub nonce_rotation_secs: u64,
+}
+
+impl DpopSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.allowed_algs.is_empty() {
+            return Err(invalid(
+                "dpop.allowed_algs",
+                "must name at least one algorithm",
+            ));
+        }
+        // Asymmetric algorithms only: with HS256 the "key" in the proof's header would be
+        // public, and anyone could sign; `none` signs nothing.
+        if let Some(alg) = self
+            .allowed_algs
+            .iter()
+            .find(|alg| crate::domain::client_keys::assertion_alg(alg).is_none())
+        {
+            return Err(invalid(
+                "dpop.allowed_algs",
+                format!(
+                    "{alg:?} is not one of {}",
+                    crate::domain::client_keys::assertion_alg_names().join(" ")
+                ),
+            ));
+        }
+        if !(1..=300).contains(&self.proof_max_age_secs) {
+            return Err(invalid(
+                "dpop.proof_max_age_secs",
+                "must be between 1 and 300 seconds",
+            ));
+        }
+        if self.proof_future_skew_secs > 60 {
+            return Err(invalid(
+                "dpop.proof_future_skew_secs",
+                "must be at most 60 seconds",
+            ));
+        }
+        if !(10..=3600).contains(&self.nonce_rotation_secs) {
+            return Err(invalid(
+                "dpop.nonce_rotation_secs",
+                "must be between 10 and 3600 seconds",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The environment layer: each `CITIZEN_IDP__SECTION__KEY` variable as the text it was
 /// written. The `config` crate's `Environment` with `try_parsing` read anything that
 /// looks like a number as one: `001090000002` arrived as `1090000002`, and a token of
@@ -544,6 +610,7 @@ impl Settings {
             .map_err(|reason| invalid("database.url", reason))?;
         self.redis.validate()?;
         self.login_protection.validate()?;
+        self.dpop.validate()?;
         if !self.keys.secret.expose().is_empty() {
             crate::server_secret::ServerSecret::parse(self.keys.secret.expose())
                 .map_err(|e| invalid("keys.secret", e.to_string()))?;
@@ -771,6 +838,40 @@ mod tests {
         assert!(settings.redis.cluster_nodes().is_empty());
         settings.redis.url = "redis://10.0.0.1:6379/".into();
         settings.validate().unwrap();
+    }
+
+    #[test]
+    fn dpop_settings_admit_only_asymmetric_algorithms_and_bounded_windows() {
+        let mut settings = Settings::defaults().unwrap();
+        for bad in ["none", "HS256", "es256", ""] {
+            settings.dpop.allowed_algs = vec!["ES256".into(), bad.into()];
+            assert_eq!(invalid_key(&settings), Some("dpop.allowed_algs"), "{bad}");
+        }
+        settings.dpop.allowed_algs = Vec::new();
+        assert_eq!(invalid_key(&settings), Some("dpop.allowed_algs"));
+        settings.dpop.allowed_algs = vec!["PS256".into(), "EdDSA".into()];
+        settings.validate().unwrap();
+        for (max_age, skew, rotation, key) in [
+            (0, 5, 300, "dpop.proof_max_age_secs"),
+            (301, 5, 300, "dpop.proof_max_age_secs"),
+            (60, 61, 300, "dpop.proof_future_skew_secs"),
+            (60, 5, 9, "dpop.nonce_rotation_secs"),
+            (60, 5, 3601, "dpop.nonce_rotation_secs"),
+        ] {
+            let mut settings = settings.clone();
+            settings.dpop.proof_max_age_secs = max_age;
+            settings.dpop.proof_future_skew_secs = skew;
+            settings.dpop.nonce_rotation_secs = rotation;
+            assert_eq!(invalid_key(&settings), Some(key));
+        }
+        // From the environment, a list at commas.
+        let settings = from_environment(&[
+            ("CITIZEN_IDP__DPOP__ALLOWED_ALGS", "ES256, EdDSA"),
+            ("CITIZEN_IDP__DPOP__NONCE_REQUIRED", "true"),
+        ])
+        .unwrap();
+        assert_eq!(settings.dpop.allowed_algs, ["ES256", "EdDSA"]);
+        assert!(settings.dpop.nonce_required);
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //!   enrolled TOTP factors unusable; recovery codes (digests) still work, and the
 //!   citizen enrols again.
 //! - `"csrf"`: HMAC key of the CSRF tokens of forms outside a login flow (`http::csrf`).
+//! - `"dpop-nonce"`: HMAC key of the DPoP server nonces (`protocol::dpop::Nonces`);
+//!   changing the secret only makes clients fetch a new nonce.
 //!
 //! Reach it from a handler as `state.secret`.
 

@@ -309,6 +309,10 @@ pub async fn build_on(
     let state = web::Data::new(AppState {
         passkeys,
         discovery_json: discovery::document(&issuer, &endpoints, &settings).to_string(),
+        dpop_nonces: crate::protocol::dpop::Nonces::new(
+            &keys.secret.derive(crate::protocol::dpop::NONCE_KEY_PURPOSE),
+            settings.dpop.nonce_rotation_secs,
+        ),
         secure_cookies: issuer.starts_with("https://"),
         cookies: crate::authn::cookies::CookiePolicy::new(
             &settings.session.cookie_name,

@@ -62,6 +62,8 @@ pub struct AppState {
     /// The WebAuthn relying party (see `authn::passkey`); `None` on an issuer whose host
     /// is an IP address, where browsers refuse passkeys.
     pub passkeys: Option<webauthn_rs::Webauthn>,
+    /// The DPoP server nonces, from the server secret.
+    pub dpop_nonces: crate::protocol::dpop::Nonces,
 }
 
 impl AppState {
@@ -85,6 +87,7 @@ impl AppState {
             logout_wakeup: &self.logout_wakeup,
             cookies: &self.cookies,
             passkeys_on: self.passkeys.is_some(),
+            dpop_nonces: &self.dpop_nonces,
         }
     }
 

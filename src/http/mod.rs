@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod client_request;
 pub mod cookies;
 pub mod csrf;
+pub mod dpop;
 pub mod health;
 pub mod interaction;
 pub mod lang;

@@ -1,6 +1,6 @@
 //! The protocol error over HTTP: [`OAuthError`] (`protocol::error`) rendered as RFC
 //! 6749 §5.2 JSON, [`BearerError`], the same error as an RFC 6750 §3 Bearer
-//! challenge for userinfo, and [`AdminApiError`], the same error as the admin API
+//! challenge for userinfo (or a DPoP one, for a [`ResourceError`]), and [`AdminApiError`], the same error as the admin API
 //! answers it. Pages for people use [`crate::http::page_error::PageError`].
 
 use actix_web::http::StatusCode;
@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 
+use crate::protocol::dpop::{ResourceError, Scheme};
 use crate::protocol::error::{ErrorCode, MISSING_TOKEN, OAuthError};
 
 /// The error's JSON body (RFC 6749 §5.2), the response marked with its internal cause
@@ -117,6 +118,42 @@ impl ResponseError for BearerError {
 impl<E: Into<OAuthError>> From<E> for BearerError {
     fn from(e: E) -> Self {
         BearerError(e.into())
+    }
+}
+
+/// A resource's refusal (userinfo) under the challenge of its scheme: a Bearer challenge
+/// (RFC 6750 §3), or a DPoP one (RFC 9449 §7.1) for a request that used DPoP or a
+/// token bound to a key. A DPoP proof's own errors are 401 there, as the token's are.
+impl ResponseError for ResourceError {
+    fn status_code(&self) -> StatusCode {
+        match self.error.code {
+            ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce => StatusCode::UNAUTHORIZED,
+            _ => self.error.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let error = &self.error;
+        match self.challenge {
+            Scheme::Bearer => BearerError(error.clone()).error_response(),
+            Scheme::Dpop => {
+                let challenge = format!(
+                    "DPoP error=\"{}\"{}",
+                    error.code_str(),
+                    error
+                        .description
+                        .as_deref()
+                        .map(|d| format!(", error_description=\"{d}\""))
+                        .unwrap_or_default()
+                );
+                json_response(
+                    error,
+                    HttpResponse::build(self.status_code())
+                        .insert_header((header::CACHE_CONTROL, "no-store"))
+                        .insert_header((header::WWW_AUTHENTICATE, challenge)),
+                )
+            }
+        }
     }
 }
 

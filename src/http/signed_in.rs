@@ -223,6 +223,7 @@ async fn login(
         prompt_consent: false,
         id_token_hint: None,
         hint_subject: None,
+        dpop_jkt: None,
     };
     let entry = Entry {
         step: Step::Password,

@@ -91,6 +91,8 @@ pub fn document(issuer: &str, endpoints: &Endpoints, settings: &Settings) -> Val
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["vi", "en"],
         "claim_types_supported": ["normal"],
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": settings.dpop.allowed_algs,
     });
     // OIDC Discovery §3: what ID tokens and userinfo answers can be encrypted with, and
     // signed with for userinfo (whose default is JSON, unsigned).

@@ -46,6 +46,8 @@ pub struct Context<'a> {
     pub logout_wakeup: &'a tokio::sync::Notify,
     /// The cookies' names and the browser secret's MAC, for a flow's new browser secret.
     pub cookies: &'a CookiePolicy,
+    /// Makes and checks the DPoP server nonces (`protocol::dpop`).
+    pub dpop_nonces: &'a super::dpop::Nonces,
     /// Whether passkeys can be presented here (not on an IP-address issuer), so count
     /// as a second factor.
     pub passkeys_on: bool,

@@ -23,8 +23,8 @@ use crate::store::StoreError;
 use crate::tokens::TokenError;
 use crate::tokens::revocation::RevocationError;
 
-/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6 and
-/// RFC 7591 §3.2.2, and the admin API's own.
+/// Error codes from RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6,
+/// RFC 7591 §3.2.2 and RFC 9449 §12.2, and the admin API's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -57,6 +57,11 @@ pub enum ErrorCode {
     InsufficientScope,
     RequestNotSupported,
     RequestUriNotSupported,
+    /// A DPoP proof (RFC 9449 §5, §7.1) is missing where one is required, malformed,
+    /// replayed, or made for another request or key.
+    InvalidDpopProof,
+    /// The DPoP proof must carry the nonce given in the `DPoP-Nonce` header (RFC 9449 §8).
+    UseDpopNonce,
     /// A request object is malformed, unsigned, badly signed, expired or replayed
     /// (OIDC Core §3.1.2.6, RFC 9101 §6.1).
     InvalidRequestObject,
@@ -123,6 +128,8 @@ impl OAuthError {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
             ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::ServerError => "server_error",

@@ -6,12 +6,15 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Context;
+use super::dpop;
 use super::error::{ErrorCode, OAuthError};
+use super::token::token_type;
 use crate::audit;
 use crate::domain::client::{Client, ClientKind};
 use crate::domain::national_id::NationalId;
 use crate::domain::scope::ScopeSet;
 use crate::registry;
+use crate::tokens::access_token::Confirmation;
 use crate::tokens::{refresh, revocation, subject};
 
 /// The introspection response (RFC 7662 §2.2) for `token`, the request's `token`
@@ -21,6 +24,7 @@ pub async fn introspect(
     ctx: &Context<'_>,
     client: &Client,
     token: Option<&str>,
+    proof: &dpop::Request,
     request_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Value, OAuthError> {
@@ -33,6 +37,7 @@ pub async fn introspect(
     }
     let token =
         token.ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, "token is required"))?;
+    dpop::verify_if_present(ctx, proof, None, now).await?;
     let answer = match access_token_answer(ctx, client, token, now).await? {
         Some(answer) => Some(answer),
         None => refresh_token_answer(ctx, client, token, now).await?,
@@ -100,9 +105,11 @@ async fn access_token_answer(
     } else {
         None
     };
+    // RFC 9449 §6.2: a resource server learns that the token is bound, and to which key.
     let mut body = json!({
         "active": true,
-        "token_type": "Bearer",
+        "token_type": token_type(&claims),
+        "cnf": claims.cnf,
         "scope": registered_part(&claims.scope, client),
         "client_id": claims.client_id,
         "sub": claims.sub,
@@ -142,7 +149,7 @@ async fn refresh_token_answer(
         return Ok(None);
     };
     let sub = subject::for_client(ctx.pairwise_key, client, &row.account_id);
-    let body = json!({
+    let mut body = json!({
         "active": true,
         "token_type": "refresh_token",
         "scope": registered_part(&row.scope, client),
@@ -151,7 +158,11 @@ async fn refresh_token_answer(
         "iss": ctx.issuer,
         "exp": row.expires_at.and_utc().timestamp(),
         "iat": row.issued_at.and_utc().timestamp(),
+        "cnf": row.dpop_jkt.map(|jkt| Confirmation { jkt }),
     });
+    if let Value::Object(members) = &mut body {
+        members.retain(|_, value| !value.is_null());
+    }
     Ok(Some((body, Some(citizen))))
 }
 

@@ -4,7 +4,7 @@
 //! authorization request and the login interaction behind it (`authorize`), the answers
 //! of introspection, revocation and userinfo (`introspection`, `revocation`,
 //! `userinfo`), and logout: ending a session and what that tells the relying parties
-//! (`logout`). Every function here takes plain values (the authenticated client, the
+//! (`logout`); DPoP proofs, wherever a request carries one (`dpop`). Every function here takes plain values (the authenticated client, the
 //! parsed request, `now` read once per request, and a [`Context`]) and returns its
 //! result or an [`error::OAuthError`]; none sees an HTTP request. The web layer parses,
 //! calls one function, and renders.
@@ -15,6 +15,7 @@ pub mod client_auth;
 pub mod client_keys;
 pub mod clients;
 mod context;
+pub mod dpop;
 pub mod encryption;
 pub mod error;
 pub mod introspection;

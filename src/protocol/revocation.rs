@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Context;
+use super::dpop;
 use super::error::OAuthError;
 use crate::domain::client::Client;
 use crate::tokens::access_token::{self, AccessTokenClaims};
@@ -16,8 +17,12 @@ pub async fn revoke(
     ctx: &Context<'_>,
     client: &Client,
     token: &str,
+    proof: &dpop::Request,
     now: DateTime<Utc>,
 ) -> Result<(), OAuthError> {
+    // The client's own request may be DPoP-signed; a bad proof is refused like a bad
+    // client credential, before anything is revoked.
+    dpop::verify_if_present(ctx, proof, None, now).await?;
     // RFC 7009 §2.1: `token_type_hint` only speeds the search; both kinds are tried.
     match jwt::verify::<AccessTokenClaims>(
         &ctx.keys.current(),

@@ -7,35 +7,71 @@
 use chrono::{DateTime, Utc};
 
 use super::Context;
+use super::dpop::{self, ResourceError, Scheme};
 use super::encryption::{self, UserinfoAnswer};
 use super::error::{ErrorCode, OAuthError};
 use crate::audit;
 use crate::domain::scope::ScopeSet;
 use crate::registry::{self, claims};
+use crate::tokens::access_token::AccessTokenClaims;
 use crate::tokens::revocation;
 
 fn invalid_token(why: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidToken, why)
 }
 
-/// The claims `token` may see, as JSON or as the JWT its client registered (OIDC Core
-/// §5.3.2), or why it may see none (RFC 6750 §3.1).
+/// An access token as the request presented it.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    pub scheme: Scheme,
+    pub token: &'a str,
+}
+
+/// The claims the presented token may see, as JSON or as the JWT its client registered
+/// (OIDC Core §5.3.2), or why it may see none (RFC 6750 §3.1, RFC 9449 §7.1), with the
+/// challenge of the scheme that applies.
 pub async fn userinfo(
     ctx: &Context<'_>,
-    token: &str,
+    presented: Presented<'_>,
+    proof: &dpop::Request,
     request_id: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<UserinfoAnswer, OAuthError> {
+) -> Result<UserinfoAnswer, ResourceError> {
+    let Presented { scheme, token } = presented;
+    let challenge = |error| ResourceError {
+        error,
+        challenge: scheme,
+    };
     let token_claims = ctx
         .verified_tokens
         .verify(&ctx.keys.current(), token, ctx.issuer, now.timestamp())
-        .map_err(|_| invalid_token("the access token is invalid"))?;
+        .map_err(|_| challenge(invalid_token("the access token is invalid")))?;
     if token_claims.exp <= now.timestamp() {
-        return Err(invalid_token("the access token has expired"));
+        return Err(challenge(invalid_token("the access token has expired")));
     }
-    if revocation::is_revoked(ctx.store, ctx.db, &token_claims.jti, now).await? {
-        return Err(invalid_token("the access token has been revoked"));
+    if revocation::is_revoked(ctx.store, ctx.db, &token_claims.jti, now)
+        .await
+        .map_err(|e| challenge(e.into()))?
+    {
+        return Err(challenge(invalid_token(
+            "the access token has been revoked",
+        )));
     }
+    // The binding before anything about the citizen is read: a stolen bound token
+    // learns nothing.
+    dpop::check_resource(ctx, scheme, token, token_claims.jkt(), proof, now).await?;
+    release(ctx, &token_claims, request_id, now)
+        .await
+        .map_err(challenge)
+}
+
+/// The claims a token that passed every check may see.
+async fn release(
+    ctx: &Context<'_>,
+    token_claims: &AccessTokenClaims,
+    request_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<UserinfoAnswer, OAuthError> {
     if !token_claims.has_citizen() {
         return Err(invalid_token("the access token speaks for no citizen"));
     }

@@ -28,6 +28,8 @@ pub struct RefreshTokenRow {
     /// The access token issued together with this refresh token.
     pub access_token_jti: Option<String>,
     pub access_token_expires_at: Option<NaiveDateTime>,
+    /// The thumbprint of the DPoP key the family is bound to (a public client's).
+    pub dpop_jkt: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StorageError> {

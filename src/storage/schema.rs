@@ -127,6 +127,7 @@ diesel::table! {
         sid -> Nullable<Text>,
         access_token_jti -> Nullable<Text>,
         access_token_expires_at -> Nullable<Timestamp>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -60,6 +60,11 @@ pub fn client_assertion(client_id: &str, jti: &str) -> String {
     format!("assertion:{}", hashed(&format!("{client_id}\u{0}{jti}")))
 }
 
+/// A DPoP proof's `jti`, spent once per key (RFC 9449 §11.1).
+pub fn dpop_proof(jkt: &str, jti: &str) -> String {
+    format!("dpop:{}", hashed(&format!("{jkt}\u{0}{jti}")))
+}
+
 /// A request object's `jti`, spent once per client: a captured object starts no second login.
 pub fn request_object(client_id: &str, jti: &str) -> String {
     format!(

@@ -21,12 +21,27 @@ pub struct AccessTokenClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr: Option<Acr>,
+    /// The key the token is bound to (RFC 9449 §6.1): only a request with a DPoP proof
+    /// signed by it may use the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 §3.1 `cnf`, with the JWK thumbprint of RFC 9449 §6.1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessTokenClaims {
     /// Whether the token speaks for a citizen, rather than for a client acting as itself.
     pub fn has_citizen(&self) -> bool {
         self.auth_time.is_some()
+    }
+
+    /// The thumbprint of the key the token is bound to, if it is DPoP-bound.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|cnf| cnf.jkt.as_str())
     }
 }
 

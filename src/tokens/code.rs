@@ -27,6 +27,10 @@ pub struct CodeGrant {
     #[serde(flatten)]
     pub facts: AuthnFacts,
     pub expires_at: i64,
+    /// The DPoP key the authorization request named (`dpop_jkt`, RFC 9449 §10): the
+    /// code is redeemed only with a proof of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 pub async fn issue(

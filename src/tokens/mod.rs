@@ -18,6 +18,7 @@ pub mod strict_json;
 pub mod subject;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod thumbprint;
 pub mod verified;
 
 #[derive(Debug, thiserror::Error)]

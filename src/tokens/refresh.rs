@@ -20,6 +20,9 @@ pub struct RefreshGrant {
     pub scope: ScopeSet,
     /// The login the family came from, carried into every ID token it yields.
     pub facts: AuthnFacts,
+    /// The thumbprint of the DPoP key every token of the family is bound to (RFC 9449
+    /// §5: a public client's), if any.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,10 @@ pub enum RefreshError {
     /// with the access tokens it yielded.
     #[error("the client is no longer registered for offline access; the family is revoked")]
     Unregistered(Vec<RevokedAccessToken>),
+    /// The token is bound to a DPoP key (RFC 9449 §5) and the request proved another
+    /// (`proved: true`) or none. The token is left unspent: its holder may still use it.
+    #[error("the refresh token is bound to another DPoP key")]
+    WrongKey { proved: bool },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -90,6 +97,7 @@ pub fn issue(
             sid: Some(grant.facts.sid.clone()),
             access_token_jti: Some(access_token.0),
             access_token_expires_at: Some(access_token.1),
+            dpop_jkt: grant.dpop_jkt.clone(),
         },
     )?;
     Ok(token)
@@ -101,6 +109,7 @@ enum Outcome {
     ScopeExceeded,
     Replayed(Vec<RevokedAccessToken>),
     Unregistered(Vec<RevokedAccessToken>),
+    WrongKey { proved: bool },
 }
 
 /// The scope of the new access token: the grant's, or a narrower one that still
@@ -115,7 +124,9 @@ fn access_scope(granted: &ScopeSet, requested: Option<&str>) -> Option<ScopeSet>
 
 /// Spends `presented` and returns what it granted, with the scope of the new access
 /// token (`requested`, if narrower). A replay revokes the family, and that revocation
-/// is committed even though the caller gets an error.
+/// is committed even though the caller gets an error. `proved_jkt` is the thumbprint of
+/// the request's DPoP proof, which a bound token's must equal; a token presented with
+/// another key (or none) is not spent, so a thief cannot burn it for its holder.
 ///
 /// `registered` is the client's registration as it is now: the family keeps only the
 /// scopes still in it, so an operator who removes a scope from a client cuts it off at
@@ -127,6 +138,7 @@ pub fn redeem(
     client_id: &str,
     registered: &ScopeSet,
     requested_scope: Option<&str>,
+    proved_jkt: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<(RefreshGrant, ScopeSet), RefreshError> {
     let token_hash = random::sha256_b64(presented);
@@ -158,6 +170,14 @@ pub fn redeem(
         let Some(scope) = access_scope(&family_scope, requested_scope) else {
             return Ok(Outcome::ScopeExceeded);
         };
+        if let Some(bound) = row.dpop_jkt.as_deref()
+            && !proved_jkt
+                .is_some_and(|jkt| random::constant_time_eq(jkt.as_bytes(), bound.as_bytes()))
+        {
+            return Ok(Outcome::WrongKey {
+                proved: proved_jkt.is_some(),
+            });
+        }
         // A spent token, or losing the race to spend it: someone else holds a copy.
         if row.used_at.is_some() || !refresh_tokens::mark_used(conn, &token_hash, now)? {
             let revoked = refresh_tokens::revoke_family(conn, &row.family_id, now)?;
@@ -175,6 +195,7 @@ pub fn redeem(
                 family_id: row.family_id,
                 client_id: row.client_id,
                 scope: family_scope,
+                dpop_jkt: row.dpop_jkt,
             },
             scope,
         ))
@@ -185,6 +206,7 @@ pub fn redeem(
         Outcome::ScopeExceeded => Err(RefreshError::ScopeExceeded),
         Outcome::Replayed(revoked) => Err(RefreshError::Replayed(revoked)),
         Outcome::Unregistered(revoked) => Err(RefreshError::Unregistered(revoked)),
+        Outcome::WrongKey { proved } => Err(RefreshError::WrongKey { proved }),
     }
 }
 

@@ -23,6 +23,7 @@ pub fn access_claims(jti: &str, exp: i64) -> AccessTokenClaims {
         iat: 1_900_000_000,
         auth_time: None,
         acr: None,
+        cnf: None,
     }
 }
 

@@ -302,7 +302,8 @@ async fn under_the_profile_an_assertion_for_the_token_endpoint_is_refused() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "invalid_client");
 
-    // With the issuer as its audience, the same client gets a token.
+    // With the issuer as its audience, the same client gets a token: DPoP-bound, as the
+    // profile binds every token (FAPI 2.0 §5.3.2.2); without a proof it gets none.
     let for_issuer = client_assertion::assertion(&app, &client, &app.issuer, 60, "fapi-aud-iss");
     let form = [
         ("grant_type", "client_credentials"),
@@ -310,5 +311,20 @@ async fn under_the_profile_an_assertion_for_the_token_endpoint_is_refused() {
         ("client_assertion", for_issuer.as_str()),
     ];
     let (status, body) = token_request_as(&app, ClientAuth::Form, &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_dpop_proof", "{body}");
+    let for_issuer =
+        client_assertion::assertion(&app, &client, &app.issuer, 60, "fapi-aud-iss-dpop");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", for_issuer.as_str()),
+    ];
+    let holder = crate::dpop::Holder::new();
+    let proof = holder.proof(&app, "POST", &crate::dpop::endpoint(&app, "/token"));
+    let response =
+        crate::dpop::post_with_proofs(&app, "/token", ClientAuth::Form, &form, &[&proof]).await;
+    let (status, body) = crate::helpers::status_and_json(response).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "DPoP", "{body}");
 }

@@ -138,3 +138,37 @@ async fn a_request_uri_pushed_at_one_instance_is_used_once_at_another() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{location:?}");
     assert!(location.is_none());
 }
+
+#[tokio::test]
+async fn a_dpop_proof_spent_at_one_instance_is_refused_at_another() {
+    let first = TestApp::spawn().await;
+    if first.redis_prefix.is_none() {
+        eprintln!("skipped: several instances need the shared Redis store");
+        return;
+    }
+    let second = first.spawn_replica().await;
+    let client = first.register_client(citizen_idp::registration::NewClient {
+        name: "Hệ thống thuế".into(),
+        grant_types: vec!["client_credentials".into()],
+        scopes: "tax.read".into(),
+        ..Default::default()
+    });
+    let holder = crate::dpop::Holder::new();
+    // Both instances name their token endpoint by the one issuer.
+    let proof = holder.proof(&first, "POST", &crate::dpop::endpoint(&first, "/token"));
+    let form = [("grant_type", "client_credentials")];
+    for (app, expected) in [(&first, StatusCode::OK), (&second, StatusCode::BAD_REQUEST)] {
+        let response =
+            crate::dpop::post_with_proofs(app, "/token", client.auth(), &form, &[&proof]).await;
+        let (status, body) = crate::helpers::status_and_json(response).await;
+        assert_eq!(status, expected, "{body}");
+        if expected == StatusCode::BAD_REQUEST {
+            assert_eq!(body["error"], "invalid_dpop_proof", "{body}");
+        }
+    }
+    // A fresh proof of the same key works at the second: only the jti was spent.
+    let fresh = holder.proof(&first, "POST", &crate::dpop::endpoint(&first, "/token"));
+    let response =
+        crate::dpop::post_with_proofs(&second, "/token", client.auth(), &form, &[&fresh]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -27,6 +27,7 @@ mod cluster;
 mod consent;
 mod control_chars;
 mod discovery;
+mod dpop;
 mod encryption;
 mod enrol;
 mod factor_binding;

@@ -86,6 +86,7 @@ pub async fn issue_code(
         code_challenge: request.code_challenge.clone(),
         facts: session.facts.clone(),
         expires_at: now.timestamp() + i64::try_from(code_ttl.as_secs()).unwrap_or(60),
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     let code = code::issue(store, &grant, code_ttl).await?;
     // Remembered for logout: every client this session signed in to is told.

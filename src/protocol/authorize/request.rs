@@ -134,6 +134,9 @@ pub struct AuthorizationRequest {
     /// The subject of the verified `id_token_hint`: only that citizen may log in.
     #[serde(default)]
     pub hint_subject: Option<String>,
+    /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the DPoP key the code is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// OIDC Core §3.1.2.1 `prompt`.
@@ -282,6 +285,8 @@ pub fn check(
 
     let acr = check_acr(single("acr_values")?, single("claims")?)
         .map_err(|(code, why)| fail(code, why))?;
+    let dpop_jkt =
+        check_dpop_jkt(single("dpop_jkt")?).map_err(|why| fail(ErrorCode::InvalidRequest, why))?;
 
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -300,7 +305,25 @@ pub fn check(
         prompt_consent,
         id_token_hint: single("id_token_hint")?.map(str::to_owned),
         hint_subject: None,
+        dpop_jkt,
     })
+}
+
+/// RFC 9449 §10: `dpop_jkt` is a JWK SHA-256 thumbprint (RFC 7638), 43 base64url
+/// characters.
+fn check_dpop_jkt(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+    match raw {
+        None => Ok(None),
+        Some(jkt)
+            if jkt.len() == 43
+                && jkt
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Ok(Some(jkt.to_owned()))
+        }
+        Some(_) => Err("dpop_jkt must be a JWK SHA-256 thumbprint"),
+    }
 }
 
 /// What the profile the client follows adds to a request already checked: under FAPI 2.0

@@ -1,14 +1,16 @@
 //! The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.6): a code is redeemed
 //! once, by the client it was issued to, at the redirect URI it was sent to, with the
-//! PKCE verifier of its challenge.
+//! PKCE verifier of its challenge, and with a DPoP proof of the key named by the
+//! authorization request's `dpop_jkt` if it named one (RFC 9449 §10).
 
 use chrono::{DateTime, Utc};
 
 use super::invalid_grant;
 use super::issue::{Authorization, Refresh, TokenResponse, access_token_ttl, issue_tokens};
-use crate::domain::client::{Client, GrantType};
+use crate::domain::client::{Client, ClientKind, GrantType};
 use crate::domain::secret::AuthCode;
 use crate::protocol::Context;
+use crate::protocol::dpop;
 use crate::protocol::encryption::Sealer;
 use crate::protocol::error::OAuthError;
 use crate::tokens::code::{self, CodeGrant, SpentCode};
@@ -25,6 +27,7 @@ pub async fn exchange(
     ctx: &Context<'_>,
     client: &Client,
     presented: Presented<'_>,
+    jkt: Option<String>,
     sealer: Option<Sealer>,
     now: DateTime<Utc>,
     request_id: Option<String>,
@@ -42,11 +45,16 @@ pub async fn exchange(
         ));
     };
     check_grant(&grant, client, redirect_uri, code_verifier)?;
+    check_binding(&grant, jkt.as_deref())?;
     // OIDC Core §11: offline access is granted through its scope, which the
     // authorization endpoint allows only to clients registered for it.
     let offline = grant.scope.contains("offline_access");
     let refresh = if offline && client.allows_grant(GrantType::RefreshToken) {
-        Refresh::NewFamily
+        // RFC 9449 §5: a public client's refresh token is bound to its key, since it has
+        // no other credential; a confidential client's is bound by its authentication.
+        Refresh::NewFamily {
+            jkt: jkt.clone().filter(|_| client.kind == ClientKind::Public),
+        }
     } else {
         Refresh::None
     };
@@ -54,6 +62,7 @@ pub async fn exchange(
         facts: grant.facts,
         scope: grant.scope,
         nonce: grant.nonce,
+        jkt,
     };
     let (response, issued) =
         issue_tokens(ctx, client, authorization, refresh, sealer, now, request_id).await?;
@@ -120,5 +129,19 @@ fn check_grant(
             "code_verifier sent but no code_challenge was",
         )),
         (None, None) => Ok(()),
+    }
+}
+
+/// RFC 9449 §10: a code whose request named `dpop_jkt` is redeemed only with a proof of
+/// that key.
+fn check_binding(grant: &CodeGrant, jkt: Option<&str>) -> Result<(), OAuthError> {
+    match (grant.dpop_jkt.as_deref(), jkt) {
+        (None, _) => Ok(()),
+        (Some(_), None) => Err(dpop::proof_required()),
+        (Some(bound), Some(jkt)) if bound == jkt => Ok(()),
+        (Some(_), Some(_)) => {
+            tracing::warn!(target: "security", "a code bound to a DPoP key was presented with another");
+            Err(invalid_grant("the code is bound to another DPoP key"))
+        }
     }
 }

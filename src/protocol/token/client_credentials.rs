@@ -8,10 +8,10 @@ use crate::domain::client::Client;
 use crate::domain::scope::{self, ScopeSet};
 use crate::protocol::Context;
 use crate::protocol::error::{ErrorCode, OAuthError};
-use crate::tokens::access_token::{self, AccessTokenClaims};
+use crate::tokens::access_token::{self, AccessTokenClaims, Confirmation};
 use crate::tokens::{jwt, random};
 
-use super::issue::{TokenResponse, access_token_ttl, secs};
+use super::issue::{TokenResponse, access_token_ttl, secs, token_type};
 
 /// The scopes granted: those asked for, all of which the client must be registered
 /// for, or by default every API scope it is registered for. Citizen scopes (openid,
@@ -50,6 +50,7 @@ pub fn issue(
     ctx: &Context<'_>,
     client: &Client,
     requested_scope: Option<&str>,
+    jkt: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<TokenResponse, OAuthError> {
     let scope = granted_scope(client, requested_scope)?.to_string();
@@ -66,14 +67,16 @@ pub fn issue(
         iat,
         auth_time: None,
         acr: None,
+        cnf: jkt.map(|jkt| Confirmation { jkt }),
     };
+    let token_type = token_type(&claims);
     let keys = ctx.keys.current();
     let key = keys.signing_key(ctx.access_token_alg, now)?;
     let access_token = jwt::sign(key, access_token::TYP, &claims)?;
     tracing::info!(target: "security", client_id = %client.id, %scope, "client credentials token issued");
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type,
         expires_in: ttl,
         id_token: None,
         refresh_token: None,

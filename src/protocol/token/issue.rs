@@ -15,7 +15,7 @@ use crate::protocol::encryption::Sealer;
 use crate::protocol::error::OAuthError;
 use crate::registry;
 use crate::storage::pairwise_subjects;
-use crate::tokens::access_token::{self, AccessTokenClaims};
+use crate::tokens::access_token::{self, AccessTokenClaims, Confirmation};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
 use crate::tokens::refresh::{self, RefreshGrant};
 use crate::tokens::revocation;
@@ -39,6 +39,9 @@ pub struct Authorization {
     pub scope: ScopeSet,
     /// Only a code carries one (OIDC Core §3.1.3.6); a refresh does not repeat it.
     pub nonce: Option<String>,
+    /// The thumbprint of the DPoP key the request proved, which the access token is
+    /// bound to (RFC 9449 §6).
+    pub jkt: Option<String>,
 }
 
 /// What a token response issued, for revoking it if its code is replayed.
@@ -51,11 +54,16 @@ pub struct Issued {
 /// Whether the response carries a refresh token, and of which family.
 pub enum Refresh {
     None,
-    NewFamily,
-    /// Rotation: a new token in the family, with the family's (original) scope.
+    /// A new family, bound to the DPoP key `jkt` if given (RFC 9449 §5: a public
+    /// client's).
+    NewFamily {
+        jkt: Option<String>,
+    },
+    /// Rotation: a new token in the family, with the family's (original) scope and key.
     Rotate {
         family_id: String,
         scope: ScopeSet,
+        jkt: Option<String>,
     },
 }
 
@@ -122,6 +130,7 @@ pub async fn issue_tokens(
         iat,
         auth_time: Some(grant.facts.auth_time),
         acr: Some(grant.facts.acr),
+        cnf: grant.jkt.clone().map(|jkt| Confirmation { jkt }),
     };
     // One set for both tokens, so that they are signed by keys of the same generation.
     let keys = ctx.keys.current();
@@ -160,17 +169,23 @@ pub async fn issue_tokens(
 
     let refresh_grant = match refresh {
         Refresh::None => None,
-        Refresh::NewFamily => Some(RefreshGrant {
+        Refresh::NewFamily { jkt } => Some(RefreshGrant {
             family_id: uuid::Uuid::new_v4().to_string(),
             client_id: client.id.clone(),
             scope: grant.scope.clone(),
             facts: grant.facts.clone(),
+            dpop_jkt: jkt,
         }),
-        Refresh::Rotate { family_id, scope } => Some(RefreshGrant {
+        Refresh::Rotate {
+            family_id,
+            scope,
+            jkt,
+        } => Some(RefreshGrant {
             family_id,
             client_id: client.id.clone(),
             scope,
             facts: grant.facts.clone(),
+            dpop_jkt: jkt,
         }),
     };
     let refresh_family = refresh_grant.as_ref().map(|g| g.family_id.clone());
@@ -201,14 +216,23 @@ pub async fn issue_tokens(
         refresh_family,
     };
     let response = TokenResponse {
+        token_type: token_type(&access_claims),
         access_token,
-        token_type: "Bearer",
         expires_in: access_token_ttl(ctx, client),
         id_token: Some(id_token),
         refresh_token,
         scope: grant.scope.to_string(),
     };
     Ok((response, issued))
+}
+
+/// RFC 9449 §5.1: `DPoP` for a bound token, `Bearer` otherwise.
+pub fn token_type(claims: &AccessTokenClaims) -> &'static str {
+    if claims.cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    }
 }
 
 /// RFC 9068 tokens are short-lived: the configured lifetime, or the client's own.

@@ -13,18 +13,23 @@ pub mod request;
 use chrono::{DateTime, Utc};
 
 use super::Context;
+use super::dpop;
 use super::encryption::Sealer;
 use super::error::{ErrorCode, OAuthError};
 use crate::domain::client::Client;
+use crate::domain::client_security::{FAPI2_ALGS, Profile};
 use crate::domain::secret::CodeVerifier;
-pub use issue::TokenResponse;
+pub use issue::{TokenResponse, token_type};
 use request::TokenRequest;
 
-/// Answers `client`'s token request, or the error RFC 6749 §5.2 names.
+/// Answers `client`'s token request, or the error RFC 6749 §5.2 names. A DPoP proof
+/// (RFC 9449 §5), when the request carries one, binds the access token to its key, and
+/// a public client's refresh token too.
 pub async fn exchange(
     ctx: &Context<'_>,
     client: &Client,
     request: TokenRequest,
+    proof: &dpop::Request,
     now: DateTime<Utc>,
     request_id: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
@@ -35,6 +40,23 @@ pub async fn exchange(
             "the client is not registered for this grant type",
         ));
     }
+    let proved = dpop::verify_if_present(ctx, proof, None, now).await?;
+    // RFC 9449 §5.2 (`dpop_bound_access_tokens`), and FAPI 2.0 §5.3.2.2 for its profile.
+    if proved.is_none() && client.requires_dpop(ctx.settings.server.profile) {
+        return Err(dpop::proof_required());
+    }
+    // FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA for every signature, DPoP proofs included.
+    if client.profile(ctx.settings.server.profile) == Profile::Fapi2
+        && proved
+            .as_ref()
+            .is_some_and(|proof| !FAPI2_ALGS.contains(&proof.alg))
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the FAPI 2.0 profile admits DPoP proofs signed with PS256, ES256 or EdDSA only",
+        ));
+    }
+    let jkt = proved.map(|proof| proof.jkt);
     // The key an ID token is encrypted to is found before a code or refresh token is
     // spent: a client whose key cannot be had keeps its grant, to try again.
     let sealer = match &request {
@@ -43,7 +65,7 @@ pub async fn exchange(
     };
     match request {
         TokenRequest::ClientCredentials { scope } => {
-            client_credentials::issue(ctx, client, scope.as_deref(), now)
+            client_credentials::issue(ctx, client, scope.as_deref(), jkt, now)
         }
         TokenRequest::AuthorizationCode {
             code,
@@ -55,14 +77,18 @@ pub async fn exchange(
                 redirect_uri: &redirect_uri,
                 code_verifier: code_verifier.as_ref().map(CodeVerifier::expose),
             };
-            authorization_code::exchange(ctx, client, presented, sealer, now, request_id).await
+            authorization_code::exchange(ctx, client, presented, jkt, sealer, now, request_id).await
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
         } => {
-            refresh_token::exchange(ctx, client, refresh_token, scope, sealer, now, request_id)
-                .await
+            let presented = refresh_token::Presented {
+                refresh_token,
+                scope,
+                jkt,
+            };
+            refresh_token::exchange(ctx, client, presented, sealer, now, request_id).await
         }
     }
 }

@@ -10,21 +10,37 @@ use crate::domain::client::Client;
 use crate::domain::secret::RefreshToken;
 
 use crate::protocol::Context;
+use crate::protocol::dpop;
 use crate::protocol::encryption::Sealer;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::tokens::refresh::{self, RefreshError};
 use crate::tokens::revocation;
 
+/// What the client presented.
+pub struct Presented {
+    pub refresh_token: RefreshToken,
+    /// A narrower scope for the new access token, if asked.
+    pub scope: Option<String>,
+    /// The thumbprint of the request's DPoP proof: a bound family's key must be it, and
+    /// the new access token is bound to it.
+    pub jkt: Option<String>,
+}
+
 pub async fn exchange(
     ctx: &Context<'_>,
     client: &Client,
-    refresh_token: RefreshToken,
-    scope: Option<String>,
+    presented: Presented,
     sealer: Option<Sealer>,
     now: DateTime<Utc>,
     request_id: Option<String>,
 ) -> Result<TokenResponse, OAuthError> {
+    let Presented {
+        refresh_token,
+        scope,
+        jkt,
+    } = presented;
     let (client_id, registered) = (client.id.clone(), client.scopes.clone());
+    let proved = jkt.clone();
     let at = now.naive_utc();
     let redeemed = ctx
         .db
@@ -35,6 +51,7 @@ pub async fn exchange(
                 &client_id,
                 &registered,
                 scope.as_deref(),
+                proved.as_deref(),
                 at,
             )
         })
@@ -60,16 +77,25 @@ pub async fn exchange(
                 "the scope exceeds what was granted",
             ));
         }
+        Err(RefreshError::WrongKey { proved: false }) => return Err(dpop::proof_required()),
+        Err(RefreshError::WrongKey { proved: true }) => {
+            tracing::warn!(target: "security", "a DPoP-bound refresh token was presented with another key");
+            return Err(invalid_grant(
+                "the refresh token is bound to another DPoP key",
+            ));
+        }
         Err(RefreshError::Storage(e)) => return Err(e.into()),
     };
     let authorization = Authorization {
         facts: grant.facts,
         scope,
         nonce: None,
+        jkt,
     };
     let refresh = Refresh::Rotate {
         family_id: grant.family_id,
         scope: grant.scope,
+        jkt: grant.dpop_jkt,
     };
     let (response, _) =
         issue_tokens(ctx, client, authorization, refresh, sealer, now, request_id).await?;
