@@ -580,6 +580,16 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.listen_addr()?;
         self.issuer()?;
+        // FAPI 2.0 §5.4.1 admits no RSASSA-PKCS1-v1_5: the access tokens every client of
+        // the profile receives are then ES256.
+        if self.server.profile == crate::domain::client_security::Profile::Fapi2
+            && self.tokens.access_token_alg != crate::domain::signing_alg::SigningAlg::Es256
+        {
+            return Err(invalid(
+                "tokens.access_token_alg",
+                "must be ES256 under the fapi2 profile (FAPI 2.0 admits no RS256)",
+            ));
+        }
         if self.server.max_body_bytes < 1024 || self.server.max_body_bytes > 1024 * 1024 {
             return Err(invalid(
                 "server.max_body_bytes",
@@ -916,6 +926,18 @@ mod tests {
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect();
         Settings::load_layers(None, EnvironmentLayer { vars: Some(vars) })
+    }
+
+    #[test]
+    fn the_fapi2_profile_refuses_rs256_access_tokens() {
+        let mut settings = Settings::defaults().unwrap();
+        settings.server.profile = crate::domain::client_security::Profile::Fapi2;
+        settings.validate().unwrap();
+        settings.tokens.access_token_alg = crate::domain::signing_alg::SigningAlg::Rs256;
+        let message = settings.validate().unwrap_err().to_string();
+        assert!(message.contains("tokens.access_token_alg"), "{message}");
+        settings.server.profile = crate::domain::client_security::Profile::Standard;
+        settings.validate().unwrap();
     }
 
     #[test]

@@ -10,7 +10,10 @@ use crate::domain::client::{
     sector_of, validate_redirect_uri,
 };
 use crate::domain::client_keys;
-use crate::domain::client_security::{ClientSecurity, Profile, SecurityError, SecurityMetadata};
+use crate::domain::client_security::{
+    ClientSecurity, ContentEncryptionAlg, Encryption, KeyManagementAlg, Profile, SecurityError,
+    SecurityMetadata,
+};
 use crate::domain::scope::{self, ScopeSet};
 use crate::domain::secret::ClientSecret;
 use crate::domain::signing_alg::SigningAlg;
@@ -256,7 +259,10 @@ pub fn register(new: NewClient) -> Result<(Client, Option<ClientSecret>), Regist
         return Err(RegistrationError::AccessTokenTtl);
     }
     let keys = client_keys(new.jwks.as_deref(), new.jwks_uri.as_deref())?;
-    let security = ClientSecurity::try_from(&new.security)?;
+    let mut security = ClientSecurity::try_from(&new.security)?;
+    if security.profile == Profile::Fapi2 && security.id_token_encryption.is_none() {
+        security.id_token_encryption = keys.inline_encryption.as_deref().and_then(fapi2_encryption);
+    }
     let auth_method = auth_method(
         new.kind,
         &keys,
@@ -369,6 +375,22 @@ fn auth_method(
         }
         _ => Err(RegistrationError::AuthMethod),
     }
+}
+
+/// Under FAPI 2.0 a client that registered a key for encryption gets its ID tokens
+/// encrypted, even if it named no algorithm (issue 17's profile): to its first `use: enc`
+/// key, with the algorithm that key fits and A256GCM. Keys published at a `jwks_uri` are
+/// not read at registration, so such a client names its algorithm itself.
+fn fapi2_encryption(keys: &[client_keys::EncryptionKey]) -> Option<Encryption> {
+    keys.iter().find_map(|key| {
+        KeyManagementAlg::ALL
+            .into_iter()
+            .find(|&alg| key.fits(alg))
+            .map(|alg| Encryption {
+                alg,
+                enc: ContentEncryptionAlg::A256Gcm,
+            })
+    })
 }
 
 /// Each encryption the client registered has a key to encrypt to, when the keys are

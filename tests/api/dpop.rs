@@ -1074,3 +1074,113 @@ async fn under_the_fapi2_profile_a_proof_must_use_a_fapi_algorithm() {
         holder.jkt()
     );
 }
+
+/// Pushes `request` to /par as `client` with `proofs`: the status and the JSON answer.
+async fn push_with_proofs(
+    app: &TestApp,
+    client: &TestClient,
+    request: &crate::par::Pushable,
+    extra: &[(&'static str, &str)],
+    proofs: &[&str],
+) -> (StatusCode, Value) {
+    let mut form: Vec<(&str, &str)> = request
+        .params
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    form.extend_from_slice(extra);
+    status_and_json(post_with_proofs(app, "/par", client.auth(), &form, proofs).await).await
+}
+
+/// Logs in through a pushed request: the code and the request's verifier.
+async fn code_through(
+    app: &TestApp,
+    citizen: &TestCitizen,
+    client: &TestClient,
+    request: &crate::par::Pushable,
+    request_uri: &str,
+) -> (String, String) {
+    let url = crate::par::authorize_url(app, &client.id, request_uri, &[]);
+    let redirect = app.log_in(&url, &citizen.number, PASSWORD).await;
+    let code = query_param(&redirect, "code").unwrap_or_else(|| panic!("no code: {redirect}"));
+    (code, request.verifier.clone())
+}
+
+#[tokio::test]
+async fn a_proof_sent_with_a_pushed_request_binds_its_code() {
+    let app = TestApp::spawn().await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let holder = Holder::new();
+    let other = Holder::new();
+    let par_url = endpoint(&app, "/par");
+    let token_url = endpoint(&app, "/token");
+
+    // RFC 9449 §10.1: the proof's key binds the code; another key cannot redeem it.
+    let request = crate::par::request_for(&client, "openid", "bound");
+    let proof = holder.proof(&app, "POST", &par_url);
+    let (status, body) = push_with_proofs(&app, &client, &request, &[], &[&proof]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let code = code_through(
+        &app,
+        &citizen,
+        &client,
+        &request,
+        body["request_uri"].as_str().unwrap(),
+    )
+    .await;
+    assert_oauth_error(
+        &exchange(
+            &app,
+            &client,
+            &code,
+            &[&other.proof(&app, "POST", &token_url)],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    );
+
+    let request = crate::par::request_for(&client, "openid", "bound-again");
+    let proof = holder.proof(&app, "POST", &par_url);
+    let (status, body) = push_with_proofs(&app, &client, &request, &[], &[&proof]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let code = code_through(
+        &app,
+        &citizen,
+        &client,
+        &request,
+        body["request_uri"].as_str().unwrap(),
+    )
+    .await;
+    let (status, body) = exchange(
+        &app,
+        &client,
+        &code,
+        &[&holder.proof(&app, "POST", &token_url)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        holder.jkt()
+    );
+
+    // A proof made for another endpoint, a replayed one, and a dpop_jkt naming another
+    // key than the proof's are refused at /par.
+    let request = crate::par::request_for(&client, "openid", "refused");
+    let wrong_endpoint = holder.proof(&app, "POST", &token_url);
+    let answer = push_with_proofs(&app, &client, &request, &[], &[&wrong_endpoint]).await;
+    assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
+    let answer = push_with_proofs(&app, &client, &request, &[], &[&proof]).await;
+    assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
+    let answer = push_with_proofs(
+        &app,
+        &client,
+        &request,
+        &[("dpop_jkt", other.jkt())],
+        &[&holder.proof(&app, "POST", &par_url)],
+    )
+    .await;
+    assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "invalid_dpop_proof");
+}

@@ -328,3 +328,174 @@ async fn under_the_profile_an_assertion_for_the_token_endpoint_is_refused() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "DPoP", "{body}");
 }
+
+/// A FAPI 2.0 portal registered through the admin API with an ES256 signing key and an
+/// EC key for encryption, naming no encryption algorithm: the profile encrypts its ID
+/// tokens all the same.
+struct Fapi2Portal {
+    client: KeyClient,
+    enc: josekit::jwk::Jwk,
+    redirect_uri: String,
+}
+
+async fn register_fapi2_portal(app: &TestApp) -> Fapi2Portal {
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let mut enc = josekit::jwk::Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    enc.set_key_id("portal-enc-1");
+    let mut public = enc.to_public_key().unwrap();
+    public.set_key_use("enc");
+    public.set_key_id("portal-enc-1");
+    let redirect_uri = "https://thue.example.gov.vn/cb".to_owned();
+    let metadata = json!({
+        "client_name": "Cổng thuế điện tử",
+        "redirect_uris": [redirect_uri],
+        "profile": "fapi2",
+        "first_party": true,
+        "subject_type": "public",
+        "scope": "openid profile",
+        "jwks": { "keys": [key.public_jwk(), serde_json::to_value(public.as_ref()).unwrap()] },
+        "id_token_signed_response_alg": "ES256",
+    });
+    let (status, created) = app
+        .admin(Method::POST, "/admin/clients", Some(&metadata))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["id_token_encrypted_response_alg"], "ECDH-ES+A256KW");
+    assert_eq!(created["id_token_encrypted_response_enc"], "A256GCM");
+    Fapi2Portal {
+        client: KeyClient {
+            id: created["client_id"].as_str().unwrap().to_owned(),
+            key,
+        },
+        enc,
+        redirect_uri,
+    }
+}
+
+fn pushed_params(
+    portal: &Fapi2Portal,
+    app: &TestApp,
+    pkce: bool,
+) -> (Vec<(&'static str, String)>, String) {
+    let (challenge, verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
+    let mut params = vec![
+        ("response_type", "code".to_owned()),
+        ("client_id", portal.client.id.clone()),
+        ("redirect_uri", portal.redirect_uri.clone()),
+        ("scope", "openid profile".to_owned()),
+        ("state", "fapi-state".to_owned()),
+        ("nonce", "fapi-nonce".to_owned()),
+        ("client_assertion_type", JWT_BEARER.to_owned()),
+        (
+            "client_assertion",
+            client_assertion::assertion(
+                app,
+                &portal.client,
+                &app.issuer,
+                60,
+                &uuid::Uuid::new_v4().to_string(),
+            ),
+        ),
+    ];
+    if pkce {
+        params.push(("code_challenge", challenge.as_str().to_owned()));
+        params.push(("code_challenge_method", "S256".to_owned()));
+    }
+    (params, verifier.secret().clone())
+}
+
+#[tokio::test]
+async fn a_fapi2_portal_logs_a_citizen_in_through_par_dpop_and_an_encrypted_id_token() {
+    let app = TestApp::spawn_with_admin(|_| {}).await;
+    let portal = register_fapi2_portal(&app).await;
+    let citizen = app.citizen();
+
+    // A plain authorization request: refused, the profile needs PAR.
+    let (plain, _) = pushed_params(&portal, &app, true);
+    let url = format!(
+        "{}?{}",
+        app.url("/authorize"),
+        serde_urlencoded::to_string(&plain[..6]).unwrap()
+    );
+    let (_, location, _) = app
+        .browse_in(&crate::helpers::http_client(true), &url)
+        .await;
+    assert!(
+        location.as_deref().is_none_or(|l| !l.contains("code=")),
+        "{location:?}"
+    );
+
+    // Pushed without PKCE: refused, confidential client or not.
+    let (no_pkce, _) = pushed_params(&portal, &app, false);
+    let (status, body) = crate::par::push_as(&app, ClientAuth::Form, &no_pkce).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_request", "{body}");
+
+    // Pushed as the profile wants it, then the citizen logs in.
+    let (params, verifier) = pushed_params(&portal, &app, true);
+    let (status, body) = crate::par::push_as(&app, ClientAuth::Form, &params).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let request_uri = body["request_uri"].as_str().unwrap();
+    let url = crate::par::authorize_url(&app, &portal.client.id, request_uri, &[]);
+    let redirect = app
+        .log_in(&url, &citizen.number, crate::helpers::PASSWORD)
+        .await;
+    assert!(redirect.starts_with(&portal.redirect_uri), "{redirect}");
+    let code = crate::helpers::query_param(&redirect, "code").unwrap();
+
+    let token_form = |jti: &str| {
+        let assertion = client_assertion::assertion(&app, &portal.client, &app.issuer, 60, jti);
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.clone()),
+            ("redirect_uri", portal.redirect_uri.clone()),
+            ("code_verifier", verifier.clone()),
+            ("client_assertion_type", JWT_BEARER.to_owned()),
+            ("client_assertion", assertion),
+        ]
+    };
+    // Without a DPoP proof: no token, and the code is not spent.
+    let form = token_form("fapi-token-1");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response =
+        crate::dpop::post_with_proofs(&app, "/token", ClientAuth::Form, &form, &[]).await;
+    let (status, body) = crate::helpers::status_and_json(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_dpop_proof", "{body}");
+
+    let holder = crate::dpop::Holder::new();
+    let proof = holder.proof(&app, "POST", &crate::dpop::endpoint(&app, "/token"));
+    let form = token_form("fapi-token-2");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response =
+        crate::dpop::post_with_proofs(&app, "/token", ClientAuth::Form, &form, &[&proof]).await;
+    let (status, tokens) = crate::helpers::status_and_json(response).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "DPoP");
+
+    // The ID token is a JWE that the portal's key alone opens, holding our ES256 JWS.
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(id_token.split('.').count(), 5, "a compact JWE");
+    let decrypter = josekit::jwe::ECDH_ES_A256KW
+        .decrypter_from_jwk(&portal.enc)
+        .unwrap();
+    let (inner, header) = josekit::jwe::deserialize_compact(id_token, &decrypter).unwrap();
+    assert_eq!(header.claim("cty"), Some(&json!("JWT")));
+    assert_eq!(header.claim("enc"), Some(&json!("A256GCM")));
+    assert_eq!(header.claim("kid"), Some(&json!("portal-enc-1")));
+    let inner = String::from_utf8(inner).unwrap();
+    let inner_header: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            inner.split('.').next().unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(inner_header["alg"], "ES256");
+    let other = josekit::jwk::Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    let wrong = josekit::jwe::ECDH_ES_A256KW
+        .decrypter_from_jwk(&other)
+        .unwrap();
+    assert!(josekit::jwe::deserialize_compact(id_token, &wrong).is_err());
+}

@@ -17,6 +17,7 @@ use super::request::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
 use super::{Refused, checked_request};
 use crate::domain::client::Client;
 use crate::protocol::Context;
+use crate::protocol::dpop;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::store::keys;
 use crate::tokens::random;
@@ -50,15 +51,18 @@ struct Stored {
 }
 
 /// Checks and stores the authorization request `pairs` (the form, authenticated as
-/// `client`). `dpop_jkt` is the thumbprint of the key of a DPoP proof sent with it
-/// (RFC 9449 §10), which then binds the code.
+/// `client`). A DPoP proof sent with it (`proof`, RFC 9449 §10.1) is verified, and its
+/// key then binds the code.
 pub async fn push(
     ctx: &Context<'_>,
     client: &Client,
     pairs: Vec<(String, String)>,
-    dpop_jkt: Option<String>,
+    proof: &dpop::Request,
     now: DateTime<Utc>,
 ) -> Result<PushedRequest, OAuthError> {
+    let dpop_jkt = dpop::verify_if_present(ctx, proof, None, now)
+        .await?
+        .map(|proof| proof.jkt);
     // RFC 9126 §2.1: a pushed request never points at another one.
     if pairs.iter().any(|(name, _)| name == "request_uri") {
         return Err(OAuthError::new(
@@ -74,7 +78,7 @@ pub async fn push(
     let mut request = checked_request(ctx, client, AuthorizeParams::from_pairs(pairs), now)
         .await
         .map_err(as_json)?;
-    record_dpop_jkt(&mut request, dpop_jkt);
+    record_dpop_jkt(&mut request, dpop_jkt)?;
 
     let id = random::token();
     let lifetime = ctx.settings.par.lifetime_secs.clamp(1, MAX_LIFETIME_SECS);
@@ -99,11 +103,25 @@ pub async fn push(
 
 /// The one place a pushed request takes the DPoP key its proof showed.
 ///
-/// RFC 9449 §10: a DPoP proof sent with the pushed request binds the code to its key,
-/// as `dpop_jkt` at `/authorize` does. The DPoP work (branch h-dpop) verifies the proof
-/// in the handler, passes its thumbprint here, and records it as
-/// `request.dpop_jkt = jkt` (refusing a `dpop_jkt` parameter that names another key).
-fn record_dpop_jkt(_request: &mut AuthorizationRequest, _jkt: Option<String>) {}
+/// RFC 9449 §10.1: a DPoP proof sent with the pushed request binds the code to its key,
+/// as `dpop_jkt` at `/authorize` does; a `dpop_jkt` parameter naming another key than
+/// the proof's is refused.
+fn record_dpop_jkt(
+    request: &mut AuthorizationRequest,
+    jkt: Option<String>,
+) -> Result<(), OAuthError> {
+    let Some(jkt) = jkt else {
+        return Ok(());
+    };
+    if request.dpop_jkt.as_ref().is_some_and(|named| *named != jkt) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "dpop_jkt names another key than the DPoP proof's",
+        ));
+    }
+    request.dpop_jkt = Some(jkt);
+    Ok(())
+}
 
 /// An authorization error as `/par` answers it: there is no redirect, and no page.
 fn as_json(error: AuthorizeError) -> OAuthError {
