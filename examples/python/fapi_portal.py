@@ -166,6 +166,7 @@ def authorize_url(args, metadata):
         "request_uri": request_uri,
         "expires_in": pushed.get("expires_in"),
         "dpop_jkt": client.dpop_key.jkt,
+        "dpop_nonce_retries": client.nonce_retries,
     }
 
 

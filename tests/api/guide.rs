@@ -641,17 +641,38 @@ async fn the_python_fapi_portal_logs_in_with_par_dpop_private_key_jwt_and_an_enc
         ..TestClient::portal()
     });
     assert!(client.secret.is_none(), "a key, no secret");
-    let key_args = [
-        flag("keys", keys.to_str().unwrap()),
-        flag("dpop-key", dpop_key.to_str().unwrap()),
-    ];
+
+    let authorize_url = |dpop_key: &Path| {
+        let mut command = fapi_portal();
+        command.arg("authorize-url");
+        client_args(&mut command, &app, &client, &client.redirect_uri);
+        command.args([
+            flag("keys", keys.to_str().unwrap()),
+            flag("dpop-key", dpop_key.to_str().unwrap()),
+            flag("scope", "profile"),
+        ]);
+        command
+    };
+    let exchange = |dpop_key: &Path, code: &str, start: &Value| {
+        let mut command = fapi_portal();
+        command.arg("exchange");
+        client_args(&mut command, &app, &client, &client.redirect_uri);
+        command.args([
+            flag("keys", keys.to_str().unwrap()),
+            flag("dpop-key", dpop_key.to_str().unwrap()),
+            flag("code", code),
+            flag("verifier", start["verifier"].as_str().unwrap()),
+            flag("nonce", start["nonce"].as_str().unwrap()),
+        ]);
+        command
+    };
 
     catch_up(&app);
-    let mut command = fapi_portal();
-    command.arg("authorize-url");
-    client_args(&mut command, &app, &client, &client.redirect_uri);
-    command.args(&key_args).arg(flag("scope", "profile"));
-    let start = run(command).await.json();
+    let start = run(authorize_url(&dpop_key)).await.json();
+    assert!(
+        start["dpop_nonce_retries"].as_u64().unwrap() >= 1,
+        "/par asked for the server's nonce: {start}"
+    );
     // The front channel carries only the client and the reference (RFC 9126 §4).
     let url = start["url"].as_str().unwrap();
     let request_uri = start["request_uri"].as_str().unwrap();
@@ -684,15 +705,7 @@ async fn the_python_fapi_portal_logs_in_with_par_dpop_private_key_jwt_and_an_enc
     assert!(location.is_none(), "no redirect: {location:?}");
 
     catch_up(&app);
-    let mut command = fapi_portal();
-    command.arg("exchange");
-    client_args(&mut command, &app, &client, &client.redirect_uri);
-    command.args(&key_args).args([
-        flag("code", &code),
-        flag("verifier", start["verifier"].as_str().unwrap()),
-        flag("nonce", start["nonce"].as_str().unwrap()),
-    ]);
-    let result = run(command).await.json();
+    let result = run(exchange(&dpop_key, &code, &start)).await.json();
     assert_logged_in(&result, &citizen, &client);
     assert_eq!(result["token_type"], "DPoP");
     assert!(
@@ -718,6 +731,26 @@ async fn the_python_fapi_portal_logs_in_with_par_dpop_private_key_jwt_and_an_enc
     assert_dpop_challenge(
         &userinfo_without_proof(&app, "Bearer", access_token).await,
         "invalid_token",
+    );
+
+    // The proof at /par bound the code to its key (RFC 9449 §10.1): a code that leaks
+    // from the browser is redeemed with no other key, even by the client's own assertion.
+    catch_up(&app);
+    let start = run(authorize_url(&dpop_key)).await.json();
+    let redirect = app
+        .log_in(start["url"].as_str().unwrap(), &citizen.number, PASSWORD)
+        .await;
+    let code = query_param(&redirect, "code").unwrap();
+    let other_key = dir.path().join("other-dpop-key.json");
+    let refused = run(exchange(&other_key, &code, &start)).await;
+    assert!(
+        !refused.success,
+        "a code bound at /par was redeemed with another key"
+    );
+    assert!(
+        refused.stderr.contains("invalid_grant"),
+        "{}",
+        refused.stderr
     );
 }
 
