@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use citizen_idp::clock::Clock;
 use citizen_idp::domain::client::{ClientKind, SubjectType};
+use citizen_idp::domain::client_security::SecurityMetadata;
 use citizen_idp::registration::NewClient;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -152,6 +155,7 @@ fn client_args(command: &mut Command, app: &TestApp, client: &TestClient, redire
 
 /// One portal (Rust or Python) through the code flow: the authorization URL, the
 /// citizen's login in the test's browser, and the exchange. Returns the exchange's JSON.
+/// `extra` goes to both steps (the DPoP key of the mobile app).
 async fn log_in_through(
     app: &TestApp,
     citizen: &TestCitizen,
@@ -159,10 +163,12 @@ async fn log_in_through(
     redirect_uri: &str,
     portal: impl Fn() -> Command,
     scopes: &[&str],
+    extra: &[String],
 ) -> Value {
     let mut command = portal();
     command.arg("authorize-url");
     client_args(&mut command, app, client, redirect_uri);
+    command.args(extra);
     for scope in scopes {
         command.arg(flag("scope", scope));
     }
@@ -184,6 +190,7 @@ async fn log_in_through(
     let mut command = portal();
     command.arg("exchange");
     client_args(&mut command, app, client, redirect_uri);
+    command.args(extra);
     command.args([
         flag("code", &code),
         flag("verifier", start["verifier"].as_str().unwrap()),
@@ -252,6 +259,7 @@ async fn the_rust_portal_logs_a_citizen_in_and_the_resource_server_accepts_only_
         &client.redirect_uri,
         portal,
         &["profile"],
+        &[],
     )
     .await;
     assert_logged_in(&result, &citizen, &client);
@@ -319,6 +327,7 @@ async fn the_rust_portal_as_a_mobile_app_rotates_refresh_tokens_and_a_replay_kil
         loopback,
         portal,
         &["profile offline_access"],
+        &[],
     )
     .await;
     assert_eq!(first["verified"], true);
@@ -406,6 +415,7 @@ async fn the_python_portal_logs_a_citizen_in_with_authlib() {
         &client.redirect_uri,
         portal,
         &["profile"],
+        &[],
     )
     .await;
     assert_logged_in(&result, &citizen, &client);
@@ -420,6 +430,7 @@ async fn the_python_portal_logs_a_citizen_in_with_authlib() {
         &client_es,
         &client_es.redirect_uri,
         portal,
+        &[],
         &[],
     )
     .await;
@@ -475,7 +486,16 @@ async fn the_python_receiver_validates_the_logout_token_of_an_rp_initiated_logou
         ..TestClient::portal()
     });
     let portal = || python("portal.py");
-    let result = log_in_through(&app, &citizen, &client, &client.redirect_uri, portal, &[]).await;
+    let result = log_in_through(
+        &app,
+        &citizen,
+        &client,
+        &client.redirect_uri,
+        portal,
+        &[],
+        &[],
+    )
+    .await;
     let id_token = result["id_token"].as_str().unwrap();
 
     let query = serde_urlencoded::to_string([
@@ -507,4 +527,338 @@ async fn the_python_receiver_validates_the_logout_token_of_an_rp_initiated_logou
             .await
             .unwrap();
     assert!(exited, "the receiver exits 0 after one valid token");
+}
+
+/// The test server's clock stands still (`TestApp`'s fixed clock), while the DPoP
+/// examples sign their proofs and assertions with the real time: bring it up to date
+/// before each of their steps, as a real server's clock would be.
+fn catch_up(app: &TestApp) {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the examples run on the real clock"
+    )]
+    let behind = Utc::now() - app.clock.now();
+    if behind > chrono::Duration::zero() {
+        app.advance_clock(behind);
+    }
+}
+
+/// A server for the DPoP examples. A step of an example (a Python start, discovery,
+/// two or three requests) may take seconds on a loaded machine, during which the
+/// fixed clock does not move: allow proofs that much ahead of it.
+async fn dpop_server(configure: impl FnOnce(&mut citizen_idp::config::Settings)) -> TestApp {
+    TestApp::spawn_with(|settings| {
+        settings.dpop.proof_future_skew_secs = 60;
+        configure(settings);
+    })
+    .await
+}
+
+/// The claims of one of the provider's JWTs, unverified: the examples verified them.
+fn payload_of(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWS");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// GET /userinfo with `Authorization: {scheme} {token}` and no proof: the status and
+/// the challenge.
+async fn userinfo_without_proof(app: &TestApp, scheme: &str, token: &str) -> (StatusCode, String) {
+    let response = app
+        .http
+        .get(app.url("/userinfo"))
+        .header("Authorization", format!("{scheme} {token}"))
+        .fetch()
+        .await;
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (response.status(), challenge)
+}
+
+/// A refused bound token: 401 with a DPoP challenge (RFC 9449 §7.1).
+#[track_caller]
+fn assert_dpop_challenge((status, challenge): &(StatusCode, String), error: &str) {
+    assert_eq!(*status, StatusCode::UNAUTHORIZED, "{challenge}");
+    assert!(challenge.starts_with("DPoP "), "{challenge}");
+    assert!(
+        challenge.contains(&format!("error=\"{error}\"")),
+        "{challenge}"
+    );
+}
+
+const PAR_URN: &str = "urn:ietf:params:oauth:request_uri:";
+
+#[tokio::test]
+async fn the_python_fapi_portal_logs_in_with_par_dpop_private_key_jwt_and_an_encrypted_id_token() {
+    if !python_ready() {
+        return;
+    }
+    // Nonces required: the example must learn the server's nonce and sign again.
+    let app = dpop_server(|settings| settings.dpop.nonce_required = true).await;
+    let citizen = app.citizen();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("client-keys.json");
+    let dpop_key = dir.path().join("dpop-key.json");
+    let fapi_portal = || python("fapi_portal.py");
+
+    // The portal makes its keys; the operator registers their public halves (§14).
+    let mut keygen = fapi_portal();
+    keygen.args(["keygen", &flag("keys", keys.to_str().unwrap())]);
+    let generated = run(keygen).await.json();
+    let jwks = &generated["jwks"];
+    let uses: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["use"].as_str().unwrap())
+        .collect();
+    assert_eq!(uses, ["sig", "enc"]);
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("d").is_none()),
+        "only public keys are registered"
+    );
+    let client = app.register_client(NewClient {
+        name: "Cổng thuế điện tử".into(),
+        subject_type: SubjectType::Pairwise,
+        id_token_alg: "ES256".into(),
+        jwks: Some(jwks.to_string()),
+        token_endpoint_auth_method: Some("private_key_jwt".into()),
+        token_endpoint_auth_signing_alg: Some("ES256".into()),
+        security: SecurityMetadata {
+            profile: Some("fapi2".into()),
+            require_pushed_authorization_requests: true,
+            dpop_bound_access_tokens: true,
+            id_token_encrypted_response_alg: Some("ECDH-ES+A256KW".into()),
+            id_token_encrypted_response_enc: Some("A256GCM".into()),
+            ..SecurityMetadata::default()
+        },
+        ..TestClient::portal()
+    });
+    assert!(client.secret.is_none(), "a key, no secret");
+
+    let authorize_url = |dpop_key: &Path| {
+        let mut command = fapi_portal();
+        command.arg("authorize-url");
+        client_args(&mut command, &app, &client, &client.redirect_uri);
+        command.args([
+            flag("keys", keys.to_str().unwrap()),
+            flag("dpop-key", dpop_key.to_str().unwrap()),
+            flag("scope", "profile"),
+        ]);
+        command
+    };
+    let exchange = |dpop_key: &Path, code: &str, start: &Value| {
+        let mut command = fapi_portal();
+        command.arg("exchange");
+        client_args(&mut command, &app, &client, &client.redirect_uri);
+        command.args([
+            flag("keys", keys.to_str().unwrap()),
+            flag("dpop-key", dpop_key.to_str().unwrap()),
+            flag("code", code),
+            flag("verifier", start["verifier"].as_str().unwrap()),
+            flag("nonce", start["nonce"].as_str().unwrap()),
+        ]);
+        command
+    };
+
+    catch_up(&app);
+    let start = run(authorize_url(&dpop_key)).await.json();
+    assert!(
+        start["dpop_nonce_retries"].as_u64().unwrap() >= 1,
+        "/par asked for the server's nonce: {start}"
+    );
+    // The front channel carries only the client and the reference (RFC 9126 §4).
+    let url = start["url"].as_str().unwrap();
+    let request_uri = start["request_uri"].as_str().unwrap();
+    assert!(request_uri.starts_with(PAR_URN), "{request_uri}");
+    let expected = format!(
+        "{}?{}",
+        app.url("/authorize"),
+        serde_urlencoded::to_string([
+            ("client_id", client.id.as_str()),
+            ("request_uri", request_uri)
+        ])
+        .unwrap()
+    );
+    assert_eq!(url, expected);
+    assert!(
+        start["expires_in"]
+            .as_u64()
+            .is_some_and(|s| (1..=60).contains(&s)),
+        "{start}"
+    );
+
+    let redirect = app.log_in(url, &citizen.number, PASSWORD).await;
+    assert!(redirect.starts_with(&client.redirect_uri), "{redirect}");
+    assert_eq!(query_param(&redirect, "state").unwrap(), start["state"]);
+    assert_eq!(query_param(&redirect, "iss").unwrap(), app.issuer);
+    let code = query_param(&redirect, "code").unwrap();
+    // The pushed request was spent by the login: the same URL leads nowhere.
+    let (status, location, _) = app.browse(url).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(location.is_none(), "no redirect: {location:?}");
+
+    catch_up(&app);
+    let result = run(exchange(&dpop_key, &code, &start)).await.json();
+    assert_logged_in(&result, &citizen, &client);
+    assert_eq!(result["token_type"], "DPoP");
+    assert!(
+        result["dpop_nonce_retries"].as_u64().unwrap() >= 1,
+        "the token request learned the nonce: {result}"
+    );
+    // A nested JWT: encrypted to the client's `use: enc` key, signed inside.
+    let id_token = result["id_token"].as_str().unwrap();
+    assert_eq!(id_token.split('.').count(), 5, "a JWE");
+    let encryption = &result["id_token_encryption"];
+    assert_eq!(encryption["alg"], "ECDH-ES+A256KW");
+    assert_eq!(encryption["enc"], "A256GCM");
+    assert_eq!(encryption["cty"], "JWT");
+    assert_eq!(encryption["kid"], jwks["keys"][1]["kid"]);
+    assert_eq!(result["id_token_claims"]["nonce"], start["nonce"]);
+
+    // Bound to the key whose proofs went to /par, /token and /userinfo.
+    let jkt = result["dpop_jkt"].as_str().unwrap();
+    assert_eq!(start["dpop_jkt"], jkt);
+    let access_token = result["access_token"].as_str().unwrap();
+    assert_eq!(payload_of(access_token)["cnf"]["jkt"], jkt);
+    // Copied without the key, the token is worth nothing.
+    assert_dpop_challenge(
+        &userinfo_without_proof(&app, "Bearer", access_token).await,
+        "invalid_token",
+    );
+
+    // The proof at /par bound the code to its key (RFC 9449 §10.1): a code that leaks
+    // from the browser is redeemed with no other key, even by the client's own assertion.
+    catch_up(&app);
+    let start = run(authorize_url(&dpop_key)).await.json();
+    let redirect = app
+        .log_in(start["url"].as_str().unwrap(), &citizen.number, PASSWORD)
+        .await;
+    let code = query_param(&redirect, "code").unwrap();
+    let other_key = dir.path().join("other-dpop-key.json");
+    let refused = run(exchange(&other_key, &code, &start)).await;
+    assert!(
+        !refused.success,
+        "a code bound at /par was redeemed with another key"
+    );
+    assert!(
+        refused.stderr.contains("invalid_grant"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[tokio::test]
+async fn the_python_mobile_app_binds_its_tokens_to_its_dpop_key_and_a_copied_token_is_refused() {
+    if !python_ready() {
+        return;
+    }
+    let app = dpop_server(|_| {}).await;
+    let citizen = app.citizen();
+    let app_client = app.register_client(NewClient {
+        name: "Ứng dụng công dân".into(),
+        kind: ClientKind::Public,
+        redirect_uris: vec!["http://127.0.0.1/callback".into()],
+        scopes: "openid profile offline_access".into(),
+        id_token_alg: "ES256".into(),
+        security: SecurityMetadata {
+            dpop_bound_access_tokens: true,
+            ..SecurityMetadata::default()
+        },
+        ..NewClient::default()
+    });
+    assert!(app_client.secret.is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("dpop-key.json");
+    let key_arg = flag("dpop-key", key_file.to_str().unwrap());
+    let mobile = || python("mobile_dpop.py");
+    let loopback = "http://127.0.0.1:51234/callback";
+
+    catch_up(&app);
+    let first = log_in_through(
+        &app,
+        &citizen,
+        &app_client,
+        loopback,
+        mobile,
+        &["profile offline_access"],
+        std::slice::from_ref(&key_arg),
+    )
+    .await;
+    assert_eq!(first["verified"], true);
+    assert_eq!(first["token_type"], "DPoP");
+    assert_eq!(first["userinfo"]["name"], citizen.record.full_name);
+    let jkt = first["dpop_jkt"].as_str().unwrap();
+    let access_token = first["access_token"].as_str().unwrap();
+    assert_eq!(payload_of(access_token)["cnf"]["jkt"], jkt);
+    let refresh_token = first["refresh_token"].as_str().expect("a refresh token");
+
+    // The example, and a thief, send the token as Bearer: refused.
+    catch_up(&app);
+    let userinfo = |token: &str, extra: &[&str]| {
+        let mut command = mobile();
+        command.args([
+            "userinfo".to_owned(),
+            flag("issuer", &app.issuer),
+            key_arg.clone(),
+            flag("access-token", token),
+        ]);
+        command.args(extra);
+        command
+    };
+    let refused = run(userinfo(access_token, &["--as-bearer"])).await;
+    assert!(!refused.success, "a bound token was accepted as Bearer");
+    assert!(
+        refused.stderr.contains("401") && refused.stderr.contains("DPoP error=\"invalid_token\""),
+        "{}",
+        refused.stderr
+    );
+    // Even under the DPoP scheme, the token alone is not enough.
+    let (status, challenge) = userinfo_without_proof(&app, "DPoP", access_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{challenge}");
+    assert!(challenge.starts_with("DPoP "), "{challenge}");
+    // With a proof of the key, it works.
+    let answer = run(userinfo(access_token, &[])).await.json();
+    assert_eq!(answer["userinfo"]["sub"], first["id_token_claims"]["sub"]);
+
+    let refresh = |token: &str, key: &str| {
+        let mut command = mobile();
+        command.arg("refresh");
+        client_args(&mut command, &app, &app_client, loopback);
+        command.args([
+            flag("dpop-key", key),
+            flag("id-token-alg", "ES256"),
+            flag("refresh-token", token),
+        ]);
+        command
+    };
+    // A refresh token copied off the phone, used with another key: refused.
+    let thief_key = dir.path().join("thief-key.json");
+    let stolen = run(refresh(refresh_token, thief_key.to_str().unwrap())).await;
+    assert!(!stolen.success, "a stolen refresh token was accepted");
+    assert!(stolen.stderr.contains("invalid_grant"), "{}", stolen.stderr);
+
+    catch_up(&app);
+    let second = run(refresh(refresh_token, key_file.to_str().unwrap()))
+        .await
+        .json();
+    assert_eq!(second["verified"], true);
+    assert_eq!(second["token_type"], "DPoP");
+    assert_eq!(second["dpop_jkt"], jkt);
+    assert_eq!(
+        payload_of(second["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        jkt,
+        "the new access token is bound to the same key"
+    );
+    assert_eq!(
+        second["id_token_claims"]["sub"],
+        first["id_token_claims"]["sub"]
+    );
+    assert_ne!(second["refresh_token"], first["refresh_token"], "rotated");
 }
