@@ -224,6 +224,13 @@ impl Client {
         self.security.dpop_bound_access_tokens || self.profile(server) == Profile::Fapi2
     }
 
+    /// Whether the client may sign with `alg` (an assertion, a request object, a DPoP
+    /// proof): any algorithm its registration allows, and under FAPI 2.0 (§5.4.1) only
+    /// PS256, ES256 or EdDSA.
+    pub fn admits_signature(&self, server: Profile, alg: jsonwebtoken::Algorithm) -> bool {
+        self.profile(server) != Profile::Fapi2 || FAPI2_ALGS.contains(&alg)
+    }
+
     /// What FAPI 2.0 asks of a client's registration (Security Profile §5.3.2.1,
     /// §5.4.1): confidential, `private_key_jwt` with the issuer as the only audience, and
     /// PS256, ES256 or EdDSA wherever it or we sign. PAR, PKCE and DPoP follow from the

@@ -18,7 +18,6 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::domain::client::{AssertionAudience, Client};
 use crate::domain::client_keys;
-use crate::domain::client_security::{FAPI2_ALGS, Profile};
 use crate::protocol::Context;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::store::keys;
@@ -39,9 +38,7 @@ pub async fn verify(
     now: DateTime<Utc>,
 ) -> Result<(), OAuthError> {
     let unverified = parse(assertion)?;
-    if client.profile(ctx.settings.server.profile) == Profile::Fapi2
-        && !FAPI2_ALGS.contains(&unverified.alg)
-    {
+    if !client.admits_signature(ctx.settings.server.profile, unverified.alg) {
         return Err(invalid(
             "under FAPI 2.0 an assertion is signed with PS256, ES256 or EdDSA",
         ));

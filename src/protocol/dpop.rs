@@ -41,6 +41,7 @@ use serde_json::{Map, Value};
 use super::Context;
 use super::error::{ErrorCode, OAuthError};
 use crate::config::DpopSettings;
+use crate::domain::client::Client;
 use crate::domain::client_keys;
 use crate::store::keys;
 use crate::tokens::random;
@@ -108,6 +109,27 @@ pub async fn verify_if_present(
             .await
             .map(Some),
     }
+}
+
+/// The proof a client sent to the token endpoint or `/par`, verified and spent, if it
+/// sent one; refused if the client's profile does not admit its algorithm (FAPI 2.0
+/// §5.4.1: PS256, ES256 or EdDSA for every signature, DPoP proofs included).
+pub async fn verify_for_client(
+    ctx: &Context<'_>,
+    client: &Client,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<Option<Proof>, OAuthError> {
+    let proved = verify_if_present(ctx, request, None, now).await?;
+    if proved
+        .as_ref()
+        .is_some_and(|proof| !client.admits_signature(ctx.settings.server.profile, proof.alg))
+    {
+        return Err(invalid(
+            "the FAPI 2.0 profile admits DPoP proofs signed with PS256, ES256 or EdDSA only",
+        ));
+    }
+    Ok(proved)
 }
 
 /// Verifies `proof` for `request` and spends its `jti`.

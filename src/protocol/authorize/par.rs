@@ -60,7 +60,7 @@ pub async fn push(
     proof: &dpop::Request,
     now: DateTime<Utc>,
 ) -> Result<PushedRequest, OAuthError> {
-    let dpop_jkt = dpop::verify_if_present(ctx, proof, None, now)
+    let dpop_jkt = dpop::verify_for_client(ctx, client, proof, now)
         .await?
         .map(|proof| proof.jkt);
     // RFC 9126 §2.1: a pushed request never points at another one.

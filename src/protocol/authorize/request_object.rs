@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::domain::client::Client;
 use crate::domain::client_keys;
-use crate::domain::client_security::{FAPI2_ALGS, Profile};
+use crate::domain::client_security::Profile;
 use crate::protocol::Context;
 use crate::protocol::assertion;
 use crate::protocol::error::{ErrorCode, OAuthError};
@@ -173,7 +173,7 @@ pub fn check(
             "the request object's algorithm is not the registered one",
         ));
     }
-    if profile == Profile::Fapi2 && !FAPI2_ALGS.contains(&object.alg) {
+    if !client.admits_signature(profile, object.alg) {
         return Err(invalid(
             "under FAPI 2.0 a request object is signed with PS256, ES256 or EdDSA",
         ));

@@ -17,7 +17,6 @@ use super::dpop;
 use super::encryption::Sealer;
 use super::error::{ErrorCode, OAuthError};
 use crate::domain::client::Client;
-use crate::domain::client_security::{FAPI2_ALGS, Profile};
 use crate::domain::secret::CodeVerifier;
 pub use issue::{TokenResponse, token_type};
 use request::TokenRequest;
@@ -40,21 +39,10 @@ pub async fn exchange(
             "the client is not registered for this grant type",
         ));
     }
-    let proved = dpop::verify_if_present(ctx, proof, None, now).await?;
+    let proved = dpop::verify_for_client(ctx, client, proof, now).await?;
     // RFC 9449 §5.2 (`dpop_bound_access_tokens`), and FAPI 2.0 §5.3.2.2 for its profile.
     if proved.is_none() && client.requires_dpop(ctx.settings.server.profile) {
         return Err(dpop::proof_required());
-    }
-    // FAPI 2.0 §5.4.1: PS256, ES256 or EdDSA for every signature, DPoP proofs included.
-    if client.profile(ctx.settings.server.profile) == Profile::Fapi2
-        && proved
-            .as_ref()
-            .is_some_and(|proof| !FAPI2_ALGS.contains(&proof.alg))
-    {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "the FAPI 2.0 profile admits DPoP proofs signed with PS256, ES256 or EdDSA only",
-        ));
     }
     let jkt = proved.map(|proof| proof.jkt);
     // The key an ID token is encrypted to is found before a code or refresh token is
