@@ -411,18 +411,31 @@ async fn a_fapi2_portal_logs_a_citizen_in_through_par_dpop_and_an_encrypted_id_t
     let citizen = app.citizen();
 
     // A plain authorization request: refused, the profile needs PAR.
+    // Everything but the client authentication, PKCE included: only PAR is missing.
     let (plain, _) = pushed_params(&portal, &app, true);
+    let plain: Vec<_> = plain
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("client_assertion"))
+        .collect();
     let url = format!(
         "{}?{}",
         app.url("/authorize"),
-        serde_urlencoded::to_string(&plain[..6]).unwrap()
+        serde_urlencoded::to_string(&plain).unwrap()
     );
     let (_, location, _) = app
         .browse_in(&crate::helpers::http_client(true), &url)
         .await;
+    let location = location.expect("an error redirect to the registered URI");
+    assert!(location.starts_with(&portal.redirect_uri), "{location}");
+    assert_eq!(
+        crate::helpers::query_param(&location, "error").as_deref(),
+        Some("invalid_request"),
+        "{location}"
+    );
     assert!(
-        location.as_deref().is_none_or(|l| !l.contains("code=")),
-        "{location:?}"
+        crate::helpers::query_param(&location, "error_description")
+            .is_some_and(|why| why.contains("push")),
+        "{location}"
     );
 
     // Pushed without PKCE: refused, confidential client or not.
