@@ -15,14 +15,15 @@
 //! verifies the NFC form, then, only if the typed text is not NFC, the typed form, and
 //! reports [`PasswordMatch::AsTyped`] so that the caller stores an NFC hash instead.
 //!
-//! **Memory.** Each computation gets its own working memory ([`WorkingMemory`]), which
-//! goes back to the system when the computation ends: the server's RSS at rest does not
-//! depend on how many passwords it has hashed, and under a login storm it grows by at
-//! most one Argon2 memory per hashing slot.
+//! **Memory.** Argon2's working memory ([`WorkingMemory`]) is mapped for the hashes and
+//! unmapped when the last turn ends ([`WarmMemory`] keeps it between turns that follow
+//! one another): the server's RSS at rest does not depend on how many passwords it has
+//! hashed, and under a login storm it grows by at most one Argon2 memory per hashing
+//! slot.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
@@ -90,6 +91,7 @@ pub struct PasswordHasher {
     concurrent: usize,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    warm: Arc<WarmMemory>,
 }
 
 impl PasswordHasher {
@@ -111,6 +113,7 @@ impl PasswordHasher {
             concurrent,
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: settings.max_queued_hashes,
+            warm: Arc::default(),
         };
         hasher.dummy_hash = Arc::from(hasher.hash_now(&crate::tokens::random::token())?);
         Ok(hasher)
@@ -137,14 +140,12 @@ impl PasswordHasher {
     /// The PHC string of `password` hashed with `salt` under the configured parameters.
     fn hash_with_salt(&self, password: &[u8], salt: &[u8]) -> Result<String, PasswordError> {
         let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
-        self.argon2()
-            .hash_password_into_with_memory(
-                password,
-                salt,
-                &mut output,
-                WorkingMemory::for_params(&self.params)?,
-            )
-            .map_err(hashing)?;
+        let mut memory = self.memory(&self.params)?;
+        let hashed =
+            self.argon2()
+                .hash_password_into_with_memory(password, salt, &mut output, &mut memory);
+        self.done_with(memory);
+        hashed.map_err(hashing)?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
@@ -180,10 +181,30 @@ impl PasswordHasher {
     /// A hashing turn held in advance: at once if one is free, after a wait if the
     /// queue has room, else `Busy` at once.
     pub async fn reserve(&self) -> Result<HashTurn, PasswordError> {
+        // Counted from the wait on: a turn about to start keeps the memory warm.
+        let user = WarmUser::new(&self.warm);
         Ok(HashTurn {
             hasher: self.clone(),
             _permit: self.slot().await?,
+            _user: user,
         })
+    }
+
+    /// Working memory for `params`: a warm one if it fits, else a new one.
+    fn memory(&self, params: &Params) -> Result<WorkingMemory, PasswordError> {
+        if params.block_count() == self.params.block_count()
+            && let Some(memory) = self.warm.take()
+        {
+            return Ok(memory);
+        }
+        WorkingMemory::for_params(params)
+    }
+
+    /// Keeps `memory` warm while turns are held or awaited; unmaps it otherwise.
+    fn done_with(&self, memory: WorkingMemory) {
+        if memory.0.len() == self.params.block_count() {
+            self.warm.keep(memory, self.concurrent);
+        }
     }
 
     pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
@@ -211,7 +232,7 @@ impl PasswordHasher {
         let hash_text = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         // A malformed stored hash never matches.
         let parsed = StoredHash::parse(&hash_text);
-        let matches = |form: &[u8]| parsed.as_ref().is_some_and(|hash| hash.matches(form));
+        let matches = |form: &[u8]| parsed.as_ref().is_some_and(|hash| hash.matches(form, self));
         let normalized = nfc(password);
         // The dummy hash goes through the same checks, so that an unknown number takes
         // as long as a wrong password typed the same way.
@@ -269,6 +290,61 @@ impl AsMut<[Block]> for WorkingMemory {
     }
 }
 
+/// Working memories kept between the hashes of turns that follow one another.
+///
+/// A new mapping costs a page fault per 4 KiB on every hash: 4,864 of them for 19 MiB,
+/// which took a failed login's answer from 25 to 60 ms on the project's machine (glibc
+/// did the same with `MALLOC_MMAP_THRESHOLD_`). So while turns are held or awaited (a
+/// login storm, or the two checks of one login), a finished hash leaves its memory here
+/// for the next one, at most one per hashing slot; when the last turn ends, the memory
+/// goes back to the system. One login at a time pays the faults, a storm does not.
+#[derive(Default)]
+struct WarmMemory {
+    idle: Mutex<Vec<WorkingMemory>>,
+    /// Turns held or awaited.
+    users: AtomicUsize,
+}
+
+impl WarmMemory {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<WorkingMemory>> {
+        // A panic cannot leave the list half-changed (each use is one push or pop).
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn take(&self) -> Option<WorkingMemory> {
+        self.idle().pop()
+    }
+
+    fn keep(&self, memory: WorkingMemory, slots: usize) {
+        let mut idle = self.idle();
+        // Checked under the lock that the last user's exit takes to empty the list.
+        if self.users.load(Ordering::Acquire) > 0 && idle.len() < slots {
+            idle.push(memory);
+        }
+    }
+}
+
+/// A turn held or awaited; the last one to end unmaps the warm memory.
+struct WarmUser(Arc<WarmMemory>);
+
+impl WarmUser {
+    fn new(warm: &Arc<WarmMemory>) -> Self {
+        warm.users.fetch_add(1, Ordering::AcqRel);
+        WarmUser(Arc::clone(warm))
+    }
+}
+
+impl Drop for WarmUser {
+    fn drop(&mut self) {
+        let mut idle = self.0.idle();
+        if self.0.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            idle.clear();
+        }
+    }
+}
+
 /// A stored PHC string, parsed: the algorithm and cost it was made with, its salt and
 /// its hash. Hashes made under older settings keep verifying under their own.
 struct StoredHash {
@@ -295,18 +371,19 @@ impl StoredHash {
     }
 
     /// Whether `password` gives the stored hash; compared in constant time.
-    fn matches(&self, password: &[u8]) -> bool {
+    fn matches(&self, password: &[u8], hasher: &PasswordHasher) -> bool {
         let mut computed = [0u8; Output::MAX_LENGTH];
         let Some(computed) = computed.get_mut(..self.expected.len()) else {
             return false;
         };
-        let Ok(memory) = WorkingMemory::for_params(self.argon2.params()) else {
+        let Ok(mut memory) = hasher.memory(self.argon2.params()) else {
             return false;
         };
-        self.argon2
-            .hash_password_into_with_memory(password, &self.salt, computed, memory)
-            .is_ok()
-            && bool::from(computed.ct_eq(self.expected.as_bytes()))
+        let hashed =
+            self.argon2
+                .hash_password_into_with_memory(password, &self.salt, computed, &mut memory);
+        hasher.done_with(memory);
+        hashed.is_ok() && bool::from(computed.ct_eq(self.expected.as_bytes()))
     }
 }
 
@@ -315,6 +392,7 @@ impl StoredHash {
 pub struct HashTurn {
     hasher: PasswordHasher,
     _permit: OwnedSemaphorePermit,
+    _user: WarmUser,
 }
 
 impl HashTurn {
@@ -452,6 +530,37 @@ mod tests {
                     .unwrap()
             );
         }
+    }
+
+    /// While turns overlap, a finished hash leaves its memory for the next; when the
+    /// last turn ends, none is kept.
+    #[tokio::test]
+    async fn warm_memory_is_kept_while_turns_overlap_and_released_when_the_last_ends() {
+        let hasher = PasswordHasher::new(&PasswordSettings {
+            max_concurrent_hashes: Some(2),
+            ..settings()
+        })
+        .unwrap();
+        let idle = || hasher.warm.idle().len();
+        assert_eq!(idle(), 0, "the dummy hash at start keeps nothing");
+        let first = hasher.reserve().await.unwrap();
+        let second = hasher.reserve().await.unwrap();
+        first.hash(Password::new("a".into())).await.unwrap();
+        assert_eq!(idle(), 1);
+        second.check(Password::new("b".into()), None).await.unwrap();
+        assert_eq!(idle(), 1, "taken and given back");
+        drop(first);
+        assert_eq!(idle(), 1);
+        drop(second);
+        assert_eq!(idle(), 0);
+        // A turn refused as busy ends too.
+        let busy = PasswordHasher::new(&PasswordSettings {
+            max_concurrent_hashes: Some(0),
+            ..settings()
+        })
+        .unwrap();
+        assert!(matches!(busy.reserve().await, Err(PasswordError::Busy)));
+        assert_eq!(busy.warm.users.load(Ordering::Acquire), 0);
     }
 
     #[test]
