@@ -293,8 +293,8 @@ impl AsMut<[Block]> for WorkingMemory {
 /// Working memories kept between the hashes of turns that follow one another.
 ///
 /// A new mapping costs a page fault per 4 KiB on every hash: 4,864 of them for 19 MiB,
-/// which took a failed login's answer from 25 to 60 ms on the project's machine (glibc
-/// did the same with `MALLOC_MMAP_THRESHOLD_`). So while turns are held or awaited (a
+/// about 10 ms more per login on the project's machine (a wrong password answered in
+/// 25–30 ms instead of 14–19; glibc did the same with `MALLOC_MMAP_THRESHOLD_`). So while turns are held or awaited (a
 /// login storm, or the two checks of one login), a finished hash leaves its memory here
 /// for the next one, at most one per hashing slot; when the last turn ends, the memory
 /// goes back to the system. One login at a time pays the faults, a storm does not.

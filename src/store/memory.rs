@@ -16,8 +16,8 @@
 //! whole store within a minute, and from then on every write failed, logins included.
 //! Now a full share refuses only new markers (the signed request gets 503, the safe
 //! answer: a marker is never dropped to make room), and sessions, codes and flows keep
-//! the other half at least. A marker costs a quarter of an ordinary entry
-//! ([`MARKER_COST`]), so the share holds about 200,000 of them under the default bound.
+//! the other half at least. A marker costs a sixth of a session ([`MARKER_COST`]), so
+//! the share holds about 109,000 of them under the default bound.
 //!
 //! **What a byte of the bound is.** Each entry is charged its key and value plus what the
 //! map spends on it ([`ENTRY_OVERHEAD`], [`MARKER_COST`]: measured, see
@@ -98,7 +98,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_entries: 100_000,
-            max_bytes: 32 * 1024 * 1024,
+            max_bytes: 20 * 1024 * 1024,
         }
     }
 }
