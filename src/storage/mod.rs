@@ -23,6 +23,7 @@ pub mod pairwise_subjects;
 pub mod passkeys;
 pub mod recovery_codes;
 pub mod refresh_tokens;
+pub mod register_version;
 pub mod revoked_tokens;
 pub mod schema;
 pub mod second_factor_failures;
