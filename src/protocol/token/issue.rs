@@ -165,7 +165,7 @@ pub async fn issue_tokens(
         .client(&client.id)
         .claims(["sub", "auth_time", "acr", "amr"])
         .request_id(request_id.as_deref());
-    ctx.audit.record(event).await;
+    ctx.audit.commit(event).await?;
 
     let refresh_grant = match refresh {
         Refresh::None => None,
