@@ -294,7 +294,11 @@ pub async fn build_on(
         None
     };
 
-    let audit = AuditLog::start(db.clone());
+    // A disclosure waits for its audit row no longer than for any other query.
+    let audit = AuditLog::start(
+        db.clone(),
+        Duration::from_millis(settings.database.query_timeout_ms),
+    );
     let key_reloader = keyring::spawn_reloader(
         db.clone(),
         keys.ring.clone(),

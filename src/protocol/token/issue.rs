@@ -213,7 +213,7 @@ where
         .client(&client.id)
         .claims(["sub", "auth_time", "acr", "amr"])
         .request_id(request_id.as_deref());
-    ctx.audit.record(event).await;
+    ctx.audit.commit(event).await?;
 
     let issued = Issued {
         jti: access_claims.jti.clone(),
