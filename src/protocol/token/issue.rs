@@ -8,7 +8,6 @@ use serde::Serialize;
 use super::invalid_grant;
 use crate::audit;
 use crate::domain::authn_facts::AuthnFacts;
-use crate::domain::citizen::Citizen;
 use crate::domain::client::{Client, SubjectType};
 use crate::domain::scope::ScopeSet;
 use crate::protocol::Context;
@@ -16,7 +15,7 @@ use crate::protocol::encryption::Sealer;
 use crate::protocol::error::OAuthError;
 use crate::registry;
 use crate::storage::refresh_tokens::RevokedAccessToken;
-use crate::storage::{self, DbConnection, StorageError, accounts, pairwise_subjects};
+use crate::storage::{self, DbConnection, StorageError, accounts, audit_events, pairwise_subjects};
 use crate::tokens::access_token::{self, AccessTokenClaims, Confirmation};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
 use crate::tokens::refresh::{self, RefreshGrant};
@@ -97,7 +96,6 @@ impl From<OAuthError> for Refusal {
 /// What the database trip of a token response read and wrote.
 struct Recorded {
     authorization: Authorization,
-    citizen: Citizen,
     sub: String,
     refresh_token: Option<String>,
     refresh_family: Option<String>,
@@ -113,6 +111,7 @@ struct Plan {
     access_token: RevokedAccessToken,
     lifetimes: refresh::Lifetimes,
     at: NaiveDateTime,
+    request_id: Option<String>,
 }
 
 /// Issues the tokens of the authorization `spend` yields. Spending, the register's
@@ -148,6 +147,7 @@ where
             family: chrono::Duration::seconds(secs(tokens.refresh_family_max_secs)),
         },
         at: now.naive_utc(),
+        request_id,
     };
     let recorded = ctx
         .db
@@ -155,7 +155,6 @@ where
         .await?;
     let Recorded {
         authorization: grant,
-        citizen,
         sub,
         refresh_token,
         refresh_family,
@@ -206,14 +205,6 @@ where
         Some(sealer) => sealer.seal_jwt(&id_token)?,
         None => id_token,
     };
-    // The ID token releases the citizen's subject and authentication facts; the
-    // register's claims are released (and audited) at userinfo.
-    let event = audit::Event::new(audit::Kind::Disclosure, "id_token", now.naive_utc())
-        .citizen(citizen.national_id.clone())
-        .client(&client.id)
-        .claims(["sub", "auth_time", "acr", "amr"])
-        .request_id(request_id.as_deref());
-    ctx.audit.commit(event).await?;
 
     let issued = Issued {
         jti: access_claims.jti.clone(),
@@ -298,9 +289,17 @@ where
     let refresh_token = refresh_grant
         .map(|g| refresh::issue(conn, &g, plan.access_token, plan.lifetimes, plan.at))
         .transpose()?;
+    // The ID token releases the citizen's subject and authentication facts (the
+    // register's claims are released, and audited, at userinfo). Its audit row commits
+    // with the rest, before any token is sent: durable at no extra trip.
+    let event = audit::Event::new(audit::Kind::Disclosure, "id_token", plan.at)
+        .citizen(citizen.national_id.clone())
+        .client(&client.id)
+        .claims(["sub", "auth_time", "acr", "amr"])
+        .request_id(plan.request_id.as_deref());
+    audit_events::append(conn, &[event.into_row()])?;
     Ok(Ok(Recorded {
         authorization: grant,
-        citizen,
         sub,
         refresh_token,
         refresh_family,
