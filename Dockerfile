@@ -26,12 +26,8 @@ USER citizen-idp
 WORKDIR /var/lib/citizen-idp
 # Inside a container the server must listen on every interface; the keys directory is
 # the user's own (the server secret itself should come from CITIZEN_IDP__KEYS__SECRET).
-# MALLOC_MMAP_THRESHOLD_: glibc then returns each password hash's 19 MiB of Argon2
-# memory to the system when the hash is done, instead of keeping it (idle RSS about
-# 20 MB instead of 40 MB; docs/PERFORMANCE.md).
 ENV CITIZEN_IDP__SERVER__LISTEN=0.0.0.0:8080 \
-    CITIZEN_IDP__KEYS__DIR=/var/lib/citizen-idp/keys \
-    MALLOC_MMAP_THRESHOLD_=131072
+    CITIZEN_IDP__KEYS__DIR=/var/lib/citizen-idp/keys
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1

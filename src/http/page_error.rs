@@ -185,7 +185,7 @@ impl From<crate::storage::StorageError> for PageError {
 
 impl From<crate::store::StoreError> for PageError {
     fn from(e: crate::store::StoreError) -> Self {
-        PageError::internal_from(InternalError::STORE, &e, true)
+        Self::from_oauth(e.into())
     }
 }
 

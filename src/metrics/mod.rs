@@ -79,12 +79,15 @@ pub struct InternalError {
     /// `database`, `store`, `signing`, `password`, `audit` or `other`.
     pub source: &'static str,
     /// For the database: `unavailable` (no pooled connection), `query`, `corrupt` or
-    /// `migration`; `unavailable` for the store and the audit; otherwise `error`.
+    /// `migration`; for the store: `unavailable`, or `full` (the in-process store's
+    /// bounds); `unavailable` for the audit; otherwise `error`.
     pub kind: &'static str,
 }
 
 impl InternalError {
     pub const STORE: InternalError = InternalError::new("store", "unavailable");
+    /// The in-process store refused a write for lack of room.
+    pub const STORE_FULL: InternalError = InternalError::new("store", "full");
     pub const SIGNING: InternalError = InternalError::new("signing", "error");
     pub const PASSWORD: InternalError = InternalError::new("password", "error");
     pub const OTHER: InternalError = InternalError::new("other", "error");

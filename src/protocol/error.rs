@@ -152,6 +152,11 @@ impl OAuthError {
         unavailable: bool,
     ) -> Self {
         tracing::error!(error = %cause, source = source.source, "internal error");
+        Self::hidden(source, unavailable)
+    }
+
+    /// A generic protocol error hiding an internal cause already logged (or counted).
+    fn hidden(source: InternalError, unavailable: bool) -> Self {
         let mut error = if unavailable {
             OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,
@@ -180,7 +185,12 @@ impl From<StorageError> for OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
-        OAuthError::internal_from(InternalError::STORE, &e, true)
+        match e {
+            // The full store reports its refusals itself, at most once a minute: a line
+            // per refused request would flood the log during the flood that filled it.
+            StoreError::Full(_) => OAuthError::hidden(InternalError::STORE_FULL, true),
+            StoreError::Unavailable(_) => OAuthError::internal_from(InternalError::STORE, &e, true),
+        }
     }
 }
 

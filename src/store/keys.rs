@@ -16,10 +16,19 @@ const FLOWS_PER_BROWSER: &str = "flows:browser:";
 const FLOWS_PER_NETWORK: &str = "flows:ip:";
 /// Each network's requests in the current minute (`http::limits`).
 const REQUEST_RATE: &str = "ratelimit:ip:";
+/// Spent client assertions, DPoP proofs and request objects, by their `jti`.
+const CLIENT_ASSERTION: &str = "assertion:";
+const DPOP_PROOF: &str = "dpop:";
+const REQUEST_OBJECT: &str = "request-object:";
 
 /// What the in-process store may drop under pressure, oldest first (`store::memory`
 /// says why these and no others).
 pub const EVICTABLE: [&str; 3] = [LOGIN_FLOW, FLOWS_PER_BROWSER, REQUEST_RATE];
+
+/// Replay markers: written once with `put_new` and no value, read only for their
+/// presence. Anyone holding a client key or a DPoP key writes one per request, so the
+/// in-process store keeps them apart, in a budget of their own (`store::memory`).
+pub const REPLAY_MARKERS: [&str; 3] = [CLIENT_ASSERTION, DPOP_PROOF, REQUEST_OBJECT];
 
 /// The SHA-256 of `value`, base64url: the same digest `tokens::random::sha256_b64`
 /// gives, so that keys written before this module kept their names.
@@ -57,18 +66,21 @@ pub fn spent_code(code: &str) -> String {
 
 /// A client assertion's `jti`, spent once per client (RFC 7523 §3).
 pub fn client_assertion(client_id: &str, jti: &str) -> String {
-    format!("assertion:{}", hashed(&format!("{client_id}\u{0}{jti}")))
+    format!(
+        "{CLIENT_ASSERTION}{}",
+        hashed(&format!("{client_id}\u{0}{jti}"))
+    )
 }
 
 /// A DPoP proof's `jti`, spent once per key (RFC 9449 §11.1).
 pub fn dpop_proof(jkt: &str, jti: &str) -> String {
-    format!("dpop:{}", hashed(&format!("{jkt}\u{0}{jti}")))
+    format!("{DPOP_PROOF}{}", hashed(&format!("{jkt}\u{0}{jti}")))
 }
 
 /// A request object's `jti`, spent once per client: a captured object starts no second login.
 pub fn request_object(client_id: &str, jti: &str) -> String {
     format!(
-        "request-object:{}",
+        "{REQUEST_OBJECT}{}",
         hashed(&format!("{client_id}\u{0}{jti}"))
     )
 }
@@ -166,6 +178,22 @@ mod tests {
             code("abc"),
             "code:ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
         );
+    }
+
+    #[test]
+    fn replay_markers_are_the_spent_jtis_and_nothing_else() {
+        let marker = |key: String| REPLAY_MARKERS.iter().any(|p| key.starts_with(p));
+        assert!(marker(client_assertion("c", "j")));
+        assert!(marker(dpop_proof("k", "j")));
+        assert!(marker(request_object("c", "j")));
+        for other in [
+            session("t"),
+            code("c"),
+            pushed_request("p"),
+            revoked_token("j"),
+        ] {
+            assert!(!marker(other.clone()), "{other}");
+        }
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct StoreUsage {
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The in-process store has no room left for this write within its bounds. It logs
+    /// these itself, counted and at most once a minute (`store::memory`).
+    #[error("store full: {0}")]
+    Full(&'static str),
 }
 
 #[async_trait]
