@@ -2,7 +2,7 @@
 // beside the reference run both ways (its in-memory adapter, and Redis), then the
 // login storms, on the demo register and on the large ones.
 //
-//   node bench/report.mjs bench/.work
+//   node bench/report.mjs bench/.work/run
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
