@@ -56,11 +56,14 @@ impl ConnectionManager {
 }
 
 // busy_timeout makes concurrent writers wait instead of failing with SQLITE_BUSY;
-// SQLite leaves foreign keys off by default. A 16 MiB page cache (the default is
-// 2 MiB) keeps the register's upper B-tree levels in memory.
+// SQLite leaves foreign keys off by default. A 4 MiB page cache per connection (the
+// default is 2 MiB) keeps the register's upper B-tree levels in memory; at 16 MiB the
+// eight pooled connections of a login storm on a register of 10 million citizens filled
+// theirs with leaf pages no other login read again, and the server peaked at 116 MB
+// (docs/PERFORMANCE.md). The operating system's page cache holds the rest.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA synchronous = NORMAL; \
-     PRAGMA cache_size = -16384; \
+     PRAGMA cache_size = -4096; \
      PRAGMA foreign_keys = ON;";
 
 /// Puts a SQLite file in WAL mode (readers proceed while one writer commits), once,
