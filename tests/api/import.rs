@@ -1,6 +1,7 @@
 //! Importing the register from CSV, through the command line, on the app's database.
 
 use chrono::Duration;
+use citizen_idp::clock::Clock;
 use citizen_idp::domain::citizen::Citizen;
 use citizen_idp::registry::import::CitizenWriter;
 use citizen_idp::storage::citizens;
@@ -287,14 +288,14 @@ async fn with_the_register_cache_a_change_made_elsewhere_shows_within_its_bound(
 
     // A death written straight into the register by another system (no CLI, no
     // server of ours in the loop) is caught by the database's trigger all the same.
-    let number = citizen.record.national_id.clone();
+    let (number, at) = (citizen.record.national_id.clone(), app.clock.now().naive_utc());
     app.db
         .run(move |conn| {
             citizens::set_life_status(
                 conn,
                 &number,
                 citizen_idp::domain::citizen::LifeStatus::Deceased,
-                chrono::Utc::now().naive_utc(),
+                at,
             )
         })
         .await
@@ -318,13 +319,14 @@ async fn the_register_cache_serves_between_watches_and_an_officers_change_here_e
     assert_eq!(userinfo(&app, &token).await.0, StatusCode::OK);
     // Behind the instance's back, within one watch interval of 5 s.
     let number = citizen_idp::domain::national_id::NationalId::parse(&citizen.number).unwrap();
+    let at = app.clock.now().naive_utc();
     app.db
         .run(move |conn| {
             citizen_idp::storage::accounts::set_status(
                 conn,
                 &number,
                 citizen_idp::domain::citizen::AccountStatus::Suspended,
-                chrono::Utc::now().naive_utc(),
+                at,
             )
         })
         .await
