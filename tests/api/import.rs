@@ -288,7 +288,10 @@ async fn with_the_register_cache_a_change_made_elsewhere_shows_within_its_bound(
 
     // A death written straight into the register by another system (no CLI, no
     // server of ours in the loop) is caught by the database's trigger all the same.
-    let (number, at) = (citizen.record.national_id.clone(), app.clock.now().naive_utc());
+    let (number, at) = (
+        citizen.record.national_id.clone(),
+        app.clock.now().naive_utc(),
+    );
     app.db
         .run(move |conn| {
             citizens::set_life_status(
