@@ -81,10 +81,18 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub acquire_timeout_secs: u64,
     pub query_timeout_ms: u64,
-    /// How long introspection and userinfo may reuse what they read from the register
+    /// How long introspection and userinfo may keep what they read from the register
     /// (0: never; see `registry::identity_cache`).
     #[serde(default)]
     pub register_cache_ms: u64,
+    /// How often each instance reads the register's version to empty that cache; a
+    /// change reaches every answer within four of these.
+    #[serde(default = "default_register_watch_ms")]
+    pub register_watch_ms: u64,
+}
+
+fn default_register_watch_ms() -> u64 {
+    250
 }
 
 impl DatabaseSettings {
@@ -612,6 +620,12 @@ impl Settings {
         }
         if self.database.query_timeout_ms == 0 {
             return Err(invalid("database.query_timeout_ms", "must be at least 1"));
+        }
+        if !(10..=5_000).contains(&self.database.register_watch_ms) {
+            return Err(invalid(
+                "database.register_watch_ms",
+                "must be between 10 and 5000",
+            ));
         }
         if self.database.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be at least 1"));

@@ -294,7 +294,11 @@ pub async fn build_on(
         None
     };
 
-    let audit = AuditLog::start(db.clone());
+    // A disclosure waits for its audit row no longer than for any other query.
+    let audit = AuditLog::start(
+        db.clone(),
+        Duration::from_millis(settings.database.query_timeout_ms),
+    );
     let key_reloader = keyring::spawn_reloader(
         db.clone(),
         keys.ring.clone(),
@@ -306,6 +310,10 @@ pub async fn build_on(
     let access_token_alg = settings.tokens.access_token_alg;
     let passkeys = crate::authn::passkey::relying_party(&issuer, &settings.passkeys.rp_id)
         .map_err(StartupError::Other)?;
+    let identities = Arc::new(crate::registry::identity_cache::IdentityCache::new(
+        settings.database.register_cache_ms,
+        settings.database.register_watch_ms,
+    ));
     let state = web::Data::new(AppState {
         passkeys,
         discovery_json: discovery::document(&issuer, &endpoints, &settings).to_string(),
@@ -339,13 +347,19 @@ pub async fn build_on(
         logout_wakeup: Default::default(),
         client_keys: Default::default(),
         clients: Default::default(),
-        identities: crate::registry::identity_cache::IdentityCache::new(
-            settings.database.register_cache_ms,
-        ),
+        identities: identities.clone(),
         verified_tokens: Default::default(),
         metrics,
         settings: settings.clone(),
     });
+
+    if identities.enabled() {
+        tokio::spawn(crate::registry::identity_cache::watch(
+            identities,
+            state.db.clone(),
+            Duration::from_millis(settings.database.register_watch_ms),
+        ));
+    }
 
     // Sends the queued back-channel logout tokens and ends the sessions of accounts
     // stopped elsewhere (see `oidc::logout::outbox`).

@@ -48,9 +48,10 @@ pub struct AppState {
     pub logout_wakeup: Arc<tokio::sync::Notify>,
     /// Client registrations, cached for a few seconds (see `protocol::clients`).
     pub clients: crate::protocol::clients::ClientCache,
-    /// What introspection and userinfo read from the register, if the operator turned
-    /// the cache on (`database.register_cache_ms`); cleared by every change made here.
-    pub identities: crate::registry::identity_cache::IdentityCache,
+    /// What introspection and userinfo read from the register (`database.register_cache_ms`),
+    /// emptied by every change to it wherever made, within a bound
+    /// (`registry::identity_cache`).
+    pub identities: Arc<crate::registry::identity_cache::IdentityCache>,
     /// Access tokens already verified, for introspection and userinfo.
     pub verified_tokens: crate::tokens::verified::VerifiedTokens,
     /// Keys of private_key_jwt clients fetched from their jwks_uri.

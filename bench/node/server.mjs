@@ -9,11 +9,18 @@
 //
 // PORT, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT_URI come from bench/run.
 // Keys are generated at each start and never written anywhere.
+//
+// Its state (sessions, grants, codes, tokens) lives in the library's in-memory adapter,
+// or with BENCH_NODE_STORE=redis in Redis (redis_adapter.mjs), as deployments of it
+// run: BENCH_NODE_REDIS_URL (default redis://127.0.0.1:6379/) and every key under
+// BENCH_NODE_REDIS_PREFIX (default oidc-bench:).
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
+
+import { redisAdapter } from './redis_adapter.mjs';
 
 const port = Number(process.env.PORT ?? 3000);
 const issuer = `http://127.0.0.1:${port}`;
@@ -23,6 +30,9 @@ function jwk(type, options, alg) {
   const { privateKey } = generateKeyPairSync(type, options);
   return { ...privateKey.export({ format: 'jwk' }), alg, use: 'sig' };
 }
+
+const store = process.env.BENCH_NODE_STORE ?? 'memory';
+if (!['memory', 'redis'].includes(store)) throw new Error(`BENCH_NODE_STORE: ${store}?`);
 
 const resources = {
   'urn:citizen-idp:bench:es256': 'ES256',
@@ -108,6 +118,12 @@ const configuration = {
   },
   pkce: { required: () => false },
 };
+if (store === 'redis') {
+  configuration.adapter = redisAdapter({
+    url: process.env.BENCH_NODE_REDIS_URL ?? 'redis://127.0.0.1:6379/',
+    prefix: process.env.BENCH_NODE_REDIS_PREFIX ?? 'oidc-bench:',
+  });
+}
 
 const provider = new Provider(issuer, configuration);
 const callback = provider.callback();
@@ -146,5 +162,5 @@ http
     callback(req, res);
   })
   .listen(port, '127.0.0.1', () => {
-    console.log(`node-oidc-provider is listening on ${issuer}`);
+    console.log(`node-oidc-provider (${store} adapter) is listening on ${issuer}`);
   });

@@ -122,6 +122,8 @@ async fn audit_attempt(
     if let Err(LoginError::NotPermitted(reason)) = result {
         event = event.detail(reason.to_string());
     }
+    // Queued, not awaited: a login releases nothing of the register; what it leads to
+    // (an ID token, claims) is committed to the trail before it is released.
     log.record(event).await;
 }
 
@@ -152,6 +154,7 @@ async fn lock_account(
                 .citizen(id)
                 .request_id(origin.request_id)
                 .detail("consecutive failed logins reached login_protection.lock_account_after_failures");
+            // Queued, not awaited: the account is locked whatever the trail says.
             services.audit.record(event).await;
         }
         Ok(false) => {}

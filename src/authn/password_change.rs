@@ -147,5 +147,6 @@ pub async fn audit_change(
             changed.revoked_families
         ))
         .request_id(request_id);
+    // Queued, not awaited: the password is changed whatever the trail says.
     log.record(event).await;
 }

@@ -68,8 +68,11 @@ async fn generate(
     let db = startup::connect_database(settings).await?;
     let started = std::time::Instant::now();
     let show_progress = std::io::stderr().is_terminal();
+    // One long job, not a request: `run` would give up after database.query_timeout_ms
+    // (5 s by default) and fail a generation of more than about 100,000 citizens, while
+    // the rows went on being written.
     let written = db
-        .run(move |conn| {
+        .run_to_completion(move |conn| {
             seed::generate_population(
                 conn,
                 count,
@@ -129,8 +132,9 @@ async fn import(
     let db = startup::connect_database(settings).await?;
     let show_progress = std::io::stderr().is_terminal();
     let started = std::time::Instant::now();
+    // A whole register, not a request: no query timeout (see `generate`).
     let summary = db
-        .run(move |conn| {
+        .run_to_completion(move |conn| {
             import::load(
                 conn,
                 reader,
@@ -165,8 +169,9 @@ async fn import(
 
 async fn export(settings: &Settings, file: PathBuf) -> Result<(), StartupError> {
     let db = startup::connect_database(settings).await?;
+    // A whole register, not a request: no query timeout (see `generate`).
     let written = db
-        .run(move |conn| import::export(conn, || open_output(&file)))
+        .run_to_completion(move |conn| import::export(conn, || open_output(&file)))
         .await?;
     eprintln!("exported {written} citizens");
     Ok(())

@@ -86,5 +86,7 @@ pub async fn audit(log: &AuditLog, decision: Decision<'_>, now: DateTime<Utc>) {
     if let Some(citizen) = decision.citizen {
         event = event.citizen(citizen);
     }
+    // Queued, not awaited: the decision is stored whatever the trail says; the
+    // releases it allows are committed to the trail as they happen.
     log.record(event).await;
 }

@@ -76,11 +76,11 @@ impl LoginOutcome {
 /// The error types put it in the response's extensions; the access log counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InternalError {
-    /// `database`, `store`, `signing`, `password` or `other`.
+    /// `database`, `store`, `signing`, `password`, `audit` or `other`.
     pub source: &'static str,
     /// For the database: `unavailable` (no pooled connection), `query`, `corrupt` or
     /// `migration`; for the store: `unavailable`, or `full` (the in-process store's
-    /// bounds); otherwise `error`.
+    /// bounds); `unavailable` for the audit; otherwise `error`.
     pub kind: &'static str,
 }
 
@@ -91,6 +91,8 @@ impl InternalError {
     pub const SIGNING: InternalError = InternalError::new("signing", "error");
     pub const PASSWORD: InternalError = InternalError::new("password", "error");
     pub const OTHER: InternalError = InternalError::new("other", "error");
+    /// A disclosure refused because its audit row could not be committed in time.
+    pub const AUDIT: InternalError = InternalError::new("audit", "unavailable");
 
     const fn new(source: &'static str, kind: &'static str) -> Self {
         InternalError { source, kind }

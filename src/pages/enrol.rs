@@ -462,6 +462,7 @@ pub async fn enrol_post(
         Err(EnrolError::NoMatch) => "no_match",
         Err(_) => "error",
     };
+    // Queued, not awaited: the account exists (or not) whatever the trail says.
     state
         .audit
         .record(

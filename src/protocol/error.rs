@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+use crate::audit::AuditError;
 use crate::authn::password::PasswordError;
 use crate::metrics::InternalError;
 use crate::storage::StorageError;
@@ -205,6 +206,14 @@ impl From<RevocationError> for OAuthError {
             RevocationError::Storage(e) => e.into(),
             RevocationError::Store(e) => e.into(),
         }
+    }
+}
+
+/// A disclosure whose audit row is not committed is not made: the caller answers
+/// `temporarily_unavailable`, as for a database that is away.
+impl From<AuditError> for OAuthError {
+    fn from(e: AuditError) -> Self {
+        OAuthError::internal_from(InternalError::AUDIT, &e, true)
     }
 }
 

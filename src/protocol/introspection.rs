@@ -44,7 +44,7 @@ pub async fn introspect(
     };
     Ok(match answer {
         Some((body, Some(citizen))) => {
-            record(ctx, client, &body, citizen, request_id, now).await;
+            record(ctx, client, &body, citizen, request_id, now).await?;
             body
         }
         // A client's own token (client credentials) discloses nothing about a citizen.
@@ -166,7 +166,8 @@ async fn refresh_token_answer(
     Ok(Some((body, Some(citizen))))
 }
 
-/// Introspection releases facts about a citizen: audited like any disclosure.
+/// Introspection releases facts about a citizen: audited like any disclosure, and not
+/// answered until its row is committed.
 async fn record(
     ctx: &Context<'_>,
     client: &Client,
@@ -174,7 +175,7 @@ async fn record(
     citizen: NationalId,
     request_id: Option<&str>,
     now: DateTime<Utc>,
-) {
+) -> Result<(), OAuthError> {
     let names: Vec<String> = body
         .as_object()
         .map(|o| o.keys().filter(|k| *k != "active").cloned().collect())
@@ -184,5 +185,5 @@ async fn record(
         .client(&client.id)
         .claims(names)
         .request_id(request_id);
-    ctx.audit.record(event).await;
+    Ok(ctx.audit.commit(event).await?)
 }

@@ -111,6 +111,6 @@ async fn release(
         .client(&token_claims.client_id)
         .claims(names)
         .request_id(request_id);
-    ctx.audit.record(event).await;
+    ctx.audit.commit(event).await?;
     Ok(answer)
 }

@@ -58,13 +58,17 @@ pub async fn identity_by_subject(
     db: &Db,
     subject: String,
 ) -> Result<Option<(Account, Citizen)>, StorageError> {
+    // The account id first: most clients get public subjects, and then this is the
+    // request's only query. A pairwise subject (random-looking, never an account id)
+    // misses and is resolved.
     db.run(move |conn| {
-        let account_id =
-            crate::storage::pairwise_subjects::resolve(conn, &subject)?.unwrap_or(subject);
-        let Some(account) = accounts::find(conn, &account_id)? else {
-            return Ok(None);
-        };
-        Ok(citizens::find(conn, &account.national_id)?.map(|citizen| (account, citizen)))
+        if let Some(identity) = accounts::find_with_citizen(conn, &subject)? {
+            return Ok(Some(identity));
+        }
+        match crate::storage::pairwise_subjects::resolve(conn, &subject)? {
+            Some(account_id) => accounts::find_with_citizen(conn, &account_id),
+            None => Ok(None),
+        }
     })
     .await
 }
@@ -74,11 +78,6 @@ pub async fn identity_by_account(
     db: &Db,
     account_id: String,
 ) -> Result<Option<(Account, Citizen)>, StorageError> {
-    db.run(move |conn| {
-        let Some(account) = accounts::find(conn, &account_id)? else {
-            return Ok(None);
-        };
-        Ok(citizens::find(conn, &account.national_id)?.map(|citizen| (account, citizen)))
-    })
-    .await
+    db.run(move |conn| accounts::find_with_citizen(conn, &account_id))
+        .await
 }

@@ -3,10 +3,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::accounts;
+use super::citizens::CitizenRow;
+use super::schema::{accounts, citizens};
 use super::{DbConnection, StorageError};
 use crate::domain::acr::AssuranceLevel;
-use crate::domain::citizen::AccountStatus;
+use crate::domain::citizen::{AccountStatus, Citizen};
 use crate::domain::national_id::NationalId;
 
 /// An e-ID account. `id` is also the citizen's subject identifier: it is random, so
@@ -73,6 +74,27 @@ pub fn find(conn: &mut DbConnection, account_id: &str) -> Result<Option<Account>
         .optional()?
         .map(Account::try_from)
         .transpose()
+}
+
+/// The account `account_id` and its citizen's register record, in one query: every
+/// token check reads both, and on PostgreSQL each query is a round trip.
+pub fn find_with_citizen(
+    conn: &mut DbConnection,
+    account_id: &str,
+) -> Result<Option<(Account, Citizen)>, StorageError> {
+    let Some((account, citizen)) = accounts::table
+        .inner_join(citizens::table)
+        .filter(accounts::id.eq(account_id))
+        .select((AccountRow::as_select(), CitizenRow::as_select()))
+        .get_result(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        Account::try_from(account)?,
+        Citizen::try_from(citizen)?,
+    )))
 }
 
 pub fn insert(conn: &mut DbConnection, account: &Account) -> Result<(), StorageError> {

@@ -8,9 +8,11 @@ use super::connection::per_backend;
 use super::schema::audit_events;
 use super::{DbConnection, StorageError};
 
-/// One audit row, as written.
+/// One audit row, as written. A `None` is written as NULL rather than as the column's
+/// DEFAULT (the same here, no column has another): SQLite has no DEFAULT in a VALUES
+/// list, so diesel would insert a group of rows one statement at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Insertable)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub struct NewAuditEvent {
     pub at: NaiveDateTime,
     pub kind: String,
@@ -38,6 +40,8 @@ pub struct AuditEvent {
     pub detail: Option<String>,
 }
 
+/// Inserts `events` with one multi-row statement: on both backends, the group commits
+/// or fails as a whole, in one transaction (its own, or the caller's).
 pub fn append(conn: &mut DbConnection, events: &[NewAuditEvent]) -> Result<usize, StorageError> {
     Ok(per_backend!(conn, |c| diesel::insert_into(
         audit_events::table

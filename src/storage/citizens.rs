@@ -13,7 +13,7 @@ use crate::domain::national_id::NationalId;
 // `None` is NULL, never DEFAULT: the change set clears an expiry date, and binary COPY
 // (which has no DEFAULT) accepts the rows.
 #[diesel(table_name = citizens, treat_none_as_null = true, treat_none_as_default_value = false)]
-struct CitizenRow {
+pub(super) struct CitizenRow {
     national_id: String,
     full_name: String,
     family_name: String,

@@ -23,6 +23,7 @@ pub mod pairwise_subjects;
 pub mod passkeys;
 pub mod recovery_codes;
 pub mod refresh_tokens;
+pub mod register_version;
 pub mod revoked_tokens;
 pub mod schema;
 pub mod second_factor_failures;
@@ -241,10 +242,12 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let _request = parent.enter();
             let _db = tracing::debug_span!("db").entered();
-            let mut conn = pool
+            let mut pooled = pool
                 .get()
                 .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-            f(&mut conn)
+            let outcome = f(&mut pooled.conn);
+            pooled.finished(outcome.is_ok());
+            outcome
         })
         .await
         .map_err(|e| StorageError::Unavailable(format!("database task failed: {e}")))?
@@ -258,11 +261,13 @@ impl Db {
     where
         E: From<StorageError>,
     {
-        let mut conn = self
+        let mut pooled = self
             .pool
             .get()
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        f(&mut conn)
+        let outcome = f(&mut pooled.conn);
+        pooled.finished(outcome.is_ok());
+        outcome
     }
 }
 

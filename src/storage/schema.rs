@@ -221,3 +221,10 @@ diesel::table! {
         claimed_until -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    register_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}

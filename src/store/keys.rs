@@ -23,7 +23,9 @@ const REQUEST_OBJECT: &str = "request-object:";
 
 /// What the in-process store may drop under pressure, oldest first (`store::memory`
 /// says why these and no others).
-pub const EVICTABLE: [&str; 3] = [LOGIN_FLOW, FLOWS_PER_BROWSER, REQUEST_RATE];
+pub const EVICTABLE: [&str; 4] = [LOGIN_FLOW, FLOWS_PER_BROWSER, REQUEST_RATE, SPENT_CODE];
+
+const SPENT_CODE: &str = "code-spent:";
 
 /// Replay markers: written once with `put_new` and no value, read only for their
 /// presence. Anyone holding a client key or a DPoP key writes one per request, so the
@@ -61,7 +63,7 @@ pub fn code(code: &str) -> String {
 
 /// What a redeemed code gave, while a replay of it may still revoke that.
 pub fn spent_code(code: &str) -> String {
-    format!("code-spent:{}", hashed(code))
+    format!("{SPENT_CODE}{}", hashed(code))
 }
 
 /// A client assertion's `jti`, spent once per client (RFC 7523 §3).
@@ -205,6 +207,7 @@ mod tests {
                 .any(|p| flows_per_browser("b").starts_with(p))
         );
         assert!(EVICTABLE.iter().any(|p| request_rate("n").starts_with(p)));
+        assert!(EVICTABLE.iter().any(|p| spent_code("c").starts_with(p)));
         for kept in [
             flows_per_network("n"),
             session("t"),

@@ -55,6 +55,16 @@ pub trait Store: Send + Sync {
     /// Reads `key` unless it has expired.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Reads several keys at one instant, in one round trip where the store is remote.
+    /// On a Redis Cluster the keys must share a hash tag (one slot).
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            values.push(self.get(key).await?);
+        }
+        Ok(values)
+    }
+
     /// Reads and deletes `key` in one atomic step: of several concurrent callers, one at
     /// most receives the value.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -166,6 +166,17 @@ impl Store for RedisStore {
             .map_err(unavailable)
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut command = redis::cmd("MGET");
+        for key in keys {
+            command.arg(self.key(key));
+        }
+        command
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         // GETDEL (Redis 6.2+) reads and deletes atomically: one caller wins.
         redis::cmd("GETDEL")

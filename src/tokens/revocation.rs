@@ -4,7 +4,7 @@
 //! If the store loses its data (a Redis restart without persistence), the list is
 //! rebuilt from the database before any answer relies on it, so a revoked token never
 //! becomes valid again. A sentinel key says the store's copy is complete; it is read
-//! *after* the token's own key, so a flush between the two reads is always noticed.
+//! with the token's own key at one instant (one `MGET`), so a flush is always noticed.
 //!
 //! On a Redis Cluster every key of the list carries the hash tag `{revoked}`, so the
 //! list and its sentinel live in one slot, on one master: a master lost with its data
@@ -87,21 +87,17 @@ pub async fn is_revoked(
     jti: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, RevocationError> {
-    if store
-        .get(&crate::store::keys::revoked_token(jti))
-        .await?
-        .is_some()
-    {
-        return Ok(true);
-    }
-    if store.get(LOADED).await?.is_some() {
-        return Ok(false);
+    // The entry and the sentinel in one read (one round trip, one instant): a flush
+    // cannot fall between them. Both carry the `{revoked}` tag, so a cluster serves
+    // them from one slot.
+    let key = crate::store::keys::revoked_token(jti);
+    match store.get_many(&[&key, LOADED]).await?.as_slice() {
+        [Some(_), _] => return Ok(true),
+        [None, Some(_)] => return Ok(false),
+        _ => {}
     }
     rebuild(store, db, now).await?;
-    Ok(store
-        .get(&crate::store::keys::revoked_token(jti))
-        .await?
-        .is_some())
+    Ok(store.get(&key).await?.is_some())
 }
 
 /// Copies every live revocation from the database into the store, then marks the

@@ -15,6 +15,7 @@ use crate::domain::client::{Client, SubjectType};
 /// The purpose label under which the server secret yields the pairwise key.
 pub const PAIRWISE_KEY_PURPOSE: &str = "pairwise-subject";
 
+#[derive(Clone)]
 pub struct PairwiseKey(hmac::Key);
 
 impl PairwiseKey {

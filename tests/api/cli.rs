@@ -137,6 +137,50 @@ fn population_generate_writes_the_requested_number_of_citizens() {
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("wrote 2500 citizens"));
 }
 
+/// Filling, writing out and loading a whole register are jobs, not requests: the query
+/// timeout that protects requests must not cut them short (it failed any generation of
+/// more than about 100,000 citizens at its default of 5 s). The databases are migrated
+/// first with the default timeout, so that only the jobs run under the short one.
+#[test]
+fn register_jobs_outlast_the_query_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    for dir in [&dir, &other] {
+        assert_succeeded(&citizen_idp(dir.path()).arg("migrate").output().unwrap());
+    }
+    // Each job below takes several times this long.
+    let timeout = ("CITIZEN_IDP__DATABASE__QUERY_TIMEOUT_MS", "100");
+    let output = citizen_idp(dir.path())
+        .env(timeout.0, timeout.1)
+        .args(["population", "generate", "--count", "30000"])
+        .output()
+        .unwrap();
+    assert_succeeded(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("wrote 30000 citizens"));
+
+    let csv = dir.path().join("register.csv");
+    let output = citizen_idp(dir.path())
+        .env(timeout.0, timeout.1)
+        .args(["population", "export"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_succeeded(&output);
+
+    let output = citizen_idp(other.path())
+        .env(timeout.0, timeout.1)
+        .args(["population", "import"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_succeeded(&output);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("30000"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
 #[test]
 fn keys_generate_rotates_and_list_shows_each_key_with_its_state() {
     let dir = tempfile::tempdir().unwrap();

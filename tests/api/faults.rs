@@ -187,6 +187,10 @@ impl ChildServer {
                 "CITIZEN_IDP__OUTBOUND__ALLOW_PRIVATE_NETWORKS",
                 settings.outbound.allow_private_networks.to_string(),
             )
+            .env(
+                "CITIZEN_IDP__LIMITS__REQUESTS_PER_MINUTE_PER_IP",
+                settings.limits.requests_per_minute_per_ip.to_string(),
+            )
             .env("CITIZEN_IDP__LOG__FILTER", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -314,6 +318,98 @@ async fn a_server_killed_mid_load_loses_no_refresh_token_it_delivered() {
         delivered.len()
     );
     server.kill();
+}
+
+/// One disclosure a client received in full: which endpoint, and the request id the
+/// server answered with (`X-Request-Id`, the id its audit row carries).
+async fn disclose(
+    http: &reqwest::Client,
+    address: &str,
+    client: &crate::helpers::TestClient,
+    token: &str,
+    introspection: bool,
+) -> Option<String> {
+    let request = if introspection {
+        http.post(format!("{address}/introspect"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[("token", token)])
+    } else {
+        http.get(format!("{address}/userinfo")).bearer_auth(token)
+    };
+    let response = request.send().await.ok()?;
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    let request_id = response
+        .headers()
+        .get("x-request-id")?
+        .to_str()
+        .ok()?
+        .to_owned();
+    // Received means the whole body, with the citizen in it.
+    let body: Value = response.json().await.ok()?;
+    body["sub"].is_string().then_some(request_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_load_leaves_an_audit_row_for_every_disclosure_it_answered() {
+    use std::collections::HashSet;
+
+    // No rate limit: the load must still run when the kill comes, on a fast machine too.
+    let app = TestApp::spawn_with(|settings| settings.limits.requests_per_minute_per_ip = 0).await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let token = app.access_token(&citizen, &client, &["profile"]).await;
+
+    // Userinfo and introspection callers, each as fast as it can, against a separate
+    // server process...
+    let server = ChildServer::start(&app).await;
+    let mut load = tokio::task::JoinSet::new();
+    for task in 0..6 {
+        let (address, client, token) = (server.address.clone(), client.clone(), token.clone());
+        load.spawn(async move {
+            let http = crate::helpers::http_client(false);
+            let introspection = task % 2 == 1;
+            let mut received = Vec::new();
+            while let Some(id) = disclose(&http, &address, &client, &token, introspection).await {
+                received.push(id);
+            }
+            received
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // ...which is killed mid-load: no drain, no flush.
+    server.kill();
+    let received: Vec<String> = load.join_all().await.into_iter().flatten().collect();
+    assert!(
+        received.len() > 6,
+        "the load ran ({} answers)",
+        received.len()
+    );
+
+    let audited: HashSet<String> = app
+        .audit_of(&citizen)
+        .into_iter()
+        .filter(|row| row.kind == "disclosure")
+        .filter(|row| row.outcome == "userinfo" || row.outcome == "introspection")
+        .filter_map(|row| row.request_id)
+        .collect();
+    let missing: Vec<&String> = received
+        .iter()
+        .filter(|id| !audited.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} disclosures a client received have no audit row: {missing:?}",
+        missing.len(),
+        received.len()
+    );
+    // The rows of answers the kill swallowed may be there too: audited, not received.
+    eprintln!(
+        "{} disclosures received before SIGKILL, each with its audit row; {} rows in all",
+        received.len(),
+        audited.len()
+    );
 }
 
 /// A PostgreSQL cluster of the test's own on a loopback port, so that it can be stopped,
@@ -737,6 +833,92 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_cleanly_with_the_audi
         "{:?}",
         rows.iter().map(|r| &r.outcome).collect::<Vec<_>>()
     );
+}
+
+/// A connection of the test's own that keeps the audit table from taking rows while
+/// every other table reads as usual: SQLite's one write lock, PostgreSQL's lock on the
+/// table (which lets readers through).
+struct AuditWritesBlocked(Box<dyn diesel::connection::SimpleConnection + Send>);
+
+impl AuditWritesBlocked {
+    fn start(database_url: &str) -> AuditWritesBlocked {
+        use diesel::Connection;
+
+        let mut conn: Box<dyn diesel::connection::SimpleConnection + Send> =
+            match database_url.strip_prefix("sqlite://") {
+                Some(path) => Box::new(diesel::SqliteConnection::establish(path).unwrap()),
+                None => Box::new(diesel::PgConnection::establish(database_url).unwrap()),
+            };
+        let sql = if database_url.starts_with("sqlite://") {
+            // Behind the server's own writer, if it is mid-write.
+            "PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE"
+        } else {
+            "BEGIN; LOCK TABLE audit_events IN EXCLUSIVE MODE"
+        };
+        conn.batch_execute(sql).unwrap();
+        AuditWritesBlocked(conn)
+    }
+
+    fn end(mut self) {
+        self.0.batch_execute("ROLLBACK").unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disclosure_whose_audit_row_cannot_be_committed_is_refused_with_503() {
+    use crate::helpers::client_post;
+
+    let app = TestApp::spawn_with(|settings| {
+        settings.database.query_timeout_ms = 1000;
+    })
+    .await;
+    let citizen = app.citizen();
+    let client = app.confidential_client();
+    let token = app.access_token(&citizen, &client, &["profile"]).await;
+    assert_eq!(app.userinfo(&token).await.0, StatusCode::OK);
+
+    // Everything userinfo and introspection read still answers; only the audit row
+    // cannot be committed.
+    let blocked = AuditWritesBlocked::start(&app.database_url);
+    let mut slowest = Duration::ZERO;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (status, body) = app.userinfo(&token).await;
+        assert_oauth_error(
+            &(status, body.clone()),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+        );
+        assert!(body.get("sub").is_none(), "{body}");
+        let (status, body) = client_post(&app, "/introspect", &client, &[("token", &token)]).await;
+        slowest = slowest.max(started.elapsed());
+        assert_oauth_error(
+            &(status, body.clone()),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+        );
+        assert!(
+            body.get("sub").is_none() && body.get("active").is_none(),
+            "{body}"
+        );
+    }
+    // Each waited the bound (the query timeout, 1 s), not for the database.
+    assert!(slowest < Duration::from_secs(4), "{slowest:?}");
+    eprintln!("audit blocked: 6 of 6 disclosures refused with 503, slowest pair in {slowest:?}");
+
+    // Once the table takes rows again, the writer's retries land the refused
+    // requests' rows (an audited release that did not happen is acceptable), and
+    // disclosures are served again.
+    blocked.end();
+    let took = recovery_time(&app, &token).await;
+    eprintln!("audit unblocked: served again after {took:?}");
+    // The first answer, the six refused, and at least one since.
+    let disclosures = app
+        .audit_of(&citizen)
+        .iter()
+        .filter(|row| row.outcome == "userinfo" || row.outcome == "introspection")
+        .count();
+    assert!(disclosures >= 8, "{disclosures} disclosure rows");
 }
 
 async fn set_eviction_policy(redis: &PrivateRedis, policy: &str) {

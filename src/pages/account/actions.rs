@@ -118,6 +118,7 @@ async fn after_end(
     if let Some(citizen) = &citizen {
         event = event.citizen(citizen.clone());
     }
+    // Queued, not awaited: the session is over whatever the trail says.
     state.audit.record(event).await;
     backchannel::queue(
         &state.protocol(),

@@ -17,13 +17,17 @@ use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
 use crate::domain::acr::{Acr, Amr, AssuranceLevel, AuthMethod};
 use crate::domain::authn_facts::AuthnFacts;
+use crate::domain::citizen::Citizen;
+use crate::domain::client::Client;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
+use crate::domain::scope::ScopeSet;
 use crate::domain::secret::SessionToken;
 use crate::protocol::Context;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::logout::end_replaced_session;
 use crate::registry;
-use crate::storage::{StorageError, accounts, citizens, clients, consents};
+use crate::storage::accounts::{self, Account};
+use crate::storage::{StorageError, clients, consents};
 use crate::tokens::subject;
 
 const MAX_FLOW_ID_LEN: usize = 128;
@@ -102,31 +106,35 @@ impl Claimed {
     }
 }
 
-/// Reads, in one database trip, what the state machine judges: the account and the
-/// register's verdict, its factors, the subject the client sees, and consent.
-pub async fn read_facts(
+/// What the database holds about a claimed account for one request.
+struct Standing {
+    account: Account,
+    citizen: Option<Citizen>,
+    has_factor: bool,
+    client: Option<Client>,
+    granted: Option<ScopeSet>,
+}
+
+/// Reads, in one database trip, what the state machine judges: the account and its
+/// register record, its factors, the client and the citizen's consent to it.
+async fn read_standing(
     ctx: &Context<'_>,
+    account_id: &str,
     request: &AuthorizationRequest,
-    claimed: Option<Claimed>,
-) -> Result<Facts, Refused> {
-    let Some(claimed) = claimed else {
-        return Ok(Facts {
-            authn: None,
-            account: None,
-            consent_due: false,
-        });
-    };
-    let account_id = claimed.account_id.clone();
+) -> Result<Option<Standing>, StorageError> {
+    let account_id = account_id.to_owned();
     let client_id = (request.own_page.is_none()).then(|| request.client_id.clone());
     // Passkeys count only where they can be presented (not on an IP-address issuer).
     let passkeys_on = ctx.passkeys_on;
-    let read = ctx
-        .db
+    ctx.db
         .run(move |conn| {
-            let Some(account) = accounts::find(conn, &account_id)? else {
-                return Ok(None);
+            let (account, citizen) = match accounts::find_with_citizen(conn, &account_id)? {
+                Some((account, citizen)) => (account, Some(citizen)),
+                None => match accounts::find(conn, &account_id)? {
+                    Some(account) => (account, None),
+                    None => return Ok(None),
+                },
             };
-            let citizen = citizens::find(conn, &account.national_id)?;
             let has_factor = second_factor::has_factor_in(conn, &account_id, passkeys_on)?;
             let (client, granted) = match client_id {
                 Some(client_id) => (
@@ -135,15 +143,90 @@ pub async fn read_facts(
                 ),
                 None => (None, None),
             };
-            Ok::<_, StorageError>(Some((account, citizen, has_factor, client, granted)))
+            Ok(Some(Standing {
+                account,
+                citizen,
+                has_factor,
+                client,
+                granted,
+            }))
         })
-        .await?;
-    let Some((account, citizen, has_factor, client, granted)) = read else {
-        return Ok(Facts {
-            authn: None,
-            account: None,
-            consent_due: false,
-        });
+        .await
+}
+
+/// Facts without a claimed citizen: nobody has authenticated.
+fn no_facts() -> Facts {
+    Facts {
+        authn: None,
+        account: None,
+        consent_due: false,
+    }
+}
+
+/// Reads what the state machine judges for `request`, given who has authenticated.
+pub async fn read_facts(
+    ctx: &Context<'_>,
+    request: &AuthorizationRequest,
+    claimed: Option<Claimed>,
+) -> Result<Facts, Refused> {
+    let Some(claimed) = claimed else {
+        return Ok(no_facts());
+    };
+    let standing = read_standing(ctx, &claimed.account_id, request).await?;
+    Ok(facts_from(ctx, request, claimed, standing))
+}
+
+/// The browser's session, if it is live and its citizen may still sign in (ended
+/// otherwise), and the facts of `request` on it: what [`live_session`] then
+/// [`read_facts`] give, in one database trip instead of two (the authorization
+/// endpoint's single sign-on path).
+pub async fn session_and_facts(
+    ctx: &Context<'_>,
+    token: Option<&SessionToken>,
+    request: &AuthorizationRequest,
+    now: DateTime<Utc>,
+) -> Result<(Option<Session>, Facts), Refused> {
+    let Some(token) = token else {
+        return Ok((None, no_facts()));
+    };
+    let Some(mut session) = session::find(ctx.store, token, now).await? else {
+        return Ok((None, no_facts()));
+    };
+    let standing = read_standing(ctx, &session.facts.account_id, request).await?;
+    // The register may have changed since the login: re-checked before SSO.
+    let live = standing.filter(|standing| {
+        standing
+            .citizen
+            .as_ref()
+            .is_some_and(|citizen| registry::check_eligible(&standing.account, citizen).is_ok())
+    });
+    let Some(standing) = live else {
+        session::end(ctx.store, token).await?;
+        return Ok((None, no_facts()));
+    };
+    // An officer may have lowered the account since the login: the session never
+    // vouches for more than the account has now.
+    session.facts.acr = session.facts.acr.capped(standing.account.assurance_level);
+    let claimed = Claimed::from_session(&session, false);
+    let facts = facts_from(ctx, request, claimed, Some(standing));
+    Ok((Some(session), facts))
+}
+
+fn facts_from(
+    ctx: &Context<'_>,
+    request: &AuthorizationRequest,
+    claimed: Claimed,
+    standing: Option<Standing>,
+) -> Facts {
+    let Some(Standing {
+        account,
+        citizen,
+        has_factor,
+        client,
+        granted,
+    }) = standing
+    else {
+        return no_facts();
     };
     let eligible = citizen.is_some_and(|c| registry::check_eligible(&account, &c).is_ok());
     let consent_due = match &client {
@@ -162,7 +245,7 @@ pub async fn read_facts(
         .as_ref()
         .map(|client| subject::for_client(ctx.pairwise_key, client, &claimed.account_id))
         .unwrap_or_default();
-    Ok(Facts {
+    Facts {
         authn: Some(Authn {
             account_id: claimed.account_id,
             subject,
@@ -178,7 +261,7 @@ pub async fn read_facts(
             eligible,
         }),
         consent_due,
-    })
+    }
 }
 
 /// A flow found for a page.

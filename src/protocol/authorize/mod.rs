@@ -161,16 +161,10 @@ pub async fn authorize(
         error,
     };
 
-    let live = live_session(ctx, browser.session_token.as_ref(), now)
-        .await
-        .map_err(&redirect_error)?;
-    let session = live.map(|live| live.session);
-    let claimed = session
-        .as_ref()
-        .map(|session| interaction::Claimed::from_session(session, false));
-    let facts = interaction::read_facts(ctx, &request, claimed)
-        .await
-        .map_err(AuthorizeError::Page)?;
+    let (session, facts) =
+        interaction::session_and_facts(ctx, browser.session_token.as_ref(), &request, now)
+            .await
+            .map_err(AuthorizeError::Page)?;
     let next =
         crate::domain::interaction::next(&interaction::demands(&request), &facts, now.timestamp());
     let step = match next {

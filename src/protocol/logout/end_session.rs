@@ -230,6 +230,8 @@ async fn log_out(
     if let Some(citizen) = &citizen {
         event = event.citizen(citizen.clone());
     }
+    // Queued, not awaited: the session is over whatever the trail says, and an audit
+    // outage must not turn a logout into an error.
     ctx.audit.record(event).await;
     tracing::info!(target: "security", clients = client_ids.len(), "session ended by logout");
     backchannel::queue(ctx, &session.facts, &client_ids, citizen.as_ref(), now).await?;

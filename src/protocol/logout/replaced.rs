@@ -47,6 +47,7 @@ pub async fn end_replaced_session(
     if let Some(citizen) = citizen {
         event = event.citizen(citizen);
     }
+    // Queued, not awaited: the old session is over whatever the trail says.
     ctx.audit.record(event).await;
     tracing::info!(target: "security", clients = client_ids.len(), "session replaced by a new login");
     Ok(())

@@ -6,13 +6,14 @@
 use chrono::{DateTime, Utc};
 
 use super::invalid_grant;
-use super::issue::{Authorization, Refresh, TokenResponse, access_token_ttl, issue_tokens};
+use super::issue::{Authorization, Refresh, Spent, TokenResponse, access_token_ttl, issue_tokens};
 use crate::domain::client::{Client, ClientKind, GrantType};
 use crate::domain::secret::AuthCode;
 use crate::protocol::Context;
 use crate::protocol::dpop;
 use crate::protocol::encryption::Sealer;
 use crate::protocol::error::OAuthError;
+use crate::storage::DbConnection;
 use crate::tokens::code::{self, CodeGrant, SpentCode};
 use crate::tokens::{pkce, refresh, revocation};
 
@@ -64,8 +65,8 @@ pub async fn exchange(
         nonce: grant.nonce,
         jkt,
     };
-    let (response, issued) =
-        issue_tokens(ctx, client, authorization, refresh, sealer, now, request_id).await?;
+    let granted = move |_: &mut DbConnection| Ok(Spent::Granted(authorization, refresh));
+    let (response, issued) = issue_tokens(ctx, client, granted, sealer, now, request_id).await?;
     let spent = SpentCode {
         access_token_jti: issued.jti,
         access_token_exp: issued.exp,

@@ -2,7 +2,7 @@
 //! register is asked again, then the access token (RFC 9068), the ID token (OIDC Core
 //! §2) and, where the grant allows, a refresh token of a new or the same family.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 
 use super::invalid_grant;
@@ -14,12 +14,14 @@ use crate::protocol::Context;
 use crate::protocol::encryption::Sealer;
 use crate::protocol::error::OAuthError;
 use crate::registry;
-use crate::storage::pairwise_subjects;
+use crate::storage::refresh_tokens::RevokedAccessToken;
+use crate::storage::{self, DbConnection, StorageError, accounts, audit_events, pairwise_subjects};
 use crate::tokens::access_token::{self, AccessTokenClaims, Confirmation};
 use crate::tokens::id_token::{IdTokenClaims, at_hash};
 use crate::tokens::refresh::{self, RefreshGrant};
 use crate::tokens::revocation;
-use crate::tokens::{jwt, random, subject};
+use crate::tokens::subject::{self, PairwiseKey};
+use crate::tokens::{jwt, random};
 
 #[derive(Serialize)]
 pub struct TokenResponse {
@@ -67,66 +69,111 @@ pub enum Refresh {
     },
 }
 
+/// The authorization a token response is for, as the database trip that issues the
+/// tokens decided it: a redeemed code's is known before the trip, a refresh token is
+/// spent within it.
+pub enum Spent {
+    Granted(Authorization, Refresh),
+    Refused(Refusal),
+}
+
+/// A refused token request, and the access tokens the refusal revoked with a refresh
+/// family (for the store's copy of the revocation list).
+pub struct Refusal {
+    pub error: OAuthError,
+    pub revoked: Vec<RevokedAccessToken>,
+}
+
+impl From<OAuthError> for Refusal {
+    fn from(error: OAuthError) -> Self {
+        Refusal {
+            error,
+            revoked: Vec::new(),
+        }
+    }
+}
+
+/// What the database trip of a token response read and wrote.
+struct Recorded {
+    authorization: Authorization,
+    sub: String,
+    refresh_token: Option<String>,
+    refresh_family: Option<String>,
+}
+
+/// What the database trip needs besides the connection: owned, since it runs on the
+/// blocking pool.
+struct Plan {
+    client: Client,
+    pairwise_key: PairwiseKey,
+    /// The access token about to be signed, revoked with its refresh family if it
+    /// comes to that.
+    access_token: RevokedAccessToken,
+    lifetimes: refresh::Lifetimes,
+    at: NaiveDateTime,
+    request_id: Option<String>,
+}
+
+/// Issues the tokens of the authorization `spend` yields. Spending, the register's
+/// check and every write (a pairwise subject, the refresh token) are one transaction on
+/// one pooled connection: one hand-off to the blocking pool, and a rotation that
+/// commits both the spent token and its successor, or neither.
 #[tracing::instrument(name = "issue_tokens", skip_all)]
-pub async fn issue_tokens(
+pub async fn issue_tokens<F>(
     ctx: &Context<'_>,
     client: &Client,
-    grant: Authorization,
-    refresh: Refresh,
+    spend: F,
     sealer: Option<Sealer>,
     now: DateTime<Utc>,
     request_id: Option<String>,
-) -> Result<(TokenResponse, Issued), OAuthError> {
-    // The register is asked again: a death or a suspension since the login ends it
-    // here, and ends the refresh token's family with it.
-    let identity = registry::identity_by_account(ctx.db, grant.facts.account_id.clone()).await?;
-    let eligible = identity
-        .as_ref()
-        .map(|(account, citizen)| registry::check_eligible(account, citizen));
-    let Some(Ok(())) = eligible else {
-        if let Some(Err(reason)) = eligible {
-            tracing::info!(target: "security", %reason, "token refused by the register");
-        }
-        if let Refresh::Rotate { family_id, .. } = &refresh {
-            let (family_id, at) = (family_id.clone(), now.naive_utc());
-            let revoked = ctx
-                .db
-                .run(move |conn| refresh::revoke_family(conn, &family_id, at))
-                .await?;
-            revocation::remember(ctx.store, &revoked, now).await?;
-        }
-        return Err(invalid_grant("the citizen can no longer sign in"));
-    };
-    let Some((account, citizen)) = identity else {
-        return Err(invalid_grant("the citizen can no longer sign in"));
-    };
-    // A refresh carries the login's acr; an officer may have lowered the account since.
-    let mut grant = grant;
-    grant.facts.acr = grant.facts.acr.capped(account.assurance_level);
-
-    let sub = subject::for_client(ctx.pairwise_key, client, &account.id);
-    if client.subject_type == SubjectType::Pairwise {
-        let (sub, account_id, sector) = (
-            sub.clone(),
-            account.id.clone(),
-            client.sector_identifier.clone(),
-        );
-        let at = now.naive_utc();
-        ctx.db
-            .run(move |conn| pairwise_subjects::remember(conn, &sub, &account_id, &sector, at))
-            .await?;
-    }
-
+) -> Result<(TokenResponse, Issued), OAuthError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<Spent, StorageError> + Send + 'static,
+{
     let tokens = &ctx.settings.tokens;
     let iat = now.timestamp();
+    let (jti, exp) = (random::token(), iat + secs(access_token_ttl(ctx, client)));
+    let plan = Plan {
+        client: client.clone(),
+        pairwise_key: ctx.pairwise_key.clone(),
+        access_token: (
+            jti.clone(),
+            DateTime::<Utc>::from_timestamp(exp, 0)
+                .unwrap_or(now)
+                .naive_utc(),
+        ),
+        lifetimes: refresh::Lifetimes {
+            token: chrono::Duration::seconds(secs(tokens.refresh_token_ttl_secs)),
+            family: chrono::Duration::seconds(secs(tokens.refresh_family_max_secs)),
+        },
+        at: now.naive_utc(),
+        request_id,
+    };
+    let recorded = ctx
+        .db
+        .run(move |conn| storage::transaction(conn, |conn| record(conn, spend, plan)))
+        .await?;
+    let Recorded {
+        authorization: grant,
+        sub,
+        refresh_token,
+        refresh_family,
+    } = match recorded {
+        Ok(recorded) => recorded,
+        Err(refusal) => {
+            revocation::remember(ctx.store, &refusal.revoked, now).await?;
+            return Err(refusal.error);
+        }
+    };
+
     let access_claims = AccessTokenClaims {
         iss: ctx.issuer.to_owned(),
         sub: sub.clone(),
         aud: ctx.issuer.to_owned(),
         client_id: client.id.clone(),
         scope: grant.scope.to_string(),
-        jti: random::token(),
-        exp: iat + secs(access_token_ttl(ctx, client)),
+        jti,
+        exp,
         iat,
         auth_time: Some(grant.facts.auth_time),
         acr: Some(grant.facts.acr),
@@ -158,14 +205,64 @@ pub async fn issue_tokens(
         Some(sealer) => sealer.seal_jwt(&id_token)?,
         None => id_token,
     };
-    // The ID token releases the citizen's subject and authentication facts; the
-    // register's claims are released (and audited) at userinfo.
-    let event = audit::Event::new(audit::Kind::Disclosure, "id_token", now.naive_utc())
-        .citizen(citizen.national_id.clone())
-        .client(&client.id)
-        .claims(["sub", "auth_time", "acr", "amr"])
-        .request_id(request_id.as_deref());
-    ctx.audit.record(event).await;
+
+    let issued = Issued {
+        jti: access_claims.jti.clone(),
+        exp: access_claims.exp,
+        refresh_family,
+    };
+    let response = TokenResponse {
+        token_type: token_type(&access_claims),
+        access_token,
+        expires_in: access_token_ttl(ctx, client),
+        id_token: Some(id_token),
+        refresh_token,
+        scope: grant.scope.to_string(),
+    };
+    Ok((response, issued))
+}
+
+/// The database trip of [`issue_tokens`], inside its transaction. A refusal is a
+/// success here: the revocations it made must commit.
+fn record<F>(
+    conn: &mut DbConnection,
+    spend: F,
+    plan: Plan,
+) -> Result<Result<Recorded, Refusal>, StorageError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<Spent, StorageError>,
+{
+    let (mut grant, refresh) = match spend(conn)? {
+        Spent::Granted(grant, refresh) => (grant, refresh),
+        Spent::Refused(refusal) => return Ok(Err(refusal)),
+    };
+    // The register is asked again: a death or a suspension since the login ends it
+    // here, and ends the refresh token's family with it.
+    let identity = accounts::find_with_citizen(conn, &grant.facts.account_id)?;
+    let verdict = identity
+        .as_ref()
+        .map(|(account, citizen)| registry::check_eligible(account, citizen));
+    let (Some(Ok(())), Some((account, citizen))) = (verdict, identity) else {
+        if let Some(Err(reason)) = verdict {
+            tracing::info!(target: "security", %reason, "token refused by the register");
+        }
+        let revoked = match &refresh {
+            Refresh::Rotate { family_id, .. } => refresh::revoke_family(conn, family_id, plan.at)?,
+            Refresh::None | Refresh::NewFamily { .. } => Vec::new(),
+        };
+        return Ok(Err(Refusal {
+            error: invalid_grant("the citizen can no longer sign in"),
+            revoked,
+        }));
+    };
+    // A refresh carries the login's acr; an officer may have lowered the account since.
+    grant.facts.acr = grant.facts.acr.capped(account.assurance_level);
+
+    let client = &plan.client;
+    let sub = subject::for_client(&plan.pairwise_key, client, &account.id);
+    if client.subject_type == SubjectType::Pairwise {
+        pairwise_subjects::remember(conn, &sub, &account.id, &client.sector_identifier, plan.at)?;
+    }
 
     let refresh_grant = match refresh {
         Refresh::None => None,
@@ -189,41 +286,24 @@ pub async fn issue_tokens(
         }),
     };
     let refresh_family = refresh_grant.as_ref().map(|g| g.family_id.clone());
-    let refresh_token = match refresh_grant {
-        None => None,
-        Some(refresh_grant) => {
-            let lifetimes = refresh::Lifetimes {
-                token: chrono::Duration::seconds(secs(tokens.refresh_token_ttl_secs)),
-                family: chrono::Duration::seconds(secs(tokens.refresh_family_max_secs)),
-            };
-            let access = (
-                access_claims.jti.clone(),
-                DateTime::<Utc>::from_timestamp(access_claims.exp, 0)
-                    .unwrap_or(now)
-                    .naive_utc(),
-            );
-            let at = now.naive_utc();
-            Some(
-                ctx.db
-                    .run(move |conn| refresh::issue(conn, &refresh_grant, access, lifetimes, at))
-                    .await?,
-            )
-        }
-    };
-    let issued = Issued {
-        jti: access_claims.jti.clone(),
-        exp: access_claims.exp,
-        refresh_family,
-    };
-    let response = TokenResponse {
-        token_type: token_type(&access_claims),
-        access_token,
-        expires_in: access_token_ttl(ctx, client),
-        id_token: Some(id_token),
+    let refresh_token = refresh_grant
+        .map(|g| refresh::issue(conn, &g, plan.access_token, plan.lifetimes, plan.at))
+        .transpose()?;
+    // The ID token releases the citizen's subject and authentication facts (the
+    // register's claims are released, and audited, at userinfo). Its audit row commits
+    // with the rest, before any token is sent: durable at no extra trip.
+    let event = audit::Event::new(audit::Kind::Disclosure, "id_token", plan.at)
+        .citizen(citizen.national_id.clone())
+        .client(&client.id)
+        .claims(["sub", "auth_time", "acr", "amr"])
+        .request_id(plan.request_id.as_deref());
+    audit_events::append(conn, &[event.into_row()])?;
+    Ok(Ok(Recorded {
+        authorization: grant,
+        sub,
         refresh_token,
-        scope: grant.scope.to_string(),
-    };
-    Ok((response, issued))
+        refresh_family,
+    }))
 }
 
 /// RFC 9449 §5.1: `DPoP` for a bound token, `Bearer` otherwise.

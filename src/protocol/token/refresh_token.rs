@@ -5,16 +5,15 @@
 use chrono::{DateTime, Utc};
 
 use super::invalid_grant;
-use super::issue::{Authorization, Refresh, TokenResponse, issue_tokens};
+use super::issue::{Authorization, Refresh, Refusal, Spent, TokenResponse, issue_tokens};
 use crate::domain::client::Client;
 use crate::domain::secret::RefreshToken;
-
 use crate::protocol::Context;
 use crate::protocol::dpop;
 use crate::protocol::encryption::Sealer;
 use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::storage::DbConnection;
 use crate::tokens::refresh::{self, RefreshError};
-use crate::tokens::revocation;
 
 /// What the client presented.
 pub struct Presented {
@@ -40,64 +39,69 @@ pub async fn exchange(
         jkt,
     } = presented;
     let (client_id, registered) = (client.id.clone(), client.scopes.clone());
-    let proved = jkt.clone();
     let at = now.naive_utc();
-    let redeemed = ctx
-        .db
-        .run(move |conn| {
-            refresh::redeem(
-                conn,
-                refresh_token.expose(),
-                &client_id,
-                &registered,
-                scope.as_deref(),
-                proved.as_deref(),
-                at,
-            )
-        })
-        .await;
-    let (grant, scope) = match redeemed {
-        Ok(redeemed) => redeemed,
-        Err(RefreshError::Replayed(revoked)) => {
-            tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
-            revocation::remember(ctx.store, &revoked, now).await?;
-            return Err(invalid_grant("the refresh token is invalid or expired"));
-        }
-        Err(RefreshError::Unregistered(revoked)) => {
-            tracing::info!(target: "security", "a refresh family ended: its client is no longer registered for offline access");
-            revocation::remember(ctx.store, &revoked, now).await?;
-            return Err(invalid_grant("the refresh token is invalid or expired"));
-        }
-        Err(RefreshError::Invalid) => {
-            return Err(invalid_grant("the refresh token is invalid or expired"));
-        }
-        Err(RefreshError::ScopeExceeded) => {
-            return Err(OAuthError::new(
-                ErrorCode::InvalidScope,
-                "the scope exceeds what was granted",
-            ));
-        }
-        Err(RefreshError::WrongKey { proved: false }) => return Err(dpop::proof_required()),
-        Err(RefreshError::WrongKey { proved: true }) => {
-            tracing::warn!(target: "security", "a DPoP-bound refresh token was presented with another key");
-            return Err(invalid_grant(
-                "the refresh token is bound to another DPoP key",
-            ));
-        }
-        Err(RefreshError::Storage(e)) => return Err(e.into()),
+    // Spent in the same transaction that issues its successor (`issue_tokens`).
+    let spend = move |conn: &mut DbConnection| {
+        let redeemed = refresh::redeem(
+            conn,
+            refresh_token.expose(),
+            &client_id,
+            &registered,
+            scope.as_deref(),
+            jkt.as_deref(),
+            at,
+        );
+        let (grant, scope) = match redeemed {
+            Ok(redeemed) => redeemed,
+            Err(RefreshError::Storage(e)) => return Err(e),
+            Err(refused) => return Ok(Spent::Refused(refusal(refused))),
+        };
+        let authorization = Authorization {
+            facts: grant.facts,
+            scope,
+            nonce: None,
+            jkt,
+        };
+        let refresh = Refresh::Rotate {
+            family_id: grant.family_id,
+            scope: grant.scope,
+            jkt: grant.dpop_jkt,
+        };
+        Ok(Spent::Granted(authorization, refresh))
     };
-    let authorization = Authorization {
-        facts: grant.facts,
-        scope,
-        nonce: None,
-        jkt,
-    };
-    let refresh = Refresh::Rotate {
-        family_id: grant.family_id,
-        scope: grant.scope,
-        jkt: grant.dpop_jkt,
-    };
-    let (response, _) =
-        issue_tokens(ctx, client, authorization, refresh, sealer, now, request_id).await?;
+    let (response, _) = issue_tokens(ctx, client, spend, sealer, now, request_id).await?;
     Ok(response)
+}
+
+/// The answer to a refresh token that could not be spent.
+fn refusal(error: RefreshError) -> Refusal {
+    let invalid = || invalid_grant("the refresh token is invalid or expired");
+    match error {
+        RefreshError::Replayed(revoked) => {
+            tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
+            Refusal {
+                error: invalid(),
+                revoked,
+            }
+        }
+        RefreshError::Unregistered(revoked) => {
+            tracing::info!(target: "security", "a refresh family ended: its client is no longer registered for offline access");
+            Refusal {
+                error: invalid(),
+                revoked,
+            }
+        }
+        RefreshError::Invalid => invalid().into(),
+        RefreshError::ScopeExceeded => OAuthError::new(
+            ErrorCode::InvalidScope,
+            "the scope exceeds what was granted",
+        )
+        .into(),
+        RefreshError::WrongKey { proved: false } => dpop::proof_required().into(),
+        RefreshError::WrongKey { proved: true } => {
+            tracing::warn!(target: "security", "a DPoP-bound refresh token was presented with another key");
+            invalid_grant("the refresh token is bound to another DPoP key").into()
+        }
+        RefreshError::Storage(e) => OAuthError::from(e).into(),
+    }
 }

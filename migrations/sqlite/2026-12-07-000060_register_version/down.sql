@@ -1,0 +1,5 @@
+DROP TRIGGER accounts_deleted_register_version;
+DROP TRIGGER accounts_updated_register_version;
+DROP TRIGGER citizens_deleted_register_version;
+DROP TRIGGER citizens_updated_register_version;
+DROP TABLE register_version;
