@@ -413,8 +413,9 @@ async fn keys_revoke_on_the_command_line_withdraws_a_key_and_names_the_operator(
     let (id_token, _) = tokens(&app, &citizen, &client).await;
     let compromised = kid_of(&id_token);
     let refused = app.cli(&["keys", "revoke", &compromised], None).await;
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("keys rotate"));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("keys rotate"), "{stderr}");
 
     rotate(&app, &["--alg", "RS256", "--now"]).await;
     let output = app
