@@ -12,7 +12,7 @@ use crate::protocol::Context;
 use crate::protocol::dpop;
 use crate::protocol::encryption::Sealer;
 use crate::protocol::error::{ErrorCode, OAuthError};
-use crate::storage::DbConnection;
+use crate::storage::{DbConnection, StorageError};
 use crate::tokens::refresh::{self, RefreshError};
 
 /// What the client presented.
@@ -53,8 +53,7 @@ pub async fn exchange(
         );
         let (grant, scope) = match redeemed {
             Ok(redeemed) => redeemed,
-            Err(RefreshError::Storage(e)) => return Err(e),
-            Err(refused) => return Ok(Spent::Refused(refusal(refused))),
+            Err(refused) => return refusal(refused).map(Spent::Refused),
         };
         let authorization = Authorization {
             facts: grant.facts,
@@ -73,10 +72,11 @@ pub async fn exchange(
     Ok(response)
 }
 
-/// The answer to a refresh token that could not be spent.
-fn refusal(error: RefreshError) -> Refusal {
+/// The answer to a refresh token that could not be spent; a storage failure is not an
+/// answer but the trip's own error.
+fn refusal(error: RefreshError) -> Result<Refusal, StorageError> {
     let invalid = || invalid_grant("the refresh token is invalid or expired");
-    match error {
+    Ok(match error {
         RefreshError::Replayed(revoked) => {
             tracing::warn!(target: "security", "a used refresh token was replayed; its family is revoked");
             Refusal {
@@ -102,6 +102,6 @@ fn refusal(error: RefreshError) -> Refusal {
             tracing::warn!(target: "security", "a DPoP-bound refresh token was presented with another key");
             invalid_grant("the refresh token is bound to another DPoP key").into()
         }
-        RefreshError::Storage(e) => OAuthError::from(e).into(),
-    }
+        RefreshError::Storage(e) => return Err(e),
+    })
 }
