@@ -59,6 +59,7 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     pub dpop: DpopSettings,
     pub par: ParSettings,
+    pub notify: NotifySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -287,6 +288,186 @@ pub struct LogoutSettings {
     pub outbox_poll_ms: u64,
     /// How long finished deliveries stay in the outbox.
     pub outbox_retention_secs: u64,
+}
+
+/// Messages to citizens (`notify`): one-time codes and security notices, by e-mail
+/// and SMS, through the notification outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Attempts per message (1 to 10) while a transport is down or answers a
+    /// temporary failure.
+    pub attempts: u32,
+    /// Wait before the second attempt; it doubles before each further one.
+    pub retry_base_ms: u64,
+    /// How often each server looks for messages another process queued.
+    pub outbox_poll_ms: u64,
+    /// How long a finished message (blanked) stays in the outbox.
+    pub outbox_retention_secs: u64,
+    /// Life of a one-time code sent to a contact.
+    pub code_ttl_secs: u64,
+    /// Wrong codes accepted before a code is void.
+    pub code_attempts: u64,
+    /// Codes sent to one contact, and codes asked for from one address, per hour.
+    pub codes_per_contact_per_hour: u64,
+    pub codes_per_ip_per_hour: u64,
+    pub smtp: SmtpSettings,
+    pub sms: SmsSettings,
+}
+
+impl NotifySettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !(1..=10).contains(&self.attempts) {
+            return Err(invalid("notify.attempts", "must be between 1 and 10"));
+        }
+        if !(10..=60_000).contains(&self.outbox_poll_ms) {
+            return Err(invalid(
+                "notify.outbox_poll_ms",
+                "must be between 10 and 60000",
+            ));
+        }
+        if !(60..=3600).contains(&self.code_ttl_secs) {
+            return Err(invalid(
+                "notify.code_ttl_secs",
+                "must be between 60 and 3600",
+            ));
+        }
+        if !(1..=10).contains(&self.code_attempts) {
+            return Err(invalid("notify.code_attempts", "must be between 1 and 10"));
+        }
+        if self.codes_per_contact_per_hour == 0 || self.codes_per_ip_per_hour == 0 {
+            return Err(invalid(
+                "notify",
+                "codes_per_contact_per_hour and codes_per_ip_per_hour must be at least 1",
+            ));
+        }
+        self.smtp.validate()?;
+        self.sms.validate()
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// A plain connection upgraded with STARTTLS, which is required (port 587).
+    Starttls,
+    /// No TLS at all: only to a relay on the same machine (loopback).
+    None,
+}
+
+/// The mail relay e-mails go through. An empty `host` turns e-mail off.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// A PEM file of certificate authorities to trust besides the public ones (a
+    /// relay with a certificate from the organisation's own authority).
+    pub ca_file: String,
+    pub username: String,
+    pub password: SecretSetting,
+    /// The sender, e.g. `Định danh điện tử <no-reply@example.gov.vn>`.
+    pub from: String,
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpSettings {
+    pub fn enabled(&self) -> bool {
+        !self.host.is_empty()
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        // The sender is parsed as a mailbox when the relay is built, at start-up.
+        let loopback = self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if self.security == SmtpSecurity::None && !loopback {
+            return Err(invalid(
+                "notify.smtp.security",
+                "none is allowed only to a relay on loopback: use tls or starttls",
+            ));
+        }
+        if !(100..=60_000).contains(&self.timeout_ms) {
+            return Err(invalid(
+                "notify.smtp.timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The SMS gateway: each message is a JSON POST (`{"to": …, "text": …}`) with a bearer
+/// token. An empty `url` turns SMS off.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    pub url: String,
+    pub token: SecretSetting,
+    /// The sender name or number the gateway shows, if it takes one (`from`).
+    pub sender: String,
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmsSettings {
+    pub fn enabled(&self) -> bool {
+        !self.url.is_empty()
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let url =
+            url::Url::parse(&self.url).map_err(|_| invalid("notify.sms.url", "is not a URL"))?;
+        let loopback = url.host_str().is_some_and(|host| {
+            host == "localhost"
+                || host
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(invalid(
+                "notify.sms.url",
+                "must be https (http only to a gateway on loopback)",
+            ));
+        }
+        if !(100..=60_000).contains(&self.timeout_ms) {
+            return Err(invalid(
+                "notify.sms.timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -635,6 +816,7 @@ impl Settings {
         self.redis.validate()?;
         self.login_protection.validate()?;
         self.dpop.validate()?;
+        self.notify.validate()?;
         if !self.keys.secret.expose().is_empty() {
             crate::server_secret::ServerSecret::parse(self.keys.secret.expose())
                 .map_err(|e| invalid("keys.secret", e.to_string()))?;

@@ -12,6 +12,7 @@ pub mod consent;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod oidc;
 pub mod outbound;
 pub mod pages;

@@ -18,6 +18,7 @@ use crate::domain::national_id::NationalId;
 use crate::http::limits::{self, RequestLimits};
 use crate::http::{access_log, health, metrics as metrics_endpoint, openapi, security_headers};
 use crate::metrics::{MeteredStore, Metrics};
+use crate::notify::worker::NotifyWorker;
 use crate::oidc::logout::outbox::OutboxWorker;
 use crate::oidc::{self, discovery};
 use crate::outbound::{Outbound, Policy};
@@ -78,6 +79,7 @@ pub struct Application {
     audit: AuditLog,
     key_reloader: tokio::task::JoinHandle<()>,
     logout_worker: OutboxWorker,
+    notify_worker: NotifyWorker,
     issuer: String,
     port: u16,
     store: Arc<dyn Store>,
@@ -110,6 +112,7 @@ impl Application {
         let result = self.server.await;
         self.key_reloader.abort();
         self.logout_worker.stop().await;
+        self.notify_worker.stop().await;
         self.audit.flush().await;
         result
     }
@@ -314,6 +317,8 @@ pub async fn build_on(
         settings.database.register_cache_ms,
         settings.database.register_watch_ms,
     ));
+    let transports =
+        crate::notify::Transports::new(&settings.notify).map_err(StartupError::Other)?;
     let state = web::Data::new(AppState {
         passkeys,
         discovery_json: discovery::document(&issuer, &endpoints, &settings).to_string(),
@@ -345,6 +350,8 @@ pub async fn build_on(
         access_token_alg,
         http: outbound_http_client(&settings)?,
         logout_wakeup: Default::default(),
+        notify: Arc::new(transports),
+        notify_wakeup: Default::default(),
         client_keys: Default::default(),
         clients: Default::default(),
         identities: identities.clone(),
@@ -364,6 +371,14 @@ pub async fn build_on(
     // Sends the queued back-channel logout tokens and ends the sessions of accounts
     // stopped elsewhere (see `oidc::logout::outbox`).
     let logout_worker = OutboxWorker::start(state.clone());
+    // Sends the queued messages to citizens (see `notify`).
+    let notify_worker = NotifyWorker::start(crate::notify::worker::Outbox {
+        db: state.db.clone(),
+        transports: state.notify.clone(),
+        clock: state.clock.clone(),
+        settings: Arc::new(settings.notify.clone()),
+        wakeup: state.notify_wakeup.clone(),
+    });
 
     let https = issuer.starts_with("https://");
     let max_body = settings.server.max_body_bytes;
@@ -406,6 +421,7 @@ pub async fn build_on(
         audit,
         key_reloader,
         logout_worker,
+        notify_worker,
         issuer,
         port: bound.port(),
         store: raw_store,

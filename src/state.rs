@@ -46,6 +46,10 @@ pub struct AppState {
     /// Wakes this server's logout worker when a request queued work for it (see
     /// `oidc::logout::outbox`); work queued elsewhere is found by polling.
     pub logout_wakeup: Arc<tokio::sync::Notify>,
+    /// The transports of messages to citizens (see `notify`).
+    pub notify: Arc<crate::notify::Transports>,
+    /// Wakes this server's notification worker when a message is queued.
+    pub notify_wakeup: Arc<tokio::sync::Notify>,
     /// Client registrations, cached for a few seconds (see `protocol::clients`).
     pub clients: crate::protocol::clients::ClientCache,
     /// What introspection and userinfo read from the register (`database.register_cache_ms`),

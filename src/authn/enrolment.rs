@@ -12,72 +12,11 @@ use unicode_normalization::UnicodeNormalization;
 use crate::authn::password::{PasswordError, PasswordHasher};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::citizen::{AccountStatus, Citizen};
+pub use crate::domain::contact::{Contact, ContactError};
 use crate::domain::national_id::NationalId;
 use crate::domain::secret::Password;
 use crate::storage::accounts::{self, Account};
 use crate::storage::{Db, StorageError, citizens};
-
-/// How the citizen can be reached: one field on the form, an e-mail if it has an `@`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Contact {
-    /// Digits only, with a leading `+` for an international number.
-    Phone(String),
-    Email(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ContactError {
-    #[error("not a phone number or e-mail address")]
-    Invalid,
-}
-
-impl Contact {
-    /// Parses what the citizen typed; spaces, dots and dashes in a phone number are
-    /// dropped (people write `0912 345 678` or `0912.345.678`).
-    pub fn parse(unverified: &str) -> Result<Contact, ContactError> {
-        let text = unverified.trim();
-        if text.contains('@') {
-            return parse_email(text).map(Contact::Email);
-        }
-        let compact: String = text
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
-            .collect();
-        let digits = compact.strip_prefix('+').unwrap_or(&compact);
-        // E.164 allows at most 15 digits; Vietnamese mobiles have 10 (0 + 9).
-        if (9..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Contact::Phone(compact))
-        } else {
-            Err(ContactError::Invalid)
-        }
-    }
-
-    fn columns(&self) -> (Option<String>, Option<String>) {
-        match self {
-            Contact::Phone(phone) => (Some(phone.clone()), None),
-            Contact::Email(email) => (None, Some(email.clone())),
-        }
-    }
-}
-
-/// A deliberately loose check (one `@`, a dotted domain, no spaces, RFC 5321's 254
-/// bytes): the address is only stored, and a stricter rule would refuse real ones.
-fn parse_email(text: &str) -> Result<String, ContactError> {
-    let (local, domain) = text.split_once('@').ok_or(ContactError::Invalid)?;
-    let well_formed = text.len() <= 254
-        && !local.is_empty()
-        && local.len() <= 64
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
-    if well_formed {
-        Ok(text.to_owned())
-    } else {
-        Err(ContactError::Invalid)
-    }
-}
 
 /// An enrolment whose fields are well-formed (not yet matched against the register).
 #[derive(Debug)]

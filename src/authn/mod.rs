@@ -2,6 +2,7 @@
 //! codes, passkeys), login sessions, and the login decision that combines the account with the
 //! population register.
 
+pub mod contact_proof;
 pub mod cookies;
 pub mod enrolment;
 pub mod factor_lockout;
@@ -10,6 +11,7 @@ pub mod passkey;
 pub mod password;
 pub mod password_change;
 pub mod password_policy;
+pub mod recovery;
 pub mod recovery_codes;
 pub mod second_factor;
 pub mod session;

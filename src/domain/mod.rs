@@ -7,6 +7,7 @@ pub mod citizen;
 pub mod client;
 pub mod client_keys;
 pub mod client_security;
+pub mod contact;
 pub mod interaction;
 pub mod national_id;
 pub mod parameter;

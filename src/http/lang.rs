@@ -205,3 +205,12 @@ mod tests {
         assert_eq!(Lang::negotiate(Some("vi-VN")), Lang::Vi);
     }
 }
+
+impl From<Lang> for crate::notify::Language {
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::Vi => crate::notify::Language::Vi,
+            Lang::En => crate::notify::Language::En,
+        }
+    }
+}

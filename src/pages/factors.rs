@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::contacts;
 use super::factor_texts::{self, FactorTexts};
 use super::second_factor::audit_factor;
 use crate::authn::passkey;
@@ -28,6 +29,7 @@ use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
 use crate::http::redirect::redirect;
 use crate::http::signed_in::{Any, PageAction, Reauthenticated, SignedForm, SignedIn, TokenForm};
+use crate::notify::{Authenticator, Notice};
 use crate::protocol::authorize::LiveSession;
 use crate::state::AppState;
 use crate::storage::accounts;
@@ -344,6 +346,8 @@ pub async fn totp_enrol_post(
                 "kind=totp",
             )
             .await;
+            let notice = Notice::FactorAdded(Authenticator::App);
+            contacts::tell(&state, account_id, notice, lang).await;
             // Codes come only with the first factor; a later one keeps the set.
             Ok(match codes {
                 Some(codes) => codes_page(lang, &codes, false),
@@ -428,6 +432,12 @@ pub async fn factor_remove_post(
     };
     tracing::info!(target: "security", kind, "second factor removed");
     audit_factor(&req, &state, account_id, None, events::FACTOR_REMOVED, kind).await;
+    let removed = if kind == "kind=totp" {
+        Authenticator::App
+    } else {
+        Authenticator::Passkey
+    };
+    contacts::tell(&state, account_id, Notice::FactorRemoved(removed), lang).await;
     Ok(redirect(&list_url(lang, Some("removed")), true))
 }
 
@@ -469,6 +479,7 @@ pub async fn recovery_codes_post(
         &format!("count={}", codes.len()),
     )
     .await;
+    contacts::tell(&state, account_id, Notice::RecoveryCodesRenewed, lang).await;
     Ok(codes_page(lang, &codes, true))
 }
 

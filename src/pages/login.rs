@@ -37,6 +37,7 @@ struct LoginPage<'a> {
     /// After enrolling from this page: the account was created.
     notice: Option<&'a str>,
     enrol_link: &'a str,
+    recover_link: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +93,7 @@ fn render_with_notice(
         error,
         notice,
         enrol_link: enrol::texts(lang).login_link,
+        recover_link: super::recover::texts(lang).login_link,
     };
     html(status, page.render())
 }

@@ -3,6 +3,8 @@
 
 pub mod account;
 pub mod consent;
+pub mod contact_texts;
+pub mod contacts;
 pub mod demo;
 pub mod enrol;
 pub mod factor_texts;
@@ -10,6 +12,7 @@ pub mod factors;
 pub mod login;
 pub mod login_protection;
 pub mod passkeys;
+pub mod recover;
 pub mod second_factor;
 pub mod static_files;
 
@@ -36,6 +39,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/consent", web::post().to(consent::consent_post))
         .route("/enrol", web::get().to(enrol::enrol_get))
         .route("/enrol", web::post().to(enrol::enrol_post))
+        .route("/recover", web::get().to(recover::recover_get))
+        .route("/recover", web::post().to(recover::recover_post))
+        .route("/recover/reset", web::post().to(recover::reset_post))
         .route("/account", web::get().to(account::account_get))
         .route(
             "/account/sessions/end",
@@ -46,6 +52,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(account::withdraw_post),
         )
         .route("/account/password", web::post().to(account::password_post))
+        .route("/account/contacts", web::get().to(contacts::contacts_get))
+        .route("/account/contacts", web::post().to(contacts::contacts_post))
+        .route(
+            "/account/contacts/verify",
+            web::get().to(contacts::verify_get),
+        )
+        .route(
+            "/account/contacts/verify",
+            web::post().to(contacts::verify_post),
+        )
         .route("/account/factors", web::get().to(factors::factors_get))
         .route(
             "/account/factors/totp",

@@ -13,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::contacts;
 use super::factor_texts::{self, FactorTexts};
 use super::factors::{codes_page, events, list, list_url, other, with_cookie};
 use super::second_factor::audit_factor;
@@ -22,6 +23,7 @@ use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
 use crate::http::redirect::redirect;
 use crate::http::signed_in::{PageAction, Reauthenticated, SignedForm, SignedIn, TokenForm};
+use crate::notify::{Authenticator, Notice};
 use crate::state::AppState;
 use crate::storage::accounts;
 
@@ -132,6 +134,8 @@ pub async fn passkey_add_post(
                 "kind=passkey",
             )
             .await;
+            let notice = Notice::FactorAdded(Authenticator::Passkey);
+            contacts::tell(&state, account_id, notice, lang).await;
             Ok(match recovery_codes {
                 Some(codes) => codes_page(lang, &codes, false),
                 None => redirect(&list_url(lang, Some("passkey")), true),

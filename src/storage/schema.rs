@@ -35,6 +35,8 @@ diesel::table! {
         updated_at -> Timestamp,
         phone -> Nullable<Text>,
         email -> Nullable<Text>,
+        phone_verified_at -> Nullable<Timestamp>,
+        email_verified_at -> Nullable<Timestamp>,
     }
 }
 
@@ -226,5 +228,26 @@ diesel::table! {
     register_version (id) {
         id -> Integer,
         version -> BigInt,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        account_id -> Nullable<Text>,
+        channel -> Text,
+        recipient -> Text,
+        kind -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
     }
 }

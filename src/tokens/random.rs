@@ -21,6 +21,20 @@ fn fill_or_abort(bytes: &mut [u8]) {
     }
 }
 
+/// `len` random decimal digits, each uniform (bytes of 250 and more are drawn again,
+/// so that no digit is likelier): codes a citizen types from a message.
+pub fn digits(len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    let mut byte = [0u8; 1];
+    while out.len() < len {
+        fill_or_abort(&mut byte);
+        if byte[0] < 250 {
+            out.push(char::from(b'0' + byte[0] % 10));
+        }
+    }
+    out
+}
+
 /// SHA-256 of `input`.
 pub fn sha256(input: &[u8]) -> Vec<u8> {
     digest::digest(&digest::SHA256, input).as_ref().to_vec()

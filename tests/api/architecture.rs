@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "authn",
             "consent",
             "metrics",
+            "notify",
             "protocol",
             "registration",
             "registry",
@@ -62,6 +63,7 @@ const RESERVED_CRATES: &[(&str, &[&str])] = &[
     ("diesel", &["storage"]),
     ("redis", &["store"]),
     ("josekit", &["tokens"]),
+    ("lettre", &["notify"]),
     (
         "actix_web",
         &["http", "oidc", "pages", "client_admin", "startup"],

@@ -104,7 +104,7 @@ async fn citizen_of(state: &AppState, account_id: &str) -> Result<Option<Nationa
 }
 
 /// Tells the relying parties of an ended session, and audits the end.
-async fn after_end(
+pub(crate) async fn after_end(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     ended: &Session,
@@ -303,6 +303,14 @@ async fn change_password(
     }
     let request_id = request_id(req);
     password_change::audit_change(&state.audit, &changed, request_id.as_deref(), now).await;
+    let account_id = &live.session.facts.account_id;
+    crate::pages::contacts::tell(
+        state,
+        account_id,
+        crate::notify::Notice::PasswordChanged,
+        lang,
+    )
+    .await;
     tracing::info!(target: "security", "password changed from the account page");
     Ok(done(lang, "password"))
 }

@@ -30,6 +30,7 @@ use crate::registry;
 use crate::state::AppState;
 use crate::storage::{audit_events, clients, consents};
 
+pub(crate) use actions::after_end;
 pub use actions::{end_session_post, password_post, withdraw_post};
 pub use texts::{AccountTexts, texts};
 
