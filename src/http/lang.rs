@@ -192,6 +192,15 @@ pub fn page_lang(req: &HttpRequest, ui_locales: Option<&str>) -> Lang {
     Lang::negotiate(query_lang.as_deref().or(ui_locales).or(accept))
 }
 
+impl From<Lang> for crate::notify::Language {
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::Vi => crate::notify::Language::Vi,
+            Lang::En => crate::notify::Language::En,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,14 +212,5 @@ mod tests {
         assert_eq!(Lang::negotiate(Some("en-US,en;q=0.9,vi;q=0.8")), Lang::En);
         assert_eq!(Lang::negotiate(Some("fr en")), Lang::En);
         assert_eq!(Lang::negotiate(Some("vi-VN")), Lang::Vi);
-    }
-}
-
-impl From<Lang> for crate::notify::Language {
-    fn from(lang: Lang) -> Self {
-        match lang {
-            Lang::Vi => crate::notify::Language::Vi,
-            Lang::En => crate::notify::Language::En,
-        }
     }
 }

@@ -20,6 +20,7 @@ mod browser_account;
 mod browser_enrol;
 mod browser_factors;
 mod browser_passkey;
+mod browser_recovery;
 mod cli;
 mod client_assertion;
 mod client_credentials;

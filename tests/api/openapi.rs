@@ -48,6 +48,10 @@ const NOT_JSON: &[&str] = &[
     "/account/factors/remove",
     "/account/factors/passkey",
     "/account/factors/recovery-codes",
+    "/account/contacts",
+    "/account/contacts/verify",
+    "/recover",
+    "/recover/reset",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

@@ -296,12 +296,8 @@ async fn a_recovery_code_works_once_only_in_its_browser_and_with_the_forms_token
 
     // Another browser, with the flow and the code (and a token of its own).
     let other = http_client(true);
-    let (_, their_page) = ask_recovery(
-        &app,
-        &other,
-        &TestCitizen::generate().national_id.expose().to_owned(),
-    )
-    .await;
+    let (_, their_page) =
+        ask_recovery(&app, &other, TestCitizen::generate().national_id.expose()).await;
     let response = other
         .post(app.url("/recover/reset"))
         .form(&[
