@@ -4,9 +4,11 @@
 //!
 //! **No enumeration.** [`Recovery::start`] answers the same way, after the same work,
 //! whether or not the number has an account, an active one, or a proven contact: it
-//! always makes a code and a flow, and only writes the messages when there is someone
-//! to write to (in the same one trip to the database either way). A flow without a
-//! recipient holds the digest of a code nobody was sent, so every code is wrong for it.
+//! counts, makes a code and a flow, and stores them, and nothing else; it never reads
+//! the database. Finding the account and writing to its contacts is a [`SendCode`]
+//! the caller runs after answering. Only that job names the account a flow is for
+//! (`recovery-for:`), so a flow nobody was sent a code for takes no code at all: a
+//! right guess of a code sent nowhere is a wrong code.
 //!
 //! **What recovery does and does not do.** It replaces the password, ends every session
 //! and revokes every refresh family of the account (whoever knew the old password may
@@ -36,7 +38,9 @@ use crate::domain::secret::Password;
 use crate::notify::{self, Language, Notice};
 use crate::registry;
 use crate::server_secret::ServerSecret;
-use crate::storage::{self, Db, StorageError, accounts, audit_events, contacts, refresh_tokens};
+use crate::storage::{
+    self, Db, StorageError, accounts, audit_events, contacts, notifications, refresh_tokens,
+};
 use crate::store::{Store, StoreError};
 use crate::tokens::{random, revocation};
 
@@ -66,10 +70,8 @@ pub enum RecoveryError {
     Storage(#[from] StorageError),
 }
 
-/// A recovery waiting for its code, kept in the store as `ACCOUNT BROWSER DIGEST
-/// EXPIRES` (`-` for the account when there was no one to send the code to).
+/// A recovery waiting for its code, kept in the store as `BROWSER DIGEST EXPIRES`.
 struct Pending {
-    account_id: Option<String>,
     /// A digest of the browser's cookie secret: the code works only where it was asked.
     browser: String,
     digest: String,
@@ -78,19 +80,12 @@ struct Pending {
 
 impl Pending {
     fn encode(&self) -> Vec<u8> {
-        let account = self.account_id.as_deref().unwrap_or("-");
-        format!(
-            "{account} {} {} {}",
-            self.browser, self.digest, self.expires
-        )
-        .into_bytes()
+        format!("{} {} {}", self.browser, self.digest, self.expires).into_bytes()
     }
 
     fn decode(bytes: &[u8]) -> Option<Pending> {
         let mut parts = std::str::from_utf8(bytes).ok()?.split(' ');
-        let account = parts.next()?;
         Some(Pending {
-            account_id: (account != "-").then(|| account.to_owned()),
             browser: parts.next()?.to_owned(),
             digest: parts.next()?.to_owned(),
             expires: parts.next()?.parse().ok()?,
@@ -117,6 +112,85 @@ fn pending_key(flow: &str) -> String {
     format!("recovery:{}", random::sha256_b64(flow))
 }
 
+/// The account a flow's code was sent for, written only once it was queued to it.
+fn target_key(flow: &str) -> String {
+    format!("recovery-for:{}", random::sha256_b64(flow))
+}
+
+/// What a flow started answers with: the flow for the next form, and the job that
+/// sends its code, if the number has anyone to send it to.
+pub struct Started {
+    pub flow: String,
+    pub send: SendCode,
+}
+
+/// Sends a flow's code to the proven contacts of the number's account, if it has an
+/// active one with any; the caller runs it after answering, so that whether it finds
+/// anyone takes no time out of the answer.
+pub struct SendCode {
+    flow: String,
+    number: Option<NationalId>,
+    notice: Notice,
+    language: Language,
+    expires_at: DateTime<Utc>,
+    ttl: std::time::Duration,
+    now: DateTime<Utc>,
+}
+
+impl SendCode {
+    /// Whether the code was queued to someone.
+    pub async fn run(self, db: &Db, store: &dyn Store) -> Result<bool, RecoveryError> {
+        let Some(number) = self.number else {
+            return Ok(false);
+        };
+        let found = db
+            .run(move |conn| {
+                let Some(account) = accounts::find_by_national_id(conn, &number)? else {
+                    return Ok::<_, StorageError>(None);
+                };
+                if account.status != AccountStatus::Active {
+                    return Ok(None);
+                }
+                let to = contacts::verified(conn, &account.id)?;
+                Ok((!to.is_empty()).then_some((account, to)))
+            })
+            .await?;
+        let Some((account, to)) = found else {
+            return Ok(false);
+        };
+        // Named before the code is queued: the code can only reach someone once its
+        // flow takes it.
+        store
+            .put(
+                &target_key(&self.flow),
+                account.id.clone().into_bytes(),
+                self.ttl,
+            )
+            .await?;
+        let (notice, language, expires_at, now) =
+            (self.notice, self.language, self.expires_at, self.now);
+        db.run(move |conn| {
+            storage::transaction(conn, |conn| {
+                let messages: Vec<_> = to
+                    .iter()
+                    .map(|contact| {
+                        notify::message(&account.id, contact, &notice, language, Some(expires_at))
+                    })
+                    .collect();
+                notifications::enqueue(conn, &messages, now.naive_utc())?;
+                let event =
+                    audit::Event::new(audit::Kind::Login, RECOVERY_STARTED, now.naive_utc())
+                        .citizen(account.national_id.clone())
+                        .detail(format!("contacts={}", to.len()));
+                audit_events::append(conn, &[event.into_row()])?;
+                Ok::<_, StorageError>(())
+            })
+        })
+        .await?;
+        Ok(true)
+    }
+}
+
 fn browser_digest(browser_secret: &str) -> String {
     random::sha256_b64(browser_secret)
 }
@@ -136,7 +210,7 @@ impl Recovery<'_> {
         ip: Option<IpAddr>,
         language: Language,
         now: DateTime<Utc>,
-    ) -> Result<String, RecoveryError> {
+    ) -> Result<Started, RecoveryError> {
         let hour = std::time::Duration::from_secs(3600);
         if let Some(ip) = ip {
             let from_ip = self
@@ -162,63 +236,27 @@ impl Recovery<'_> {
         let code = random::digits(CODE_DIGITS);
         let expires_at =
             now + Duration::seconds(i64::try_from(self.settings.code_ttl_secs).unwrap_or(600));
-        let notice = Notice::RecoveryCode {
-            code: code.clone(),
-            minutes: self.settings.code_ttl_secs.div_ceil(60),
-        };
-        let number = NationalId::parse(typed_number).ok();
-        // One trip either way: find the account and its proven contacts, and queue the
-        // code to them, or find no one and write nothing.
-        let account_id = self
-            .db
-            .run(move |conn| {
-                storage::transaction(conn, |conn| {
-                    let Some(number) = number else {
-                        return Ok::<_, StorageError>(None);
-                    };
-                    let Some(account) = accounts::find_by_national_id(conn, &number)? else {
-                        return Ok(None);
-                    };
-                    if account.status != AccountStatus::Active {
-                        return Ok(None);
-                    }
-                    let to = contacts::verified(conn, &account.id)?;
-                    if to.is_empty() {
-                        return Ok(None);
-                    }
-                    let messages: Vec<_> = to
-                        .iter()
-                        .map(|contact| {
-                            notify::message(
-                                &account.id,
-                                contact,
-                                &notice,
-                                language,
-                                Some(expires_at),
-                            )
-                        })
-                        .collect();
-                    crate::storage::notifications::enqueue(conn, &messages, now.naive_utc())?;
-                    let event =
-                        audit::Event::new(audit::Kind::Login, RECOVERY_STARTED, now.naive_utc())
-                            .citizen(account.national_id.clone())
-                            .detail(format!("contacts={}", to.len()));
-                    audit_events::append(conn, &[event.into_row()])?;
-                    Ok(Some(account.id))
-                })
-            })
-            .await?;
-        // Without a recipient the flow keeps the digest of a code nobody has.
         let pending = Pending {
             digest: digest(self.secret, &flow, &code),
-            account_id,
             browser: browser_digest(browser_secret),
             expires: expires_at.timestamp(),
         };
         self.store
             .put(&pending_key(&flow), pending.encode(), self.ttl())
             .await?;
-        Ok(flow)
+        let send = SendCode {
+            flow: flow.clone(),
+            number: NationalId::parse(typed_number).ok(),
+            notice: Notice::RecoveryCode {
+                code,
+                minutes: self.settings.code_ttl_secs.div_ceil(60),
+            },
+            language,
+            expires_at,
+            ttl: self.ttl(),
+            now,
+        };
+        Ok(Started { flow, send })
     }
 
     /// Checks the code of `flow` in this browser and, when it is right and the new
@@ -259,7 +297,9 @@ impl Recovery<'_> {
         }
         let expected = digest(self.secret, flow, code.trim());
         let right = random::constant_time_eq(expected.as_bytes(), pending.digest.as_bytes());
-        let account_id = match (right, pending.account_id) {
+        // Read whether the code is right or not, so that both take the same time.
+        let target = self.store.get(&target_key(flow)).await?;
+        let account_id = match (right, target.and_then(|t| String::from_utf8(t).ok())) {
             (true, Some(account_id)) => account_id,
             _ => {
                 let left = self.settings.code_attempts - tries;
@@ -284,6 +324,7 @@ impl Recovery<'_> {
         if self.store.take(&key).await?.is_none() {
             return Err(RecoveryError::NoCode);
         }
+        self.store.delete(&target_key(flow)).await?;
         let hash = self.hasher.hash(new_password).await?;
         let at = now.naive_utc();
         let (id, number) = (account_id.clone(), citizen.national_id.clone());

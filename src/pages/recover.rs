@@ -12,7 +12,7 @@ use super::account::after_end;
 use super::enrol;
 use super::factors::{other, with_cookie};
 use crate::authn::password::PasswordError;
-use crate::authn::recovery::{Recovery, RecoveryError};
+use crate::authn::recovery::{Recovery, RecoveryError, Started};
 use crate::domain::secret::Password;
 use crate::http::csrf::{self, Freshness};
 use crate::http::lang::{Lang, Texts, page_lang};
@@ -235,8 +235,16 @@ pub async fn recover_post(
         .start(number.trim(), &browser, client_ip(&req), lang.into(), now)
         .await
     {
-        Ok(flow) => {
-            state.notify_wakeup.notify_one();
+        Ok(Started { flow, send }) => {
+            // After the answer, whoever the number is: see `authn::recovery`.
+            let background = state.clone();
+            tokio::spawn(async move {
+                match send.run(&background.db, background.store.as_ref()).await {
+                    Ok(true) => background.notify_wakeup.notify_one(),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "a recovery code could not be queued"),
+                }
+            });
             Ok(code_page(&req, &state, lang, &flow, StatusCode::OK, None))
         }
         Err(RecoveryError::RateLimited) => {
