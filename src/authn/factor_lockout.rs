@@ -236,7 +236,16 @@ impl<'a> FactorLockout<'a> {
                 if account.status == AccountStatus::Locked {
                     return Ok(false);
                 }
-                accounts::set_status(conn, &account.national_id, AccountStatus::Locked, at)
+                crate::storage::transaction(conn, |conn| {
+                    if !accounts::set_status(conn, &account.national_id, AccountStatus::Locked, at)?
+                    {
+                        return Ok(false);
+                    }
+                    let notice = crate::notify::Notice::Locked;
+                    let language = crate::notify::Language::Vi;
+                    crate::notify::queue_notice(conn, &account.id, &notice, language, now)?;
+                    Ok(true)
+                })
             })
             .await?)
     }

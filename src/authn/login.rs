@@ -143,7 +143,20 @@ async fn lock_account(
     let at = now.naive_utc();
     let locked = services
         .db
-        .run(move |conn| accounts::set_status(conn, &stored_id, AccountStatus::Locked, at))
+        .run(move |conn| {
+            crate::storage::transaction(conn, |conn| {
+                let Some(account) = accounts::find_by_national_id(conn, &stored_id)? else {
+                    return Ok::<_, crate::storage::StorageError>(false);
+                };
+                if !accounts::set_status(conn, &stored_id, AccountStatus::Locked, at)? {
+                    return Ok(false);
+                }
+                let notice = crate::notify::Notice::Locked;
+                let language = crate::notify::Language::Vi;
+                crate::notify::queue_notice(conn, &account.id, &notice, language, now)?;
+                Ok(true)
+            })
+        })
         .await;
     match locked {
         Ok(true) => {

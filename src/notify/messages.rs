@@ -26,6 +26,14 @@ pub enum Notice {
     },
     /// The password was set anew by recovery.
     Recovered,
+    /// The account was locked (by an officer, or after too many failed logins).
+    Locked,
+    /// The account was suspended by an authority.
+    Suspended,
+    /// The account's assurance level changed, to `level`.
+    LevelChanged {
+        level: i32,
+    },
     /// A contact was proven: sent to it, so a contact added by someone else shows.
     ContactVerified,
     PasswordChanged,
@@ -41,6 +49,9 @@ impl Notice {
             Notice::ContactCode { .. } => "contact_code",
             Notice::RecoveryCode { .. } => "recovery_code",
             Notice::Recovered => "account_recovered",
+            Notice::Locked => "account_locked",
+            Notice::Suspended => "account_suspended",
+            Notice::LevelChanged { .. } => "level_changed",
             Notice::ContactVerified => "contact_verified",
             Notice::PasswordChanged => "password_changed",
             Notice::FactorAdded(_) => "factor_added",
@@ -112,6 +123,38 @@ impl Notice {
                 "The password of your e-ID account was just reset with a recovery code; \
                  every session was ended.",
             ),
+            Notice::Locked => pair(
+                vi,
+                "Tài khoản đã bị khóa",
+                "Tài khoản định danh điện tử của bạn đã bị khóa. Để mở khóa, hãy đến cơ quan \
+                 công an nơi cư trú.",
+                "Account locked",
+                "Your e-ID account was locked. To unlock it, visit the police office where \
+                 you live.",
+            ),
+            Notice::Suspended => pair(
+                vi,
+                "Tài khoản đã bị tạm ngừng",
+                "Tài khoản định danh điện tử của bạn đã bị tạm ngừng; mọi phiên đăng nhập đã \
+                 kết thúc.",
+                "Account suspended",
+                "Your e-ID account was suspended; every session was ended.",
+            ),
+            Notice::LevelChanged { level } => {
+                if vi {
+                    (
+                        "Mức định danh đã thay đổi".to_owned(),
+                        format!(
+                            "Tài khoản định danh điện tử của bạn vừa được chuyển sang mức {level}."
+                        ),
+                    )
+                } else {
+                    (
+                        "Assurance level changed".to_owned(),
+                        format!("Your e-ID account was just moved to level {level}."),
+                    )
+                }
+            }
             Notice::ContactVerified => pair(
                 vi,
                 "Liên hệ đã được xác minh",

@@ -13,6 +13,7 @@ use super::lifecycle::{Actor, LifecycleError};
 use crate::audit::{Event, Kind};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::national_id::NationalId;
+use crate::notify::{self, Language, Notice};
 use crate::storage::{self, DbConnection, accounts, audit_events, logout_outbox};
 
 /// Longest officer id and reason kept in the audit trail.
@@ -78,6 +79,12 @@ pub fn set_level(
                 decision.reason.trim(),
             ));
         audit_events::append(conn, &[event.into_row()])?;
+        if level != account.assurance_level {
+            let notice = Notice::LevelChanged {
+                level: level.number(),
+            };
+            notify::queue_notice(conn, &account.id, &notice, Language::Vi, now.and_utc())?;
+        }
         if level < account.assurance_level {
             logout_outbox::request_account_logout(
                 conn,

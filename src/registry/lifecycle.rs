@@ -15,6 +15,7 @@ use super::assurance::Decision;
 use crate::audit::{Event, Kind};
 use crate::domain::citizen::{AccountStatus, LifeStatus};
 use crate::domain::national_id::NationalId;
+use crate::notify::{self, Language, Notice};
 use crate::storage::citizens::UpsertCounts;
 use crate::storage::{
     self, DbConnection, StorageError, accounts, audit_events, citizens, logout_outbox,
@@ -132,6 +133,15 @@ pub fn change_account(
         };
         if let Some(reason) = reason {
             logout_outbox::request_account_logout(conn, &account.id, reason, now)?;
+        }
+        // An officer's act has no page language: the citizen is told in Vietnamese.
+        let notice = match next {
+            AccountStatus::Locked => Some(Notice::Locked),
+            AccountStatus::Suspended => Some(Notice::Suspended),
+            AccountStatus::Active => None,
+        };
+        if let Some(notice) = notice {
+            notify::queue_notice(conn, &account.id, &notice, Language::Vi, now.and_utc())?;
         }
         Ok((account.status, next))
     })

@@ -680,3 +680,47 @@ async fn wait_for(app: &TestApp, what: &str, done: impl Fn(&[MessageState]) -> b
     }
     panic!("the outbox never reached {what}: {:?}", outbox(app));
 }
+
+#[tokio::test]
+async fn an_officers_level_change_and_lock_are_told_to_the_proven_contacts() {
+    let mut gateway = gateway(0, 500).await;
+    let app = app_with(&gateway, None).await;
+    let citizen = app.citizen();
+    let browser = http_client(true);
+    let page = contacts_page(&app, &browser, &citizen).await;
+    let code = code_by_sms(&app, &browser, &mut gateway, &page, "0912345678").await;
+    let verify = verify_page(&app, &browser).await;
+    assert_eq!(
+        post_code(&app, &browser, &verify, &code).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let _verified = next_sms(&mut gateway).await;
+
+    // From the command line, another process: the server's worker finds the messages,
+    // once its (fixed) clock reaches the command's real time.
+    let number = citizen.number.as_str();
+    let args = [
+        "accounts",
+        "set-level",
+        number,
+        "2",
+        "--officer",
+        "cb-042",
+        "--reason",
+        "ID card checked",
+    ];
+    crate::helpers::assert_succeeded(&app.cli(&args, None).await);
+    app.advance_clock(Duration::minutes(1));
+    let (_, sms) = next_sms(&mut gateway).await;
+    let text = sms["text"].as_str().unwrap();
+    assert!(text.contains("được chuyển sang mức 2"), "{text}");
+    crate::helpers::assert_succeeded(&app.cli(&["accounts", "lock", number], None).await);
+    app.advance_clock(Duration::minutes(1));
+    let (_, sms) = next_sms(&mut gateway).await;
+    let text = sms["text"].as_str().unwrap();
+    assert!(text.contains("đã bị khóa"), "{text}");
+    // Unlocking tells nothing; the outbox holds nothing more.
+    crate::helpers::assert_succeeded(&app.cli(&["accounts", "unlock", number], None).await);
+    app.advance_clock(Duration::minutes(1));
+    no_more_sms(&mut gateway).await;
+}
