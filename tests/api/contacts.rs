@@ -177,7 +177,7 @@ pub(crate) async fn app_with(gateway: &Gateway, relay: Option<&Relay>) -> TestAp
     app_configured(gateway, relay, |_| {}).await
 }
 
-async fn app_configured(
+pub(crate) async fn app_configured(
     gateway: &Gateway,
     relay: Option<&Relay>,
     configure: impl FnOnce(&mut citizen_idp::config::Settings),

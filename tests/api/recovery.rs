@@ -9,8 +9,8 @@ use std::time::Instant;
 use reqwest::StatusCode;
 
 use crate::contacts::{
-    Gateway, app_with, code_by_sms, code_in, contacts_page, gateway, next_sms, no_more_sms,
-    post_code, verify_page,
+    Gateway, app_configured, app_with, code_by_sms, code_in, contacts_page, gateway, next_sms,
+    no_more_sms, post_code, verify_page,
 };
 use crate::helpers::{
     Fetch, PASSWORD, TestApp, TestCitizen, hidden_field, http_client, location_of,
@@ -229,7 +229,12 @@ async fn recovery_keeps_the_second_factor() {
 #[tokio::test]
 async fn an_unknown_number_or_one_without_a_proven_contact_gets_the_same_answer_in_the_same_time() {
     let mut gateway = gateway(0, 500).await;
-    let app = app_with(&gateway, None).await;
+    // Room for nine rounds of three numbers; the limit itself is checked at the end.
+    let app = app_configured(&gateway, None, |s| {
+        s.notify.codes_per_contact_per_hour = 12;
+        s.notify.codes_per_ip_per_hour = 100;
+    })
+    .await;
     let proven = app.citizen();
     prove_phone(&app, &mut gateway, &proven, "0912345678").await;
     let unproven = app.citizen();
@@ -238,7 +243,8 @@ async fn an_unknown_number_or_one_without_a_proven_contact_gets_the_same_answer_
     let browser = http_client(true);
     let mut times = [Vec::new(), Vec::new(), Vec::new()];
     let mut pages = Vec::new();
-    for round in 0..3 {
+    const ROUNDS: usize = 9;
+    for round in 0..ROUNDS {
         for (i, number) in [&proven.number, &unproven.number, &unknown]
             .into_iter()
             .enumerate()
@@ -259,21 +265,28 @@ async fn an_unknown_number_or_one_without_a_proven_contact_gets_the_same_answer_
     for t in &mut times {
         t.sort();
     }
-    let (known, unproven_time, unknown_time) = (times[0][1], times[1][1], times[2][1]);
+    let median = ROUNDS / 2;
+    let (known, unproven_time, unknown_time) =
+        (times[0][median], times[1][median], times[2][median]);
     eprintln!(
         "median recovery answer: proven {known:?}, unproven {unproven_time:?}, unknown {unknown_time:?}"
     );
+    // The answers do the same work (no database) and take about a millisecond, where
+    // a loaded machine's jitter is of the same size: apart by less than three times or
+    // less than two milliseconds. A database read on one path only would stand out.
+    let slack = std::time::Duration::from_millis(2);
+    let close = |a: std::time::Duration, b: std::time::Duration| a * 3 > b || b < a + slack;
     for other in [unproven_time, unknown_time] {
         assert!(
-            other * 3 > known && known * 3 > other,
+            close(other, known) && close(known, other),
             "{known:?} against {other:?}"
         );
     }
 
     // The same number asked for again and again is limited, whether or not it exists:
-    // five an hour (three were asked above).
+    // twelve an hour here (nine were asked above).
     for number in [&proven.number, &unknown] {
-        for _ in 0..2 {
+        for _ in ROUNDS..12 {
             let (status, _) = ask_recovery(&app, &browser, number).await;
             assert_eq!(status, StatusCode::OK);
         }
