@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod notify;
 pub mod oidc;
 pub mod outbound;
+pub mod outbox;
 pub mod pages;
 pub mod protocol;
 pub mod registration;

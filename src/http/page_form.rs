@@ -12,6 +12,12 @@ use serde::de::DeserializeOwned;
 
 use super::lang::Lang;
 
+/// A form field no longer than `max` bytes; a longer one counts as empty (no honest
+/// value comes near the bounds the pages set).
+pub fn bounded(value: Option<String>, max: usize) -> String {
+    value.filter(|v| v.len() <= max).unwrap_or_default()
+}
+
 pub struct PageForm<T> {
     pub form: T,
     pub lang: Lang,

@@ -20,7 +20,7 @@ mod sms;
 mod smtp;
 pub mod worker;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 pub use messages::{Authenticator, Notice};
 
@@ -150,15 +150,6 @@ pub fn queue_notice(
         .map(|contact| message(account_id, contact, notice, language, None))
         .collect();
     notifications::enqueue(conn, &messages, now.naive_utc())
-}
-
-/// The retry wait after failed attempt `attempt` (1-based): the base, doubling.
-fn retry_wait(settings: &NotifySettings, attempt: i32) -> Duration {
-    let doublings = u32::try_from(attempt.saturating_sub(1))
-        .unwrap_or(0)
-        .min(16);
-    let millis = settings.retry_base_ms.saturating_mul(1 << doublings);
-    Duration::milliseconds(i64::try_from(millis).unwrap_or(i64::MAX / 2))
 }
 
 /// Tells the citizen of a change already made to their account: queues `notice` to

@@ -6,19 +6,19 @@
 //! logout outbox, so several instances share the table and a server that dies mid-way
 //! leaves its rows to the others once the lease ends.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::SendError;
 use super::Transports;
-use super::{SendError, retry_wait};
 use crate::clock::Clock;
 use crate::config::NotifySettings;
 use crate::domain::contact::Channel;
+use crate::outbox::{self, InFlight, InFlightIds};
 use crate::storage::notifications::{self, Message, MessageStatus};
 use crate::storage::{Db, StorageError};
 use crate::tokens::random;
@@ -83,7 +83,7 @@ struct Worker {
     slots: Arc<Semaphore>,
     running: JoinSet<()>,
     /// Rows being sent: one claimed again while its send still runs is not sent twice.
-    in_flight: Arc<Mutex<HashSet<i64>>>,
+    in_flight: InFlightIds,
     saturated: bool,
     last_purge: Option<DateTime<Utc>>,
     failing: bool,
@@ -177,38 +177,13 @@ impl Worker {
             .await?;
         self.saturated = claimed.len() == permits.len();
         for (row, permit) in claimed.into_iter().zip(permits) {
-            let fresh = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .insert(row.id);
-            if !fresh {
+            let Some(guard) = InFlight::start(&self.in_flight, row.id, permit) else {
                 continue;
-            }
-            let guard = InFlight {
-                ids: self.in_flight.clone(),
-                id: row.id,
-                _permit: permit,
             };
             self.running
                 .spawn(send(self.outbox.clone(), self.id.clone(), row, guard));
         }
         Ok(())
-    }
-}
-
-struct InFlight {
-    ids: Arc<Mutex<HashSet<i64>>>,
-    id: i64,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.ids
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&self.id);
     }
 }
 
@@ -273,7 +248,9 @@ async fn send(outbox: Outbox, worker: Arc<str>, row: Message, _guard: InFlight) 
                 return;
             }
             tracing::info!(target: "notify", channel, kind, attempts, %error, "message not sent yet; retrying later");
-            let next = (now + retry_wait(&outbox.settings, attempts)).naive_utc();
+            let wait = outbox::doubling_wait(outbox.settings.retry_base_ms, attempts);
+            let next = (now + chrono::Duration::from_std(wait).unwrap_or(chrono::TimeDelta::MAX))
+                .naive_utc();
             let (id, holder) = (row.id, worker.clone());
             if let Err(e) = outbox
                 .db

@@ -20,6 +20,7 @@ use crate::http::csrf::{self, Freshness};
 use crate::http::lang::{Lang, Texts};
 use crate::http::limits::client_ip;
 use crate::http::page_error::{PageError, html};
+use crate::http::page_form::bounded;
 use crate::http::redirect::redirect;
 use crate::http::signed_in::{PageAction, Reauthenticated, SignedForm, SignedIn, TokenForm};
 use crate::notify::{self, Notice};
@@ -111,13 +112,6 @@ fn proofs(state: &AppState) -> Proofs<'_> {
     }
 }
 
-/// A form field within bounds; an oversized one counts as empty.
-fn field(value: Option<String>) -> String {
-    value
-        .filter(|v| v.len() <= MAX_FIELD_LEN)
-        .unwrap_or_default()
-}
-
 pub async fn contacts_get(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -193,7 +187,7 @@ pub async fn contacts_post(
     if token == Freshness::Expired {
         return again(StatusCode::BAD_REQUEST, c.form_expired).await;
     }
-    let Ok(contact) = Contact::parse(&field(form.contact)) else {
+    let Ok(contact) = Contact::parse(&bounded(form.contact, MAX_FIELD_LEN)) else {
         return again(StatusCode::BAD_REQUEST, c.invalid_contact).await;
     };
     let account_id = &live.session.facts.account_id;
@@ -285,7 +279,7 @@ pub async fn verify_post(
         return verify_page(&req, &state, lang, &live, bad, Some(c.form_expired.into())).await;
     }
     let account_id = live.session.facts.account_id.clone();
-    let code = field(form.code);
+    let code = bounded(form.code, MAX_FIELD_LEN);
     let now = state.clock.now();
     let contact = match proofs(&state).confirm(&account_id, &code, now).await {
         Ok(contact) => contact,

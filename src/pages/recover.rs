@@ -18,7 +18,7 @@ use crate::http::csrf::{self, Freshness};
 use crate::http::lang::{Lang, Texts, page_lang};
 use crate::http::limits::client_ip;
 use crate::http::page_error::{PageError, html};
-use crate::http::page_form::PageForm;
+use crate::http::page_form::{PageForm, bounded};
 use crate::state::AppState;
 
 const START: &str = "recover-start";
@@ -145,13 +145,6 @@ pub struct RecoverForm {
     new_password_confirm: Option<String>,
 }
 
-/// A form field within bounds; an oversized one counts as empty.
-fn field(value: Option<String>) -> String {
-    value
-        .filter(|v| v.len() <= MAX_FIELD_LEN)
-        .unwrap_or_default()
-}
-
 fn recovery(state: &AppState) -> Recovery<'_> {
     Recovery {
         db: &state.db,
@@ -230,7 +223,7 @@ pub async fn recover_post(
     }
     // The CSRF check above passed, so the browser has its cookie already.
     let (browser, _) = csrf::browser(&req, &state);
-    let number = field(form.national_id);
+    let number = bounded(form.national_id, MAX_FIELD_LEN);
     match recovery(&state)
         .start(number.trim(), &browser, client_ip(&req), lang.into(), now)
         .await
@@ -278,7 +271,7 @@ pub async fn reset_post(
     let r = texts(lang);
     let now = state.clock.now();
     let bad = StatusCode::BAD_REQUEST;
-    let flow = field(form.flow);
+    let flow = bounded(form.flow, MAX_FIELD_LEN);
     let token = form.csrf_token.as_deref();
     if csrf::check_form(&req, &state, RESET, token, now).map_err(|e| e.in_lang(lang))?
         == Freshness::Expired
@@ -292,12 +285,15 @@ pub async fn reset_post(
             Some(r.form_expired),
         ));
     }
-    let (password, confirm) = (field(form.new_password), field(form.new_password_confirm));
+    let (password, confirm) = (
+        bounded(form.new_password, MAX_FIELD_LEN),
+        bounded(form.new_password_confirm, MAX_FIELD_LEN),
+    );
     if password != confirm {
         return Ok(code_page(&req, &state, lang, &flow, bad, Some(r.mismatch)));
     }
     let (browser, _) = csrf::browser(&req, &state);
-    let code = field(form.code);
+    let code = bounded(form.code, MAX_FIELD_LEN);
     let outcome = recovery(&state)
         .reset(
             &flow,

@@ -99,27 +99,3 @@ pub fn set_verified(
     };
     Ok(updated == 1)
 }
-
-/// Removes the account's contact of `channel`.
-pub fn remove(
-    conn: &mut DbConnection,
-    account_id: &str,
-    channel: Channel,
-) -> Result<bool, StorageError> {
-    let target = accounts::table.find(account_id);
-    let updated = match channel {
-        Channel::Sms => diesel::update(target)
-            .set((
-                accounts::phone.eq(None::<String>),
-                accounts::phone_verified_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?,
-        Channel::Email => diesel::update(target)
-            .set((
-                accounts::email.eq(None::<String>),
-                accounts::email_verified_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?,
-    };
-    Ok(updated == 1)
-}

@@ -268,11 +268,3 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<MessageState>, StorageError> {
         .select(MessageState::as_select())
         .load(conn)?)
 }
-
-/// Messages waiting to be sent, for the metrics.
-pub fn pending(conn: &mut DbConnection) -> Result<i64, StorageError> {
-    Ok(notifications::table
-        .filter(notifications::status.eq(MessageStatus::Pending.as_str()))
-        .count()
-        .get_result(conn)?)
-}

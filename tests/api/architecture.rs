@@ -21,6 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "cache",
             "clock",
             "outbound",
+            "outbox",
             "server_secret",
             "storage",
             "store",

@@ -224,6 +224,25 @@ pub(crate) async fn contacts_page(
     response.text().await.unwrap()
 }
 
+/// Posts `name=value` to `path` in English with the CSRF token of `page`: the answer.
+async fn post_from(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    path: &str,
+    page: &str,
+    (name, value): (&str, &str),
+) -> reqwest::Response {
+    browser
+        .post(app.url(path))
+        .form(&[
+            ("csrf_token", hidden_field(page, "csrf_token").as_str()),
+            ("lang", "en"),
+            (name, value),
+        ])
+        .fetch()
+        .await
+}
+
 /// Posts `contact` from the contacts page `page`: the answer.
 pub(crate) async fn send_code(
     app: &TestApp,
@@ -231,15 +250,14 @@ pub(crate) async fn send_code(
     page: &str,
     contact: &str,
 ) -> reqwest::Response {
-    browser
-        .post(app.url("/account/contacts"))
-        .form(&[
-            ("csrf_token", hidden_field(page, "csrf_token")),
-            ("lang", "en".to_owned()),
-            ("contact", contact.to_owned()),
-        ])
-        .fetch()
-        .await
+    post_from(
+        app,
+        browser,
+        "/account/contacts",
+        page,
+        ("contact", contact),
+    )
+    .await
 }
 
 /// Opens the page to type a code on: its HTML.
@@ -252,21 +270,21 @@ pub(crate) async fn verify_page(app: &TestApp, browser: &reqwest::Client) -> Str
     response.text().await.unwrap()
 }
 
+/// Posts `code` from the code page `page`: the answer.
 pub(crate) async fn post_code(
     app: &TestApp,
     browser: &reqwest::Client,
     page: &str,
     code: &str,
 ) -> reqwest::Response {
-    browser
-        .post(app.url("/account/contacts/verify"))
-        .form(&[
-            ("csrf_token", hidden_field(page, "csrf_token")),
-            ("lang", "en".to_owned()),
-            ("code", code.to_owned()),
-        ])
-        .fetch()
-        .await
+    post_from(
+        app,
+        browser,
+        "/account/contacts/verify",
+        page,
+        ("code", code),
+    )
+    .await
 }
 
 /// The six-digit code in a message's text.

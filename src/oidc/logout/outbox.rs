@@ -40,8 +40,7 @@
 //! next start (with the in-process store its sessions died with the server; with Redis
 //! they are ended then).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
@@ -53,6 +52,7 @@ use crate::audit::{Event, Kind};
 use crate::authn::session;
 use crate::config::LogoutSettings;
 use crate::domain::national_id::NationalId;
+use crate::outbox::{self, InFlight, InFlightIds};
 use crate::protocol::logout::backchannel::{self, Attempt};
 use crate::registry;
 use crate::state::AppState;
@@ -124,7 +124,7 @@ struct Worker {
     running: JoinSet<()>,
     /// Ids of the rows being delivered: a row claimed again while its delivery still
     /// runs (a lease outrun by a moved clock) is not sent twice by this worker.
-    in_flight: Arc<Mutex<HashSet<i64>>>,
+    in_flight: InFlightIds,
     /// The last round claimed every free slot: more may be due as soon as one frees.
     saturated: bool,
     last_purge: Option<DateTime<Utc>>,
@@ -236,18 +236,8 @@ impl Worker {
             .await?;
         self.saturated = claimed.len() == permits.len();
         for (row, permit) in claimed.into_iter().zip(permits) {
-            let fresh = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .insert(row.id);
-            if !fresh {
+            let Some(guard) = InFlight::start(&self.in_flight, row.id, permit) else {
                 continue;
-            }
-            let guard = InFlight {
-                ids: self.in_flight.clone(),
-                id: row.id,
-                _permit: permit,
             };
             self.running
                 .spawn(deliver(self.state.clone(), self.id.clone(), row, guard));
@@ -332,22 +322,6 @@ impl Worker {
     }
 }
 
-/// Frees a delivery's slot and forgets its id when its task ends or is aborted.
-struct InFlight {
-    ids: Arc<Mutex<HashSet<i64>>>,
-    id: i64,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.ids
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&self.id);
-    }
-}
-
 /// How long a holder keeps a row: one attempt, the wait before the next, a margin.
 fn lease(settings: &LogoutSettings, wait: Duration) -> Duration {
     Duration::from_millis(settings.backchannel_timeout_ms) + wait + LEASE_MARGIN
@@ -355,10 +329,7 @@ fn lease(settings: &LogoutSettings, wait: Duration) -> Duration {
 
 /// The wait after failed attempt `attempt` (1-based): the base, doubling each time.
 fn retry_wait(settings: &LogoutSettings, attempt: i32) -> Duration {
-    let doublings = u32::try_from(attempt.saturating_sub(1))
-        .unwrap_or(0)
-        .min(16);
-    Duration::from_millis(settings.backchannel_retry_base_ms).saturating_mul(1 << doublings)
+    outbox::doubling_wait(settings.backchannel_retry_base_ms, attempt)
 }
 
 /// How one delivery ended.
