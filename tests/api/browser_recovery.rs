@@ -57,6 +57,8 @@ async fn a_citizen_proves_a_phone_then_recovers_the_account_in_a_real_browser() 
     // Forgot the password: from the login page's link, in English.
     browser.open(&app.url("/logout?ui_locales=en")).await;
     browser.click("button[type=submit]").await;
+    // The logout's answer lands before the next page is opened, or it would replace it.
+    browser.wait_for_url(&app.url("/logout/confirm")).await;
     browser.open(&app.url("/account?lang=en")).await;
     browser.wait_for_url(&app.url("/login?")).await;
     browser.click("#recover-link").await;
