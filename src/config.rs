@@ -269,7 +269,14 @@ pub struct SessionSettings {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSettings {
+    /// The shared bootstrap token; empty turns it off.
     pub token: String,
+    /// Whether officers' personal tokens open the admin API.
+    pub officer_tokens: bool,
+    /// The longest life of a personal token.
+    pub officer_token_max_days: u32,
+    /// How recent an officer's login must be for the console: its sessions are short.
+    pub officer_session_max_age_secs: u64,
 }
 
 impl std::fmt::Debug for AdminSettings {

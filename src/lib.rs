@@ -13,6 +13,7 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod officers;
 pub mod oidc;
 pub mod outbound;
 pub mod outbox;

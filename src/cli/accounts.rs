@@ -8,6 +8,8 @@ use clap::Subcommand;
 use super::{SESSIONS_END, parse_id};
 use crate::config::Settings;
 use crate::domain::acr::AssuranceLevel;
+use crate::officers::OfficerError;
+use crate::officers::casework;
 use crate::registry::assurance;
 use crate::registry::lifecycle::{self, AccountAction, Actor};
 use crate::startup::{self, StartupError};
@@ -38,6 +40,21 @@ pub enum AccountsCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Show the account: state, level, factors, contacts (masked), roles and latest
+    /// events. The look-up is audited and shows in the citizen's access history.
+    Show {
+        national_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every second factor of the account and its recovery codes (the citizen
+    /// lost them, and proved who they are in person).
+    ResetFactors { national_id: String },
+    /// Print one recovery code to hand to the citizen in person; it replaces the
+    /// account's codes and stands in for the second factor at the next login.
+    RecoveryCode { national_id: String },
+    /// End every session of the account; the services it signed in to are told.
+    EndSessions { national_id: String },
 }
 
 pub async fn run(
@@ -56,6 +73,14 @@ pub async fn run(
             officer,
             reason,
         } => return set_level(settings, national_id, *level, officer, reason, now).await,
+        AccountsCommand::Show { national_id, json } => {
+            return show(settings, national_id, *json, now).await;
+        }
+        AccountsCommand::ResetFactors { national_id }
+        | AccountsCommand::RecoveryCode { national_id }
+        | AccountsCommand::EndSessions { national_id } => {
+            return casework(settings, &command, national_id, now).await;
+        }
     };
     let id = parse_id(raw_id)?;
     let db = startup::connect_database(settings).await?;
@@ -111,4 +136,100 @@ async fn set_level(
         println!("{SESSIONS_END}");
     }
     Ok(())
+}
+
+const CLI: &str = "cli";
+
+async fn show(
+    settings: &Settings,
+    raw_id: &str,
+    json: bool,
+    now: NaiveDateTime,
+) -> Result<(), StartupError> {
+    let id = parse_id(raw_id)?;
+    let db = startup::connect_database(settings).await?;
+    let file = db
+        .run(move |conn| casework::look_up(conn, &id, CLI, now))
+        .await
+        .map_err(officer_error)?;
+    let view = serde_json::json!({
+        "national_id": file.national_id.masked(),
+        "status": file.account.status.as_str(),
+        "assurance_level": file.account.assurance_level.number(),
+        "created_at": file.account.created_at.and_utc().to_rfc3339(),
+        "living": file.citizen.as_ref().map(|c| c.is_living()),
+        "totp": file.totp_since.len(),
+        "passkeys": file.passkeys.len(),
+        "recovery_codes_left": file.recovery_codes_left,
+        "contacts": file.contacts.iter().map(|c| serde_json::json!({
+            "contact": c.contact.masked(),
+            "verified": c.verified(),
+        })).collect::<Vec<_>>(),
+        "roles": file.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "events": file.events.iter().map(|e| serde_json::json!({
+            "at": e.at.and_utc().to_rfc3339(),
+            "kind": e.kind,
+            "outcome": e.outcome,
+            "client_id": e.client_id,
+        })).collect::<Vec<_>>(),
+    });
+    if json {
+        return super::print_json(&view);
+    }
+    if let Some(fields) = view.as_object() {
+        for (name, value) in fields {
+            match value {
+                serde_json::Value::Array(items) => {
+                    println!("{name}:");
+                    for item in items {
+                        println!("  {item}");
+                    }
+                }
+                other => println!("{name}: {other}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn casework(
+    settings: &Settings,
+    command: &AccountsCommand,
+    raw_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), StartupError> {
+    let id = parse_id(raw_id)?;
+    let masked = id.masked();
+    let db = startup::connect_database(settings).await?;
+    match command {
+        AccountsCommand::ResetFactors { .. } => {
+            let removed = db
+                .run(move |conn| casework::reset_factors(conn, &id, CLI, now))
+                .await
+                .map_err(officer_error)?;
+            println!("{masked}: {removed} second factor(s) removed, with the recovery codes");
+        }
+        AccountsCommand::RecoveryCode { .. } => {
+            let code = db
+                .run(move |conn| casework::recovery_code(conn, &id, CLI, now))
+                .await
+                .map_err(officer_error)?;
+            println!("recovery_code: {}", code.expose());
+            println!("(hand it to the citizen in person; it is shown only now)");
+        }
+        _ => {
+            db.run(move |conn| casework::end_sessions(conn, &id, CLI, now))
+                .await
+                .map_err(officer_error)?;
+            println!("{masked}: {SESSIONS_END}");
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn officer_error(e: OfficerError) -> StartupError {
+    match e {
+        OfficerError::Storage(e) => StartupError::Storage(e),
+        other => StartupError::Other(other.to_string()),
+    }
 }

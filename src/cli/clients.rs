@@ -25,12 +25,20 @@ pub enum ClientsCommand {
     Update(Box<UpdateClient>),
     /// Show every setting of a relying party.
     Show { client_id: String },
-    /// List the relying parties.
-    List,
+    /// List the relying parties (`--json`: one JSON array).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
     /// Give a relying party a new secret (printed once); the old one stops working.
     RotateSecret { client_id: String },
     /// Delete a relying party; its refresh tokens stop working.
     Delete { client_id: String },
+    /// Disable a relying party without deleting it: no endpoint knows it (within the
+    /// 5 s that running servers trust a cached registration) until it is enabled.
+    Disable { client_id: String },
+    /// Enable a disabled relying party.
+    Enable { client_id: String },
 }
 
 /// Settings shared by `create` and `update`.
@@ -352,18 +360,44 @@ pub async fn run(
                 .ok_or_else(|| other(AdminError::NotFound))?;
             print_client(&client);
         }
-        ClientsCommand::List => {
+        ClientsCommand::List { json } => {
             let list = db.run(admin::list).await?;
-            println!("CLIENT_ID\tKIND\tAUTH\tGRANTS\tSUBJECT\tSCOPES\tNAME");
+            let disabled = db.run(admin::disabled).await?;
+            let is_disabled = |id: &str| disabled.iter().any(|d| d.client_id == id);
+            if json {
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "client_id": c.id,
+                            "client_name": c.name,
+                            "kind": c.kind.as_str(),
+                            "token_endpoint_auth_method": c.auth_method.as_str(),
+                            "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+                            "subject_type": c.subject_type.as_str(),
+                            "scope": c.scopes.to_string(),
+                            "disabled": is_disabled(&c.id),
+                        })
+                    })
+                    .collect();
+                super::print_json(&rows)?;
+                return Ok(());
+            }
+            println!("CLIENT_ID\tKIND\tAUTH\tGRANTS\tSUBJECT\tSTATE\tSCOPES\tNAME");
             for c in list {
                 let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     c.id,
                     c.kind.as_str(),
                     c.auth_method.as_str(),
                     grants.join(","),
                     c.subject_type.as_str(),
+                    if is_disabled(&c.id) {
+                        "disabled"
+                    } else {
+                        "enabled"
+                    },
                     c.scopes,
                     c.name,
                 );
@@ -382,6 +416,24 @@ pub async fn run(
                 .await
                 .map_err(admin_error)?;
             println!("client {shown} deleted");
+        }
+        ClientsCommand::Disable { client_id } => {
+            let shown = client_id.clone();
+            let changed = db
+                .run(move |conn| admin::disable(conn, &client_id, ACTOR, now))
+                .await
+                .map_err(admin_error)?;
+            let already = if changed { "" } else { " already" };
+            println!("client {shown} is{already} disabled");
+        }
+        ClientsCommand::Enable { client_id } => {
+            let shown = client_id.clone();
+            let changed = db
+                .run(move |conn| admin::enable(conn, &client_id, ACTOR, now))
+                .await
+                .map_err(admin_error)?;
+            let already = if changed { "" } else { " already" };
+            println!("client {shown} is{already} enabled");
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `keys`, `clients`, `population`,
-//! `accounts`, `audit`. This file parses the command line and hands each command group
+//! `accounts`, `officers`, `audit`. This file parses the command line and hands each command group
 //! to its own file. Those call the same services as the HTTP side, through
 //! [`startup`](crate::startup) for what start-up owns (the database connection, the
 //! migrations, the keys), and never `storage` itself.
@@ -9,6 +9,7 @@ mod audit;
 mod clients;
 mod keys;
 mod migrate;
+mod officers;
 mod population;
 mod serve;
 
@@ -55,6 +56,9 @@ enum Command {
     /// Suspend, reinstate, lock or unlock an e-ID account, or set its assurance level.
     #[command(subcommand)]
     Accounts(accounts::AccountsCommand),
+    /// Grant and revoke officers' roles, and manage their personal admin API tokens.
+    #[command(subcommand)]
+    Officers(officers::OfficersCommand),
     /// Print the audit trail of one citizen (`audit --citizen ID`), or lock the trail
     /// down on PostgreSQL (`audit lock-down --app-role NAME`).
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -104,6 +108,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
         Command::Clients(command) => clients::run(&settings, command, now.naive_utc()).await,
         Command::Population(command) => population::run(&settings, command, now).await,
         Command::Accounts(command) => accounts::run(&settings, command, now.naive_utc()).await,
+        Command::Officers(command) => officers::run(&settings, command, now.naive_utc()).await,
         Command::Audit(args) => audit::run(&settings, args).await,
     }
 }
@@ -117,3 +122,11 @@ fn parse_id(raw: &str) -> Result<NationalId, StartupError> {
 /// (`account_logouts`); a running server acts on it (see `oidc::logout::outbox`).
 const SESSIONS_END: &str = "its sessions end and the services it signed in to are told, \
     within logout.outbox_poll_ms of a running server";
+
+/// Prints `value` as pretty JSON: the `--json` output of the listing commands.
+fn print_json(value: &impl serde::Serialize) -> Result<(), StartupError> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| StartupError::Other(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}

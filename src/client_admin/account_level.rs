@@ -11,6 +11,7 @@ use serde_json::json;
 use super::api::{authorize, body_bytes, json};
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::national_id::NationalId;
+use crate::domain::officer::Role;
 use crate::http::oauth_error::AdminApiError;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registry::assurance::{self, Decision};
@@ -35,7 +36,9 @@ pub async fn set_level(
     path: web::Path<String>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    let actor = authorize(&req, &state, Some(Role::Registrar))
+        .await?
+        .actor();
     let id = NationalId::parse(&path.into_inner())
         .map_err(|_| invalid("the personal identification number must be 12 digits"))?;
     let change: LevelChange = serde_json::from_slice(&body_bytes(body)?)
@@ -58,7 +61,7 @@ pub async fn set_level(
                 officer: &officer,
                 reason: &reason,
             };
-            assurance::set_level(conn, &id, level, &decision, Actor("api"), now)
+            assurance::set_level(conn, &id, level, &decision, Actor(&actor), now)
         })
         .await?;
     state.identities.clear();

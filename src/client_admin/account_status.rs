@@ -14,6 +14,7 @@ use serde_json::json;
 use super::account_level::invalid;
 use super::api::{authorize, body_bytes, json, not_found};
 use crate::domain::national_id::NationalId;
+use crate::domain::officer::Role;
 use crate::http::oauth_error::AdminApiError;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registry::assurance::Decision;
@@ -57,7 +58,7 @@ pub async fn set_status(
     path: web::Path<String>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    let actor = authorize(&req, &state, Some(Role::Support)).await?.actor();
     let id = NationalId::parse(&path.into_inner())
         .map_err(|_| invalid("the personal identification number must be 12 digits"))?;
     let change: StatusChange = serde_json::from_slice(&body_bytes(body)?).map_err(|_| {
@@ -80,7 +81,7 @@ pub async fn set_status(
                 officer: &officer,
                 reason: &reason,
             };
-            lifecycle::change_account(conn, &id, action, Actor("api"), Some(&decision), now)
+            lifecycle::change_account(conn, &id, action, Actor(&actor), Some(&decision), now)
         })
         .await?;
     state.identities.clear();

@@ -12,14 +12,14 @@ use serde_json::{Value, json};
 use crate::domain::client::{AssertionAudience, Client, ClientKind, SubjectType};
 use crate::domain::client_keys;
 use crate::domain::client_security::SecurityMetadata;
+use crate::domain::officer::Role;
 use crate::http::oauth_error::AdminApiError;
+use crate::officers::{Officer, tokens};
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registration::admin::{self, Actor, AdminError};
 use crate::registration::{self, NewClient, RegistrationError};
 use crate::state::AppState;
 use crate::tokens::random;
-
-const ACTOR: Actor<'static> = Actor("api");
 
 /// The admin API's answers to the client administration's refusals (RFC 7591 §3.2.2
 /// for invalid metadata); a storage error is logged and hidden (`protocol::error`).
@@ -59,27 +59,77 @@ pub fn presented_token(authorization: Option<&HeaderValue>) -> &str {
         .map_or("", str::trim)
 }
 
-/// Lets the request through only with the configured admin token.
-pub(super) fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), AdminApiError> {
-    let expected = &state.settings.admin.token;
-    if expected.is_empty() {
+/// Who called the admin API: the shared bootstrap token, or an officer's personal token
+/// (with the roles it may use now).
+pub(super) enum Caller {
+    Bootstrap,
+    Officer(Officer),
+}
+
+impl Caller {
+    /// How the audit trail names the caller.
+    pub(super) fn actor(&self) -> String {
+        match self {
+            Caller::Bootstrap => "api".to_owned(),
+            Caller::Officer(officer) => officer.actor(),
+        }
+    }
+}
+
+/// Lets the request through with the bootstrap token (which may do everything), or an
+/// officer's live personal token that carries `role`. `None` is an operator's task
+/// (a signing key), for the bootstrap token only. The API is absent (404) when neither
+/// kind of token is on.
+pub(super) async fn authorize(
+    req: &HttpRequest,
+    state: &AppState,
+    role: Option<Role>,
+) -> Result<Caller, AdminApiError> {
+    let bootstrap = &state.settings.admin.token;
+    let officers_on = state.settings.admin.officer_tokens;
+    if bootstrap.is_empty() && !officers_on {
         return Err(not_found().into());
     }
-    let presented = presented_token(req.headers().get(header::AUTHORIZATION));
+    let presented = presented_token(req.headers().get(header::AUTHORIZATION)).to_owned();
     // Digests first, so that the comparison takes the same time whatever the length.
-    let ok = random::constant_time_eq(
-        &random::sha256(presented.as_bytes()),
-        &random::sha256(expected.as_bytes()),
-    );
-    if !ok {
+    if !bootstrap.is_empty()
+        && random::constant_time_eq(
+            &random::sha256(presented.as_bytes()),
+            &random::sha256(bootstrap.as_bytes()),
+        )
+    {
+        return Ok(Caller::Bootstrap);
+    }
+    let now = state.clock.now().naive_utc();
+    let officer = if officers_on && presented.starts_with(tokens::PREFIX) {
+        state
+            .db
+            .run(move |conn| tokens::authenticate(conn, &presented, now))
+            .await
+            .map_err(OAuthError::from)?
+    } else {
+        None
+    };
+    let Some(officer) = officer else {
         tracing::warn!(target: "security", "admin API request with a wrong token");
         return Err(OAuthError::new(
             ErrorCode::InvalidToken,
-            "the admin token is missing or wrong",
+            "the admin token is missing, wrong, expired or revoked",
         )
         .into());
+    };
+    match role {
+        Some(role) if officer.may(role) => Ok(Caller::Officer(officer)),
+        Some(role) => Err(forbidden(&format!("this operation needs the {role} role"))),
+        None => Err(forbidden(
+            "this operation needs the operator's bootstrap token",
+        )),
     }
-    Ok(())
+}
+
+fn forbidden(description: &str) -> AdminApiError {
+    tracing::warn!(target: "security", "admin API request beyond the caller's roles");
+    OAuthError::with_description(ErrorCode::InsufficientScope, description.to_owned()).into()
 }
 
 /// A client's settings as sent by the operator (create, or full replacement).
@@ -312,7 +362,7 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    authorize(&req, &state, Some(Role::ClientAdmin)).await?;
     let list = state.db.run(admin::list).await?;
     let views: Vec<ClientView> = list.into_iter().map(|c| ClientView::of(c, None)).collect();
     Ok(json(StatusCode::OK, &json!({ "clients": views })))
@@ -323,14 +373,16 @@ pub async fn create(
     state: web::Data<AppState>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    let actor = authorize(&req, &state, Some(Role::ClientAdmin))
+        .await?
+        .actor();
     let metadata = ClientMetadata::parse(&body_bytes(body)?)?;
     let new = metadata.into_new_client(NewClient::default())?;
     registration::check_outbound(&new, state.http.policy()).await?;
     let now = state.clock.now().naive_utc();
     let (client, secret) = state
         .db
-        .run(move |conn| admin::create(conn, new, ACTOR, now))
+        .run(move |conn| admin::create(conn, new, Actor(&actor), now))
         .await?;
     state.clients.invalidate(&client.id);
     let secret = secret.map(|s| s.expose().to_owned());
@@ -342,7 +394,7 @@ pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    authorize(&req, &state, Some(Role::ClientAdmin)).await?;
     let client_id = path_client_id(path)?;
     let client = state
         .db
@@ -360,7 +412,9 @@ pub async fn replace(
     path: web::Path<String>,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    let actor = authorize(&req, &state, Some(Role::ClientAdmin))
+        .await?
+        .actor();
     let client_id = path_client_id(path)?;
     let metadata = ClientMetadata::parse(&body_bytes(body)?)?;
     if metadata
@@ -379,7 +433,7 @@ pub async fn replace(
     let now = state.clock.now().naive_utc();
     let (client, secret) = state
         .db
-        .run(move |conn| admin::update(conn, &client_id, |_| wanted, ACTOR, now))
+        .run(move |conn| admin::update(conn, &client_id, |_| wanted, Actor(&actor), now))
         .await?;
     // This instance sees the change at once; others within the cache's TTL.
     state.clients.invalidate(&client.id);
@@ -392,13 +446,15 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    let actor = authorize(&req, &state, Some(Role::ClientAdmin))
+        .await?
+        .actor();
     let client_id = path_client_id(path)?;
     let now = state.clock.now().naive_utc();
     let id = client_id.clone();
     state
         .db
-        .run(move |conn| admin::delete(conn, &id, ACTOR, now))
+        .run(move |conn| admin::delete(conn, &id, Actor(&actor), now))
         .await?;
     state.clients.invalidate(&client_id);
     Ok(HttpResponse::NoContent().finish())
@@ -409,17 +465,66 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    let actor = authorize(&req, &state, Some(Role::ClientAdmin))
+        .await?
+        .actor();
     let client_id = path_client_id(path)?;
     let now = state.clock.now().naive_utc();
     let id = client_id.clone();
     let secret = state
         .db
-        .run(move |conn| admin::rotate_secret(conn, &id, ACTOR, now))
+        .run(move |conn| admin::rotate_secret(conn, &id, Actor(&actor), now))
         .await?;
     state.clients.invalidate(&client_id);
     Ok(json(
         StatusCode::OK,
         &json!({ "client_secret": secret.expose() }),
+    ))
+}
+
+/// `POST /admin/clients/{client_id}/disable` and `/enable`: `disabled` says the state
+/// after the call, which is idempotent.
+pub async fn disable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    switch(req, state, path, true).await
+}
+
+pub async fn enable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminApiError> {
+    switch(req, state, path, false).await
+}
+
+async fn switch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    disable: bool,
+) -> Result<HttpResponse, AdminApiError> {
+    let actor = authorize(&req, &state, Some(Role::ClientAdmin))
+        .await?
+        .actor();
+    let client_id = path_client_id(path)?;
+    let now = state.clock.now().naive_utc();
+    let id = client_id.clone();
+    state
+        .db
+        .run(move |conn| {
+            if disable {
+                admin::disable(conn, &id, Actor(&actor), now)
+            } else {
+                admin::enable(conn, &id, Actor(&actor), now)
+            }
+        })
+        .await?;
+    state.clients.invalidate(&client_id);
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "client_id": client_id, "disabled": disable }),
     ))
 }

@@ -1,6 +1,7 @@
 //! The admin API over HTTP, for operators' tools: relying parties ([`api`], over
 //! [`crate::registration::admin`]), signing keys and accounts. Every route answers only
-//! with the admin token (`api::authorize`).
+//! with the bootstrap admin token or an officer's personal token that carries the
+//! operation's role (`api::authorize`).
 
 pub mod account_level;
 pub mod account_status;
@@ -22,6 +23,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/clients/{client_id}/secret",
             web::post().to(api::rotate_secret),
+        )
+        .route(
+            "/admin/clients/{client_id}/disable",
+            web::post().to(api::disable),
+        )
+        .route(
+            "/admin/clients/{client_id}/enable",
+            web::post().to(api::enable),
         )
         .route(
             "/admin/keys/{kid}/revoke",

@@ -33,7 +33,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminApiError> {
-    authorize(&req, &state)?;
+    authorize(&req, &state, None).await?;
     let kid = path.into_inner();
     if kid.is_empty()
         || kid.len() > MAX_KID_LEN

@@ -10,6 +10,7 @@ pub mod client_security;
 pub mod contact;
 pub mod interaction;
 pub mod national_id;
+pub mod officer;
 pub mod parameter;
 pub mod province;
 pub mod scope;

@@ -15,6 +15,7 @@ pub mod lang;
 pub mod limits;
 pub mod metrics;
 pub mod oauth_error;
+pub mod officer;
 pub mod openapi;
 pub mod page_error;
 pub mod page_form;

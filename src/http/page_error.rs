@@ -27,6 +27,8 @@ pub enum PageMessage {
     BadPostLogoutRedirectUri,
     TooManyRequests,
     RequestTooLarge,
+    /// A page the account may not see (the officer console without the role or level).
+    Forbidden,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +94,10 @@ impl PageError {
         )
     }
 
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, PageMessage::Forbidden)
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, PageMessage::NotFound)
     }
@@ -141,6 +147,7 @@ impl PageError {
             PageMessage::BadPostLogoutRedirectUri => t.bad_post_logout_redirect_uri,
             PageMessage::TooManyRequests => t.too_many_requests,
             PageMessage::RequestTooLarge => t.request_too_large,
+            PageMessage::Forbidden => t.forbidden,
         }
     }
 }

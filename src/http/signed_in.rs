@@ -25,6 +25,7 @@ use super::lang::{Lang, page_lang};
 use super::page_error::PageError;
 use super::page_form::PageForm;
 use crate::authn::second_factor::{self, Reauthentication};
+use crate::domain::acr::AcrDemand;
 use crate::domain::interaction::Step;
 use crate::domain::scope::ScopeSet;
 use crate::protocol::authorize::LiveSession;
@@ -183,23 +184,34 @@ async fn require<R: Requirement>(
         }
     };
     let return_to = format!("{page}?lang={}", lang.code());
-    let login = login(req, state, lang, &return_to, again)
+    let login = login(req, state, lang, &return_to, again, None)
         .await
         .map_err(in_lang)?;
     Err(InternalError::from_response("the page needs a login", login).into())
 }
 
+/// What a page of the officer console demands of the login: a level (with the second
+/// factor it needs) and a recent password.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Demand {
+    pub acr: AcrDemand,
+    pub max_age: i64,
+}
+
 /// Starts a login with no client that ends by returning to `return_to`, one of the
-/// account pages with its `?lang=`. `again` asks for the password even with a live
-/// session (`prompt=login`): the session is there but its login falls short.
-async fn login(
+/// account pages or of the officer console, with its `?lang=`. `again` asks for the
+/// password even with a live session (`prompt=login`): the session is there but its
+/// login falls short.
+pub(crate) async fn login(
     req: &HttpRequest,
     state: &AppState,
     lang: Lang,
     return_to: &str,
     again: bool,
+    demand: Option<Demand>,
 ) -> Result<HttpResponse, PageError> {
-    if !return_to.starts_with("/account") || return_to.contains("//") {
+    let own = return_to.starts_with("/account") || return_to.starts_with("/officer");
+    if !own || return_to.contains("//") {
         return Err(PageError::bad_request());
     }
     let request = AuthorizationRequest {
@@ -216,10 +228,10 @@ async fn login(
         } else {
             Prompt::Default
         },
-        max_age: None,
+        max_age: demand.map(|d| d.max_age),
         ui_locales: Some(lang.code().to_owned()),
         own_page: Some(return_to.to_owned()),
-        acr: None,
+        acr: demand.map(|d| d.acr),
         prompt_consent: false,
         id_token_hint: None,
         hint_subject: None,

@@ -11,6 +11,7 @@ pub mod factor_texts;
 pub mod factors;
 pub mod login;
 pub mod login_protection;
+pub mod officer;
 pub mod passkeys;
 pub mod recover;
 pub mod second_factor;
@@ -42,6 +43,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/recover", web::get().to(recover::recover_get))
         .route("/recover", web::post().to(recover::recover_post))
         .route("/recover/reset", web::post().to(recover::reset_post))
+        .route("/officer", web::get().to(officer::home_get))
+        .route("/officer/citizen", web::post().to(officer::citizen_post))
+        .route("/officer/citizen/act", web::post().to(officer::act_post))
+        .route("/officer/audit", web::post().to(officer::audit_post))
+        .route("/officer/clients", web::get().to(officer::clients_get))
+        .route("/officer/clients", web::post().to(officer::clients_post))
+        .route("/officer/tokens", web::get().to(officer::tokens_get))
+        .route("/officer/tokens", web::post().to(officer::tokens_post))
         .route("/account", web::get().to(account::account_get))
         .route(
             "/account/sessions/end",

@@ -53,7 +53,7 @@ pub fn create(
 ) -> Result<(Client, Option<ClientSecret>), AdminError> {
     let (client, secret) = super::register(new)?;
     storage::transaction(conn, |conn| {
-        if clients::find(conn, &client.id)?.is_some() {
+        if clients::find_registered(conn, &client.id)?.is_some() {
             return Err(AdminError::Exists);
         }
         clients::insert(conn, &client, now)?;
@@ -73,7 +73,7 @@ pub fn update(
     now: NaiveDateTime,
 ) -> Result<(Client, Option<ClientSecret>), AdminError> {
     storage::transaction(conn, |conn| {
-        let current = clients::find(conn, client_id)?.ok_or(AdminError::NotFound)?;
+        let current = clients::find_registered(conn, client_id)?.ok_or(AdminError::NotFound)?;
         let mut wanted = change(NewClient::from(&current));
         wanted.id = Some(current.id.clone());
         wanted.kind = current.kind;
@@ -115,7 +115,7 @@ pub fn rotate_secret(
     now: NaiveDateTime,
 ) -> Result<ClientSecret, AdminError> {
     storage::transaction(conn, |conn| {
-        let mut client = clients::find(conn, client_id)?.ok_or(AdminError::NotFound)?;
+        let mut client = clients::find_registered(conn, client_id)?.ok_or(AdminError::NotFound)?;
         if client.secret_hash.is_none() {
             return Err(AdminError::NoSecret(client.auth_method.as_str()));
         }
@@ -127,9 +127,54 @@ pub fn rotate_secret(
     })
 }
 
-/// The client with this id, if there is one.
+/// The client with this id, if there is one, disabled or not.
 pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, StorageError> {
-    clients::find(conn, client_id)
+    clients::find_registered(conn, client_id)
+}
+
+/// Disables a client without deleting it: no endpoint knows it until it is enabled
+/// again, and its registration, consents and trail stay. `false` if it was disabled
+/// already.
+pub fn disable(
+    conn: &mut DbConnection,
+    client_id: &str,
+    actor: Actor<'_>,
+    now: NaiveDateTime,
+) -> Result<bool, AdminError> {
+    storage::transaction(conn, |conn| {
+        if clients::find_registered(conn, client_id)?.is_none() {
+            return Err(AdminError::NotFound);
+        }
+        let changed = clients::disable(conn, client_id, actor.0, now)?;
+        if changed {
+            audit(conn, "client_disabled", client_id, actor, now)?;
+        }
+        Ok(changed)
+    })
+}
+
+/// Enables a disabled client; `false` if it was not disabled.
+pub fn enable(
+    conn: &mut DbConnection,
+    client_id: &str,
+    actor: Actor<'_>,
+    now: NaiveDateTime,
+) -> Result<bool, AdminError> {
+    storage::transaction(conn, |conn| {
+        if clients::find_registered(conn, client_id)?.is_none() {
+            return Err(AdminError::NotFound);
+        }
+        let changed = clients::enable(conn, client_id)?;
+        if changed {
+            audit(conn, "client_enabled", client_id, actor, now)?;
+        }
+        Ok(changed)
+    })
+}
+
+/// The disabled clients, with when and by whom.
+pub fn disabled(conn: &mut DbConnection) -> Result<Vec<clients::Disabled>, StorageError> {
+    clients::disabled(conn)
 }
 
 /// Every registered client.

@@ -152,7 +152,7 @@ fn ensure_demo_clients(
     let secret = secret.ok_or_else(|| StorageError::Corrupt("demo portal has no secret".into()))?;
     let (app, _) = registration::register(app).map_err(invalid)?;
     for client in [&portal, &app] {
-        if clients::find(conn, &client.id)?.is_none() {
+        if clients::find_registered(conn, &client.id)?.is_none() {
             clients::insert(conn, client, now)?;
         } else {
             clients::update_credentials(

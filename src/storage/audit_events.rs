@@ -96,3 +96,18 @@ pub fn latest_for_citizen(
         .select(AuditEvent::as_select())
         .load(conn)?)
 }
+
+/// The latest `limit` events of one citizen, of every kind, newest first (the case
+/// file of the officer console).
+pub fn recent_for_citizen(
+    conn: &mut DbConnection,
+    national_id: &str,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StorageError> {
+    Ok(audit_events::table
+        .filter(audit_events::national_id.eq(national_id))
+        .order((audit_events::at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)?)
+}

@@ -3,7 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::clients;
+use super::connection::per_backend;
+use super::schema::{clients, disabled_clients};
 use super::{DbConnection, StorageError};
 use crate::domain::client::{
     AssertionAudience, Client, ClientKind, GrantType, SubjectType, TokenEndpointAuthMethod,
@@ -109,7 +110,26 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
+/// The client `client_id` if it is registered and not disabled: what every protocol
+/// endpoint may deal with. A disabled client is unknown to them.
 pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, StorageError> {
+    clients::table
+        .find(client_id)
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            disabled_clients::table.filter(disabled_clients::client_id.eq(clients::client_id)),
+        )))
+        .select(ClientRow::as_select())
+        .get_result(conn)
+        .optional()?
+        .map(Client::try_from)
+        .transpose()
+}
+
+/// The client `client_id`, disabled or not: for its administration.
+pub fn find_registered(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> Result<Option<Client>, StorageError> {
     clients::table
         .find(client_id)
         .select(ClientRow::as_select())
@@ -250,4 +270,46 @@ fn signing_alg_text(client: &Client) -> Option<String> {
     client
         .token_endpoint_auth_signing_alg
         .map(client_keys::alg_name)
+}
+
+/// A client's disablement: when and by whom.
+#[derive(Debug, Clone, Queryable)]
+pub struct Disabled {
+    pub client_id: String,
+    pub disabled_at: NaiveDateTime,
+    pub disabled_by: String,
+}
+
+/// Disables a registered client; `false` if it was already disabled.
+pub fn disable(
+    conn: &mut DbConnection,
+    client_id: &str,
+    by: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StorageError> {
+    let inserted = per_backend!(conn, |c| diesel::insert_into(disabled_clients::table)
+        .values((
+            disabled_clients::client_id.eq(client_id),
+            disabled_clients::disabled_at.eq(now),
+            disabled_clients::disabled_by.eq(by),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
+/// Enables a disabled client again; `false` if it was not disabled.
+pub fn enable(conn: &mut DbConnection, client_id: &str) -> Result<bool, StorageError> {
+    Ok(diesel::delete(disabled_clients::table.find(client_id)).execute(conn)? == 1)
+}
+
+/// Every disabled client.
+pub fn disabled(conn: &mut DbConnection) -> Result<Vec<Disabled>, StorageError> {
+    Ok(disabled_clients::table
+        .select((
+            disabled_clients::client_id,
+            disabled_clients::disabled_at,
+            disabled_clients::disabled_by,
+        ))
+        .load(conn)?)
 }

@@ -21,6 +21,7 @@ pub mod contacts;
 pub mod logout_outbox;
 pub mod migrations;
 pub mod notifications;
+pub mod officers;
 pub mod pairwise_subjects;
 pub mod passkeys;
 pub mod recovery_codes;

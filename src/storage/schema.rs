@@ -251,3 +251,40 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    officer_roles (account_id, role) {
+        account_id -> Text,
+        role -> Text,
+        granted_at -> Timestamp,
+        granted_by -> Text,
+    }
+}
+
+diesel::table! {
+    officer_tokens (id) {
+        id -> Text,
+        account_id -> Text,
+        token_digest -> Binary,
+        roles -> Text,
+        label -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    disabled_clients (client_id) {
+        client_id -> Text,
+        disabled_at -> Timestamp,
+        disabled_by -> Text,
+    }
+}
+
+diesel::joinable!(officer_roles -> accounts (account_id));
+diesel::joinable!(officer_tokens -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(officer_roles, officer_tokens, accounts);
+diesel::allow_tables_to_appear_in_same_query!(officer_roles, citizens);
+diesel::allow_tables_to_appear_in_same_query!(disabled_clients, clients);

@@ -103,3 +103,17 @@ pub fn delete(
     }
     Ok(deleted == 1)
 }
+
+/// Removes every factor of the account, TOTP and passkeys, and its recovery codes (an
+/// officer's reset after the citizen lost them); returns how many factors went.
+pub fn delete_all(conn: &mut DbConnection, account_id: &str) -> Result<usize, StorageError> {
+    let totp =
+        diesel::delete(second_factors::table.filter(second_factors::account_id.eq(account_id)))
+            .execute(conn)?;
+    let passkeys = diesel::delete(
+        super::schema::passkeys::table.filter(super::schema::passkeys::account_id.eq(account_id)),
+    )
+    .execute(conn)?;
+    recovery_codes::forget_if_no_factor(conn, account_id)?;
+    Ok(totp + passkeys)
+}

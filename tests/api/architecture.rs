@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "consent",
             "metrics",
             "notify",
+            "officers",
             "protocol",
             "registration",
             "registry",

@@ -52,6 +52,12 @@ const NOT_JSON: &[&str] = &[
     "/account/contacts/verify",
     "/recover",
     "/recover/reset",
+    "/officer",
+    "/officer/citizen",
+    "/officer/citizen/act",
+    "/officer/audit",
+    "/officer/clients",
+    "/officer/tokens",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

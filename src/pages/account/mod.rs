@@ -25,6 +25,7 @@ use crate::http::csrf;
 use crate::http::lang::{Lang, Texts};
 use crate::http::page_error::{PageError, html};
 use crate::http::signed_in::{Any, SignedIn};
+use crate::officers::casework;
 use crate::protocol::authorize::LiveSession;
 use crate::registry;
 use crate::state::AppState;
@@ -161,7 +162,7 @@ async fn render(
             let mut names: HashMap<String, String> = HashMap::new();
             for id in disclosures.iter().filter_map(|e| e.client_id.as_deref()) {
                 if !names.contains_key(id)
-                    && let Some(client) = clients::find(conn, id)?
+                    && let Some(client) = clients::find_registered(conn, id)?
                 {
                     names.insert(client.id, client.name);
                 }
@@ -187,13 +188,21 @@ async fn render(
         .collect();
     let history = disclosures
         .into_iter()
-        .map(|event| HistoryView {
-            at: local_time(event.at.and_utc()),
-            service: event
-                .client_id
-                .and_then(|id| names.get(&id).cloned())
-                .unwrap_or_else(|| a.unknown_service.to_owned()),
-            data: in_words(data::for_claims(event.claims.as_deref().unwrap_or(""))),
+        .map(|event| match event.outcome.as_str() {
+            // A look-up at the counter: an officer, not a service, saw the account.
+            casework::LOOKUP => HistoryView {
+                at: local_time(event.at.and_utc()),
+                service: a.officer_lookup.to_owned(),
+                data: a.account_record.to_owned(),
+            },
+            _ => HistoryView {
+                at: local_time(event.at.and_utc()),
+                service: event
+                    .client_id
+                    .and_then(|id| names.get(&id).cloned())
+                    .unwrap_or_else(|| a.unknown_service.to_owned()),
+                data: in_words(data::for_claims(event.claims.as_deref().unwrap_or(""))),
+            },
         })
         .collect();
     let security = changes

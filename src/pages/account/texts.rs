@@ -43,6 +43,8 @@ pub struct AccountTexts {
     pub form_expired: &'static str,
     pub wrong_password: &'static str,
     pub unknown_service: &'static str,
+    pub officer_lookup: &'static str,
+    pub account_record: &'static str,
 }
 
 pub static VI: AccountTexts = AccountTexts {
@@ -86,6 +88,8 @@ pub static VI: AccountTexts = AccountTexts {
     form_expired: "Biểu mẫu đã hết hạn. Vui lòng thực hiện lại.",
     wrong_password: "Mật khẩu hiện tại không đúng.",
     unknown_service: "Dịch vụ không còn đăng ký",
+    officer_lookup: "Cán bộ tra cứu tài khoản của bạn",
+    account_record: "trạng thái, mức đảm bảo, yếu tố xác thực, liên lạc (che một phần)",
 };
 
 pub static EN: AccountTexts = AccountTexts {
@@ -129,6 +133,8 @@ pub static EN: AccountTexts = AccountTexts {
     form_expired: "The form has expired. Please try again.",
     wrong_password: "The current password is wrong.",
     unknown_service: "A service no longer registered",
+    officer_lookup: "An officer looked up your account",
+    account_record: "status, assurance level, authenticators, contacts (partly hidden)",
 };
 
 pub fn texts(lang: Lang) -> &'static AccountTexts {

@@ -1,0 +1,3 @@
+DROP TABLE disabled_clients;
+DROP TABLE officer_tokens;
+DROP TABLE officer_roles;
