@@ -302,6 +302,9 @@ pub struct LogoutSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifySettings {
+    /// Whether a login from a kind of device (browser and system) the account never
+    /// logged in from is told to its proven contacts.
+    pub new_device_notice: bool,
     /// Attempts per message (1 to 10) while a transport is down or answers a
     /// temporary failure.
     pub attempts: u32,

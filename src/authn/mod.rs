@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod enrolment;
 pub mod factor_lockout;
 pub mod login;
+pub mod new_device;
 pub mod passkey;
 pub mod password;
 pub mod password_change;

@@ -40,6 +40,11 @@ pub enum Notice {
     FactorAdded(Authenticator),
     FactorRemoved(Authenticator),
     RecoveryCodesRenewed,
+    /// A login from a kind of device (browser and system, from a fixed list) the
+    /// account had not logged in from before.
+    NewDevice {
+        device: String,
+    },
 }
 
 impl Notice {
@@ -57,6 +62,7 @@ impl Notice {
             Notice::FactorAdded(_) => "factor_added",
             Notice::FactorRemoved(_) => "factor_removed",
             Notice::RecoveryCodesRenewed => "recovery_codes_renewed",
+            Notice::NewDevice { .. } => "new_device",
         }
     }
 
@@ -211,6 +217,22 @@ impl Notice {
                 "New recovery codes were just made for your e-ID account; the old ones no \
                  longer work.",
             ),
+            Notice::NewDevice { device } => {
+                if vi {
+                    (
+                        "Đăng nhập từ thiết bị mới".to_owned(),
+                        format!(
+                            "Tài khoản định danh điện tử của bạn vừa đăng nhập từ một thiết bị \
+                             chưa từng dùng: {device}."
+                        ),
+                    )
+                } else {
+                    (
+                        "Login from a new device".to_owned(),
+                        format!("Your e-ID account just logged in from a new device: {device}."),
+                    )
+                }
+            }
         };
         if self.carries_code() {
             return (subject, body);

@@ -36,6 +36,21 @@ pub enum Language {
     En,
 }
 
+impl Language {
+    /// The first of the login's `ui_locales` that we write in; Vietnamese otherwise.
+    pub fn from_ui_locales(ui_locales: Option<&str>) -> Language {
+        ui_locales
+            .unwrap_or("")
+            .split(' ')
+            .find_map(|tag| match tag.split('-').next() {
+                Some("vi") => Some(Language::Vi),
+                Some("en") => Some(Language::En),
+                _ => None,
+            })
+            .unwrap_or(Language::Vi)
+    }
+}
+
 /// Why a message did not go.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {

@@ -131,10 +131,7 @@ pub fn revoke(
     now: NaiveDateTime,
 ) -> Result<bool, StorageError> {
     storage::transaction(conn, |conn| {
-        let owner = stored::tokens(conn, account_id)?
-            .into_iter()
-            .find(|t| t.id == id && t.revoked_at.is_none());
-        let Some(owner) = owner else {
+        let Some(owner) = stored::token(conn, id)? else {
             return Ok(false);
         };
         if !stored::revoke_token(conn, id, account_id, now)? {
@@ -168,7 +165,7 @@ pub fn authenticate(
         accounts::find(conn, &token.account_id)?.is_some_and(|a| a.status == AccountStatus::Active);
     let named = Roles::parse(&token.roles).unwrap_or_default();
     let roles = named.intersection(&stored::roles_of(conn, &token.account_id)?);
-    Ok((active && !roles.is_empty()).then(|| Officer {
+    Ok((active && !roles.is_empty()).then_some(Officer {
         account_id: token.account_id,
         roles,
     }))

@@ -70,6 +70,7 @@ pub struct EnrolTexts {
     pub done_title: &'static str,
     pub done_text: &'static str,
     pub done_account_link: &'static str,
+    pub done_contact_link: &'static str,
     /// The link on the login page.
     pub login_link: &'static str,
     /// The note on the login page after enrolling from it.
@@ -109,6 +110,7 @@ pub static VI: EnrolTexts = EnrolTexts {
     done_title: "Đăng ký thành công",
     done_text: "Tài khoản định danh mức 1 của bạn đã được tạo. Bạn có thể đăng nhập ngay.",
     done_account_link: "Đến trang tài khoản",
+    done_contact_link: "Xác minh số điện thoại hoặc thư điện tử đã khai (cần để khôi phục tài khoản)",
     login_link: "Chưa có tài khoản? Đăng ký",
     enrolled_notice: "Đăng ký thành công. Vui lòng đăng nhập bằng số định danh và mật khẩu vừa tạo.",
 };
@@ -146,6 +148,7 @@ pub static EN: EnrolTexts = EnrolTexts {
     done_title: "Account created",
     done_text: "Your level-1 e-ID account has been created. You can log in now.",
     done_account_link: "Go to your account",
+    done_contact_link: "Prove the phone number or e-mail address you gave (needed to recover the account)",
     login_link: "No account yet? Create one",
     enrolled_notice: "Your account has been created. Please log in with your number and the password you chose.",
 };

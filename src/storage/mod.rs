@@ -18,6 +18,7 @@ pub mod clients;
 mod connection;
 pub mod consents;
 pub mod contacts;
+pub mod known_devices;
 pub mod logout_outbox;
 pub mod migrations;
 pub mod notifications;

@@ -135,6 +135,15 @@ pub fn tokens(
     })
 }
 
+/// The token `id`, live or not.
+pub fn token(conn: &mut DbConnection, id: &str) -> Result<Option<TokenRow>, StorageError> {
+    Ok(officer_tokens::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .get_result(conn)
+        .optional()?)
+}
+
 /// The token with this digest if it is neither revoked nor expired at `now`, and
 /// records its use.
 pub fn use_token(

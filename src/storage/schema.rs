@@ -288,3 +288,11 @@ diesel::joinable!(officer_tokens -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(officer_roles, officer_tokens, accounts);
 diesel::allow_tables_to_appear_in_same_query!(officer_roles, citizens);
 diesel::allow_tables_to_appear_in_same_query!(disabled_clients, clients);
+
+diesel::table! {
+    known_devices (account_id, device) {
+        account_id -> Text,
+        device -> Text,
+        first_seen -> Timestamp,
+    }
+}

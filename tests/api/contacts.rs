@@ -742,3 +742,74 @@ async fn an_officers_level_change_and_lock_are_told_to_the_proven_contacts() {
     app.advance_clock(Duration::minutes(1));
     no_more_sms(&mut gateway).await;
 }
+
+/// A browser that says it is Firefox on Windows.
+fn firefox_on_windows() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_login_from_a_new_kind_of_device_is_told_once_to_the_proven_contacts() {
+    let mut gateway = gateway(0, 500).await;
+    let app = app_with(&gateway, None).await;
+    let citizen = app.citizen();
+    let browser = http_client(true);
+    let page = contacts_page(&app, &browser, &citizen).await;
+    let code = code_by_sms(&app, &browser, &mut gateway, &page, "0912345678").await;
+    let verify = verify_page(&app, &browser).await;
+    let proven = post_code(&app, &browser, &verify, &code).await;
+    assert_eq!(proven.status(), StatusCode::SEE_OTHER);
+    let _verified = next_sms(&mut gateway).await;
+
+    // The first device on record (the one that proved the phone) was not announced;
+    // a login from Firefox on Windows is, in the login's language.
+    let laptop = firefox_on_windows();
+    app.sign_in_at(
+        &laptop,
+        "/account?lang=en",
+        &citizen.number,
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    let (_, sms) = next_sms(&mut gateway).await;
+    let text = sms["text"].as_str().unwrap();
+    assert!(text.contains("new device: Firefox, Windows"), "{text}");
+    // The same kind of device again, even another one, is not new.
+    let second_laptop = firefox_on_windows();
+    app.sign_in_at(
+        &second_laptop,
+        "/account?lang=en",
+        &citizen.number,
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    no_more_sms(&mut gateway).await;
+}
+
+#[tokio::test]
+async fn with_the_new_device_notice_off_a_new_device_is_not_told() {
+    let mut gateway = gateway(0, 500).await;
+    let app = app_configured(&gateway, None, |s| s.notify.new_device_notice = false).await;
+    let citizen = app.citizen();
+    let browser = http_client(true);
+    let page = contacts_page(&app, &browser, &citizen).await;
+    let code = code_by_sms(&app, &browser, &mut gateway, &page, "0912345678").await;
+    let verify = verify_page(&app, &browser).await;
+    post_code(&app, &browser, &verify, &code).await;
+    let _verified = next_sms(&mut gateway).await;
+    app.sign_in_at(
+        &firefox_on_windows(),
+        "/account?lang=en",
+        &citizen.number,
+        crate::helpers::PASSWORD,
+    )
+    .await;
+    no_more_sms(&mut gateway).await;
+}

@@ -118,6 +118,10 @@ async fn a_citizen_whose_details_match_the_register_enrols_and_then_logs_in() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("Đăng ký thành công"), "{body}");
     assert!(body.contains("href=\"/account?lang=vi\""));
+    assert!(
+        body.contains("href=\"/account/contacts?lang=vi\""),
+        "the contact given is proven next"
+    );
 
     let number = citizen.national_id.expose().to_owned();
     let id = citizen.national_id.clone();

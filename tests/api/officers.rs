@@ -257,6 +257,38 @@ async fn an_officer_at_level_2_looks_a_citizen_up_and_acts_within_the_role_and_a
     ];
     let (status, _) = post(&app, &browser, "/officer/citizen/act", &act, &code).await;
     assert_eq!(status, StatusCode::CONFLICT);
+    // The trail is the auditor's: refused to support, shown to an auditor with who did
+    // what, and the auditor's reading is itself audited.
+    let audit = [("national_id", citizen.number.as_str())];
+    let (status, _) = post(&app, &browser, "/officer/audit", &look_up, &audit).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (auditor, auditor_factor) = officer(&app, "auditor").await;
+    let auditor_browser = http_client(true);
+    let auditor_home = console_login(&app, &auditor_browser, &auditor, &auditor_factor).await;
+    assert!(
+        !auditor_home.contains("action=\"/officer/citizen\""),
+        "no look-up form for an auditor"
+    );
+    let token = token_for(&auditor_home, "/officer/audit");
+    let (status, trail) = post(&app, &auditor_browser, "/officer/audit", &token, &audit).await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    assert!(
+        trail.contains("account_status_changed") && trail.contains(&by),
+        "{trail}"
+    );
+    let (status, _) = post(&app, &auditor_browser, "/officer/citizen", &token, &audit).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the audit form's token does not open a look-up"
+    );
+    let by_auditor = format!("by=officer:{}", account_id(&app, &auditor));
+    let readings = events(&app, &citizen)
+        .into_iter()
+        .filter(|e| e.outcome == "officer_lookup" && e.detail.as_deref() == Some(&by_auditor))
+        .count();
+    assert_eq!(readings, 1, "the auditor's reading is audited");
+
     // And an officer does not act on their own account.
     let own = [
         ("national_id", officer_citizen.number.as_str()),
@@ -425,11 +457,11 @@ async fn personal_tokens_open_the_admin_api_with_their_roles_only_until_revoked(
                 .filter(a::client_id.eq(client_id))
                 .filter(a::outcome.eq("client_created"))
                 .select(a::detail)
-                .first::<Option<String>>(conn)
+                .load::<Option<String>>(conn)
                 .map_err(citizen_idp::storage::StorageError::from)
         })
         .unwrap();
-    assert_eq!(created_row.as_deref(), Some(by.as_str()));
+    assert_eq!(created_row, vec![Some(by.clone())]);
 
     // Revoked, the token stops at once; so does one whose officer lost the role.
     let revoked = app.cli(&["officers", "token", "revoke", &id], None).await;

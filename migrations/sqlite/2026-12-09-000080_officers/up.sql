@@ -37,3 +37,13 @@ CREATE TABLE disabled_clients (
     disabled_at TIMESTAMP NOT NULL,
     disabled_by TEXT NOT NULL
 );
+
+-- known_devices: the kinds of device (browser and system, from a fixed list, as the
+-- sessions list shows them) each account has logged in from, so that a login from a
+-- new kind is told to the citizen (notify.new_device_notice).
+CREATE TABLE known_devices (
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    device     TEXT NOT NULL,
+    first_seen TIMESTAMP NOT NULL,
+    PRIMARY KEY (account_id, device)
+);

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Act, Audit, ConsoleForm, Frame, HOME, LookUp, done, refused, texts};
+use crate::authn::session;
 use crate::domain::acr::AssuranceLevel;
 use crate::domain::national_id::NationalId;
 use crate::domain::officer::Role;
@@ -27,6 +28,8 @@ struct EventLine {
     kind: String,
     outcome: String,
     client: String,
+    /// Who did it and why (`by=`, `officer=`, `reason=`), for an auditor.
+    detail: String,
 }
 
 /// One of the support role's actions, as its form shows it.
@@ -71,6 +74,7 @@ struct CasePage<'a> {
     passkeys: Vec<String>,
     codes_left: usize,
     contacts: Vec<(String, bool)>,
+    sessions: Vec<String>,
     events: Vec<EventLine>,
     may_register: bool,
     may_support: bool,
@@ -102,6 +106,7 @@ fn lines(file: &CaseFile) -> Vec<EventLine> {
             kind: e.kind.clone(),
             outcome: e.outcome.clone(),
             client: e.client_id.clone().unwrap_or_default(),
+            detail: e.detail.clone().unwrap_or_default(),
         })
         .collect()
 }
@@ -168,6 +173,22 @@ async fn case_file(
         Ok(file) => file,
         Err(e) => return refused(req, state, lang, officer, e),
     };
+    let sessions =
+        session::list_for_account(state.store.as_ref(), &file.account.id, state.clock.now())
+            .await
+            .map_err(|e| PageError::from(e).in_lang(lang))?
+            .into_iter()
+            .map(|s| {
+                let started = chrono::DateTime::from_timestamp(s.facts.auth_time, 0)
+                    .map(|at| when(at.naive_utc()))
+                    .unwrap_or_default();
+                format!(
+                    "{} ({started}, {})",
+                    s.device.unwrap_or_else(|| "?".into()),
+                    s.facts.acr.as_str()
+                )
+            })
+            .collect();
     let (secret, cookie) = csrf::browser(req, state);
     let page = CasePage {
         t: lang.texts(),
@@ -191,6 +212,7 @@ async fn case_file(
             .iter()
             .map(|c| (c.contact.masked(), c.verified()))
             .collect(),
+        sessions,
         events: lines(&file),
         may_register: officer.may(Role::Registrar),
         may_support: officer.may(Role::Support),

@@ -13,8 +13,8 @@ use super::flow::{self, LoginFlow, Progress};
 use super::grant::AuthorizationResponse;
 use super::request::{AuthorizationRequest, Prompt};
 use super::{Browser, Refused, grant, live_session};
-use crate::authn::second_factor;
 use crate::authn::session::{self, Session};
+use crate::authn::{new_device, second_factor};
 use crate::domain::acr::{Acr, Amr, AssuranceLevel, AuthMethod};
 use crate::domain::authn_facts::AuthnFacts;
 use crate::domain::citizen::Citizen;
@@ -22,6 +22,7 @@ use crate::domain::client::Client;
 use crate::domain::interaction::{self, AccountFacts, Authn, Demands, Facts, Next, Refusal, Step};
 use crate::domain::scope::ScopeSet;
 use crate::domain::secret::SessionToken;
+use crate::notify::Language;
 use crate::protocol::Context;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::logout::end_replaced_session;
@@ -441,7 +442,9 @@ pub async fn advance(
     let mut new_session_cookie = None;
     let session = match (step, flow.progress.take(), &facts.authn) {
         (None | Some(Step::Consent), Some(progress), Some(authn)) => {
-            let (session, token) = start_session(ctx, browser, &progress, authn.level, now).await?;
+            let language = Language::from_ui_locales(flow.request.ui_locales.as_deref());
+            let (session, token) =
+                start_session(ctx, browser, &progress, authn.level, language, now).await?;
             flow.sid = Some(session.facts.sid.clone());
             flow.reauthenticated = progress.password_in_flow;
             new_session_cookie = Some(token);
@@ -532,6 +535,7 @@ async fn start_session(
     browser: &Browser,
     progress: &Progress,
     level: AssuranceLevel,
+    language: Language,
     now: DateTime<Utc>,
 ) -> Result<(Session, SessionToken), Refused> {
     end_replaced_session(
@@ -554,5 +558,9 @@ async fn start_session(
         device: session::device_hint(browser.user_agent.as_deref()),
     };
     let token = session::create(ctx.store, &session, Duration::from_secs(ttl)).await?;
+    if ctx.settings.notify.new_device_notice {
+        let device = session.device.as_deref();
+        new_device::note_login(ctx.db, &progress.account_id, device, language, now).await?;
+    }
     Ok((session, token))
 }
