@@ -19,7 +19,18 @@ async fn client_credentials_token(app: &TestApp, id: &str, secret: &str) -> (Sta
 
 #[tokio::test]
 async fn the_admin_api_is_absent_without_a_token_and_refuses_a_wrong_one() {
+    // Without the bootstrap token only officers' personal tokens open it: the shared
+    // token of the tests is refused.
     let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .get(app.url("/admin/clients"))
+        .bearer_auth(ADMIN_TOKEN)
+        .fetch()
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // With officers' tokens turned off too, it is absent.
+    let app = TestApp::spawn_with(|s| s.admin.officer_tokens = false).await;
     let response = app
         .http
         .get(app.url("/admin/clients"))
@@ -29,7 +40,7 @@ async fn the_admin_api_is_absent_without_a_token_and_refuses_a_wrong_one() {
     assert_eq!(
         response.status(),
         StatusCode::NOT_FOUND,
-        "disabled by default"
+        "no token of either kind: the API is off"
     );
 
     let app = admin_app().await;
@@ -250,7 +261,7 @@ async fn the_openapi_document_describes_what_is_served() {
             );
         }
     }
-    assert_eq!(operations, 6);
+    assert_eq!(operations, 8);
 }
 
 #[tokio::test]

@@ -76,7 +76,7 @@ async fn journey(lang: Lang) {
     j.page("enrolled").await;
 
     // 2. Log in to the account pages with the new password.
-    browser.click("a.button").await;
+    browser.click("#account-link").await;
     browser.wait_for_url(&app.url("/login?")).await;
     browser.type_into("#national_id", &number).await;
     browser.type_into("#password", NEW_PASSWORD).await;

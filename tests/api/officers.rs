@@ -35,6 +35,18 @@ pub(crate) async fn officer(app: &TestApp, roles: &str) -> (TestCitizen, Enrolle
         )
         .await;
     assert_succeeded(&granted);
+    // The app's browser enrolled the factor; it logs out, so that it can enrol another.
+    let (_, _, page) = app.browse(&app.url("/logout")).await;
+    let response = app
+        .browser
+        .post(app.url("/logout/confirm"))
+        .form(&[
+            ("logout", hidden_field(&page, "logout")),
+            ("lang", hidden_field(&page, "lang")),
+        ])
+        .fetch()
+        .await;
+    assert!(response.status().is_success() || response.status().is_redirection());
     (citizen, enrolled)
 }
 

@@ -845,6 +845,32 @@ async fn every_documented_operation_answers_as_documented() {
             StatusCode::CONFLICT,
         ),
         (
+            "/admin/clients/{client_id}/disable",
+            admin(http.post(url("/admin/clients/doc-check/disable"))),
+            StatusCode::OK,
+        ),
+        (
+            "/admin/clients/{client_id}/disable",
+            admin(http.post(url("/admin/clients/unknown/disable"))),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/admin/clients/{client_id}/disable",
+            http.post(url("/admin/clients/doc-check/disable"))
+                .bearer_auth("wrong"),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/admin/clients/{client_id}/enable",
+            admin(http.post(url("/admin/clients/doc-check/enable"))),
+            StatusCode::OK,
+        ),
+        (
+            "/admin/clients/{client_id}/enable",
+            http.post(url("/admin/clients/doc-check/enable")),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
             one,
             admin(http.delete(url("/admin/clients/doc-check"))),
             StatusCode::NO_CONTENT,
