@@ -66,7 +66,9 @@ pub fn create(
         )));
     }
     let secret = format!("{PREFIX}{}", random::token());
-    let id = random::token().chars().take(16).collect::<String>();
+    // Letters first: an id that began with `-` would read as an option on the command
+    // line (`officers token revoke ID`).
+    let id = format!("ot{}", random::digits(16));
     let expires_at = now + Duration::days(i64::from(request.days));
     storage::transaction(conn, |conn| {
         let account = accounts::find(conn, account_id)?.ok_or(OfficerError::NoAccount)?;

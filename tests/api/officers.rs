@@ -152,7 +152,7 @@ async fn an_officer_at_level_2_looks_a_citizen_up_and_acts_within_the_role_and_a
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{case}");
-    assert!(case.contains("id=\"case-status\">active<"), "{case}");
+    assert!(case.contains("data-status=\"active\""), "{case}");
     let lookups: Vec<_> = events(&app, &citizen)
         .into_iter()
         .filter(|e| e.kind == "disclosure" && e.outcome == "officer_lookup")

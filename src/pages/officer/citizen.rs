@@ -10,6 +10,7 @@ use askama::Template;
 use super::{Act, Audit, ConsoleForm, Frame, HOME, LookUp, done, refused, texts};
 use crate::authn::session;
 use crate::domain::acr::AssuranceLevel;
+use crate::domain::citizen::AccountStatus;
 use crate::domain::national_id::NationalId;
 use crate::domain::officer::Role;
 use crate::http::csrf::{self, Freshness};
@@ -67,6 +68,7 @@ struct CasePage<'a> {
     national_id: &'a str,
     name: &'a str,
     status: &'a str,
+    status_text: &'a str,
     level: i32,
     created: String,
     living: bool,
@@ -130,27 +132,13 @@ pub async fn citizen_post(
 ) -> Result<HttpResponse, PageError> {
     let o = texts::texts(lang);
     if token == Freshness::Expired {
-        return super::home(
-            &req,
-            &state,
-            lang,
-            &officer,
-            StatusCode::BAD_REQUEST,
-            Some(o.form_expired),
-        );
+        return super::home_refusing(&req, &state, lang, &officer, o.form_expired);
     }
     if !(officer.may(Role::Registrar) || officer.may(Role::Support)) {
         return Err(PageError::forbidden().in_lang(lang));
     }
     let Some(id) = number(&form) else {
-        return super::home(
-            &req,
-            &state,
-            lang,
-            &officer,
-            StatusCode::BAD_REQUEST,
-            Some(o.bad_number),
-        );
+        return super::home_refusing(&req, &state, lang, &officer, o.bad_number);
     };
     case_file(&req, &state, lang, &officer, id, StatusCode::OK, None).await
 }
@@ -197,6 +185,11 @@ async fn case_file(
         national_id: file.national_id.expose(),
         name: file.citizen.as_ref().map_or("", |c| c.full_name.as_str()),
         status: file.account.status.as_str(),
+        status_text: texts::texts(lang).states[match file.account.status {
+            AccountStatus::Active => 0,
+            AccountStatus::Locked => 1,
+            AccountStatus::Suspended => 2,
+        }],
         level: file.account.assurance_level.number(),
         created: when(file.account.created_at),
         living: file.citizen.as_ref().is_some_and(|c| c.is_living()),
@@ -280,14 +273,7 @@ pub async fn act_post(
 ) -> Result<HttpResponse, PageError> {
     let o = texts::texts(lang);
     let Some(id) = number(&form) else {
-        return super::home(
-            &req,
-            &state,
-            lang,
-            &officer,
-            StatusCode::BAD_REQUEST,
-            Some(o.bad_number),
-        );
+        return super::home_refusing(&req, &state, lang, &officer, o.bad_number);
     };
     let Some(action) = Action::parse(&form.field(&form.action), &form.field(&form.level)) else {
         return Err(PageError::bad_request().in_lang(lang));
@@ -319,7 +305,7 @@ pub async fn act_post(
         reason: &reason,
     };
     if matches!(action, Action::Level(_) | Action::Status(_)) && decision.check().is_err() {
-        return again(o.reason_label).await;
+        return again(o.reason_needed).await;
     }
     let (own_id, now) = (officer.account_id.clone(), state.clock.now().naive_utc());
     let target = id.clone();
@@ -404,24 +390,10 @@ pub async fn audit_post(
         return Err(PageError::forbidden().in_lang(lang));
     }
     if token == Freshness::Expired {
-        return super::home(
-            &req,
-            &state,
-            lang,
-            &officer,
-            StatusCode::BAD_REQUEST,
-            Some(o.form_expired),
-        );
+        return super::home_refusing(&req, &state, lang, &officer, o.form_expired);
     }
     let Some(id) = number(&form) else {
-        return super::home(
-            &req,
-            &state,
-            lang,
-            &officer,
-            StatusCode::BAD_REQUEST,
-            Some(o.bad_number),
-        );
+        return super::home_refusing(&req, &state, lang, &officer, o.bad_number);
     };
     let (by, now, shown) = (officer.actor(), state.clock.now().naive_utc(), id.clone());
     let file = match state

@@ -182,6 +182,24 @@ fn home(
     Ok(with_cookie(html(status, page.render()), cookie))
 }
 
+/// The home page again, with why the form was refused (400).
+fn home_refusing(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    officer: &Officer,
+    error: &str,
+) -> Result<HttpResponse, PageError> {
+    home(
+        req,
+        state,
+        lang,
+        officer,
+        StatusCode::BAD_REQUEST,
+        Some(error),
+    )
+}
+
 /// The result page of an action.
 fn done(
     req: &HttpRequest,
