@@ -301,6 +301,7 @@ pub async fn run(
         AdminError::Storage(e) => StartupError::Storage(e),
         other_error => other(other_error),
     };
+    let disable = matches!(command, ClientsCommand::Disable { .. });
     match command {
         ClientsCommand::Create(args) => {
             let args = *args;
@@ -361,9 +362,8 @@ pub async fn run(
             print_client(&client);
         }
         ClientsCommand::List { json } => {
-            let list = db.run(admin::list).await?;
-            let disabled = db.run(admin::disabled).await?;
-            let is_disabled = |id: &str| disabled.iter().any(|d| d.client_id == id);
+            let (list, disabled) = db.run(admin::list_with_disabled).await?;
+            let is_disabled = |id: &str| disabled.iter().any(|d| d == id);
             if json {
                 let rows: Vec<serde_json::Value> = list
                     .iter()
@@ -417,23 +417,15 @@ pub async fn run(
                 .map_err(admin_error)?;
             println!("client {shown} deleted");
         }
-        ClientsCommand::Disable { client_id } => {
+        ClientsCommand::Disable { client_id } | ClientsCommand::Enable { client_id } => {
             let shown = client_id.clone();
             let changed = db
-                .run(move |conn| admin::disable(conn, &client_id, ACTOR, now))
+                .run(move |conn| admin::set_disabled(conn, &client_id, disable, ACTOR, now))
                 .await
                 .map_err(admin_error)?;
             let already = if changed { "" } else { " already" };
-            println!("client {shown} is{already} disabled");
-        }
-        ClientsCommand::Enable { client_id } => {
-            let shown = client_id.clone();
-            let changed = db
-                .run(move |conn| admin::enable(conn, &client_id, ACTOR, now))
-                .await
-                .map_err(admin_error)?;
-            let already = if changed { "" } else { " already" };
-            println!("client {shown} is{already} enabled");
+            let state = if disable { "disabled" } else { "enabled" };
+            println!("client {shown} is{already} {state}");
         }
     }
     Ok(())

@@ -514,13 +514,7 @@ async fn switch(
     let id = client_id.clone();
     state
         .db
-        .run(move |conn| {
-            if disable {
-                admin::disable(conn, &id, Actor(&actor), now)
-            } else {
-                admin::enable(conn, &id, Actor(&actor), now)
-            }
-        })
+        .run(move |conn| admin::set_disabled(conn, &id, disable, Actor(&actor), now))
         .await?;
     state.clients.invalidate(&client_id);
     Ok(json(

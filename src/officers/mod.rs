@@ -78,11 +78,6 @@ pub fn standing(conn: &mut DbConnection, account_id: &str) -> Result<(Roles, boo
     ))
 }
 
-/// The roles the account holds now.
-pub fn roles_of(conn: &mut DbConnection, account_id: &str) -> Result<Roles, StorageError> {
-    stored::roles_of(conn, account_id)
-}
-
 /// Grants `roles` to the account of `id`; returns those it did not hold before.
 pub fn grant(
     conn: &mut DbConnection,
@@ -123,9 +118,7 @@ pub fn revoke(
             }
         }
         if stored::roles_of(conn, &account.id)?.is_empty() {
-            for token in stored::tokens(conn, Some(&account.id))? {
-                stored::revoke_token(conn, &token.id, Some(&account.id), now)?;
-            }
+            stored::revoke_all_tokens(conn, &account.id, now)?;
         }
         Ok(revoked)
     })

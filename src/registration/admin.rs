@@ -132,12 +132,13 @@ pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, 
     clients::find_registered(conn, client_id)
 }
 
-/// Disables a client without deleting it: no endpoint knows it until it is enabled
-/// again, and its registration, consents and trail stay. `false` if it was disabled
-/// already.
-pub fn disable(
+/// Disables a client without deleting it (`disabled`), or enables it again: a disabled
+/// client is unknown to every endpoint, and keeps its registration, consents and
+/// trail. Returns whether the state changed (the call is idempotent).
+pub fn set_disabled(
     conn: &mut DbConnection,
     client_id: &str,
+    disabled: bool,
     actor: Actor<'_>,
     now: NaiveDateTime,
 ) -> Result<bool, AdminError> {
@@ -145,36 +146,27 @@ pub fn disable(
         if clients::find_registered(conn, client_id)?.is_none() {
             return Err(AdminError::NotFound);
         }
-        let changed = clients::disable(conn, client_id, actor.0, now)?;
+        let (changed, outcome) = if disabled {
+            (
+                clients::disable(conn, client_id, actor.0, now)?,
+                "client_disabled",
+            )
+        } else {
+            (clients::enable(conn, client_id)?, "client_enabled")
+        };
         if changed {
-            audit(conn, "client_disabled", client_id, actor, now)?;
+            audit(conn, outcome, client_id, actor, now)?;
         }
         Ok(changed)
     })
 }
 
-/// Enables a disabled client; `false` if it was not disabled.
-pub fn enable(
+/// Every registered client, with the ids of those disabled: one database trip for a
+/// listing.
+pub fn list_with_disabled(
     conn: &mut DbConnection,
-    client_id: &str,
-    actor: Actor<'_>,
-    now: NaiveDateTime,
-) -> Result<bool, AdminError> {
-    storage::transaction(conn, |conn| {
-        if clients::find_registered(conn, client_id)?.is_none() {
-            return Err(AdminError::NotFound);
-        }
-        let changed = clients::enable(conn, client_id)?;
-        if changed {
-            audit(conn, "client_enabled", client_id, actor, now)?;
-        }
-        Ok(changed)
-    })
-}
-
-/// The disabled clients, with when and by whom.
-pub fn disabled(conn: &mut DbConnection) -> Result<Vec<clients::Disabled>, StorageError> {
-    clients::disabled(conn)
+) -> Result<(Vec<Client>, Vec<String>), StorageError> {
+    Ok((clients::list(conn)?, clients::disabled(conn)?))
 }
 
 /// Every registered client.

@@ -272,14 +272,6 @@ fn signing_alg_text(client: &Client) -> Option<String> {
         .map(client_keys::alg_name)
 }
 
-/// A client's disablement: when and by whom.
-#[derive(Debug, Clone, Queryable)]
-pub struct Disabled {
-    pub client_id: String,
-    pub disabled_at: NaiveDateTime,
-    pub disabled_by: String,
-}
-
 /// Disables a registered client; `false` if it was already disabled.
 pub fn disable(
     conn: &mut DbConnection,
@@ -303,13 +295,10 @@ pub fn enable(conn: &mut DbConnection, client_id: &str) -> Result<bool, StorageE
     Ok(diesel::delete(disabled_clients::table.find(client_id)).execute(conn)? == 1)
 }
 
-/// Every disabled client.
-pub fn disabled(conn: &mut DbConnection) -> Result<Vec<Disabled>, StorageError> {
+/// The ids of every disabled client (when and by whom are in the table and the
+/// audit trail).
+pub fn disabled(conn: &mut DbConnection) -> Result<Vec<String>, StorageError> {
     Ok(disabled_clients::table
-        .select((
-            disabled_clients::client_id,
-            disabled_clients::disabled_at,
-            disabled_clients::disabled_by,
-        ))
+        .select(disabled_clients::client_id)
         .load(conn)?)
 }

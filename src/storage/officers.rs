@@ -187,3 +187,18 @@ pub fn revoke_token(
     };
     Ok(revoked == 1)
 }
+
+/// Revokes every live token of the account (an officer left with no role).
+pub fn revoke_all_tokens(
+    conn: &mut DbConnection,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, StorageError> {
+    Ok(diesel::update(
+        officer_tokens::table
+            .filter(officer_tokens::account_id.eq(account_id))
+            .filter(officer_tokens::revoked_at.is_null()),
+    )
+    .set(officer_tokens::revoked_at.eq(now))
+    .execute(conn)?)
+}

@@ -400,23 +400,19 @@ fn printed(output: &std::process::Output, field: &str) -> String {
 async fn personal_tokens_open_the_admin_api_with_their_roles_only_until_revoked() {
     let app = TestApp::spawn_with_admin(|_| {}).await;
     let (officer_citizen, _) = officer(&app, "support,client-admin").await;
-    let created = app
-        .cli(
-            &[
-                "officers",
-                "token",
-                "create",
-                &officer_citizen.number,
-                "--label",
-                "desk script",
-                "--roles",
-                "client-admin",
-                "--days",
-                "7",
-            ],
-            None,
-        )
-        .await;
+    let created = create_token(
+        &app,
+        &officer_citizen,
+        &[
+            "--label",
+            "desk script",
+            "--roles",
+            "client-admin",
+            "--days",
+            "7",
+        ],
+    )
+    .await;
     assert_succeeded(&created);
     let token = printed(&created, "token");
     let id = printed(&created, "id");
@@ -486,19 +482,7 @@ async fn personal_tokens_open_the_admin_api_with_their_roles_only_until_revoked(
         "a revoked token cannot be revoked again"
     );
 
-    let second = app
-        .cli(
-            &[
-                "officers",
-                "token",
-                "create",
-                &officer_citizen.number,
-                "--label",
-                "second",
-            ],
-            None,
-        )
-        .await;
+    let second = create_token(&app, &officer_citizen, &["--label", "second"]).await;
     assert_succeeded(&second);
     let second = printed(&second, "token");
     let (status, _) = admin_with(&app, &second, Method::GET, "/admin/clients", None).await;
@@ -524,37 +508,14 @@ async fn personal_tokens_open_the_admin_api_with_their_roles_only_until_revoked(
     );
 
     // A token beyond the officer's roles or life is refused at creation.
-    let beyond = app
-        .cli(
-            &[
-                "officers",
-                "token",
-                "create",
-                &officer_citizen.number,
-                "--label",
-                "x",
-                "--roles",
-                "auditor",
-            ],
-            None,
-        )
-        .await;
+    let beyond = create_token(
+        &app,
+        &officer_citizen,
+        &["--label", "x", "--roles", "auditor"],
+    )
+    .await;
     assert!(!beyond.status.success());
-    let too_long = app
-        .cli(
-            &[
-                "officers",
-                "token",
-                "create",
-                &officer_citizen.number,
-                "--label",
-                "x",
-                "--days",
-                "91",
-            ],
-            None,
-        )
-        .await;
+    let too_long = create_token(&app, &officer_citizen, &["--label", "x", "--days", "91"]).await;
     assert!(!too_long.status.success());
 
     let listed = app.cli(&["officers", "list", "--json"], None).await;
@@ -689,4 +650,11 @@ async fn token_status(app: &TestApp, client: &crate::helpers::TestClient) -> Sta
         .fetch()
         .await
         .status()
+}
+
+/// `officers token create` for `officer`, with `args`: the command's output.
+async fn create_token(app: &TestApp, officer: &TestCitizen, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["officers", "token", "create", officer.number.as_str()];
+    all.extend_from_slice(args);
+    app.cli(&all, None).await
 }

@@ -61,20 +61,15 @@ async fn list(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
-    let registered = state
+    let (registered, disabled) = state
         .db
-        .run(admin::list)
-        .await
-        .map_err(|e| PageError::from(e).in_lang(lang))?;
-    let disabled = state
-        .db
-        .run(admin::disabled)
+        .run(admin::list_with_disabled)
         .await
         .map_err(|e| PageError::from(e).in_lang(lang))?;
     let clients = registered
         .into_iter()
         .map(|c| ClientLine {
-            disabled: disabled.iter().any(|d| d.client_id == c.id),
+            disabled: disabled.contains(&c.id),
             kind: c.kind.as_str(),
             redirect_uris: c.redirect_uris.join("\n"),
             has_secret: c.secret_hash.is_some(),
@@ -184,13 +179,7 @@ pub async fn clients_post(
             let (id, disable) = (client_id.clone(), action == "disable");
             state
                 .db
-                .run(move |conn| {
-                    if disable {
-                        admin::disable(conn, &id, Actor(&actor), now)
-                    } else {
-                        admin::enable(conn, &id, Actor(&actor), now)
-                    }
-                })
+                .run(move |conn| admin::set_disabled(conn, &id, disable, Actor(&actor), now))
                 .await
                 .map(|_| None)
         }
