@@ -17,10 +17,11 @@ const ENV_PREFIX: &str = "CITIZEN_IDP";
 const MAX_REAUTH_MAX_AGE_SECS: u64 = 900;
 /// The settings that hold a list: from the environment, comma-separated
 /// (CITIZEN_IDP__REDIS__CLUSTER_URLS=redis://a:6379,redis://b:6379).
-const LIST_SETTINGS: [&str; 3] = [
+const LIST_SETTINGS: [&str; 4] = [
     "redis.cluster_urls",
     "limits.trusted_proxies",
     "dpop.allowed_algs",
+    "federation.authority_hints",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,7 @@ pub struct Settings {
     pub dpop: DpopSettings,
     pub par: ParSettings,
     pub notify: NotifySettings,
+    pub federation: FederationSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -610,6 +612,31 @@ pub struct OutboundSettings {
     pub allow_private_networks: bool,
 }
 
+/// OpenID Federation 1.0 (see `federation`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSettings {
+    pub enabled: bool,
+    pub organization_name: String,
+    pub authority_hints: Vec<String>,
+    pub statement_ttl_secs: u64,
+    pub trust_anchors: Vec<TrustAnchorSettings>,
+    pub fetch_timeout_ms: u64,
+    pub max_statement_bytes: usize,
+    pub max_chain_length: usize,
+    pub resolve_cache_secs: u64,
+    /// The most a relying party registered through the federation may ask for.
+    pub relying_party_scopes: String,
+}
+
+/// A trust anchor: its entity identifier and its federation keys (a JWK Set).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustAnchorSettings {
+    pub entity_id: String,
+    pub jwks: String,
+}
+
 /// DPoP proofs (RFC 9449), checked by `protocol::dpop`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -776,9 +803,76 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Entity identifiers are URLs with no query or fragment (OpenID Federation 1.0
+    /// §1.2), https unless private networks are allowed (development); trust anchors'
+    /// keys must be a JWK Set of public keys.
+    fn validate_federation(&self) -> Result<(), SettingsError> {
+        let federation = &self.federation;
+        let entity_id = |key: &'static str, id: &str| {
+            let url = Url::parse(id).map_err(|e| invalid(key, format!("{id:?}: {e}")))?;
+            let scheme_ok = url.scheme() == "https"
+                || (url.scheme() == "http" && self.outbound.allow_private_networks);
+            if !scheme_ok || url.query().is_some() || url.fragment().is_some() {
+                return Err(invalid(
+                    key,
+                    format!("{id:?} must be an https URL with no query or fragment"),
+                ));
+            }
+            Ok(())
+        };
+        for hint in &federation.authority_hints {
+            entity_id("federation.authority_hints", hint)?;
+        }
+        for anchor in &federation.trust_anchors {
+            entity_id("federation.trust_anchors", &anchor.entity_id)?;
+            crate::domain::client_keys::parse_jwks(anchor.jwks.as_bytes()).map_err(|e| {
+                invalid(
+                    "federation.trust_anchors",
+                    format!("the keys of {}: {e}", anchor.entity_id),
+                )
+            })?;
+        }
+        if !(60..=31 * 86_400).contains(&federation.statement_ttl_secs) {
+            return Err(invalid(
+                "federation.statement_ttl_secs",
+                "must be between 60 and 2678400 (31 days)",
+            ));
+        }
+        if !(100..=30_000).contains(&federation.fetch_timeout_ms) {
+            return Err(invalid(
+                "federation.fetch_timeout_ms",
+                "must be between 100 and 30000",
+            ));
+        }
+        if !(1024..=1024 * 1024).contains(&federation.max_statement_bytes) {
+            return Err(invalid(
+                "federation.max_statement_bytes",
+                "must be between 1024 and 1048576",
+            ));
+        }
+        if !federation
+            .relying_party_scopes
+            .split_whitespace()
+            .any(|scope| scope == "openid")
+        {
+            return Err(invalid(
+                "federation.relying_party_scopes",
+                "must include openid",
+            ));
+        }
+        if !(2..=10).contains(&federation.max_chain_length) {
+            return Err(invalid(
+                "federation.max_chain_length",
+                "must be between 2 and 10",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.listen_addr()?;
         self.issuer()?;
+        self.validate_federation()?;
         // FAPI 2.0 §5.4.1 admits no RSASSA-PKCS1-v1_5: the access tokens every client of
         // the profile receives are then ES256.
         if self.server.profile == crate::domain::client_security::Profile::Fapi2

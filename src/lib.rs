@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod domain;
+pub mod federation;
 pub mod http;
 pub mod metrics;
 pub mod notify;

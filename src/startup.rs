@@ -33,7 +33,7 @@ use crate::store::{Store, StoreError};
 use crate::tokens::TokenError;
 use crate::tokens::key_set::KeyRing;
 use crate::tokens::keyring::{self, KeyringError, Sealer};
-use crate::tokens::keys;
+use crate::tokens::keys::{self, KeyPurpose};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -61,7 +61,7 @@ pub enum StartupError {
 }
 
 /// The client for calls to relying parties' URLs, under the outbound address policy.
-fn outbound_http_client(settings: &Settings) -> Result<Outbound, StartupError> {
+pub fn outbound_http_client(settings: &Settings) -> Result<Outbound, StartupError> {
     let policy = Policy {
         allow_private_networks: settings.outbound.allow_private_networks,
     };
@@ -179,7 +179,7 @@ pub async fn connect_store(
 
 /// The signing keys of an instance, and the secret that unseals them.
 pub struct Keys {
-    pub ring: Arc<KeyRing>,
+    pub rings: keyring::Rings,
     pub sealer: Arc<Sealer>,
     pub secret: ServerSecret,
 }
@@ -221,21 +221,26 @@ pub async fn load_keys(
         db.run(move |conn| {
             // Opening the stored keys first proves the secret before anything is
             // written with it.
-            let stored = keyring::load(conn, &sealer, now, None)?;
+            let stored = keyring::load(conn, &sealer, KeyPurpose::Token, now, None)?;
             let prepared = keyring::prepare(conn, &sealer, legacy, now, retention)?;
-            let set = keyring::load(conn, &sealer, now, Some(&stored))?;
-            Ok::<_, KeyringError>((prepared, set))
+            let token = keyring::load(conn, &sealer, KeyPurpose::Token, now, Some(&stored))?;
+            let federation = keyring::load(conn, &sealer, KeyPurpose::Federation, now, None)?;
+            Ok::<_, KeyringError>((prepared, (token, federation)))
         })
         .await?
     };
     for (kid, alg, path) in prepared.imported {
         tracing::warn!(%kid, alg = alg.as_str(), path = %path.display(), "imported a signing key from the old file layout; the file can be deleted once every instance runs this version");
     }
-    for (kid, alg) in prepared.generated {
-        tracing::info!(%kid, alg = alg.as_str(), "generated a signing key");
+    for (kid, alg, purpose) in prepared.generated {
+        tracing::info!(%kid, alg = alg.as_str(), purpose = purpose.as_str(), "generated a signing key");
     }
+    let (token, federation) = set;
     Ok(Keys {
-        ring: Arc::new(KeyRing::new(set)),
+        rings: keyring::Rings {
+            token: Arc::new(KeyRing::new(token)),
+            federation: Arc::new(KeyRing::new(federation)),
+        },
         sealer,
         secret,
     })
@@ -304,7 +309,7 @@ pub async fn build_on(
     );
     let key_reloader = keyring::spawn_reloader(
         db.clone(),
-        keys.ring.clone(),
+        keys.rings.clone(),
         keys.sealer.clone(),
         clock.clone(),
         Duration::from_secs(settings.keys.reload_interval_secs),
@@ -336,7 +341,9 @@ pub async fn build_on(
         endpoints,
         db,
         store,
-        keys: keys.ring,
+        keys: keys.rings.token,
+        federation_keys: keys.rings.federation,
+        federation: crate::federation::resolve::Resolver::new(&settings.federation),
         key_sealer: keys.sealer.clone(),
         pairwise_key: crate::tokens::subject::PairwiseKey::new(
             &keys

@@ -22,6 +22,11 @@ pub struct AppState {
     /// The signing keys, reloaded from the database every `keys.reload_interval_secs`:
     /// take `keys.current()` once per request.
     pub keys: Arc<KeyRing>,
+    /// The keys that sign this server's OpenID Federation statements, reloaded with
+    /// the token keys; never published at `/jwks.json` (see `federation`).
+    pub federation_keys: Arc<KeyRing>,
+    /// Resolves (and caches) other entities' OpenID Federation trust chains.
+    pub federation: crate::federation::resolve::Resolver,
     /// Opens the sealed private keys, for a reload outside the periodic one (after an
     /// operator withdraws a key over the admin API).
     pub key_sealer: Arc<crate::tokens::keyring::Sealer>,
@@ -93,6 +98,7 @@ impl AppState {
             cookies: &self.cookies,
             passkeys_on: self.passkeys.is_some(),
             dpop_nonces: &self.dpop_nonces,
+            federation: &self.federation,
         }
     }
 

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use crate::config::Settings;
 use crate::startup::{self, StartupError};
 use crate::tokens::keyring;
-use crate::tokens::keys::{SigningAlg, SigningKey};
+use crate::tokens::keys::{KeyPurpose, SigningAlg, SigningKey};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -23,9 +23,17 @@ pub enum KeysCommand {
         /// they fetch it again.
         #[arg(long)]
         now: bool,
+        /// Rotate the key that signs this server's OpenID Federation statements
+        /// (ES256) instead of the token keys.
+        #[arg(long, conflicts_with = "alg")]
+        federation: bool,
     },
     /// List the signing keys with their state.
-    List,
+    List {
+        /// List the keys that sign OpenID Federation statements instead.
+        #[arg(long)]
+        federation: bool,
+    },
     /// Withdraw a compromised key at once: it leaves the JWKS and every token it signed
     /// stops verifying, on every instance within keys.reload_interval_secs. A key that
     /// is the only one of its algorithm signing now is refused: run `keys rotate --now`
@@ -44,11 +52,21 @@ pub async fn run(
     now: DateTime<Utc>,
 ) -> Result<(), StartupError> {
     match command {
-        KeysCommand::Rotate { alg, now: at_once } => {
-            rotate(settings, alg.as_deref(), at_once, now).await
-        }
-        KeysCommand::List => list(settings, now).await,
+        KeysCommand::Rotate {
+            alg,
+            now: at_once,
+            federation,
+        } => rotate(settings, purpose(federation), alg.as_deref(), at_once, now).await,
+        KeysCommand::List { federation } => list(settings, purpose(federation), now).await,
         KeysCommand::Revoke { kid, operator } => revoke(settings, kid, &operator, now).await,
+    }
+}
+
+fn purpose(federation: bool) -> KeyPurpose {
+    if federation {
+        KeyPurpose::Federation
+    } else {
+        KeyPurpose::Token
     }
 }
 
@@ -58,6 +76,7 @@ const TIME: &str = "%Y-%m-%dT%H:%M:%SZ";
 /// store keys no instance can open), then rotates each algorithm in its own transaction.
 async fn rotate(
     settings: &Settings,
+    purpose: KeyPurpose,
     alg: Option<&str>,
     immediately: bool,
     now: DateTime<Utc>,
@@ -67,7 +86,7 @@ async fn rotate(
             SigningAlg::parse(alg)
                 .ok_or_else(|| StartupError::Other("--alg must be RS256 or ES256".into()))?,
         ],
-        None => SigningAlg::ALL.to_vec(),
+        None => purpose.algs().to_vec(),
     };
     let db = startup::connect_database(settings).await?;
     let keys = startup::load_keys(settings, &db, now).await?;
@@ -86,9 +105,19 @@ async fn rotate(
             .map_err(|e| StartupError::Other(e.to_string()))??;
         let sealer = keys.sealer.clone();
         let rotation = db
-            .run(move |conn| keyring::rotate(conn, &sealer, generated, now, activate_at, retention))
+            .run(move |conn| {
+                let (key, der) = generated;
+                keyring::rotate(
+                    conn,
+                    &sealer,
+                    (purpose, key, der),
+                    now,
+                    activate_at,
+                    retention,
+                )
+            })
             .await?;
-        tracing::info!(target: "security", kid = %rotation.kid, alg = alg.as_str(), retired = ?rotation.retired, "signing key rotated");
+        tracing::info!(target: "security", kid = %rotation.kid, alg = alg.as_str(), purpose = purpose.as_str(), retired = ?rotation.retired, "signing key rotated");
         println!(
             "{}\t{}\t{}\t{}",
             rotation.alg.as_str(),
@@ -132,9 +161,13 @@ async fn revoke(
     Ok(())
 }
 
-async fn list(settings: &Settings, now: DateTime<Utc>) -> Result<(), StartupError> {
+async fn list(
+    settings: &Settings,
+    purpose: KeyPurpose,
+    now: DateTime<Utc>,
+) -> Result<(), StartupError> {
     let db = startup::connect_database(settings).await?;
-    let rows = db.run(keyring::list).await?;
+    let rows = db.run(move |conn| keyring::list(conn, purpose)).await?;
     let time = |at: Option<NaiveDateTime>| {
         at.map_or_else(
             || "-".to_owned(),

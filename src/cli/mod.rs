@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `keys`, `clients`, `population`,
-//! `accounts`, `officers`, `audit`. This file parses the command line and hands each command group
+//! `accounts`, `officers`, `federation`, `audit`. This file parses the command line and hands each command group
 //! to its own file. Those call the same services as the HTTP side, through
 //! [`startup`](crate::startup) for what start-up owns (the database connection, the
 //! migrations, the keys), and never `storage` itself.
@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod clients;
+mod federation;
 mod keys;
 mod migrate;
 mod officers;
@@ -59,6 +60,10 @@ enum Command {
     /// Grant and revoke officers' roles, and manage their personal admin API tokens.
     #[command(subcommand)]
     Officers(officers::OfficersCommand),
+    /// OpenID Federation: the subordinates this server vouches for, and resolving
+    /// another entity's trust chain.
+    #[command(subcommand)]
+    Federation(federation::FederationCommand),
     /// Print the audit trail of one citizen (`audit --citizen ID`), or lock the trail
     /// down on PostgreSQL (`audit lock-down --app-role NAME`).
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -110,6 +115,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), StartupError> {
         Command::Accounts(command) => accounts::run(&settings, command, now.naive_utc()).await,
         Command::Officers(command) => officers::run(&settings, command, now.naive_utc()).await,
         Command::Audit(args) => audit::run(&settings, args).await,
+        Command::Federation(command) => federation::run(&settings, command, now).await,
     }
 }
 

@@ -52,7 +52,11 @@ pub async fn revoke(
     tracing::warn!(target: "security", %kid, "signing key withdrawn over the admin API");
     // This instance serves the new set at once (with any key rotated in since its last
     // reload); the others at their next reload.
-    keyring::reload(&state.db, &state.keys, &state.key_sealer, now)
+    let rings = keyring::Rings {
+        token: state.keys.clone(),
+        federation: state.federation_keys.clone(),
+    };
+    keyring::reload(&state.db, &rings, &state.key_sealer, now)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "could not reload the keys after a withdrawal");

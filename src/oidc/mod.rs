@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod discovery;
+pub mod federation;
 pub mod introspect;
 pub mod logout;
 pub mod par;
@@ -19,6 +20,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(discovery::discovery_get),
     )
     .route("/jwks.json", web::get().to(discovery::jwks_get))
+    // The paths of `federation::{CONFIGURATION_PATH, FETCH_PATH, LIST_PATH,
+    // RESOLVE_PATH}`, written out: the route scanners of the tests read literals.
+    .route(
+        "/.well-known/openid-federation",
+        web::get().to(federation::configuration_get),
+    )
+    .route("/federation/fetch", web::get().to(federation::fetch_get))
+    .route("/federation/list", web::get().to(federation::list_get))
+    .route(
+        "/federation/resolve",
+        web::get().to(federation::resolve_get),
+    )
     .route("/authorize", web::get().to(authorize::authorize_get))
     .route("/authorize", web::post().to(authorize::authorize_post))
     .route("/par", web::post().to(par::par_post))

@@ -191,8 +191,7 @@ pub async fn authenticate_client(
         presented,
     )?;
     let client = ctx
-        .clients
-        .find(ctx.db, &credentials.client_id, now)
+        .client(&credentials.client_id, now)
         .await?
         .ok_or_else(|| invalid_client("client authentication failed"))?;
     // A server-wide fapi2 profile holds clients registered before to it as well.

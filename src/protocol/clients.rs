@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::cache::TtlCache;
 use crate::domain::client::Client;
+use crate::federation::registration::{self, FederatedClientError};
 use crate::storage::{Db, StorageError, clients};
 
 /// How long a cached registration is trusted before it is read again.
@@ -25,14 +26,25 @@ pub const TTL: Duration = Duration::seconds(5);
 /// Registered clients are few (a country's portals and apps: thousands at most).
 pub const MAX_ENTRIES: usize = 10_000;
 
+/// How long an entity identifier whose trust chain did not resolve is left alone: a
+/// made-up client id at `/par` or `/authorize` costs the server requests to the
+/// network, so a repeated one costs none for this long.
+pub const UNRESOLVED_TTL: Duration = Duration::seconds(60);
+
 pub struct ClientCache {
     entries: TtlCache<String, Arc<Client>>,
+    /// Clients registered through the federation, until their chain must be resolved
+    /// again (see `federation::registration`).
+    federated: TtlCache<String, Arc<Client>>,
+    unresolved: TtlCache<String, ()>,
 }
 
 impl Default for ClientCache {
     fn default() -> Self {
         ClientCache {
             entries: TtlCache::new(MAX_ENTRIES),
+            federated: TtlCache::new(MAX_ENTRIES),
+            unresolved: TtlCache::new(MAX_ENTRIES),
         }
     }
 }
@@ -65,5 +77,55 @@ impl ClientCache {
     /// Forgets `client_id`, after this instance changed or deleted it.
     pub fn invalidate(&self, client_id: &str) {
         self.entries.remove(client_id);
+        self.federated.remove(client_id);
+    }
+
+    /// The client registered through the federation as `entity_id`: from the cache
+    /// while its chain is trusted, else resolved and registered again. `None` when no
+    /// chain resolves (or one did not within [`UNRESOLVED_TTL`]), or when an operator
+    /// disabled it.
+    pub async fn find_federated(
+        &self,
+        ctx: &super::Context<'_>,
+        entity_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Client>, StorageError> {
+        if let Some(client) = self.federated.get(entity_id, now) {
+            return Ok(Some(client.as_ref().clone()));
+        }
+        if self.unresolved.get(entity_id, now).is_some() {
+            return Ok(None);
+        }
+        let settings = &ctx.settings.federation;
+        match registration::register(
+            ctx.db,
+            ctx.outbound,
+            ctx.federation,
+            settings,
+            entity_id,
+            now,
+        )
+        .await
+        {
+            Ok(registered) => {
+                let cache_for =
+                    Duration::seconds(i64::try_from(settings.resolve_cache_secs).unwrap_or(300));
+                let until = registered.until.min(now + cache_for);
+                self.federated.insert(
+                    entity_id.to_owned(),
+                    Arc::new(registered.client.clone()),
+                    now,
+                    until,
+                );
+                Ok(Some(registered.client))
+            }
+            Err(FederatedClientError::Storage(e)) => Err(e),
+            Err(e) => {
+                tracing::info!(target: "security", error = %e, "a relying party of the federation was not registered");
+                self.unresolved
+                    .insert(entity_id.to_owned(), (), now, now + UNRESOLVED_TTL);
+                Ok(None)
+            }
+        }
     }
 }

@@ -51,4 +51,27 @@ pub struct Context<'a> {
     /// Whether passkeys can be presented here (not on an IP-address issuer), so count
     /// as a second factor.
     pub passkeys_on: bool,
+    /// Resolves the trust chains of relying parties registered through the federation.
+    pub federation: &'a crate::federation::resolve::Resolver,
+}
+
+impl Context<'_> {
+    /// The client `client_id`: one an operator registered, or, when the id is an
+    /// entity identifier and federation is on with a trust anchor, a relying party of
+    /// the federation, registered automatically (`federation::registration`).
+    pub async fn client(
+        &self,
+        client_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<crate::domain::client::Client>, crate::storage::StorageError> {
+        let federation = &self.settings.federation;
+        let allow_http = self.settings.outbound.allow_private_networks;
+        if federation.enabled
+            && self.federation.anchor_ids().next().is_some()
+            && crate::federation::registration::is_entity_id(client_id, allow_http)
+        {
+            return self.clients.find_federated(self, client_id, now).await;
+        }
+        self.clients.find(self.db, client_id, now).await
+    }
 }

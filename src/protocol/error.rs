@@ -81,6 +81,13 @@ pub enum ErrorCode {
     /// The admin API's change contradicts what is stored (the client exists already,
     /// the key still signs, the account is not in the state the action needs).
     Conflict,
+    /// OpenID Federation 1.0 §8.9: the trust anchor named is not one this server trusts.
+    InvalidTrustAnchor,
+    /// OpenID Federation 1.0 §8.9: no valid trust chain links the subject to the trust
+    /// anchor (a statement missing, expired or badly signed, a policy violated).
+    InvalidTrustChain,
+    /// OpenID Federation 1.0 §8.9: a parameter this server does not support.
+    UnsupportedParameter,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +145,9 @@ impl OAuthError {
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::InvalidTrustAnchor => "invalid_trust_anchor",
+            ErrorCode::InvalidTrustChain => "invalid_trust_chain",
+            ErrorCode::UnsupportedParameter => "unsupported_parameter",
         }
     }
 

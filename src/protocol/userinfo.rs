@@ -78,8 +78,7 @@ async fn release(
     // Only what the client is still registered for: an operator who removes a scope
     // from a client (or the client) cuts it off at the next call.
     let client = ctx
-        .clients
-        .find(ctx.db, &token_claims.client_id, now)
+        .client(&token_claims.client_id, now)
         .await?
         .ok_or_else(|| invalid_token("the access token's client is no longer registered"))?;
     let scopes = ScopeSet::parse(&token_claims.scope)

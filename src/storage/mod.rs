@@ -18,6 +18,8 @@ pub mod clients;
 mod connection;
 pub mod consents;
 pub mod contacts;
+pub mod federated_clients;
+pub mod federation_subordinates;
 pub mod known_devices;
 pub mod logout_outbox;
 pub mod migrations;

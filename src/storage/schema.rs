@@ -150,6 +150,30 @@ diesel::table! {
         activated_at -> Timestamp,
         retired_at -> Nullable<Timestamp>,
         published_until -> Nullable<Timestamp>,
+        purpose -> Text,
+    }
+}
+
+diesel::table! {
+    federated_clients (client_id) {
+        client_id -> Text,
+        trust_anchor -> Text,
+        resolved_at -> Timestamp,
+        expires_at -> Timestamp,
+        metadata_sha256 -> Text,
+    }
+}
+
+diesel::joinable!(federated_clients -> clients (client_id));
+
+diesel::table! {
+    federation_subordinates (entity_id) {
+        entity_id -> Text,
+        jwks -> Text,
+        metadata_policy -> Nullable<Text>,
+        metadata -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 

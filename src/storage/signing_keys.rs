@@ -1,8 +1,9 @@
 //! The `signing_keys` table: every signing key any instance has used, shared by all the
 //! instances on this database. Rows are never deleted; a key's private part is wiped
-//! once it is no longer published. At most one key per algorithm has no retirement
-//! time (a partial unique index), which makes concurrent first starts and concurrent
-//! rotations safe without locks.
+//! once it is no longer published. Keys have a purpose: signing tokens, or signing
+//! this server's OpenID Federation statements. At most one key per purpose and
+//! algorithm has no retirement time (a partial unique index), which makes concurrent
+//! first starts and concurrent rotations safe without locks.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -21,6 +22,8 @@ pub struct SigningKeyRow {
     pub activated_at: NaiveDateTime,
     pub retired_at: Option<NaiveDateTime>,
     pub published_until: Option<NaiveDateTime>,
+    /// `token` or `federation` (see `tokens::keys::KeyPurpose`).
+    pub purpose: String,
 }
 
 impl std::fmt::Debug for SigningKeyRow {
@@ -28,6 +31,7 @@ impl std::fmt::Debug for SigningKeyRow {
         f.debug_struct("SigningKeyRow")
             .field("kid", &self.kid)
             .field("alg", &self.alg)
+            .field("purpose", &self.purpose)
             .field("sealed", &self.sealed_key.is_some())
             .field("activated_at", &self.activated_at)
             .field("retired_at", &self.retired_at)
@@ -36,9 +40,18 @@ impl std::fmt::Debug for SigningKeyRow {
     }
 }
 
-/// Every key, oldest activation first.
-pub fn list(conn: &mut DbConnection) -> Result<Vec<SigningKeyRow>, StorageError> {
+/// Every key of every purpose, oldest activation first.
+pub fn list_all(conn: &mut DbConnection) -> Result<Vec<SigningKeyRow>, StorageError> {
     Ok(signing_keys::table
+        .order((signing_keys::activated_at.asc(), signing_keys::kid.asc()))
+        .select(SigningKeyRow::as_select())
+        .load(conn)?)
+}
+
+/// Every key of `purpose`, oldest activation first.
+pub fn list(conn: &mut DbConnection, purpose: &str) -> Result<Vec<SigningKeyRow>, StorageError> {
+    Ok(signing_keys::table
+        .filter(signing_keys::purpose.eq(purpose))
         .order((signing_keys::activated_at.asc(), signing_keys::kid.asc()))
         .select(SigningKeyRow::as_select())
         .load(conn)?)
@@ -52,7 +65,7 @@ pub fn any_sealed(conn: &mut DbConnection) -> Result<bool, StorageError> {
     .get_result(conn)?)
 }
 
-/// Inserts `row` unless it would be a second unretired key of its algorithm (or its
+/// Inserts `row` unless it would be a second unretired key of its purpose and algorithm (or its
 /// kid exists): returns whether it went in. Another instance winning the race is not
 /// an error, since its key serves just as well.
 pub fn insert_if_absent(
@@ -71,7 +84,7 @@ pub fn insert_if_absent(
     Ok(inserted == 1)
 }
 
-/// Retires, at `retire_at`, every key of `row.alg` that would still sign then, and adds
+/// Retires, at `retire_at`, every key of `row.alg` and `row.purpose` that would still sign then, and adds
 /// `row` (which activates at the same instant); returns the retired kids. Run it in a
 /// transaction (with its audit row). A concurrent rotation of the same algorithm makes
 /// one of the two fail on the unique index.
@@ -81,11 +94,14 @@ pub fn retire_and_insert(
     retire_at: NaiveDateTime,
     published_until: NaiveDateTime,
 ) -> Result<Vec<String>, StorageError> {
-    let still_signing = signing_keys::alg.eq(&row.alg).and(
-        signing_keys::retired_at
-            .is_null()
-            .or(signing_keys::retired_at.gt(retire_at)),
-    );
+    let still_signing = signing_keys::alg
+        .eq(&row.alg)
+        .and(signing_keys::purpose.eq(&row.purpose))
+        .and(
+            signing_keys::retired_at
+                .is_null()
+                .or(signing_keys::retired_at.gt(retire_at)),
+        );
     let retired: Vec<String> = signing_keys::table
         .filter(still_signing)
         .select(signing_keys::kid)

@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::TokenError;
 use super::key_set::{KeyRing, KeySet, LoadedKey};
-use super::keys::{KeyLifetime, KeyState, LegacyKeyFile, SigningAlg, SigningKey};
+use super::keys::{KeyLifetime, KeyPurpose, KeyState, LegacyKeyFile, SigningAlg, SigningKey};
 use crate::audit::{Event, Kind};
 use crate::clock::Clock;
 use crate::server_secret::ServerSecret;
@@ -103,23 +103,27 @@ pub fn state(row: &SigningKeyRow, now: DateTime<Utc>) -> KeyState {
     lifetime(row).state(now)
 }
 
-/// Every stored key, published or not, for operators (`keys list`); [`state`] says
-/// where each one stands.
-pub fn list(conn: &mut DbConnection) -> Result<Vec<SigningKeyRow>, StorageError> {
-    signing_keys::list(conn)
+/// Every stored key of `purpose`, published or not, for operators (`keys list`);
+/// [`state`] says where each one stands.
+pub fn list(
+    conn: &mut DbConnection,
+    purpose: KeyPurpose,
+) -> Result<Vec<SigningKeyRow>, StorageError> {
+    signing_keys::list(conn, purpose.as_str())
 }
 
-/// Builds the set of published keys from the table. Keys already parsed in `previous`
-/// are reused; the others are opened and parsed, and a key that cannot be opened stops
-/// the load (a wrong secret must never go unnoticed).
+/// Builds the set of published keys of `purpose` from the table. Keys already parsed
+/// in `previous` are reused; the others are opened and parsed, and a key that cannot be
+/// opened stops the load (a wrong secret must never go unnoticed).
 pub fn load(
     conn: &mut DbConnection,
     sealer: &Sealer,
+    purpose: KeyPurpose,
     now: DateTime<Utc>,
     previous: Option<&KeySet>,
 ) -> Result<KeySet, KeyringError> {
     let mut keys = Vec::new();
-    for row in signing_keys::list(conn)? {
+    for row in signing_keys::list(conn, purpose.as_str())? {
         if !state(&row, now).is_published() {
             continue;
         }
@@ -156,12 +160,13 @@ fn open_row(sealer: &Sealer, row: &SigningKeyRow) -> Result<SigningKey, KeyringE
 
 fn new_row(
     sealer: &Sealer,
-    key: &SigningKey,
-    der: &[u8],
+    purpose: KeyPurpose,
+    (key, der): (&SigningKey, &[u8]),
     created_at: DateTime<Utc>,
     activated_at: DateTime<Utc>,
 ) -> Result<SigningKeyRow, KeyringError> {
     Ok(SigningKeyRow {
+        purpose: purpose.as_str().to_owned(),
         kid: key.kid().to_owned(),
         alg: key.alg().as_str().to_owned(),
         sealed_key: Some(sealer.seal(key.kid(), der)?),
@@ -176,12 +181,12 @@ fn new_row(
 #[derive(Debug, Default)]
 pub struct Prepared {
     pub imported: Vec<(String, SigningAlg, std::path::PathBuf)>,
-    pub generated: Vec<(String, SigningAlg)>,
+    pub generated: Vec<(String, SigningAlg, KeyPurpose)>,
 }
 
-/// Makes sure every algorithm has a key that signs: imports the PEM files of the old
-/// layout once (kids already in the table are skipped), then generates a key for each
-/// algorithm that has none. Two instances doing this at once is harmless: the unique
+/// Makes sure every purpose and algorithm has a key that signs: imports the PEM files
+/// of the old layout once as token keys (kids already in the table are skipped), then
+/// generates a key for each purpose and algorithm that has none. Two instances doing this at once is harmless: the unique
 /// index lets only one unretired key per algorithm in, and the loser uses the winner's.
 pub fn prepare(
     conn: &mut DbConnection,
@@ -191,7 +196,7 @@ pub fn prepare(
     retention: Duration,
 ) -> Result<Prepared, KeyringError> {
     let mut prepared = Prepared::default();
-    let rows = signing_keys::list(conn)?;
+    let rows = signing_keys::list_all(conn)?;
     let mut known: Vec<String> = rows.iter().map(|r| r.kid.clone()).collect();
     // Newest first: the newest file of an algorithm signed last, so it stays active.
     for file in legacy.into_iter().rev() {
@@ -204,7 +209,7 @@ pub fn prepare(
             .modified
             .map(DateTime::<Utc>::from)
             .map_or(now, |at| at.min(now));
-        let mut row = new_row(sealer, &key, &file.der, since, since)?;
+        let mut row = new_row(sealer, KeyPurpose::Token, (&key, &file.der), since, since)?;
         if !signing_keys::insert_if_absent(conn, &row)? {
             row.retired_at = Some(now.naive_utc());
             row.published_until = Some((now + retention).naive_utc());
@@ -215,18 +220,23 @@ pub fn prepare(
             .imported
             .push((key.kid().to_owned(), file.alg, file.path));
     }
-    let rows = signing_keys::list(conn)?;
-    for alg in SigningAlg::ALL {
-        let has_signer = rows.iter().any(|row| {
-            row.alg == alg.as_str()
-                && matches!(state(row, now), KeyState::Active | KeyState::Pending)
-        });
-        if has_signer {
-            continue;
-        }
-        let (key, der) = SigningKey::generate(alg)?;
-        if signing_keys::insert_if_absent(conn, &new_row(sealer, &key, &der, now, now)?)? {
-            prepared.generated.push((key.kid().to_owned(), alg));
+    for purpose in [KeyPurpose::Token, KeyPurpose::Federation] {
+        let rows = signing_keys::list(conn, purpose.as_str())?;
+        for &alg in purpose.algs() {
+            let has_signer = rows.iter().any(|row| {
+                row.alg == alg.as_str()
+                    && matches!(state(row, now), KeyState::Active | KeyState::Pending)
+            });
+            if has_signer {
+                continue;
+            }
+            let (key, der) = SigningKey::generate(alg)?;
+            let row = new_row(sealer, purpose, (&key, &der), now, now)?;
+            if signing_keys::insert_if_absent(conn, &row)? {
+                prepared
+                    .generated
+                    .push((key.kid().to_owned(), alg, purpose));
+            }
         }
     }
     Ok(prepared)
@@ -235,6 +245,7 @@ pub fn prepare(
 /// One rotation: the new key and the keys it replaces.
 #[derive(Debug)]
 pub struct Rotation {
+    pub purpose: KeyPurpose,
     pub alg: SigningAlg,
     pub kid: String,
     pub activates_at: DateTime<Utc>,
@@ -247,12 +258,12 @@ pub struct Rotation {
 pub fn rotate(
     conn: &mut DbConnection,
     sealer: &Sealer,
-    (key, der): (SigningKey, Vec<u8>),
+    (purpose, key, der): (KeyPurpose, SigningKey, Vec<u8>),
     now: DateTime<Utc>,
     activate_at: DateTime<Utc>,
     retention: Duration,
 ) -> Result<Rotation, KeyringError> {
-    let row = new_row(sealer, &key, &der, now, activate_at)?;
+    let row = new_row(sealer, purpose, (&key, &der), now, activate_at)?;
     storage::transaction(conn, |conn| {
         let retired = signing_keys::retire_and_insert(
             conn,
@@ -263,7 +274,7 @@ pub fn rotate(
         // Names and instants only: key material never reaches the audit trail.
         let event =
             Event::new(Kind::Admin, "signing_key_rotated", now.naive_utc()).detail(format!(
-                "alg={} kid={} activates_at={} retires={}",
+                "alg={} kid={} activates_at={} retires={} purpose={}",
                 row.alg,
                 row.kid,
                 activate_at.format("%Y-%m-%dT%H:%M:%SZ"),
@@ -272,9 +283,11 @@ pub fn rotate(
                 } else {
                     retired.join(",")
                 },
+                row.purpose,
             ));
         audit_events::append(conn, &[event.into_row()])?;
         Ok(Rotation {
+            purpose,
             alg: key.alg(),
             kid: row.kid.clone(),
             activates_at: activate_at,
@@ -309,15 +322,18 @@ pub fn withdraw(
     now: DateTime<Utc>,
 ) -> Result<(), WithdrawError> {
     storage::transaction(conn, |conn| {
-        let rows = signing_keys::list(conn)?;
+        let rows = signing_keys::list_all(conn)?;
         let row = rows
             .iter()
             .find(|row| row.kid == kid && state(row, now).is_published())
             .ok_or(WithdrawError::NotPublished)?;
         let signs = |row: &SigningKeyRow| state(row, now) == KeyState::Active;
-        let another_signs = rows
-            .iter()
-            .any(|other| other.kid != row.kid && other.alg == row.alg && signs(other));
+        let another_signs = rows.iter().any(|other| {
+            other.kid != row.kid
+                && other.alg == row.alg
+                && other.purpose == row.purpose
+                && signs(other)
+        });
         if signs(row) && !another_signs {
             return Err(WithdrawError::StillSigning {
                 kid: row.kid.clone(),
@@ -334,34 +350,55 @@ pub fn withdraw(
     })
 }
 
-/// Reloads the keys from the database into `ring`, and wipes the private part of keys
-/// that are no longer published. Returns whether the published set changed.
+/// The key sets an instance holds, one per purpose.
+#[derive(Debug, Clone)]
+pub struct Rings {
+    pub token: Arc<KeyRing>,
+    pub federation: Arc<KeyRing>,
+}
+
+/// Reloads the keys of both purposes from the database into `rings`, and wipes the
+/// private part of keys that are no longer published. Returns whether the published
+/// token keys changed.
 pub async fn reload(
     db: &Db,
-    ring: &KeyRing,
+    rings: &Rings,
     sealer: &Arc<Sealer>,
     now: DateTime<Utc>,
 ) -> Result<bool, KeyringError> {
-    let previous = ring.current();
+    let previous = (rings.token.current(), rings.federation.current());
     let sealer = sealer.clone();
-    let (set, wiped) = {
+    let (token, federation, wiped) = {
         let previous = previous.clone();
         db.run(move |conn| {
             let wiped = signing_keys::wipe_expired(conn, now.naive_utc())?;
-            let set = load(conn, &sealer, now, Some(&previous))?;
-            Ok::<_, KeyringError>((set, wiped))
+            let token = load(conn, &sealer, KeyPurpose::Token, now, Some(&previous.0))?;
+            let federation = load(
+                conn,
+                &sealer,
+                KeyPurpose::Federation,
+                now,
+                Some(&previous.1),
+            )?;
+            Ok::<_, KeyringError>((token, federation, wiped))
         })
         .await?
     };
     for kid in wiped {
         tracing::info!(%kid, "signing key expired: its private part is wiped");
     }
-    let changed = set.etag() != previous.etag();
-    if changed {
-        let kids: Vec<&str> = set.iter().map(|k| k.key.kid()).collect();
-        tracing::info!(?kids, "signing keys reloaded");
+    let changed = token.etag() != previous.0.etag();
+    for (purpose, set, before) in [
+        (KeyPurpose::Token, &token, &previous.0),
+        (KeyPurpose::Federation, &federation, &previous.1),
+    ] {
+        if set.etag() != before.etag() {
+            let kids: Vec<&str> = set.iter().map(|k| k.key.kid()).collect();
+            tracing::info!(purpose = purpose.as_str(), ?kids, "signing keys reloaded");
+        }
     }
-    ring.replace(set);
+    rings.token.replace(token);
+    rings.federation.replace(federation);
     Ok(changed)
 }
 
@@ -369,7 +406,7 @@ pub async fn reload(
 /// an HTTP worker. A failed reload keeps the current set and is retried next time.
 pub fn spawn_reloader(
     db: Db,
-    ring: Arc<KeyRing>,
+    rings: Rings,
     sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
     every: StdDuration,
@@ -380,7 +417,7 @@ pub fn spawn_reloader(
         ticker.tick().await;
         loop {
             ticker.tick().await;
-            if let Err(e) = reload(&db, &ring, &sealer, clock.now()).await {
+            if let Err(e) = reload(&db, &rings, &sealer, clock.now()).await {
                 tracing::error!(error = %e, "reloading the signing keys failed; keeping the current ones");
             }
         }

@@ -172,6 +172,37 @@ impl SigningKey {
     }
 }
 
+/// What a key signs. A key of one purpose is never published, nor accepted, as one
+/// of the other: a token signed with a federation key verifies against nothing a
+/// relying party fetches from the JWKS, and a federation statement signed with a token
+/// key verifies against nothing in the entity configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// ID tokens, access tokens, logout tokens and the other JWTs of the protocol,
+    /// published at `/jwks.json`.
+    Token,
+    /// OpenID Federation entity statements, published in the entity configuration.
+    Federation,
+}
+
+impl KeyPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Token => "token",
+            KeyPurpose::Federation => "federation",
+        }
+    }
+
+    /// The algorithms a key of this purpose exists for: tokens are signed with both
+    /// (relying parties choose), federation statements with ES256 only.
+    pub fn algs(self) -> &'static [SigningAlg] {
+        match self {
+            KeyPurpose::Token => &SigningAlg::ALL,
+            KeyPurpose::Federation => &[SigningAlg::Es256],
+        }
+    }
+}
+
 /// Where a key is in its life, at some instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {

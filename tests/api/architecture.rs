@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "audit",
             "authn",
             "consent",
+            "federation",
             "metrics",
             "notify",
             "officers",

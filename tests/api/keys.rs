@@ -166,7 +166,10 @@ async fn a_retired_key_leaves_the_jwks_once_its_tokens_expired_and_is_then_refus
     assert_eq!(body["error_description"], "the access token is invalid");
 
     // The private parts are wiped; the rows stay, for the record.
-    let rows = app.db.run_blocking(signing_keys::list).unwrap();
+    let rows = app
+        .db
+        .run_blocking(|conn| signing_keys::list(conn, "token"))
+        .unwrap();
     assert_eq!(rows.len(), 4);
     for row in rows {
         assert_eq!(
@@ -257,7 +260,10 @@ async fn keys_list_shows_each_key_with_its_state_and_rotation_is_audited() {
 #[tokio::test]
 async fn a_second_unretired_key_of_one_algorithm_is_refused_by_the_database() {
     let app = spawn().await;
-    let rows = app.db.run_blocking(signing_keys::list).unwrap();
+    let rows = app
+        .db
+        .run_blocking(|conn| signing_keys::list(conn, "token"))
+        .unwrap();
     let mut twin = rows[0].clone();
     twin.kid = "another-kid".into();
     let inserted = app
@@ -284,7 +290,13 @@ async fn a_wrong_server_secret_stops_start_up_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot decrypt signing key "), "{stderr}");
     assert!(stderr.contains("wrong keys.secret?"), "{stderr}");
-    assert_eq!(app.db.run_blocking(signing_keys::list).unwrap().len(), 2);
+    assert_eq!(
+        app.db
+            .run_blocking(|conn| signing_keys::list(conn, "token"))
+            .unwrap()
+            .len(),
+        2
+    );
 
     let output = app
         .cli_with_env(

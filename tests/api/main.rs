@@ -36,6 +36,7 @@ mod enrol;
 mod factor_binding;
 mod fapi2;
 mod faults;
+mod federation;
 mod flow;
 mod form_post;
 mod guide;

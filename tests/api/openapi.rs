@@ -314,8 +314,14 @@ impl Walker {
                 content.keys()
             )
         });
-        let body: Value = serde_json::from_slice(body)
-            .unwrap_or_else(|e| panic!("{context}: the body is not JSON: {e}"));
+        // A signed JWT (entity statements, resolve responses) is text: checked as a
+        // JSON string against its schema.
+        let body: Value = if media_type.ends_with("+jwt") {
+            json!(String::from_utf8_lossy(body))
+        } else {
+            serde_json::from_slice(body)
+                .unwrap_or_else(|e| panic!("{context}: the body is not JSON: {e}"))
+        };
         self.validate(&media["schema"], &body, context);
     }
 
@@ -340,6 +346,26 @@ impl Walker {
             );
         }
     }
+}
+
+/// The federation keys an entity configuration names.
+async fn federation_keys(app: &TestApp) -> Value {
+    let jwt = app
+        .http
+        .get(format!("{}/.well-known/openid-federation", app.issuer))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["jwks"].clone()
 }
 
 fn key_client(app: &TestApp) -> (String, SigningKey) {
@@ -371,7 +397,42 @@ async fn code_for(
 
 #[tokio::test]
 async fn every_documented_operation_answers_as_documented() {
-    let app = TestApp::spawn_with_admin(|_| {}).await;
+    // A trust anchor that vouches for the server walked, so that its resolve endpoint
+    // has a chain to resolve.
+    let anchor = TestApp::spawn().await;
+    let anchor_jwks = federation_keys(&anchor).await;
+    let app = TestApp::spawn_with_admin(|settings| {
+        settings.federation.authority_hints = vec![anchor.issuer.clone()];
+        settings.federation.trust_anchors = vec![citizen_idp::config::TrustAnchorSettings {
+            entity_id: anchor.issuer.clone(),
+            jwks: anchor_jwks.to_string(),
+        }];
+    })
+    .await;
+    let allow_http = [("CITIZEN_IDP__OUTBOUND__ALLOW_PRIVATE_NETWORKS", "true")];
+    let added = anchor
+        .cli_with_env(
+            &["federation", "subordinate", "add", &app.issuer],
+            &allow_http,
+        )
+        .await;
+    crate::helpers::assert_succeeded(&added);
+    let jwks_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(jwks_file.path(), federation_keys(&app).await.to_string()).unwrap();
+    let added = app
+        .cli(
+            &[
+                "federation",
+                "subordinate",
+                "add",
+                "https://portal.example.vn",
+                "--jwks",
+                jwks_file.path().to_str().unwrap(),
+            ],
+            None,
+        )
+        .await;
+    crate::helpers::assert_succeeded(&added);
     let document: Value = app.get_json("/openapi.json").await;
     assert_eq!(
         document,
@@ -425,6 +486,65 @@ async fn every_documented_operation_answers_as_documented() {
         let (status, _) = w.call(path, http.get(url(path))).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
+    // The federation endpoints, with their refusals.
+    let (status, _) = w
+        .call(
+            "/.well-known/openid-federation",
+            http.get(url("/.well-known/openid-federation")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let fetch = |query: &str| http.get(url(&format!("/federation/fetch{query}")));
+    let (status, _) = w
+        .call("/federation/fetch", fetch("?sub=https://portal.example.vn"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (query, expected) in [
+        ("", StatusCode::BAD_REQUEST),
+        ("?sub=https://other.example.vn", StatusCode::NOT_FOUND),
+        ("?sub=a&sub=b", StatusCode::BAD_REQUEST),
+        ("?sub=a&foo=b", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, _) = w.call("/federation/fetch", fetch(query)).await;
+        assert_eq!(status, expected, "fetch{query}");
+    }
+    let (status, body) = w
+        .call("/federation/list", http.get(url("/federation/list")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!(["https://portal.example.vn"]));
+    let (status, _) = w
+        .call(
+            "/federation/list",
+            http.get(url("/federation/list?entity_type=openid_provider")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let resolve = |sub: &str, trust_anchor: &str| {
+        http.get(url("/federation/resolve"))
+            .query(&[("sub", sub), ("trust_anchor", trust_anchor)])
+    };
+    let (issuer, anchor_id) = (w.app.issuer.clone(), anchor.issuer.clone());
+    let (status, _) = w
+        .call("/federation/resolve", resolve(&issuer, &anchor_id))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w
+        .call("/federation/resolve", resolve(&issuer, &issuer))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an anchor not trusted");
+    let (status, _) = w
+        .call(
+            "/federation/resolve",
+            resolve("https://portal.example.vn", &anchor_id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no chain");
+    let (status, _) = w
+        .call("/federation/resolve", http.get(url("/federation/resolve")))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     let jwks = http.get(url("/jwks.json")).fetch().await;
     let etag = jwks.headers()[ETAG].to_str().unwrap().to_owned();
     let (status, _) = w

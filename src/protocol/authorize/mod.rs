@@ -103,8 +103,7 @@ pub async fn authorize(
 ) -> Result<Outcome, AuthorizeError> {
     let client_id = request::client_id(&params)?;
     let client = ctx
-        .clients
-        .find(ctx.db, &client_id, now)
+        .client(&client_id, now)
         .await
         .map_err(|e| AuthorizeError::Page(e.into()))?
         .ok_or(AuthorizeError::Page(Refused::UnknownClient))?;

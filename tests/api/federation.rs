@@ -1,0 +1,541 @@
+//! OpenID Federation 1.0 over HTTP, with three real servers on loopback: a trust
+//! anchor (T) and two countries' providers (A and B), each with its own database, whose
+//! configurations name T as their authority and whose operators trust T's keys. T's
+//! operator adds A and B as subordinates with the CLI. A then resolves B's trust chain
+//! through T, and every link that can break is broken: an untrusted anchor, a statement
+//! signed with keys the superior does not vouch for, an expired statement, a policy the
+//! metadata violates, a private address, bad parameters.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Duration;
+use citizen_idp::config::TrustAnchorSettings;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_succeeded};
+
+const STATEMENT: &str = "application/entity-statement+jwt";
+/// The test servers' entity identifiers are http URLs on loopback, which the CLI
+/// accepts only where private networks are allowed (as the servers here do).
+const ALLOW_HTTP: (&str, &str) = ("CITIZEN_IDP__OUTBOUND__ALLOW_PRIVATE_NETWORKS", "true");
+
+fn claims_of(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn header_of(jwt: &str) -> jsonwebtoken::Header {
+    jsonwebtoken::decode_header(jwt).unwrap()
+}
+
+/// Verifies `jwt` with `keys` (its header's kid), as a relying party of the federation
+/// would, and returns its claims.
+fn verified(jwt: &str, keys: &Value) -> Value {
+    let keys: JwkSet = serde_json::from_value(keys.clone()).unwrap();
+    let header = header_of(jwt);
+    let jwk = keys
+        .find(header.kid.as_deref().unwrap())
+        .expect("signed with a key of the set");
+    let mut validation = Validation::new(header.alg);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp"]);
+    jsonwebtoken::decode::<Value>(jwt, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims
+}
+
+async fn get(app: &TestApp, url: &str) -> reqwest::Response {
+    app.http.get(url).send().await.unwrap()
+}
+
+/// An entity's configuration, checked with the keys it names.
+async fn configuration(app: &TestApp, entity: &str) -> Value {
+    let response = get(app, &format!("{entity}/.well-known/openid-federation")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], STATEMENT);
+    let jwt = response.text().await.unwrap();
+    assert_eq!(header_of(&jwt).typ.as_deref(), Some("entity-statement+jwt"));
+    let claims = claims_of(&jwt);
+    verified(&jwt, &claims["jwks"])
+}
+
+async fn error_of(response: reqwest::Response, status: StatusCode, code: &str) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    body["error_description"].as_str().unwrap_or("").to_owned()
+}
+
+struct Federation {
+    anchor: TestApp,
+    a: TestApp,
+    b: TestApp,
+}
+
+fn member_of(
+    anchor: &TestApp,
+    anchor_jwks: &Value,
+    cache_secs: u64,
+) -> impl FnOnce(&mut citizen_idp::config::Settings) {
+    let (entity_id, jwks) = (anchor.issuer.clone(), anchor_jwks.to_string());
+    move |settings| {
+        settings.federation.authority_hints = vec![entity_id.clone()];
+        settings.federation.trust_anchors = vec![TrustAnchorSettings { entity_id, jwks }];
+        settings.federation.resolve_cache_secs = cache_secs;
+    }
+}
+
+/// Adds `entity` as a subordinate of `anchor` with the CLI, its keys taken from its
+/// configuration, with `policy` (by entity type) when given.
+async fn add_subordinate(
+    anchor: &TestApp,
+    entity: &str,
+    policy: Option<Value>,
+) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "federation",
+        "subordinate",
+        "add",
+        entity,
+        "--operator",
+        "ops",
+    ];
+    let path = dir.path().join("policy.json");
+    if let Some(policy) = policy {
+        std::fs::write(&path, policy.to_string()).unwrap();
+        args.extend(["--policy", path.to_str().unwrap()]);
+    }
+    anchor.cli_with_env(&args, &[ALLOW_HTTP]).await
+}
+
+async fn federation(cache_secs: u64) -> Federation {
+    let anchor = TestApp::spawn().await;
+    let anchor_jwks = configuration(&anchor, &anchor.issuer).await["jwks"].clone();
+    let a = TestApp::spawn_with(member_of(&anchor, &anchor_jwks, cache_secs)).await;
+    let b = TestApp::spawn_with(member_of(&anchor, &anchor_jwks, cache_secs)).await;
+    for member in [&a, &b] {
+        assert_succeeded(&add_subordinate(&anchor, &member.issuer, None).await);
+    }
+    Federation { anchor, a, b }
+}
+
+fn resolve_url(at: &TestApp, sub: &str, anchor: &str) -> String {
+    let mut url = url::Url::parse(&format!("{}/federation/resolve", at.issuer)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("sub", sub)
+        .append_pair("trust_anchor", anchor);
+    url.to_string()
+}
+
+async fn resolve(f: &Federation) -> reqwest::Response {
+    get(&f.a, &resolve_url(&f.a, &f.b.issuer, &f.anchor.issuer)).await
+}
+
+#[tokio::test]
+async fn each_server_publishes_a_self_signed_configuration_with_keys_of_its_own() {
+    let f = federation(300).await;
+    let a = configuration(&f.a, &f.a.issuer).await;
+    assert_eq!(a["iss"], f.a.issuer);
+    assert_eq!(a["sub"], f.a.issuer);
+    assert_eq!(a["authority_hints"], json!([f.anchor.issuer]));
+    assert!(a["exp"].as_i64().unwrap() > a["iat"].as_i64().unwrap());
+    let provider = &a["metadata"]["openid_provider"];
+    assert_eq!(provider["issuer"], f.a.issuer);
+    assert_eq!(provider["token_endpoint"], format!("{}/token", f.a.issuer));
+    assert_eq!(provider["client_registration_types_supported"], json!([]));
+    let entity = &a["metadata"]["federation_entity"];
+    assert_eq!(
+        entity["federation_fetch_endpoint"],
+        format!("{}/federation/fetch", f.a.issuer)
+    );
+
+    // The federation keys and the token keys never meet: no kid in common, and a
+    // statement names a federation key.
+    let kids = |set: &Value| -> Vec<String> {
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let token_keys: Value = get(&f.a, &format!("{}/jwks.json", f.a.issuer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let federation_kids = kids(&a["jwks"]);
+    assert_eq!(federation_kids.len(), 1);
+    assert!(
+        kids(&token_keys)
+            .iter()
+            .all(|kid| !federation_kids.contains(kid))
+    );
+
+    // Rotating the federation key publishes the new one beside the old, and leaves the
+    // token keys alone.
+    let rotated = f.a.cli(&["keys", "rotate", "--federation"], None).await;
+    assert_succeeded(&rotated);
+    let listing = f.a.cli(&["keys", "list", "--federation"], None).await;
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout)
+            .matches("\tES256\t")
+            .count(),
+        2
+    );
+    // A server started now (as every instance within keys.reload_interval_secs)
+    // publishes both.
+    let replica = f.a.spawn_beside().await;
+    let after = configuration(&replica, &replica.issuer).await;
+    assert_eq!(kids(&after["jwks"]).len(), 2);
+    let token_keys_after: Value = get(&replica, &format!("{}/jwks.json", replica.issuer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kids(&token_keys_after), kids(&token_keys));
+}
+
+#[tokio::test]
+async fn the_anchor_vouches_for_its_subordinates_at_its_fetch_and_list_endpoints() {
+    let f = federation(300).await;
+    let anchor = configuration(&f.anchor, &f.anchor.issuer).await;
+    let fetch = |sub: &str| {
+        let mut url = url::Url::parse(&format!("{}/federation/fetch", f.anchor.issuer)).unwrap();
+        url.query_pairs_mut().append_pair("sub", sub);
+        url.to_string()
+    };
+    let response = get(&f.anchor, &fetch(&f.b.issuer)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], STATEMENT);
+    let statement = verified(&response.text().await.unwrap(), &anchor["jwks"]);
+    assert_eq!(statement["iss"], f.anchor.issuer);
+    assert_eq!(statement["sub"], f.b.issuer);
+    // The keys vouched for are B's federation keys.
+    let b = configuration(&f.b, &f.b.issuer).await;
+    assert_eq!(statement["jwks"], b["jwks"]);
+
+    let listed: Value = get(&f.anchor, &format!("{}/federation/list", f.anchor.issuer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut expected = vec![f.a.issuer.clone(), f.b.issuer.clone()];
+    expected.sort();
+    assert_eq!(listed, json!(expected));
+
+    // Bad requests.
+    let base = format!("{}/federation/fetch", f.anchor.issuer);
+    error_of(
+        get(&f.anchor, &base).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    error_of(
+        get(&f.anchor, &fetch("https://unknown.example")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    error_of(
+        get(&f.anchor, &fetch(&f.anchor.issuer)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    let repeated = format!("{}&sub=x", fetch(&f.b.issuer));
+    error_of(
+        get(&f.anchor, &repeated).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    let filtered = format!("{}/federation/list?trust_marked=true", f.anchor.issuer);
+    error_of(
+        get(&f.anchor, &filtered).await,
+        StatusCode::BAD_REQUEST,
+        "unsupported_parameter",
+    )
+    .await;
+
+    // The operator's register, audited, and its refusals.
+    let listing = f
+        .anchor
+        .cli(&["federation", "subordinate", "list", "--json"], None)
+        .await;
+    assert_succeeded(&listing);
+    let listing: Value = serde_json::from_slice(&listing.stdout).unwrap();
+    assert_eq!(listing.as_array().unwrap().len(), 2);
+    let unknown_operator = add_subordinate(
+        &f.anchor,
+        &f.b.issuer,
+        Some(json!({ "openid_provider": { "scopes_supported": { "at_least": ["openid"] } } })),
+    )
+    .await;
+    assert!(!unknown_operator.status.success());
+    assert!(String::from_utf8_lossy(&unknown_operator.stderr).contains("at_least"));
+    let not_a_url = f
+        .anchor
+        .cli(
+            &[
+                "federation",
+                "subordinate",
+                "add",
+                "b.example",
+                "--jwks",
+                "/dev/null",
+            ],
+            None,
+        )
+        .await;
+    assert!(!not_a_url.status.success());
+    let removed = f
+        .anchor
+        .cli(&["federation", "subordinate", "remove", &f.b.issuer], None)
+        .await;
+    assert_succeeded(&removed);
+    error_of(
+        get(&f.anchor, &fetch(&f.b.issuer)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let again = f
+        .anchor
+        .cli(&["federation", "subordinate", "remove", &f.b.issuer], None)
+        .await;
+    assert!(!again.status.success());
+    let trail: Vec<String> = f
+        .anchor
+        .db
+        .run_blocking(|conn| {
+            use citizen_idp::storage::schema::audit_events::dsl::*;
+            use diesel::prelude::*;
+            audit_events
+                .filter(outcome.like("federation_subordinate_%"))
+                .select(detail.assume_not_null())
+                .load::<String>(conn)
+                .map_err(citizen_idp::storage::StorageError::from)
+        })
+        .unwrap();
+    assert_eq!(trail.len(), 3, "{trail:?}");
+    assert!(trail.iter().all(|d| d.contains("by=cli")), "{trail:?}");
+}
+
+#[tokio::test]
+async fn a_country_resolves_another_through_the_anchor_with_its_policy_applied() {
+    let f = federation(0).await;
+    let policy = json!({ "openid_provider": {
+        "id_token_signing_alg_values_supported": { "subset_of": ["ES256", "PS256"] },
+        "organization_name": { "default": "Country B" },
+    }});
+    assert_succeeded(&add_subordinate(&f.anchor, &f.b.issuer, Some(policy)).await);
+
+    let response = resolve(&f).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/resolve-response+jwt"
+    );
+    let jwt = response.text().await.unwrap();
+    assert_eq!(header_of(&jwt).typ.as_deref(), Some("resolve-response+jwt"));
+    let a = configuration(&f.a, &f.a.issuer).await;
+    let answer = verified(&jwt, &a["jwks"]);
+    assert_eq!(answer["iss"], f.a.issuer);
+    assert_eq!(answer["sub"], f.b.issuer);
+    let provider = &answer["metadata"]["openid_provider"];
+    assert_eq!(provider["issuer"], f.b.issuer);
+    assert_eq!(
+        provider["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+    assert_eq!(provider["organization_name"], "Country B");
+    // The chain: B's configuration, T's statement about B, T's configuration.
+    let chain: Vec<Value> = answer["trust_chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|jwt| claims_of(jwt.as_str().unwrap()))
+        .collect();
+    let links: Vec<(&str, &str)> = chain
+        .iter()
+        .map(|c| (c["iss"].as_str().unwrap(), c["sub"].as_str().unwrap()))
+        .collect();
+    let (t, b) = (f.anchor.issuer.as_str(), f.b.issuer.as_str());
+    assert_eq!(links, [(b, b), (t, b), (t, t)]);
+    assert!(
+        answer["exp"].as_i64().unwrap()
+            <= chain
+                .iter()
+                .map(|c| c["exp"].as_i64().unwrap())
+                .min()
+                .unwrap()
+    );
+
+    // Asking for one entity type answers that one only.
+    let one = format!(
+        "{}&entity_type=federation_entity",
+        resolve_url(&f.a, &f.b.issuer, &f.anchor.issuer)
+    );
+    let answer = claims_of(&get(&f.a, &one).await.text().await.unwrap());
+    assert_eq!(
+        answer["metadata"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["federation_entity"]
+    );
+
+    // A policy B's metadata cannot meet breaks the chain.
+    let violated = json!({ "openid_provider": {
+        "token_endpoint_auth_methods_supported": { "superset_of": ["self_signed_tls_client_auth"] },
+    }});
+    assert_succeeded(&add_subordinate(&f.anchor, &f.b.issuer, Some(violated)).await);
+    let description = error_of(
+        resolve(&f).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_trust_chain",
+    )
+    .await;
+    assert!(description.contains("metadata policy"), "{description}");
+}
+
+#[tokio::test]
+async fn untrusted_anchors_unvouched_keys_and_expired_statements_break_the_chain() {
+    let f = federation(0).await;
+    assert_eq!(resolve(&f).await.status(), StatusCode::OK);
+
+    // An anchor A does not trust.
+    let other = get(&f.a, &resolve_url(&f.a, &f.b.issuer, &f.b.issuer)).await;
+    error_of(other, StatusCode::NOT_FOUND, "invalid_trust_anchor").await;
+    // Parameters missing, repeated or unknown.
+    let base = format!("{}/federation/resolve", f.a.issuer);
+    error_of(
+        get(&f.a, &base).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    let unknown = format!("{}&foo=1", resolve_url(&f.a, &f.b.issuer, &f.anchor.issuer));
+    error_of(
+        get(&f.a, &unknown).await,
+        StatusCode::BAD_REQUEST,
+        "unsupported_parameter",
+    )
+    .await;
+    // An entity that is not T's subordinate.
+    let stranger =
+        TestApp::spawn_with(|s| s.federation.authority_hints = vec![f.anchor.issuer.clone()]).await;
+    let answer = get(&f.a, &resolve_url(&f.a, &stranger.issuer, &f.anchor.issuer)).await;
+    let description = error_of(answer, StatusCode::BAD_REQUEST, "invalid_trust_chain").await;
+    assert!(description.contains("status 404"), "{description}");
+    // An entity with no authority at all.
+    let alone = TestApp::spawn().await;
+    let answer = get(&f.a, &resolve_url(&f.a, &alone.issuer, &f.anchor.issuer)).await;
+    error_of(answer, StatusCode::BAD_REQUEST, "invalid_trust_chain").await;
+
+    // T vouches for other keys than the ones B signs with (A's): B's configuration no
+    // longer verifies.
+    let a_keys = configuration(&f.a, &f.a.issuer).await["jwks"].to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    std::fs::write(&path, a_keys).unwrap();
+    let wrong = f
+        .anchor
+        .cli_with_env(
+            &[
+                "federation",
+                "subordinate",
+                "add",
+                &f.b.issuer,
+                "--jwks",
+                path.to_str().unwrap(),
+            ],
+            &[ALLOW_HTTP],
+        )
+        .await;
+    assert_succeeded(&wrong);
+    let description = error_of(
+        resolve(&f).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_trust_chain",
+    )
+    .await;
+    assert!(description.contains(&f.b.issuer), "{description}");
+    assert_succeeded(&add_subordinate(&f.anchor, &f.b.issuer, None).await);
+    assert_eq!(resolve(&f).await.status(), StatusCode::OK);
+
+    // A trusts "T" with keys that are not T's: T's own configuration is refused.
+    let anchor_jwks = configuration(&f.b, &f.b.issuer).await["jwks"].clone();
+    let misled = TestApp::spawn_with(member_of(&f.anchor, &anchor_jwks, 0)).await;
+    let answer = get(
+        &misled,
+        &resolve_url(&misled, &f.b.issuer, &f.anchor.issuer),
+    )
+    .await;
+    error_of(answer, StatusCode::BAD_REQUEST, "invalid_trust_chain").await;
+
+    // Two days on A's clock: every statement T and B signed has expired for A.
+    f.a.advance_clock(Duration::days(2));
+    let description = error_of(
+        resolve(&f).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_trust_chain",
+    )
+    .await;
+    assert!(description.contains("expired"), "{description}");
+}
+
+#[tokio::test]
+async fn a_resolved_chain_is_cached_no_longer_than_allowed_and_private_addresses_are_refused() {
+    let f = federation(300).await;
+    assert_eq!(resolve(&f).await.status(), StatusCode::OK);
+    let removed = f
+        .anchor
+        .cli(&["federation", "subordinate", "remove", &f.b.issuer], None)
+        .await;
+    assert_succeeded(&removed);
+    // Within federation.resolve_cache_secs A still answers from its cache...
+    assert_eq!(resolve(&f).await.status(), StatusCode::OK);
+    // ...and after it, A finds the chain broken.
+    f.a.advance_clock(Duration::seconds(301));
+    error_of(
+        resolve(&f).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_trust_chain",
+    )
+    .await;
+
+    // A server under the production outbound policy never fetches from loopback.
+    let anchor_jwks = configuration(&f.anchor, &f.anchor.issuer).await["jwks"].to_string();
+    let strict = TestApp::spawn_with(|s| {
+        s.outbound.allow_private_networks = false;
+        s.federation.trust_anchors = vec![TrustAnchorSettings {
+            entity_id: "https://127.0.0.1:9".into(),
+            jwks: anchor_jwks,
+        }];
+    })
+    .await;
+    let answer = get(
+        &strict,
+        &resolve_url(&strict, "https://127.0.0.1:8", "https://127.0.0.1:9"),
+    )
+    .await;
+    let description = error_of(answer, StatusCode::BAD_REQUEST, "invalid_trust_chain").await;
+    assert!(description.contains("address not allowed"), "{description}");
+
+    // Federation off: nothing is published.
+    let off = TestApp::spawn_with(|s| s.federation.enabled = false).await;
+    let answer = get(
+        &off,
+        &format!("{}/.well-known/openid-federation", off.issuer),
+    )
+    .await;
+    error_of(answer, StatusCode::NOT_FOUND, "not_found").await;
+}
