@@ -49,10 +49,22 @@ impl Issuer<'_> {
     pub fn configuration(&self, discovery: &Value) -> Result<String, TokenError> {
         let (iat, exp) = self.times();
         let mut provider = discovery.as_object().cloned().unwrap_or_default();
-        // Required of a provider in a federation (§5.1.3). Relying parties are
-        // registered by operators or out of band today: neither automatic nor explicit
-        // federation registration is offered yet.
-        provider.insert("client_registration_types_supported".into(), json!([]));
+        // Required of a provider in a federation. Automatic registration is offered
+        // once this server trusts an anchor, through pushed authorization requests
+        // authenticated with private_key_jwt only (see `registration`); explicit
+        // registration is not offered.
+        if self.settings.trust_anchors.is_empty() {
+            provider.insert("client_registration_types_supported".into(), json!([]));
+        } else {
+            provider.insert(
+                "client_registration_types_supported".into(),
+                json!(["automatic"]),
+            );
+            provider.insert(
+                "request_authentication_methods_supported".into(),
+                json!({ "pushed_authorization_request_endpoint": ["private_key_jwt"] }),
+            );
+        }
         let base = self.entity_id.trim_end_matches('/');
         let mut metadata = Map::new();
         metadata.insert("openid_provider".into(), Value::Object(provider));

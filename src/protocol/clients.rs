@@ -108,9 +108,10 @@ impl ClientCache {
         .await
         {
             Ok(registered) => {
-                let cache_for =
-                    Duration::seconds(i64::try_from(settings.resolve_cache_secs).unwrap_or(300));
-                let until = registered.until.min(now + cache_for);
+                // Read again as soon as an operator's registration would be: a client
+                // disabled on another instance stops within [`TTL`] here too. The
+                // chain itself comes from the resolver's cache meanwhile.
+                let until = registered.until.min(now + TTL);
                 self.federated.insert(
                     entity_id.to_owned(),
                     Arc::new(registered.client.clone()),

@@ -15,7 +15,17 @@ use jsonwebtoken::{DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_succeeded};
+use citizen_idp::clock::Clock;
+use citizen_idp::federation::statement::EntityStatement;
+use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
+
+use crate::client_assertion::JWT_BEARER;
+use crate::consent::answer_consent;
+use crate::helpers::{
+    ClientAuth, PASSWORD, TestApp, assert_redirected_error, assert_succeeded, query_param,
+    token_request_as,
+};
+use crate::par::{authorize_url, push_as};
 
 const STATEMENT: &str = "application/entity-statement+jwt";
 /// The test servers' entity identifiers are http URLs on loopback, which the CLI
@@ -146,7 +156,22 @@ async fn each_server_publishes_a_self_signed_configuration_with_keys_of_its_own(
     let provider = &a["metadata"]["openid_provider"];
     assert_eq!(provider["issuer"], f.a.issuer);
     assert_eq!(provider["token_endpoint"], format!("{}/token", f.a.issuer));
-    assert_eq!(provider["client_registration_types_supported"], json!([]));
+    // A trusts T: relying parties of T's federation register automatically, through
+    // pushed requests authenticated with private_key_jwt.
+    assert_eq!(
+        provider["client_registration_types_supported"],
+        json!(["automatic"])
+    );
+    assert_eq!(
+        provider["request_authentication_methods_supported"],
+        json!({ "pushed_authorization_request_endpoint": ["private_key_jwt"] })
+    );
+    let anchor = configuration(&f.anchor, &f.anchor.issuer).await;
+    assert_eq!(
+        anchor["metadata"]["openid_provider"]["client_registration_types_supported"],
+        json!([]),
+        "T trusts no anchor"
+    );
     let entity = &a["metadata"]["federation_entity"];
     assert_eq!(
         entity["federation_fetch_endpoint"],
@@ -538,4 +563,291 @@ async fn a_resolved_chain_is_cached_no_longer_than_allowed_and_private_addresses
     )
     .await;
     error_of(answer, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// A relying party of country B that no operator of A registered: its entity
+/// configuration, signed with its federation key, names B as its authority and
+/// carries its `openid_relying_party` metadata; B's operator vouches for it.
+struct Portal {
+    entity_id: String,
+    redirect_uri: String,
+    /// Signs its client assertions; published in its metadata's `jwks`.
+    key: SigningKey,
+    _server: actix_web::dev::ServerHandle,
+}
+
+/// Starts a portal on loopback whose superior is `authority`; `vouched` says whether
+/// the authority's operator adds it as a subordinate.
+async fn portal(authority: &TestApp, vouched: bool) -> Portal {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let (federation_key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let configuration = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let served = configuration.clone();
+    let server = HttpServer::new(move || {
+        let served = served.clone();
+        App::new().route(
+            "/.well-known/openid-federation",
+            web::get().to(move || {
+                let body = served.get().cloned().unwrap_or_default();
+                async move { HttpResponse::Ok().content_type(STATEMENT).body(body) }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let entity_id = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let redirect_uri = format!("{entity_id}/callback");
+    let now = chrono::Utc::now().timestamp();
+    let federation_jwks = json!({ "keys": [federation_key.public_jwk()] });
+    let statement = EntityStatement {
+        iss: entity_id.clone(),
+        sub: entity_id.clone(),
+        iat: now,
+        exp: now + 3600,
+        jwks: federation_jwks.clone(),
+        authority_hints: vec![authority.issuer.clone()],
+        metadata: json!({
+            "openid_relying_party": {
+                "client_name": "Cổng dịch vụ công của nước B",
+                "redirect_uris": [redirect_uri],
+                "jwks": { "keys": [key.public_jwk()] },
+                "token_endpoint_auth_method": "private_key_jwt",
+                "grant_types": ["authorization_code"],
+                "scope": "openid profile national_id",
+                "id_token_signed_response_alg": "ES256",
+            },
+            "federation_entity": { "organization_name": "Country B" },
+        })
+        .as_object()
+        .unwrap()
+        .clone(),
+        metadata_policy: Default::default(),
+        source_endpoint: None,
+        crit: vec![],
+        metadata_policy_crit: vec![],
+    };
+    configuration
+        .set(citizen_idp::federation::statement::sign(&federation_key, &statement).unwrap())
+        .unwrap();
+    if vouched {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        std::fs::write(&path, federation_jwks.to_string()).unwrap();
+        let added = authority
+            .cli_with_env(
+                &[
+                    "federation",
+                    "subordinate",
+                    "add",
+                    &entity_id,
+                    "--jwks",
+                    path.to_str().unwrap(),
+                ],
+                &[ALLOW_HTTP],
+            )
+            .await;
+        assert_succeeded(&added);
+    }
+    Portal {
+        entity_id,
+        redirect_uri,
+        key,
+        _server: handle,
+    }
+}
+
+impl Portal {
+    /// A client assertion for `op`, signed with `key`.
+    fn assertion(&self, op: &TestApp, key: &SigningKey) -> String {
+        let now = op.clock.now().timestamp();
+        citizen_idp::tokens::jwt::sign(
+            key,
+            "JWT",
+            &json!({
+                "iss": self.entity_id, "sub": self.entity_id, "aud": op.issuer,
+                "iat": now, "exp": now + 60, "jti": uuid::Uuid::new_v4().to_string(),
+            }),
+        )
+        .unwrap()
+    }
+
+    /// A pushed authorization request, with PKCE, authenticated with `key`.
+    fn request(&self, op: &TestApp, key: &SigningKey) -> (Vec<(&'static str, String)>, String) {
+        let (challenge, verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
+        let params = vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", self.entity_id.clone()),
+            ("redirect_uri", self.redirect_uri.clone()),
+            ("scope", "openid profile".to_owned()),
+            ("state", "b-portal".to_owned()),
+            ("nonce", "n-b-portal".to_owned()),
+            ("code_challenge", challenge.as_str().to_owned()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("client_assertion_type", JWT_BEARER.to_owned()),
+            ("client_assertion", self.assertion(op, key)),
+        ];
+        (params, verifier.secret().clone())
+    }
+}
+
+#[tokio::test]
+async fn a_portal_of_another_country_registered_only_through_the_federation_logs_a_citizen_in() {
+    let f = federation(300).await;
+    let portal = portal(&f.b, true).await;
+    let citizen = f.a.citizen();
+
+    // Pushed, authenticated with the key of the portal's resolved metadata.
+    let (params, verifier) = portal.request(&f.a, &portal.key);
+    let (status, body) = push_as(&f.a, ClientAuth::Form, &params).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let request_uri = body["request_uri"].as_str().unwrap();
+    let location =
+        f.a.log_in(
+            &authorize_url(&f.a, &portal.entity_id, request_uri, &[]),
+            &citizen.number,
+            PASSWORD,
+        )
+        .await;
+    // Not one of A's own services: the citizen is asked, and told who is asking.
+    let (page, redirect) = answer_consent(&f.a, &location, "allow").await;
+    assert!(page.contains("Cổng dịch vụ công của nước B"), "{page}");
+    assert!(redirect.starts_with(&portal.redirect_uri), "{redirect}");
+    let code = query_param(&redirect, "code").expect("a code");
+
+    let assertion = portal.assertion(&f.a, &portal.key);
+    let (status, tokens) = token_request_as(
+        &f.a,
+        ClientAuth::Form,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &portal.redirect_uri),
+            ("code_verifier", &verifier),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &assertion),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(header_of(id_token).alg, jsonwebtoken::Algorithm::ES256);
+    let token_keys: Value = get(&f.a, &format!("{}/jwks.json", f.a.issuer))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims = verified(id_token, &token_keys);
+    assert_eq!(claims["iss"], f.a.issuer);
+    assert_eq!(claims["aud"], json!(portal.entity_id));
+    assert_eq!(claims["nonce"], "n-b-portal");
+    // Pairwise for the portal: not the subject A's own portals see.
+    assert_ne!(claims["sub"], citizen.subject);
+    // The portal asked for national_id; the federation allows it openid profile only.
+    assert_eq!(tokens["scope"], "openid profile");
+
+    // Registered once, audited, with the trust anchor.
+    let trail: Vec<(String, Option<String>)> =
+        f.a.db
+            .run_blocking(|conn| {
+                use citizen_idp::storage::schema::audit_events::dsl::*;
+                use diesel::prelude::*;
+                audit_events
+                    .filter(outcome.like("client_%_by_federation"))
+                    .select((outcome, detail))
+                    .load::<(String, Option<String>)>(conn)
+                    .map_err(citizen_idp::storage::StorageError::from)
+            })
+            .unwrap();
+    assert_eq!(trail.len(), 1, "{trail:?}");
+    assert_eq!(trail[0].0, "client_registered_by_federation");
+    assert!(trail[0].1.as_deref().unwrap().contains(&f.anchor.issuer));
+
+    // A plain authorization request naming the portal: anyone could send one, so the
+    // portal must push.
+    let (plain, _) = portal.request(&f.a, &portal.key);
+    let plain: Vec<(&str, &str)> = plain
+        .iter()
+        .filter(|(k, _)| !k.starts_with("client_assertion"))
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    let url = format!(
+        "{}?{}",
+        f.a.url("/authorize"),
+        serde_urlencoded::to_string(&plain).unwrap()
+    );
+    let (status, location, _) = f.a.browse(&url).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_redirected_error(&location.unwrap(), "invalid_request", "b-portal");
+
+    // An assertion signed with a key not in the portal's metadata.
+    let (stranger_key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let (forged, _) = portal.request(&f.a, &stranger_key);
+    let (status, body) = push_as(&f.a, ClientAuth::Form, &forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+
+    // An operator of A disables it: within the 5 s a registration is trusted, the
+    // federation does not bring it back.
+    assert_succeeded(
+        &f.a.cli(&["clients", "disable", &portal.entity_id], None)
+            .await,
+    );
+    f.a.advance_clock(Duration::seconds(6));
+    let (params, _) = portal.request(&f.a, &portal.key);
+    let (status, body) = push_as(&f.a, ClientAuth::Form, &params).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test]
+async fn a_portal_no_superior_vouches_for_is_not_registered() {
+    let f = federation(300).await;
+    let portal = portal(&f.b, false).await;
+    let (params, _) = portal.request(&f.a, &portal.key);
+    let (status, body) = push_as(&f.a, ClientAuth::Form, &params).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+    // B vouches for it now, but A does not ask again for a minute: a made-up client
+    // id costs A no request to the network for that long.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    let portal_configuration = configuration(&f.a, &portal.entity_id).await;
+    std::fs::write(&path, portal_configuration["jwks"].to_string()).unwrap();
+    let added =
+        f.b.cli_with_env(
+            &[
+                "federation",
+                "subordinate",
+                "add",
+                &portal.entity_id,
+                "--jwks",
+                path.to_str().unwrap(),
+            ],
+            &[ALLOW_HTTP],
+        )
+        .await;
+    assert_succeeded(&added);
+    let (params, _) = portal.request(&f.a, &portal.key);
+    assert_eq!(
+        push_as(&f.a, ClientAuth::Form, &params).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    f.a.advance_clock(Duration::seconds(61));
+    let (params, _) = portal.request(&f.a, &portal.key);
+    let (status, body) = push_as(&f.a, ClientAuth::Form, &params).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Nothing is registered for an id that is not an entity identifier, nor when no
+    // trust anchor is configured.
+    let alone = TestApp::spawn().await;
+    let (params, _) = portal.request(&alone, &portal.key);
+    assert_eq!(
+        push_as(&alone, ClientAuth::Form, &params).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
