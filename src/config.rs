@@ -17,11 +17,12 @@ const ENV_PREFIX: &str = "CITIZEN_IDP";
 const MAX_REAUTH_MAX_AGE_SECS: u64 = 900;
 /// The settings that hold a list: from the environment, comma-separated
 /// (CITIZEN_IDP__REDIS__CLUSTER_URLS=redis://a:6379,redis://b:6379).
-const LIST_SETTINGS: [&str; 4] = [
+const LIST_SETTINGS: [&str; 5] = [
     "redis.cluster_urls",
     "limits.trusted_proxies",
     "dpop.allowed_algs",
     "federation.authority_hints",
+    "federation.required_trust_marks",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -627,6 +628,22 @@ pub struct FederationSettings {
     pub resolve_cache_secs: u64,
     /// The most a relying party registered through the federation may ask for.
     pub relying_party_scopes: String,
+    /// The types of trust mark a relying party must carry to be registered
+    /// automatically.
+    pub required_trust_marks: Vec<String>,
+    /// As a trust anchor: who may issue each type of trust mark (published in the
+    /// entity configuration).
+    pub trust_mark_issuers: std::collections::BTreeMap<String, Vec<String>>,
+    /// Trust marks this server carries, published in its entity configuration.
+    pub trust_marks: Vec<TrustMarkSettings>,
+}
+
+/// A trust mark this server was given: its type and the signed mark.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustMarkSettings {
+    pub trust_mark_type: String,
+    pub trust_mark: String,
 }
 
 /// A trust anchor: its entity identifier and its federation keys (a JWK Set).
@@ -822,6 +839,17 @@ impl Settings {
         };
         for hint in &federation.authority_hints {
             entity_id("federation.authority_hints", hint)?;
+        }
+        for issuers in federation.trust_mark_issuers.values() {
+            for issuer in issuers {
+                entity_id("federation.trust_mark_issuers", issuer)?;
+            }
+        }
+        if !federation.required_trust_marks.is_empty() && federation.trust_anchors.is_empty() {
+            return Err(invalid(
+                "federation.required_trust_marks",
+                "needs a trust anchor whose configuration lists the marks' issuers",
+            ));
         }
         for anchor in &federation.trust_anchors {
             entity_id("federation.trust_anchors", &anchor.entity_id)?;

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use crate::config::Settings;
 use crate::federation::resolve::{self, Resolver};
 use crate::federation::subordinates::{self, Subordinate};
+use crate::federation::trust_mark::{self, TrustMark};
 use crate::startup::{self, StartupError};
 
 #[derive(Subcommand)]
@@ -17,12 +18,34 @@ pub enum FederationCommand {
     /// Manage the subordinates this server publishes statements about.
     #[command(subcommand)]
     Subordinate(SubordinateCommand),
+    /// Issue a trust mark about an entity, signed with this server's federation key
+    /// (as a trust anchor or a trust mark issuer); prints it once.
+    #[command(subcommand)]
+    TrustMark(TrustMarkCommand),
     /// Resolve an entity's trust chain up to a configured trust anchor and print its
     /// metadata after the policies, as JSON.
     Resolve {
         entity_id: String,
         #[arg(long)]
         trust_anchor: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TrustMarkCommand {
+    /// Sign a trust mark of `--type` about `--sub`; the entity publishes it in its
+    /// entity configuration. `server.issuer` must be set: it is the mark's issuer.
+    Issue {
+        #[arg(long = "type", value_name = "TRUST_MARK_TYPE")]
+        trust_mark_type: String,
+        #[arg(long, value_name = "ENTITY_ID")]
+        sub: String,
+        /// Days the mark is valid (1 to 366).
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        /// Who issues it, for the audit trail.
+        #[arg(long, default_value = "")]
+        operator: String,
     },
 }
 
@@ -66,6 +89,39 @@ pub async fn run(
 ) -> Result<(), StartupError> {
     match command {
         FederationCommand::Subordinate(command) => subordinate(settings, command, now).await,
+        FederationCommand::TrustMark(TrustMarkCommand::Issue {
+            trust_mark_type,
+            sub,
+            days,
+            operator,
+        }) => {
+            let issuer = settings.server.issuer.trim_end_matches('/');
+            if issuer.is_empty() {
+                return Err(StartupError::Other(
+                    "server.issuer must be set: it is the trust mark's issuer".into(),
+                ));
+            }
+            let db = startup::connect_database(settings).await?;
+            let keys = startup::load_keys(settings, &db, now).await?;
+            let mark = TrustMark {
+                iss: issuer.to_owned(),
+                sub,
+                trust_mark_type,
+                iat: now.timestamp(),
+                exp: Some(now.timestamp() + i64::from(days) * 86_400),
+            };
+            let jwt = trust_mark::record_issued(
+                &db,
+                &keys.rings.federation.current(),
+                &mark,
+                &by(&operator),
+                now,
+            )
+            .await
+            .map_err(|e| StartupError::Other(e.to_string()))?;
+            println!("{jwt}");
+            Ok(())
+        }
         FederationCommand::Resolve {
             entity_id,
             trust_anchor,

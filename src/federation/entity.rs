@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::resolve::Resolved;
-use super::statement::{self, EntityStatement};
+use super::statement::{self, EntityStatement, TrustMarkRef};
 use super::{FETCH_PATH, LIST_PATH, RESOLVE_PATH};
 use crate::config::FederationSettings;
 use crate::storage::federation_subordinates::SubordinateRow;
@@ -87,6 +87,21 @@ impl Issuer<'_> {
             metadata,
             metadata_policy: Map::new(),
             source_endpoint: None,
+            trust_marks: self
+                .settings
+                .trust_marks
+                .iter()
+                .map(|mark| TrustMarkRef {
+                    trust_mark_type: mark.trust_mark_type.clone(),
+                    trust_mark: mark.trust_mark.clone(),
+                })
+                .collect(),
+            trust_mark_issuers: self
+                .settings
+                .trust_mark_issuers
+                .iter()
+                .map(|(kind, issuers)| (kind.clone(), json!(issuers)))
+                .collect(),
             crit: vec![],
             metadata_policy_crit: vec![],
         })
@@ -114,6 +129,8 @@ impl Issuer<'_> {
                 "{}{FETCH_PATH}",
                 self.entity_id.trim_end_matches('/')
             )),
+            trust_marks: vec![],
+            trust_mark_issuers: Map::new(),
             crit: vec![],
             metadata_policy_crit: vec![],
         })
@@ -139,6 +156,7 @@ impl Issuer<'_> {
             "iat": iat,
             "exp": resolved.exp,
             "metadata": metadata,
+            "trust_marks": resolved.trust_marks,
             "trust_chain": resolved.chain,
         });
         let key = self.keys.signing_key(SigningAlg::Es256, self.now)?;

@@ -9,6 +9,7 @@
 //! - [`resolve`]: trust chains of other entities, fetched within bounds and checked up
 //!   to a configured trust anchor, with the metadata policies applied.
 //! - [`policy`]: the metadata policy operators (§6.1).
+//! - [`trust_mark`]: trust marks, issued and checked (§7).
 //! - [`registration`]: relying parties of a trusted federation registered
 //!   automatically from their resolved metadata (§12.1).
 //!
@@ -21,6 +22,7 @@ pub mod registration;
 pub mod resolve;
 pub mod statement;
 pub mod subordinates;
+pub mod trust_mark;
 
 /// The path of an entity's configuration under its identifier (§9).
 pub const CONFIGURATION_PATH: &str = "/.well-known/openid-federation";

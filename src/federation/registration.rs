@@ -13,7 +13,9 @@
 //!   authorization request names a client id anyone could name;
 //! - its subjects are pairwise, for its entity identifier's host;
 //! - it may ask for no more than `federation.relying_party_scopes`, and only the code
-//!   flow (with refresh tokens if its metadata asks for them).
+//!   flow (with refresh tokens if its metadata asks for them);
+//! - it carries a valid trust mark of every type `federation.required_trust_marks`
+//!   names.
 //!
 //! A client an operator registered is never replaced, and one an operator disabled
 //! stays disabled.
@@ -92,6 +94,16 @@ pub async fn register(
     let resolved = resolved.ok_or_else(|| {
         FederatedClientError::NoChain(failure.map_or("no trust anchor".into(), |e| e.to_string()))
     })?;
+    if let Some(missing) = settings.required_trust_marks.iter().find(|required| {
+        !resolved
+            .trust_marks
+            .iter()
+            .any(|mark| &mark.trust_mark_type == *required)
+    }) {
+        return Err(FederatedClientError::Invalid(format!(
+            "no valid trust mark of type {missing}"
+        )));
+    }
     let metadata = resolved
         .metadata
         .get("openid_relying_party")
@@ -102,6 +114,20 @@ pub async fn register(
         .get("federation_entity")
         .and_then(|m| m.get("organization_name"))
         .and_then(Value::as_str);
+    // What citizens are shown beside the service's name: the organisation the chain
+    // names, else the entity's host.
+    let shown_organization: String = organization
+        .map(str::to_owned)
+        .or_else(|| {
+            url::Url::parse(entity_id)
+                .ok()?
+                .host_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| entity_id.to_owned())
+        .chars()
+        .take(200)
+        .collect();
     let new = new_client(
         entity_id,
         metadata,
@@ -135,6 +161,7 @@ pub async fn register(
                 trust_anchor: &anchor,
                 expires_at: until.naive_utc(),
                 metadata_sha256: &digest,
+                organization: &shown_organization,
             };
             let outcome = match federated_clients::save(conn, &stored, &chain, at)? {
                 Saved::New => "client_registered_by_federation",

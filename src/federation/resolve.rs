@@ -21,7 +21,8 @@ use serde_json::{Map, Value};
 
 use super::configuration_url;
 use super::policy::{self, PolicyError};
-use super::statement::{self, EntityStatement, MEDIA_TYPE, StatementError};
+use super::statement::{self, EntityStatement, MEDIA_TYPE, StatementError, TrustMarkRef};
+use super::trust_mark;
 use crate::config::{FederationSettings, TrustAnchorSettings};
 use crate::domain::client_keys;
 use crate::outbound::Outbound;
@@ -81,7 +82,15 @@ pub struct Resolved {
     pub metadata: Map<String, Value>,
     /// When the first statement of the chain expires.
     pub exp: i64,
+    /// The subject's federation keys, as its superior vouches for them.
+    pub jwks: Value,
+    /// The subject's trust marks that verified (§7): issued by an issuer the trust
+    /// anchor lists for their type, about the subject, in their lifetime.
+    pub trust_marks: Vec<TrustMarkRef>,
 }
+
+/// Trust marks read from one configuration, at most: the rest are ignored.
+const MAX_TRUST_MARKS: usize = 8;
 
 /// A trust anchor, with its configured (never fetched) keys.
 #[derive(Debug, Clone)]
@@ -172,7 +181,7 @@ impl Resolver {
             now,
             fetches: AtomicUsize::new(0),
         };
-        let resolved = walk.resolve(subject).await?;
+        let resolved = walk.resolve(subject, true).await?;
         self.remember(key, resolved.clone(), now);
         Ok(resolved)
     }
@@ -251,46 +260,129 @@ struct Configuration {
 }
 
 impl Walk<'_> {
-    async fn resolve(&self, subject: &str) -> Result<Resolved, ResolveError> {
-        let leaf = self.configuration(subject).await?;
-        let leaf_keys = keys_of(&leaf.claims)?;
-        check(
-            &leaf.token,
-            &leaf_keys,
-            self.now,
-            self.max_bytes,
-            &leaf.claims,
-        )?;
-        // A trust anchor asked about itself: its configuration, checked with the
-        // configured keys, is the whole chain.
-        let above = if subject == self.anchor.entity_id {
+    /// The chain of `subject`, with its trust marks checked when `with_marks` (an
+    /// issuer of marks is resolved without: marks about issuers are not followed).
+    fn resolve<'s>(
+        &'s self,
+        subject: &'s str,
+        with_marks: bool,
+    ) -> Boxed<'s, Result<Resolved, ResolveError>> {
+        Box::pin(async move {
+            let leaf = self.configuration(subject).await?;
+            let leaf_keys = keys_of(&leaf.claims)?;
             check(
                 &leaf.token,
-                &self.anchor.keys,
+                &leaf_keys,
                 self.now,
                 self.max_bytes,
                 &leaf.claims,
             )?;
-            Vec::new()
-        } else {
-            self.ascend(&leaf, 1).await?
-        };
-        let mut chain = vec![leaf.token.clone()];
-        let mut exp = leaf.claims.exp;
-        let mut statements = Vec::new();
-        for (token, claims) in above {
-            exp = exp.min(claims.exp);
-            chain.push(token);
-            statements.push(claims);
-        }
-        let metadata = resolved_metadata(&leaf.claims, &statements)?;
-        Ok(Resolved {
-            subject: subject.to_owned(),
-            trust_anchor: self.anchor.entity_id.clone(),
-            chain,
-            metadata,
-            exp,
+            // A trust anchor asked about itself: its configuration, checked with the
+            // configured keys, is the whole chain.
+            let above = if subject == self.anchor.entity_id {
+                check(
+                    &leaf.token,
+                    &self.anchor.keys,
+                    self.now,
+                    self.max_bytes,
+                    &leaf.claims,
+                )?;
+                Vec::new()
+            } else {
+                self.ascend(&leaf, 1).await?
+            };
+            let mut chain = vec![leaf.token.clone()];
+            let mut exp = leaf.claims.exp;
+            let mut statements = Vec::new();
+            for (token, claims) in above {
+                exp = exp.min(claims.exp);
+                chain.push(token);
+                statements.push(claims);
+            }
+            let metadata = resolved_metadata(&leaf.claims, &statements)?;
+            // The keys the nearest superior vouches for (the anchor's own, configured,
+            // for the anchor itself).
+            let jwks = statements
+                .first()
+                .filter(|s| !s.is_configuration())
+                .map_or_else(|| leaf.claims.jwks.clone(), |s| s.jwks.clone());
+            let anchor_configuration = statements.last().unwrap_or(&leaf.claims);
+            let trust_marks = if with_marks {
+                self.trust_marks(&leaf.claims, anchor_configuration).await
+            } else {
+                Vec::new()
+            };
+            Ok(Resolved {
+                subject: subject.to_owned(),
+                trust_anchor: self.anchor.entity_id.clone(),
+                chain,
+                metadata,
+                exp,
+                jwks,
+                trust_marks,
+            })
         })
+    }
+
+    /// The trust marks of `entity` that verify: each from an issuer `anchor` lists for
+    /// its type, signed with the issuer's keys (the anchor's configured ones, or those
+    /// of the issuer's own chain to the anchor). A mark that does not verify is left
+    /// out, with the reason in the log.
+    async fn trust_marks(
+        &self,
+        entity: &EntityStatement,
+        anchor: &EntityStatement,
+    ) -> Vec<TrustMarkRef> {
+        let mut verified = Vec::new();
+        for mark in entity.trust_marks.iter().take(MAX_TRUST_MARKS) {
+            match self.trust_mark(entity, anchor, mark).await {
+                Ok(()) => verified.push(mark.clone()),
+                Err(reason) => tracing::info!(
+                    entity = %entity.sub,
+                    trust_mark_type = %mark.trust_mark_type,
+                    %reason,
+                    "a trust mark did not verify"
+                ),
+            }
+        }
+        verified
+    }
+
+    async fn trust_mark(
+        &self,
+        entity: &EntityStatement,
+        anchor: &EntityStatement,
+        mark: &TrustMarkRef,
+    ) -> Result<(), String> {
+        let issuer =
+            trust_mark::issuer_of(&mark.trust_mark, self.max_bytes).map_err(|e| e.to_string())?;
+        if !trust_mark::allowed_issuers(anchor, &mark.trust_mark_type).contains(&issuer) {
+            return Err(trust_mark::TrustMarkError::IssuerNotAllowed {
+                issuer,
+                trust_mark_type: mark.trust_mark_type.clone(),
+            }
+            .to_string());
+        }
+        let keys = if issuer == self.anchor.entity_id {
+            self.anchor.keys.clone()
+        } else {
+            let chain = self
+                .resolve(&issuer, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            let document = serde_json::to_vec(&chain.jwks).map_err(|e| e.to_string())?;
+            client_keys::parse_jwks(&document).map_err(|e| e.to_string())?
+        };
+        trust_mark::verify(
+            &mark.trust_mark,
+            &mark.trust_mark_type,
+            &entity.sub,
+            &keys,
+            self.now,
+            self.max_bytes,
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     /// The statements above `entity`: the subordinate statements from its superior up

@@ -43,6 +43,12 @@ pub struct EntityStatement {
     pub metadata_policy: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_endpoint: Option<String>,
+    /// Trust marks the subject carries (§7), in its entity configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust_marks: Vec<TrustMarkRef>,
+    /// In a trust anchor's configuration: who may issue each type of trust mark.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub trust_mark_issuers: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crit: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -67,13 +73,20 @@ impl EntityStatement {
     }
 }
 
+/// A trust mark as an entity configuration lists it: its type and the signed mark.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustMarkRef {
+    pub trust_mark_type: String,
+    pub trust_mark: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatementError {
     #[error("not a compact JWS with JSON header and claims")]
     Malformed,
     #[error("larger than the limit of {0} bytes")]
     TooLarge(usize),
-    #[error("the type is not entity-statement+jwt")]
+    #[error("not of the expected type (typ)")]
     WrongType,
     #[error("the algorithm is not an accepted asymmetric one")]
     Algorithm,
@@ -99,7 +112,7 @@ pub fn sign(key: &SigningKey, statement: &EntityStatement) -> Result<String, Tok
 /// Reads the claims of `token` without checking its signature: only to find the keys
 /// an entity configuration claims for itself, which [`verify`] then checks it with.
 pub fn unverified(token: &str, max_bytes: usize) -> Result<EntityStatement, StatementError> {
-    Ok(parse(token, max_bytes)?.claims)
+    parse(token, TYP, max_bytes)?.claims()
 }
 
 /// Checks `token` against `keys` at `now` (seconds since the epoch) and returns its
@@ -110,7 +123,45 @@ pub fn verify(
     now: i64,
     max_bytes: usize,
 ) -> Result<EntityStatement, StatementError> {
-    let parsed = parse(token, max_bytes)?;
+    let claims: EntityStatement = verify_signed(token, TYP, keys, max_bytes)?.claims()?;
+    check_lifetime(claims.iat, Some(claims.exp), now)?;
+    // §3.2: every name in `crit` must be understood; this server acts on none of the
+    // extension claims, nor on any policy operator beyond the standard ones.
+    if !claims.crit.is_empty() || !claims.metadata_policy_crit.is_empty() {
+        return Err(StatementError::Critical);
+    }
+    Ok(claims)
+}
+
+/// The claims of a JWS of type `typ`, unverified.
+pub(super) fn parse_unverified<T: serde::de::DeserializeOwned>(
+    token: &str,
+    typ: &str,
+    max_bytes: usize,
+) -> Result<T, StatementError> {
+    parse(token, typ, max_bytes)?.claims()
+}
+
+/// `iat` not in the future and `exp` (when there is one) not past, at `now`, with
+/// [`LEEWAY_SECS`] of clock skew either way.
+pub(super) fn check_lifetime(iat: i64, exp: Option<i64>, now: i64) -> Result<(), StatementError> {
+    if exp.is_some_and(|exp| exp <= now.saturating_sub(LEEWAY_SECS)) {
+        return Err(StatementError::Expired);
+    }
+    if iat > now.saturating_add(LEEWAY_SECS) {
+        return Err(StatementError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// A JWS of type `typ` whose signature `keys` verify, with its claims still to read.
+pub(super) fn verify_signed<'a>(
+    token: &'a str,
+    typ: &str,
+    keys: &JwkSet,
+    max_bytes: usize,
+) -> Result<Parsed<'a>, StatementError> {
+    let parsed = parse(token, typ, max_bytes)?;
     let alg = parsed
         .header
         .get("alg")
@@ -134,29 +185,23 @@ pub fn verify(
     if !signed {
         return Err(StatementError::Signature);
     }
-    let claims = parsed.claims;
-    if claims.exp <= now.saturating_sub(LEEWAY_SECS) {
-        return Err(StatementError::Expired);
-    }
-    if claims.iat > now.saturating_add(LEEWAY_SECS) {
-        return Err(StatementError::NotYetValid);
-    }
-    // §3.2: every name in `crit` must be understood; this server acts on none of the
-    // extension claims, nor on any policy operator beyond the standard ones.
-    if !claims.crit.is_empty() || !claims.metadata_policy_crit.is_empty() {
-        return Err(StatementError::Critical);
-    }
-    Ok(claims)
+    Ok(parsed)
 }
 
-struct Parsed<'a> {
+pub(super) struct Parsed<'a> {
     header: Map<String, Value>,
-    claims: EntityStatement,
+    claims: Vec<u8>,
     signing_input: &'a str,
     signature: &'a str,
 }
 
-fn parse(token: &str, max_bytes: usize) -> Result<Parsed<'_>, StatementError> {
+impl Parsed<'_> {
+    pub(super) fn claims<T: serde::de::DeserializeOwned>(&self) -> Result<T, StatementError> {
+        serde_json::from_slice(&self.claims).map_err(|_| StatementError::Malformed)
+    }
+}
+
+fn parse<'a>(token: &'a str, typ: &str, max_bytes: usize) -> Result<Parsed<'a>, StatementError> {
     if token.len() > max_bytes {
         return Err(StatementError::TooLarge(max_bytes));
     }
@@ -168,14 +213,12 @@ fn parse(token: &str, max_bytes: usize) -> Result<Parsed<'_>, StatementError> {
     };
     let header: Map<String, Value> =
         serde_json::from_slice(&decode(parts.header)?).map_err(|_| StatementError::Malformed)?;
-    if header.get("typ").and_then(Value::as_str) != Some(TYP) {
+    if header.get("typ").and_then(Value::as_str) != Some(typ) {
         return Err(StatementError::WrongType);
     }
-    let claims: EntityStatement =
-        serde_json::from_slice(&decode(parts.claims)?).map_err(|_| StatementError::Malformed)?;
     Ok(Parsed {
         header,
-        claims,
+        claims: decode(parts.claims)?,
         signing_input: parts.signing_input,
         signature: parts.signature,
     })
@@ -206,6 +249,8 @@ mod tests {
             metadata: Map::new(),
             metadata_policy: Map::new(),
             source_endpoint: None,
+            trust_marks: vec![],
+            trust_mark_issuers: Map::new(),
             crit: vec![],
             metadata_policy_crit: vec![],
         }

@@ -59,6 +59,7 @@ pub struct Resolution<'a> {
     pub trust_anchor: &'a str,
     pub expires_at: NaiveDateTime,
     pub metadata_sha256: &'a str,
+    pub organization: &'a str,
 }
 
 /// Stores `client` as registered through a trust chain: a new row of `clients`, or
@@ -93,6 +94,7 @@ pub fn save(
         federated_clients::resolved_at.eq(now),
         federated_clients::expires_at.eq(chain.expires_at),
         federated_clients::metadata_sha256.eq(chain.metadata_sha256),
+        federated_clients::organization.eq(chain.organization),
     );
     if before.is_some() {
         diesel::update(federated_clients::table.find(&client.id))
@@ -104,4 +106,19 @@ pub fn save(
         .values((federated_clients::client_id.eq(&client.id), values))
         .execute(conn)?;
     Ok(Saved::New)
+}
+
+/// The organisation behind each of `client_ids` that was registered through the
+/// federation (the others are left out).
+pub fn organizations(
+    conn: &mut DbConnection,
+    client_ids: &[String],
+) -> Result<Vec<(String, String)>, StorageError> {
+    Ok(federated_clients::table
+        .filter(federated_clients::client_id.eq_any(client_ids))
+        .select((
+            federated_clients::client_id,
+            federated_clients::organization,
+        ))
+        .load(conn)?)
 }

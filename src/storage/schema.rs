@@ -161,6 +161,7 @@ diesel::table! {
         resolved_at -> Timestamp,
         expires_at -> Timestamp,
         metadata_sha256 -> Text,
+        organization -> Text,
     }
 }
 

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use citizen_idp::clock::Clock;
-use citizen_idp::federation::statement::EntityStatement;
+use citizen_idp::federation::statement::{EntityStatement, TrustMarkRef};
 use citizen_idp::tokens::keys::{SigningAlg, SigningKey};
 
 use crate::client_assertion::JWT_BEARER;
@@ -579,6 +579,17 @@ struct Portal {
 /// Starts a portal on loopback whose superior is `authority`; `vouched` says whether
 /// the authority's operator adds it as a subordinate.
 async fn portal(authority: &TestApp, vouched: bool) -> Portal {
+    portal_with_marks(authority, vouched, &[], vec![]).await
+}
+
+/// A portal carrying a trust mark of each `(type, issuer)`, issued with the issuer's
+/// command line about the portal, and the marks `borrowed` (made for others).
+async fn portal_with_marks(
+    authority: &TestApp,
+    vouched: bool,
+    marks: &[(&str, &TestApp)],
+    borrowed: Vec<TrustMarkRef>,
+) -> Portal {
     use actix_web::{App, HttpResponse, HttpServer, web};
     let (federation_key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
     let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
@@ -603,6 +614,13 @@ async fn portal(authority: &TestApp, vouched: bool) -> Portal {
     tokio::spawn(server);
 
     let redirect_uri = format!("{entity_id}/callback");
+    let mut trust_marks = borrowed;
+    for (trust_mark_type, issuer) in marks {
+        trust_marks.push(TrustMarkRef {
+            trust_mark_type: trust_mark_type.to_string(),
+            trust_mark: issue_mark(issuer, trust_mark_type, &entity_id).await,
+        });
+    }
     let now = chrono::Utc::now().timestamp();
     let federation_jwks = json!({ "keys": [federation_key.public_jwk()] });
     let statement = EntityStatement {
@@ -629,6 +647,8 @@ async fn portal(authority: &TestApp, vouched: bool) -> Portal {
         .clone(),
         metadata_policy: Default::default(),
         source_endpoint: None,
+        trust_marks,
+        trust_mark_issuers: Default::default(),
         crit: vec![],
         metadata_policy_crit: vec![],
     };
@@ -751,6 +771,20 @@ async fn a_portal_of_another_country_registered_only_through_the_federation_logs
     // The portal asked for national_id; the federation allows it openid profile only.
     assert_eq!(tokens["scope"], "openid profile");
 
+    // The portal reads the citizen's claims; the citizen's access history at A names
+    // it with its country's organisation.
+    let (status, userinfo) = f.a.userinfo(tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{userinfo}");
+    assert_eq!(userinfo["sub"], claims["sub"]);
+    assert!(userinfo.get("national_id").is_none(), "{userinfo}");
+    let (status, _, account) = f.a.browse(&f.a.url("/account")).await;
+    assert_eq!(status, StatusCode::OK);
+    let history = &account[account.find("account-history").unwrap()..];
+    assert!(
+        history.contains("Cổng dịch vụ công của nước B (Country B, dịch vụ của nước đối tác"),
+        "{history}"
+    );
+
     // Registered once, audited, with the trust anchor.
     let trail: Vec<(String, Option<String>)> =
         f.a.db
@@ -850,4 +884,148 @@ async fn a_portal_no_superior_vouches_for_is_not_registered() {
         push_as(&alone, ClientAuth::Form, &params).await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// A trust mark of `trust_mark_type` about `sub`, issued with `issuer`'s command line.
+async fn issue_mark(issuer: &TestApp, trust_mark_type: &str, sub: &str) -> String {
+    let output = issuer
+        .cli_with_env(
+            &[
+                "federation",
+                "trust-mark",
+                "issue",
+                "--type",
+                trust_mark_type,
+                "--sub",
+                sub,
+                "--days",
+                "30",
+                "--operator",
+                "ops",
+            ],
+            &[("CITIZEN_IDP__SERVER__ISSUER", &issuer.issuer)],
+        )
+        .await;
+    assert_succeeded(&output);
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+const PUBLIC_SERVICE: &str = "https://federation.example/marks/public-service";
+
+#[tokio::test]
+async fn only_portals_with_a_trust_mark_from_an_issuer_the_anchor_lists_are_registered() {
+    // T lists itself as the one issuer of the mark; A registers only portals that
+    // carry it.
+    let port = crate::helpers::free_port();
+    let anchor = TestApp::spawn_with(|s| {
+        s.server.listen = format!("127.0.0.1:{port}");
+        s.server.issuer = format!("http://127.0.0.1:{port}");
+        s.federation.trust_mark_issuers =
+            [(PUBLIC_SERVICE.to_owned(), vec![s.server.issuer.clone()])].into();
+    })
+    .await;
+    let anchor_jwks = configuration(&anchor, &anchor.issuer).await["jwks"].clone();
+    let listed = configuration(&anchor, &anchor.issuer).await["trust_mark_issuers"].clone();
+    assert_eq!(listed, json!({ PUBLIC_SERVICE: [anchor.issuer] }));
+    let member = member_of(&anchor, &anchor_jwks, 300);
+    let a = TestApp::spawn_with(|s| {
+        member(s);
+        s.federation.required_trust_marks = vec![PUBLIC_SERVICE.to_owned()];
+    })
+    .await;
+    let b = TestApp::spawn_with(member_of(&anchor, &anchor_jwks, 300)).await;
+    for member in [&a, &b] {
+        assert_succeeded(&add_subordinate(&anchor, &member.issuer, None).await);
+    }
+    let pushed = |portal: &Portal| {
+        let (params, _) = portal.request(&a, &portal.key);
+        let a = &a;
+        async move { push_as(a, ClientAuth::Form, &params).await }
+    };
+
+    let marked = portal_with_marks(&b, true, &[(PUBLIC_SERVICE, &anchor)], vec![]).await;
+    let (status, body) = pushed(&marked).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The resolve endpoint names the marks that verified.
+    let answer = get(&a, &resolve_url(&a, &marked.entity_id, &anchor.issuer)).await;
+    let answer = claims_of(&answer.text().await.unwrap());
+    assert_eq!(answer["trust_marks"][0]["trust_mark_type"], PUBLIC_SERVICE);
+
+    // No mark; a mark from an issuer T does not list (A); a mark about another portal.
+    let unmarked = portal(&b, true).await;
+    let self_marked = portal_with_marks(&b, true, &[(PUBLIC_SERVICE, &a)], vec![]).await;
+    for (portal, case) in [
+        (&unmarked, "no mark"),
+        (&self_marked, "an issuer not listed"),
+    ] {
+        let (status, body) = pushed(portal).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {body}");
+    }
+    let theirs = issue_mark(&anchor, PUBLIC_SERVICE, &marked.entity_id).await;
+    let borrowed = portal_with_marks(
+        &b,
+        true,
+        &[],
+        vec![TrustMarkRef {
+            trust_mark_type: PUBLIC_SERVICE.into(),
+            trust_mark: theirs,
+        }],
+    )
+    .await;
+    let (status, body) = pushed(&borrowed).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a mark about another portal: {body}"
+    );
+    let answer = get(&a, &resolve_url(&a, &borrowed.entity_id, &anchor.issuer)).await;
+    assert_eq!(
+        claims_of(&answer.text().await.unwrap())["trust_marks"],
+        json!([])
+    );
+
+    // Each issuance is audited at T, the mark itself never.
+    let issued: Vec<String> = anchor
+        .db
+        .run_blocking(|conn| {
+            use citizen_idp::storage::schema::audit_events::dsl::*;
+            use diesel::prelude::*;
+            audit_events
+                .filter(outcome.eq("federation_trust_mark_issued"))
+                .select(detail.assume_not_null())
+                .load::<String>(conn)
+                .map_err(citizen_idp::storage::StorageError::from)
+        })
+        .unwrap();
+    assert_eq!(issued.len(), 2, "{issued:?}");
+    assert_eq!(
+        issued
+            .iter()
+            .filter(|d| d.contains(&marked.entity_id))
+            .count(),
+        2,
+        "both about the marked portal: {issued:?}"
+    );
+    assert!(
+        issued
+            .iter()
+            .all(|d| d.contains("by=cli:ops") && !d.contains("eyJ"))
+    );
+
+    // A mark with no issuer configured is refused by the command line.
+    let no_issuer = anchor
+        .cli(
+            &[
+                "federation",
+                "trust-mark",
+                "issue",
+                "--type",
+                PUBLIC_SERVICE,
+                "--sub",
+                &marked.entity_id,
+            ],
+            None,
+        )
+        .await;
+    assert!(!no_issuer.status.success());
 }

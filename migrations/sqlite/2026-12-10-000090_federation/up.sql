@@ -31,5 +31,8 @@ CREATE TABLE federated_clients (
     resolved_at  TIMESTAMP NOT NULL,
     expires_at   TIMESTAMP NOT NULL,
     -- SHA-256 of the resolved metadata: a change is audited, a renewal is not.
-    metadata_sha256 TEXT NOT NULL
+    metadata_sha256 TEXT NOT NULL,
+    -- The organisation the chain names (its federation_entity organization_name),
+    -- shown to citizens beside the service's name.
+    organization TEXT NOT NULL
 );

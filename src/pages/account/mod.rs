@@ -29,7 +29,7 @@ use crate::officers::casework;
 use crate::protocol::authorize::LiveSession;
 use crate::registry;
 use crate::state::AppState;
-use crate::storage::{audit_events, clients, consents};
+use crate::storage::{audit_events, clients, consents, federated_clients};
 
 pub(crate) use actions::after_end;
 pub use actions::{end_session_post, password_post, withdraw_post};
@@ -145,6 +145,7 @@ async fn render(
         .collect();
 
     let national_id = citizen.national_id.expose().to_owned();
+    let foreign_service = a.foreign_service;
     let (grants, disclosures, changes, names) = state
         .db
         .run(move |conn| {
@@ -165,6 +166,13 @@ async fn render(
                     && let Some(client) = clients::find_registered(conn, id)?
                 {
                     names.insert(client.id, client.name);
+                }
+            }
+            // A service of another country is named with its organisation.
+            let ids: Vec<String> = names.keys().cloned().collect();
+            for (id, organization) in federated_clients::organizations(conn, &ids)? {
+                if let Some(name) = names.get_mut(&id) {
+                    *name = format!("{name} ({organization}, {foreign_service})");
                 }
             }
             Ok::<_, crate::storage::StorageError>((grants, disclosures, changes, names))

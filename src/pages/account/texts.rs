@@ -43,6 +43,8 @@ pub struct AccountTexts {
     pub form_expired: &'static str,
     pub wrong_password: &'static str,
     pub unknown_service: &'static str,
+    /// Beside a service of another country, registered through the federation.
+    pub foreign_service: &'static str,
     pub officer_lookup: &'static str,
     pub account_record: &'static str,
 }
@@ -88,6 +90,7 @@ pub static VI: AccountTexts = AccountTexts {
     form_expired: "Biểu mẫu đã hết hạn. Vui lòng thực hiện lại.",
     wrong_password: "Mật khẩu hiện tại không đúng.",
     unknown_service: "Dịch vụ không còn đăng ký",
+    foreign_service: "dịch vụ của nước đối tác, qua liên kết định danh",
     officer_lookup: "Cán bộ tra cứu tài khoản của bạn",
     account_record: "trạng thái, mức đảm bảo, yếu tố xác thực, liên lạc (che một phần)",
 };
@@ -133,6 +136,7 @@ pub static EN: AccountTexts = AccountTexts {
     form_expired: "The form has expired. Please try again.",
     wrong_password: "The current password is wrong.",
     unknown_service: "A service no longer registered",
+    foreign_service: "a partner country's service, through the federation",
     officer_lookup: "An officer looked up your account",
     account_record: "status, assurance level, authenticators, contacts (partly hidden)",
 };
