@@ -48,13 +48,19 @@ fn param<'a>(found: &'a [(&'static str, String)], name: &str) -> Option<&'a str>
         .map(|(_, v)| v.as_str())
 }
 
-fn issuer(
+/// What `sign` makes as this server, with its current federation key, now.
+fn signed(
     state: &AppState,
-) -> (
-    std::sync::Arc<crate::tokens::key_set::KeySet>,
-    chrono::DateTime<chrono::Utc>,
-) {
-    (state.federation_keys.current(), state.clock.now())
+    sign: impl FnOnce(&Issuer<'_>) -> Result<String, crate::tokens::TokenError>,
+) -> Result<String, OAuthError> {
+    let keys = state.federation_keys.current();
+    let issuer = Issuer {
+        entity_id: &state.issuer,
+        keys: &keys,
+        settings: &state.settings.federation,
+        now: state.clock.now(),
+    };
+    Ok(sign(&issuer)?)
 }
 
 fn off() -> OAuthError {
@@ -73,16 +79,9 @@ pub async fn configuration_get(state: web::Data<AppState>) -> Result<HttpRespons
     if !state.settings.federation.enabled {
         return Err(off());
     }
-    let (keys, now) = issuer(&state);
     let discovery: Value =
         serde_json::from_str(&state.discovery_json).map_err(|e| OAuthError::internal(&e, false))?;
-    let jwt = Issuer {
-        entity_id: &state.issuer,
-        keys: &keys,
-        settings: &state.settings.federation,
-        now,
-    }
-    .configuration(&discovery)?;
+    let jwt = signed(&state, |issuer| issuer.configuration(&discovery))?;
     // A superior may re-read it at any time: a short cache keeps key rotations and
     // new authority hints visible within a reload interval.
     Ok(statement_response(
@@ -119,14 +118,7 @@ pub async fn fetch_get(
     let row = subordinates::find(&state.db, sub)
         .await?
         .ok_or_else(|| OAuthError::new(ErrorCode::NotFound, "not a subordinate of this server"))?;
-    let (keys, now) = issuer(&state);
-    let jwt = Issuer {
-        entity_id: &state.issuer,
-        keys: &keys,
-        settings: &state.settings.federation,
-        now,
-    }
-    .subordinate_statement(&row)?;
+    let jwt = signed(&state, |issuer| issuer.subordinate_statement(&row))?;
     Ok(statement_response(
         MEDIA_TYPE,
         jwt,
@@ -169,10 +161,9 @@ pub async fn resolve_get(
             "sub and trust_anchor are required",
         ));
     };
-    let (keys, now) = issuer(&state);
     let resolved = state
         .federation
-        .resolve(&state.http, sub, anchor, now.timestamp())
+        .resolve(&state.http, sub, anchor, state.clock.now().timestamp())
         .await
         .map_err(|e| match e {
             ResolveError::UnknownTrustAnchor { .. } => {
@@ -183,13 +174,10 @@ pub async fn resolve_get(
                 OAuthError::with_description(ErrorCode::InvalidTrustChain, e.to_string())
             }
         })?;
-    let jwt = Issuer {
-        entity_id: &state.issuer,
-        keys: &keys,
-        settings: &state.settings.federation,
-        now,
-    }
-    .resolve_response(&resolved, param(&found, "entity_type"))?;
+    let entity_type = param(&found, "entity_type");
+    let jwt = signed(&state, |issuer| {
+        issuer.resolve_response(&resolved, entity_type)
+    })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type(RESOLVE_RESPONSE_MEDIA_TYPE)

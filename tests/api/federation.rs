@@ -621,7 +621,7 @@ async fn portal_with_marks(
             trust_mark: issue_mark(issuer, trust_mark_type, &entity_id).await,
         });
     }
-    let now = chrono::Utc::now().timestamp();
+    let now = authority.clock.now().timestamp();
     let federation_jwks = json!({ "keys": [federation_key.public_jwk()] });
     let statement = EntityStatement {
         iss: entity_id.clone(),
