@@ -39,6 +39,8 @@ pub enum KeysCommand {
     /// is the only one of its algorithm signing now is refused: run `keys rotate --now`
     /// first.
     Revoke {
+        /// A kid is a base64url thumbprint, which may begin with '-'.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Who withdraws it, for the audit trail (e.g. an operator's name).
         #[arg(long, default_value = "")]

@@ -136,3 +136,24 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), StartupError> {
     println!("{text}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    /// Kids are base64url thumbprints: one in 64 begins with '-', which must still
+    /// read as the kid, not as an option (a CI failure once, as officers' token ids
+    /// were before them).
+    #[test]
+    fn a_kid_that_begins_with_a_hyphen_is_a_kid() {
+        let cli =
+            Cli::try_parse_from(["citizen-idp", "keys", "revoke", "-0Zx9", "--operator", "op"])
+                .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Keys(super::keys::KeysCommand::Revoke { ref kid, .. })) if kid == "-0Zx9"
+        ));
+    }
+}

@@ -36,6 +36,11 @@ pub fn for_scopes(scopes: &ScopeSet) -> Vec<DataItem> {
                 DataItem::Nationality,
                 DataItem::PlaceOfOrigin,
             ],
+            "cross_border" => &[
+                DataItem::FullName,
+                DataItem::BirthDate,
+                DataItem::Nationality,
+            ],
             "address" => &[DataItem::PermanentAddress],
             "national_id" => &[DataItem::NationalId, DataItem::IdCard],
             "offline_access" => &[DataItem::OfflineAccess],

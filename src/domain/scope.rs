@@ -5,9 +5,10 @@ use std::fmt;
 
 /// The scopes citizen-idp understands. OIDC Core §3.1.2.1 says scope values that are
 /// not understood should be ignored, so parsing drops anything else.
-pub const SUPPORTED: [&str; 5] = [
+pub const SUPPORTED: [&str; 6] = [
     "openid",
     "profile",
+    "cross_border",
     "address",
     "national_id",
     "offline_access",

@@ -2,6 +2,9 @@
 //!
 //! - `openid`: `sub` only.
 //! - `profile`: names, birthdate, gender, nationality, place of origin, `updated_at`.
+//! - `cross_border`: the minimum a partner country's service gets (on the model of the
+//!   eIDAS minimum data set): names, birthdate and nationality; the pairwise `sub` is
+//!   the persistent identifier. Nothing else of `profile`.
 //! - `address`: the structured permanent address (OIDC Core §5.1.1).
 //! - `national_id`: the personal identification number and the ID card; only clients
 //!   registered for this scope can ask for it.
@@ -33,6 +36,18 @@ pub fn for_scopes(subject: &str, citizen: &Citizen, scopes: &ScopeSet) -> Map<St
             "updated_at".into(),
             json!(citizen.updated_at.and_utc().timestamp()),
         );
+    }
+    if scopes.contains("cross_border") && !scopes.contains("profile") {
+        claims.insert("family_name".into(), json!(citizen.family_name));
+        if !citizen.middle_name.is_empty() {
+            claims.insert("middle_name".into(), json!(citizen.middle_name));
+        }
+        claims.insert("given_name".into(), json!(citizen.given_name));
+        claims.insert(
+            "birthdate".into(),
+            json!(citizen.birth_date.format("%Y-%m-%d").to_string()),
+        );
+        claims.insert("nationalities".into(), json!([citizen.nationality]));
     }
     if scopes.contains("address") {
         let a = &citizen.address;

@@ -637,7 +637,7 @@ async fn portal_with_marks(
                 "jwks": { "keys": [key.public_jwk()] },
                 "token_endpoint_auth_method": "private_key_jwt",
                 "grant_types": ["authorization_code"],
-                "scope": "openid profile national_id",
+                "scope": "openid cross_border profile national_id",
                 "id_token_signed_response_alg": "ES256",
             },
             "federation_entity": { "organization_name": "Country B" },
@@ -704,7 +704,7 @@ impl Portal {
             ("response_type", "code".to_owned()),
             ("client_id", self.entity_id.clone()),
             ("redirect_uri", self.redirect_uri.clone()),
-            ("scope", "openid profile".to_owned()),
+            ("scope", "openid cross_border".to_owned()),
             ("state", "b-portal".to_owned()),
             ("nonce", "n-b-portal".to_owned()),
             ("code_challenge", challenge.as_str().to_owned()),
@@ -768,15 +768,27 @@ async fn a_portal_of_another_country_registered_only_through_the_federation_logs
     assert_eq!(claims["nonce"], "n-b-portal");
     // Pairwise for the portal: not the subject A's own portals see.
     assert_ne!(claims["sub"], citizen.subject);
-    // The portal asked for national_id; the federation allows it openid profile only.
-    assert_eq!(tokens["scope"], "openid profile");
+    // Its metadata asked for profile and national_id too; the federation allows a
+    // partner country's service the minimal set only.
+    assert_eq!(tokens["scope"], "cross_border openid");
 
     // The portal reads the citizen's claims; the citizen's access history at A names
     // it with its country's organisation.
     let (status, userinfo) = f.a.userinfo(tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{userinfo}");
     assert_eq!(userinfo["sub"], claims["sub"]);
-    assert!(userinfo.get("national_id").is_none(), "{userinfo}");
+    for released in ["family_name", "given_name", "birthdate", "nationalities"] {
+        assert!(userinfo.get(released).is_some(), "{released}: {userinfo}");
+    }
+    for withheld in [
+        "national_id",
+        "gender",
+        "place_of_origin",
+        "address",
+        "name",
+    ] {
+        assert!(userinfo.get(withheld).is_none(), "{withheld}: {userinfo}");
+    }
     let (status, _, account) = f.a.browse(&f.a.url("/account")).await;
     assert_eq!(status, StatusCode::OK);
     let history = &account[account.find("account-history").unwrap()..];
@@ -825,6 +837,17 @@ async fn a_portal_of_another_country_registered_only_through_the_federation_logs
     let (status, body) = push_as(&f.a, ClientAuth::Form, &forged).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "invalid_client");
+
+    // Asking at /par for more than the federation allows it.
+    let (mut greedy, _) = portal.request(&f.a, &portal.key);
+    for (name, value) in greedy.iter_mut() {
+        if *name == "scope" {
+            *value = "openid cross_border national_id".into();
+        }
+    }
+    let (status, body) = push_as(&f.a, ClientAuth::Form, &greedy).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_scope");
 
     // An operator of A disables it: within the 5 s a registration is trusted, the
     // federation does not bring it back.
