@@ -65,6 +65,10 @@ pub enum SubordinateCommand {
         /// Metadata set for it, by entity type (a JSON file).
         #[arg(long, value_name = "FILE")]
         metadata: Option<PathBuf>,
+        /// Constraints on the chain below it (a JSON file: max_path_length,
+        /// naming_constraints, allowed_entity_types).
+        #[arg(long, value_name = "FILE")]
+        constraints: Option<PathBuf>,
         /// Who adds it, for the audit trail.
         #[arg(long, default_value = "")]
         operator: String,
@@ -166,6 +170,7 @@ async fn subordinate(
             jwks,
             policy,
             metadata,
+            constraints,
             operator,
         } => {
             let jwks = match jwks {
@@ -199,6 +204,7 @@ async fn subordinate(
                 jwks,
                 metadata_policy: policy.as_ref().map(read).transpose()?,
                 metadata: metadata.as_ref().map(read).transpose()?,
+                constraints: constraints.as_ref().map(read).transpose()?,
             };
             let allow_http = settings.outbound.allow_private_networks;
             let new = subordinates::save(&db, subordinate, allow_http, &by(&operator), now)

@@ -87,6 +87,7 @@ impl Issuer<'_> {
             metadata,
             metadata_policy: Map::new(),
             source_endpoint: None,
+            constraints: None,
             trust_marks: self
                 .settings
                 .trust_marks
@@ -129,6 +130,12 @@ impl Issuer<'_> {
                 "{}{FETCH_PATH}",
                 self.entity_id.trim_end_matches('/')
             )),
+            constraints: row
+                .constraints
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| TokenError::Encoding(e.to_string()))?,
             trust_marks: vec![],
             trust_mark_issuers: Map::new(),
             crit: vec![],

@@ -21,7 +21,9 @@ use serde_json::{Map, Value};
 
 use super::configuration_url;
 use super::policy::{self, PolicyError};
-use super::statement::{self, EntityStatement, MEDIA_TYPE, StatementError, TrustMarkRef};
+use super::statement::{
+    self, EntityStatement, MEDIA_TYPE, NamingConstraints, StatementError, TrustMarkRef,
+};
 use super::trust_mark;
 use crate::config::{FederationSettings, TrustAnchorSettings};
 use crate::domain::client_keys;
@@ -62,6 +64,12 @@ pub enum ResolveError {
     TooLong(usize),
     #[error("more than {MAX_FETCHES} requests would be needed")]
     TooManyFetches,
+    #[error("a constraint of {issuer}'s statement about {subject}: {reason}")]
+    Constraint {
+        issuer: String,
+        subject: String,
+        reason: String,
+    },
     #[error("metadata policy for {entity_type}: {error}")]
     Policy {
         entity_type: String,
@@ -299,7 +307,9 @@ impl Walk<'_> {
                 chain.push(token);
                 statements.push(claims);
             }
-            let metadata = resolved_metadata(&leaf.claims, &statements)?;
+            check_constraints(&leaf.claims, &statements)?;
+            let mut metadata = resolved_metadata(&leaf.claims, &statements)?;
+            keep_allowed_entity_types(&mut metadata, &statements);
             // The keys the nearest superior vouches for (the anchor's own, configured,
             // for the anchor itself).
             let jwks = statements
@@ -587,6 +597,89 @@ fn checked(
     })
 }
 
+/// The constraints of every subordinate statement above the leaf (§6.2): at most
+/// `max_path_length` intermediates between the statement's subject and the leaf, and
+/// every entity below its subject within its `naming_constraints`. `above` is the
+/// chain above the leaf, nearest superior first.
+fn check_constraints(
+    leaf: &EntityStatement,
+    above: &[EntityStatement],
+) -> Result<(), ResolveError> {
+    let subordinate_statements: Vec<&EntityStatement> =
+        above.iter().filter(|s| !s.is_configuration()).collect();
+    for (level, statement) in subordinate_statements.iter().enumerate() {
+        let Some(constraints) = &statement.constraints else {
+            continue;
+        };
+        let broken = |reason: String| ResolveError::Constraint {
+            issuer: statement.iss.clone(),
+            subject: statement.sub.clone(),
+            reason,
+        };
+        // The statement at `level` is about the entity `level` steps above the leaf;
+        // the entities between it and the leaf are the intermediates it limits.
+        let intermediates = level.saturating_sub(1);
+        if let Some(max) = constraints.max_path_length
+            && intermediates > usize::try_from(max).unwrap_or(usize::MAX)
+        {
+            return Err(broken(format!(
+                "{intermediates} intermediates below it, {max} allowed"
+            )));
+        }
+        if let Some(naming) = &constraints.naming_constraints {
+            let below = std::iter::once(leaf.sub.as_str())
+                .chain(
+                    subordinate_statements[..level]
+                        .iter()
+                        .map(|s| s.iss.as_str()),
+                )
+                .filter(|entity| *entity != statement.sub);
+            for entity in below {
+                if !within_names(entity, naming) {
+                    return Err(broken(format!(
+                        "{entity} is outside its naming constraints"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `entity`'s host is permitted and not excluded: `example.vn` names that
+/// host, `.example.vn` any host below it.
+fn within_names(entity: &str, naming: &NamingConstraints) -> bool {
+    let Some(host) = url::Url::parse(entity)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_ascii_lowercase))
+    else {
+        return false;
+    };
+    let matches = |name: &String| {
+        let name = name.to_ascii_lowercase();
+        match name.strip_prefix('.') {
+            Some(_) => host.ends_with(&name),
+            None => host == name,
+        }
+    };
+    (naming.permitted.is_empty() || naming.permitted.iter().any(matches))
+        && !naming.excluded.iter().any(matches)
+}
+
+/// Drops the entity types a superior does not allow (`allowed_entity_types`); the
+/// `federation_entity` type always stays.
+fn keep_allowed_entity_types(metadata: &mut Map<String, Value>, above: &[EntityStatement]) {
+    for statement in above.iter().filter(|s| !s.is_configuration()) {
+        if let Some(allowed) = statement
+            .constraints
+            .as_ref()
+            .and_then(|c| c.allowed_entity_types.as_ref())
+        {
+            metadata.retain(|kind, _| kind == "federation_entity" || allowed.contains(kind));
+        }
+    }
+}
+
 /// The leaf's metadata by entity type: the immediate superior's `metadata` overrides
 /// first, then the policies of every superior, the trust anchor's first (§6.1.4).
 /// `above` is the chain above the leaf, nearest superior first.
@@ -625,4 +718,111 @@ fn resolved_metadata(
         metadata.insert(entity_type.clone(), Value::Object(applied));
     }
     Ok(metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::federation::statement::Constraints;
+
+    fn statement(iss: &str, sub: &str, constraints: Option<Constraints>) -> EntityStatement {
+        EntityStatement {
+            iss: iss.into(),
+            sub: sub.into(),
+            iat: 0,
+            exp: 1,
+            jwks: json!({ "keys": [] }),
+            authority_hints: vec![],
+            metadata: Map::new(),
+            metadata_policy: Map::new(),
+            source_endpoint: None,
+            constraints,
+            trust_marks: vec![],
+            trust_mark_issuers: Map::new(),
+            crit: vec![],
+            metadata_policy_crit: vec![],
+        }
+    }
+
+    const LEAF: &str = "https://portal.b.example";
+    const B: &str = "https://id.b.example";
+    const TA: &str = "https://federation.example";
+
+    /// leaf <- B <- TA, with `constraints` on TA's statement about B.
+    fn chain(constraints: Constraints) -> (EntityStatement, Vec<EntityStatement>) {
+        (
+            statement(LEAF, LEAF, None),
+            vec![
+                statement(B, LEAF, None),
+                statement(TA, B, Some(constraints)),
+                statement(TA, TA, None),
+            ],
+        )
+    }
+
+    #[test]
+    fn path_length_counts_the_intermediates_below_the_constrained_subject() {
+        let zero = Constraints {
+            max_path_length: Some(0),
+            ..Constraints::default()
+        };
+        let (leaf, above) = chain(zero.clone());
+        assert_eq!(check_constraints(&leaf, &above), Ok(()), "B's own leaves");
+        // leaf <- I <- B <- TA: one intermediate below B.
+        let deeper = vec![
+            statement("https://i.b.example", LEAF, None),
+            statement(B, "https://i.b.example", None),
+            statement(TA, B, Some(zero)),
+            statement(TA, TA, None),
+        ];
+        assert!(matches!(
+            check_constraints(&leaf, &deeper),
+            Err(ResolveError::Constraint { .. })
+        ));
+    }
+
+    #[test]
+    fn naming_constraints_hold_every_entity_below_the_subject() {
+        let naming = |permitted: &[&str], excluded: &[&str]| Constraints {
+            naming_constraints: Some(NamingConstraints {
+                permitted: permitted.iter().map(|s| s.to_string()).collect(),
+                excluded: excluded.iter().map(|s| s.to_string()).collect(),
+            }),
+            ..Constraints::default()
+        };
+        let (leaf, above) = chain(naming(&[".b.example"], &[]));
+        assert_eq!(check_constraints(&leaf, &above), Ok(()));
+        let (leaf, above) = chain(naming(&[".c.example"], &[]));
+        assert!(check_constraints(&leaf, &above).is_err());
+        let (leaf, above) = chain(naming(&[".b.example"], &["portal.b.example"]));
+        assert!(check_constraints(&leaf, &above).is_err());
+        // ".b.example" is not "evilb.example".
+        assert!(!within_names(
+            "https://evilb.example",
+            &NamingConstraints {
+                permitted: vec![".b.example".into()],
+                excluded: vec![],
+            }
+        ));
+    }
+
+    #[test]
+    fn entity_types_a_superior_does_not_allow_are_dropped() {
+        let (_, above) = chain(Constraints {
+            allowed_entity_types: Some(vec!["openid_relying_party".into()]),
+            ..Constraints::default()
+        });
+        let mut metadata = json!({
+            "openid_relying_party": {}, "openid_provider": {}, "federation_entity": {}
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        keep_allowed_entity_types(&mut metadata, &above);
+        let mut kinds: Vec<&String> = metadata.keys().collect();
+        kinds.sort();
+        assert_eq!(kinds, ["federation_entity", "openid_relying_party"]);
+    }
 }

@@ -43,6 +43,9 @@ pub struct EntityStatement {
     pub metadata_policy: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_endpoint: Option<String>,
+    /// In a subordinate statement: limits on the chain below its subject (§6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<Constraints>,
     /// Trust marks the subject carries (§7), in its entity configuration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trust_marks: Vec<TrustMarkRef>,
@@ -71,6 +74,29 @@ impl EntityStatement {
     pub fn metadata_of(&self, entity_type: &str) -> Option<&Map<String, Value>> {
         self.metadata.get(entity_type).and_then(Value::as_object)
     }
+}
+
+/// What a superior allows below the subject of its statement (§6.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Constraints {
+    /// Intermediates allowed between the subject and the leaf of any chain through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_path_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naming_constraints: Option<NamingConstraints>,
+    /// The entity types the leaf may have (`federation_entity` always stays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_entity_types: Option<Vec<String>>,
+}
+
+/// Which entity identifiers may be below the subject, by host: `example.vn` names that
+/// host, `.example.vn` any host under it (as X.509 name constraints do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamingConstraints {
+    #[serde(default)]
+    pub permitted: Vec<String>,
+    #[serde(default)]
+    pub excluded: Vec<String>,
 }
 
 /// A trust mark as an entity configuration lists it: its type and the signed mark.
@@ -249,6 +275,7 @@ mod tests {
             metadata: Map::new(),
             metadata_policy: Map::new(),
             source_endpoint: None,
+            constraints: None,
             trust_marks: vec![],
             trust_mark_issuers: Map::new(),
             crit: vec![],

@@ -1,6 +1,6 @@
 //! The entities this server vouches for when it is a trust anchor or an intermediate
 //! for the country's services: each with its federation keys, and the metadata policy
-//! and metadata this server imposes on it. Operators keep the register with
+//! and metadata this server imposes on it, and the constraints on the chain below it. Operators keep the register with
 //! `citizen-idp federation subordinate ...`; the fetch endpoint signs from it.
 
 use chrono::{DateTime, Utc};
@@ -25,6 +25,8 @@ pub enum SubordinateError {
     Policy(String),
     #[error("the metadata: {0}")]
     Metadata(String),
+    #[error("the constraints: {0}")]
+    Constraints(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -36,6 +38,7 @@ pub struct Subordinate {
     pub jwks: String,
     pub metadata_policy: Option<String>,
     pub metadata: Option<String>,
+    pub constraints: Option<String>,
 }
 
 /// Checks an entity identifier: https (http only where private networks are allowed,
@@ -87,12 +90,22 @@ pub async fn save(
     if let Some(json) = &subordinate.metadata {
         by_entity_type(json).map_err(SubordinateError::Metadata)?;
     }
+    if let Some(json) = &subordinate.constraints {
+        if json.len() > MAX_DOCUMENT_BYTES {
+            return Err(SubordinateError::Constraints(format!(
+                "larger than {MAX_DOCUMENT_BYTES} bytes"
+            )));
+        }
+        serde_json::from_str::<super::statement::Constraints>(json)
+            .map_err(|e| SubordinateError::Constraints(e.to_string()))?;
+    }
     let at = now.naive_utc();
     let row = SubordinateRow {
         entity_id: subordinate.entity_id,
         jwks: subordinate.jwks,
         metadata_policy: subordinate.metadata_policy,
         metadata: subordinate.metadata,
+        constraints: subordinate.constraints,
         created_at: at,
         updated_at: at,
     };

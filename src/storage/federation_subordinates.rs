@@ -17,6 +17,8 @@ pub struct SubordinateRow {
     /// By entity type, as JSON.
     pub metadata_policy: Option<String>,
     pub metadata: Option<String>,
+    /// Limits on the chain below it, as JSON.
+    pub constraints: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -48,6 +50,7 @@ pub fn upsert(conn: &mut DbConnection, row: &SubordinateRow) -> Result<bool, Sto
             federation_subordinates::jwks.eq(&row.jwks),
             federation_subordinates::metadata_policy.eq(&row.metadata_policy),
             federation_subordinates::metadata.eq(&row.metadata),
+            federation_subordinates::constraints.eq(&row.constraints),
             federation_subordinates::updated_at.eq(row.updated_at),
         ))
         .execute(conn)?;

@@ -173,6 +173,7 @@ diesel::table! {
         jwks -> Text,
         metadata_policy -> Nullable<Text>,
         metadata -> Nullable<Text>,
+        constraints -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }

@@ -647,6 +647,7 @@ async fn portal_with_marks(
         .clone(),
         metadata_policy: Default::default(),
         source_endpoint: None,
+        constraints: None,
         trust_marks,
         trust_mark_issuers: Default::default(),
         crit: vec![],
@@ -1051,4 +1052,101 @@ async fn only_portals_with_a_trust_mark_from_an_issuer_the_anchor_lists_are_regi
         )
         .await;
     assert!(!no_issuer.status.success());
+}
+
+/// T says, in its statement about B, what may be below B.
+async fn constrain(anchor: &TestApp, entity: &str, constraints: Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("constraints.json");
+    std::fs::write(&path, constraints.to_string()).unwrap();
+    let output = anchor
+        .cli_with_env(
+            &[
+                "federation",
+                "subordinate",
+                "add",
+                entity,
+                "--constraints",
+                path.to_str().unwrap(),
+            ],
+            &[ALLOW_HTTP],
+        )
+        .await;
+    assert_succeeded(&output);
+}
+
+#[tokio::test]
+async fn a_superior_s_constraints_hold_the_chain_below_its_subject() {
+    let f = federation(0).await;
+    let pushed = |portal: &Portal| {
+        let (params, _) = portal.request(&f.a, &portal.key);
+        let a = &f.a;
+        async move { push_as(a, ClientAuth::Form, &params).await.0 }
+    };
+    // B's own portals on 127.0.0.1, no intermediate below B: within the constraints.
+    constrain(
+        &f.anchor,
+        &f.b.issuer,
+        json!({ "max_path_length": 0, "naming_constraints": { "permitted": ["127.0.0.1"] } }),
+    )
+    .await;
+    let within = portal(&f.b, true).await;
+    assert_eq!(pushed(&within).await, StatusCode::CREATED);
+
+    // The host excluded below B.
+    constrain(
+        &f.anchor,
+        &f.b.issuer,
+        json!({ "naming_constraints": { "excluded": ["127.0.0.1"] } }),
+    )
+    .await;
+    let excluded = portal(&f.b, true).await;
+    assert_eq!(pushed(&excluded).await, StatusCode::UNAUTHORIZED);
+    let answer = get(
+        &f.a,
+        &resolve_url(&f.a, &excluded.entity_id, &f.anchor.issuer),
+    )
+    .await;
+    let description = error_of(answer, StatusCode::BAD_REQUEST, "invalid_trust_chain").await;
+    assert!(description.contains("naming constraints"), "{description}");
+
+    // Only providers below B: a relying party there keeps no openid_relying_party
+    // metadata, so it is not registered.
+    constrain(
+        &f.anchor,
+        &f.b.issuer,
+        json!({ "allowed_entity_types": ["openid_provider"] }),
+    )
+    .await;
+    let not_allowed = portal(&f.b, true).await;
+    assert_eq!(pushed(&not_allowed).await, StatusCode::UNAUTHORIZED);
+    let answer = get(
+        &f.a,
+        &resolve_url(&f.a, &not_allowed.entity_id, &f.anchor.issuer),
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let metadata = claims_of(&answer.text().await.unwrap())["metadata"].clone();
+    assert!(metadata.get("openid_relying_party").is_none(), "{metadata}");
+    assert!(metadata.get("federation_entity").is_some(), "{metadata}");
+
+    // Constraints that are not constraints are refused by the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("constraints.json");
+    std::fs::write(&path, r#"{"max_path_length": -1}"#).unwrap();
+    let output = f
+        .anchor
+        .cli_with_env(
+            &[
+                "federation",
+                "subordinate",
+                "add",
+                &f.b.issuer,
+                "--constraints",
+                path.to_str().unwrap(),
+            ],
+            &[ALLOW_HTTP],
+        )
+        .await;
+    assert!(!output.status.success());
 }

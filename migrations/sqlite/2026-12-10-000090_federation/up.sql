@@ -17,6 +17,9 @@ CREATE TABLE federation_subordinates (
     jwks            TEXT NOT NULL,
     metadata_policy TEXT,
     metadata        TEXT,
+    -- Limits on the chain below it (max_path_length, naming_constraints,
+    -- allowed_entity_types), as JSON.
+    constraints     TEXT,
     created_at      TIMESTAMP NOT NULL,
     updated_at      TIMESTAMP NOT NULL
 );
