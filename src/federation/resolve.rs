@@ -482,12 +482,23 @@ impl Walk<'_> {
             self.max_bytes,
             &entity.claims,
         )?;
-        let mut path = vec![(token, about)];
         if is_anchor {
-            path.push((superior.token, superior.claims));
-        } else {
-            path.extend(self.ascend(&superior, depth + 1).await?);
+            return Ok(vec![(token, about), (superior.token, superior.claims)]);
         }
+        let above = self.ascend(&superior, depth + 1).await?;
+        // §10.2: a statement is signed with a key its issuer's superior vouches for,
+        // not only with one the issuer names itself (checked above, to fail early).
+        if let Some((_, vouching)) = above.first() {
+            check(
+                &token,
+                &keys_of(vouching)?,
+                self.now,
+                self.max_bytes,
+                &about,
+            )?;
+        }
+        let mut path = vec![(token, about)];
+        path.extend(above);
         Ok(path)
     }
 
