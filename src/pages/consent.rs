@@ -21,6 +21,7 @@ use crate::protocol::authorize::flow::LoginFlow;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::registry;
 use crate::state::AppState;
+use crate::storage::federated_clients;
 
 /// Every string of the consent page, and the plain words for each kind of data (the
 /// account pages use those too).
@@ -42,6 +43,8 @@ pub struct ConsentTexts {
     pub id_card: &'static str,
     pub login_facts: &'static str,
     pub offline_access: &'static str,
+    /// Before the organisation behind a partner country's service (federation).
+    pub foreign: &'static str,
 }
 
 pub static VI: ConsentTexts = ConsentTexts {
@@ -62,6 +65,7 @@ pub static VI: ConsentTexts = ConsentTexts {
     id_card: "thông tin thẻ căn cước (số thẻ, ngày cấp, ngày hết hạn)",
     login_facts: "thời điểm và cách bạn đăng nhập",
     offline_access: "tiếp tục truy cập khi bạn không sử dụng dịch vụ (cho đến khi bạn rút lại)",
+    foreign: "Đây là dịch vụ của nước đối tác, được tin cậy qua liên kết định danh xuyên biên giới. Tổ chức:",
 };
 
 pub static EN: ConsentTexts = ConsentTexts {
@@ -82,6 +86,7 @@ pub static EN: ConsentTexts = ConsentTexts {
     id_card: "your ID card details (number, date of issue, expiry)",
     login_facts: "when and how you logged in",
     offline_access: "keep access while you are not using the service (until you withdraw it)",
+    foreign: "This is a partner country's service, trusted through the cross-border federation. Organisation:",
 };
 
 pub fn texts(lang: Lang) -> &'static ConsentTexts {
@@ -117,6 +122,8 @@ struct ConsentPage<'a> {
     lang: &'a str,
     other_lang: &'a str,
     client_name: &'a str,
+    /// The organisation behind a service registered through the federation.
+    foreign: Option<String>,
     items: Vec<&'static str>,
     flow: &'a str,
     csrf_token: &'a str,
@@ -177,12 +184,24 @@ pub async fn consent_get(
         .into_iter()
         .map(|item| words(item, lang))
         .collect();
+    // A partner country's service says so, with its organisation, before the citizen
+    // decides.
+    let client_id = vec![flow.request.client_id.clone()];
+    let foreign = state
+        .db
+        .run(move |conn| federated_clients::organizations(conn, &client_id))
+        .await
+        .map_err(|e| PageError::from_oauth(e.into()).in_lang(lang))?
+        .into_iter()
+        .next()
+        .map(|(_, organization)| organization);
     let page = ConsentPage {
         t: lang.texts(),
         c: texts(lang),
         lang: lang.code(),
         other_lang: other.code(),
         client_name: &flow.request.client_name,
+        foreign,
         items,
         flow: &flow_id,
         csrf_token: &flow.csrf_token,

@@ -738,6 +738,8 @@ async fn a_portal_of_another_country_registered_only_through_the_federation_logs
     // Not one of A's own services: the citizen is asked, and told who is asking.
     let (page, redirect) = answer_consent(&f.a, &location, "allow").await;
     assert!(page.contains("Cổng dịch vụ công của nước B"), "{page}");
+    let foreign = &page[page.find("consent-foreign").expect("said to be foreign")..];
+    assert!(foreign.contains("<strong>Country B</strong>"), "{foreign}");
     assert!(redirect.starts_with(&portal.redirect_uri), "{redirect}");
     let code = query_param(&redirect, "code").expect("a code");
 
