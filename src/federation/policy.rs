@@ -290,6 +290,12 @@ fn parse_one_of_operand(parameter: &str, operand: &Value) -> Result<Vec<Value>, 
         return Err(malformed(parameter, "`one_of` must be an array"));
     };
     check_operand_array_len(parameter, "one_of", items)?;
+    // No value can be one of nothing: an empty `one_of` would forbid the parameter in
+    // a way no merge can keep consistent (merged with itself, it has nothing in
+    // common). Found by the `federation_statement` fuzz target.
+    if items.is_empty() {
+        return Err(malformed(parameter, "`one_of` must not be empty"));
+    }
     if !items
         .iter()
         .all(|item| matches!(item, Value::String(_) | Value::Number(_) | Value::Bool(_)))
@@ -965,6 +971,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(resolved["grant_types"], json!(["refresh_token"]));
+    }
+
+    #[test]
+    fn an_empty_one_of_is_malformed() {
+        let empty = json!({"token_endpoint_auth_method": {"one_of": []}});
+        let empty = empty.as_object().unwrap();
+        assert!(matches!(
+            merge(&Map::new(), empty),
+            Err(PolicyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            apply(empty, &Map::new()),
+            Err(PolicyError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -73,7 +73,10 @@ async fn a_third_party_service_asks_in_plain_words_and_allow_gives_a_working_cod
     let location = after_login(&app, &start.url, &citizen).await;
     let (page, redirect) = answer_consent(&app, &location, "allow").await;
     assert!(page.contains("Cổng thuế điện tử"), "the service is named");
-    assert!(!page.contains("consent-foreign"), "one of the country's own services");
+    assert!(
+        !page.contains("consent-foreign"),
+        "one of the country's own services"
+    );
     for words in ["họ và tên", "ngày sinh", "địa chỉ thường trú"] {
         assert!(page.contains(words), "the page says {words}");
     }
