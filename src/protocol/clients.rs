@@ -11,6 +11,7 @@
 //! - unknown client ids are not cached, so a flood of made-up ids cannot fill it, and
 //!   it holds at most [`MAX_ENTRIES`] clients.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -37,6 +38,11 @@ pub struct ClientCache {
     /// again (see `federation::registration`).
     federated: TtlCache<String, Arc<Client>>,
     unresolved: TtlCache<String, ()>,
+    /// One resolution at a time per entity identifier: requests racing with the same
+    /// (perhaps made-up) `client_id` wait for the first one's answer instead of each
+    /// sending the network requests of a resolution. An entry lives while a
+    /// resolution runs.
+    flights: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Default for ClientCache {
@@ -45,6 +51,7 @@ impl Default for ClientCache {
             entries: TtlCache::new(MAX_ENTRIES),
             federated: TtlCache::new(MAX_ENTRIES),
             unresolved: TtlCache::new(MAX_ENTRIES),
+            flights: std::sync::Mutex::new(HashMap::new()),
         }
     }
 }
@@ -90,12 +97,56 @@ impl ClientCache {
         entity_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Client>, StorageError> {
+        if let Some(known) = self.federated_known(entity_id, now) {
+            return Ok(known);
+        }
+        let flight = self.flight(entity_id);
+        let _turn = flight.lock().await;
+        // Whoever flew first has answered meanwhile.
+        let known = self.federated_known(entity_id, now);
+        let outcome = match known {
+            Some(known) => Ok(known),
+            None => self.register_federated(ctx, entity_id, now).await,
+        };
+        self.land(entity_id, &flight);
+        outcome
+    }
+
+    /// What the caches say of `entity_id`: `Some(Some(client))` while it is trusted,
+    /// `Some(None)` while it recently failed, `None` when it must be resolved.
+    fn federated_known(&self, entity_id: &str, now: DateTime<Utc>) -> Option<Option<Client>> {
         if let Some(client) = self.federated.get(entity_id, now) {
-            return Ok(Some(client.as_ref().clone()));
+            return Some(Some(client.as_ref().clone()));
         }
-        if self.unresolved.get(entity_id, now).is_some() {
-            return Ok(None);
+        self.unresolved.get(entity_id, now).map(|()| None)
+    }
+
+    fn flight(&self, entity_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        flights.entry(entity_id.to_owned()).or_default().clone()
+    }
+
+    /// Forgets the flight of `entity_id` once nobody else waits on it.
+    fn land(&self, entity_id: &str, flight: &Arc<tokio::sync::Mutex<()>>) {
+        let mut flights = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The map's reference and ours: no one else is waiting.
+        if Arc::strong_count(flight) <= 2 {
+            flights.remove(entity_id);
         }
+    }
+
+    async fn register_federated(
+        &self,
+        ctx: &super::Context<'_>,
+        entity_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Client>, StorageError> {
         let settings = &ctx.settings.federation;
         match registration::register(
             ctx.db,

@@ -1152,3 +1152,69 @@ async fn a_superior_s_constraints_hold_the_chain_below_its_subject() {
         .await;
     assert!(!output.status.success());
 }
+
+/// Requests racing with one made-up entity identifier as `client_id` cost the server
+/// one resolution, not one each: the others wait for its answer.
+#[tokio::test]
+async fn requests_racing_with_one_unknown_entity_id_resolve_it_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let f = federation(300).await;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let server = HttpServer::new(move || {
+        let counted = counted.clone();
+        App::new().default_service(web::to(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async {
+                // Slow enough that the racing requests arrive while it is asked.
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                HttpResponse::NotFound().finish()
+            }
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let entity_id = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    let server = server.run();
+    let _handle = server.handle();
+    tokio::spawn(server);
+
+    // A well-formed assertion (the client must be looked up before its key is),
+    // signed with a key nobody published.
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let mut racers = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let now = f.a.clock.now().timestamp();
+        let assertion = citizen_idp::tokens::jwt::sign(
+            &key,
+            "JWT",
+            &json!({
+                "iss": entity_id, "sub": entity_id, "aud": f.a.issuer,
+                "iat": now, "exp": now + 60, "jti": uuid::Uuid::new_v4().to_string(),
+            }),
+        )
+        .unwrap();
+        let (http, url) = (f.a.http.clone(), f.a.url("/par"));
+        let form = [
+            ("client_id", entity_id.clone()),
+            ("response_type", "code".to_owned()),
+            ("client_assertion_type", JWT_BEARER.to_owned()),
+            ("client_assertion", assertion),
+        ];
+        racers.spawn(async move { http.post(url).form(&form).send().await.unwrap().status() });
+    }
+    let statuses = racers.join_all().await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "one resolution for 20 requests"
+    );
+}
