@@ -17,8 +17,8 @@ use crate::domain::scope::ScopeSet;
 pub fn for_scopes(subject: &str, citizen: &Citizen, scopes: &ScopeSet) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(subject));
-    if scopes.contains("profile") {
-        claims.insert("name".into(), json!(citizen.full_name));
+    // `cross_border` is the part of `profile` a partner country's service may have.
+    if scopes.contains("profile") || scopes.contains("cross_border") {
         claims.insert("family_name".into(), json!(citizen.family_name));
         if !citizen.middle_name.is_empty() {
             claims.insert("middle_name".into(), json!(citizen.middle_name));
@@ -28,26 +28,17 @@ pub fn for_scopes(subject: &str, citizen: &Citizen, scopes: &ScopeSet) -> Map<St
             "birthdate".into(),
             json!(citizen.birth_date.format("%Y-%m-%d").to_string()),
         );
-        claims.insert("gender".into(), json!(citizen.sex.as_str()));
         // OpenID Connect for Identity Assurance names this claim; ISO 3166-1 alpha-2.
         claims.insert("nationalities".into(), json!([citizen.nationality]));
+    }
+    if scopes.contains("profile") {
+        claims.insert("name".into(), json!(citizen.full_name));
+        claims.insert("gender".into(), json!(citizen.sex.as_str()));
         claims.insert("place_of_origin".into(), json!(citizen.place_of_origin));
         claims.insert(
             "updated_at".into(),
             json!(citizen.updated_at.and_utc().timestamp()),
         );
-    }
-    if scopes.contains("cross_border") && !scopes.contains("profile") {
-        claims.insert("family_name".into(), json!(citizen.family_name));
-        if !citizen.middle_name.is_empty() {
-            claims.insert("middle_name".into(), json!(citizen.middle_name));
-        }
-        claims.insert("given_name".into(), json!(citizen.given_name));
-        claims.insert(
-            "birthdate".into(),
-            json!(citizen.birth_date.format("%Y-%m-%d").to_string()),
-        );
-        claims.insert("nationalities".into(), json!([citizen.nationality]));
     }
     if scopes.contains("address") {
         let a = &citizen.address;

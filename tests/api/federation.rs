@@ -79,6 +79,22 @@ async fn error_of(response: reqwest::Response, status: StatusCode, code: &str) -
     body["error_description"].as_str().unwrap_or("").to_owned()
 }
 
+/// The audit rows of `app` whose outcome is like `outcome` (SQL LIKE): outcome and
+/// detail.
+fn audit(app: &TestApp, outcome: &'static str) -> Vec<(String, String)> {
+    app.db
+        .run_blocking(move |conn| {
+            use citizen_idp::storage::schema::audit_events::dsl;
+            use diesel::prelude::*;
+            dsl::audit_events
+                .filter(dsl::outcome.like(outcome))
+                .select((dsl::outcome, dsl::detail.assume_not_null()))
+                .load::<(String, String)>(conn)
+                .map_err(citizen_idp::storage::StorageError::from)
+        })
+        .unwrap()
+}
+
 struct Federation {
     anchor: TestApp,
     a: TestApp,
@@ -335,19 +351,10 @@ async fn the_anchor_vouches_for_its_subordinates_at_its_fetch_and_list_endpoints
         .cli(&["federation", "subordinate", "remove", &f.b.issuer], None)
         .await;
     assert!(!again.status.success());
-    let trail: Vec<String> = f
-        .anchor
-        .db
-        .run_blocking(|conn| {
-            use citizen_idp::storage::schema::audit_events::dsl::*;
-            use diesel::prelude::*;
-            audit_events
-                .filter(outcome.like("federation_subordinate_%"))
-                .select(detail.assume_not_null())
-                .load::<String>(conn)
-                .map_err(citizen_idp::storage::StorageError::from)
-        })
-        .unwrap();
+    let trail: Vec<String> = audit(&f.anchor, "federation_subordinate_%")
+        .into_iter()
+        .map(|(_, detail)| detail)
+        .collect();
     assert_eq!(trail.len(), 3, "{trail:?}");
     assert!(trail.iter().all(|d| d.contains("by=cli")), "{trail:?}");
 }
@@ -801,21 +808,10 @@ async fn a_portal_of_another_country_registered_only_through_the_federation_logs
     );
 
     // Registered once, audited, with the trust anchor.
-    let trail: Vec<(String, Option<String>)> =
-        f.a.db
-            .run_blocking(|conn| {
-                use citizen_idp::storage::schema::audit_events::dsl::*;
-                use diesel::prelude::*;
-                audit_events
-                    .filter(outcome.like("client_%_by_federation"))
-                    .select((outcome, detail))
-                    .load::<(String, Option<String>)>(conn)
-                    .map_err(citizen_idp::storage::StorageError::from)
-            })
-            .unwrap();
+    let trail = audit(&f.a, "client_%_by_federation");
     assert_eq!(trail.len(), 1, "{trail:?}");
     assert_eq!(trail[0].0, "client_registered_by_federation");
-    assert!(trail[0].1.as_deref().unwrap().contains(&f.anchor.issuer));
+    assert!(trail[0].1.contains(&f.anchor.issuer));
 
     // A plain authorization request naming the portal: anyone could send one, so the
     // portal must push.
@@ -1011,18 +1007,10 @@ async fn only_portals_with_a_trust_mark_from_an_issuer_the_anchor_lists_are_regi
     );
 
     // Each issuance is audited at T, the mark itself never.
-    let issued: Vec<String> = anchor
-        .db
-        .run_blocking(|conn| {
-            use citizen_idp::storage::schema::audit_events::dsl::*;
-            use diesel::prelude::*;
-            audit_events
-                .filter(outcome.eq("federation_trust_mark_issued"))
-                .select(detail.assume_not_null())
-                .load::<String>(conn)
-                .map_err(citizen_idp::storage::StorageError::from)
-        })
-        .unwrap();
+    let issued: Vec<String> = audit(&anchor, "federation_trust_mark_issued")
+        .into_iter()
+        .map(|(_, detail)| detail)
+        .collect();
     assert_eq!(issued.len(), 2, "{issued:?}");
     assert_eq!(
         issued
